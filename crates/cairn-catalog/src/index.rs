@@ -1,0 +1,84 @@
+//! This node's search index follows the store's change feed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use cairn_domain::{ResourceId, Scope, WorkspaceId};
+use cairn_search::{IndexedResource, SearchQuery};
+
+use crate::{Catalog, CatalogError, Result};
+
+const FEED_BATCH: usize = 2000;
+
+impl Catalog {
+    /// Applies every change the index has not seen yet. Cheap when there is none.
+    pub async fn follow_changes(&self) -> Result<()> {
+        let _one_at_a_time = self.inner.index_follow.lock().await;
+        let mut applied = self.inner.search.applied_seq()?;
+        let last = self.store().last_change_seq().await?;
+        if applied > last {
+            // The store was replaced under this index: start again from the feed's beginning.
+            tracing::warn!(applied, last, "search index is ahead of the store, rebuilding");
+            applied = 0;
+            self.run_index(move |search| search.clear()).await?;
+        }
+        while applied < last {
+            let changes = self.store().changes_after(applied, FEED_BATCH).await?;
+            let Some(newest) = changes.last().map(|change| change.seq) else {
+                break;
+            };
+            let mut by_workspace: BTreeMap<WorkspaceId, Vec<ResourceId>> = BTreeMap::new();
+            for change in &changes {
+                let ids = by_workspace.entry(change.workspace).or_default();
+                if !ids.contains(&change.resource) {
+                    ids.push(change.resource);
+                }
+            }
+            let mut upserted = Vec::new();
+            let mut removed = Vec::new();
+            for (workspace, ids) in by_workspace {
+                let found = self.store().resources_by_ids(workspace, &ids).await?;
+                removed.extend(ids.iter().filter(|id| !found.iter().any(|resource| resource.id == **id)));
+                upserted.extend(found.into_iter().map(|resource| IndexedResource {
+                    description: resource.effective_description().unwrap_or_default().to_string(),
+                    id: resource.id,
+                    workspace: resource.workspace,
+                    kind: resource.kind,
+                    name: resource.name,
+                    path: resource.path,
+                    tags: resource.tags,
+                    owners: resource.owners,
+                    teams: resource.teams,
+                }));
+            }
+            self.run_index(move |search| search.apply(&upserted, &removed, newest))
+                .await?;
+            applied = newest;
+        }
+        Ok(())
+    }
+
+    /// Ids matching a search within a scope; the caller re-checks each against the store.
+    pub(crate) async fn search_ids(
+        &self,
+        scope: Scope,
+        query: SearchQuery,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<ResourceId>> {
+        self.run_index(move |search| search.search(&scope, &query, offset, limit))
+            .await
+    }
+
+    /// Runs index work on a blocking thread: tantivy is CPU and disk work.
+    async fn run_index<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&cairn_search::SearchIndex) -> cairn_search::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || work(&inner.search))
+            .await
+            .map_err(|error| CatalogError::Internal(error.to_string()))?
+            .map_err(CatalogError::from)
+    }
+}

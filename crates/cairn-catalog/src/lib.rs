@@ -1,0 +1,113 @@
+//! The catalog's services: every operation of the HTTP API, the CLI, MCP and the assistant's
+//! tools is a method here that takes the caller's [`Principal`] first.
+
+mod auth;
+mod demo;
+mod error;
+mod index;
+mod people;
+mod resources;
+mod secret;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use cairn_domain::{Principal, ResourceId, Role, TeamId, TokenId, UserId, WorkspaceId};
+pub use cairn_store::{Backend, Store};
+use cairn_search::SearchIndex;
+
+pub use auth::{Authenticated, Credential, SignIn, SignInLimits};
+pub use demo::{DemoPerson, DemoSeed};
+pub use error::{CatalogError, Result};
+pub use people::{MeView, NewToken, NewUser, TeamView, TokenView, UserPatch, UserView};
+pub use resources::{NewResourceInput, ResourceList, ResourcePatchInput, ResourceQuery, ResourceView};
+pub use secret::{generate_password, generate_secret, hash_secret};
+
+/// Settings of the catalog services.
+#[derive(Debug, Clone)]
+pub struct CatalogConfig {
+    /// Where this node keeps its search index and files.
+    pub data_dir: PathBuf,
+    /// A session unused for this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub session_absolute: Duration,
+    pub sign_in_limits: SignInLimits,
+}
+
+impl CatalogConfig {
+    pub fn new(data_dir: PathBuf) -> CatalogConfig {
+        CatalogConfig {
+            data_dir,
+            session_idle: Duration::from_secs(12 * 3600),
+            session_absolute: Duration::from_secs(7 * 24 * 3600),
+            sign_in_limits: SignInLimits::default(),
+        }
+    }
+}
+
+/// The catalog: the store, this node's search index, and the rules between them.
+#[derive(Clone)]
+pub struct Catalog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    search: SearchIndex,
+    config: CatalogConfig,
+    limiter: auth::SignInLimiter,
+    index_follow: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Catalog {
+    /// Opens the store at `database_url` and this node's index under the data directory.
+    pub async fn open(database_url: &str, config: CatalogConfig) -> Result<Catalog> {
+        let store = Store::open(database_url).await?;
+        let search = SearchIndex::open(&config.data_dir.join("index"))?;
+        let catalog = Catalog {
+            inner: Arc::new(Inner {
+                store,
+                search,
+                limiter: auth::SignInLimiter::new(config.sign_in_limits.clone()),
+                config,
+                index_follow: tokio::sync::Mutex::new(()),
+            }),
+        };
+        catalog.follow_changes().await?;
+        Ok(catalog)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &CatalogConfig {
+        &self.inner.config
+    }
+
+    /// The principal for a member of a workspace, with role and teams read fresh from the store.
+    pub async fn principal(&self, workspace: WorkspaceId, user: UserId) -> Result<Principal> {
+        let member = self
+            .store()
+            .user(workspace, user)
+            .await?
+            .ok_or(CatalogError::Unauthenticated)?;
+        let teams = self.store().teams_of_user(workspace, user).await?;
+        Ok(Principal {
+            user,
+            workspace,
+            role: member.role,
+            teams: teams.into_iter().map(|team| team.id).collect(),
+        })
+    }
+}

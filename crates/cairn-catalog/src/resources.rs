@@ -1,0 +1,347 @@
+//! Resources: create, read, edit, browse and search, always through the access rule.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cairn_domain::{Principal, ResourceId, ResourceKind, TeamId, validate};
+use cairn_search::SearchQuery;
+use cairn_store::{LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch, StoreError, Team};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{Catalog, CatalogError, Result};
+
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 200;
+
+/// A resource as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResourceView {
+    pub id: i64,
+    pub kind: ResourceKind,
+    pub name: String,
+    pub path: String,
+    pub description: Option<String>,
+    pub owners: Vec<String>,
+    pub tags: Vec<String>,
+    pub teams: Vec<String>,
+    pub popularity: Option<f64>,
+    pub parent_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A glossary term or document to create.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewResourceInput {
+    /// `term` or `document`.
+    pub kind: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub owners: Vec<String>,
+    /// Team names; defaults to the creator's teams.
+    #[serde(default)]
+    pub teams: Option<Vec<String>>,
+}
+
+/// Edits: description, owners and tags (editors), teams (admins).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcePatchInput {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub owners: Option<Vec<String>>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub teams: Option<Vec<String>>,
+}
+
+/// Search and browse parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ResourceQuery {
+    /// Words to search for; without it, resources are listed by id.
+    pub q: Option<String>,
+    pub kind: Option<String>,
+    pub tag: Option<String>,
+    pub owner: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+/// A page of resources.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResourceList {
+    pub items: Vec<ResourceView>,
+    pub next_cursor: Option<String>,
+}
+
+enum Cursor {
+    After(i64),
+    Offset(usize),
+}
+
+fn encode_cursor(cursor: &Cursor) -> String {
+    let text = match cursor {
+        Cursor::After(id) => format!("a{id}"),
+        Cursor::Offset(offset) => format!("o{offset}"),
+    };
+    URL_SAFE_NO_PAD.encode(text)
+}
+
+fn decode_cursor(text: &str) -> Result<Cursor> {
+    let invalid = || CatalogError::invalid("cursor", "is not a cursor this API returned");
+    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (tag, number) = text.split_at_checked(1).ok_or_else(invalid)?;
+    match tag {
+        "a" => number.parse().map(Cursor::After).map_err(|_| invalid()),
+        "o" => number.parse().map(Cursor::Offset).map_err(|_| invalid()),
+        _ => Err(invalid()),
+    }
+}
+
+fn parse_kind(text: &str) -> Result<ResourceKind> {
+    ResourceKind::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = ResourceKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        CatalogError::invalid("kind", format!("unknown kind {text:?}; one of {}", known.join(", ")))
+    })
+}
+
+pub(crate) fn view(resource: Resource, teams: &[Team]) -> ResourceView {
+    let description = resource.effective_description().map(str::to_string);
+    ResourceView {
+        id: resource.id.0,
+        kind: resource.kind,
+        name: resource.name,
+        path: resource.path,
+        description,
+        owners: resource.owners,
+        tags: resource.tags,
+        teams: resource
+            .teams
+            .iter()
+            .filter_map(|id| teams.iter().find(|team| team.id == *id))
+            .map(|team| team.name.clone())
+            .collect(),
+        popularity: resource.popularity,
+        parent_id: resource.parent.map(|id| id.0),
+        data_type: resource.data_type,
+        definition: resource.definition,
+        created_at: resource.created_at,
+        updated_at: resource.updated_at,
+    }
+}
+
+impl Catalog {
+    /// A resource the caller may see, else `NotFound`, whether it exists or not.
+    pub async fn visible_resource(&self, principal: &Principal, id: ResourceId) -> Result<Resource> {
+        let resource = self
+            .store()
+            .resource(principal.workspace, id)
+            .await?
+            .ok_or(CatalogError::NotFound)?;
+        if principal.can_see(resource.workspace, &resource.teams) {
+            Ok(resource)
+        } else {
+            Err(CatalogError::NotFound)
+        }
+    }
+
+    pub async fn get_resource(&self, principal: &Principal, id: ResourceId) -> Result<ResourceView> {
+        let resource = self.visible_resource(principal, id).await?;
+        let teams = self.store().list_teams(principal.workspace).await?;
+        Ok(view(resource, &teams))
+    }
+
+    /// Creates a glossary term or a document.
+    pub async fn create_resource(&self, principal: &Principal, input: NewResourceInput) -> Result<ResourceView> {
+        let kind = parse_kind(&input.kind)?;
+        if !kind.is_authored() {
+            return Err(CatalogError::invalid(
+                "kind",
+                format!("{} resources come from integrations; create a term or a document", kind.as_str()),
+            ));
+        }
+        let name = validate::name("name", &input.name)?;
+        let description = input
+            .description
+            .as_deref()
+            .map(|text| validate::text("description", text))
+            .transpose()?;
+        let tags = validate::labels("tags", &input.tags)?;
+        let owners = validate::labels("owners", &input.owners)?;
+        let teams: Vec<TeamId> = match &input.teams {
+            Some(names) => self.team_ids_named(principal.workspace, names).await?,
+            None => principal.teams.clone(),
+        };
+        if teams.is_empty() {
+            return Err(CatalogError::invalid("teams", "name at least one team"));
+        }
+        if principal.role == cairn_domain::Role::Viewer {
+            return Err(CatalogError::forbidden("viewers cannot create resources"));
+        }
+        if !principal.can_create(kind, &teams) {
+            return Err(CatalogError::forbidden("editors create resources only for their own teams"));
+        }
+        let new = NewResource {
+            kind: Some(kind),
+            path: name.clone(),
+            name,
+            description,
+            teams,
+            tags,
+            owners,
+            ..NewResource::default()
+        };
+        let id = match self
+            .store()
+            .create_resource(principal.workspace, &new, LabelSource::User)
+            .await
+        {
+            Err(StoreError::Conflict(_)) => {
+                return Err(CatalogError::invalid(
+                    "name",
+                    format!("a {} named {:?} already exists", kind.as_str(), new.name),
+                ));
+            }
+            other => other?,
+        };
+        self.follow_changes().await?;
+        self.get_resource(principal, id).await
+    }
+
+    /// Edits a resource's description, owners and tags (editors) or teams (admins).
+    pub async fn update_resource(
+        &self,
+        principal: &Principal,
+        id: ResourceId,
+        input: ResourcePatchInput,
+    ) -> Result<ResourceView> {
+        let resource = self.visible_resource(principal, id).await?;
+        let patch = ResourcePatch {
+            description: input
+                .description
+                .as_deref()
+                .map(|text| validate::text("description", text))
+                .transpose()?,
+            tags: input.tags.as_deref().map(|tags| validate::labels("tags", tags)).transpose()?,
+            owners: input
+                .owners
+                .as_deref()
+                .map(|owners| validate::labels("owners", owners))
+                .transpose()?,
+            teams: match &input.teams {
+                Some(names) => Some(self.team_ids_named(principal.workspace, names).await?),
+                None => None,
+            },
+        };
+        if !principal.can_edit_metadata(resource.workspace, &resource.teams) {
+            return Err(CatalogError::forbidden("viewers cannot edit resources"));
+        }
+        if let Some(teams) = &patch.teams {
+            if !principal.can_change_teams() {
+                return Err(CatalogError::forbidden("only admins change a resource's teams"));
+            }
+            if teams.is_empty() {
+                return Err(CatalogError::invalid("teams", "name at least one team"));
+            }
+        }
+        self.store().update_resource(principal.workspace, id, &patch).await?;
+        self.follow_changes().await?;
+        self.get_resource(principal, id).await
+    }
+
+    /// Searches (with `q`) or browses (without) what the caller may see.
+    pub async fn list_resources(&self, principal: &Principal, query: ResourceQuery) -> Result<ResourceList> {
+        let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(CatalogError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+        }
+        let kind = query.kind.as_deref().map(parse_kind).transpose()?;
+        for (field, value) in [("q", &query.q), ("tag", &query.tag), ("owner", &query.owner)] {
+            if value.as_ref().is_some_and(|text| text.chars().count() > validate::NAME_MAX) {
+                return Err(CatalogError::invalid(field, format!("must be at most {} characters", validate::NAME_MAX)));
+            }
+        }
+        let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        let text = query.q.as_deref().map(str::trim).unwrap_or_default().to_string();
+        let teams = self.store().list_teams(principal.workspace).await?;
+        let scope = principal.scope();
+        if text.is_empty() {
+            let after = match cursor {
+                Some(Cursor::After(id)) => Some(ResourceId(id)),
+                Some(Cursor::Offset(_)) => return Err(CatalogError::invalid("cursor", "belongs to a search, not a listing")),
+                None => None,
+            };
+            let filter = ResourceFilter {
+                kind,
+                tag: query.tag,
+                owner: query.owner,
+                after,
+                limit: limit + 1,
+            };
+            let mut found = self.store().list_resources(&scope, &filter).await?;
+            let more = found.len() > limit;
+            found.truncate(limit);
+            let next_cursor = match found.last() {
+                Some(last) if more => Some(encode_cursor(&Cursor::After(last.id.0))),
+                _ => None,
+            };
+            let items = found
+                .into_iter()
+                .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
+                .map(|resource| view(resource, &teams))
+                .collect();
+            return Ok(ResourceList { items, next_cursor });
+        }
+        let offset = match cursor {
+            Some(Cursor::Offset(offset)) => offset,
+            Some(Cursor::After(_)) => return Err(CatalogError::invalid("cursor", "belongs to a listing, not a search")),
+            None => 0,
+        };
+        self.follow_changes().await?;
+        let search_query = SearchQuery {
+            text,
+            kind,
+            tag: query.tag,
+            owner: query.owner,
+        };
+        let ids = self.search_ids(scope, search_query, offset, limit + 1).await?;
+        let more = ids.len() > limit;
+        let ids = &ids[..ids.len().min(limit)];
+        let found = self.store().resources_by_ids(principal.workspace, ids).await?;
+        let items = found
+            .into_iter()
+            .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
+            .map(|resource| view(resource, &teams))
+            .collect();
+        let next_cursor = more.then(|| encode_cursor(&Cursor::Offset(offset + limit)));
+        Ok(ResourceList { items, next_cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert!(matches!(decode_cursor(&encode_cursor(&Cursor::After(42))), Ok(Cursor::After(42))));
+        assert!(matches!(decode_cursor(&encode_cursor(&Cursor::Offset(7))), Ok(Cursor::Offset(7))));
+        for bad in ["", "!!", "eA", &URL_SAFE_NO_PAD.encode("a-x")] {
+            assert!(decode_cursor(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! What a crawl produces: plain, sorted data the catalog maps into resources.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything one crawl found.
+///
+/// `objects` are sorted by `path` (a parent always comes before its children); `relations` by
+/// kind, then `from`, then `to`, without duplicates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrawledCatalog {
+    pub objects: Vec<CrawledObject>,
+    pub relations: Vec<CrawledRelation>,
+    /// The engine and its version, e.g. `PostgreSQL 15.18`, `MariaDB 10.11.19-MariaDB`,
+    /// `SQLite 3.46.0`.
+    pub server_version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    Database,
+    Schema,
+    Table,
+    View,
+    Column,
+}
+
+/// One database, schema, table, view or column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrawledObject {
+    pub kind: ObjectKind,
+    /// Names from the database root down: `["pagila", "public", "film", "title"]` for
+    /// PostgreSQL, `["sakila", "film", "title"]` for MySQL (no schema level) and
+    /// `["main", "film", "title"]` for SQLite (`main` is SQLite's name for the file's schema, so
+    /// paths stay the same when the file is moved or renamed).
+    pub path: Vec<String>,
+    /// The object's comment (`COMMENT ON`, `COMMENT '...'`, or a SQLite `-- comment`).
+    pub description: Option<String>,
+    /// Columns only: the type as the engine spells it, e.g. `character varying(255)`.
+    pub data_type: Option<String>,
+    /// Columns only.
+    pub nullable: Option<bool>,
+    /// Columns only: the 1-based ordinal position.
+    pub position: Option<i64>,
+    /// Columns only: part of the table's primary key.
+    pub primary_key: bool,
+    /// Views (and materialized views): the view's SQL.
+    pub definition: Option<String>,
+    /// Tables only, where the engine keeps usage statistics: 0 (unused) ..= 1 (the most used
+    /// table of this crawl), log-scaled, so figures are comparable across engines.
+    pub popularity: Option<f64>,
+}
+
+impl CrawledObject {
+    pub(crate) fn new(kind: ObjectKind, path: Vec<String>) -> Self {
+        CrawledObject {
+            kind,
+            path,
+            description: None,
+            data_type: None,
+            nullable: None,
+            position: None,
+            primary_key: false,
+            definition: None,
+            popularity: None,
+        }
+    }
+
+    /// The last element of `path`.
+    pub fn name(&self) -> &str {
+        self.path.last().map_or("", String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelationKind {
+    /// `from` is a column path, `to` the referenced column path (one relation per column pair).
+    ForeignKey,
+    /// `from` is a view path, `to` the path of a table or view it reads.
+    ViewDependency,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CrawledRelation {
+    pub kind: RelationKind,
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+}
+
+impl CrawledCatalog {
+    /// Sorts objects and relations and removes duplicate relations.
+    pub(crate) fn finish(
+        mut objects: Vec<CrawledObject>,
+        mut relations: Vec<CrawledRelation>,
+        server_version: String,
+    ) -> Self {
+        objects.sort_by(|left, right| left.path.cmp(&right.path));
+        relations.sort();
+        relations.dedup();
+        CrawledCatalog {
+            objects,
+            relations,
+            server_version,
+        }
+    }
+
+    /// The objects of one kind, in order.
+    pub fn of_kind(&self, kind: ObjectKind) -> impl Iterator<Item = &CrawledObject> {
+        self.objects.iter().filter(move |object| object.kind == kind)
+    }
+
+    /// The object at `path`, if crawled.
+    pub fn find(&self, path: &[&str]) -> Option<&CrawledObject> {
+        self.objects
+            .binary_search_by(|object| {
+                object
+                    .path
+                    .iter()
+                    .map(String::as_str)
+                    .cmp(path.iter().copied())
+            })
+            .ok()
+            .map(|index| &self.objects[index])
+    }
+}
+
+/// Maps raw usage counts (scans, reads) to 0..=1: `ln(1 + count) / ln(1 + max count)`.
+/// All counts zero gives 0 for every table.
+pub(crate) fn normalise_popularity(count: f64, max_count: f64) -> f64 {
+    if max_count <= 0.0 || count <= 0.0 {
+        return 0.0;
+    }
+    (count.ln_1p() / max_count.ln_1p()).clamp(0.0, 1.0)
+}
+
+/// `None` for missing or blank comments, the trimmed text otherwise.
+pub(crate) fn clean_description(text: Option<String>) -> Option<String> {
+    text.map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn popularity_is_log_scaled_relative_to_the_most_used() {
+        assert_eq!(normalise_popularity(0.0, 100.0), 0.0);
+        assert_eq!(normalise_popularity(100.0, 100.0), 1.0);
+        let middle = normalise_popularity(10.0, 100.0);
+        assert!(middle > 0.4 && middle < 0.6, "{middle}");
+        assert_eq!(normalise_popularity(5.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn objects_are_found_by_path() {
+        let catalog = CrawledCatalog::finish(
+            vec![
+                CrawledObject::new(ObjectKind::Table, vec!["db".into(), "b".into()]),
+                CrawledObject::new(ObjectKind::Database, vec!["db".into()]),
+                CrawledObject::new(ObjectKind::Table, vec!["db".into(), "a".into()]),
+            ],
+            Vec::new(),
+            String::new(),
+        );
+        assert_eq!(catalog.objects[0].kind, ObjectKind::Database);
+        assert_eq!(catalog.find(&["db", "b"]).unwrap().name(), "b");
+        assert!(catalog.find(&["db", "c"]).is_none());
+    }
+}

@@ -1,0 +1,282 @@
+//! Runs a guarded read-only query and returns its rows as JSON values, for the user only.
+//!
+//! The guard ([`cairn_sqlguard::check`]) is the first line; each engine adds its own:
+//!
+//! - PostgreSQL: a fresh connection that starts with `default_transaction_read_only=on`, the
+//!   statement inside `BEGIN READ ONLY` with `SET LOCAL statement_timeout`, sent over the extended
+//!   protocol as one prepared statement (the server itself refuses a second statement there). The
+//!   connection is closed afterwards, never reused.
+//! - MySQL/MariaDB: a fresh connection, `START TRANSACTION READ ONLY`, `max_execution_time`
+//!   (MySQL) or `max_statement_time` (MariaDB), one prepared statement, then closed.
+//! - SQLite: the file opened read-only (`SQLITE_OPEN_READONLY`, never created) with
+//!   `query_only` and `trusted_schema=OFF`, extension loading left disabled, and a progress
+//!   handler that interrupts the statement at the deadline. sqlx exposes no safe authorizer
+//!   (`sqlite3_set_authorizer` is reachable only through the raw handle, i.e. `unsafe`, which the
+//!   workspace forbids), so ATTACH, PRAGMA and writes are kept out by the guard and by the
+//!   read-only open and `query_only`.
+//!
+//! Rows are fetched one by one and fetching stops at [`Limits::max_rows`] or
+//! [`Limits::max_bytes`] (`truncated: true`).
+
+mod mysql;
+mod postgres;
+mod sqlite;
+mod values;
+
+use std::time::{Duration, Instant};
+
+use cairn_sqlguard::{Dialect, ReadOnlyQuery};
+
+use crate::{EngineKind, Redactor};
+
+/// How much a query may return and how long it may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Rows returned at most; a query with more is cut off and marked truncated.
+    pub max_rows: usize,
+    /// Bytes of JSON-encoded rows returned at most.
+    pub max_bytes: usize,
+    /// How long the statement may run; the server cancels it then.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_rows: 1000,
+            max_bytes: 4 * 1024 * 1024,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a query returned. Goes to the user who asked, never to a language model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// More rows (or bytes) were available than the limits allow.
+    pub truncated: bool,
+    pub elapsed_ms: u64,
+}
+
+/// Why a query did not return rows. The text is for the caller only: it may quote the
+/// database's own error message (with any password scrubbed).
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("the query ran longer than {} ms and was cancelled", .0.as_millis())]
+    Timeout(Duration),
+    #[error("the query was checked for {query} but the connection is for {connection}")]
+    WrongEngine { query: Dialect, connection: String },
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("query failed: {0}")]
+    Failed(String),
+}
+
+/// Runs `query` on the database at `url` within `limits`.
+///
+/// # Errors
+///
+/// [`QueryError::Timeout`] when the statement outlived `limits.timeout` (it is cancelled on the
+/// server), [`QueryError::Failed`] with the database's message when the database rejected it,
+/// [`QueryError::Connect`] when the database could not be reached, and
+/// [`QueryError::WrongEngine`] when the URL is not for the query's dialect.
+pub async fn run(
+    url: &str,
+    query: &ReadOnlyQuery,
+    limits: &Limits,
+) -> Result<QueryResult, QueryError> {
+    let redactor = Redactor::for_url(url);
+    let engine = EngineKind::from_url(url);
+    let expected = match query.dialect() {
+        Dialect::Postgres => EngineKind::Postgres,
+        Dialect::Mysql => EngineKind::Mysql,
+        Dialect::Sqlite => EngineKind::Sqlite,
+    };
+    if engine != Some(expected) {
+        return Err(QueryError::WrongEngine {
+            query: query.dialect(),
+            connection: engine.map_or("an unknown engine".to_owned(), |kind| kind.to_string()),
+        });
+    }
+    let started = Instant::now();
+    // The server-side timeout cancels the statement; this one only guards against a server that
+    // stops answering altogether.
+    let deadline = limits.timeout + crate::CONNECT_TIMEOUT;
+    let work = async {
+        match expected {
+            EngineKind::Postgres => postgres::run(url, query.sql(), limits).await,
+            EngineKind::Mysql => mysql::run(url, query.sql(), limits).await,
+            EngineKind::Sqlite => sqlite::run(url, query.sql(), limits).await,
+        }
+    };
+    let outcome = match tokio::time::timeout(deadline, work).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(QueryError::Timeout(limits.timeout)),
+    };
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match outcome {
+        Ok(fetched) => {
+            tracing::info!(
+                engine = %expected,
+                target = redactor.target(),
+                rows = fetched.rows.len(),
+                truncated = fetched.truncated,
+                elapsed_ms,
+                "ran guarded query"
+            );
+            Ok(QueryResult {
+                columns: fetched.columns,
+                rows: fetched.rows,
+                truncated: fetched.truncated,
+                elapsed_ms,
+            })
+        }
+        Err(error) => {
+            let error = scrub(error, &redactor);
+            tracing::info!(
+                engine = %expected,
+                target = redactor.target(),
+                elapsed_ms,
+                timeout = matches!(error, QueryError::Timeout(_)),
+                "guarded query failed"
+            );
+            Err(error)
+        }
+    }
+}
+
+fn scrub(error: QueryError, redactor: &Redactor) -> QueryError {
+    match error {
+        QueryError::Connect(message) => QueryError::Connect(redactor.scrub(&message)),
+        QueryError::Failed(message) => QueryError::Failed(redactor.scrub(&message)),
+        other => other,
+    }
+}
+
+/// Rows as they are fetched, before timing is added.
+struct Fetched {
+    columns: Vec<String>,
+    rows: Vec<Vec<serde_json::Value>>,
+    truncated: bool,
+}
+
+/// Collects rows until a limit is reached.
+struct Collector {
+    max_rows: usize,
+    max_bytes: usize,
+    bytes: usize,
+    rows: Vec<Vec<serde_json::Value>>,
+    truncated: bool,
+}
+
+impl Collector {
+    fn new(limits: &Limits) -> Self {
+        Collector {
+            max_rows: limits.max_rows,
+            max_bytes: limits.max_bytes,
+            bytes: 0,
+            rows: Vec::new(),
+            truncated: false,
+        }
+    }
+
+    /// Takes a row; returns `false` once the limits are reached and fetching should stop.
+    fn push(&mut self, row: Vec<serde_json::Value>) -> bool {
+        if self.rows.len() >= self.max_rows {
+            self.truncated = true;
+            return false;
+        }
+        let size = serde_json::to_vec(&row).map_or(usize::MAX, |encoded| encoded.len());
+        if self.bytes.saturating_add(size) > self.max_bytes {
+            self.truncated = true;
+            return false;
+        }
+        self.bytes += size;
+        self.rows.push(row);
+        true
+    }
+
+    fn finish(self, columns: Vec<String>) -> Fetched {
+        Fetched {
+            columns,
+            rows: self.rows,
+            truncated: self.truncated,
+        }
+    }
+}
+
+/// Maps a driver error to [`QueryError`]: connection problems apart from database errors.
+fn driver_error(error: &sqlx::Error) -> QueryError {
+    match error {
+        sqlx::Error::Database(database_error) => {
+            QueryError::Failed(database_error.message().to_owned())
+        }
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Configuration(_) => {
+            QueryError::Connect(error.to_string())
+        }
+        other => QueryError::Failed(other.to_string()),
+    }
+}
+
+/// Connects within [`crate::CONNECT_TIMEOUT`].
+async fn connect<C, F>(connecting: F) -> Result<C, QueryError>
+where
+    F: std::future::Future<Output = Result<C, sqlx::Error>>,
+{
+    match tokio::time::timeout(crate::CONNECT_TIMEOUT, connecting).await {
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(error)) => Err(match driver_error(&error) {
+            QueryError::Failed(message) => QueryError::Connect(message),
+            other => other,
+        }),
+        Err(_) => Err(QueryError::Connect(format!(
+            "no answer within {} s",
+            crate::CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_collector_stops_at_the_row_limit() {
+        let mut collector = Collector::new(&Limits {
+            max_rows: 2,
+            ..Limits::default()
+        });
+        assert!(collector.push(vec![1.into()]));
+        assert!(collector.push(vec![2.into()]));
+        assert!(!collector.push(vec![3.into()]));
+        let fetched = collector.finish(vec!["x".into()]);
+        assert_eq!(fetched.rows.len(), 2);
+        assert!(fetched.truncated);
+    }
+
+    #[test]
+    fn the_collector_stops_at_the_byte_limit() {
+        let mut collector = Collector::new(&Limits {
+            max_bytes: 20,
+            ..Limits::default()
+        });
+        assert!(collector.push(vec!["0123456789".into()]));
+        assert!(!collector.push(vec!["0123456789".into()]));
+        let fetched = collector.finish(vec!["x".into()]);
+        assert_eq!(fetched.rows.len(), 1);
+        assert!(fetched.truncated);
+    }
+
+    #[test]
+    fn a_full_result_is_not_truncated() {
+        let mut collector = Collector::new(&Limits {
+            max_rows: 2,
+            ..Limits::default()
+        });
+        assert!(collector.push(vec![1.into()]));
+        assert!(collector.push(vec![2.into()]));
+        assert!(!collector.finish(Vec::new()).truncated);
+    }
+}

@@ -1,0 +1,328 @@
+//! PostgreSQL: a read-only transaction with a statement timeout, one prepared statement, rows
+//! decoded from PostgreSQL's binary format.
+
+use std::str::FromStr;
+
+use futures_util::TryStreamExt;
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow, PgValueFormat, PgValueRef};
+use sqlx::{
+    AssertSqlSafe, Column, Connection, Executor, Row, SqlSafeStr, Statement, TypeInfo, ValueRef,
+};
+
+use super::values::{
+    date_from_unix_days, float, hex, json_text, text_or_hex, time_from_micros,
+    timestamp_from_unix_micros,
+};
+use super::{Collector, Fetched, Limits, QueryError, connect, driver_error};
+
+/// PostgreSQL counts days and microseconds from 2000-01-01.
+const POSTGRES_EPOCH_DAYS: i64 = 10_957;
+const POSTGRES_EPOCH_MICROS: i64 = POSTGRES_EPOCH_DAYS * 86_400_000_000;
+
+pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched, QueryError> {
+    let timeout_ms = limits.timeout.as_millis().max(1).to_string();
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|error| QueryError::Connect(error.to_string()))?
+        .application_name("cairn-query")
+        .statement_cache_capacity(0)
+        // Read-only from the first statement on, even before BEGIN READ ONLY.
+        .options([
+            ("default_transaction_read_only", "on"),
+            ("statement_timeout", timeout_ms.as_str()),
+        ]);
+    let mut connection = connect(PgConnection::connect_with(&options)).await?;
+    let fetched = fetch(&mut connection, sql, limits).await;
+    // Never reused: whatever the statement did to the session ends with it, and the open
+    // transaction is rolled back by the server.
+    let _ = connection.close_hard().await;
+    fetched
+}
+
+async fn fetch(
+    connection: &mut PgConnection,
+    sql: &str,
+    limits: &Limits,
+) -> Result<Fetched, QueryError> {
+    let failed = |error: sqlx::Error| classify(&error, limits);
+    connection
+        .execute("BEGIN READ ONLY")
+        .await
+        .map_err(failed)?;
+    let timeout_ms = limits.timeout.as_millis().max(1);
+    connection
+        .execute(AssertSqlSafe(format!(
+            "SET LOCAL statement_timeout = {timeout_ms}"
+        )))
+        .await
+        .map_err(failed)?;
+    // One prepared statement over the extended protocol: the server refuses a second one.
+    let statement = connection
+        .prepare(AssertSqlSafe(sql.to_owned()).into_sql_str())
+        .await
+        .map_err(failed)?;
+    let columns = statement
+        .columns()
+        .iter()
+        .map(|column| column.name().to_owned())
+        .collect();
+    let mut collector = Collector::new(limits);
+    {
+        let mut rows = statement.query().fetch(&mut *connection);
+        while let Some(row) = rows.try_next().await.map_err(failed)? {
+            if !collector.push(convert_row(&row)) {
+                break;
+            }
+        }
+    }
+    Ok(collector.finish(columns))
+}
+
+fn classify(error: &sqlx::Error, limits: &Limits) -> QueryError {
+    if let sqlx::Error::Database(database_error) = error
+        && database_error.code().as_deref() == Some("57014")
+    {
+        // query_canceled: statement_timeout fired and the server cancelled the statement.
+        return QueryError::Timeout(limits.timeout);
+    }
+    driver_error(error)
+}
+
+fn convert_row(row: &PgRow) -> Vec<Value> {
+    (0..row.len())
+        .map(|index| match row.try_get_raw(index) {
+            Ok(value) => convert_value(&value),
+            Err(error) => Value::String(format!("<unreadable: {error}>")),
+        })
+        .collect()
+}
+
+fn convert_value(value: &PgValueRef<'_>) -> Value {
+    if value.is_null() {
+        return Value::Null;
+    }
+    let type_info = value.type_info().into_owned();
+    let Ok(bytes) = value.as_bytes() else {
+        return Value::Null;
+    };
+    if value.format() == PgValueFormat::Text {
+        return text_or_hex(bytes);
+    }
+    match type_info.oid() {
+        Some(oid) => decode_binary(oid.0, bytes)
+            .unwrap_or_else(|| Value::String(format!("<{} value>", type_info.name()))),
+        None => Value::String(format!("<{} value>", type_info.name())),
+    }
+}
+
+/// Decodes one value in PostgreSQL's binary format, by type OID. `None` for types this
+/// converter does not know (the caller shows the type name instead).
+fn decode_binary(oid: u32, bytes: &[u8]) -> Option<Value> {
+    Some(match oid {
+        16 => Value::Bool(*bytes.first()? != 0),
+        21 => Value::from(i16::from_be_bytes(bytes.try_into().ok()?)),
+        23 => Value::from(i32::from_be_bytes(bytes.try_into().ok()?)),
+        20 => Value::from(i64::from_be_bytes(bytes.try_into().ok()?)),
+        26 => Value::from(u32::from_be_bytes(bytes.try_into().ok()?)),
+        700 => float(f64::from(f32::from_be_bytes(bytes.try_into().ok()?))),
+        701 => float(f64::from_be_bytes(bytes.try_into().ok()?)),
+        // text, varchar, bpchar, name, "char", unknown, citext-like text
+        25 | 1043 | 1042 | 19 | 18 | 705 => text_or_hex(bytes),
+        114 => json_text(std::str::from_utf8(bytes).ok()?),
+        3802 => json_text(std::str::from_utf8(bytes.get(1..)?).ok()?),
+        1700 => Value::String(numeric(bytes)?),
+        1082 => {
+            let days = i32::from_be_bytes(bytes.try_into().ok()?);
+            Value::String(date_from_unix_days(i64::from(days) + POSTGRES_EPOCH_DAYS))
+        }
+        1114 | 1184 => {
+            let micros = i64::from_be_bytes(bytes.try_into().ok()?);
+            let text = timestamp_from_unix_micros(micros.checked_add(POSTGRES_EPOCH_MICROS)?);
+            Value::String(if oid == 1184 { text + "Z" } else { text })
+        }
+        1083 => Value::String(time_from_micros(i64::from_be_bytes(
+            bytes.try_into().ok()?,
+        ))),
+        1186 => Value::String(interval(bytes)?),
+        2950 => Value::String(uuid(bytes)?),
+        17 => Value::String(hex("\\x", bytes)),
+        // arrays of the types above
+        1000 | 1005 | 1007 | 1016 | 1028 | 1021 | 1022 | 1009 | 1015 | 1014 | 1003 | 199
+        | 3807 | 1231 | 1182 | 1115 | 1185 | 1183 | 2951 | 1001 => array(bytes)?,
+        _ => return None,
+    })
+}
+
+/// `numeric`: digit count, weight, sign, display scale, then base-10000 digits.
+fn numeric(bytes: &[u8]) -> Option<String> {
+    let word = |index: usize| -> Option<i16> {
+        Some(i16::from_be_bytes([
+            *bytes.get(index * 2)?,
+            *bytes.get(index * 2 + 1)?,
+        ]))
+    };
+    let count = usize::try_from(word(0)?).ok()?;
+    let weight = i64::from(word(1)?);
+    let sign = word(2)? as u16;
+    let scale = usize::try_from(word(3)?).ok()?;
+    match sign {
+        0xC000 => return Some("NaN".to_owned()),
+        0xD000 => return Some("Infinity".to_owned()),
+        0xF000 => return Some("-Infinity".to_owned()),
+        _ => {}
+    }
+    let digits: Vec<i16> = (0..count).map(|i| word(4 + i)).collect::<Option<_>>()?;
+    let digit_at = |position: i64| -> i16 {
+        usize::try_from(position)
+            .ok()
+            .and_then(|position| digits.get(position).copied())
+            .unwrap_or(0)
+    };
+    let mut text = String::new();
+    if sign == 0x4000 {
+        text.push('-');
+    }
+    if weight < 0 {
+        text.push('0');
+    } else {
+        for position in 0..=weight {
+            let digit = digit_at(position);
+            if position == 0 {
+                text.push_str(&digit.to_string());
+            } else {
+                text.push_str(&format!("{digit:04}"));
+            }
+        }
+    }
+    if scale > 0 {
+        let mut fraction = String::new();
+        let mut position = weight + 1;
+        while fraction.len() < scale {
+            fraction.push_str(&format!("{:04}", digit_at(position)));
+            position += 1;
+        }
+        fraction.truncate(scale);
+        text.push('.');
+        text.push_str(&fraction);
+    }
+    Some(text)
+}
+
+/// `interval`: microseconds, days, months.
+fn interval(bytes: &[u8]) -> Option<String> {
+    let micros = i64::from_be_bytes(bytes.get(0..8)?.try_into().ok()?);
+    let days = i32::from_be_bytes(bytes.get(8..12)?.try_into().ok()?);
+    let months = i32::from_be_bytes(bytes.get(12..16)?.try_into().ok()?);
+    let mut parts = Vec::new();
+    let (years, months) = (months / 12, months % 12);
+    if years != 0 {
+        parts.push(format!("{years} year{}", if years.abs() == 1 { "" } else { "s" }));
+    }
+    if months != 0 {
+        parts.push(format!("{months} mon{}", if months.abs() == 1 { "" } else { "s" }));
+    }
+    if days != 0 {
+        parts.push(format!("{days} day{}", if days.abs() == 1 { "" } else { "s" }));
+    }
+    if micros != 0 || parts.is_empty() {
+        let sign = if micros < 0 { "-" } else { "" };
+        parts.push(format!("{sign}{}", time_from_micros(micros.abs())));
+    }
+    Some(parts.join(" "))
+}
+
+fn uuid(bytes: &[u8]) -> Option<String> {
+    if bytes.len() != 16 {
+        return None;
+    }
+    let text = hex("", bytes);
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &text[0..8],
+        &text[8..12],
+        &text[12..16],
+        &text[16..20],
+        &text[20..32]
+    ))
+}
+
+/// Arrays: dimensions, a null flag, the element type, per dimension its length and lower
+/// bound, then each element as a length (-1 for null) and its bytes.
+fn array(bytes: &[u8]) -> Option<Value> {
+    let int = |offset: usize| -> Option<i32> {
+        Some(i32::from_be_bytes(bytes.get(offset..offset + 4)?.try_into().ok()?))
+    };
+    let dimensions = usize::try_from(int(0)?).ok()?;
+    let element_oid = u32::try_from(int(8)?).ok()?;
+    if dimensions == 0 {
+        return Some(Value::Array(Vec::new()));
+    }
+    if dimensions > 6 {
+        return None;
+    }
+    let mut lengths = Vec::with_capacity(dimensions);
+    for dimension in 0..dimensions {
+        lengths.push(usize::try_from(int(12 + dimension * 8)?).ok()?);
+    }
+    let mut offset = 12 + dimensions * 8;
+    let total: usize = lengths.iter().product();
+    let mut elements = Vec::with_capacity(total.min(bytes.len()));
+    for _ in 0..total {
+        let length = int(offset)?;
+        offset += 4;
+        if length < 0 {
+            elements.push(Value::Null);
+            continue;
+        }
+        let length = usize::try_from(length).ok()?;
+        let element = bytes.get(offset..offset + length)?;
+        offset += length;
+        elements.push(
+            decode_binary(element_oid, element)
+                .unwrap_or_else(|| Value::String(hex("\\x", element))),
+        );
+    }
+    Some(nest(&lengths, &mut elements.into_iter()))
+}
+
+fn nest(lengths: &[usize], elements: &mut impl Iterator<Item = Value>) -> Value {
+    match lengths {
+        [] => elements.next().unwrap_or(Value::Null),
+        [length] => Value::Array(elements.by_ref().take(*length).collect()),
+        [length, rest @ ..] => Value::Array((0..*length).map(|_| nest(rest, elements)).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numeric_bytes(weight: i16, sign: u16, scale: i16, digits: &[i16]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for word in [digits.len() as i16, weight, sign as i16, scale] {
+            bytes.extend_from_slice(&word.to_be_bytes());
+        }
+        for digit in digits {
+            bytes.extend_from_slice(&digit.to_be_bytes());
+        }
+        bytes
+    }
+
+    #[test]
+    fn numerics_decode() {
+        assert_eq!(numeric(&numeric_bytes(0, 0, 2, &[12, 3400])).unwrap(), "12.34");
+        assert_eq!(numeric(&numeric_bytes(1, 0x4000, 0, &[1, 2])).unwrap(), "-10002");
+        assert_eq!(numeric(&numeric_bytes(-2, 0, 6, &[5])).unwrap(), "0.000050");
+        assert_eq!(numeric(&numeric_bytes(0, 0, 0, &[])).unwrap(), "0");
+        assert_eq!(numeric(&numeric_bytes(0, 0xC000, 0, &[])).unwrap(), "NaN");
+    }
+
+    #[test]
+    fn intervals_decode() {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&3_723_000_000_i64.to_be_bytes());
+        bytes.extend_from_slice(&2_i32.to_be_bytes());
+        bytes.extend_from_slice(&14_i32.to_be_bytes());
+        assert_eq!(interval(&bytes).unwrap(), "1 year 2 mons 2 days 01:02:03");
+    }
+}

@@ -1,0 +1,105 @@
+//! SQLite: the file opened read-only, `query_only` on, a progress handler as the deadline.
+
+use std::str::FromStr;
+use std::time::Instant;
+
+use futures_util::TryStreamExt;
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
+use sqlx::{
+    AssertSqlSafe, Column, Connection, Executor, Row, SqlSafeStr, Statement, TypeInfo, ValueRef,
+};
+
+use super::values::{float, hex};
+use super::{Collector, Fetched, Limits, QueryError, connect, driver_error};
+
+/// Virtual machine instructions between two looks at the clock.
+const PROGRESS_STEPS: i32 = 10_000;
+
+pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched, QueryError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|error| QueryError::Connect(error.to_string()))?
+        // SQLITE_OPEN_READONLY, never created: the file cannot be written through this
+        // connection, whatever the statement.
+        .read_only(true)
+        .create_if_missing(false)
+        .statement_cache_capacity(0)
+        // Refuses any change to any database file, including a temporary one.
+        .pragma("query_only", "ON")
+        // Functions in views and triggers of the schema may not have side effects.
+        .pragma("trusted_schema", "OFF");
+    let mut connection = connect(SqliteConnection::connect_with(&options)).await?;
+    let fetched = fetch(&mut connection, sql, limits).await;
+    let _ = connection.close().await;
+    fetched
+}
+
+async fn fetch(
+    connection: &mut SqliteConnection,
+    sql: &str,
+    limits: &Limits,
+) -> Result<Fetched, QueryError> {
+    let deadline = Instant::now() + limits.timeout;
+    {
+        let mut handle = connection
+            .lock_handle()
+            .await
+            .map_err(|error| driver_error(&error))?;
+        // Returning false interrupts the running statement (SQLITE_INTERRUPT).
+        handle.set_progress_handler(PROGRESS_STEPS, move || Instant::now() < deadline);
+    }
+    let failed = |error: sqlx::Error| {
+        if Instant::now() >= deadline {
+            QueryError::Timeout(limits.timeout)
+        } else {
+            driver_error(&error)
+        }
+    };
+    let statement = connection
+        .prepare(AssertSqlSafe(sql.to_owned()).into_sql_str())
+        .await
+        .map_err(failed)?;
+    let columns = statement
+        .columns()
+        .iter()
+        .map(|column| column.name().to_owned())
+        .collect();
+    let mut collector = Collector::new(limits);
+    {
+        let mut rows = statement.query().fetch(&mut *connection);
+        while let Some(row) = rows.try_next().await.map_err(failed)? {
+            if !collector.push(convert_row(&row)) {
+                break;
+            }
+        }
+    }
+    Ok(collector.finish(columns))
+}
+
+fn convert_row(row: &SqliteRow) -> Vec<Value> {
+    (0..row.len()).map(|index| convert_value(row, index)).collect()
+}
+
+/// SQLite values carry their own storage class, whatever the column was declared as.
+fn convert_value(row: &SqliteRow, index: usize) -> Value {
+    let Ok(raw) = row.try_get_raw(index) else {
+        return Value::Null;
+    };
+    if raw.is_null() {
+        return Value::Null;
+    }
+    let storage = raw.type_info().name().to_owned();
+    let decoded = match storage.as_str() {
+        "INTEGER" => row.try_get_unchecked::<i64, _>(index).ok().map(Value::from),
+        "REAL" => row.try_get_unchecked::<f64, _>(index).ok().map(float),
+        "BLOB" => row
+            .try_get_unchecked::<Vec<u8>, _>(index)
+            .ok()
+            .map(|bytes| Value::String(hex("x", &bytes))),
+        _ => row
+            .try_get_unchecked::<String, _>(index)
+            .ok()
+            .map(Value::String),
+    };
+    decoded.unwrap_or_else(|| Value::String(format!("<{storage} value>")))
+}

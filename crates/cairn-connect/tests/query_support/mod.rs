@@ -1,0 +1,152 @@
+//! Shared by the guarded-query tests: the attack corpora, catalogs over the fixture databases,
+//! and snapshots of the file system.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use cairn_sqlguard::{Catalog, Dialect, TableRef};
+
+/// Relations of the fixture databases the caller may see. `secrets` exists but is not visible.
+pub const VISIBLE: &[&str] = &["orders", "customers", "events", "delete", "drop", "numbers"];
+
+/// A value planted in `secrets`; it must never come back from any allowed query.
+pub const CANARY: &str = "canary-token-7f3a";
+
+/// One line of a corpus.
+pub struct Case {
+    pub line: usize,
+    pub allow: bool,
+    pub sql: String,
+}
+
+/// Reads `crates/cairn-sqlguard/corpus/FILE` (`allow|deny`, a tab, the SQL; `\n`, `\t`, `\\`).
+pub fn corpus(file: &str) -> Vec<Case> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cairn-sqlguard/corpus").join(file);
+    let text = std::fs::read_to_string(&path).expect("corpus file");
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|(index, line)| {
+            let (verdict, sql) = line.split_once('\t').expect("verdict, tab, sql");
+            Case {
+                line: index + 1,
+                allow: verdict == "allow",
+                sql: unescape(sql),
+            }
+        })
+        .collect()
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('\\') => out.push('\\'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// The fixture database as its engine resolves names, limited to [`VISIBLE`].
+pub struct FixtureCatalog {
+    pub dialect: Dialect,
+    /// PostgreSQL: the schema on the search path; MySQL: the default database; SQLite: `main`.
+    pub default_schema: String,
+}
+
+impl Catalog for FixtureCatalog {
+    fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
+        let (schema_matches, name) = match self.dialect {
+            Dialect::Postgres | Dialect::Mysql => (
+                schema.is_none_or(|schema| schema == self.default_schema),
+                name.to_owned(),
+            ),
+            Dialect::Sqlite => (
+                schema.is_none_or(|schema| schema.eq_ignore_ascii_case("main")),
+                name.to_ascii_lowercase(),
+            ),
+        };
+        (schema_matches && VISIBLE.contains(&name.as_str())).then(|| TableRef {
+            schema: Some(self.default_schema.clone()),
+            name,
+        })
+    }
+}
+
+/// Names in the system temp directory that the corpus's attacks would create (`cairn-*`), plus
+/// every entry of the extra directories given.
+pub fn file_system_snapshot(extra: &[&Path]) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("cairn-") {
+                names.insert(format!("tmp/{name}"));
+            }
+        }
+    }
+    for directory in extra {
+        if let Ok(entries) = std::fs::read_dir(directory) {
+            for entry in entries.flatten() {
+                names.insert(entry.path().display().to_string());
+            }
+        }
+    }
+    names
+}
+
+/// Asserts the guard's verdict on every case and runs the allowed ones. Returns the failures.
+pub async fn run_corpus(
+    file: &str,
+    dialect: Dialect,
+    catalog: &FixtureCatalog,
+    url: &str,
+) -> Vec<String> {
+    let limits = cairn_connect::query::Limits::default();
+    let mut failures = Vec::new();
+    let mut executed = 0;
+    for case in corpus(file) {
+        match (case.allow, cairn_sqlguard::check(dialect, &case.sql, catalog)) {
+            (true, Ok(query)) => {
+                executed += 1;
+                match cairn_connect::query::run(url, &query, &limits).await {
+                    Ok(result) => {
+                        let text = serde_json::to_string(&result.rows).unwrap();
+                        if text.contains(CANARY) {
+                            failures.push(format!("{file}:{}: leaked the canary", case.line));
+                        }
+                    }
+                    Err(error) => failures.push(format!(
+                        "{file}:{}: allowed but failed to run: {error}: {}",
+                        case.line, case.sql
+                    )),
+                }
+            }
+            (false, Err(_)) => {}
+            (true, Err(refusal)) => failures.push(format!(
+                "{file}:{}: expected allow, refused: {}",
+                case.line, refusal.reason
+            )),
+            (false, Ok(_)) => failures.push(format!(
+                "{file}:{}: expected deny, allowed: {}",
+                case.line, case.sql
+            )),
+        }
+    }
+    assert!(executed > 10, "too few allowed cases ran: {executed}");
+    failures
+}

@@ -1,0 +1,123 @@
+//! The access rule. Every read, list, search, citation and tool call in Cairn goes through here.
+//!
+//! A resource belongs to one or more teams. Admins see every resource of their workspace; other
+//! members see a resource when they belong to at least one of its teams. A resource without teams
+//! is visible to admins only. Workspaces never mix: the workspace comes from the principal.
+
+use crate::ids::{TeamId, UserId, WorkspaceId};
+use crate::resource::{ResourceKind, Role};
+
+/// Who is asking: resolved from the session or token before any other work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user: UserId,
+    pub workspace: WorkspaceId,
+    pub role: Role,
+    pub teams: Vec<TeamId>,
+}
+
+/// The part of a workspace a principal may see, in the form stores and indexes filter on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every resource of the workspace.
+    Workspace(WorkspaceId),
+    /// Resources of the workspace that belong to one of these teams.
+    Teams(WorkspaceId, Vec<TeamId>),
+}
+
+impl Scope {
+    pub fn workspace(&self) -> WorkspaceId {
+        match self {
+            Scope::Workspace(workspace) | Scope::Teams(workspace, _) => *workspace,
+        }
+    }
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// What this principal may see, for filters in the store and the search index.
+    pub fn scope(&self) -> Scope {
+        if self.is_admin() {
+            Scope::Workspace(self.workspace)
+        } else {
+            Scope::Teams(self.workspace, self.teams.clone())
+        }
+    }
+
+    /// The rule itself: may this principal see a resource of `workspace` owned by `teams`?
+    pub fn can_see(&self, workspace: WorkspaceId, teams: &[TeamId]) -> bool {
+        if workspace != self.workspace {
+            return false;
+        }
+        self.is_admin() || teams.iter().any(|team| self.teams.contains(team))
+    }
+
+    /// Editors and admins document what they can see: description, owners, tags.
+    pub fn can_edit_metadata(&self, workspace: WorkspaceId, teams: &[TeamId]) -> bool {
+        self.role != Role::Viewer && self.can_see(workspace, teams)
+    }
+
+    /// Only admins move resources between teams.
+    pub fn can_change_teams(&self) -> bool {
+        self.is_admin()
+    }
+
+    /// Editors create glossary terms and documents for teams they belong to; admins for any team.
+    pub fn can_create(&self, kind: ResourceKind, teams: &[TeamId]) -> bool {
+        if !kind.is_authored() || self.role == Role::Viewer || teams.is_empty() {
+            return false;
+        }
+        self.is_admin() || teams.iter().all(|team| self.teams.contains(team))
+    }
+
+    /// Workspace administration: people, teams, settings, integrations.
+    pub fn can_administer(&self) -> bool {
+        self.is_admin()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role, teams: &[i64]) -> Principal {
+        Principal {
+            user: UserId(1),
+            workspace: WorkspaceId(1),
+            role,
+            teams: teams.iter().copied().map(TeamId).collect(),
+        }
+    }
+
+    #[test]
+    fn members_see_only_their_teams_resources() {
+        let viewer = principal(Role::Viewer, &[1]);
+        assert!(viewer.can_see(WorkspaceId(1), &[TeamId(1), TeamId(2)]));
+        assert!(!viewer.can_see(WorkspaceId(1), &[TeamId(2)]));
+        assert!(!viewer.can_see(WorkspaceId(1), &[]));
+    }
+
+    #[test]
+    fn admins_see_everything_in_their_workspace_only() {
+        let admin = principal(Role::Admin, &[]);
+        assert!(admin.can_see(WorkspaceId(1), &[TeamId(9)]));
+        assert!(admin.can_see(WorkspaceId(1), &[]));
+        assert!(!admin.can_see(WorkspaceId(2), &[TeamId(9)]));
+    }
+
+    #[test]
+    fn viewers_never_edit_and_editors_create_only_for_their_teams() {
+        let viewer = principal(Role::Viewer, &[1]);
+        assert!(!viewer.can_edit_metadata(WorkspaceId(1), &[TeamId(1)]));
+        assert!(!viewer.can_create(ResourceKind::Term, &[TeamId(1)]));
+        let editor = principal(Role::Editor, &[1]);
+        assert!(editor.can_edit_metadata(WorkspaceId(1), &[TeamId(1)]));
+        assert!(editor.can_create(ResourceKind::Document, &[TeamId(1)]));
+        assert!(!editor.can_create(ResourceKind::Document, &[TeamId(1), TeamId(2)]));
+        assert!(!editor.can_create(ResourceKind::Table, &[TeamId(1)]));
+        assert!(!editor.can_change_teams());
+    }
+}

@@ -1,0 +1,14 @@
+//! Cairn's domain: ids, valid-by-construction values, roles, the access rule and error codes.
+//!
+//! Nothing here does I/O. Every other crate asks this one who may see and change what.
+
+pub mod access;
+pub mod error;
+pub mod ids;
+pub mod resource;
+pub mod validate;
+
+pub use access::{Principal, Scope};
+pub use error::{ErrorCode, ValidationError};
+pub use ids::{IntegrationId, ResourceId, TeamId, TokenId, UserId, WorkspaceId};
+pub use resource::{ResourceKind, Role};

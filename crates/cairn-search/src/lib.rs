@@ -1,0 +1,414 @@
+//! The full-text index over catalog metadata, one per node, derived from the store's change feed.
+//!
+//! The index is never the authority on access: every query is filtered by the caller's
+//! [`Scope`] here, and the catalog re-checks every hit against the store before returning it.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use cairn_domain::{ResourceId, ResourceKind, Scope, TeamId, WorkspaceId};
+use tantivy::collector::TopDocs;
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    Value,
+};
+use tantivy::tokenizer::{Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+
+const ANALYZER: &str = "cairn_en";
+const WRITER_MEMORY: usize = 32 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("search index directory: {0}")]
+    Directory(String),
+}
+
+pub type Result<T, E = SearchError> = std::result::Result<T, E>;
+
+/// What the index holds of a resource: metadata only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexedResource {
+    pub id: ResourceId,
+    pub workspace: WorkspaceId,
+    pub kind: ResourceKind,
+    pub name: String,
+    pub path: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub owners: Vec<String>,
+    pub teams: Vec<TeamId>,
+}
+
+/// A search: words to look for and exact filters.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    pub text: String,
+    pub kind: Option<ResourceKind>,
+    pub tag: Option<String>,
+    pub owner: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    workspace: Field,
+    kind: Field,
+    name: Field,
+    path: Field,
+    description: Field,
+    keywords: Field,
+    tag: Field,
+    owner: Field,
+    team: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        id: builder.add_u64_field("id", INDEXED | STORED | FAST),
+        workspace: builder.add_u64_field("workspace", INDEXED),
+        kind: builder.add_text_field("kind", STRING),
+        name: builder.add_text_field("name", text.clone()),
+        path: builder.add_text_field("path", text.clone()),
+        description: builder.add_text_field("description", text.clone()),
+        keywords: builder.add_text_field("keywords", text),
+        tag: builder.add_text_field("tag", STRING),
+        owner: builder.add_text_field("owner", STRING),
+        team: builder.add_u64_field("team", INDEXED),
+    };
+    (builder.build(), fields)
+}
+
+fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(64))
+        .filter(LowerCaser)
+        .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+/// Splits identifiers into words: `customerOrders` and `customer_orders` both give
+/// `customer orders`, so people find names by the words in them.
+pub fn split_identifier_words(text: &str) -> String {
+    let mut words = String::with_capacity(text.len() + 8);
+    let mut previous: Option<char> = None;
+    for character in text.chars() {
+        if let Some(before) = previous {
+            let camel_break = character.is_uppercase() && before.is_lowercase();
+            let digit_break = character.is_ascii_digit() != before.is_ascii_digit()
+                && character.is_alphanumeric()
+                && before.is_alphanumeric();
+            if camel_break || digit_break {
+                words.push(' ');
+            }
+        }
+        words.push(if character == '_' { ' ' } else { character });
+        previous = Some(character);
+    }
+    words
+}
+
+fn as_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// One node's index.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex").finish_non_exhaustive()
+    }
+}
+
+impl SearchIndex {
+    /// Opens the index in `directory`, creating it when absent. An index written with another
+    /// schema is discarded and rebuilt from the change feed.
+    pub fn open(directory: &Path) -> Result<SearchIndex> {
+        std::fs::create_dir_all(directory)
+            .map_err(|error| SearchError::Directory(format!("{}: {error}", directory.display())))?;
+        let (schema, fields) = schema();
+        let mmap = tantivy::directory::MmapDirectory::open(directory)
+            .map_err(|error| SearchError::Directory(error.to_string()))?;
+        let index = match Index::open_or_create(mmap, schema.clone()) {
+            Ok(index) => index,
+            Err(tantivy::TantivyError::SchemaError(_)) => {
+                tracing::warn!(directory = %directory.display(), "search index schema changed, rebuilding");
+                std::fs::remove_dir_all(directory)
+                    .and_then(|()| std::fs::create_dir_all(directory))
+                    .map_err(|error| SearchError::Directory(error.to_string()))?;
+                let mmap = tantivy::directory::MmapDirectory::open(directory)
+                    .map_err(|error| SearchError::Directory(error.to_string()))?;
+                Index::create(mmap, schema, tantivy::IndexSettings::default())?
+            }
+            Err(error) => return Err(error.into()),
+        };
+        Self::from_index(index, fields)
+    }
+
+    /// An index held in memory, for tests and benchmarks.
+    pub fn in_memory() -> Result<SearchIndex> {
+        let (schema, fields) = schema();
+        Self::from_index(Index::create_in_ram(schema), fields)
+    }
+
+    fn from_index(index: Index, fields: Fields) -> Result<SearchIndex> {
+        index.tokenizers().register(ANALYZER, analyzer());
+        let writer = index.writer(WRITER_MEMORY)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+        })
+    }
+
+    /// The last change-feed sequence number this index has applied.
+    pub fn applied_seq(&self) -> Result<i64> {
+        let metas = self.index.load_metas()?;
+        Ok(metas
+            .payload
+            .and_then(|payload| payload.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Applies a batch of the change feed in one commit: each id in `removed` or `upserted` is
+    /// first dropped, then `upserted` resources are written. Records `seq` as applied.
+    pub fn apply(&self, upserted: &[IndexedResource], removed: &[ResourceId], seq: i64) -> Result<()> {
+        let fields = self.fields;
+        let mut writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for id in removed.iter().chain(upserted.iter().map(|resource| &resource.id)) {
+            writer.delete_term(Term::from_field_u64(fields.id, as_u64(id.0)));
+        }
+        for resource in upserted {
+            let mut document = doc!(
+                fields.id => as_u64(resource.id.0),
+                fields.workspace => as_u64(resource.workspace.0),
+                fields.kind => resource.kind.as_str(),
+                fields.name => format!("{} {}", resource.name, split_identifier_words(&resource.name)),
+                fields.path => split_identifier_words(&resource.path.replace('.', " ")),
+                fields.description => resource.description.as_str(),
+            );
+            for tag in &resource.tags {
+                document.add_text(fields.tag, tag);
+                document.add_text(fields.keywords, split_identifier_words(tag));
+            }
+            for owner in &resource.owners {
+                document.add_text(fields.owner, owner);
+                document.add_text(fields.keywords, owner);
+            }
+            for team in &resource.teams {
+                document.add_u64(fields.team, as_u64(team.0));
+            }
+            writer.add_document(document)?;
+        }
+        let mut commit = writer.prepare_commit()?;
+        commit.set_payload(&seq.to_string());
+        commit.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Drops every document, e.g. when the store behind this index was replaced.
+    pub fn clear(&self) -> Result<()> {
+        let mut writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        writer.delete_all_documents()?;
+        let mut commit = writer.prepare_commit()?;
+        commit.set_payload("0");
+        commit.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Ids of resources matching `query` within `scope`, best first.
+    pub fn search(
+        &self,
+        scope: &Scope,
+        query: &SearchQuery,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<ResourceId>> {
+        let fields = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            Box::new(TermQuery::new(
+                Term::from_field_u64(fields.workspace, as_u64(scope.workspace().0)),
+                IndexRecordOption::Basic,
+            )),
+        )];
+        if let Scope::Teams(_, teams) = scope {
+            if teams.is_empty() {
+                return Ok(Vec::new());
+            }
+            let any_team: Vec<(Occur, Box<dyn Query>)> = teams
+                .iter()
+                .map(|team| {
+                    let term = Term::from_field_u64(fields.team, as_u64(team.0));
+                    (
+                        Occur::Should,
+                        Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>,
+                    )
+                })
+                .collect();
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any_team))));
+        }
+        let exact = [
+            (fields.kind, query.kind.map(|kind| kind.as_str().to_string())),
+            (fields.tag, query.tag.clone()),
+            (fields.owner, query.owner.clone()),
+        ];
+        for (field, value) in exact {
+            if let Some(value) = value {
+                clauses.push((
+                    Occur::Must,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(field, &value),
+                        IndexRecordOption::Basic,
+                    )),
+                ));
+            }
+        }
+        let words = self.words(&query.text);
+        if words.is_empty() {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        } else {
+            let weighted = [
+                (fields.name, 3.0),
+                (fields.path, 1.0),
+                (fields.description, 1.0),
+                (fields.keywords, 1.5),
+            ];
+            let mut any_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for word in &words {
+                for (field, boost) in weighted {
+                    let term = Term::from_field_text(field, word);
+                    let term_query = TermQuery::new(term, IndexRecordOption::WithFreqs);
+                    any_word.push((Occur::Should, Box::new(BoostQuery::new(Box::new(term_query), boost))));
+                }
+            }
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any_word))));
+        }
+        let searcher = self.reader.searcher();
+        let collector = TopDocs::with_limit(limit.max(1)).and_offset(offset).order_by_score();
+        let hits = searcher.search(&BooleanQuery::new(clauses), &collector)?;
+        let mut ids = Vec::with_capacity(hits.len());
+        for (_score, address) in hits {
+            let document: TantivyDocument = searcher.doc(address)?;
+            if let Some(id) = document.get_first(fields.id).and_then(|value| value.as_u64()) {
+                ids.push(ResourceId(i64::try_from(id).unwrap_or(0)));
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The query's words, analysed exactly as indexed text is.
+    fn words(&self, text: &str) -> Vec<String> {
+        let mut analyzer = analyzer();
+        let split = split_identifier_words(text);
+        let mut stream = analyzer.token_stream(&split);
+        let mut words = Vec::new();
+        while let Some(token) = stream.next() {
+            if !words.contains(&token.text) {
+                words.push(token.text.clone());
+            }
+        }
+        words
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(id: i64, workspace: i64, name: &str, teams: &[i64]) -> IndexedResource {
+        IndexedResource {
+            id: ResourceId(id),
+            workspace: WorkspaceId(workspace),
+            kind: ResourceKind::Table,
+            name: name.to_string(),
+            path: format!("shop.public.{name}"),
+            description: String::new(),
+            tags: vec!["gold".to_string()],
+            owners: vec![],
+            teams: teams.iter().copied().map(TeamId).collect(),
+        }
+    }
+
+    #[test]
+    fn identifiers_split_into_words() {
+        assert_eq!(split_identifier_words("customerOrders"), "customer Orders");
+        assert_eq!(split_identifier_words("customer_orders"), "customer orders");
+        assert_eq!(split_identifier_words("q3revenue"), "q 3 revenue");
+    }
+
+    #[test]
+    fn finds_stemmed_words_within_scope_only() {
+        let index = SearchIndex::in_memory().unwrap();
+        index
+            .apply(
+                &[
+                    resource(1, 1, "customer_refunds", &[10]),
+                    resource(2, 1, "refund_reasons", &[20]),
+                    resource(3, 2, "refunds", &[10]),
+                ],
+                &[],
+                3,
+            )
+            .unwrap();
+        assert_eq!(index.applied_seq().unwrap(), 3);
+        let query = SearchQuery {
+            text: "refund".into(),
+            ..SearchQuery::default()
+        };
+        let admin = index.search(&Scope::Workspace(WorkspaceId(1)), &query, 0, 10).unwrap();
+        assert_eq!(admin.len(), 2);
+        let team = index
+            .search(&Scope::Teams(WorkspaceId(1), vec![TeamId(10)]), &query, 0, 10)
+            .unwrap();
+        assert_eq!(team, vec![ResourceId(1)]);
+        let nobody = index
+            .search(&Scope::Teams(WorkspaceId(1), vec![]), &query, 0, 10)
+            .unwrap();
+        assert!(nobody.is_empty());
+    }
+
+    #[test]
+    fn removed_and_replaced_documents_leave_the_index() {
+        let index = SearchIndex::in_memory().unwrap();
+        index.apply(&[resource(1, 1, "orders", &[1])], &[], 1).unwrap();
+        index.apply(&[resource(1, 1, "invoices", &[1])], &[], 2).unwrap();
+        let scope = Scope::Workspace(WorkspaceId(1));
+        let orders = SearchQuery { text: "orders".into(), ..SearchQuery::default() };
+        assert!(index.search(&scope, &orders, 0, 10).unwrap().is_empty());
+        let invoices = SearchQuery { text: "invoice".into(), ..SearchQuery::default() };
+        assert_eq!(index.search(&scope, &invoices, 0, 10).unwrap(), vec![ResourceId(1)]);
+        index.apply(&[], &[ResourceId(1)], 3).unwrap();
+        assert!(index.search(&scope, &invoices, 0, 10).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,59 @@
+//! Cairn's HTTP API: extract the request and the principal, call the catalog, answer JSON.
+
+mod auth;
+mod error;
+mod routes;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use cairn_catalog::Catalog;
+use tokio::net::TcpListener;
+
+pub use error::ApiError;
+pub use routes::openapi;
+
+/// The cookie holding the session secret.
+pub const SESSION_COOKIE: &str = "cairn_session";
+/// The header cookie-authenticated writes must carry, with the session's CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// What every handler shares.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub catalog: Catalog,
+    /// Mark cookies `Secure` (set when Cairn is served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+/// The whole application: API routes and fallbacks.
+pub fn app(state: AppState) -> Router {
+    routes::router(state)
+}
+
+/// Serves until `shutdown` resolves, keeping the search index following the change feed.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let follower = {
+        let catalog = state.catalog.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Err(error) = catalog.follow_changes().await {
+                    tracing::warn!(%error, "following the change feed failed");
+                }
+            }
+        })
+    };
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let outcome = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    follower.abort();
+    outcome
+}

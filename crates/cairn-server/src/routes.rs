@@ -1,0 +1,346 @@
+//! Routes and handlers. Each handler extracts the request and the principal, then calls one
+//! catalog service. The OpenAPI document is generated from these handlers.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use cairn_catalog::{
+    MeView, NewResourceInput, NewToken, NewUser, ResourceId, ResourceList, ResourcePatchInput,
+    ResourceQuery, ResourceView, SignIn, TeamId, TeamView, TokenId, TokenView, UserId, UserPatch,
+    UserView,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{ApiJson, ApiPath, ApiQuery, Auth, cookie};
+use crate::error::ApiError;
+use crate::{AppState, SESSION_COOKIE};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Cairn", description = "A data catalog with a governed AI assistant."),
+    modifiers(&SecuritySchemes),
+    tags((name = "cairn"))
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))),
+        );
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(sign_in, sign_out))
+        .routes(routes!(me))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(delete_token))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(update_user, delete_user))
+        .routes(routes!(list_teams, create_team))
+        .routes(routes!(add_team_member, remove_team_member))
+        .routes(routes!(list_resources, create_resource))
+        .routes(routes!(get_resource, update_resource))
+}
+
+/// The OpenAPI document of this API, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+pub(crate) fn router(state: AppState) -> axum::Router {
+    let (router, document) = api_router().split_for_parts();
+    let document = serde_json::to_value(&document).unwrap_or_default();
+    router
+        .route("/api/v1/openapi.json", get(move || async move { Json(document) }))
+        .fallback(|| async { ApiError::not_found() })
+        .with_state(state)
+}
+
+/// Ready.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "ready")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SignInBody {
+    email: String,
+    password: String,
+    #[serde(default)]
+    workspace: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct SessionView {
+    #[serde(flatten)]
+    me: MeView,
+    /// Send this as `X-CSRF-Token` with every cookie-authenticated write.
+    csrf_token: String,
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let text = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("cairn_session=; Max-Age=0"))
+}
+
+/// Sign in: sets the session cookie and returns the CSRF token for writes.
+#[utoipa::path(post, path = "/api/v1/session", request_body = SignInBody,
+    responses((status = 200, body = SessionView), (status = 401), (status = 429)))]
+async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SignInBody>,
+) -> ApiResult<Response> {
+    let authenticated = state
+        .catalog
+        .sign_in(SignIn {
+            email: body.email,
+            password: body.password,
+            workspace: body.workspace,
+            client_address: address.ip().to_string(),
+            previous_session: cookie(&headers, SESSION_COOKIE),
+        })
+        .await?;
+    let me = state.catalog.me(&authenticated.principal).await?;
+    let max_age = state.catalog.config().session_absolute.as_secs();
+    let mut response = Json(SessionView {
+        me,
+        csrf_token: authenticated.csrf_token,
+    })
+    .into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&state, &authenticated.session_token, max_age),
+    );
+    Ok(response)
+}
+
+/// Sign out: ends the session and clears the cookie.
+#[utoipa::path(delete, path = "/api/v1/session", responses((status = 204)))]
+async fn sign_out(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
+    if let Some(session) = &auth.session {
+        state.catalog.sign_out(session).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, "", 0));
+    Ok(response)
+}
+
+/// The caller: user, workspace, role and teams.
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = MeView), (status = 401)))]
+async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<MeView>> {
+    Ok(Json(state.catalog.me(&auth.principal).await?))
+}
+
+/// The caller's API tokens (never their secrets).
+#[utoipa::path(get, path = "/api/v1/tokens", responses((status = 200, body = Vec<TokenView>)))]
+async fn list_tokens(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<TokenView>>> {
+    Ok(Json(state.catalog.list_own_tokens(&auth.principal).await?))
+}
+
+/// A new API token; its secret is in this answer only.
+#[utoipa::path(post, path = "/api/v1/tokens", request_body = NewToken,
+    responses((status = 201, body = TokenView)))]
+async fn create_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<NewToken>,
+) -> ApiResult<(StatusCode, Json<TokenView>)> {
+    let token = state.catalog.create_own_token(&auth.principal, body).await?;
+    Ok((StatusCode::CREATED, Json(token)))
+}
+
+/// Revokes one of the caller's tokens.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404)))]
+async fn delete_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    state.catalog.revoke_own_token(&auth.principal, TokenId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Members of the workspace (admins).
+#[utoipa::path(get, path = "/api/v1/users", responses((status = 200, body = Vec<UserView>), (status = 403)))]
+async fn list_users(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<UserView>>> {
+    Ok(Json(state.catalog.list_users(&auth.principal).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct CreatedUser {
+    user: UserView,
+    /// The generated password, when none was given; shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+}
+
+/// Adds a member (admins).
+#[utoipa::path(post, path = "/api/v1/users", request_body = NewUser,
+    responses((status = 201, body = CreatedUser), (status = 400), (status = 403)))]
+async fn create_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<NewUser>,
+) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
+    let (user, password) = state.catalog.create_user(&auth.principal, body).await?;
+    Ok((StatusCode::CREATED, Json(CreatedUser { user, password })))
+}
+
+/// Changes a member's name, role or password (admins).
+#[utoipa::path(patch, path = "/api/v1/users/{id}", params(("id" = i64, Path)), request_body = UserPatch,
+    responses((status = 200, body = UserView), (status = 404)))]
+async fn update_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<UserPatch>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(state.catalog.update_user(&auth.principal, UserId(id), body).await?))
+}
+
+/// Removes a member and erases their data (admins).
+#[utoipa::path(delete, path = "/api/v1/users/{id}", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404)))]
+async fn delete_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    state.catalog.delete_user(&auth.principal, UserId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Teams and their members (admins).
+#[utoipa::path(get, path = "/api/v1/teams", responses((status = 200, body = Vec<TeamView>)))]
+async fn list_teams(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<TeamView>>> {
+    Ok(Json(state.catalog.list_teams(&auth.principal).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewTeam {
+    name: String,
+}
+
+/// Creates a team (admins).
+#[utoipa::path(post, path = "/api/v1/teams", request_body = NewTeam,
+    responses((status = 201, body = TeamView), (status = 400)))]
+async fn create_team(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<NewTeam>,
+) -> ApiResult<(StatusCode, Json<TeamView>)> {
+    let team = state.catalog.create_team(&auth.principal, &body.name).await?;
+    Ok((StatusCode::CREATED, Json(team)))
+}
+
+/// Adds a member to a team (admins).
+#[utoipa::path(put, path = "/api/v1/teams/{id}/members/{user_id}",
+    params(("id" = i64, Path), ("user_id" = i64, Path)), responses((status = 204), (status = 404)))]
+async fn add_team_member(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((team, user)): ApiPath<(i64, i64)>,
+) -> ApiResult<StatusCode> {
+    state
+        .catalog
+        .add_team_member(&auth.principal, TeamId(team), UserId(user))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a member from a team (admins); effective on the member's next request.
+#[utoipa::path(delete, path = "/api/v1/teams/{id}/members/{user_id}",
+    params(("id" = i64, Path), ("user_id" = i64, Path)), responses((status = 204), (status = 404)))]
+async fn remove_team_member(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((team, user)): ApiPath<(i64, i64)>,
+) -> ApiResult<StatusCode> {
+    state
+        .catalog
+        .remove_team_member(&auth.principal, TeamId(team), UserId(user))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Search (`q`) or browse what the caller may see.
+#[utoipa::path(get, path = "/api/v1/resources", params(ResourceQuery),
+    responses((status = 200, body = ResourceList), (status = 400)))]
+async fn list_resources(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(query): ApiQuery<ResourceQuery>,
+) -> ApiResult<Json<ResourceList>> {
+    Ok(Json(state.catalog.list_resources(&auth.principal, query).await?))
+}
+
+/// Creates a glossary term or a document (editors and admins).
+#[utoipa::path(post, path = "/api/v1/resources", request_body = NewResourceInput,
+    responses((status = 201, body = ResourceView), (status = 400), (status = 403)))]
+async fn create_resource(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<NewResourceInput>,
+) -> ApiResult<(StatusCode, Json<ResourceView>)> {
+    let resource = state.catalog.create_resource(&auth.principal, body).await?;
+    Ok((StatusCode::CREATED, Json(resource)))
+}
+
+/// A resource and its metadata.
+#[utoipa::path(get, path = "/api/v1/resources/{id}", params(("id" = i64, Path)),
+    responses((status = 200, body = ResourceView), (status = 404)))]
+async fn get_resource(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ResourceView>> {
+    Ok(Json(state.catalog.get_resource(&auth.principal, ResourceId(id)).await?))
+}
+
+/// Edits description, owners and tags (editors) or teams (admins).
+#[utoipa::path(patch, path = "/api/v1/resources/{id}", params(("id" = i64, Path)),
+    request_body = ResourcePatchInput,
+    responses((status = 200, body = ResourceView), (status = 400), (status = 403), (status = 404)))]
+async fn update_resource(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<ResourcePatchInput>,
+) -> ApiResult<Json<ResourceView>> {
+    Ok(Json(
+        state
+            .catalog
+            .update_resource(&auth.principal, ResourceId(id), body)
+            .await?,
+    ))
+}

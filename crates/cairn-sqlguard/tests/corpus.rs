@@ -1,0 +1,183 @@
+//! Runs the attack corpora (`corpus/*.tsv`) through the guard with a catalog that mirrors the
+//! fixture databases: every line's verdict must match.
+
+use cairn_sqlguard::{Catalog, Dialect, TableRef, check};
+
+/// Relations the caller may see in every fixture database. `secrets` exists but is not visible.
+const VISIBLE: &[&str] = &["orders", "customers", "events", "delete", "drop"];
+
+struct PostgresCatalog;
+
+impl Catalog for PostgresCatalog {
+    fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
+        // search_path = public; names arrive case-folded by the parser.
+        let schema = schema.unwrap_or("public");
+        (schema == "public" && VISIBLE.contains(&name)).then(|| TableRef {
+            schema: Some("public".to_owned()),
+            name: name.to_owned(),
+        })
+    }
+}
+
+struct MysqlCatalog;
+
+impl Catalog for MysqlCatalog {
+    fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
+        // Default database `shop`; table names are case-sensitive (lower_case_table_names=0).
+        let schema = schema.unwrap_or("shop");
+        (schema == "shop" && VISIBLE.contains(&name)).then(|| TableRef {
+            schema: Some("shop".to_owned()),
+            name: name.to_owned(),
+        })
+    }
+}
+
+struct SqliteCatalog;
+
+impl Catalog for SqliteCatalog {
+    fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
+        let schema_ok = schema.is_none_or(|schema| schema.eq_ignore_ascii_case("main"));
+        let lower = name.to_ascii_lowercase();
+        (schema_ok && VISIBLE.contains(&lower.as_str())).then(|| TableRef {
+            schema: Some("main".to_owned()),
+            name: lower,
+        })
+    }
+}
+
+struct Case {
+    line: usize,
+    allow: bool,
+    sql: String,
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('\\') => out.push('\\'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn load(file: &str) -> Vec<Case> {
+    let path = format!("{}/corpus/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("corpus file");
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|(index, line)| {
+            let (verdict, sql) = line
+                .split_once('\t')
+                .unwrap_or_else(|| panic!("{file}:{}: missing tab", index + 1));
+            let allow = match verdict {
+                "allow" => true,
+                "deny" => false,
+                other => panic!("{file}:{}: unknown verdict {other}", index + 1),
+            };
+            Case {
+                line: index + 1,
+                allow,
+                sql: unescape(sql),
+            }
+        })
+        .collect()
+}
+
+fn run(file: &str, dialect: Dialect, catalog: &dyn Catalog, minimum: usize) {
+    let cases = load(file);
+    assert!(cases.len() >= minimum, "{file} has only {} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let verdict = check(dialect, &case.sql, catalog);
+        match (case.allow, &verdict) {
+            (true, Ok(_)) | (false, Err(_)) => {}
+            (true, Err(refusal)) => failures.push(format!(
+                "{file}:{}: expected allow, refused ({}): {}",
+                case.line, refusal.reason, case.sql
+            )),
+            (false, Ok(query)) => failures.push(format!(
+                "{file}:{}: expected deny, allowed (tables {:?}): {}",
+                case.line,
+                query.tables(),
+                case.sql
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn postgres_corpus() {
+    run("postgres.tsv", Dialect::Postgres, &PostgresCatalog, 80);
+}
+
+#[test]
+fn mysql_corpus() {
+    run("mysql.tsv", Dialect::Mysql, &MysqlCatalog, 20);
+}
+
+#[test]
+fn sqlite_corpus() {
+    run("sqlite.tsv", Dialect::Sqlite, &SqliteCatalog, 15);
+}
+
+#[test]
+fn unknown_and_forbidden_relations_get_the_same_refusal() {
+    let hidden = check(Dialect::Postgres, "SELECT * FROM secrets", &PostgresCatalog).unwrap_err();
+    let missing = check(Dialect::Postgres, "SELECT * FROM secretz", &PostgresCatalog).unwrap_err();
+    let system = check(Dialect::Postgres, "SELECT * FROM pg_authid", &PostgresCatalog).unwrap_err();
+    assert_eq!(hidden.reason, r#"relation "secrets" does not exist or is not visible"#);
+    assert_eq!(missing.reason, r#"relation "secretz" does not exist or is not visible"#);
+    assert_eq!(system.reason, r#"relation "pg_authid" does not exist or is not visible"#);
+    let sqlite = check(Dialect::Sqlite, "SELECT * FROM sqlite_master", &SqliteCatalog).unwrap_err();
+    assert_eq!(sqlite.reason, r#"relation "sqlite_master" does not exist or is not visible"#);
+    let mysql = check(Dialect::Mysql, "SELECT * FROM mysql.user", &MysqlCatalog).unwrap_err();
+    assert_eq!(mysql.reason, r#"relation "mysql.user" does not exist or is not visible"#);
+}
+
+#[test]
+fn refusals_name_the_construct() {
+    let cases = [
+        (Dialect::Postgres, "SELECT pg_sleep(1)", "pg_sleep"),
+        (Dialect::Postgres, "COMMIT; DROP TABLE orders", "one statement"),
+        (Dialect::Postgres, "WITH d AS (DELETE FROM orders RETURNING *) SELECT * FROM d", "DELETE"),
+        (Dialect::Postgres, "SELECT * INTO t FROM orders", "INTO"),
+        (Dialect::Postgres, "SELECT * FROM orders FOR UPDATE", "FOR UPDATE"),
+        (Dialect::Postgres, "LOCK TABLE orders", "LOCK"),
+        (Dialect::Mysql, "SELECT /*!50000 1 */", "executable comments"),
+        (Dialect::Mysql, "SELECT LOAD_FILE('/etc/passwd')", "load_file"),
+        (Dialect::Sqlite, "SELECT load_extension('x')", "load_extension"),
+    ];
+    for (dialect, sql, needle) in cases {
+        let refusal = check(dialect, sql, &PostgresCatalog).unwrap_err();
+        assert!(refusal.reason.contains(needle), "{sql}: {}", refusal.reason);
+    }
+}
+
+#[test]
+fn the_checked_query_keeps_the_text_and_lists_tables() {
+    let query = check(
+        Dialect::Postgres,
+        "SELECT * FROM orders o JOIN Customers c ON c.id = o.customer_id, orders",
+        &PostgresCatalog,
+    )
+    .unwrap();
+    assert_eq!(query.dialect(), Dialect::Postgres);
+    assert!(query.sql().starts_with("SELECT * FROM orders o"));
+    let names: Vec<&str> = query.tables().iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["customers", "orders"]);
+}

@@ -1,0 +1,517 @@
+//! Catalog resources, their teams and labels, and the change feed that follows every write.
+
+use std::collections::HashMap;
+
+use cairn_domain::{IntegrationId, ResourceId, ResourceKind, Scope, TeamId, WorkspaceId};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::{Backend, Result, Store, StoreError, now_ms, placeholders};
+
+/// Where a tag or owner came from. People's labels survive every re-sync; crawled ones are
+/// replaced by the next crawl or import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelSource {
+    User,
+    Crawl,
+}
+
+impl LabelSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            LabelSource::User => "user",
+            LabelSource::Crawl => "crawl",
+        }
+    }
+}
+
+/// A resource as stored, with its teams and labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub id: ResourceId,
+    pub workspace: WorkspaceId,
+    pub kind: ResourceKind,
+    pub name: String,
+    pub path: String,
+    pub parent: Option<ResourceId>,
+    pub integration: Option<IntegrationId>,
+    /// What people wrote in Cairn.
+    pub description: Option<String>,
+    /// What the crawl or an import found.
+    pub source_description: Option<String>,
+    pub data_type: Option<String>,
+    pub definition: Option<String>,
+    pub popularity: Option<f64>,
+    /// Kind-specific extras as JSON text.
+    pub attributes: String,
+    pub teams: Vec<TeamId>,
+    /// Tags from every source, people's first, without duplicates.
+    pub tags: Vec<String>,
+    /// Owners from every source, people's first, without duplicates.
+    pub owners: Vec<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Resource {
+    /// The description people see: what they wrote, else what was crawled.
+    pub fn effective_description(&self) -> Option<&str> {
+        self.description
+            .as_deref()
+            .filter(|text| !text.is_empty())
+            .or(self.source_description.as_deref())
+    }
+}
+
+/// A resource to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewResource {
+    pub kind: Option<ResourceKind>,
+    pub name: String,
+    pub path: String,
+    pub parent: Option<ResourceId>,
+    pub integration: Option<IntegrationId>,
+    pub description: Option<String>,
+    pub source_description: Option<String>,
+    pub data_type: Option<String>,
+    pub definition: Option<String>,
+    pub popularity: Option<f64>,
+    pub attributes: Option<String>,
+    pub teams: Vec<TeamId>,
+    pub tags: Vec<String>,
+    pub owners: Vec<String>,
+}
+
+/// A change people make; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ResourcePatch {
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub owners: Option<Vec<String>>,
+    /// New teams; applied to the resource and everything under it.
+    pub teams: Option<Vec<TeamId>>,
+}
+
+/// Browse filters.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceFilter {
+    pub kind: Option<ResourceKind>,
+    pub tag: Option<String>,
+    pub owner: Option<String>,
+    /// Only ids greater than this (keyset pagination).
+    pub after: Option<ResourceId>,
+    pub limit: usize,
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub workspace: WorkspaceId,
+    pub resource: ResourceId,
+}
+
+const RESOURCE_COLUMNS: &str = "r.id, r.workspace_id, r.kind, r.name, r.path, r.parent_id, \
+     r.integration_id, r.description, r.source_description, r.data_type, r.definition, \
+     r.popularity, r.attributes, r.created_at, r.updated_at";
+
+/// Most values bound in one statement, well under both engines' limits.
+const BATCH: usize = 500;
+
+fn resource_from(row: &AnyRow) -> Result<Resource> {
+    let kind: String = row.get("kind");
+    Ok(Resource {
+        id: ResourceId(row.get("id")),
+        workspace: WorkspaceId(row.get("workspace_id")),
+        kind: ResourceKind::parse(&kind)
+            .ok_or_else(|| StoreError::Config(format!("unknown kind {kind:?} in store")))?,
+        name: row.get("name"),
+        path: row.get("path"),
+        parent: row.get::<Option<i64>, _>("parent_id").map(ResourceId),
+        integration: row
+            .get::<Option<i64>, _>("integration_id")
+            .map(IntegrationId),
+        description: row.get("description"),
+        source_description: row.get("source_description"),
+        data_type: row.get("data_type"),
+        definition: row.get("definition"),
+        popularity: row.get("popularity"),
+        attributes: row.get("attributes"),
+        teams: Vec::new(),
+        tags: Vec::new(),
+        owners: Vec::new(),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    })
+}
+
+impl Store {
+    /// Starts a transaction that writes resources. On PostgreSQL such transactions are
+    /// serialised, so change-feed sequence numbers become visible in order and a follower
+    /// reading `seq > last` never skips one.
+    pub(crate) async fn begin_resource_write(&self) -> Result<Transaction<'static, Any>> {
+        let mut transaction = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7270002)")
+                .execute(&mut *transaction)
+                .await?;
+        }
+        Ok(transaction)
+    }
+
+    pub(crate) async fn record_change(
+        transaction: &mut Transaction<'static, Any>,
+        workspace: WorkspaceId,
+        resource: ResourceId,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO changes (workspace_id, resource_id, at) VALUES ($1, $2, $3)")
+            .bind(workspace.0)
+            .bind(resource.0)
+            .bind(now_ms())
+            .execute(&mut **transaction)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_teams(
+        transaction: &mut Transaction<'static, Any>,
+        workspace: WorkspaceId,
+        resource: ResourceId,
+        teams: &[TeamId],
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM resource_teams WHERE workspace_id = $1 AND resource_id = $2")
+            .bind(workspace.0)
+            .bind(resource.0)
+            .execute(&mut **transaction)
+            .await?;
+        for team in teams {
+            sqlx::query(
+                "INSERT INTO resource_teams (workspace_id, resource_id, team_id) VALUES ($1, $2, $3)",
+            )
+            .bind(workspace.0)
+            .bind(resource.0)
+            .bind(team.0)
+            .execute(&mut **transaction)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn set_labels(
+        transaction: &mut Transaction<'static, Any>,
+        workspace: WorkspaceId,
+        resource: ResourceId,
+        label: &str,
+        source: LabelSource,
+        values: &[String],
+    ) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM resource_labels
+             WHERE workspace_id = $1 AND resource_id = $2 AND label = $3 AND source = $4",
+        )
+        .bind(workspace.0)
+        .bind(resource.0)
+        .bind(label)
+        .bind(source.as_str())
+        .execute(&mut **transaction)
+        .await?;
+        for value in values {
+            sqlx::query(
+                "INSERT INTO resource_labels (workspace_id, resource_id, label, value, source)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(workspace.0)
+            .bind(resource.0)
+            .bind(label)
+            .bind(value)
+            .bind(source.as_str())
+            .execute(&mut **transaction)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Creates a resource with its teams and labels (as `source`) and records the change.
+    pub async fn create_resource(
+        &self,
+        workspace: WorkspaceId,
+        new: &NewResource,
+        source: LabelSource,
+    ) -> Result<ResourceId> {
+        let mut transaction = self.begin_resource_write().await?;
+        let id = Self::insert_resource(&mut transaction, workspace, new, source).await?;
+        transaction.commit().await?;
+        Ok(id)
+    }
+
+    pub(crate) async fn insert_resource(
+        transaction: &mut Transaction<'static, Any>,
+        workspace: WorkspaceId,
+        new: &NewResource,
+        source: LabelSource,
+    ) -> Result<ResourceId> {
+        let kind = new
+            .kind
+            .ok_or_else(|| StoreError::Config("a new resource needs a kind".into()))?;
+        let now = now_ms();
+        let row = sqlx::query(
+            "INSERT INTO resources (workspace_id, kind, name, path, parent_id, integration_id,
+                 description, source_description, data_type, definition, popularity, attributes,
+                 created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+             RETURNING id",
+        )
+        .bind(workspace.0)
+        .bind(kind.as_str())
+        .bind(&new.name)
+        .bind(&new.path)
+        .bind(new.parent.map(|id| id.0))
+        .bind(new.integration.map(|id| id.0))
+        .bind(new.description.as_deref())
+        .bind(new.source_description.as_deref())
+        .bind(new.data_type.as_deref())
+        .bind(new.definition.as_deref())
+        .bind(new.popularity)
+        .bind(new.attributes.as_deref().unwrap_or("{}"))
+        .bind(now)
+        .fetch_one(&mut **transaction)
+        .await?;
+        let id = ResourceId(row.get(0));
+        Self::set_teams(transaction, workspace, id, &new.teams).await?;
+        Self::set_labels(transaction, workspace, id, "tag", source, &new.tags).await?;
+        Self::set_labels(transaction, workspace, id, "owner", source, &new.owners).await?;
+        Self::record_change(transaction, workspace, id).await?;
+        Ok(id)
+    }
+
+    /// Applies people's edits. New teams go to the resource and every resource below it.
+    pub async fn update_resource(
+        &self,
+        workspace: WorkspaceId,
+        id: ResourceId,
+        patch: &ResourcePatch,
+    ) -> Result<()> {
+        let mut transaction = self.begin_resource_write().await?;
+        let done = sqlx::query(
+            "UPDATE resources SET description = COALESCE($1, description), updated_at = $2
+             WHERE workspace_id = $3 AND id = $4",
+        )
+        .bind(patch.description.as_deref())
+        .bind(now_ms())
+        .bind(workspace.0)
+        .bind(id.0)
+        .execute(&mut *transaction)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(tags) = &patch.tags {
+            Self::set_labels(&mut transaction, workspace, id, "tag", LabelSource::User, tags)
+                .await?;
+        }
+        if let Some(owners) = &patch.owners {
+            Self::set_labels(&mut transaction, workspace, id, "owner", LabelSource::User, owners)
+                .await?;
+        }
+        let mut changed = vec![id];
+        if let Some(teams) = &patch.teams {
+            let rows = sqlx::query(
+                "WITH RECURSIVE below(id) AS (
+                     SELECT id FROM resources WHERE workspace_id = $1 AND parent_id = $2
+                     UNION ALL
+                     SELECT r.id FROM resources r JOIN below b ON r.parent_id = b.id
+                 )
+                 SELECT id FROM below",
+            )
+            .bind(workspace.0)
+            .bind(id.0)
+            .fetch_all(&mut *transaction)
+            .await?;
+            changed.extend(rows.iter().map(|row| ResourceId(row.get(0))));
+            for resource in &changed {
+                Self::set_teams(&mut transaction, workspace, *resource, teams).await?;
+            }
+        }
+        for resource in changed {
+            Self::record_change(&mut transaction, workspace, resource).await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// One resource of a workspace, whoever may see it: callers apply the access rule.
+    pub async fn resource(&self, workspace: WorkspaceId, id: ResourceId) -> Result<Option<Resource>> {
+        let mut found = self.resources_by_ids(workspace, &[id]).await?;
+        Ok(found.pop())
+    }
+
+    /// Resources of a workspace by id, in the order asked; unknown ids are skipped.
+    pub async fn resources_by_ids(
+        &self,
+        workspace: WorkspaceId,
+        ids: &[ResourceId],
+    ) -> Result<Vec<Resource>> {
+        let mut found: HashMap<i64, Resource> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(BATCH) {
+            let sql = format!(
+                "SELECT {RESOURCE_COLUMNS} FROM resources r
+                 WHERE r.workspace_id = $1 AND r.id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut query = crate::dynamic_query(&sql).bind(workspace.0);
+            for id in chunk {
+                query = query.bind(id.0);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let resource = resource_from(&row)?;
+                found.insert(resource.id.0, resource);
+            }
+        }
+        let mut ordered: Vec<Resource> = ids.iter().filter_map(|id| found.remove(&id.0)).collect();
+        self.attach_details(workspace, &mut ordered).await?;
+        Ok(ordered)
+    }
+
+    /// Fills in teams, tags and owners for a batch of resources of one workspace.
+    async fn attach_details(&self, workspace: WorkspaceId, resources: &mut [Resource]) -> Result<()> {
+        if resources.is_empty() {
+            return Ok(());
+        }
+        let position: HashMap<i64, usize> = resources
+            .iter()
+            .enumerate()
+            .map(|(index, resource)| (resource.id.0, index))
+            .collect();
+        let ids: Vec<i64> = resources.iter().map(|resource| resource.id.0).collect();
+        for chunk in ids.chunks(BATCH) {
+            let sql = format!(
+                "SELECT resource_id, team_id FROM resource_teams
+                 WHERE workspace_id = $1 AND resource_id IN ({}) ORDER BY team_id",
+                placeholders(2, chunk.len())
+            );
+            let mut query = crate::dynamic_query(&sql).bind(workspace.0);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let index = position[&row.get::<i64, _>(0)];
+                resources[index].teams.push(TeamId(row.get(1)));
+            }
+            let sql = format!(
+                "SELECT resource_id, label, value, source FROM resource_labels
+                 WHERE workspace_id = $1 AND resource_id IN ({})
+                 ORDER BY CASE source WHEN 'user' THEN 0 ELSE 1 END, value",
+                placeholders(2, chunk.len())
+            );
+            let mut query = crate::dynamic_query(&sql).bind(workspace.0);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let resource = &mut resources[position[&row.get::<i64, _>(0)]];
+                let label: String = row.get(1);
+                let value: String = row.get(2);
+                let values = if label == "tag" {
+                    &mut resource.tags
+                } else {
+                    &mut resource.owners
+                };
+                if !values.contains(&value) {
+                    values.push(value);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Resources within `scope` matching `filter`, by ascending id.
+    pub async fn list_resources(
+        &self,
+        scope: &Scope,
+        filter: &ResourceFilter,
+    ) -> Result<Vec<Resource>> {
+        let workspace = scope.workspace();
+        let mut sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.workspace_id = $1");
+        let mut texts: Vec<String> = Vec::new();
+        let mut numbers: Vec<i64> = Vec::new();
+        // Bind order: workspace, then texts in order, then numbers in order.
+        let mut clauses_text: Vec<String> = Vec::new();
+        if let Some(kind) = filter.kind {
+            texts.push(kind.as_str().to_string());
+            clauses_text.push(format!("r.kind = ${}", 1 + texts.len()));
+        }
+        if let Some(tag) = &filter.tag {
+            texts.push(tag.clone());
+            clauses_text.push(format!(
+                "EXISTS (SELECT 1 FROM resource_labels l WHERE l.resource_id = r.id AND l.label = 'tag' AND l.value = ${})",
+                1 + texts.len()
+            ));
+        }
+        if let Some(owner) = &filter.owner {
+            texts.push(owner.clone());
+            clauses_text.push(format!(
+                "EXISTS (SELECT 1 FROM resource_labels l WHERE l.resource_id = r.id AND l.label = 'owner' AND l.value = ${})",
+                1 + texts.len()
+            ));
+        }
+        for clause in &clauses_text {
+            sql.push_str(" AND ");
+            sql.push_str(clause);
+        }
+        let first_number = 2 + texts.len();
+        if let Some(after) = filter.after {
+            numbers.push(after.0);
+            sql.push_str(&format!(" AND r.id > ${}", first_number + numbers.len() - 1));
+        }
+        if let Scope::Teams(_, teams) = scope {
+            if teams.is_empty() {
+                return Ok(Vec::new());
+            }
+            let start = first_number + numbers.len();
+            numbers.extend(teams.iter().map(|team| team.0));
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM resource_teams t WHERE t.resource_id = r.id AND t.team_id IN ({}))",
+                placeholders(start, teams.len())
+            ));
+        }
+        sql.push_str(&format!(" ORDER BY r.id LIMIT {}", filter.limit.max(1)));
+        let mut query = crate::dynamic_query(&sql).bind(workspace.0);
+        for text in &texts {
+            query = query.bind(text.as_str());
+        }
+        for number in &numbers {
+            query = query.bind(*number);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
+        self.attach_details(workspace, &mut resources).await?;
+        Ok(resources)
+    }
+
+    /// Changes after `seq`, oldest first, at most `limit`.
+    pub async fn changes_after(&self, seq: i64, limit: usize) -> Result<Vec<Change>> {
+        let rows = crate::dynamic_query(&format!(
+            "SELECT seq, workspace_id, resource_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT {}",
+            limit.max(1)
+        ))
+        .bind(seq)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Change {
+                seq: row.get(0),
+                workspace: WorkspaceId(row.get(1)),
+                resource: ResourceId(row.get(2)),
+            })
+            .collect())
+    }
+
+    /// The newest change's sequence number, 0 when there is none.
+    pub async fn last_change_seq(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM changes")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get(0))
+    }
+}

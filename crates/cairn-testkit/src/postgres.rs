@@ -1,0 +1,335 @@
+//! A throwaway PostgreSQL server on a unix socket.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::CommandFailed;
+use crate::process::{self, WatchedServer};
+use crate::script::{Dialect, Script};
+
+/// The port number only names the socket file (`.s.PGSQL.5432`); nothing listens on TCP.
+const PORT: u16 = 5432;
+const SUPERUSER: &str = "postgres";
+
+/// A PostgreSQL server owned by this test process, reachable only through
+/// `socket_dir()/.s.PGSQL.5432`: the superuser `postgres` signs in without a password, every
+/// other role with its password (scram-sha-256), so tests can check authentication failures.
+#[derive(Debug)]
+pub struct PgServer {
+    root: PathBuf,
+    socket_dir: PathBuf,
+    bin_dir: PathBuf,
+    psql: PathBuf,
+    version: String,
+}
+
+/// The PostgreSQL server of this test process, started on first use.
+///
+/// Returns `None` (after printing `skipping: ...`) when PostgreSQL's binaries are not installed.
+/// Panics when they are installed but the server does not start: that is a broken machine, not a
+/// reason to skip.
+pub fn postgres() -> Option<&'static PgServer> {
+    static SERVER: OnceLock<Option<PgServer>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            let binaries = find_binaries()?;
+            match PgServer::start(binaries) {
+                Ok(server) => Some(server),
+                Err(error) => panic!("postgresql is installed but did not start: {error}"),
+            }
+        })
+        .as_ref()
+}
+
+struct Binaries {
+    bin_dir: PathBuf,
+    psql: PathBuf,
+    pg_isready: Option<PathBuf>,
+}
+
+fn find_binaries() -> Option<Binaries> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(explicit) = std::env::var_os("CAIRN_PG_BIN") {
+        candidates.push(PathBuf::from(explicit));
+    }
+    // Debian keeps each major version apart: prefer the newest.
+    let mut versioned: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let major = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((major, entry.path().join("bin")))
+        })
+        .collect();
+    versioned.sort_by(|left, right| right.0.cmp(&left.0));
+    candidates.extend(versioned.into_iter().map(|(_, dir)| dir));
+    candidates.extend(process::path_dirs());
+
+    let Some(bin_dir) = process::find_dir_with(&candidates, &["initdb", "postgres"]) else {
+        eprintln!(
+            "skipping: postgresql tests because initdb and postgres were not found \
+             (looked in CAIRN_PG_BIN, /usr/lib/postgresql/*/bin and PATH; \
+             install the Debian package postgresql)"
+        );
+        return None;
+    };
+    let psql = if bin_dir.join("psql").exists() {
+        Some(bin_dir.join("psql"))
+    } else {
+        process::find_program("psql")
+    };
+    let Some(psql) = psql else {
+        eprintln!(
+            "skipping: postgresql tests because psql was not found (install postgresql-client)"
+        );
+        return None;
+    };
+    let pg_isready = if bin_dir.join("pg_isready").exists() {
+        Some(bin_dir.join("pg_isready"))
+    } else {
+        process::find_program("pg_isready")
+    };
+    Some(Binaries {
+        bin_dir,
+        psql,
+        pg_isready,
+    })
+}
+
+impl PgServer {
+    fn start(binaries: Binaries) -> Result<PgServer, CommandFailed> {
+        let as_root = process::running_as_root();
+        let root = process::make_root("cairn-pg-")?;
+        process::make_traversable(&root)?;
+        let data_dir = root.join("data");
+        let socket_dir = root.join("sock");
+        let scratch_dir = root.join("scratch");
+        for dir in [&data_dir, &socket_dir, &scratch_dir] {
+            std::fs::create_dir(dir).map_err(|error| CommandFailed {
+                command: format!("mkdir {}", dir.display()),
+                stderr: error.to_string(),
+            })?;
+        }
+        if as_root {
+            process::chown(SUPERUSER, &[&data_dir, &socket_dir])?;
+        }
+
+        let as_server_user = |program: &Path| -> Vec<String> {
+            let mut command = Vec::new();
+            if as_root {
+                command.extend(["runuser", "-u", SUPERUSER, "--"].map(str::to_owned));
+            }
+            command.push(program.display().to_string());
+            command
+        };
+
+        let mut initdb = as_server_user(&binaries.bin_dir.join("initdb"));
+        initdb.extend(
+            [
+                "-D",
+                &data_dir.display().to_string(),
+                "--auth=trust",
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]
+            .map(str::to_owned),
+        );
+        process::run(Command::new(&initdb[0]).args(&initdb[1..]))?;
+        // only the superuser is trusted: other roles must give their password, so tests can
+        // exercise authentication failures
+        std::fs::write(
+            data_dir.join("pg_hba.conf"),
+            "local all postgres trust\nlocal all all scram-sha-256\n",
+        )
+        .map_err(|error| CommandFailed {
+            command: "write pg_hba.conf".to_owned(),
+            stderr: error.to_string(),
+        })?;
+
+        let mut server = as_server_user(&binaries.bin_dir.join("postgres"));
+        let socket_text = socket_dir.display().to_string();
+        let data_text = data_dir.display().to_string();
+        server.extend(
+            [
+                "-D",
+                data_text.as_str(),
+                "-k",
+                socket_text.as_str(),
+                "-p",
+                &PORT.to_string(),
+                "-c",
+                "listen_addresses=",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+                "-c",
+                // big generated schemas create thousands of tables in one transaction
+                "max_locks_per_transaction=1024",
+                "-c",
+                "track_counts=on",
+            ]
+            .map(str::to_owned),
+        );
+        let log_file = root.join("server.log");
+        let pid_file = data_dir.join("postmaster.pid");
+        let watcher = process::start_watched(&WatchedServer {
+            root: &root,
+            pid_file: Some(&pid_file),
+            stop_signal: "INT",
+            log_file: &log_file,
+            command: server,
+        })?;
+
+        let mut pg_server = PgServer {
+            root: root.clone(),
+            socket_dir,
+            bin_dir: binaries.bin_dir,
+            psql: binaries.psql,
+            version: String::new(),
+        };
+        let ready = process::wait_until(watcher, Duration::from_secs(60), || {
+            if let Some(pg_isready) = &binaries.pg_isready {
+                let status = Command::new(pg_isready)
+                    .arg("-q")
+                    .arg("-h")
+                    .arg(&pg_server.socket_dir)
+                    .arg("-p")
+                    .arg(PORT.to_string())
+                    .arg("-U")
+                    .arg(SUPERUSER)
+                    .arg("-d")
+                    .arg("postgres")
+                    .status();
+                if !status.is_ok_and(|status| status.success()) {
+                    return false;
+                }
+            }
+            pg_server.psql("postgres", "SELECT 1").is_ok()
+        });
+        if !ready {
+            return Err(CommandFailed {
+                command: "postgres".to_owned(),
+                stderr: process::give_up(&root, &log_file, watcher),
+            });
+        }
+        pg_server.version = pg_server
+            .psql("postgres", "SHOW server_version")?
+            .trim()
+            .to_owned();
+        Ok(pg_server)
+    }
+
+    /// The directory holding the server's socket (`.s.PGSQL.5432`).
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
+    }
+
+    /// The port that names the socket file (no TCP listener).
+    pub fn port(&self) -> u16 {
+        PORT
+    }
+
+    /// The directory holding `initdb`, `postgres` and friends.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
+    /// The temporary directory of this server (data, socket, log), removed when the process ends.
+    pub fn root_dir(&self) -> &Path {
+        &self.root
+    }
+
+    /// `SHOW server_version`, e.g. `15.18 (Debian 15.18-0+deb12u1)`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// A sqlx URL for database `db` as the superuser over the socket:
+    /// `postgres://postgres@localhost/DB?host=SOCKET_DIR`.
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgres://{SUPERUSER}@localhost/{db}?host={}",
+            crate::encode_query_value(&self.socket_dir.display().to_string())
+        )
+    }
+
+    /// Creates a fresh, uniquely named database and returns its sqlx URL (see [`PgServer::url`]).
+    pub fn create_database(&self, name_prefix: &str) -> String {
+        self.url(&self.create_database_named(name_prefix))
+    }
+
+    /// Creates a fresh, uniquely named database (`PREFIX_PID_N`) and returns its name.
+    pub fn create_database_named(&self, name_prefix: &str) -> String {
+        let name = crate::unique_database_name(name_prefix);
+        self.psql("postgres", &format!("CREATE DATABASE \"{name}\""))
+            .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
+        name
+    }
+
+    /// Runs SQL (or a script file, see [`Script`]) with `psql -v ON_ERROR_STOP=1` on database
+    /// `db` (a name, or a URL from [`PgServer::create_database`]). Returns the unaligned,
+    /// tuples-only output: one line per row, fields separated by `|`.
+    pub fn psql<'a>(&self, db: &str, script: impl Into<Script<'a>>) -> Result<String, CommandFailed> {
+        let script = script.into();
+        let file = script.materialize(Dialect::Postgres, &self.root.join("scratch"), database_name(db))?;
+        process::run(
+            Command::new(&self.psql)
+                .arg("-X")
+                .arg("-q")
+                .arg("-A")
+                .arg("-t")
+                .arg("-v")
+                .arg("ON_ERROR_STOP=1")
+                .arg("-h")
+                .arg(&self.socket_dir)
+                .arg("-p")
+                .arg(PORT.to_string())
+                .arg("-U")
+                .arg(SUPERUSER)
+                .arg("-d")
+                .arg(database_name(db))
+                .arg("-f")
+                .arg(file.path())
+                .env("PGCLIENTENCODING", "UTF8")
+                .env_remove("PGPASSWORD")
+                .env_remove("PGSERVICE"),
+        )
+    }
+}
+
+/// The database name of a URL made by this kit, or `db` itself when it is a plain name.
+fn database_name(db: &str) -> &str {
+    match db.strip_prefix("postgres://").or_else(|| db.strip_prefix("postgresql://")) {
+        Some(rest) => {
+            let after_host = rest.split_once('/').map_or("", |(_, path)| path);
+            after_host.split(['?', '#']).next().unwrap_or(after_host)
+        }
+        None => db,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_name_comes_from_a_url_or_is_the_name() {
+        assert_eq!(
+            database_name("postgres://postgres@localhost/pagila_1_2?host=/tmp/x"),
+            "pagila_1_2"
+        );
+        assert_eq!(database_name("chinook"), "chinook");
+    }
+}

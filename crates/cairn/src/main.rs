@@ -1,0 +1,272 @@
+//! `cairn`: the catalog server and its operator commands.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "cairn", version, about = "A data catalog with a governed AI assistant")]
+struct Cli {
+    /// The node's directory: search index, key file and, by default, the SQLite store.
+    #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./cairn-data", global = true)]
+    data_dir: PathBuf,
+    /// Where the store lives: sqlite://PATH or postgres://… (default: SQLite in the data directory).
+    #[arg(long, env = "CAIRN_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Runs the HTTP server.
+    Serve {
+        #[arg(long, env = "CAIRN_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Seeds the demo workspace `acme` if absent and writes DATA_DIR/demo-credentials.txt.
+        #[arg(long)]
+        demo: bool,
+        /// Marks the session cookie Secure (serve behind HTTPS).
+        #[arg(long, env = "CAIRN_SECURE_COOKIES")]
+        secure_cookies: bool,
+    },
+    /// Workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Teams.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// People.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum WorkspaceCommand {
+    /// Creates a workspace.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        region: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TeamCommand {
+    /// Adds a team to a workspace.
+    Add {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Adds a member to a workspace; prints a generated password unless --password-stdin.
+    Add {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long = "team")]
+        teams: Vec<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Reads the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Creates an API token and prints it once, alone on stdout.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| format!("unknown role {text:?}: admin, editor or viewer"))
+}
+
+fn database_url(cli: &Cli) -> String {
+    cli.database_url.clone().unwrap_or_else(|| {
+        format!("sqlite://{}", cli.data_dir.join("cairn.db").display())
+    })
+}
+
+fn prepare_data_dir(directory: &Path) -> Result<()> {
+    std::fs::create_dir_all(directory)
+        .with_context(|| format!("cannot create data directory {}", directory.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(directory, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict data directory {}", directory.display()))?;
+    }
+    Ok(())
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down");
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    prepare_data_dir(&cli.data_dir)?;
+    let catalog = Catalog::open(&database_url(&cli), CatalogConfig::new(cli.data_dir.clone()))
+        .await
+        .context("cannot open the store")?;
+    match cli.command {
+        Command::Serve {
+            listen,
+            demo,
+            secure_cookies,
+        } => {
+            if demo {
+                seed_demo(&catalog, &cli.data_dir).await?;
+            }
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            eprintln!("cairn is listening on http://{}", listener.local_addr()?);
+            let state = cairn_server::AppState {
+                catalog: catalog.clone(),
+                secure_cookies,
+            };
+            cairn_server::serve(listener, state, shutdown_signal()).await?;
+            catalog.store().close().await;
+        }
+        Command::Workspace(WorkspaceCommand::Create { name, region }) => {
+            let workspace = catalog.create_workspace(&name, region.as_deref()).await?;
+            eprintln!("created workspace {} (id {})", workspace.name, workspace.id);
+        }
+        Command::Team(TeamCommand::Add { workspace, name }) => {
+            let workspace = catalog.workspace_named(&workspace).await?;
+            let team = catalog.add_team(workspace.id, &name).await?;
+            eprintln!("added team {} to {}", team.name, workspace.name);
+        }
+        Command::User(UserCommand::Add {
+            workspace,
+            email,
+            role,
+            teams,
+            name,
+            password_stdin,
+        }) => {
+            let workspace = catalog.workspace_named(&workspace).await?;
+            let password = if password_stdin {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text)?;
+                let password = text.trim_end_matches(['\r', '\n']).to_string();
+                if password.is_empty() {
+                    bail!("no password on standard input");
+                }
+                Some(password)
+            } else {
+                None
+            };
+            let (user, generated) = catalog
+                .add_user(workspace.id, NewUser { email, name, role, teams, password })
+                .await?;
+            eprintln!("added {} as {} to {}", user.email, user.role.as_str(), workspace.name);
+            if let Some(password) = generated {
+                eprintln!("generated password (shown once):");
+                println!("{password}");
+            }
+        }
+        Command::Token(TokenCommand::Create { workspace, email, name }) => {
+            let workspace = catalog.workspace_named(&workspace).await?;
+            let email = email.trim().to_lowercase();
+            let user = catalog
+                .store()
+                .user_by_email(workspace.id, &email)
+                .await?
+                .with_context(|| format!("{email} is not a member of {}", workspace.name))?;
+            let token = catalog.issue_token(workspace.id, user.id, name.as_deref()).await?;
+            eprintln!("token {} for {email} in {} (shown once):", token.id, workspace.name);
+            println!("{}", token.token.unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
+async fn seed_demo(catalog: &Catalog, data_dir: &Path) -> Result<()> {
+    let credentials = data_dir.join("demo-credentials.txt");
+    match catalog.seed_demo().await? {
+        Some(seed) => {
+            let text = seed.credentials_text();
+            write_private(&credentials, &text)?;
+            println!("demo workspace `acme` created; sign in with (EMAIL PASSWORD ROLE TEAMS):");
+            print!("{text}");
+            println!("these details are also in {} (0600)", credentials.display());
+        }
+        None => {
+            eprintln!(
+                "demo workspace `acme` exists; its sign-in details are in {}",
+                credentials.display()
+            );
+        }
+    }
+    Ok(())
+}
