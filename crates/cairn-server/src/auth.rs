@@ -96,8 +96,17 @@ where
     }
 }
 
-/// The field a serde message names, e.g. "unknown field `foo`" gives `foo`.
+/// The field a serde message names: the path before `: ` (`role: unknown variant …`), or the
+/// quoted name in `unknown field `foo`` and `missing field `name``.
 fn field_in(message: &str) -> Option<String> {
+    if let Some((path, _)) = message.split_once(": ") {
+        let is_path = !path.is_empty()
+            && path != "."
+            && path.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'));
+        if is_path {
+            return Some(path.to_string());
+        }
+    }
     let start = message.find('`')? + 1;
     let end = start + message[start..].find('`')?;
     Some(message[start..end].to_string())
@@ -198,5 +207,7 @@ mod tests {
         assert_eq!(field_in("unknown field `colour`, expected one of `name`").as_deref(), Some("colour"));
         assert_eq!(field_in("missing field `name` at line 1"), Some("name".to_string()));
         assert_eq!(field_in("expected value"), None);
+        assert_eq!(field_in("role: unknown variant `owner`, expected one of `admin`").as_deref(), Some("role"));
+        assert_eq!(field_in("tags[1]: invalid type").as_deref(), Some("tags[1]"));
     }
 }

@@ -1,0 +1,217 @@
+//! `spawn_app()`: the real server on 127.0.0.1:0 over a fresh store, SQLite or PostgreSQL.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role, SignInLimits, WorkspaceId};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub catalog: Catalog,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// Runs a test body on both backends; the PostgreSQL run skips (with a message) when no server
+/// can be started here.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::common::spawn_app($crate::common::Backend::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::common::spawn_app($crate::common::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pub fn database_url(backend: Backend, dir: &std::path::Path) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(format!("sqlite://{}", dir.join("cairn.db").display())),
+        Backend::Postgres => {
+            let Some(server) = cairn_testkit::postgres() else {
+                eprintln!("skipping the PostgreSQL run: no PostgreSQL server could be started");
+                return None;
+            };
+            Some(server.create_database("cairn_api"))
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut CatalogConfig)) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = database_url(backend, dir.path())?;
+    let mut config = CatalogConfig::new(dir.path().join("data"));
+    config.sign_in_limits = SignInLimits {
+        per_account: 5,
+        per_address: 1000,
+        window: Duration::from_secs(60),
+    };
+    adjust(&mut config);
+    let catalog = Catalog::open(&url, config).await.expect("open catalog");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let state = cairn_server::AppState {
+        catalog: catalog.clone(),
+        secure_cookies: false,
+    };
+    tokio::spawn(cairn_server::serve(listener, state, std::future::pending()));
+    Some(TestApp {
+        base,
+        catalog,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        _dir: dir,
+    })
+}
+
+/// A member with an API token and the password they sign in with.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: i64,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+    pub workspace: WorkspaceId,
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn workspace(&self, name: &str, teams: &[&str]) -> WorkspaceId {
+        let workspace = self.catalog.create_workspace(name, None).await.expect("workspace");
+        for team in teams {
+            self.catalog.add_team(workspace.id, team).await.expect("team");
+        }
+        workspace.id
+    }
+
+    pub async fn member(&self, workspace: WorkspaceId, email: &str, role: Role, teams: &[&str]) -> Member {
+        let (user, _) = self
+            .catalog
+            .add_user(
+                workspace,
+                NewUser {
+                    email: email.to_string(),
+                    name: None,
+                    role,
+                    teams: teams.iter().map(|team| team.to_string()).collect(),
+                    password: Some(PASSWORD.to_string()),
+                },
+            )
+            .await
+            .expect("member");
+        let token = self
+            .catalog
+            .issue_token(workspace, cairn_catalog::UserId(user.id), None)
+            .await
+            .expect("token")
+            .token
+            .expect("secret");
+        Member {
+            id: user.id,
+            email: email.to_string(),
+            password: PASSWORD.to_string(),
+            token,
+            workspace,
+        }
+    }
+
+    /// A request with a bearer token; returns status and JSON body (Null when empty).
+    pub async fn call(&self, member: &Member, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&member.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, member: &Member, path: &str) -> (StatusCode, Value) {
+        self.call(member, Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, member: &Member, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(member, Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, member: &Member, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(member, Method::PATCH, path, Some(body)).await
+    }
+
+    /// Names of every resource a member finds by browsing (all pages).
+    pub async fn browse_names(&self, member: &Member, query: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/resources?limit=7{query}");
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let (status, body) = self.get(member, &path).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            for item in body["items"].as_array().expect("items") {
+                names.push(item["name"].as_str().expect("name").to_string());
+            }
+            match body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => break,
+            }
+        }
+        names.sort();
+        names
+    }
+}
+
+/// Asserts an error answer: status, the API's error shape, and the field it names.
+pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, field: Option<&str>) {
+    assert_eq!(status, expected, "{body}");
+    assert!(body["error"]["code"].is_string(), "error code missing: {body}");
+    assert!(body["error"]["message"].is_string(), "error message missing: {body}");
+    if let Some(field) = field {
+        assert_eq!(body["error"]["field"], field, "{body}");
+    }
+}
