@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs Cairn's whole test suite: formatting, lints, and every test on SQLite, PostgreSQL and
+# MariaDB (throwaway servers the tests start themselves). Installs the Debian packages a fresh
+# machine lacks (needs root for that, once).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+needed=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || needed+=(postgresql)
+command -v mariadbd >/dev/null 2>&1 || command -v mysqld >/dev/null 2>&1 || needed+=(mariadb-server mariadb-client)
+[ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || needed+=(libclang-dev)
+if [ ${#needed[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${needed[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "run as root once (or install them yourself): apt-get install -y ${needed[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${needed[@]}" >/dev/null
+  # The packages' own clusters and services are not used: tests start their own servers.
+  service mariadb stop >/dev/null 2>&1 || true
+  pg_ctlcluster --help >/dev/null 2>&1 && for cluster in /etc/postgresql/*/main; do
+    [ -d "$cluster" ] && pg_ctlcluster "$(basename "$(dirname "$cluster")")" main stop >/dev/null 2>&1 || true
+  done
+fi
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
