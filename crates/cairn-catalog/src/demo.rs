@@ -1,11 +1,11 @@
 //! The demo workspace `acme`: three teams, three people, a glossary and a few documents.
 
-use cairn_domain::{Role, WorkspaceId};
-use cairn_store::{LabelSource, NewResource};
+use cairn_domain::{ResourceKind, Role, WorkspaceId};
+use cairn_store::{LabelSource, NewResource, ResourcePatch};
 
 use crate::people::NewUser;
 use crate::secret::generate_password;
-use crate::{Catalog, Result};
+use crate::{Catalog, CatalogError, Result};
 
 pub const DEMO_WORKSPACE: &str = "acme";
 
@@ -59,6 +59,48 @@ const DEMO_RESOURCES: &[(&str, &str, &str, &str, &[&str], &str)] = &[
 ];
 
 impl Catalog {
+    /// The demo integration: a SQLite database Cairn writes itself, crawled, each table given to
+    /// its team.
+    async fn seed_demo_warehouse(&self, workspace: WorkspaceId) -> Result<()> {
+        let path = self.config().data_dir.join("demo").join("acme-warehouse.sqlite");
+        let target = path.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            cairn_connect::demo::write_demo_database(&target).map_err(std::io::Error::other)
+        })
+        .await
+        .map_err(|error| CatalogError::Internal(error.to_string()))?
+        .map_err(|error| CatalogError::Internal(format!("cannot write the demo database: {error}")))?;
+        let teams = self.store().list_teams(workspace).await?;
+        let row = self
+            .store()
+            .create_integration(
+                workspace,
+                "warehouse",
+                "sqlite",
+                &self.inner.vault.seal(workspace, &format!("sqlite://{}", path.display()))?,
+                24 * 3600,
+                &teams.iter().map(|team| team.id).collect::<Vec<_>>(),
+            )
+            .await?;
+        self.sync(workspace, row.id).await?;
+        for resource in self.store().integration_resources(workspace, row.id).await? {
+            if !matches!(resource.kind, ResourceKind::Table | ResourceKind::View) {
+                continue;
+            }
+            let Some(team) = cairn_connect::demo::demo_team_of(&resource.name)
+                .and_then(|name| teams.iter().find(|team| team.name == name))
+            else {
+                continue;
+            };
+            let patch = ResourcePatch { teams: Some(vec![team.id]), ..ResourcePatch::default() };
+            self.store().update_resource(workspace, resource.id, &patch).await?;
+        }
+        Ok(())
+    }
+
     /// Seeds the demo workspace unless it exists; returns what was created, or `None`.
     pub async fn seed_demo(&self) -> Result<Option<DemoSeed>> {
         if self.store().workspace_by_name(DEMO_WORKSPACE).await?.is_some() {
@@ -66,11 +108,11 @@ impl Catalog {
         }
         let workspace = self.create_workspace(DEMO_WORKSPACE, None).await?;
         let mut teams = Vec::new();
-        for name in ["sales", "finance", "hr"] {
+        for name in ["sales", "finance", "hr", "product"] {
             teams.push(self.add_team(workspace.id, name).await?);
         }
         let people_spec: [(&str, Role, &[&str]); 3] = [
-            ("admin@acme.example", Role::Admin, &["sales", "finance", "hr"]),
+            ("admin@acme.example", Role::Admin, &["sales", "finance", "hr", "product"]),
             ("editor@acme.example", Role::Editor, &["sales", "finance"]),
             ("viewer@acme.example", Role::Viewer, &["sales"]),
         ];
@@ -112,6 +154,7 @@ impl Catalog {
                 .create_resource(workspace.id, &new, LabelSource::User)
                 .await?;
         }
+        self.seed_demo_warehouse(workspace.id).await?;
         self.follow_changes().await?;
         Ok(Some(DemoSeed {
             workspace: workspace.id,

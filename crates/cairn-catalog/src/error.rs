@@ -18,6 +18,9 @@ pub enum CatalogError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// Refused by policy or by the connected database: 422 with its own code.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("store unavailable")]
@@ -44,6 +47,7 @@ impl CatalogError {
             CatalogError::Forbidden(_) => ErrorCode::Forbidden,
             CatalogError::NotFound => ErrorCode::NotFound,
             CatalogError::Conflict(_) => ErrorCode::Conflict,
+            CatalogError::Refused { .. } => ErrorCode::PolicyRefused,
             CatalogError::RateLimited { .. } => ErrorCode::RateLimited,
             CatalogError::Store(_) | CatalogError::Search(_) | CatalogError::Internal(_) => {
                 ErrorCode::Internal

@@ -5,9 +5,11 @@ mod auth;
 mod demo;
 mod error;
 mod index;
+mod integrations;
 mod people;
 mod resources;
 mod secret;
+mod vault;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use cairn_search::SearchIndex;
 pub use auth::{Authenticated, Credential, SignIn, SignInLimits};
 pub use demo::{DemoPerson, DemoSeed};
 pub use error::{CatalogError, Result};
+pub use integrations::{DbtImportInput, DbtImportView, IntegrationInput, IntegrationPatch, IntegrationView, SyncView};
 pub use people::{MeView, NewToken, NewUser, TeamView, TokenView, UserPatch, UserView};
 pub use resources::{NewResourceInput, ResourceList, ResourcePatchInput, ResourceQuery, ResourceView};
 pub use secret::{generate_password, generate_secret, hash_secret};
@@ -34,6 +37,11 @@ pub struct CatalogConfig {
     /// A session ends this long after sign-in, used or not.
     pub session_absolute: Duration,
     pub sign_in_limits: SignInLimits,
+    /// The operator's key for integration credentials (`CAIRN_SECRET_KEY`); without it a key
+    /// file is generated in the data directory.
+    pub secret_key: Option<String>,
+    /// Whether this node syncs integrations when their interval has passed.
+    pub scheduled_sync: bool,
 }
 
 impl CatalogConfig {
@@ -43,6 +51,8 @@ impl CatalogConfig {
             session_idle: Duration::from_secs(12 * 3600),
             session_absolute: Duration::from_secs(7 * 24 * 3600),
             sign_in_limits: SignInLimits::default(),
+            secret_key: None,
+            scheduled_sync: true,
         }
     }
 }
@@ -58,6 +68,7 @@ struct Inner {
     search: SearchIndex,
     config: CatalogConfig,
     limiter: auth::SignInLimiter,
+    vault: vault::Vault,
     index_follow: tokio::sync::Mutex<()>,
 }
 
@@ -74,11 +85,13 @@ impl Catalog {
     pub async fn open(database_url: &str, config: CatalogConfig) -> Result<Catalog> {
         let store = Store::open(database_url).await?;
         let search = SearchIndex::open(&config.data_dir.join("index"))?;
+        let vault = vault::Vault::open(config.secret_key.as_deref(), &config.data_dir)?;
         let catalog = Catalog {
             inner: Arc::new(Inner {
                 store,
                 search,
                 limiter: auth::SignInLimiter::new(config.sign_in_limits.clone()),
+                vault,
                 config,
                 index_follow: tokio::sync::Mutex::new(()),
             }),

@@ -50,10 +50,27 @@ pub async fn serve(
             }
         })
     };
+    let scheduler = {
+        let catalog = state.catalog.clone();
+        let enabled = catalog.config().scheduled_sync;
+        tokio::spawn(async move {
+            if !enabled {
+                return;
+            }
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                if let Err(error) = catalog.sync_due().await {
+                    tracing::warn!(%error, "scheduling syncs failed");
+                }
+            }
+        })
+    };
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let outcome = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     follower.abort();
+    scheduler.abort();
     outcome
 }

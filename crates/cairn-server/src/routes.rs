@@ -8,7 +8,9 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use cairn_domain::IntegrationId;
 use cairn_catalog::{
+    DbtImportInput, DbtImportView, IntegrationInput, IntegrationPatch, IntegrationView, SyncView,
     MeView, NewResourceInput, NewToken, NewUser, ResourceId, ResourceList, ResourcePatchInput,
     ResourceQuery, ResourceView, SignIn, TeamId, TeamView, TokenId, TokenView, UserId, UserPatch,
     UserView,
@@ -24,6 +26,9 @@ use crate::error::ApiError;
 use crate::{AppState, SESSION_COOKIE};
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// Large enough for a dbt manifest of a big project.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,6 +67,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(add_team_member, remove_team_member))
         .routes(routes!(list_resources, create_resource))
         .routes(routes!(get_resource, update_resource))
+        .routes(routes!(list_integrations, create_integration))
+        .routes(routes!(get_integration, update_integration, delete_integration))
+        .routes(routes!(sync_integration))
+        .routes(routes!(import_dbt))
 }
 
 /// The OpenAPI document of this API, generated from the handlers.
@@ -73,6 +82,7 @@ pub(crate) fn router(state: AppState) -> axum::Router {
     let (router, document) = api_router().split_for_parts();
     let document = serde_json::to_value(&document).unwrap_or_default();
     router
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route("/api/v1/openapi.json", get(move || async move { Json(document) }))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
@@ -343,4 +353,68 @@ async fn update_resource(
             .update_resource(&auth.principal, ResourceId(id), body)
             .await?,
     ))
+}
+
+/// Integrations the caller may see (never their connections).
+#[utoipa::path(get, path = "/api/v1/integrations", responses((status = 200, body = Vec<IntegrationView>)))]
+async fn list_integrations(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<IntegrationView>>> {
+    Ok(Json(state.catalog.list_integrations(&auth.principal).await?))
+}
+
+/// Connects a database (admins). The connection URL is encrypted at rest and never returned.
+#[utoipa::path(post, path = "/api/v1/integrations", request_body = IntegrationInput,
+    responses((status = 201, body = IntegrationView), (status = 400), (status = 403)))]
+async fn create_integration(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<IntegrationInput>,
+) -> ApiResult<(StatusCode, Json<IntegrationView>)> {
+    let view = state.catalog.create_integration(&auth.principal, body).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// One integration.
+#[utoipa::path(get, path = "/api/v1/integrations/{id}", params(("id" = i64, Path)),
+    responses((status = 200, body = IntegrationView), (status = 404)))]
+async fn get_integration(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<IntegrationView>> {
+    Ok(Json(state.catalog.get_integration(&auth.principal, IntegrationId(id)).await?))
+}
+
+/// Changes an integration's connection, teams or sync interval (admins).
+#[utoipa::path(patch, path = "/api/v1/integrations/{id}", params(("id" = i64, Path)), request_body = IntegrationPatch,
+    responses((status = 200, body = IntegrationView), (status = 400), (status = 404)))]
+async fn update_integration(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<IntegrationPatch>,
+) -> ApiResult<Json<IntegrationView>> {
+    Ok(Json(state.catalog.update_integration(&auth.principal, IntegrationId(id), body).await?))
+}
+
+/// Removes an integration and everything crawled from it (admins).
+#[utoipa::path(delete, path = "/api/v1/integrations/{id}", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404)))]
+async fn delete_integration(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
+    state.catalog.delete_integration(&auth.principal, IntegrationId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Crawls now (admins): counts of resources added, changed and removed.
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/sync", params(("id" = i64, Path)),
+    responses((status = 200, body = SyncView), (status = 404), (status = 409), (status = 422)))]
+async fn sync_integration(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<SyncView>> {
+    Ok(Json(state.catalog.sync_integration(&auth.principal, IntegrationId(id)).await?))
+}
+
+/// Imports dbt docs, tags, owners and lineage onto crawled tables (admins).
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/dbt", params(("id" = i64, Path)), request_body = DbtImportInput,
+    responses((status = 200, body = DbtImportView), (status = 404), (status = 422)))]
+async fn import_dbt(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<DbtImportInput>,
+) -> ApiResult<Json<DbtImportView>> {
+    Ok(Json(state.catalog.import_dbt(&auth.principal, IntegrationId(id), body).await?))
 }

@@ -6,6 +6,7 @@
 //! change feed in the same transaction, which is what the search index follows.
 
 mod error;
+mod integrations;
 mod migrate;
 mod people;
 mod resources;
@@ -17,6 +18,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
 pub use error::StoreError;
+pub use integrations::{CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, RelationRow, SyncCounts};
 pub use people::{ApiTokenRow, SessionRow, Team, User, Workspace};
 pub use resources::{
     Change, LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch,

@@ -4,7 +4,10 @@ use sqlx::Row;
 
 use crate::{Backend, Result, Store, now_ms};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_foundation.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_foundation.sql")),
+    (2, include_str!("migrations/0002_integrations.sql")),
+];
 
 fn for_backend(sql: &str, backend: Backend) -> String {
     match backend {

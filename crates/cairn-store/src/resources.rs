@@ -14,13 +14,15 @@ use crate::{Backend, Result, Store, StoreError, now_ms, placeholders};
 pub enum LabelSource {
     User,
     Crawl,
+    Dbt,
 }
 
 impl LabelSource {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             LabelSource::User => "user",
             LabelSource::Crawl => "crawl",
+            LabelSource::Dbt => "dbt",
         }
     }
 }
@@ -37,8 +39,10 @@ pub struct Resource {
     pub integration: Option<IntegrationId>,
     /// What people wrote in Cairn.
     pub description: Option<String>,
-    /// What the crawl or an import found.
+    /// What the crawl found (the database's comment).
     pub source_description: Option<String>,
+    /// What an import (dbt) documented.
+    pub imported_description: Option<String>,
     pub data_type: Option<String>,
     pub definition: Option<String>,
     pub popularity: Option<f64>,
@@ -54,12 +58,13 @@ pub struct Resource {
 }
 
 impl Resource {
-    /// The description people see: what they wrote, else what was crawled.
+    /// The description people see: what they wrote, else what dbt documented, else the
+    /// database's own comment.
     pub fn effective_description(&self) -> Option<&str> {
-        self.description
-            .as_deref()
-            .filter(|text| !text.is_empty())
-            .or(self.source_description.as_deref())
+        [&self.description, &self.imported_description, &self.source_description]
+            .into_iter()
+            .filter_map(|text| text.as_deref())
+            .find(|text| !text.is_empty())
     }
 }
 
@@ -111,14 +116,14 @@ pub struct Change {
     pub resource: ResourceId,
 }
 
-const RESOURCE_COLUMNS: &str = "r.id, r.workspace_id, r.kind, r.name, r.path, r.parent_id, \
+pub(crate) const RESOURCE_COLUMNS: &str = "r.id, r.workspace_id, r.kind, r.name, r.path, r.parent_id, \
      r.integration_id, r.description, r.source_description, r.data_type, r.definition, \
-     r.popularity, r.attributes, r.created_at, r.updated_at";
+     r.popularity, r.attributes, r.created_at, r.updated_at, r.imported_description";
 
 /// Most values bound in one statement, well under both engines' limits.
 const BATCH: usize = 500;
 
-fn resource_from(row: &AnyRow) -> Result<Resource> {
+pub(crate) fn resource_from(row: &AnyRow) -> Result<Resource> {
     let kind: String = row.get("kind");
     Ok(Resource {
         id: ResourceId(row.get("id")),
@@ -133,6 +138,7 @@ fn resource_from(row: &AnyRow) -> Result<Resource> {
             .map(IntegrationId),
         description: row.get("description"),
         source_description: row.get("source_description"),
+        imported_description: row.get("imported_description"),
         data_type: row.get("data_type"),
         definition: row.get("definition"),
         popularity: row.get("popularity"),
@@ -173,7 +179,7 @@ impl Store {
         Ok(())
     }
 
-    async fn set_teams(
+    pub(crate) async fn set_teams(
         transaction: &mut Transaction<'static, Any>,
         workspace: WorkspaceId,
         resource: ResourceId,
@@ -373,7 +379,7 @@ impl Store {
     }
 
     /// Fills in teams, tags and owners for a batch of resources of one workspace.
-    async fn attach_details(&self, workspace: WorkspaceId, resources: &mut [Resource]) -> Result<()> {
+    pub(crate) async fn attach_details(&self, workspace: WorkspaceId, resources: &mut [Resource]) -> Result<()> {
         if resources.is_empty() {
             return Ok(());
         }

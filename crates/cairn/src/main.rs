@@ -174,7 +174,9 @@ async fn main() -> Result<()> {
         .init();
     let cli = Cli::parse();
     prepare_data_dir(&cli.data_dir)?;
-    let catalog = Catalog::open(&database_url(&cli), CatalogConfig::new(cli.data_dir.clone()))
+    let mut config = CatalogConfig::new(cli.data_dir.clone());
+    config.secret_key = std::env::var("CAIRN_SECRET_KEY").ok().filter(|key| !key.is_empty());
+    let catalog = Catalog::open(&database_url(&cli), config)
         .await
         .context("cannot open the store")?;
     match cli.command {

@@ -74,6 +74,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut CatalogCo
         per_address: 1000,
         window: Duration::from_secs(60),
     };
+    config.scheduled_sync = false;
     adjust(&mut config);
     let catalog = Catalog::open(&url, config).await.expect("open catalog");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -1,0 +1,438 @@
+//! Integrations: connect, crawl into the catalog, import dbt docs, keep in sync.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use cairn_connect::dbt::{self, DbtRelation};
+use cairn_connect::{CrawledCatalog, EngineKind, ObjectKind, RelationKind};
+use cairn_domain::{IntegrationId, Principal, ResourceKind, WorkspaceId, validate};
+use cairn_store::{CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, Resource, ResourcePatch, StoreError, now_ms};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::{Catalog, CatalogError, Result};
+
+pub const DEFAULT_SYNC_INTERVAL_SECS: u64 = 24 * 3600;
+const MIN_SYNC_INTERVAL_SECS: u64 = 60;
+/// A sync that has not finished after this long is presumed dead and its lease expires.
+const SYNC_LEASE: Duration = Duration::from_secs(3600);
+
+/// A new integration. The connection URL is write-only.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationInput {
+    pub name: String,
+    /// `postgres`, `mysql` or `sqlite`.
+    pub kind: String,
+    /// `postgres://…`, `mysql://…` or `sqlite:///path`; stored encrypted, never returned.
+    pub connection: String,
+    #[serde(default)]
+    pub teams: Vec<String>,
+    #[serde(default)]
+    pub sync_interval_secs: Option<u64>,
+}
+
+/// Changes to an integration.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationPatch {
+    #[serde(default)]
+    pub connection: Option<String>,
+    #[serde(default)]
+    pub teams: Option<Vec<String>>,
+    #[serde(default)]
+    pub sync_interval_secs: Option<u64>,
+}
+
+/// An integration as members see it: never its connection.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IntegrationView {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub teams: Vec<String>,
+    pub resource_id: i64,
+    pub sync_interval_secs: i64,
+    pub last_sync_at: Option<i64>,
+    pub last_sync_status: Option<String>,
+    pub created_at: i64,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SyncView {
+    pub added: u64,
+    pub changed: u64,
+    pub removed: u64,
+    pub databases: u64,
+    pub schemas: u64,
+    pub tables: u64,
+    pub views: u64,
+    pub columns: u64,
+    pub relations: u64,
+    pub server_version: String,
+}
+
+/// A dbt import: `manifest.json` and optionally `catalog.json`, as JSON.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DbtImportInput {
+    #[schema(value_type = Object)]
+    pub manifest: serde_json::Value,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub catalog: Option<serde_json::Value>,
+}
+
+/// What a dbt import attached.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DbtImportView {
+    pub manifest_version: u32,
+    pub nodes: u64,
+    pub matched: u64,
+    pub columns_documented: u64,
+    pub lineage: u64,
+    /// dbt relations with no crawled table or view, `schema.name`.
+    pub unmatched: Vec<String>,
+}
+
+fn admin_only(principal: &Principal) -> Result<()> {
+    if principal.can_administer() {
+        Ok(())
+    } else {
+        Err(CatalogError::forbidden("only workspace admins manage integrations"))
+    }
+}
+
+fn parse_engine(kind: &str) -> Result<EngineKind> {
+    match kind {
+        "postgres" => Ok(EngineKind::Postgres),
+        "mysql" => Ok(EngineKind::Mysql),
+        "sqlite" => Ok(EngineKind::Sqlite),
+        other => Err(CatalogError::invalid("kind", format!("unknown kind {other:?}; one of postgres, mysql, sqlite"))),
+    }
+}
+
+fn check_connection(engine: EngineKind, connection: &str) -> Result<()> {
+    if connection.chars().count() > validate::PATH_MAX * 2 || connection.chars().any(char::is_control) {
+        return Err(CatalogError::invalid("connection", "must be a connection URL of at most 2000 characters"));
+    }
+    match EngineKind::from_url(connection) {
+        Some(found) if found == engine => Ok(()),
+        Some(found) => Err(CatalogError::invalid(
+            "connection",
+            format!("is a {} URL but kind is {}", found.as_str(), engine.as_str()),
+        )),
+        None => Err(CatalogError::invalid(
+            "connection",
+            format!("must be a {} URL", match engine {
+                EngineKind::Postgres => "postgres://",
+                EngineKind::Mysql => "mysql://",
+                EngineKind::Sqlite => "sqlite:///",
+            }),
+        )),
+    }
+}
+
+fn check_interval(interval: Option<u64>) -> Result<Option<i64>> {
+    match interval {
+        Some(seconds) if seconds < MIN_SYNC_INTERVAL_SECS => Err(CatalogError::invalid(
+            "sync_interval_secs",
+            format!("must be at least {MIN_SYNC_INTERVAL_SECS}"),
+        )),
+        Some(seconds) => Ok(Some(i64::try_from(seconds).unwrap_or(i64::MAX))),
+        None => Ok(None),
+    }
+}
+
+fn resource_kind(kind: ObjectKind) -> ResourceKind {
+    match kind {
+        ObjectKind::Database => ResourceKind::Database,
+        ObjectKind::Schema => ResourceKind::Schema,
+        ObjectKind::Table => ResourceKind::Table,
+        ObjectKind::View => ResourceKind::View,
+        ObjectKind::Column => ResourceKind::Column,
+    }
+}
+
+/// Maps a crawl onto resource paths under the integration's name.
+fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<CrawlRelation>) {
+    let path_of = |parts: &[String]| format!("{root}.{}", parts.join("."));
+    let items = crawl
+        .objects
+        .iter()
+        .map(|object| {
+            let attributes = if object.kind == ObjectKind::Column {
+                json!({"nullable": object.nullable, "position": object.position, "primary_key": object.primary_key})
+            } else {
+                json!({})
+            };
+            CrawlItem {
+                kind: resource_kind(object.kind),
+                name: object.name().to_string(),
+                path: path_of(&object.path),
+                parent_path: (object.path.len() > 1).then(|| path_of(&object.path[..object.path.len() - 1])),
+                source_description: object.description.clone().filter(|text| !text.trim().is_empty()),
+                data_type: object.data_type.clone(),
+                definition: object.definition.clone(),
+                popularity: object.popularity,
+                attributes: attributes.to_string(),
+            }
+        })
+        .collect();
+    let relations = crawl
+        .relations
+        .iter()
+        .map(|relation| CrawlRelation {
+            kind: match relation.kind {
+                RelationKind::ForeignKey => "foreign_key",
+                RelationKind::ViewDependency => "view_dependency",
+            }
+            .to_string(),
+            from: path_of(&relation.from),
+            to: path_of(&relation.to),
+        })
+        .collect();
+    (items, relations)
+}
+
+impl Catalog {
+    async fn integration_view(&self, row: IntegrationRow) -> Result<IntegrationView> {
+        let root = self.store().integration_root(row.workspace, row.id).await?;
+        Ok(IntegrationView {
+            id: row.id.0,
+            name: row.name,
+            kind: row.kind,
+            teams: self.team_names(row.workspace, &root.teams).await?,
+            resource_id: root.id.0,
+            sync_interval_secs: row.sync_interval_secs,
+            last_sync_at: row.last_sync_at,
+            last_sync_status: row.last_sync_status,
+            created_at: row.created_at,
+        })
+    }
+
+    /// An integration the caller may see (through its root resource's teams), else `NotFound`.
+    pub async fn visible_integration(&self, principal: &Principal, id: IntegrationId) -> Result<IntegrationRow> {
+        let row = self
+            .store()
+            .integration(principal.workspace, id)
+            .await?
+            .ok_or(CatalogError::NotFound)?;
+        let root = self.store().integration_root(principal.workspace, id).await?;
+        if principal.can_see(root.workspace, &root.teams) {
+            Ok(row)
+        } else {
+            Err(CatalogError::NotFound)
+        }
+    }
+
+    pub async fn create_integration(&self, principal: &Principal, input: IntegrationInput) -> Result<IntegrationView> {
+        admin_only(principal)?;
+        let name = validate::label("name", &input.name)?;
+        if name.contains('.') {
+            return Err(CatalogError::invalid("name", "must not contain '.' (it separates path parts)"));
+        }
+        let engine = parse_engine(&input.kind)?;
+        check_connection(engine, &input.connection)?;
+        let interval = check_interval(input.sync_interval_secs)?
+            .unwrap_or(i64::try_from(DEFAULT_SYNC_INTERVAL_SECS).unwrap_or(86_400));
+        let teams = self.team_ids_named(principal.workspace, &input.teams).await?;
+        let secret = self.inner.vault.seal(principal.workspace, &input.connection)?;
+        let row = match self
+            .store()
+            .create_integration(principal.workspace, &name, engine.as_str(), &secret, interval, &teams)
+            .await
+        {
+            Err(StoreError::Conflict(_)) => {
+                return Err(CatalogError::invalid("name", format!("an integration named {name:?} already exists")));
+            }
+            other => other?,
+        };
+        self.follow_changes().await?;
+        self.integration_view(row).await
+    }
+
+    pub async fn list_integrations(&self, principal: &Principal) -> Result<Vec<IntegrationView>> {
+        let mut views = Vec::new();
+        for row in self.store().list_integrations(principal.workspace).await? {
+            let root = self.store().integration_root(row.workspace, row.id).await?;
+            if principal.can_see(root.workspace, &root.teams) {
+                views.push(self.integration_view(row).await?);
+            }
+        }
+        Ok(views)
+    }
+
+    pub async fn get_integration(&self, principal: &Principal, id: IntegrationId) -> Result<IntegrationView> {
+        let row = self.visible_integration(principal, id).await?;
+        self.integration_view(row).await
+    }
+
+    pub async fn update_integration(&self, principal: &Principal, id: IntegrationId, patch: IntegrationPatch) -> Result<IntegrationView> {
+        let row = self.visible_integration(principal, id).await?;
+        admin_only(principal)?;
+        let engine = parse_engine(&row.kind)?;
+        let secret = match &patch.connection {
+            Some(connection) => {
+                check_connection(engine, connection)?;
+                Some(self.inner.vault.seal(principal.workspace, connection)?)
+            }
+            None => None,
+        };
+        let interval = check_interval(patch.sync_interval_secs)?;
+        let teams = match &patch.teams {
+            Some(names) => Some(self.team_ids_named(principal.workspace, names).await?),
+            None => None,
+        };
+        self.store()
+            .update_integration(principal.workspace, id, secret.as_deref(), interval)
+            .await?;
+        if let Some(teams) = teams {
+            let root = self.store().integration_root(principal.workspace, id).await?;
+            let patch = ResourcePatch { teams: Some(teams), ..ResourcePatch::default() };
+            self.store().update_resource(principal.workspace, root.id, &patch).await?;
+            self.follow_changes().await?;
+        }
+        self.get_integration(principal, id).await
+    }
+
+    pub async fn delete_integration(&self, principal: &Principal, id: IntegrationId) -> Result<()> {
+        self.visible_integration(principal, id).await?;
+        admin_only(principal)?;
+        self.store().delete_integration(principal.workspace, id).await?;
+        self.follow_changes().await
+    }
+
+    /// Crawls an integration now (admins).
+    pub async fn sync_integration(&self, principal: &Principal, id: IntegrationId) -> Result<SyncView> {
+        self.visible_integration(principal, id).await?;
+        admin_only(principal)?;
+        self.sync(principal.workspace, id).await
+    }
+
+    /// Crawls and applies, holding the integration's sync lease so syncs never overlap, on
+    /// this node or any other sharing the store. A failed crawl changes nothing.
+    pub(crate) async fn sync(&self, workspace: WorkspaceId, id: IntegrationId) -> Result<SyncView> {
+        let row = self.store().integration(workspace, id).await?.ok_or(CatalogError::NotFound)?;
+        let now = now_ms();
+        let lease_until = now + i64::try_from(SYNC_LEASE.as_millis()).unwrap_or(i64::MAX / 2);
+        if !self.store().acquire_sync_lease(workspace, id, now, lease_until).await? {
+            return Err(CatalogError::Conflict(format!("integration {} is already syncing", row.name)));
+        }
+        let outcome = self.crawl_and_apply(&row).await;
+        let status = match &outcome {
+            Ok(view) => format!("ok: {} added, {} changed, {} removed", view.added, view.changed, view.removed),
+            Err(error) => format!("failed: {error}"),
+        };
+        self.store().finish_sync(workspace, id, &status).await?;
+        let view = outcome?;
+        self.follow_changes().await?;
+        tracing::info!(workspace = %workspace, integration = %id, added = view.added, changed = view.changed, removed = view.removed, "synced");
+        Ok(view)
+    }
+
+    async fn crawl_and_apply(&self, row: &IntegrationRow) -> Result<SyncView> {
+        let engine = parse_engine(&row.kind)?;
+        let url = self.inner.vault.open_secret(row.workspace, &row.connection_secret)?;
+        let crawl = cairn_connect::crawl(engine, &url)
+            .await
+            .map_err(|error| CatalogError::Refused { code: error.code(), message: error.to_string() })?;
+        let (items, relations) = crawl_items(&row.name, &crawl);
+        let counts = self.store().apply_crawl(row.workspace, row.id, &items, &relations).await?;
+        let count = |kind: ObjectKind| crawl.of_kind(kind).count() as u64;
+        Ok(SyncView {
+            added: counts.added,
+            changed: counts.changed,
+            removed: counts.removed,
+            databases: count(ObjectKind::Database),
+            schemas: count(ObjectKind::Schema),
+            tables: count(ObjectKind::Table),
+            views: count(ObjectKind::View),
+            columns: count(ObjectKind::Column),
+            relations: crawl.relations.len() as u64,
+            server_version: crawl.server_version,
+        })
+    }
+
+    /// Syncs every integration whose interval has passed; one failure does not stop the rest.
+    pub async fn sync_due(&self) -> Result<()> {
+        for row in self.store().integrations_due(now_ms()).await? {
+            match self.sync(row.workspace, row.id).await {
+                Ok(_) | Err(CatalogError::Conflict(_)) => {}
+                Err(error) => tracing::warn!(workspace = %row.workspace, integration = %row.id, %error, "scheduled sync failed"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Attaches dbt descriptions, tags, owners and lineage to the integration's crawled tables.
+    pub async fn import_dbt(&self, principal: &Principal, id: IntegrationId, input: DbtImportInput) -> Result<DbtImportView> {
+        let row = self.visible_integration(principal, id).await?;
+        admin_only(principal)?;
+        let docs = dbt::parse(&input.manifest, input.catalog.as_ref())
+            .map_err(|error| CatalogError::Refused { code: error.code(), message: error.to_string() })?;
+        let resources = self.store().integration_resources(principal.workspace, id).await?;
+        let prefix = format!("{}.", row.name);
+        let relative = |resource: &Resource| -> Vec<String> {
+            resource.path.strip_prefix(&prefix).unwrap_or(&resource.path).split('.').map(str::to_string).collect()
+        };
+        let relations: Vec<&Resource> = resources
+            .iter()
+            .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
+            .collect();
+        let find = |relation: &DbtRelation| relations.iter().find(|resource| relation.matches_path(&relative(resource))).copied();
+        let mut columns_of: HashMap<i64, Vec<&Resource>> = HashMap::new();
+        for resource in resources.iter().filter(|resource| resource.kind == ResourceKind::Column) {
+            if let Some(parent) = resource.parent {
+                columns_of.entry(parent.0).or_default().push(resource);
+            }
+        }
+        let mut imported = Vec::new();
+        let mut unmatched = Vec::new();
+        let mut matched = 0u64;
+        let mut columns_documented = 0u64;
+        for node in &docs.nodes {
+            let Some(table) = find(&node.relation) else {
+                unmatched.push(format!("{}.{}", node.relation.schema, node.relation.name));
+                continue;
+            };
+            matched += 1;
+            imported.push(ImportedDoc {
+                resource: table.id,
+                description: node.description.clone().filter(|text| !text.trim().is_empty()),
+                tags: node.tags.clone(),
+                owners: node.owner.iter().cloned().collect(),
+            });
+            for column in &node.columns {
+                let Some(crawled) = columns_of
+                    .get(&table.id.0)
+                    .and_then(|columns| columns.iter().find(|candidate| candidate.name.eq_ignore_ascii_case(&column.name)))
+                else {
+                    continue;
+                };
+                let description = column.description.clone().filter(|text| !text.trim().is_empty());
+                if description.is_some() || !column.tags.is_empty() {
+                    columns_documented += 1;
+                    imported.push(ImportedDoc { resource: crawled.id, description, tags: column.tags.clone(), owners: Vec::new() });
+                }
+            }
+        }
+        let lineage: Vec<_> = docs
+            .lineage
+            .iter()
+            .filter_map(|edge| Some((find(&edge.from)?.id, find(&edge.to)?.id)))
+            .collect();
+        self.store().apply_dbt(principal.workspace, id, &imported, &lineage).await?;
+        self.follow_changes().await?;
+        Ok(DbtImportView {
+            manifest_version: docs.manifest_version,
+            nodes: docs.nodes.len() as u64,
+            matched,
+            columns_documented,
+            lineage: lineage.len() as u64,
+            unmatched,
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! Integration credentials at rest: AES-256-GCM under the operator's key (`CAIRN_SECRET_KEY`)
+//! or a key generated into the data directory (0600). Ciphertexts are bound to their workspace.
+
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use cairn_domain::WorkspaceId;
+
+use crate::{CatalogError, Result};
+
+const VERSION: &str = "v1:";
+
+/// The key that opens integration credentials. `Debug` never prints it.
+pub(crate) struct Vault {
+    cipher: Aes256Gcm,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vault(..)")
+    }
+}
+
+fn parse_key(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    let bytes = if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
+        (0..32)
+            .map(|index| u8::from_str_radix(&text[index * 2..index * 2 + 2], 16).ok())
+            .collect::<Option<Vec<u8>>>()?
+    } else {
+        STANDARD.decode(text).ok()?
+    };
+    bytes.try_into().ok()
+}
+
+impl Vault {
+    /// The operator's key if given, else the data directory's key file, created on first use.
+    pub(crate) fn open(operator_key: Option<&str>, data_dir: &Path) -> Result<Vault> {
+        let key = match operator_key {
+            Some(text) => parse_key(text).ok_or_else(|| {
+                CatalogError::Internal("CAIRN_SECRET_KEY must be 32 bytes, as base64 or 64 hex digits".into())
+            })?,
+            None => Self::key_file(&data_dir.join("secret.key"))?,
+        };
+        let cipher = Aes256Gcm::new_from_slice(&key)
+            .map_err(|_| CatalogError::Internal("invalid secret key".into()))?;
+        Ok(Vault { cipher })
+    }
+
+    fn key_file(path: &Path) -> Result<[u8; 32]> {
+        let failed = |error: std::io::Error| CatalogError::Internal(format!("secret key file {}: {error}", path.display()));
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return parse_key(&text)
+                .ok_or_else(|| CatalogError::Internal(format!("secret key file {} is not a key", path.display())));
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(failed)?;
+        }
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(|error| CatalogError::Internal(error.to_string()))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        use std::io::Write;
+        let mut file = options.open(path).map_err(failed)?;
+        file.write_all(STANDARD.encode(key).as_bytes()).map_err(failed)?;
+        Ok(key)
+    }
+
+    fn context(workspace: WorkspaceId) -> Vec<u8> {
+        format!("cairn integration secret, workspace {workspace}").into_bytes()
+    }
+
+    pub(crate) fn seal(&self, workspace: WorkspaceId, plaintext: &str) -> Result<String> {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).map_err(|error| CatalogError::Internal(error.to_string()))?;
+        let aad = Self::context(workspace);
+        let sealed = self
+            .cipher
+            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext.as_bytes(), aad: &aad })
+            .map_err(|_| CatalogError::Internal("encryption failed".into()))?;
+        let mut bytes = nonce.to_vec();
+        bytes.extend(sealed);
+        Ok(format!("{VERSION}{}", STANDARD.encode(bytes)))
+    }
+
+    pub(crate) fn open_secret(&self, workspace: WorkspaceId, sealed: &str) -> Result<String> {
+        let broken = || CatalogError::Internal("cannot decrypt an integration's connection: wrong CAIRN_SECRET_KEY?".into());
+        let encoded = sealed.strip_prefix(VERSION).ok_or_else(broken)?;
+        let bytes = STANDARD.decode(encoded).map_err(|_| broken())?;
+        if bytes.len() < 12 {
+            return Err(broken());
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().map_err(|_| broken())?;
+        let aad = Self::context(workspace);
+        let plain = self
+            .cipher
+            .decrypt(&Nonce::from(nonce), Payload { msg: ciphertext, aad: &aad })
+            .map_err(|_| broken())?;
+        String::from_utf8(plain).map_err(|_| broken())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_secrets_open_only_in_their_workspace_and_hide_the_plaintext() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(None, dir.path()).unwrap();
+        let sealed = vault.seal(WorkspaceId(1), "postgres://u:hunter2@db/x").unwrap();
+        assert!(!sealed.contains("hunter2"));
+        assert_eq!(vault.open_secret(WorkspaceId(1), &sealed).unwrap(), "postgres://u:hunter2@db/x");
+        assert!(vault.open_secret(WorkspaceId(2), &sealed).is_err());
+        // The generated key file is private and reused.
+        let again = Vault::open(None, dir.path()).unwrap();
+        assert!(again.open_secret(WorkspaceId(1), &sealed).is_ok());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("secret.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let other = Vault::open(Some(&"ab".repeat(32)), dir.path()).unwrap();
+        assert!(other.open_secret(WorkspaceId(1), &sealed).is_err());
+        assert!(Vault::open(Some("short"), dir.path()).is_err());
+    }
+}

@@ -1,0 +1,531 @@
+//! Integrations, their crawled resources, relations and dbt imports.
+
+use std::collections::{HashMap, HashSet};
+
+use cairn_domain::{IntegrationId, ResourceId, ResourceKind, TeamId, WorkspaceId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::resources::{LabelSource, NewResource, RESOURCE_COLUMNS, Resource, resource_from};
+use crate::{Result, Store, StoreError, now_ms};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationRow {
+    pub id: IntegrationId,
+    pub workspace: WorkspaceId,
+    pub name: String,
+    pub kind: String,
+    /// The encrypted connection URL; only the catalog can open it.
+    pub connection_secret: String,
+    pub sync_interval_secs: i64,
+    pub last_sync_at: Option<i64>,
+    pub last_sync_status: Option<String>,
+    pub created_at: i64,
+}
+
+/// One crawled object, mapped to resource terms by the catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrawlItem {
+    pub kind: ResourceKind,
+    pub name: String,
+    pub path: String,
+    /// `None` for objects right under the integration.
+    pub parent_path: Option<String>,
+    pub source_description: Option<String>,
+    pub data_type: Option<String>,
+    pub definition: Option<String>,
+    pub popularity: Option<f64>,
+    pub attributes: String,
+}
+
+/// A relation between two crawled paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrawlRelation {
+    pub kind: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// What a sync changed, by resource.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncCounts {
+    pub added: u64,
+    pub changed: u64,
+    pub removed: u64,
+}
+
+/// Documentation from dbt for one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedDoc {
+    pub resource: ResourceId,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub owners: Vec<String>,
+}
+
+/// A relation between two resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationRow {
+    pub kind: String,
+    pub from: ResourceId,
+    pub to: ResourceId,
+}
+
+const INTEGRATION_COLUMNS: &str = "id, workspace_id, name, kind, connection_secret, sync_interval_secs, \
+     last_sync_at, last_sync_status, created_at";
+
+fn integration_from(row: &AnyRow) -> IntegrationRow {
+    IntegrationRow {
+        id: IntegrationId(row.get("id")),
+        workspace: WorkspaceId(row.get("workspace_id")),
+        name: row.get("name"),
+        kind: row.get("kind"),
+        connection_secret: row.get("connection_secret"),
+        sync_interval_secs: row.get("sync_interval_secs"),
+        last_sync_at: row.get("last_sync_at"),
+        last_sync_status: row.get("last_sync_status"),
+        created_at: row.get("created_at"),
+    }
+}
+
+impl Store {
+    /// Creates an integration and its root resource, owned by `teams`.
+    pub async fn create_integration(
+        &self,
+        workspace: WorkspaceId,
+        name: &str,
+        kind: &str,
+        connection_secret: &str,
+        sync_interval_secs: i64,
+        teams: &[TeamId],
+    ) -> Result<IntegrationRow> {
+        let mut transaction = self.begin_resource_write().await?;
+        let row = crate::dynamic_query(&format!(
+            "INSERT INTO integrations (workspace_id, name, kind, connection_secret, sync_interval_secs, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {INTEGRATION_COLUMNS}"
+        ))
+        .bind(workspace.0)
+        .bind(name)
+        .bind(kind)
+        .bind(connection_secret)
+        .bind(sync_interval_secs)
+        .bind(now_ms())
+        .fetch_one(&mut *transaction)
+        .await?;
+        let integration = integration_from(&row);
+        let root = NewResource {
+            kind: Some(ResourceKind::Integration),
+            name: name.to_string(),
+            path: name.to_string(),
+            integration: Some(integration.id),
+            attributes: Some(format!("{{\"engine\":\"{kind}\"}}")),
+            teams: teams.to_vec(),
+            ..NewResource::default()
+        };
+        Self::insert_resource(&mut transaction, workspace, &root, LabelSource::User).await?;
+        transaction.commit().await?;
+        Ok(integration)
+    }
+
+    pub async fn integration(&self, workspace: WorkspaceId, id: IntegrationId) -> Result<Option<IntegrationRow>> {
+        let row = crate::dynamic_query(&format!(
+            "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE workspace_id = $1 AND id = $2"
+        ))
+        .bind(workspace.0)
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(integration_from))
+    }
+
+    pub async fn list_integrations(&self, workspace: WorkspaceId) -> Result<Vec<IntegrationRow>> {
+        let rows = crate::dynamic_query(&format!(
+            "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE workspace_id = $1 ORDER BY id"
+        ))
+        .bind(workspace.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(integration_from).collect())
+    }
+
+    /// Integrations of every workspace whose next sync is due: only the scheduler uses this.
+    pub async fn integrations_due(&self, now: i64) -> Result<Vec<IntegrationRow>> {
+        let rows = crate::dynamic_query(&format!(
+            "SELECT {INTEGRATION_COLUMNS} FROM integrations
+             WHERE COALESCE(last_sync_at, 0) + sync_interval_secs * 1000 <= $1
+               AND COALESCE(sync_lease_until, 0) < $1
+             ORDER BY id"
+        ))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(integration_from).collect())
+    }
+
+    /// The integration's root resource.
+    pub async fn integration_root(&self, workspace: WorkspaceId, id: IntegrationId) -> Result<Resource> {
+        let row = crate::dynamic_query(&format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources r
+             WHERE r.workspace_id = $1 AND r.integration_id = $2 AND r.kind = 'integration'"
+        ))
+        .bind(workspace.0)
+        .bind(id.0)
+        .fetch_one(&self.pool)
+        .await?;
+        let mut found = vec![resource_from(&row)?];
+        self.attach_details(workspace, &mut found).await?;
+        found.pop().ok_or(StoreError::NotFound)
+    }
+
+    pub async fn update_integration(
+        &self,
+        workspace: WorkspaceId,
+        id: IntegrationId,
+        connection_secret: Option<&str>,
+        sync_interval_secs: Option<i64>,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE integrations SET connection_secret = COALESCE($1, connection_secret),
+                 sync_interval_secs = COALESCE($2, sync_interval_secs)
+             WHERE workspace_id = $3 AND id = $4",
+        )
+        .bind(connection_secret)
+        .bind(sync_interval_secs)
+        .bind(workspace.0)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Removes an integration with everything crawled from it.
+    pub async fn delete_integration(&self, workspace: WorkspaceId, id: IntegrationId) -> Result<()> {
+        let mut transaction = self.begin_resource_write().await?;
+        let ids: Vec<i64> = sqlx::query("SELECT id FROM resources WHERE workspace_id = $1 AND integration_id = $2")
+            .bind(workspace.0)
+            .bind(id.0)
+            .fetch_all(&mut *transaction)
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        sqlx::query("DELETE FROM resource_relations WHERE workspace_id = $1 AND integration_id = $2")
+            .bind(workspace.0)
+            .bind(id.0)
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query("DELETE FROM resources WHERE workspace_id = $1 AND integration_id = $2")
+            .bind(workspace.0)
+            .bind(id.0)
+            .execute(&mut *transaction)
+            .await?;
+        let done = sqlx::query("DELETE FROM integrations WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace.0)
+            .bind(id.0)
+            .execute(&mut *transaction)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        for resource in ids {
+            Self::record_change(&mut transaction, workspace, ResourceId(resource)).await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Takes the sync lease of an integration until `until`; false when another sync holds it.
+    /// Works across nodes: the lease is a row in the shared store.
+    pub async fn acquire_sync_lease(&self, workspace: WorkspaceId, id: IntegrationId, now: i64, until: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE integrations SET sync_lease_until = $1
+             WHERE workspace_id = $2 AND id = $3 AND COALESCE(sync_lease_until, 0) < $4",
+        )
+        .bind(until)
+        .bind(workspace.0)
+        .bind(id.0)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends a sync: releases the lease and records when and how it went.
+    pub async fn finish_sync(&self, workspace: WorkspaceId, id: IntegrationId, status: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE integrations SET sync_lease_until = NULL, last_sync_at = $1, last_sync_status = $2
+             WHERE workspace_id = $3 AND id = $4",
+        )
+        .bind(now_ms())
+        .bind(status)
+        .bind(workspace.0)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every resource crawled from an integration (not the root), with details.
+    pub async fn integration_resources(&self, workspace: WorkspaceId, id: IntegrationId) -> Result<Vec<Resource>> {
+        let rows = crate::dynamic_query(&format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources r
+             WHERE r.workspace_id = $1 AND r.integration_id = $2 AND r.kind <> 'integration'
+             ORDER BY r.path"
+        ))
+        .bind(workspace.0)
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
+        self.attach_details(workspace, &mut resources).await?;
+        Ok(resources)
+    }
+
+    /// Brings an integration's resources in line with a crawl, in one transaction: adds what is
+    /// new (with its parent's teams), updates crawled fields that changed, removes what is gone.
+    /// People's descriptions, tags, owners and team changes are never touched.
+    pub async fn apply_crawl(
+        &self,
+        workspace: WorkspaceId,
+        integration: IntegrationId,
+        items: &[CrawlItem],
+        relations: &[CrawlRelation],
+    ) -> Result<SyncCounts> {
+        let mut transaction = self.begin_resource_write().await?;
+        let existing_rows = crate::dynamic_query(&format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.workspace_id = $1 AND r.integration_id = $2"
+        ))
+        .bind(workspace.0)
+        .bind(integration.0)
+        .fetch_all(&mut *transaction)
+        .await?;
+        let mut existing: HashMap<(String, String), Resource> = HashMap::new();
+        let mut root: Option<ResourceId> = None;
+        for row in &existing_rows {
+            let resource = resource_from(row)?;
+            if resource.kind == ResourceKind::Integration {
+                root = Some(resource.id);
+            }
+            existing.insert((resource.kind.as_str().to_string(), resource.path.clone()), resource);
+        }
+        let root = root.ok_or(StoreError::NotFound)?;
+        let mut teams: HashMap<i64, Vec<TeamId>> = HashMap::new();
+        let team_rows = sqlx::query(
+            "SELECT t.resource_id, t.team_id FROM resource_teams t JOIN resources r ON r.id = t.resource_id
+             WHERE r.workspace_id = $1 AND r.integration_id = $2",
+        )
+        .bind(workspace.0)
+        .bind(integration.0)
+        .fetch_all(&mut *transaction)
+        .await?;
+        for row in team_rows {
+            teams.entry(row.get(0)).or_default().push(TeamId(row.get(1)));
+        }
+        let mut counts = SyncCounts::default();
+        let mut id_of_path: HashMap<String, ResourceId> = HashMap::new();
+        let mut seen: HashSet<i64> = HashSet::from([root.0]);
+        let now = now_ms();
+        for item in items {
+            let key = (item.kind.as_str().to_string(), item.path.clone());
+            let parent = match &item.parent_path {
+                Some(path) => *id_of_path.get(path).ok_or_else(|| {
+                    StoreError::Config(format!("crawl lists {} before its parent", item.path))
+                })?,
+                None => root,
+            };
+            if let Some(current) = existing.get(&key) {
+                seen.insert(current.id.0);
+                id_of_path.insert(item.path.clone(), current.id);
+                let same = current.source_description == item.source_description
+                    && current.data_type == item.data_type
+                    && current.definition == item.definition
+                    && current.popularity == item.popularity
+                    && current.attributes == item.attributes
+                    && current.name == item.name
+                    && current.parent == Some(parent);
+                if !same {
+                    sqlx::query(
+                        "UPDATE resources SET name = $1, source_description = $2, data_type = $3, definition = $4,
+                             popularity = $5, attributes = $6, parent_id = $7, updated_at = $8
+                         WHERE id = $9",
+                    )
+                    .bind(&item.name)
+                    .bind(item.source_description.as_deref())
+                    .bind(item.data_type.as_deref())
+                    .bind(item.definition.as_deref())
+                    .bind(item.popularity)
+                    .bind(&item.attributes)
+                    .bind(parent.0)
+                    .bind(now)
+                    .bind(current.id.0)
+                    .execute(&mut *transaction)
+                    .await?;
+                    Self::record_change(&mut transaction, workspace, current.id).await?;
+                    counts.changed += 1;
+                }
+                continue;
+            }
+            let inherited = teams.get(&parent.0).cloned().unwrap_or_default();
+            let new = NewResource {
+                kind: Some(item.kind),
+                name: item.name.clone(),
+                path: item.path.clone(),
+                parent: Some(parent),
+                integration: Some(integration),
+                source_description: item.source_description.clone(),
+                data_type: item.data_type.clone(),
+                definition: item.definition.clone(),
+                popularity: item.popularity,
+                attributes: Some(item.attributes.clone()),
+                teams: inherited.clone(),
+                ..NewResource::default()
+            };
+            let id = Self::insert_resource(&mut transaction, workspace, &new, LabelSource::Crawl).await?;
+            teams.insert(id.0, inherited);
+            id_of_path.insert(item.path.clone(), id);
+            seen.insert(id.0);
+            counts.added += 1;
+        }
+        let gone: Vec<ResourceId> = existing
+            .values()
+            .filter(|resource| !seen.contains(&resource.id.0))
+            .map(|resource| resource.id)
+            .collect();
+        for id in &gone {
+            sqlx::query("DELETE FROM resources WHERE workspace_id = $1 AND id = $2")
+                .bind(workspace.0)
+                .bind(id.0)
+                .execute(&mut *transaction)
+                .await?;
+            Self::record_change(&mut transaction, workspace, *id).await?;
+            counts.removed += 1;
+        }
+        sqlx::query(
+            "DELETE FROM resource_relations
+             WHERE workspace_id = $1 AND integration_id = $2 AND kind IN ('foreign_key', 'view_dependency')",
+        )
+        .bind(workspace.0)
+        .bind(integration.0)
+        .execute(&mut *transaction)
+        .await?;
+        for relation in relations {
+            let (Some(from), Some(to)) = (id_of_path.get(&relation.from), id_of_path.get(&relation.to)) else {
+                continue;
+            };
+            sqlx::query(
+                "INSERT INTO resource_relations (workspace_id, integration_id, kind, from_id, to_id)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(workspace.0)
+            .bind(integration.0)
+            .bind(relation.kind.as_str())
+            .bind(from.0)
+            .bind(to.0)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(counts)
+    }
+
+    /// Replaces an integration's dbt documentation and lineage with `docs` and `lineage`.
+    /// Returns how many resources' documentation changed.
+    pub async fn apply_dbt(
+        &self,
+        workspace: WorkspaceId,
+        integration: IntegrationId,
+        docs: &[ImportedDoc],
+        lineage: &[(ResourceId, ResourceId)],
+    ) -> Result<u64> {
+        let mut transaction = self.begin_resource_write().await?;
+        let previous: Vec<i64> = sqlx::query(
+            "SELECT id FROM resources WHERE workspace_id = $1 AND integration_id = $2
+               AND (imported_description IS NOT NULL
+                    OR id IN (SELECT resource_id FROM resource_labels WHERE workspace_id = $1 AND source = 'dbt'))",
+        )
+        .bind(workspace.0)
+        .bind(integration.0)
+        .fetch_all(&mut *transaction)
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+        let mut touched: HashSet<i64> = previous.iter().copied().collect();
+        for id in &previous {
+            sqlx::query("UPDATE resources SET imported_description = NULL WHERE workspace_id = $1 AND id = $2")
+                .bind(workspace.0)
+                .bind(*id)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query("DELETE FROM resource_labels WHERE workspace_id = $1 AND resource_id = $2 AND source = 'dbt'")
+                .bind(workspace.0)
+                .bind(*id)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        for doc in docs {
+            let done = sqlx::query(
+                "UPDATE resources SET imported_description = $1, updated_at = $2
+                 WHERE workspace_id = $3 AND integration_id = $4 AND id = $5",
+            )
+            .bind(doc.description.as_deref())
+            .bind(now_ms())
+            .bind(workspace.0)
+            .bind(integration.0)
+            .bind(doc.resource.0)
+            .execute(&mut *transaction)
+            .await?;
+            if done.rows_affected() == 0 {
+                continue;
+            }
+            Self::set_labels(&mut transaction, workspace, doc.resource, "tag", LabelSource::Dbt, &doc.tags).await?;
+            Self::set_labels(&mut transaction, workspace, doc.resource, "owner", LabelSource::Dbt, &doc.owners).await?;
+            touched.insert(doc.resource.0);
+        }
+        sqlx::query("DELETE FROM resource_relations WHERE workspace_id = $1 AND integration_id = $2 AND kind = 'lineage'")
+            .bind(workspace.0)
+            .bind(integration.0)
+            .execute(&mut *transaction)
+            .await?;
+        for (from, to) in lineage {
+            sqlx::query(
+                "INSERT INTO resource_relations (workspace_id, integration_id, kind, from_id, to_id)
+                 VALUES ($1, $2, 'lineage', $3, $4)",
+            )
+            .bind(workspace.0)
+            .bind(integration.0)
+            .bind(from.0)
+            .bind(to.0)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        for id in &touched {
+            Self::record_change(&mut transaction, workspace, ResourceId(*id)).await?;
+        }
+        transaction.commit().await?;
+        Ok(docs.len() as u64)
+    }
+
+    /// Relations touching a resource, either way.
+    pub async fn relations_of(&self, workspace: WorkspaceId, resource: ResourceId) -> Result<Vec<RelationRow>> {
+        let rows = sqlx::query(
+            "SELECT kind, from_id, to_id FROM resource_relations
+             WHERE workspace_id = $1 AND (from_id = $2 OR to_id = $2) ORDER BY kind, from_id, to_id",
+        )
+        .bind(workspace.0)
+        .bind(resource.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| RelationRow {
+                kind: row.get(0),
+                from: ResourceId(row.get(1)),
+                to: ResourceId(row.get(2)),
+            })
+            .collect())
+    }
+}
