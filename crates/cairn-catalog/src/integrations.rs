@@ -382,7 +382,15 @@ impl Catalog {
             .iter()
             .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
             .collect();
-        let find = |relation: &DbtRelation| relations.iter().find(|resource| relation.matches_path(&relative(resource))).copied();
+        // The warehouse's database name often differs from dbt's (another target, a copy), so a
+        // relation matches on database, schema and name, or else on schema and name alone.
+        let find = |relation: &DbtRelation| {
+            let anywhere = DbtRelation { database: None, ..relation.clone() };
+            let matching = |wanted: &DbtRelation| {
+                relations.iter().find(|resource| wanted.matches_path(&relative(resource))).copied()
+            };
+            matching(relation).or_else(|| matching(&anywhere))
+        };
         let mut columns_of: HashMap<i64, Vec<&Resource>> = HashMap::new();
         for resource in resources.iter().filter(|resource| resource.kind == ResourceKind::Column) {
             if let Some(parent) = resource.parent {

@@ -77,9 +77,13 @@ impl From<CatalogError> for ApiError {
             }
             _ => error.to_string(),
         };
+        let code_text = match &error {
+            CatalogError::Refused { code, .. } => code,
+            _ => code.as_str(),
+        };
         ApiError {
             status: status_of(code),
-            code: code.as_str(),
+            code: code_text,
             message,
             field: error.field().map(str::to_string),
             retry_after: match error {

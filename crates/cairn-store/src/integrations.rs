@@ -349,14 +349,14 @@ impl Store {
                 if !same {
                     sqlx::query(
                         "UPDATE resources SET name = $1, source_description = $2, data_type = $3, definition = $4,
-                             popularity = $5, attributes = $6, parent_id = $7, updated_at = $8
+                             popularity = NULLIF($5, -1.0), attributes = $6, parent_id = $7, updated_at = $8
                          WHERE id = $9",
                     )
                     .bind(&item.name)
                     .bind(item.source_description.as_deref())
                     .bind(item.data_type.as_deref())
                     .bind(item.definition.as_deref())
-                    .bind(item.popularity)
+                    .bind(crate::nullable_double(item.popularity))
                     .bind(&item.attributes)
                     .bind(parent.0)
                     .bind(now)

@@ -131,3 +131,11 @@ pub(crate) fn dynamic_query<'q>(
 ) -> sqlx::query::Query<'q, sqlx::Any, <sqlx::Any as sqlx::Database>::Arguments> {
     sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
 }
+
+/// A nullable double bound as a plain double (-1 for none, turned back into NULL by
+/// `NULLIF($n, -1.0)` in the statement). sqlx's `Any` driver declares a NULL double as a
+/// `float4` parameter on PostgreSQL, which breaks the next execution that binds a real value.
+/// Only for values that are never negative, such as popularity.
+pub(crate) fn nullable_double(value: Option<f64>) -> f64 {
+    value.filter(|number| *number >= 0.0).unwrap_or(-1.0)
+}

@@ -264,7 +264,7 @@ impl Store {
             "INSERT INTO resources (workspace_id, kind, name, path, parent_id, integration_id,
                  description, source_description, data_type, definition, popularity, attributes,
                  created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, -1.0), $12, $13, $13)
              RETURNING id",
         )
         .bind(workspace.0)
@@ -277,7 +277,7 @@ impl Store {
         .bind(new.source_description.as_deref())
         .bind(new.data_type.as_deref())
         .bind(new.definition.as_deref())
-        .bind(new.popularity)
+        .bind(crate::nullable_double(new.popularity))
         .bind(new.attributes.as_deref().unwrap_or("{}"))
         .bind(now)
         .fetch_one(&mut **transaction)
