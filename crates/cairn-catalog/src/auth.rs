@@ -44,7 +44,8 @@ async fn verify_password(password: String, hash: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
-        let matches = PasswordVerifier::<str>::verify_password(&hasher(), password.as_bytes(), &hash).is_ok();
+        let matches =
+            PasswordVerifier::<str>::verify_password(&hasher(), password.as_bytes(), &hash).is_ok();
         known && matches
     })
     .await
@@ -94,7 +95,10 @@ impl SignInLimiter {
     /// Seconds to wait when either key has used up its failures, else `None`.
     fn blocked(&self, email: &str, address: &str) -> Option<u64> {
         let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut wait: Option<Duration> = None;
         for (key, limit) in self.keys(email, address) {
             let Some(times) = failures.get_mut(&key) else {
@@ -108,7 +112,10 @@ impl SignInLimiter {
             }
             if times.len() >= limit {
                 let oldest = times.front().copied().unwrap_or(now);
-                let remaining = self.limits.window.saturating_sub(now.duration_since(oldest));
+                let remaining = self
+                    .limits
+                    .window
+                    .saturating_sub(now.duration_since(oldest));
                 wait = Some(wait.map_or(remaining, |current| current.max(remaining)));
             }
         }
@@ -118,14 +125,20 @@ impl SignInLimiter {
 
     fn record_failure(&self, email: &str, address: &str) {
         let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (key, _) in self.keys(email, address) {
             failures.entry(key).or_default().push_back(now);
         }
     }
 
     fn record_success(&self, email: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         failures.remove(&format!("account:{email}"));
     }
 }
@@ -172,7 +185,9 @@ impl Catalog {
         let members = self.store().users_by_email(&email).await?;
         let member = match request.workspace.as_deref() {
             Some(name) => match self.store().workspace_by_name(name).await? {
-                Some(workspace) => members.into_iter().find(|user| user.workspace == workspace.id),
+                Some(workspace) => members
+                    .into_iter()
+                    .find(|user| user.workspace == workspace.id),
                 None => None,
             },
             None if members.len() > 1 => {
@@ -206,7 +221,12 @@ impl Catalog {
         let session_token = generate_secret("cs_");
         let csrf_token = generate_secret("");
         self.store()
-            .create_session(member.workspace, member.id, &hash_secret(&session_token), &csrf_token)
+            .create_session(
+                member.workspace,
+                member.id,
+                &hash_secret(&session_token),
+                &csrf_token,
+            )
             .await?;
         let principal = self.principal(member.workspace, member.id).await?;
         tracing::info!(workspace = %member.workspace, user = %member.id, "signed in");
@@ -256,12 +276,19 @@ impl Catalog {
 
     /// Ends a session.
     pub async fn sign_out(&self, session_token: &str) -> Result<()> {
-        self.store().delete_session(&hash_secret(session_token)).await?;
+        self.store()
+            .delete_session(&hash_secret(session_token))
+            .await?;
         Ok(())
     }
 
     /// Sets a member's password (CLI and admins).
-    pub async fn set_password(&self, workspace: WorkspaceId, user: UserId, password: &str) -> Result<()> {
+    pub async fn set_password(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        password: &str,
+    ) -> Result<()> {
         validate::password("password", password)?;
         let hash = hash_password(password.to_string()).await?;
         self.store()
@@ -298,7 +325,13 @@ mod tests {
 
     #[test]
     fn argon2id_uses_owasp_minimum_parameters() {
-        let hash = hasher().hash_password(b"correct horse battery").unwrap().to_string();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        let hash = hasher()
+            .hash_password(b"correct horse battery")
+            .unwrap()
+            .to_string();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
     }
 }

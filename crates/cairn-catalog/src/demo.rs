@@ -44,25 +44,115 @@ impl DemoSeed {
 }
 
 /// (team, kind, name, description, tags, owner)
-const DEMO_RESOURCES: &[(&str, &str, &str, &str, &[&str], &str)] = &[
-    ("sales", "term", "Annual Recurring Revenue", "ARR: the yearly value of active subscription contracts, excluding one-off fees.", &["metric", "revenue"], "editor@acme.example"),
-    ("sales", "term", "Pipeline", "Open opportunities with an expected close date in the current or next quarter.", &["metric"], "editor@acme.example"),
-    ("sales", "term", "Churn", "A customer whose last subscription ended and was not renewed within 30 days.", &["metric", "customer"], "editor@acme.example"),
-    ("sales", "document", "Sales playbook", "How the sales team qualifies leads, runs demos and hands won deals to onboarding.", &["process"], "editor@acme.example"),
-    ("finance", "term", "Refund", "Money returned to a customer for an order or part of one; recorded against the original invoice.", &["finance"], "admin@acme.example"),
-    ("finance", "term", "Gross Margin", "Revenue minus cost of goods sold, as a share of revenue.", &["metric", "finance"], "admin@acme.example"),
-    ("finance", "term", "Fiscal Quarter", "Acme's fiscal year starts on 1 February; Q1 is February to April.", &["calendar"], "admin@acme.example"),
-    ("finance", "document", "Month-end close checklist", "Steps finance follows to close the books: accruals, reconciliations, refunds review.", &["process"], "admin@acme.example"),
-    ("hr", "term", "Headcount", "People employed on the last day of a period, full-time equivalents rounded up.", &["metric", "people"], "admin@acme.example"),
-    ("hr", "term", "Attrition Rate", "Leavers in a period divided by average headcount over the period.", &["metric", "people"], "admin@acme.example"),
-    ("hr", "document", "Compensation bands", "Salary bands per level and location; confidential to the HR team.", &["confidential", "pii"], "admin@acme.example"),
+type DemoResource = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+);
+
+const DEMO_RESOURCES: &[DemoResource] = &[
+    (
+        "sales",
+        "term",
+        "Annual Recurring Revenue",
+        "ARR: the yearly value of active subscription contracts, excluding one-off fees.",
+        &["metric", "revenue"],
+        "editor@acme.example",
+    ),
+    (
+        "sales",
+        "term",
+        "Pipeline",
+        "Open opportunities with an expected close date in the current or next quarter.",
+        &["metric"],
+        "editor@acme.example",
+    ),
+    (
+        "sales",
+        "term",
+        "Churn",
+        "A customer whose last subscription ended and was not renewed within 30 days.",
+        &["metric", "customer"],
+        "editor@acme.example",
+    ),
+    (
+        "sales",
+        "document",
+        "Sales playbook",
+        "How the sales team qualifies leads, runs demos and hands won deals to onboarding.",
+        &["process"],
+        "editor@acme.example",
+    ),
+    (
+        "finance",
+        "term",
+        "Refund",
+        "Money returned to a customer for an order or part of one; recorded against the original invoice.",
+        &["finance"],
+        "admin@acme.example",
+    ),
+    (
+        "finance",
+        "term",
+        "Gross Margin",
+        "Revenue minus cost of goods sold, as a share of revenue.",
+        &["metric", "finance"],
+        "admin@acme.example",
+    ),
+    (
+        "finance",
+        "term",
+        "Fiscal Quarter",
+        "Acme's fiscal year starts on 1 February; Q1 is February to April.",
+        &["calendar"],
+        "admin@acme.example",
+    ),
+    (
+        "finance",
+        "document",
+        "Month-end close checklist",
+        "Steps finance follows to close the books: accruals, reconciliations, refunds review.",
+        &["process"],
+        "admin@acme.example",
+    ),
+    (
+        "hr",
+        "term",
+        "Headcount",
+        "People employed on the last day of a period, full-time equivalents rounded up.",
+        &["metric", "people"],
+        "admin@acme.example",
+    ),
+    (
+        "hr",
+        "term",
+        "Attrition Rate",
+        "Leavers in a period divided by average headcount over the period.",
+        &["metric", "people"],
+        "admin@acme.example",
+    ),
+    (
+        "hr",
+        "document",
+        "Compensation bands",
+        "Salary bands per level and location; confidential to the HR team.",
+        &["confidential", "pii"],
+        "admin@acme.example",
+    ),
 ];
 
 impl Catalog {
     /// The demo integration: a SQLite database Cairn writes itself, crawled, each table given to
     /// its team.
     async fn seed_demo_warehouse(&self, workspace: WorkspaceId) -> Result<()> {
-        let path = self.config().data_dir.join("demo").join("acme-warehouse.sqlite");
+        let path = self
+            .config()
+            .data_dir
+            .join("demo")
+            .join("acme-warehouse.sqlite");
         let target = path.clone();
         tokio::task::spawn_blocking(move || {
             if let Some(parent) = target.parent() {
@@ -72,7 +162,9 @@ impl Catalog {
         })
         .await
         .map_err(|error| CatalogError::Internal(error.to_string()))?
-        .map_err(|error| CatalogError::Internal(format!("cannot write the demo database: {error}")))?;
+        .map_err(|error| {
+            CatalogError::Internal(format!("cannot write the demo database: {error}"))
+        })?;
         let teams = self.store().list_teams(workspace).await?;
         let row = self
             .store()
@@ -80,13 +172,20 @@ impl Catalog {
                 workspace,
                 "warehouse",
                 "sqlite",
-                &self.inner.vault.seal(workspace, &format!("sqlite://{}", path.display()))?,
+                &self
+                    .inner
+                    .vault
+                    .seal(workspace, &format!("sqlite://{}", path.display()))?,
                 24 * 3600,
                 &teams.iter().map(|team| team.id).collect::<Vec<_>>(),
             )
             .await?;
         self.sync(workspace, row.id).await?;
-        for resource in self.store().integration_resources(workspace, row.id).await? {
+        for resource in self
+            .store()
+            .integration_resources(workspace, row.id)
+            .await?
+        {
             if !matches!(resource.kind, ResourceKind::Table | ResourceKind::View) {
                 continue;
             }
@@ -95,15 +194,25 @@ impl Catalog {
             else {
                 continue;
             };
-            let patch = ResourcePatch { teams: Some(vec![team.id]), ..ResourcePatch::default() };
-            self.store().update_resource(workspace, resource.id, &patch).await?;
+            let patch = ResourcePatch {
+                teams: Some(vec![team.id]),
+                ..ResourcePatch::default()
+            };
+            self.store()
+                .update_resource(workspace, resource.id, &patch)
+                .await?;
         }
         Ok(())
     }
 
     /// Seeds the demo workspace unless it exists; returns what was created, or `None`.
     pub async fn seed_demo(&self) -> Result<Option<DemoSeed>> {
-        if self.store().workspace_by_name(DEMO_WORKSPACE).await?.is_some() {
+        if self
+            .store()
+            .workspace_by_name(DEMO_WORKSPACE)
+            .await?
+            .is_some()
+        {
             return Ok(None);
         }
         let workspace = self.create_workspace(DEMO_WORKSPACE, None).await?;
@@ -112,7 +221,11 @@ impl Catalog {
             teams.push(self.add_team(workspace.id, name).await?);
         }
         let people_spec: [(&str, Role, &[&str]); 3] = [
-            ("admin@acme.example", Role::Admin, &["sales", "finance", "hr", "product"]),
+            (
+                "admin@acme.example",
+                Role::Admin,
+                &["sales", "finance", "hr", "product"],
+            ),
             ("editor@acme.example", Role::Editor, &["sales", "finance"]),
             ("viewer@acme.example", Role::Viewer, &["sales"]),
         ];
@@ -139,7 +252,10 @@ impl Catalog {
             });
         }
         for (team, kind, name, description, tags, owner) in DEMO_RESOURCES {
-            let team = teams.iter().find(|candidate| candidate.name == *team).map(|team| team.id);
+            let team = teams
+                .iter()
+                .find(|candidate| candidate.name == *team)
+                .map(|team| team.id);
             let new = NewResource {
                 kind: cairn_domain::ResourceKind::parse(kind),
                 name: name.to_string(),

@@ -18,7 +18,11 @@ impl Catalog {
         let last = self.store().last_change_seq().await?;
         if applied > last {
             // The store was replaced under this index: start again from the feed's beginning.
-            tracing::warn!(applied, last, "search index is ahead of the store, rebuilding");
+            tracing::warn!(
+                applied,
+                last,
+                "search index is ahead of the store, rebuilding"
+            );
             applied = 0;
             self.run_index(move |search| search.clear()).await?;
         }
@@ -38,17 +42,25 @@ impl Catalog {
             let mut removed = Vec::new();
             for (workspace, ids) in by_workspace {
                 let found = self.store().resources_by_ids(workspace, &ids).await?;
-                removed.extend(ids.iter().filter(|id| !found.iter().any(|resource| resource.id == **id)));
-                upserted.extend(found.into_iter().map(|resource| IndexedResource {
-                    description: resource.effective_description().unwrap_or_default().to_string(),
-                    id: resource.id,
-                    workspace: resource.workspace,
-                    kind: resource.kind,
-                    name: resource.name,
-                    path: resource.path,
-                    tags: resource.tags,
-                    owners: resource.owners,
-                    teams: resource.teams,
+                removed.extend(
+                    ids.iter()
+                        .filter(|id| !found.iter().any(|resource| resource.id == **id)),
+                );
+                upserted.extend(found.into_iter().map(|resource| {
+                    IndexedResource {
+                        description: resource
+                            .effective_description()
+                            .unwrap_or_default()
+                            .to_string(),
+                        id: resource.id,
+                        workspace: resource.workspace,
+                        kind: resource.kind,
+                        name: resource.name,
+                        path: resource.path,
+                        tags: resource.tags,
+                        owners: resource.owners,
+                        teams: resource.teams,
+                    }
                 }));
             }
             self.run_index(move |search| search.apply(&upserted, &removed, newest))

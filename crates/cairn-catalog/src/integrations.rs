@@ -6,7 +6,10 @@ use std::time::Duration;
 use cairn_connect::dbt::{self, DbtRelation};
 use cairn_connect::{CrawledCatalog, EngineKind, ObjectKind, RelationKind};
 use cairn_domain::{IntegrationId, Principal, ResourceKind, WorkspaceId, validate};
-use cairn_store::{CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, Resource, ResourcePatch, StoreError, now_ms};
+use cairn_store::{
+    CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, Resource, ResourcePatch, StoreError,
+    now_ms,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -101,7 +104,9 @@ fn admin_only(principal: &Principal) -> Result<()> {
     if principal.can_administer() {
         Ok(())
     } else {
-        Err(CatalogError::forbidden("only workspace admins manage integrations"))
+        Err(CatalogError::forbidden(
+            "only workspace admins manage integrations",
+        ))
     }
 }
 
@@ -110,27 +115,42 @@ fn parse_engine(kind: &str) -> Result<EngineKind> {
         "postgres" => Ok(EngineKind::Postgres),
         "mysql" => Ok(EngineKind::Mysql),
         "sqlite" => Ok(EngineKind::Sqlite),
-        other => Err(CatalogError::invalid("kind", format!("unknown kind {other:?}; one of postgres, mysql, sqlite"))),
+        other => Err(CatalogError::invalid(
+            "kind",
+            format!("unknown kind {other:?}; one of postgres, mysql, sqlite"),
+        )),
     }
 }
 
 fn check_connection(engine: EngineKind, connection: &str) -> Result<()> {
-    if connection.chars().count() > validate::PATH_MAX * 2 || connection.chars().any(char::is_control) {
-        return Err(CatalogError::invalid("connection", "must be a connection URL of at most 2000 characters"));
+    if connection.chars().count() > validate::PATH_MAX * 2
+        || connection.chars().any(char::is_control)
+    {
+        return Err(CatalogError::invalid(
+            "connection",
+            "must be a connection URL of at most 2000 characters",
+        ));
     }
     match EngineKind::from_url(connection) {
         Some(found) if found == engine => Ok(()),
         Some(found) => Err(CatalogError::invalid(
             "connection",
-            format!("is a {} URL but kind is {}", found.as_str(), engine.as_str()),
+            format!(
+                "is a {} URL but kind is {}",
+                found.as_str(),
+                engine.as_str()
+            ),
         )),
         None => Err(CatalogError::invalid(
             "connection",
-            format!("must be a {} URL", match engine {
-                EngineKind::Postgres => "postgres://",
-                EngineKind::Mysql => "mysql://",
-                EngineKind::Sqlite => "sqlite:///",
-            }),
+            format!(
+                "must be a {} URL",
+                match engine {
+                    EngineKind::Postgres => "postgres://",
+                    EngineKind::Mysql => "mysql://",
+                    EngineKind::Sqlite => "sqlite:///",
+                }
+            ),
         )),
     }
 }
@@ -214,13 +234,20 @@ impl Catalog {
     }
 
     /// An integration the caller may see (through its root resource's teams), else `NotFound`.
-    pub async fn visible_integration(&self, principal: &Principal, id: IntegrationId) -> Result<IntegrationRow> {
+    pub async fn visible_integration(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+    ) -> Result<IntegrationRow> {
         let row = self
             .store()
             .integration(principal.workspace, id)
             .await?
             .ok_or(CatalogError::NotFound)?;
-        let root = self.store().integration_root(principal.workspace, id).await?;
+        let root = self
+            .store()
+            .integration_root(principal.workspace, id)
+            .await?;
         if principal.can_see(root.workspace, &root.teams) {
             Ok(row)
         } else {
@@ -228,29 +255,58 @@ impl Catalog {
         }
     }
 
-    pub async fn create_integration(&self, principal: &Principal, input: IntegrationInput) -> Result<IntegrationView> {
+    pub async fn create_integration(
+        &self,
+        principal: &Principal,
+        input: IntegrationInput,
+    ) -> Result<IntegrationView> {
         admin_only(principal)?;
         let name = validate::label("name", &input.name)?;
         if name.contains('.') {
-            return Err(CatalogError::invalid("name", "must not contain '.' (it separates path parts)"));
+            return Err(CatalogError::invalid(
+                "name",
+                "must not contain '.' (it separates path parts)",
+            ));
         }
         let engine = parse_engine(&input.kind)?;
         check_connection(engine, &input.connection)?;
         let interval = check_interval(input.sync_interval_secs)?
             .unwrap_or(i64::try_from(DEFAULT_SYNC_INTERVAL_SECS).unwrap_or(86_400));
-        let teams = self.team_ids_named(principal.workspace, &input.teams).await?;
-        let secret = self.inner.vault.seal(principal.workspace, &input.connection)?;
+        let teams = self
+            .team_ids_named(principal.workspace, &input.teams)
+            .await?;
+        let secret = self
+            .inner
+            .vault
+            .seal(principal.workspace, &input.connection)?;
         let row = match self
             .store()
-            .create_integration(principal.workspace, &name, engine.as_str(), &secret, interval, &teams)
+            .create_integration(
+                principal.workspace,
+                &name,
+                engine.as_str(),
+                &secret,
+                interval,
+                &teams,
+            )
             .await
         {
             Err(StoreError::Conflict(_)) => {
-                return Err(CatalogError::invalid("name", format!("an integration named {name:?} already exists")));
+                return Err(CatalogError::invalid(
+                    "name",
+                    format!("an integration named {name:?} already exists"),
+                ));
             }
             other => other?,
         };
         self.follow_changes().await?;
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "integration.created",
+            json!({"integration": row.id.0, "name": row.name, "kind": row.kind}),
+        )
+        .await?;
         self.integration_view(row).await
     }
 
@@ -265,12 +321,21 @@ impl Catalog {
         Ok(views)
     }
 
-    pub async fn get_integration(&self, principal: &Principal, id: IntegrationId) -> Result<IntegrationView> {
+    pub async fn get_integration(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+    ) -> Result<IntegrationView> {
         let row = self.visible_integration(principal, id).await?;
         self.integration_view(row).await
     }
 
-    pub async fn update_integration(&self, principal: &Principal, id: IntegrationId, patch: IntegrationPatch) -> Result<IntegrationView> {
+    pub async fn update_integration(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        patch: IntegrationPatch,
+    ) -> Result<IntegrationView> {
         let row = self.visible_integration(principal, id).await?;
         admin_only(principal)?;
         let engine = parse_engine(&row.kind)?;
@@ -290,9 +355,17 @@ impl Catalog {
             .update_integration(principal.workspace, id, secret.as_deref(), interval)
             .await?;
         if let Some(teams) = teams {
-            let root = self.store().integration_root(principal.workspace, id).await?;
-            let patch = ResourcePatch { teams: Some(teams), ..ResourcePatch::default() };
-            self.store().update_resource(principal.workspace, root.id, &patch).await?;
+            let root = self
+                .store()
+                .integration_root(principal.workspace, id)
+                .await?;
+            let patch = ResourcePatch {
+                teams: Some(teams),
+                ..ResourcePatch::default()
+            };
+            self.store()
+                .update_resource(principal.workspace, root.id, &patch)
+                .await?;
             self.follow_changes().await?;
         }
         self.get_integration(principal, id).await
@@ -301,29 +374,58 @@ impl Catalog {
     pub async fn delete_integration(&self, principal: &Principal, id: IntegrationId) -> Result<()> {
         self.visible_integration(principal, id).await?;
         admin_only(principal)?;
-        self.store().delete_integration(principal.workspace, id).await?;
+        self.store()
+            .delete_integration(principal.workspace, id)
+            .await?;
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "integration.deleted",
+            json!({"integration": id.0}),
+        )
+        .await?;
         self.follow_changes().await
     }
 
     /// Crawls an integration now (admins).
-    pub async fn sync_integration(&self, principal: &Principal, id: IntegrationId) -> Result<SyncView> {
+    pub async fn sync_integration(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+    ) -> Result<SyncView> {
         self.visible_integration(principal, id).await?;
         admin_only(principal)?;
-        self.sync(principal.workspace, id).await
+        let view = self.sync(principal.workspace, id).await?;
+        self.audit(principal.workspace, Some(principal.user), "integration.synced", json!({"integration": id.0, "added": view.added, "changed": view.changed, "removed": view.removed})).await?;
+        Ok(view)
     }
 
     /// Crawls and applies, holding the integration's sync lease so syncs never overlap, on
     /// this node or any other sharing the store. A failed crawl changes nothing.
     pub(crate) async fn sync(&self, workspace: WorkspaceId, id: IntegrationId) -> Result<SyncView> {
-        let row = self.store().integration(workspace, id).await?.ok_or(CatalogError::NotFound)?;
+        let row = self
+            .store()
+            .integration(workspace, id)
+            .await?
+            .ok_or(CatalogError::NotFound)?;
         let now = now_ms();
         let lease_until = now + i64::try_from(SYNC_LEASE.as_millis()).unwrap_or(i64::MAX / 2);
-        if !self.store().acquire_sync_lease(workspace, id, now, lease_until).await? {
-            return Err(CatalogError::Conflict(format!("integration {} is already syncing", row.name)));
+        if !self
+            .store()
+            .acquire_sync_lease(workspace, id, now, lease_until)
+            .await?
+        {
+            return Err(CatalogError::Conflict(format!(
+                "integration {} is already syncing",
+                row.name
+            )));
         }
         let outcome = self.crawl_and_apply(&row).await;
         let status = match &outcome {
-            Ok(view) => format!("ok: {} added, {} changed, {} removed", view.added, view.changed, view.removed),
+            Ok(view) => format!(
+                "ok: {} added, {} changed, {} removed",
+                view.added, view.changed, view.removed
+            ),
             Err(error) => format!("failed: {error}"),
         };
         self.store().finish_sync(workspace, id, &status).await?;
@@ -335,12 +437,22 @@ impl Catalog {
 
     async fn crawl_and_apply(&self, row: &IntegrationRow) -> Result<SyncView> {
         let engine = parse_engine(&row.kind)?;
-        let url = self.inner.vault.open_secret(row.workspace, &row.connection_secret)?;
-        let crawl = cairn_connect::crawl(engine, &url)
-            .await
-            .map_err(|error| CatalogError::Refused { code: error.code(), message: error.to_string() })?;
+        let url = self
+            .inner
+            .vault
+            .open_secret(row.workspace, &row.connection_secret)?;
+        let crawl =
+            cairn_connect::crawl(engine, &url)
+                .await
+                .map_err(|error| CatalogError::Refused {
+                    code: error.code(),
+                    message: error.to_string(),
+                })?;
         let (items, relations) = crawl_items(&row.name, &crawl);
-        let counts = self.store().apply_crawl(row.workspace, row.id, &items, &relations).await?;
+        let counts = self
+            .store()
+            .apply_crawl(row.workspace, row.id, &items, &relations)
+            .await?;
         let count = |kind: ObjectKind| crawl.of_kind(kind).count() as u64;
         Ok(SyncView {
             added: counts.added,
@@ -361,22 +473,42 @@ impl Catalog {
         for row in self.store().integrations_due(now_ms()).await? {
             match self.sync(row.workspace, row.id).await {
                 Ok(_) | Err(CatalogError::Conflict(_)) => {}
-                Err(error) => tracing::warn!(workspace = %row.workspace, integration = %row.id, %error, "scheduled sync failed"),
+                Err(error) => {
+                    tracing::warn!(workspace = %row.workspace, integration = %row.id, %error, "scheduled sync failed")
+                }
             }
         }
         Ok(())
     }
 
     /// Attaches dbt descriptions, tags, owners and lineage to the integration's crawled tables.
-    pub async fn import_dbt(&self, principal: &Principal, id: IntegrationId, input: DbtImportInput) -> Result<DbtImportView> {
+    pub async fn import_dbt(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        input: DbtImportInput,
+    ) -> Result<DbtImportView> {
         let row = self.visible_integration(principal, id).await?;
         admin_only(principal)?;
-        let docs = dbt::parse(&input.manifest, input.catalog.as_ref())
-            .map_err(|error| CatalogError::Refused { code: error.code(), message: error.to_string() })?;
-        let resources = self.store().integration_resources(principal.workspace, id).await?;
+        let docs = dbt::parse(&input.manifest, input.catalog.as_ref()).map_err(|error| {
+            CatalogError::Refused {
+                code: error.code(),
+                message: error.to_string(),
+            }
+        })?;
+        let resources = self
+            .store()
+            .integration_resources(principal.workspace, id)
+            .await?;
         let prefix = format!("{}.", row.name);
         let relative = |resource: &Resource| -> Vec<String> {
-            resource.path.strip_prefix(&prefix).unwrap_or(&resource.path).split('.').map(str::to_string).collect()
+            resource
+                .path
+                .strip_prefix(&prefix)
+                .unwrap_or(&resource.path)
+                .split('.')
+                .map(str::to_string)
+                .collect()
         };
         let relations: Vec<&Resource> = resources
             .iter()
@@ -385,14 +517,23 @@ impl Catalog {
         // The warehouse's database name often differs from dbt's (another target, a copy), so a
         // relation matches on database, schema and name, or else on schema and name alone.
         let find = |relation: &DbtRelation| {
-            let anywhere = DbtRelation { database: None, ..relation.clone() };
+            let anywhere = DbtRelation {
+                database: None,
+                ..relation.clone()
+            };
             let matching = |wanted: &DbtRelation| {
-                relations.iter().find(|resource| wanted.matches_path(&relative(resource))).copied()
+                relations
+                    .iter()
+                    .find(|resource| wanted.matches_path(&relative(resource)))
+                    .copied()
             };
             matching(relation).or_else(|| matching(&anywhere))
         };
         let mut columns_of: HashMap<i64, Vec<&Resource>> = HashMap::new();
-        for resource in resources.iter().filter(|resource| resource.kind == ResourceKind::Column) {
+        for resource in resources
+            .iter()
+            .filter(|resource| resource.kind == ResourceKind::Column)
+        {
             if let Some(parent) = resource.parent {
                 columns_of.entry(parent.0).or_default().push(resource);
             }
@@ -409,21 +550,33 @@ impl Catalog {
             matched += 1;
             imported.push(ImportedDoc {
                 resource: table.id,
-                description: node.description.clone().filter(|text| !text.trim().is_empty()),
+                description: node
+                    .description
+                    .clone()
+                    .filter(|text| !text.trim().is_empty()),
                 tags: node.tags.clone(),
                 owners: node.owner.iter().cloned().collect(),
             });
             for column in &node.columns {
-                let Some(crawled) = columns_of
-                    .get(&table.id.0)
-                    .and_then(|columns| columns.iter().find(|candidate| candidate.name.eq_ignore_ascii_case(&column.name)))
-                else {
+                let Some(crawled) = columns_of.get(&table.id.0).and_then(|columns| {
+                    columns
+                        .iter()
+                        .find(|candidate| candidate.name.eq_ignore_ascii_case(&column.name))
+                }) else {
                     continue;
                 };
-                let description = column.description.clone().filter(|text| !text.trim().is_empty());
+                let description = column
+                    .description
+                    .clone()
+                    .filter(|text| !text.trim().is_empty());
                 if description.is_some() || !column.tags.is_empty() {
                     columns_documented += 1;
-                    imported.push(ImportedDoc { resource: crawled.id, description, tags: column.tags.clone(), owners: Vec::new() });
+                    imported.push(ImportedDoc {
+                        resource: crawled.id,
+                        description,
+                        tags: column.tags.clone(),
+                        owners: Vec::new(),
+                    });
                 }
             }
         }
@@ -432,7 +585,16 @@ impl Catalog {
             .iter()
             .filter_map(|edge| Some((find(&edge.from)?.id, find(&edge.to)?.id)))
             .collect();
-        self.store().apply_dbt(principal.workspace, id, &imported, &lineage).await?;
+        self.store()
+            .apply_dbt(principal.workspace, id, &imported, &lineage)
+            .await?;
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "integration.dbt_imported",
+            json!({"integration": id.0, "matched": matched, "lineage": lineage.len()}),
+        )
+        .await?;
         self.follow_changes().await?;
         Ok(DbtImportView {
             manifest_version: docs.manifest_version,

@@ -1,6 +1,7 @@
 //! The catalog's services: every operation of the HTTP API, the CLI, MCP and the assistant's
 //! tools is a method here that takes the caller's [`Principal`] first.
 
+mod audit;
 mod auth;
 mod demo;
 mod error;
@@ -9,6 +10,8 @@ mod integrations;
 mod people;
 mod resources;
 mod secret;
+mod settings;
+mod sql;
 mod vault;
 
 use std::path::PathBuf;
@@ -16,16 +19,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use cairn_domain::{Principal, ResourceId, Role, TeamId, TokenId, UserId, WorkspaceId};
-pub use cairn_store::{Backend, Store};
 use cairn_search::SearchIndex;
+pub use cairn_store::{Backend, Store};
 
+pub use audit::{AuditEntry, AuditVerification};
 pub use auth::{Authenticated, Credential, SignIn, SignInLimits};
+pub use cairn_connect::query::QueryResult;
 pub use demo::{DemoPerson, DemoSeed};
 pub use error::{CatalogError, Result};
-pub use integrations::{DbtImportInput, DbtImportView, IntegrationInput, IntegrationPatch, IntegrationView, SyncView};
+pub use integrations::{
+    DbtImportInput, DbtImportView, IntegrationInput, IntegrationPatch, IntegrationView, SyncView,
+};
 pub use people::{MeView, NewToken, NewUser, TeamView, TokenView, UserPatch, UserView};
-pub use resources::{NewResourceInput, ResourceList, ResourcePatchInput, ResourceQuery, ResourceView};
+pub use resources::{
+    NewResourceInput, ResourceList, ResourcePatchInput, ResourceQuery, ResourceView,
+};
 pub use secret::{generate_password, generate_secret, hash_secret};
+pub use settings::{AiSettings, AiSettingsInput, ProviderSetting};
+pub use sql::{PermissionsView, SqlInput};
 
 /// Settings of the catalog services.
 #[derive(Debug, Clone)]

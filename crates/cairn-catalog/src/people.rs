@@ -3,6 +3,7 @@
 use cairn_domain::{Principal, Role, TeamId, TokenId, UserId, WorkspaceId, validate};
 use cairn_store::{StoreError, Team, User, Workspace};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::hash_password;
@@ -114,8 +115,14 @@ impl Catalog {
     /// Creates a workspace (CLI).
     pub async fn create_workspace(&self, name: &str, region: Option<&str>) -> Result<Workspace> {
         let name = validate::label("name", name)?;
-        let region = region.map(|region| validate::label("region", region)).transpose()?;
-        match self.store().create_workspace(&name, region.as_deref()).await {
+        let region = region
+            .map(|region| validate::label("region", region))
+            .transpose()?;
+        match self
+            .store()
+            .create_workspace(&name, region.as_deref())
+            .await
+        {
             Err(StoreError::Conflict(_)) => Err(CatalogError::invalid(
                 "name",
                 format!("a workspace named {name:?} already exists"),
@@ -126,10 +133,9 @@ impl Catalog {
 
     /// A workspace by name, or a clear error naming it.
     pub async fn workspace_named(&self, name: &str) -> Result<Workspace> {
-        self.store()
-            .workspace_by_name(name)
-            .await?
-            .ok_or_else(|| CatalogError::invalid("workspace", format!("no workspace named {name:?}")))
+        self.store().workspace_by_name(name).await?.ok_or_else(|| {
+            CatalogError::invalid("workspace", format!("no workspace named {name:?}"))
+        })
     }
 
     /// Creates a team in a workspace (CLI and admins).
@@ -146,7 +152,11 @@ impl Catalog {
 
     /// Adds a member to a workspace (CLI and admins). Returns the member and, when none was
     /// given, the generated password.
-    pub async fn add_user(&self, workspace: WorkspaceId, new: NewUser) -> Result<(UserView, Option<String>)> {
+    pub async fn add_user(
+        &self,
+        workspace: WorkspaceId,
+        new: NewUser,
+    ) -> Result<(UserView, Option<String>)> {
         let email = validate::email("email", &new.email)?;
         let name = match &new.name {
             Some(name) => validate::name("name", name)?,
@@ -176,7 +186,9 @@ impl Catalog {
             other => other?,
         };
         for team in &teams {
-            self.store().add_team_member(workspace, team.id, user.id).await?;
+            self.store()
+                .add_team_member(workspace, team.id, user.id)
+                .await?;
         }
         Ok((self.user_view(user).await?, generated))
     }
@@ -191,13 +203,19 @@ impl Catalog {
                     .iter()
                     .find(|team| &team.name == name)
                     .cloned()
-                    .ok_or_else(|| CatalogError::invalid("teams", format!("no team named {name:?}")))
+                    .ok_or_else(|| {
+                        CatalogError::invalid("teams", format!("no team named {name:?}"))
+                    })
             })
             .collect()
     }
 
     /// Team names by id, for views.
-    pub(crate) async fn team_names(&self, workspace: WorkspaceId, ids: &[TeamId]) -> Result<Vec<String>> {
+    pub(crate) async fn team_names(
+        &self,
+        workspace: WorkspaceId,
+        ids: &[TeamId],
+    ) -> Result<Vec<String>> {
         let teams = self.store().list_teams(workspace).await?;
         Ok(ids
             .iter()
@@ -206,7 +224,11 @@ impl Catalog {
             .collect())
     }
 
-    pub(crate) async fn team_ids_named(&self, workspace: WorkspaceId, names: &[String]) -> Result<Vec<TeamId>> {
+    pub(crate) async fn team_ids_named(
+        &self,
+        workspace: WorkspaceId,
+        names: &[String],
+    ) -> Result<Vec<TeamId>> {
         Ok(self
             .teams_named(workspace, names)
             .await?
@@ -228,7 +250,12 @@ impl Catalog {
     }
 
     /// Creates an API token for a member (CLI); the secret is returned once.
-    pub async fn issue_token(&self, workspace: WorkspaceId, user: UserId, name: Option<&str>) -> Result<TokenView> {
+    pub async fn issue_token(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        name: Option<&str>,
+    ) -> Result<TokenView> {
         let name = match name {
             Some(name) => validate::label("name", name)?,
             None => "api token".to_string(),
@@ -268,13 +295,28 @@ impl Catalog {
                 region: workspace.region,
             },
             role: principal.role,
-            teams: self.team_names(principal.workspace, &principal.teams).await?,
+            teams: self
+                .team_names(principal.workspace, &principal.teams)
+                .await?,
         })
     }
 
-    pub async fn create_own_token(&self, principal: &Principal, new: NewToken) -> Result<TokenView> {
-        self.issue_token(principal.workspace, principal.user, new.name.as_deref())
-            .await
+    pub async fn create_own_token(
+        &self,
+        principal: &Principal,
+        new: NewToken,
+    ) -> Result<TokenView> {
+        let token = self
+            .issue_token(principal.workspace, principal.user, new.name.as_deref())
+            .await?;
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "token.created",
+            json!({"token": token.id, "name": token.name}),
+        )
+        .await?;
+        Ok(token)
     }
 
     pub async fn list_own_tokens(&self, principal: &Principal) -> Result<Vec<TokenView>> {
@@ -300,6 +342,13 @@ impl Catalog {
             .delete_token(principal.workspace, principal.user, id)
             .await?
         {
+            self.audit(
+                principal.workspace,
+                Some(principal.user),
+                "token.revoked",
+                json!({"token": id.0}),
+            )
+            .await?;
             Ok(())
         } else {
             Err(CatalogError::NotFound)
@@ -317,19 +366,40 @@ impl Catalog {
         Ok(views)
     }
 
-    pub async fn create_user(&self, principal: &Principal, new: NewUser) -> Result<(UserView, Option<String>)> {
+    pub async fn create_user(
+        &self,
+        principal: &Principal,
+        new: NewUser,
+    ) -> Result<(UserView, Option<String>)> {
         admin_only(principal)?;
-        self.add_user(principal.workspace, new).await
+        let (user, password) = self.add_user(principal.workspace, new).await?;
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "user.created",
+            json!({"user": user.id, "email": user.email, "role": user.role}),
+        )
+        .await?;
+        Ok((user, password))
     }
 
-    pub async fn update_user(&self, principal: &Principal, id: UserId, patch: UserPatch) -> Result<UserView> {
+    pub async fn update_user(
+        &self,
+        principal: &Principal,
+        id: UserId,
+        patch: UserPatch,
+    ) -> Result<UserView> {
         admin_only(principal)?;
         let user = self
             .store()
             .user(principal.workspace, id)
             .await?
             .ok_or(CatalogError::NotFound)?;
-        let name = patch.name.as_deref().map(|name| validate::name("name", name)).transpose()?;
+        let name = patch
+            .name
+            .as_deref()
+            .map(|name| validate::name("name", name))
+            .transpose()?;
         if id == principal.user && patch.role.is_some_and(|role| role != Role::Admin) {
             self.ensure_another_admin(principal.workspace, id).await?;
         }
@@ -341,7 +411,13 @@ impl Catalog {
             None => None,
         };
         self.store()
-            .update_user(principal.workspace, user.id, name.as_deref(), patch.role, hash.as_deref())
+            .update_user(
+                principal.workspace,
+                user.id,
+                name.as_deref(),
+                patch.role,
+                hash.as_deref(),
+            )
             .await?;
         let user = self
             .store()
@@ -379,6 +455,13 @@ impl Catalog {
             self.ensure_another_admin(principal.workspace, id).await?;
         }
         self.store().delete_user(principal.workspace, id).await?;
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "user.deleted",
+            json!({"user": id.0}),
+        )
+        .await?;
         tracing::info!(workspace = %principal.workspace, user = %id, "member removed");
         Ok(())
     }
@@ -387,7 +470,10 @@ impl Catalog {
         admin_only(principal)?;
         let mut views = Vec::new();
         for team in self.store().list_teams(principal.workspace).await? {
-            let members = self.store().team_members(principal.workspace, team.id).await?;
+            let members = self
+                .store()
+                .team_members(principal.workspace, team.id)
+                .await?;
             views.push(TeamView {
                 id: team.id.0,
                 name: team.name,
@@ -400,6 +486,13 @@ impl Catalog {
     pub async fn create_team(&self, principal: &Principal, name: &str) -> Result<TeamView> {
         admin_only(principal)?;
         let team = self.add_team(principal.workspace, name).await?;
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "team.created",
+            json!({"team": team.id.0, "name": team.name}),
+        )
+        .await?;
         Ok(TeamView {
             id: team.id.0,
             name: team.name,
@@ -407,7 +500,12 @@ impl Catalog {
         })
     }
 
-    pub async fn add_team_member(&self, principal: &Principal, team: TeamId, user: UserId) -> Result<()> {
+    pub async fn add_team_member(
+        &self,
+        principal: &Principal,
+        team: TeamId,
+        user: UserId,
+    ) -> Result<()> {
         admin_only(principal)?;
         let workspace = principal.workspace;
         if self.store().team(workspace, team).await?.is_none()
@@ -416,16 +514,35 @@ impl Catalog {
             return Err(CatalogError::NotFound);
         }
         self.store().add_team_member(workspace, team, user).await?;
+        self.audit(
+            workspace,
+            Some(principal.user),
+            "team.member_added",
+            json!({"team": team.0, "user": user.0}),
+        )
+        .await?;
         Ok(())
     }
 
-    pub async fn remove_team_member(&self, principal: &Principal, team: TeamId, user: UserId) -> Result<()> {
+    pub async fn remove_team_member(
+        &self,
+        principal: &Principal,
+        team: TeamId,
+        user: UserId,
+    ) -> Result<()> {
         admin_only(principal)?;
         if self
             .store()
             .remove_team_member(principal.workspace, team, user)
             .await?
         {
+            self.audit(
+                principal.workspace,
+                Some(principal.user),
+                "team.member_removed",
+                json!({"team": team.0, "user": user.0}),
+            )
+            .await?;
             Ok(())
         } else {
             Err(CatalogError::NotFound)

@@ -4,7 +4,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_domain::{Principal, ResourceId, ResourceKind, TeamId, validate};
 use cairn_search::SearchQuery;
-use cairn_store::{LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch, StoreError, Team};
+use cairn_store::{
+    LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch, StoreError, Team,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -115,7 +117,10 @@ fn decode_cursor(text: &str) -> Result<Cursor> {
 fn parse_kind(text: &str) -> Result<ResourceKind> {
     ResourceKind::parse(text).ok_or_else(|| {
         let known: Vec<&str> = ResourceKind::ALL.iter().map(|kind| kind.as_str()).collect();
-        CatalogError::invalid("kind", format!("unknown kind {text:?}; one of {}", known.join(", ")))
+        CatalogError::invalid(
+            "kind",
+            format!("unknown kind {text:?}; one of {}", known.join(", ")),
+        )
     })
 }
 
@@ -146,7 +151,11 @@ pub(crate) fn view(resource: Resource, teams: &[Team]) -> ResourceView {
 
 impl Catalog {
     /// A resource the caller may see, else `NotFound`, whether it exists or not.
-    pub async fn visible_resource(&self, principal: &Principal, id: ResourceId) -> Result<Resource> {
+    pub async fn visible_resource(
+        &self,
+        principal: &Principal,
+        id: ResourceId,
+    ) -> Result<Resource> {
         let resource = self
             .store()
             .resource(principal.workspace, id)
@@ -159,19 +168,30 @@ impl Catalog {
         }
     }
 
-    pub async fn get_resource(&self, principal: &Principal, id: ResourceId) -> Result<ResourceView> {
+    pub async fn get_resource(
+        &self,
+        principal: &Principal,
+        id: ResourceId,
+    ) -> Result<ResourceView> {
         let resource = self.visible_resource(principal, id).await?;
         let teams = self.store().list_teams(principal.workspace).await?;
         Ok(view(resource, &teams))
     }
 
     /// Creates a glossary term or a document.
-    pub async fn create_resource(&self, principal: &Principal, input: NewResourceInput) -> Result<ResourceView> {
+    pub async fn create_resource(
+        &self,
+        principal: &Principal,
+        input: NewResourceInput,
+    ) -> Result<ResourceView> {
         let kind = parse_kind(&input.kind)?;
         if !kind.is_authored() {
             return Err(CatalogError::invalid(
                 "kind",
-                format!("{} resources come from integrations; create a term or a document", kind.as_str()),
+                format!(
+                    "{} resources come from integrations; create a term or a document",
+                    kind.as_str()
+                ),
             ));
         }
         let name = validate::name("name", &input.name)?;
@@ -193,7 +213,9 @@ impl Catalog {
             return Err(CatalogError::forbidden("viewers cannot create resources"));
         }
         if !principal.can_create(kind, &teams) {
-            return Err(CatalogError::forbidden("editors create resources only for their own teams"));
+            return Err(CatalogError::forbidden(
+                "editors create resources only for their own teams",
+            ));
         }
         let new = NewResource {
             kind: Some(kind),
@@ -236,7 +258,11 @@ impl Catalog {
                 .as_deref()
                 .map(|text| validate::text("description", text))
                 .transpose()?,
-            tags: input.tags.as_deref().map(|tags| validate::labels("tags", tags)).transpose()?,
+            tags: input
+                .tags
+                .as_deref()
+                .map(|tags| validate::labels("tags", tags))
+                .transpose()?,
             owners: input
                 .owners
                 .as_deref()
@@ -252,37 +278,68 @@ impl Catalog {
         }
         if let Some(teams) = &patch.teams {
             if !principal.can_change_teams() {
-                return Err(CatalogError::forbidden("only admins change a resource's teams"));
+                return Err(CatalogError::forbidden(
+                    "only admins change a resource's teams",
+                ));
             }
             if teams.is_empty() {
                 return Err(CatalogError::invalid("teams", "name at least one team"));
             }
         }
-        self.store().update_resource(principal.workspace, id, &patch).await?;
+        self.store()
+            .update_resource(principal.workspace, id, &patch)
+            .await?;
         self.follow_changes().await?;
         self.get_resource(principal, id).await
     }
 
     /// Searches (with `q`) or browses (without) what the caller may see.
-    pub async fn list_resources(&self, principal: &Principal, query: ResourceQuery) -> Result<ResourceList> {
+    pub async fn list_resources(
+        &self,
+        principal: &Principal,
+        query: ResourceQuery,
+    ) -> Result<ResourceList> {
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
         if limit == 0 || limit > MAX_LIMIT {
-            return Err(CatalogError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+            return Err(CatalogError::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
         }
         let kind = query.kind.as_deref().map(parse_kind).transpose()?;
-        for (field, value) in [("q", &query.q), ("tag", &query.tag), ("owner", &query.owner)] {
-            if value.as_ref().is_some_and(|text| text.chars().count() > validate::NAME_MAX) {
-                return Err(CatalogError::invalid(field, format!("must be at most {} characters", validate::NAME_MAX)));
+        for (field, value) in [
+            ("q", &query.q),
+            ("tag", &query.tag),
+            ("owner", &query.owner),
+        ] {
+            if value
+                .as_ref()
+                .is_some_and(|text| text.chars().count() > validate::NAME_MAX)
+            {
+                return Err(CatalogError::invalid(
+                    field,
+                    format!("must be at most {} characters", validate::NAME_MAX),
+                ));
             }
         }
         let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
-        let text = query.q.as_deref().map(str::trim).unwrap_or_default().to_string();
+        let text = query
+            .q
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_string();
         let teams = self.store().list_teams(principal.workspace).await?;
         let scope = principal.scope();
         if text.is_empty() {
             let after = match cursor {
                 Some(Cursor::After(id)) => Some(ResourceId(id)),
-                Some(Cursor::Offset(_)) => return Err(CatalogError::invalid("cursor", "belongs to a search, not a listing")),
+                Some(Cursor::Offset(_)) => {
+                    return Err(CatalogError::invalid(
+                        "cursor",
+                        "belongs to a search, not a listing",
+                    ));
+                }
                 None => None,
             };
             let filter = ResourceFilter {
@@ -308,7 +365,12 @@ impl Catalog {
         }
         let offset = match cursor {
             Some(Cursor::Offset(offset)) => offset,
-            Some(Cursor::After(_)) => return Err(CatalogError::invalid("cursor", "belongs to a listing, not a search")),
+            Some(Cursor::After(_)) => {
+                return Err(CatalogError::invalid(
+                    "cursor",
+                    "belongs to a listing, not a search",
+                ));
+            }
             None => 0,
         };
         self.follow_changes().await?;
@@ -318,10 +380,15 @@ impl Catalog {
             tag: query.tag,
             owner: query.owner,
         };
-        let ids = self.search_ids(scope, search_query, offset, limit + 1).await?;
+        let ids = self
+            .search_ids(scope, search_query, offset, limit + 1)
+            .await?;
         let more = ids.len() > limit;
         let ids = &ids[..ids.len().min(limit)];
-        let found = self.store().resources_by_ids(principal.workspace, ids).await?;
+        let found = self
+            .store()
+            .resources_by_ids(principal.workspace, ids)
+            .await?;
         let items = found
             .into_iter()
             .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
@@ -338,8 +405,14 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        assert!(matches!(decode_cursor(&encode_cursor(&Cursor::After(42))), Ok(Cursor::After(42))));
-        assert!(matches!(decode_cursor(&encode_cursor(&Cursor::Offset(7))), Ok(Cursor::Offset(7))));
+        assert!(matches!(
+            decode_cursor(&encode_cursor(&Cursor::After(42))),
+            Ok(Cursor::After(42))
+        ));
+        assert!(matches!(
+            decode_cursor(&encode_cursor(&Cursor::Offset(7))),
+            Ok(Cursor::Offset(7))
+        ));
         for bad in ["", "!!", "eA", &URL_SAFE_NO_PAD.encode("a-x")] {
             assert!(decode_cursor(bad).is_err(), "{bad:?}");
         }

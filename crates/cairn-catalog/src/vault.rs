@@ -41,7 +41,9 @@ impl Vault {
     pub(crate) fn open(operator_key: Option<&str>, data_dir: &Path) -> Result<Vault> {
         let key = match operator_key {
             Some(text) => parse_key(text).ok_or_else(|| {
-                CatalogError::Internal("CAIRN_SECRET_KEY must be 32 bytes, as base64 or 64 hex digits".into())
+                CatalogError::Internal(
+                    "CAIRN_SECRET_KEY must be 32 bytes, as base64 or 64 hex digits".into(),
+                )
             })?,
             None => Self::key_file(&data_dir.join("secret.key"))?,
         };
@@ -51,10 +53,13 @@ impl Vault {
     }
 
     fn key_file(path: &Path) -> Result<[u8; 32]> {
-        let failed = |error: std::io::Error| CatalogError::Internal(format!("secret key file {}: {error}", path.display()));
+        let failed = |error: std::io::Error| {
+            CatalogError::Internal(format!("secret key file {}: {error}", path.display()))
+        };
         if let Ok(text) = std::fs::read_to_string(path) {
-            return parse_key(&text)
-                .ok_or_else(|| CatalogError::Internal(format!("secret key file {} is not a key", path.display())));
+            return parse_key(&text).ok_or_else(|| {
+                CatalogError::Internal(format!("secret key file {} is not a key", path.display()))
+            });
         }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(failed)?;
@@ -70,7 +75,8 @@ impl Vault {
         }
         use std::io::Write;
         let mut file = options.open(path).map_err(failed)?;
-        file.write_all(STANDARD.encode(key).as_bytes()).map_err(failed)?;
+        file.write_all(STANDARD.encode(key).as_bytes())
+            .map_err(failed)?;
         Ok(key)
     }
 
@@ -84,7 +90,13 @@ impl Vault {
         let aad = Self::context(workspace);
         let sealed = self
             .cipher
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext.as_bytes(), aad: &aad })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: &aad,
+                },
+            )
             .map_err(|_| CatalogError::Internal("encryption failed".into()))?;
         let mut bytes = nonce.to_vec();
         bytes.extend(sealed);
@@ -92,7 +104,11 @@ impl Vault {
     }
 
     pub(crate) fn open_secret(&self, workspace: WorkspaceId, sealed: &str) -> Result<String> {
-        let broken = || CatalogError::Internal("cannot decrypt an integration's connection: wrong CAIRN_SECRET_KEY?".into());
+        let broken = || {
+            CatalogError::Internal(
+                "cannot decrypt an integration's connection: wrong CAIRN_SECRET_KEY?".into(),
+            )
+        };
         let encoded = sealed.strip_prefix(VERSION).ok_or_else(broken)?;
         let bytes = STANDARD.decode(encoded).map_err(|_| broken())?;
         if bytes.len() < 12 {
@@ -103,7 +119,13 @@ impl Vault {
         let aad = Self::context(workspace);
         let plain = self
             .cipher
-            .decrypt(&Nonce::from(nonce), Payload { msg: ciphertext, aad: &aad })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| broken())?;
         String::from_utf8(plain).map_err(|_| broken())
     }
@@ -117,9 +139,14 @@ mod tests {
     fn sealed_secrets_open_only_in_their_workspace_and_hide_the_plaintext() {
         let dir = tempfile::tempdir().unwrap();
         let vault = Vault::open(None, dir.path()).unwrap();
-        let sealed = vault.seal(WorkspaceId(1), "postgres://u:hunter2@db/x").unwrap();
+        let sealed = vault
+            .seal(WorkspaceId(1), "postgres://u:hunter2@db/x")
+            .unwrap();
         assert!(!sealed.contains("hunter2"));
-        assert_eq!(vault.open_secret(WorkspaceId(1), &sealed).unwrap(), "postgres://u:hunter2@db/x");
+        assert_eq!(
+            vault.open_secret(WorkspaceId(1), &sealed).unwrap(),
+            "postgres://u:hunter2@db/x"
+        );
         assert!(vault.open_secret(WorkspaceId(2), &sealed).is_err());
         // The generated key file is private and reused.
         let again = Vault::open(None, dir.path()).unwrap();
@@ -127,7 +154,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("secret.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("secret.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let other = Vault::open(Some(&"ab".repeat(32)), dir.path()).unwrap();

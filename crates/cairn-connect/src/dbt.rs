@@ -339,7 +339,8 @@ fn merge_catalog(nodes: &mut BTreeMap<String, DbtNode>, catalog: &Value) -> Resu
                     }),
                 }
             }
-            node.columns.sort_by(|left, right| left.name.cmp(&right.name));
+            node.columns
+                .sort_by(|left, right| left.name.cmp(&right.name));
         }
     }
     Ok(())
@@ -428,11 +429,16 @@ mod tests {
             parse(&manifest(13, json!({})), None).unwrap_err().code(),
             "unsupported_manifest_version"
         );
-        assert_eq!(parse(&json!({"a": 1}), None).unwrap_err().code(), "not_a_manifest");
+        assert_eq!(
+            parse(&json!({"a": 1}), None).unwrap_err().code(),
+            "not_a_manifest"
+        );
         let catalog = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json"}, "nodes": {}});
         assert_eq!(parse(&catalog, None).unwrap_err().code(), "not_a_manifest");
         assert_eq!(
-            parse(&manifest(12, json!({})), Some(&json!({}))).unwrap_err().code(),
+            parse(&manifest(12, json!({})), Some(&json!({})))
+                .unwrap_err()
+                .code(),
             "not_a_catalog"
         );
     }
@@ -461,8 +467,10 @@ mod tests {
         assert_eq!(docs.nodes[1].owner.as_deref(), Some("bob, cy"));
         assert_eq!(docs.nodes[2].owner.as_deref(), Some("fin@example.com"));
         assert_eq!(docs.lineage.len(), 2);
-        assert!(docs.nodes[0]
-            .relation
-            .matches_path(&["D".into(), "s".into(), "A".into()]));
+        assert!(
+            docs.nodes[0]
+                .relation
+                .matches_path(&["D".into(), "s".into(), "A".into()])
+        );
     }
 }

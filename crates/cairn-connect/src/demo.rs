@@ -418,21 +418,51 @@ fn quoted(text: &str) -> String {
 
 const FIRST_NAMES: &[&str] = &[
     "Ada", "Bruno", "Chiara", "Dmitri", "Elif", "Farid", "Greta", "Hiro", "Ines", "Jonas", "Kaia",
-    "Luca", "Mei", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Tomasz", "Uma",
-    "Viktor", "Wanjiru", "Xavier", "Yara", "Zoltan",
+    "Luca", "Mei", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Tomasz", "Uma", "Viktor",
+    "Wanjiru", "Xavier", "Yara", "Zoltan",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Almeida", "Brandt", "Castillo", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito",
-    "Jansen", "Kowalski", "Lindqvist", "Moreau", "Nakamura", "O'Neill", "Petrov", "Quinn",
-    "Rossi", "Schmidt", "Tanaka", "Ulloa", "Varga", "Weber", "Yilmaz", "Zimmermann",
+    "Almeida",
+    "Brandt",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jansen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Nakamura",
+    "O'Neill",
+    "Petrov",
+    "Quinn",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Ulloa",
+    "Varga",
+    "Weber",
+    "Yilmaz",
+    "Zimmermann",
 ];
 const COMPANY_WORDS: &[&str] = &[
-    "Aurora", "Beacon", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Iris",
-    "Juniper", "Kestrel", "Lumen", "Meridian", "Nimbus", "Orchid", "Pioneer", "Quarry", "Ridge",
-    "Summit", "Tidal",
+    "Aurora", "Beacon", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Iris", "Juniper",
+    "Kestrel", "Lumen", "Meridian", "Nimbus", "Orchid", "Pioneer", "Quarry", "Ridge", "Summit",
+    "Tidal",
 ];
 const COMPANY_SUFFIXES: &[&str] = &[
-    "Logistics", "Hotels", "Retail", "Foods", "Clinics", "Studios", "Outdoor", "Labs", "Media",
+    "Logistics",
+    "Hotels",
+    "Retail",
+    "Foods",
+    "Clinics",
+    "Studios",
+    "Outdoor",
+    "Labs",
+    "Media",
     "Builders",
 ];
 
@@ -509,8 +539,21 @@ impl Rows {
         );
 
         const EMPLOYEES: i64 = 80;
-        let titles = ["Analyst", "Specialist", "Senior Specialist", "Lead", "Manager"];
-        let cities = ["Amsterdam", "Berlin", "Lisbon", "Atlanta", "Singapore", "Remote"];
+        let titles = [
+            "Analyst",
+            "Specialist",
+            "Senior Specialist",
+            "Lead",
+            "Manager",
+        ];
+        let cities = [
+            "Amsterdam",
+            "Berlin",
+            "Lisbon",
+            "Atlanta",
+            "Singapore",
+            "Remote",
+        ];
         let mut employee_rows = Vec::new();
         let mut employee_department = vec![0_i64; EMPLOYEES as usize + 1];
         for id in 1..=EMPLOYEES {
@@ -526,7 +569,10 @@ impl Rows {
             employee_department[id as usize] = department;
             let (manager, title) = match id {
                 1 => ("NULL".to_owned(), "Chief Executive Officer".to_owned()),
-                2..=8 => ("1".to_owned(), format!("Head of {}", departments[id as usize - 1].0)),
+                2..=8 => (
+                    "1".to_owned(),
+                    format!("Head of {}", departments[id as usize - 1].0),
+                ),
                 _ => (department.to_string(), random.pick(&titles).to_owned()),
             };
             let email = format!(
@@ -654,7 +700,10 @@ impl Rows {
             customer_rep[id as usize] = rep;
             customer_rows.push(format!(
                 "({id}, {}, {}, {}, {rep}, {})",
-                quoted(&format!("{name} {}", ["BV", "GmbH", "Inc.", "Ltd", "SA", "Pte"][id as usize % 6])),
+                quoted(&format!(
+                    "{name} {}",
+                    ["BV", "GmbH", "Inc.", "Ltd", "SA", "Pte"][id as usize % 6]
+                )),
                 quoted(random.pick(&["enterprise", "mid-market", "mid-market", "small business"])),
                 1 + (rep - 1) % 6,
                 quoted(&date(random.between(0, 1_000)))
@@ -671,7 +720,10 @@ impl Rows {
         for id in 1..=150_i64 {
             let customer = 1 + (id - 1) % CUSTOMERS;
             let (full_name, email) = if id == 77 {
-                ("Margarethe Quillfeather".to_owned(), CANARIES[0].value.to_owned())
+                (
+                    "Margarethe Quillfeather".to_owned(),
+                    CANARIES[0].value.to_owned(),
+                )
             } else {
                 let first = random.pick(FIRST_NAMES);
                 let last = random.pick(LAST_NAMES);
@@ -688,7 +740,11 @@ impl Rows {
                 "({id}, {customer}, {}, {}, {})",
                 quoted(&full_name),
                 quoted(&email),
-                quoted(&format!("+31 20 {:03} {:04}", random.below(1_000), random.below(10_000)))
+                quoted(&format!(
+                    "+31 20 {:03} {:04}",
+                    random.below(1_000),
+                    random.below(10_000)
+                ))
             ));
         }
         Self::insert(
@@ -754,8 +810,18 @@ impl Rows {
         );
 
         const PRODUCTS: i64 = 60;
-        let product_words = ["Aurora", "Ember", "Fjord", "Halo", "Lumen", "Nova", "Orbit", "Polar", "Quill", "Zenith"];
-        let product_kinds = ["Desk Lamp", "Lantern", "Camp Light", "Motion Sensor", "Smart Hub", "Floor Lamp"];
+        let product_words = [
+            "Aurora", "Ember", "Fjord", "Halo", "Lumen", "Nova", "Orbit", "Polar", "Quill",
+            "Zenith",
+        ];
+        let product_kinds = [
+            "Desk Lamp",
+            "Lantern",
+            "Camp Light",
+            "Motion Sensor",
+            "Smart Hub",
+            "Floor Lamp",
+        ];
         let mut product_price = vec![0.0_f64; PRODUCTS as usize + 1];
         let mut product_rows = Vec::new();
         for id in 1..=PRODUCTS {
@@ -843,16 +909,26 @@ impl Rows {
         for order in 1..=ORDERS {
             let customer = random.between(1, CUSTOMERS);
             let ordered_on = random.between(365, 1_460);
-            let status = random.pick(&["placed", "shipped", "delivered", "delivered", "delivered", "cancelled"]);
+            let status = random.pick(&[
+                "placed",
+                "shipped",
+                "delivered",
+                "delivered",
+                "delivered",
+                "cancelled",
+            ]);
             let mut total = 0.0;
             for _ in 0..random.between(1, 4) {
                 item_id += 1;
                 let product = random.between(1, PRODUCTS);
                 let quantity = random.between(1, 12);
                 let discount = [1.0, 1.0, 0.95, 0.9][random.below(4) as usize];
-                let unit_price = (product_price[product as usize] * discount * 100.0).round() / 100.0;
+                let unit_price =
+                    (product_price[product as usize] * discount * 100.0).round() / 100.0;
                 total += unit_price * quantity as f64;
-                item_rows.push(format!("({item_id}, {order}, {product}, {quantity}, {unit_price:.2})"));
+                item_rows.push(format!(
+                    "({item_id}, {order}, {product}, {quantity}, {unit_price:.2})"
+                ));
             }
             order_rows.push(format!(
                 "({order}, {customer}, {}, {}, {}, {total:.2})",
@@ -884,24 +960,61 @@ impl Rows {
                 payment_rows.push(format!(
                     "({payment_id}, {invoice_id}, {}, {amount:.2}, {})",
                     quoted(&date(ordered_on + random.between(5, 40))),
-                    quoted(random.pick(&["bank transfer", "bank transfer", "card", "direct debit"]))
+                    quoted(random.pick(&[
+                        "bank transfer",
+                        "bank transfer",
+                        "card",
+                        "direct debit"
+                    ]))
                 ));
                 if random.below(8) == 0 {
                     refund_id += 1;
-                    let refunded = (amount * [0.1, 0.25, 0.5, 1.0][random.below(4) as usize] * 100.0).round() / 100.0;
+                    let refunded =
+                        (amount * [0.1, 0.25, 0.5, 1.0][random.below(4) as usize] * 100.0).round()
+                            / 100.0;
                     refund_rows.push(format!(
                         "({refund_id}, {payment_id}, {}, {refunded:.2}, {})",
                         quoted(&date(ordered_on + random.between(30, 70))),
-                        quoted(random.pick(&["damaged in transit", "wrong item", "goodwill", "returned unused"]))
+                        quoted(random.pick(&[
+                            "damaged in transit",
+                            "wrong item",
+                            "goodwill",
+                            "returned unused"
+                        ]))
                     ));
                 }
             }
         }
-        Self::insert(sql, "orders", "id, customer_id, sales_rep_id, ordered_on, status, total_eur", &order_rows);
-        Self::insert(sql, "order_items", "id, order_id, product_id, quantity, unit_price_eur", &item_rows);
-        Self::insert(sql, "invoices", "id, order_id, issued_on, due_on, amount_eur, status", &invoice_rows);
-        Self::insert(sql, "payments", "id, invoice_id, paid_on, amount_eur, method", &payment_rows);
-        Self::insert(sql, "refunds", "id, payment_id, refunded_on, amount_eur, reason", &refund_rows);
+        Self::insert(
+            sql,
+            "orders",
+            "id, customer_id, sales_rep_id, ordered_on, status, total_eur",
+            &order_rows,
+        );
+        Self::insert(
+            sql,
+            "order_items",
+            "id, order_id, product_id, quantity, unit_price_eur",
+            &item_rows,
+        );
+        Self::insert(
+            sql,
+            "invoices",
+            "id, order_id, issued_on, due_on, amount_eur, status",
+            &invoice_rows,
+        );
+        Self::insert(
+            sql,
+            "payments",
+            "id, invoice_id, paid_on, amount_eur, method",
+            &payment_rows,
+        );
+        Self::insert(
+            sql,
+            "refunds",
+            "id, payment_id, refunded_on, amount_eur, reason",
+            &refund_rows,
+        );
 
         let mut expense_rows = Vec::new();
         for id in 1..=200_i64 {

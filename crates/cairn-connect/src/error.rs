@@ -190,7 +190,8 @@ pub(crate) fn percent_decode(text: &str) -> String {
     while index < bytes.len() {
         if bytes[index] == b'%'
             && index + 2 < bytes.len()
-            && let (Some(high), Some(low)) = (hex_value(bytes[index + 1]), hex_value(bytes[index + 2]))
+            && let (Some(high), Some(low)) =
+                (hex_value(bytes[index + 1]), hex_value(bytes[index + 2]))
         {
             decoded.push(high * 16 + low);
             index += 3;
@@ -214,14 +215,18 @@ mod tests {
 
     #[test]
     fn url_parts_are_found() {
-        let parts = UrlParts::parse("postgres://alice:s3cret@db.example:5433/sales?sslmode=require");
+        let parts =
+            UrlParts::parse("postgres://alice:s3cret@db.example:5433/sales?sslmode=require");
         assert_eq!(parts.scheme, "postgres");
         assert_eq!(parts.user.as_deref(), Some("alice"));
         assert_eq!(parts.password.as_deref(), Some("s3cret"));
         assert_eq!(parts.host.as_deref(), Some("db.example"));
         assert_eq!(parts.port.as_deref(), Some("5433"));
         assert_eq!(parts.database, "sales");
-        assert_eq!(parts.query, vec![("sslmode".to_owned(), "require".to_owned())]);
+        assert_eq!(
+            parts.query,
+            vec![("sslmode".to_owned(), "require".to_owned())]
+        );
 
         let sqlite = UrlParts::parse("sqlite:///var/data/demo.db");
         assert_eq!(sqlite.database, "/var/data/demo.db");
@@ -235,9 +240,7 @@ mod tests {
     fn scrub_removes_the_password_raw_and_decoded_and_the_url() {
         let url = format!("postgres://alice:{PASSWORD}@db.example:5433/sales");
         let redactor = Redactor::for_url(&url);
-        let text = format!(
-            "failed for {url}: password {PASSWORD} or Zebra/Canary-4711 rejected"
-        );
+        let text = format!("failed for {url}: password {PASSWORD} or Zebra/Canary-4711 rejected");
         let scrubbed = redactor.scrub(&text);
         assert!(!scrubbed.contains("Zebra"), "{scrubbed}");
         assert!(!scrubbed.contains("Canary"), "{scrubbed}");
@@ -255,7 +258,10 @@ mod tests {
 
     #[test]
     fn codes_are_stable() {
-        assert_eq!(ConnectError::AuthFailed(String::new()).code(), "auth_failed");
+        assert_eq!(
+            ConnectError::AuthFailed(String::new()).code(),
+            "auth_failed"
+        );
         assert_eq!(ConnectError::NotSqlite(String::new()).code(), "not_sqlite");
         assert_eq!(
             ConnectError::UnsupportedVersion(String::new()).code(),

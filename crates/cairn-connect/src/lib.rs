@@ -20,6 +20,7 @@ use std::time::Duration;
 pub use error::{ConnectError, Redactor};
 pub use model::{CrawledCatalog, CrawledObject, CrawledRelation, ObjectKind, RelationKind};
 pub use postgres::CATALOG_QUERIES as POSTGRES_CATALOG_QUERIES;
+pub use sqlite::SQLITE_ROOT;
 
 /// How long connecting (including authentication) may take before the server counts as
 /// unreachable.
@@ -148,9 +149,9 @@ pub(crate) fn classify_sqlx_error(error: &sqlx::Error, redactor: &Redactor) -> C
         sqlx::Error::Io(detail) => {
             ConnectError::Unreachable(redactor.scrub(&format!("{target}: {detail}")))
         }
-        sqlx::Error::Tls(detail) => ConnectError::Unreachable(redactor.scrub(&format!(
-            "{target}: tls negotiation failed: {detail}"
-        ))),
+        sqlx::Error::Tls(detail) => ConnectError::Unreachable(
+            redactor.scrub(&format!("{target}: tls negotiation failed: {detail}")),
+        ),
         sqlx::Error::PoolTimedOut => {
             ConnectError::Unreachable(format!("{target}: timed out connecting"))
         }
@@ -169,8 +170,11 @@ pub(crate) fn classify_sqlx_error(error: &sqlx::Error, redactor: &Redactor) -> C
                 }
                 // SQLITE_NOTADB
                 (Some("26"), None) => ConnectError::NotSqlite(message),
-                // SQLITE_CANTOPEN
-                (Some("14"), None) => ConnectError::DatabaseNotFound(message),
+                // SQLITE_CANTOPEN on a file that exists: permissions, or a WAL file in a
+                // read-only directory
+                (Some("14"), None) => {
+                    ConnectError::Unreachable(format!("cannot open the file: {message}"))
+                }
                 _ => ConnectError::CrawlFailed(format!("{target}: {message}")),
             }
         }
@@ -206,7 +210,10 @@ pub(crate) fn leading_version(text: &str) -> Option<(u32, u32)> {
         .collect();
     let mut numbers = digits.split('.').filter(|part| !part.is_empty());
     let major = numbers.next()?.parse().ok()?;
-    let minor = numbers.next().and_then(|part| part.parse().ok()).unwrap_or(0);
+    let minor = numbers
+        .next()
+        .and_then(|part| part.parse().ok())
+        .unwrap_or(0);
     Some((major, minor))
 }
 
@@ -216,7 +223,10 @@ mod tests {
 
     #[test]
     fn engine_kinds_parse() {
-        assert_eq!("postgres".parse::<EngineKind>().unwrap(), EngineKind::Postgres);
+        assert_eq!(
+            "postgres".parse::<EngineKind>().unwrap(),
+            EngineKind::Postgres
+        );
         assert_eq!("MySQL".parse::<EngineKind>().unwrap(), EngineKind::Mysql);
         assert_eq!("sqlite".parse::<EngineKind>().unwrap(), EngineKind::Sqlite);
         assert!("oracle".parse::<EngineKind>().is_err());
@@ -224,12 +234,18 @@ mod tests {
             EngineKind::from_url("postgresql://x@y/z"),
             Some(EngineKind::Postgres)
         );
-        assert_eq!(EngineKind::from_url("sqlite:///a.db"), Some(EngineKind::Sqlite));
+        assert_eq!(
+            EngineKind::from_url("sqlite:///a.db"),
+            Some(EngineKind::Sqlite)
+        );
     }
 
     #[test]
     fn versions_parse() {
-        assert_eq!(leading_version("10.11.19-MariaDB-0+deb12u1"), Some((10, 11)));
+        assert_eq!(
+            leading_version("10.11.19-MariaDB-0+deb12u1"),
+            Some((10, 11))
+        );
         assert_eq!(leading_version("8.0.36"), Some((8, 0)));
         assert_eq!(leading_version("15.18 (Debian)"), Some((15, 18)));
         assert_eq!(leading_version("x"), None);

@@ -95,8 +95,13 @@ impl CrawledCatalog {
         mut relations: Vec<CrawledRelation>,
         server_version: String,
     ) -> Self {
-        objects.sort_by(|left, right| left.path.cmp(&right.path));
-        relations.sort();
+        // paths are unique within a crawl; the kind only breaks ties, should one ever repeat
+        objects.sort_unstable_by(|left, right| {
+            left.path
+                .cmp(&right.path)
+                .then_with(|| left.kind.cmp(&right.kind))
+        });
+        relations.sort_unstable();
         relations.dedup();
         CrawledCatalog {
             objects,
@@ -107,7 +112,9 @@ impl CrawledCatalog {
 
     /// The objects of one kind, in order.
     pub fn of_kind(&self, kind: ObjectKind) -> impl Iterator<Item = &CrawledObject> {
-        self.objects.iter().filter(move |object| object.kind == kind)
+        self.objects
+            .iter()
+            .filter(move |object| object.kind == kind)
     }
 
     /// The object at `path`, if crawled.

@@ -57,10 +57,11 @@ async fn crawl_connected(
 ) -> Result<CrawledCatalog, ConnectError> {
     let failed = |error: sqlx::Error| crate::classify_sqlx_error(&error, redactor);
 
-    let row = sqlx::query("SELECT CONVERT(VERSION() USING utf8mb4), CONVERT(DATABASE() USING utf8mb4)")
-        .fetch_one(&mut *connection)
-        .await
-        .map_err(failed)?;
+    let row =
+        sqlx::query("SELECT CONVERT(VERSION() USING utf8mb4), CONVERT(DATABASE() USING utf8mb4)")
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(failed)?;
     let version = required_text(&row, 0).map_err(failed)?;
     let current_database = text(&row, 1).map_err(failed)?;
     let server_version = check_version(&version)?;
@@ -117,8 +118,7 @@ async fn crawl_connected(
         };
         let mut object = CrawledObject::new(kind, vec![database.clone(), table.clone()]);
         // MySQL reports the comment of every view as "VIEW"
-        object.description =
-            clean_description(text(&row, 3).map_err(failed)?).filter(|_| !is_view);
+        object.description = clean_description(text(&row, 3).map_err(failed)?).filter(|_| !is_view);
         relation_index.insert((database, table), objects.len());
         objects.push(object);
     }
@@ -376,6 +376,9 @@ mod tests {
             check_version("10.2.44-MariaDB").unwrap_err().code(),
             "unsupported_version"
         );
-        assert_eq!(check_version("5.6.51").unwrap_err().code(), "unsupported_version");
+        assert_eq!(
+            check_version("5.6.51").unwrap_err().code(),
+            "unsupported_version"
+        );
     }
 }

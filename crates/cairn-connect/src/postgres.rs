@@ -75,15 +75,12 @@ const COLUMNS_QUERY: &str = concat!(
     user_schemas!()
 );
 
-/// Primary keys (`p`, no referenced side) and foreign keys (`f`), one row per column pair.
+/// Primary keys (`p`) and foreign keys (`f`) as attribute-number arrays; the crawler maps the
+/// numbers to the columns it already read (no join on pg_attribute).
 const CONSTRAINTS_QUERY: &str = concat!(
-    "SELECT con.contype::text, con.conrelid::int8, a.attname::text, \
-       con.confrelid::int8, fa.attname::text \
+    "SELECT con.contype::text, con.conrelid::int8, con.conkey, con.confrelid::int8, con.confkey \
      FROM pg_constraint con \
      JOIN pg_namespace n ON n.oid = con.connamespace \
-     CROSS JOIN LATERAL unnest(con.conkey, con.confkey) AS k(attnum, fattnum) \
-     JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum \
-     LEFT JOIN pg_attribute fa ON fa.attrelid = con.confrelid AND fa.attnum = k.fattnum \
      WHERE con.contype IN ('p', 'f') AND con.conrelid <> 0 AND ",
     user_schemas!()
 );
@@ -140,12 +137,7 @@ async fn crawl_connected(
     let version_num: i32 = version_row.try_get(0).map_err(failed)?;
     let version: String = version_row.try_get(1).map_err(failed)?;
     let database: String = version_row.try_get(2).map_err(failed)?;
-    if version_num < MINIMUM_VERSION_NUM {
-        return Err(ConnectError::UnsupportedVersion(format!(
-            "postgresql {version} is too old: cairn needs postgresql 11 or newer"
-        )));
-    }
-    let server_version = format!("PostgreSQL {version}");
+    let server_version = check_version(version_num, &version)?;
 
     sqlx::raw_sql("BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = '300s'")
         .execute(&mut *connection)
@@ -210,7 +202,8 @@ async fn crawl_connected(
         .fetch_all(&mut *connection)
         .await
         .map_err(failed)?;
-    let mut column_index: HashMap<(i64, String), usize> = HashMap::with_capacity(column_rows.len());
+    // (relation oid, attribute number) -> index into objects
+    let mut column_index: HashMap<(i64, i64), usize> = HashMap::with_capacity(column_rows.len());
     objects.reserve(column_rows.len());
     for row in &column_rows {
         let relation_oid: i64 = row.try_get(0).map_err(failed)?;
@@ -218,12 +211,16 @@ async fn crawl_connected(
             continue;
         };
         let name: String = row.try_get(1).map_err(failed)?;
-        let mut object = CrawledObject::new(ObjectKind::Column, column_path(relation, name.clone()));
+        let mut object =
+            CrawledObject::new(ObjectKind::Column, column_path(relation, name.clone()));
         object.data_type = row.try_get(2).map_err(failed)?;
         object.nullable = Some(row.try_get(3).map_err(failed)?);
         object.position = Some(row.try_get(4).map_err(failed)?);
         object.description = clean_description(row.try_get(5).map_err(failed)?);
-        column_index.insert((relation_oid, name), objects.len());
+        column_index.insert(
+            (relation_oid, object.position.unwrap_or_default()),
+            objects.len(),
+        );
         objects.push(object);
     }
     drop(column_rows);
@@ -235,26 +232,27 @@ async fn crawl_connected(
     {
         let kind: String = row.try_get(0).map_err(failed)?;
         let relation_oid: i64 = row.try_get(1).map_err(failed)?;
-        let column: String = row.try_get(2).map_err(failed)?;
-        let Some(relation) = by_oid.get(&relation_oid) else {
-            continue;
-        };
+        let columns: Vec<i16> = row.try_get(2).map_err(failed)?;
         if kind == "p" {
-            if let Some(&index) = column_index.get(&(relation_oid, column)) {
-                objects[index].primary_key = true;
+            for column in columns {
+                if let Some(&index) = column_index.get(&(relation_oid, i64::from(column))) {
+                    objects[index].primary_key = true;
+                }
             }
             continue;
         }
         let referenced_oid: i64 = row.try_get(3).map_err(failed)?;
-        let referenced_column: Option<String> = row.try_get(4).map_err(failed)?;
-        if let (Some(referenced), Some(referenced_column)) =
-            (by_oid.get(&referenced_oid), referenced_column)
-        {
-            relations.push(CrawledRelation {
-                kind: RelationKind::ForeignKey,
-                from: column_path(relation, column),
-                to: column_path(referenced, referenced_column),
-            });
+        let referenced_columns: Vec<i16> = row.try_get(4).map_err(failed)?;
+        for (column, referenced_column) in columns.into_iter().zip(referenced_columns) {
+            let from = column_index.get(&(relation_oid, i64::from(column)));
+            let to = column_index.get(&(referenced_oid, i64::from(referenced_column)));
+            if let (Some(&from), Some(&to)) = (from, to) {
+                relations.push(CrawledRelation {
+                    kind: RelationKind::ForeignKey,
+                    from: objects[from].path.clone(),
+                    to: objects[to].path.clone(),
+                });
+            }
         }
     }
 
@@ -276,6 +274,16 @@ async fn crawl_connected(
 
     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
     Ok(CrawledCatalog::finish(objects, relations, server_version))
+}
+
+/// `PostgreSQL VERSION` for supported servers (11 and newer).
+fn check_version(version_num: i32, version: &str) -> Result<String, ConnectError> {
+    if version_num < MINIMUM_VERSION_NUM {
+        return Err(ConnectError::UnsupportedVersion(format!(
+            "postgresql {version} is too old: cairn needs postgresql 11 or newer"
+        )));
+    }
+    Ok(format!("PostgreSQL {version}"))
 }
 
 type RelationParts = (i64, Relation, CrawledObject, Option<f64>);
@@ -315,4 +323,31 @@ fn relation_from_row(
         object,
         scans,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_older_than_11_are_refused() {
+        assert_eq!(check_version(150_018, "15.18").unwrap(), "PostgreSQL 15.18");
+        assert!(check_version(110_000, "11.0").is_ok());
+        let error = check_version(100_023, "10.23").unwrap_err();
+        assert_eq!(error.code(), "unsupported_version");
+        assert_eq!(
+            error.to_string(),
+            "unsupported server version: postgresql 10.23 is too old: cairn needs postgresql 11 or newer"
+        );
+    }
+
+    #[test]
+    fn every_catalog_query_skips_the_system_schemas() {
+        for query in &CATALOG_QUERIES[1..] {
+            assert!(
+                query.contains("NOT IN ('pg_catalog', 'information_schema')"),
+                "{query}"
+            );
+        }
+    }
 }

@@ -26,8 +26,7 @@ const COLUMNS_QUERY: &str = "SELECT m.name, p.cid, p.name, p.type, p.\"notnull\"
      FROM sqlite_master m JOIN pragma_table_info(m.name) p \
      WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
 
-const FOREIGN_KEYS_QUERY: &str =
-    "SELECT m.name, f.id, f.seq, f.\"table\", f.\"from\", f.\"to\" \
+const FOREIGN_KEYS_QUERY: &str = "SELECT m.name, f.id, f.seq, f.\"table\", f.\"from\", f.\"to\" \
      FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f \
      WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
 
@@ -57,8 +56,10 @@ pub(crate) fn path_of_url(url: &str) -> Result<PathBuf, ConnectError> {
 }
 
 fn file_label(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(|| "?".to_owned(), |name| name.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || "?".to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    )
 }
 
 /// Refuses anything that is not an existing SQLite 3 file, without letting SQLite touch it.
@@ -81,8 +82,7 @@ fn check_file(path: &Path) -> Result<(), ConnectError> {
         return Err(ConnectError::NotSqlite(format!("{label} is not a file")));
     }
     let mut header = [0_u8; 16];
-    let read = std::fs::File::open(path)
-        .and_then(|mut file| file.read_exact(&mut header));
+    let read = std::fs::File::open(path).and_then(|mut file| file.read_exact(&mut header));
     match read {
         Ok(()) if &header == HEADER => Ok(()),
         Ok(()) => Err(ConnectError::NotSqlite(format!(
@@ -110,6 +110,9 @@ pub(crate) async fn crawl(url: &str, redactor: &Redactor) -> Result<CrawledCatal
     let _ = connection.close().await;
     result
 }
+
+/// One column pair of a foreign key: (seq, referenced table, from column, to column).
+type ForeignKeyPair = (i64, String, String, Option<String>);
 
 struct Column {
     name: String,
@@ -201,8 +204,11 @@ async fn crawl_connected(
             object.nullable = Some(column.nullable);
             object.position = Some(column.position);
             object.primary_key = column.primary_key > 0;
-            object.description =
-                clean_description(column_descriptions.get(&column.name.to_lowercase()).cloned());
+            object.description = clean_description(
+                column_descriptions
+                    .get(&column.name.to_lowercase())
+                    .cloned(),
+            );
             objects.push(object);
         }
     }
@@ -217,9 +223,8 @@ async fn crawl_connected(
             Vec::new()
         }
     };
-    // (table, constraint id) -> its rows ordered by seq
-    let mut foreign_keys: HashMap<(String, i64), Vec<(i64, String, String, Option<String>)>> =
-        HashMap::new();
+    // (table, constraint id) -> its column pairs
+    let mut foreign_keys: HashMap<(String, i64), Vec<ForeignKeyPair>> = HashMap::new();
     for row in &foreign_key_rows {
         let table: String = row.try_get(0).map_err(failed)?;
         let id: i64 = row.try_get(1).map_err(failed)?;
@@ -241,7 +246,10 @@ async fn crawl_connected(
             let referenced_columns = columns.get(referenced);
             let to = match to {
                 Some(to) => referenced_columns
-                    .and_then(|list| list.iter().find(|column| column.name.eq_ignore_ascii_case(&to)))
+                    .and_then(|list| {
+                        list.iter()
+                            .find(|column| column.name.eq_ignore_ascii_case(&to))
+                    })
                     .map_or(to, |column| column.name.clone()),
                 // no column named: the referenced table's primary key, in key order
                 None => {
@@ -259,7 +267,10 @@ async fn crawl_connected(
             };
             let from = columns
                 .get(&table)
-                .and_then(|list| list.iter().find(|column| column.name.eq_ignore_ascii_case(&from)))
+                .and_then(|list| {
+                    list.iter()
+                        .find(|column| column.name.eq_ignore_ascii_case(&from))
+                })
                 .map_or(from, |column| column.name.clone());
             relations.push(CrawledRelation {
                 kind: RelationKind::ForeignKey,
@@ -358,8 +369,14 @@ mod tests {
             path_of_url("sqlite:/var/data/my%20demo.db?mode=rwc").unwrap(),
             PathBuf::from("/var/data/my demo.db")
         );
-        assert_eq!(path_of_url("sqlite://relative.db").unwrap_err().code(), "invalid_url");
-        assert_eq!(path_of_url("sqlite::memory:").unwrap_err().code(), "invalid_url");
+        assert_eq!(
+            path_of_url("sqlite://relative.db").unwrap_err().code(),
+            "invalid_url"
+        );
+        assert_eq!(
+            path_of_url("sqlite::memory:").unwrap_err().code(),
+            "invalid_url"
+        );
         assert_eq!(path_of_url("sqlite:").unwrap_err().code(), "invalid_url");
     }
 }

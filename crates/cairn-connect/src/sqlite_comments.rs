@@ -77,7 +77,9 @@ fn tokenize(sql: &str) -> Vec<Token> {
             }
             '/' if next == Some('*') => {
                 let mut end = index + 2;
-                while end < chars.len() && !(chars[end].1 == '*' && chars.get(end + 1).map(|c| c.1) == Some('/')) {
+                while end < chars.len()
+                    && !(chars[end].1 == '*' && chars.get(end + 1).map(|c| c.1) == Some('/'))
+                {
                     if chars[end].1 == '\n' {
                         line += 1;
                     }
@@ -128,7 +130,10 @@ fn tokenize(sql: &str) -> Vec<Token> {
                 let mut end = index;
                 while end < chars.len() && {
                     let c = chars[end].1;
-                    c.is_alphanumeric() || c == '_' || c == '$' || (!c.is_ascii() && !c.is_whitespace())
+                    c.is_alphanumeric()
+                        || c == '_'
+                        || c == '$'
+                        || (!c.is_ascii() && !c.is_whitespace())
                 } {
                     end += 1;
                 }
@@ -179,9 +184,10 @@ pub(crate) fn table_comments(sql: &str) -> (Option<String>, HashMap<String, Stri
         .map_or(tokens.len(), |offset| open + 1 + offset);
     let first_body_line = tokens.get(first_body_token).map(|token| token.line);
     // comments before the body, and comments after `(` that are not on the first column's line
-    let table_description = join_comments(tokens[..first_body_token].iter().filter(|token| {
-        token.start < tokens[open].start || Some(token.line) != first_body_line
-    }));
+    let table_description =
+        join_comments(tokens[..first_body_token].iter().filter(|token| {
+            token.start < tokens[open].start || Some(token.line) != first_body_line
+        }));
     let first_line_comments: Vec<&Token> = tokens[open + 1..first_body_token]
         .iter()
         .filter(|token| Some(token.line) == first_body_line)
@@ -272,8 +278,18 @@ pub(crate) fn referenced_relations(sql: &str) -> Vec<String> {
         .filter(|token| !token.is_comment())
         .collect();
     let clause_keywords = [
-        "SELECT", "WHERE", "GROUP", "ORDER", "HAVING", "LIMIT", "UNION", "EXCEPT", "INTERSECT",
-        "WINDOW", "VALUES", "SET",
+        "SELECT",
+        "WHERE",
+        "GROUP",
+        "ORDER",
+        "HAVING",
+        "LIMIT",
+        "UNION",
+        "EXCEPT",
+        "INTERSECT",
+        "WINDOW",
+        "VALUES",
+        "SET",
     ];
     let mut names = Vec::new();
     // whether a FROM list is open, per parenthesis depth (subqueries have their own)

@@ -22,8 +22,12 @@ async fn pagila_crawl_matches_information_schema() {
     let Some(server) = postgres() else { return };
     let Some(data) = shared_data() else { return };
     let db = server.create_database_named("pagila");
-    server.psql(&db, &data.join("pagila/pagila-schema.sql")).unwrap();
-    server.psql(&db, &data.join("pagila/pagila-data.sql")).unwrap();
+    server
+        .psql(&db, &data.join("pagila/pagila-schema.sql"))
+        .unwrap();
+    server
+        .psql(&db, &data.join("pagila/pagila-data.sql"))
+        .unwrap();
     server
         .psql(
             &db,
@@ -40,7 +44,11 @@ async fn pagila_crawl_matches_information_schema() {
         .unwrap();
 
     let catalog = crawl(EngineKind::Postgres, &server.url(&db)).await.unwrap();
-    assert!(catalog.server_version.starts_with("PostgreSQL 1"), "{}", catalog.server_version);
+    assert!(
+        catalog.server_version.starts_with("PostgreSQL 1"),
+        "{}",
+        catalog.server_version
+    );
 
     let tables = count(
         server,
@@ -59,7 +67,9 @@ async fn pagila_crawl_matches_information_schema() {
     let columns = count(
         server,
         &db,
-        &format!("SELECT count(*) FROM information_schema.columns WHERE table_schema {USER_SCHEMAS}"),
+        &format!(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema {USER_SCHEMAS}"
+        ),
     ) + count(
         server,
         &db,
@@ -81,13 +91,23 @@ async fn pagila_crawl_matches_information_schema() {
     let database = catalog.find(&[&db]).unwrap();
     assert_eq!(database.description.as_deref(), Some("DVD rental sample"));
     assert_eq!(
-        catalog.find(&[&db, "public"]).unwrap().description.as_deref(),
+        catalog
+            .find(&[&db, "public"])
+            .unwrap()
+            .description
+            .as_deref(),
         Some("the rental business")
     );
     let film = catalog.find(&[&db, "public", "film"]).unwrap();
-    assert_eq!(film.description.as_deref(), Some("Films available for rent"));
+    assert_eq!(
+        film.description.as_deref(),
+        Some("Films available for rent")
+    );
     let title = catalog.find(&[&db, "public", "film", "title"]).unwrap();
-    assert_eq!(title.description.as_deref(), Some("Title shown to customers"));
+    assert_eq!(
+        title.description.as_deref(),
+        Some("Title shown to customers")
+    );
     assert_eq!(title.data_type.as_deref(), Some("text"));
     assert_eq!(title.nullable, Some(false));
     assert_eq!(title.position, Some(2));
@@ -102,16 +122,29 @@ async fn pagila_crawl_matches_information_schema() {
     // views: definitions, descriptions, dependencies
     for view in catalog.of_kind(ObjectKind::View) {
         let definition = view.definition.as_deref().unwrap_or_default();
-        assert!(definition.to_lowercase().contains("select"), "{:?}", view.path);
+        assert!(
+            definition.to_lowercase().contains("select"),
+            "{:?}",
+            view.path
+        );
     }
     let actor_info = catalog.find(&[&db, "public", "actor_info"]).unwrap();
-    assert_eq!(actor_info.description.as_deref(), Some("Actors with their films"));
+    assert_eq!(
+        actor_info.description.as_deref(),
+        Some("Actors with their films")
+    );
     assert!(catalog.relations.contains(&cairn_connect::CrawledRelation {
         kind: RelationKind::ViewDependency,
         from: path(&[&db, "public", "actor_info"]),
         to: path(&[&db, "public", "actor"]),
     }));
-    assert!(catalog.find(&[&db, "public", "rental_by_category"]).unwrap().definition.is_some());
+    assert!(
+        catalog
+            .find(&[&db, "public", "rental_by_category"])
+            .unwrap()
+            .definition
+            .is_some()
+    );
 
     // foreign keys: one relation per column pair, as many as information_schema lists
     let foreign_key_pairs = count(
@@ -159,8 +192,16 @@ async fn pagila_crawl_matches_information_schema() {
     // deterministic
     let again = crawl(EngineKind::Postgres, &server.url(&db)).await.unwrap();
     assert_eq!(
-        again.objects.iter().map(|object| &object.path).collect::<Vec<_>>(),
-        catalog.objects.iter().map(|object| &object.path).collect::<Vec<_>>()
+        again
+            .objects
+            .iter()
+            .map(|object| &object.path)
+            .collect::<Vec<_>>(),
+        catalog
+            .objects
+            .iter()
+            .map(|object| &object.path)
+            .collect::<Vec<_>>()
     );
     assert_eq!(again.relations, catalog.relations);
 }
@@ -180,7 +221,9 @@ async fn chinook_crawl_has_its_eleven_tables_and_keys() {
     let columns = count(
         server,
         &url,
-        &format!("SELECT count(*) FROM information_schema.columns WHERE table_schema {USER_SCHEMAS}"),
+        &format!(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema {USER_SCHEMAS}"
+        ),
     );
     assert_eq!(catalog.of_kind(ObjectKind::Column).count(), columns);
     assert!(catalog.relations.contains(&cairn_connect::CrawledRelation {

@@ -33,7 +33,10 @@ async fn rows_stop_at_the_row_limit() {
     };
     let result = run(&url, &query, &limits).await.unwrap();
     assert_eq!(result.columns, ["g"]);
-    assert_eq!(result.rows, (1..=5).map(|n| vec![json!(n)]).collect::<Vec<_>>());
+    assert_eq!(
+        result.rows,
+        (1..=5).map(|n| vec![json!(n)]).collect::<Vec<_>>()
+    );
     assert!(result.truncated);
 
     let exact = Limits {
@@ -43,6 +46,27 @@ async fn rows_stop_at_the_row_limit() {
     let result = run(&url, &query, &exact).await.unwrap();
     assert_eq!(result.rows.len(), 100);
     assert!(!result.truncated);
+}
+
+#[tokio::test]
+async fn fetching_stops_at_the_limit_instead_of_reading_everything() {
+    let Some(url) = database() else { return };
+    // A set-returning function in the select list streams its rows: a hundred million of them
+    // would take far longer than this test allows if they were all read.
+    let query = guarded("SELECT generate_series(1, 100000000) AS n");
+    let limits = Limits {
+        max_rows: 10,
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let result = run(&url, &query, &limits).await.unwrap();
+    assert_eq!(result.rows.len(), 10);
+    assert!(result.truncated);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

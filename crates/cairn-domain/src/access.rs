@@ -33,6 +33,14 @@ impl Scope {
     }
 }
 
+/// Whether a principal may run SQL on an integration, and if not, which half is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlAccess {
+    Allowed,
+    RunSqlDisabled,
+    NoPermission,
+}
+
 impl Principal {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
@@ -73,6 +81,27 @@ impl Principal {
         self.is_admin() || teams.iter().all(|team| self.teams.contains(team))
     }
 
+    /// Running SQL on an integration needs both the workspace's "Run SQL" setting and a query
+    /// permission granted to the caller or one of their teams. Admins grant permissions; they
+    /// need one themselves like everyone else.
+    pub fn can_query(
+        &self,
+        run_sql_enabled: bool,
+        granted_users: &[UserId],
+        granted_teams: &[TeamId],
+    ) -> SqlAccess {
+        if !run_sql_enabled {
+            return SqlAccess::RunSqlDisabled;
+        }
+        let granted = granted_users.contains(&self.user)
+            || granted_teams.iter().any(|team| self.teams.contains(team));
+        if granted {
+            SqlAccess::Allowed
+        } else {
+            SqlAccess::NoPermission
+        }
+    }
+
     /// Workspace administration: people, teams, settings, integrations.
     pub fn can_administer(&self) -> bool {
         self.is_admin()
@@ -106,6 +135,32 @@ mod tests {
         assert!(admin.can_see(WorkspaceId(1), &[TeamId(9)]));
         assert!(admin.can_see(WorkspaceId(1), &[]));
         assert!(!admin.can_see(WorkspaceId(2), &[TeamId(9)]));
+    }
+
+    #[test]
+    fn sql_needs_the_setting_and_a_permission() {
+        let viewer = principal(Role::Viewer, &[1]);
+        assert_eq!(
+            viewer.can_query(false, &[UserId(1)], &[]),
+            SqlAccess::RunSqlDisabled
+        );
+        assert_eq!(
+            viewer.can_query(true, &[], &[TeamId(2)]),
+            SqlAccess::NoPermission
+        );
+        assert_eq!(
+            viewer.can_query(true, &[UserId(1)], &[]),
+            SqlAccess::Allowed
+        );
+        assert_eq!(
+            viewer.can_query(true, &[], &[TeamId(1)]),
+            SqlAccess::Allowed
+        );
+        let admin = principal(Role::Admin, &[]);
+        assert_eq!(
+            admin.can_query(true, &[], &[TeamId(1)]),
+            SqlAccess::NoPermission
+        );
     }
 
     #[test]

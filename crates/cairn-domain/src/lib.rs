@@ -8,7 +8,7 @@ pub mod ids;
 pub mod resource;
 pub mod validate;
 
-pub use access::{Principal, Scope};
+pub use access::{Principal, Scope, SqlAccess};
 pub use error::{ErrorCode, ValidationError};
 pub use ids::{IntegrationId, ResourceId, TeamId, TokenId, UserId, WorkspaceId};
 pub use resource::{ResourceKind, Role};

@@ -81,7 +81,9 @@ pub fn email(field: &str, value: &str) -> Result<String, ValidationError> {
     let (local, domain, rest) = (parts.next(), parts.next(), parts.next());
     match (local, domain, rest) {
         (Some(local), Some(domain), None)
-            if !local.is_empty() && !domain.is_empty() && !trimmed.contains(char::is_whitespace) =>
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !trimmed.contains(char::is_whitespace) =>
         {
             Ok(trimmed)
         }
@@ -139,7 +141,10 @@ mod tests {
 
     #[test]
     fn emails_are_lower_cased_and_checked() {
-        assert_eq!(email("email", "Ada@Example.COM").unwrap(), "ada@example.com");
+        assert_eq!(
+            email("email", "Ada@Example.COM").unwrap(),
+            "ada@example.com"
+        );
         for bad in ["", "ada", "@x", "ada@", "a@b@c", "a b@c"] {
             assert!(email("email", bad).is_err(), "{bad:?} accepted");
         }

@@ -10,10 +10,12 @@ use cairn_domain::{ResourceId, ResourceKind, Scope, TeamId, WorkspaceId};
 use tantivy::collector::TopDocs;
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
-    Value,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
 };
-use tantivy::tokenizer::{Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer};
+use tantivy::tokenizer::{
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
+};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
 const ANALYZER: &str = "cairn_en";
@@ -192,13 +194,21 @@ impl SearchIndex {
 
     /// Applies a batch of the change feed in one commit: each id in `removed` or `upserted` is
     /// first dropped, then `upserted` resources are written. Records `seq` as applied.
-    pub fn apply(&self, upserted: &[IndexedResource], removed: &[ResourceId], seq: i64) -> Result<()> {
+    pub fn apply(
+        &self,
+        upserted: &[IndexedResource],
+        removed: &[ResourceId],
+        seq: i64,
+    ) -> Result<()> {
         let fields = self.fields;
         let mut writer = self
             .writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for id in removed.iter().chain(upserted.iter().map(|resource| &resource.id)) {
+        for id in removed
+            .iter()
+            .chain(upserted.iter().map(|resource| &resource.id))
+        {
             writer.delete_term(Term::from_field_u64(fields.id, as_u64(id.0)));
         }
         for resource in upserted {
@@ -279,7 +289,10 @@ impl SearchIndex {
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(any_team))));
         }
         let exact = [
-            (fields.kind, query.kind.map(|kind| kind.as_str().to_string())),
+            (
+                fields.kind,
+                query.kind.map(|kind| kind.as_str().to_string()),
+            ),
             (fields.tag, query.tag.clone()),
             (fields.owner, query.owner.clone()),
         ];
@@ -309,18 +322,26 @@ impl SearchIndex {
                 for (field, boost) in weighted {
                     let term = Term::from_field_text(field, word);
                     let term_query = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                    any_word.push((Occur::Should, Box::new(BoostQuery::new(Box::new(term_query), boost))));
+                    any_word.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(term_query), boost)),
+                    ));
                 }
             }
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(any_word))));
         }
         let searcher = self.reader.searcher();
-        let collector = TopDocs::with_limit(limit.max(1)).and_offset(offset).order_by_score();
+        let collector = TopDocs::with_limit(limit.max(1))
+            .and_offset(offset)
+            .order_by_score();
         let hits = searcher.search(&BooleanQuery::new(clauses), &collector)?;
         let mut ids = Vec::with_capacity(hits.len());
         for (_score, address) in hits {
             let document: TantivyDocument = searcher.doc(address)?;
-            if let Some(id) = document.get_first(fields.id).and_then(|value| value.as_u64()) {
+            if let Some(id) = document
+                .get_first(fields.id)
+                .and_then(|value| value.as_u64())
+            {
                 ids.push(ResourceId(i64::try_from(id).unwrap_or(0)));
             }
         }
@@ -386,10 +407,17 @@ mod tests {
             text: "refund".into(),
             ..SearchQuery::default()
         };
-        let admin = index.search(&Scope::Workspace(WorkspaceId(1)), &query, 0, 10).unwrap();
+        let admin = index
+            .search(&Scope::Workspace(WorkspaceId(1)), &query, 0, 10)
+            .unwrap();
         assert_eq!(admin.len(), 2);
         let team = index
-            .search(&Scope::Teams(WorkspaceId(1), vec![TeamId(10)]), &query, 0, 10)
+            .search(
+                &Scope::Teams(WorkspaceId(1), vec![TeamId(10)]),
+                &query,
+                0,
+                10,
+            )
             .unwrap();
         assert_eq!(team, vec![ResourceId(1)]);
         let nobody = index
@@ -401,13 +429,26 @@ mod tests {
     #[test]
     fn removed_and_replaced_documents_leave_the_index() {
         let index = SearchIndex::in_memory().unwrap();
-        index.apply(&[resource(1, 1, "orders", &[1])], &[], 1).unwrap();
-        index.apply(&[resource(1, 1, "invoices", &[1])], &[], 2).unwrap();
+        index
+            .apply(&[resource(1, 1, "orders", &[1])], &[], 1)
+            .unwrap();
+        index
+            .apply(&[resource(1, 1, "invoices", &[1])], &[], 2)
+            .unwrap();
         let scope = Scope::Workspace(WorkspaceId(1));
-        let orders = SearchQuery { text: "orders".into(), ..SearchQuery::default() };
+        let orders = SearchQuery {
+            text: "orders".into(),
+            ..SearchQuery::default()
+        };
         assert!(index.search(&scope, &orders, 0, 10).unwrap().is_empty());
-        let invoices = SearchQuery { text: "invoice".into(), ..SearchQuery::default() };
-        assert_eq!(index.search(&scope, &invoices, 0, 10).unwrap(), vec![ResourceId(1)]);
+        let invoices = SearchQuery {
+            text: "invoice".into(),
+            ..SearchQuery::default()
+        };
+        assert_eq!(
+            index.search(&scope, &invoices, 0, 10).unwrap(),
+            vec![ResourceId(1)]
+        );
         index.apply(&[], &[ResourceId(1)], 3).unwrap();
         assert!(index.search(&scope, &invoices, 0, 10).unwrap().is_empty());
     }

@@ -38,10 +38,18 @@ fn bearer(headers: &HeaderMap) -> Option<Result<String, ApiError>> {
         .ok()
         .and_then(|text| {
             let (scheme, token) = text.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_string())
         })
         .filter(|token| !token.is_empty())
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "the Authorization header must be `Bearer TOKEN`"));
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "the Authorization header must be `Bearer TOKEN`",
+            )
+        });
     Some(parsed)
 }
 
@@ -70,7 +78,10 @@ where
         let state = AppState::from_ref(state);
         if let Some(token) = bearer(&parts.headers) {
             let (principal, _) = state.catalog.authenticate_token(&token?).await?;
-            return Ok(Auth { principal, session: None });
+            return Ok(Auth {
+                principal,
+                session: None,
+            });
         }
         let Some(session) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(ApiError::unauthenticated());
@@ -80,7 +91,10 @@ where
             let cairn_catalog::Credential::Session { csrf_token } = credential else {
                 return Err(ApiError::unauthenticated());
             };
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok());
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|value| value.to_str().ok());
             if !sent.is_some_and(|sent| same(sent, &csrf_token)) {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
@@ -102,7 +116,9 @@ fn field_in(message: &str) -> Option<String> {
     if let Some((path, _)) = message.split_once(": ") {
         let is_path = !path.is_empty()
             && path != "."
-            && path.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'));
+            && path
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'));
         if is_path {
             return Some(path.to_string());
         }
@@ -129,7 +145,10 @@ where
                 let detail = match &rejection {
                     JsonRejection::JsonDataError(error) => {
                         use std::error::Error;
-                        error.source().map(ToString::to_string).unwrap_or_else(|| error.body_text())
+                        error
+                            .source()
+                            .map(ToString::to_string)
+                            .unwrap_or_else(|| error.body_text())
                     }
                     other => other.body_text(),
                 };
@@ -160,7 +179,10 @@ where
                 let detail = match &rejection {
                     QueryRejection::FailedToDeserializeQueryString(error) => {
                         use std::error::Error;
-                        error.source().map(ToString::to_string).unwrap_or_else(|| error.body_text())
+                        error
+                            .source()
+                            .map(ToString::to_string)
+                            .unwrap_or_else(|| error.body_text())
                     }
                     other => other.body_text(),
                 };
@@ -197,17 +219,32 @@ mod tests {
     #[test]
     fn cookies_are_read_by_name() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, "a=1; cairn_session=abc; b=2".parse().unwrap());
+        headers.insert(
+            header::COOKIE,
+            "a=1; cairn_session=abc; b=2".parse().unwrap(),
+        );
         assert_eq!(cookie(&headers, SESSION_COOKIE).as_deref(), Some("abc"));
         assert_eq!(cookie(&headers, "c"), None);
     }
 
     #[test]
     fn serde_messages_name_their_field() {
-        assert_eq!(field_in("unknown field `colour`, expected one of `name`").as_deref(), Some("colour"));
-        assert_eq!(field_in("missing field `name` at line 1"), Some("name".to_string()));
+        assert_eq!(
+            field_in("unknown field `colour`, expected one of `name`").as_deref(),
+            Some("colour")
+        );
+        assert_eq!(
+            field_in("missing field `name` at line 1"),
+            Some("name".to_string())
+        );
         assert_eq!(field_in("expected value"), None);
-        assert_eq!(field_in("role: unknown variant `owner`, expected one of `admin`").as_deref(), Some("role"));
-        assert_eq!(field_in("tags[1]: invalid type").as_deref(), Some("tags[1]"));
+        assert_eq!(
+            field_in("role: unknown variant `owner`, expected one of `admin`").as_deref(),
+            Some("role")
+        );
+        assert_eq!(
+            field_in("tags[1]: invalid type").as_deref(),
+            Some("tags[1]")
+        );
     }
 }

@@ -29,11 +29,19 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput.as_str(), message)
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidInput.as_str(),
+            message,
+        )
     }
 
     pub fn not_found() -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound.as_str(), "not found")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound.as_str(),
+            "not found",
+        )
     }
 
     pub fn unauthenticated() -> ApiError {
@@ -62,7 +70,9 @@ impl From<CatalogError> for ApiError {
     fn from(error: CatalogError) -> Self {
         let code = error.code();
         let message = match &error {
-            CatalogError::Unauthenticated => "wrong e-mail, password or workspace, or the session has ended".to_string(),
+            CatalogError::Unauthenticated => {
+                "wrong e-mail, password or workspace, or the session has ended".to_string()
+            }
             CatalogError::Store(source) => {
                 tracing::error!(error = %source, "store failure");
                 error.to_string()
@@ -101,10 +111,11 @@ impl IntoResponse for ApiError {
             body["error"]["field"] = json!(field);
         }
         let mut response = (self.status, Json(body)).into_response();
-        if let Some(seconds) = self.retry_after {
-            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+        if let Some(value) = self
+            .retry_after
+            .and_then(|seconds| HeaderValue::from_str(&seconds.to_string()).ok())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }

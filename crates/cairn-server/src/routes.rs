@@ -8,13 +8,14 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use cairn_domain::IntegrationId;
 use cairn_catalog::{
-    DbtImportInput, DbtImportView, IntegrationInput, IntegrationPatch, IntegrationView, SyncView,
-    MeView, NewResourceInput, NewToken, NewUser, ResourceId, ResourceList, ResourcePatchInput,
-    ResourceQuery, ResourceView, SignIn, TeamId, TeamView, TokenId, TokenView, UserId, UserPatch,
-    UserView,
+    AiSettings, AiSettingsInput, AuditEntry, AuditVerification, DbtImportInput, DbtImportView,
+    IntegrationInput, IntegrationPatch, IntegrationView, MeView, NewResourceInput, NewToken,
+    NewUser, PermissionsView, QueryResult, ResourceId, ResourceList, ResourcePatchInput,
+    ResourceQuery, ResourceView, SignIn, SqlInput, SyncView, TeamId, TeamView, TokenId, TokenView,
+    UserId, UserPatch, UserView,
 };
+use cairn_domain::IntegrationId;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -68,9 +69,18 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_resources, create_resource))
         .routes(routes!(get_resource, update_resource))
         .routes(routes!(list_integrations, create_integration))
-        .routes(routes!(get_integration, update_integration, delete_integration))
+        .routes(routes!(
+            get_integration,
+            update_integration,
+            delete_integration
+        ))
         .routes(routes!(sync_integration))
         .routes(routes!(import_dbt))
+        .routes(routes!(get_permissions, put_permissions))
+        .routes(routes!(get_ai_settings, put_ai_settings))
+        .routes(routes!(run_sql))
+        .routes(routes!(audit_log))
+        .routes(routes!(audit_verify))
 }
 
 /// The OpenAPI document of this API, generated from the handlers.
@@ -83,7 +93,10 @@ pub(crate) fn router(state: AppState) -> axum::Router {
     let document = serde_json::to_value(&document).unwrap_or_default();
     router
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .route("/api/v1/openapi.json", get(move || async move { Json(document) }))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(document) }),
+        )
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
 }
@@ -113,8 +126,11 @@ struct SessionView {
 
 fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> HeaderValue {
     let secure = if state.secure_cookies { "; Secure" } else { "" };
-    let text = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}");
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("cairn_session=; Max-Age=0"))
+    let text = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
+    );
+    HeaderValue::from_str(&text)
+        .unwrap_or_else(|_| HeaderValue::from_static("cairn_session=; Max-Age=0"))
 }
 
 /// Sign in: sets the session cookie and returns the CSRF token for writes.
@@ -183,7 +199,10 @@ async fn create_token(
     auth: Auth,
     ApiJson(body): ApiJson<NewToken>,
 ) -> ApiResult<(StatusCode, Json<TokenView>)> {
-    let token = state.catalog.create_own_token(&auth.principal, body).await?;
+    let token = state
+        .catalog
+        .create_own_token(&auth.principal, body)
+        .await?;
     Ok((StatusCode::CREATED, Json(token)))
 }
 
@@ -195,7 +214,10 @@ async fn delete_token(
     auth: Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.catalog.revoke_own_token(&auth.principal, TokenId(id)).await?;
+    state
+        .catalog
+        .revoke_own_token(&auth.principal, TokenId(id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -234,7 +256,12 @@ async fn update_user(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UserPatch>,
 ) -> ApiResult<Json<UserView>> {
-    Ok(Json(state.catalog.update_user(&auth.principal, UserId(id), body).await?))
+    Ok(Json(
+        state
+            .catalog
+            .update_user(&auth.principal, UserId(id), body)
+            .await?,
+    ))
 }
 
 /// Removes a member and erases their data (admins).
@@ -245,7 +272,10 @@ async fn delete_user(
     auth: Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.catalog.delete_user(&auth.principal, UserId(id)).await?;
+    state
+        .catalog
+        .delete_user(&auth.principal, UserId(id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -269,7 +299,10 @@ async fn create_team(
     auth: Auth,
     ApiJson(body): ApiJson<NewTeam>,
 ) -> ApiResult<(StatusCode, Json<TeamView>)> {
-    let team = state.catalog.create_team(&auth.principal, &body.name).await?;
+    let team = state
+        .catalog
+        .create_team(&auth.principal, &body.name)
+        .await?;
     Ok((StatusCode::CREATED, Json(team)))
 }
 
@@ -311,7 +344,9 @@ async fn list_resources(
     auth: Auth,
     ApiQuery(query): ApiQuery<ResourceQuery>,
 ) -> ApiResult<Json<ResourceList>> {
-    Ok(Json(state.catalog.list_resources(&auth.principal, query).await?))
+    Ok(Json(
+        state.catalog.list_resources(&auth.principal, query).await?,
+    ))
 }
 
 /// Creates a glossary term or a document (editors and admins).
@@ -334,7 +369,12 @@ async fn get_resource(
     auth: Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ResourceView>> {
-    Ok(Json(state.catalog.get_resource(&auth.principal, ResourceId(id)).await?))
+    Ok(Json(
+        state
+            .catalog
+            .get_resource(&auth.principal, ResourceId(id))
+            .await?,
+    ))
 }
 
 /// Edits description, owners and tags (editors) or teams (admins).
@@ -357,8 +397,13 @@ async fn update_resource(
 
 /// Integrations the caller may see (never their connections).
 #[utoipa::path(get, path = "/api/v1/integrations", responses((status = 200, body = Vec<IntegrationView>)))]
-async fn list_integrations(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<IntegrationView>>> {
-    Ok(Json(state.catalog.list_integrations(&auth.principal).await?))
+async fn list_integrations(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<Vec<IntegrationView>>> {
+    Ok(Json(
+        state.catalog.list_integrations(&auth.principal).await?,
+    ))
 }
 
 /// Connects a database (admins). The connection URL is encrypted at rest and never returned.
@@ -369,15 +414,27 @@ async fn create_integration(
     auth: Auth,
     ApiJson(body): ApiJson<IntegrationInput>,
 ) -> ApiResult<(StatusCode, Json<IntegrationView>)> {
-    let view = state.catalog.create_integration(&auth.principal, body).await?;
+    let view = state
+        .catalog
+        .create_integration(&auth.principal, body)
+        .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// One integration.
 #[utoipa::path(get, path = "/api/v1/integrations/{id}", params(("id" = i64, Path)),
     responses((status = 200, body = IntegrationView), (status = 404)))]
-async fn get_integration(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<IntegrationView>> {
-    Ok(Json(state.catalog.get_integration(&auth.principal, IntegrationId(id)).await?))
+async fn get_integration(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<IntegrationView>> {
+    Ok(Json(
+        state
+            .catalog
+            .get_integration(&auth.principal, IntegrationId(id))
+            .await?,
+    ))
 }
 
 /// Changes an integration's connection, teams or sync interval (admins).
@@ -389,22 +446,43 @@ async fn update_integration(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<IntegrationPatch>,
 ) -> ApiResult<Json<IntegrationView>> {
-    Ok(Json(state.catalog.update_integration(&auth.principal, IntegrationId(id), body).await?))
+    Ok(Json(
+        state
+            .catalog
+            .update_integration(&auth.principal, IntegrationId(id), body)
+            .await?,
+    ))
 }
 
 /// Removes an integration and everything crawled from it (admins).
 #[utoipa::path(delete, path = "/api/v1/integrations/{id}", params(("id" = i64, Path)),
     responses((status = 204), (status = 404)))]
-async fn delete_integration(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
-    state.catalog.delete_integration(&auth.principal, IntegrationId(id)).await?;
+async fn delete_integration(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    state
+        .catalog
+        .delete_integration(&auth.principal, IntegrationId(id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Crawls now (admins): counts of resources added, changed and removed.
 #[utoipa::path(post, path = "/api/v1/integrations/{id}/sync", params(("id" = i64, Path)),
     responses((status = 200, body = SyncView), (status = 404), (status = 409), (status = 422)))]
-async fn sync_integration(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<SyncView>> {
-    Ok(Json(state.catalog.sync_integration(&auth.principal, IntegrationId(id)).await?))
+async fn sync_integration(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<SyncView>> {
+    Ok(Json(
+        state
+            .catalog
+            .sync_integration(&auth.principal, IntegrationId(id))
+            .await?,
+    ))
 }
 
 /// Imports dbt docs, tags, owners and lineage onto crawled tables (admins).
@@ -416,5 +494,109 @@ async fn import_dbt(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<DbtImportInput>,
 ) -> ApiResult<Json<DbtImportView>> {
-    Ok(Json(state.catalog.import_dbt(&auth.principal, IntegrationId(id), body).await?))
+    Ok(Json(
+        state
+            .catalog
+            .import_dbt(&auth.principal, IntegrationId(id), body)
+            .await?,
+    ))
+}
+
+/// Who may run SQL on an integration (admins).
+#[utoipa::path(get, path = "/api/v1/integrations/{id}/permissions", params(("id" = i64, Path)),
+    responses((status = 200, body = PermissionsView), (status = 403), (status = 404)))]
+async fn get_permissions(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<PermissionsView>> {
+    Ok(Json(
+        state
+            .catalog
+            .query_permissions(&auth.principal, IntegrationId(id))
+            .await?,
+    ))
+}
+
+/// Replaces who may run SQL on an integration (admins).
+#[utoipa::path(put, path = "/api/v1/integrations/{id}/permissions", params(("id" = i64, Path)), request_body = PermissionsView,
+    responses((status = 200, body = PermissionsView), (status = 400), (status = 403), (status = 404)))]
+async fn put_permissions(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<PermissionsView>,
+) -> ApiResult<Json<PermissionsView>> {
+    Ok(Json(
+        state
+            .catalog
+            .set_query_permissions(&auth.principal, IntegrationId(id), body)
+            .await?,
+    ))
+}
+
+/// The workspace's AI settings (members read, admins write).
+#[utoipa::path(get, path = "/api/v1/settings/ai", responses((status = 200, body = AiSettings)))]
+async fn get_ai_settings(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<AiSettings>> {
+    Ok(Json(state.catalog.ai_settings(&auth.principal).await?))
+}
+
+/// Changes the AI settings (admins); absent fields stay as they are.
+#[utoipa::path(put, path = "/api/v1/settings/ai", request_body = AiSettingsInput,
+    responses((status = 200, body = AiSettings), (status = 400), (status = 403), (status = 422)))]
+async fn put_ai_settings(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<AiSettingsInput>,
+) -> ApiResult<Json<AiSettings>> {
+    Ok(Json(
+        state
+            .catalog
+            .update_ai_settings(&auth.principal, body)
+            .await?,
+    ))
+}
+
+/// Runs one read-only statement when Run SQL is on and the caller may query the integration.
+/// The result goes to the caller only.
+#[utoipa::path(post, path = "/api/v1/sql", request_body = SqlInput,
+    responses((status = 200, body = Object), (status = 403), (status = 404), (status = 422)))]
+async fn run_sql(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<SqlInput>,
+) -> ApiResult<Json<QueryResult>> {
+    Ok(Json(state.catalog.run_sql(&auth.principal, body).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    /// Entries after this sequence number.
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+/// The audit log, oldest first (admins).
+#[utoipa::path(get, path = "/api/v1/audit", params(AuditQuery), responses((status = 200, body = Vec<AuditEntry>), (status = 403)))]
+async fn audit_log(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<Vec<AuditEntry>>> {
+    Ok(Json(
+        state
+            .catalog
+            .audit_log(&auth.principal, query.after, query.limit)
+            .await?,
+    ))
+}
+
+/// Recomputes the audit log's hash chain (admins).
+#[utoipa::path(get, path = "/api/v1/audit/verify", responses((status = 200, body = AuditVerification), (status = 403)))]
+async fn audit_verify(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<AuditVerification>> {
+    Ok(Json(state.catalog.verify_own_audit(&auth.principal).await?))
 }

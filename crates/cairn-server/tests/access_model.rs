@@ -21,11 +21,27 @@ const PEOPLE: usize = 4;
 enum Op {
     /// An admin creates a term for a non-empty set of teams (bit mask).
     Create { workspace: usize, teams: u8 },
-    Join { workspace: usize, person: usize, team: usize },
-    Leave { workspace: usize, person: usize, team: usize },
+    Join {
+        workspace: usize,
+        person: usize,
+        team: usize,
+    },
+    Leave {
+        workspace: usize,
+        person: usize,
+        team: usize,
+    },
     /// An admin moves a resource (by index among the workspace's) to other teams.
-    Move { workspace: usize, resource: usize, teams: u8 },
-    SetRole { workspace: usize, person: usize, role: u8 },
+    Move {
+        workspace: usize,
+        resource: usize,
+        teams: u8,
+    },
+    SetRole {
+        workspace: usize,
+        person: usize,
+        role: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -41,7 +57,9 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn teams_of(mask: u8) -> BTreeSet<usize> {
-    (0..TEAMS.len()).filter(|team| mask & (1 << team) != 0).collect()
+    (0..TEAMS.len())
+        .filter(|team| mask & (1 << team) != 0)
+        .collect()
 }
 
 fn role_of(code: u8) -> Role {
@@ -68,7 +86,9 @@ impl Model {
             .filter(|(home, _, teams)| {
                 *home == workspace
                     && (self.roles[&(workspace, person)] == Role::Admin
-                        || teams.iter().any(|team| self.membership.contains(&(workspace, person, *team))))
+                        || teams
+                            .iter()
+                            .any(|team| self.membership.contains(&(workspace, person, *team))))
             })
             .map(|(_, name, _)| name.clone())
             .collect()
@@ -85,27 +105,58 @@ async fn world(app: &TestApp, case: usize, model: &mut Model) -> World {
     let mut people = Vec::new();
     let mut team_ids = Vec::new();
     for workspace in 0..WORKSPACES {
-        let id = app.workspace(&format!("ws{case}-{workspace}"), &TEAMS).await;
+        let id = app
+            .workspace(&format!("ws{case}-{workspace}"), &TEAMS)
+            .await;
         let mut members = Vec::new();
         for person in 0..PEOPLE {
-            let role = if person == 0 { Role::Admin } else { role_of((person % 3) as u8) };
-            let teams: Vec<&str> = if person % 2 == 1 { vec![TEAMS[person % 3]] } else { vec![] };
+            let role = if person == 0 {
+                Role::Admin
+            } else {
+                role_of((person % 3) as u8)
+            };
+            let teams: Vec<&str> = if person % 2 == 1 {
+                vec![TEAMS[person % 3]]
+            } else {
+                vec![]
+            };
             for team in &teams {
                 let index = TEAMS.iter().position(|name| name == team).unwrap();
                 model.membership.insert((workspace, person, index));
             }
             model.roles.insert((workspace, person), role);
-            members.push(app.member(id, &format!("p{person}@ws{case}-{workspace}.test"), role, &teams).await);
+            members.push(
+                app.member(
+                    id,
+                    &format!("p{person}@ws{case}-{workspace}.test"),
+                    role,
+                    &teams,
+                )
+                .await,
+            );
         }
         let (_, teams) = app.get(&members[0], "/api/v1/teams").await;
         let ids = TEAMS
             .iter()
-            .map(|name| teams.as_array().unwrap().iter().find(|team| team["name"] == *name).unwrap()["id"].as_i64().unwrap())
+            .map(|name| {
+                teams
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|team| team["name"] == *name)
+                    .unwrap()["id"]
+                    .as_i64()
+                    .unwrap()
+            })
             .collect();
         people.push(members);
         team_ids.push(ids);
     }
-    World { people, team_ids, resource_ids: BTreeMap::new() }
+    World {
+        people,
+        team_ids,
+        resource_ids: BTreeMap::new(),
+    }
 }
 
 async fn apply(app: &TestApp, world: &mut World, model: &mut Model, op: &Op) {
@@ -114,42 +165,86 @@ async fn apply(app: &TestApp, world: &mut World, model: &mut Model, op: &Op) {
             let name = format!("ledger w{workspace} r{}", model.resources.len());
             let names: Vec<&str> = teams_of(teams).iter().map(|team| TEAMS[*team]).collect();
             let (status, body) = app
-                .post(&world.people[workspace][0], "/api/v1/resources", json!({"kind": "term", "name": name, "teams": names}))
+                .post(
+                    &world.people[workspace][0],
+                    "/api/v1/resources",
+                    json!({"kind": "term", "name": name, "teams": names}),
+                )
                 .await;
             assert_eq!(status, StatusCode::CREATED, "{body}");
-            world.resource_ids.insert(name.clone(), body["id"].as_i64().unwrap());
+            world
+                .resource_ids
+                .insert(name.clone(), body["id"].as_i64().unwrap());
             model.resources.push((workspace, name, teams_of(teams)));
         }
-        Op::Join { workspace, person, team } | Op::Leave { workspace, person, team } => {
+        Op::Join {
+            workspace,
+            person,
+            team,
+        }
+        | Op::Leave {
+            workspace,
+            person,
+            team,
+        } => {
             let joining = matches!(op, Op::Join { .. });
-            let path = format!("/api/v1/teams/{}/members/{}", world.team_ids[workspace][team], world.people[workspace][person].id);
+            let path = format!(
+                "/api/v1/teams/{}/members/{}",
+                world.team_ids[workspace][team], world.people[workspace][person].id
+            );
             let method = if joining { Method::PUT } else { Method::DELETE };
-            let (status, _) = app.call(&world.people[workspace][0], method, &path, None).await;
+            let (status, _) = app
+                .call(&world.people[workspace][0], method, &path, None)
+                .await;
             let was_member = model.membership.contains(&(workspace, person, team));
             if joining {
                 assert_eq!(status, StatusCode::NO_CONTENT);
                 model.membership.insert((workspace, person, team));
             } else {
-                let expected = if was_member { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND };
+                let expected = if was_member {
+                    StatusCode::NO_CONTENT
+                } else {
+                    StatusCode::NOT_FOUND
+                };
                 assert_eq!(status, expected);
                 model.membership.remove(&(workspace, person, team));
             }
         }
-        Op::Move { workspace, resource, teams } => {
-            let owned: Vec<usize> = (0..model.resources.len()).filter(|index| model.resources[*index].0 == workspace).collect();
-            let Some(&index) = owned.get(resource % owned.len().max(1)) else { return };
+        Op::Move {
+            workspace,
+            resource,
+            teams,
+        } => {
+            let owned: Vec<usize> = (0..model.resources.len())
+                .filter(|index| model.resources[*index].0 == workspace)
+                .collect();
+            let Some(&index) = owned.get(resource % owned.len().max(1)) else {
+                return;
+            };
             let id = world.resource_ids[&model.resources[index].1];
             let names: Vec<&str> = teams_of(teams).iter().map(|team| TEAMS[*team]).collect();
             let (status, body) = app
-                .patch(&world.people[workspace][0], &format!("/api/v1/resources/{id}"), json!({"teams": names}))
+                .patch(
+                    &world.people[workspace][0],
+                    &format!("/api/v1/resources/{id}"),
+                    json!({"teams": names}),
+                )
                 .await;
             assert_eq!(status, StatusCode::OK, "{body}");
             model.resources[index].2 = teams_of(teams);
         }
-        Op::SetRole { workspace, person, role } => {
+        Op::SetRole {
+            workspace,
+            person,
+            role,
+        } => {
             let path = format!("/api/v1/users/{}", world.people[workspace][person].id);
             let (status, body) = app
-                .patch(&world.people[workspace][0], &path, json!({"role": role_of(role).as_str()}))
+                .patch(
+                    &world.people[workspace][0],
+                    &path,
+                    json!({"role": role_of(role).as_str()}),
+                )
                 .await;
             assert_eq!(status, StatusCode::OK, "{body}");
             model.roles.insert((workspace, person), role_of(role));
@@ -162,13 +257,25 @@ async fn check(app: &TestApp, world: &World, model: &Model, with_gets: bool) {
         for person in 0..PEOPLE {
             let member = &world.people[workspace][person];
             let expected: Vec<String> = model.visible(workspace, person).into_iter().collect();
-            assert_eq!(app.browse_names(member, "").await, expected, "browse by w{workspace} p{person}");
-            assert_eq!(app.browse_names(member, "&q=ledger").await, expected, "search by w{workspace} p{person}");
+            assert_eq!(
+                app.browse_names(member, "").await,
+                expected,
+                "browse by w{workspace} p{person}"
+            );
+            assert_eq!(
+                app.browse_names(member, "&q=ledger").await,
+                expected,
+                "search by w{workspace} p{person}"
+            );
             if with_gets {
                 for (name, id) in &world.resource_ids {
                     let (status, _) = app.get(member, &format!("/api/v1/resources/{id}")).await;
                     let allowed = expected.contains(name);
-                    let wanted = if allowed { StatusCode::OK } else { StatusCode::NOT_FOUND };
+                    let wanted = if allowed {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::NOT_FOUND
+                    };
                     assert_eq!(status, wanted, "get {name} by w{workspace} p{person}");
                 }
             }
@@ -177,10 +284,23 @@ async fn check(app: &TestApp, world: &World, model: &Model, with_gets: bool) {
 }
 
 fn run_model(backend: Backend) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let Some(app) = runtime.block_on(spawn_app(backend)) else { return };
-    let cases = std::env::var("CAIRN_PROPTEST_CASES").ok().and_then(|text| text.parse().ok()).unwrap_or(12);
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(app) = runtime.block_on(spawn_app(backend)) else {
+        return;
+    };
+    let cases = std::env::var("CAIRN_PROPTEST_CASES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(12);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
     let case = std::sync::atomic::AtomicUsize::new(0);
     runner
         .run(&proptest::collection::vec(op(), 1..14), |ops| {

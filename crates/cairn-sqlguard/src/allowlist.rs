@@ -411,8 +411,7 @@ const SQLITE_FUNCTIONS: &[&str] = &[
     "log2",
     // strings
     "instr",
-    "printf",
-    "format",
+    // printf/format are left out: a huge width allocates up to SQLITE_MAX_LENGTH in-process.
     "char",
     "unicode",
     "hex",
@@ -493,11 +492,55 @@ const POSTGRES_TYPES: &[&str] = &[
 
 /// PostgreSQL operators (as the raw parse tree names them).
 const POSTGRES_OPERATORS: &[&str] = &[
-    "=", "<>", "!=", "<", ">", "<=", ">=", "+", "-", "*", "/", "%", "^", "||", "|/", "||/", "@",
-    "&", "|", "#", "~", "<<", ">>", "~~", "~~*", "!~~", "!~~*", "~*", "!~", "!~*", "->", "->>",
-    "#>", "#>>", "@>", "<@", "?", "?|", "?&", "&&", "@@", "@?", "#-", "^@",
+    "=",
+    "<>",
+    "!=",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "^",
+    "||",
+    "|/",
+    "||/",
+    "@",
+    "&",
+    "|",
+    "#",
+    "~",
+    "<<",
+    ">>",
+    "~~",
+    "~~*",
+    "!~~",
+    "!~~*",
+    "~*",
+    "!~",
+    "!~*",
+    "->",
+    "->>",
+    "#>",
+    "#>>",
+    "@>",
+    "<@",
+    "?",
+    "?|",
+    "?&",
+    "&&",
+    "@@",
+    "@?",
+    "#-",
+    "^@",
     // how the parser names BETWEEN
-    "BETWEEN", "NOT BETWEEN", "BETWEEN SYMMETRIC", "NOT BETWEEN SYMMETRIC",
+    "BETWEEN",
+    "NOT BETWEEN",
+    "BETWEEN SYMMETRIC",
+    "NOT BETWEEN SYMMETRIC",
 ];
 
 fn listed(list: &[&str], name: &str) -> bool {
@@ -557,7 +600,14 @@ mod tests {
         ] {
             assert!(!postgres_function(name), "{name}");
         }
-        for name in ["load_file", "sleep", "benchmark", "get_lock", "sys_exec", "sys_eval"] {
+        for name in [
+            "load_file",
+            "sleep",
+            "benchmark",
+            "get_lock",
+            "sys_exec",
+            "sys_eval",
+        ] {
             assert!(!mysql_function(name), "{name}");
         }
         for name in [

@@ -6,8 +6,7 @@
 
 use pg_query::protobuf::{
     self, AExpr, CommonTableExpr, FuncCall, JoinExpr, RangeFunction, RangeSubselect, RangeVar,
-    SelectStmt, SetOperation, SubLinkType, Token, TypeName, WindowDef, WithClause,
-    node::Node as N,
+    SelectStmt, SetOperation, SubLinkType, Token, TypeName, WindowDef, WithClause, node::Node as N,
 };
 
 use crate::scope::{CteNames, Resolver};
@@ -105,27 +104,29 @@ struct Walker<'a> {
 
 impl Walker<'_> {
     fn select(&mut self, select: &SelectStmt) -> Result<(), Refusal> {
+        // Named in full so that a field added by a new parser version is a compile error here;
+        // the fields bound to `_` are walked by `select_body`.
         let SelectStmt {
-            distinct_clause,
+            distinct_clause: _,
             into_clause,
-            target_list,
-            from_clause,
-            where_clause,
-            group_clause,
+            target_list: _,
+            from_clause: _,
+            where_clause: _,
+            group_clause: _,
             group_distinct: _,
-            having_clause,
-            window_clause,
-            values_lists,
-            sort_clause,
-            limit_offset,
-            limit_count,
+            having_clause: _,
+            window_clause: _,
+            values_lists: _,
+            sort_clause: _,
+            limit_offset: _,
+            limit_count: _,
             limit_option: _,
             locking_clause,
             with_clause,
             op,
             all: _,
-            larg,
-            rarg,
+            larg: _,
+            rarg: _,
         } = select;
         if into_clause.is_some() {
             return Err(Refusal::new("SELECT … INTO is not allowed"));
@@ -146,83 +147,40 @@ impl Walker<'_> {
         }
         if let Some(with) = with_clause {
             self.resolver.push_scope();
-            let walked = self.with(with).and_then(|()| {
-                self.select_body(
-                    distinct_clause,
-                    target_list,
-                    from_clause,
-                    where_clause.as_deref(),
-                    group_clause,
-                    having_clause.as_deref(),
-                    window_clause,
-                    values_lists,
-                    sort_clause,
-                    limit_offset.as_deref(),
-                    limit_count.as_deref(),
-                    larg.as_deref(),
-                    rarg.as_deref(),
-                )
-            });
+            let walked = self.with(with).and_then(|()| self.select_body(select));
             self.resolver.pop_scope();
             walked
         } else {
-            self.select_body(
-                distinct_clause,
-                target_list,
-                from_clause,
-                where_clause.as_deref(),
-                group_clause,
-                having_clause.as_deref(),
-                window_clause,
-                values_lists,
-                sort_clause,
-                limit_offset.as_deref(),
-                limit_count.as_deref(),
-                larg.as_deref(),
-                rarg.as_deref(),
-            )
+            self.select_body(select)
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn select_body(
-        &mut self,
-        distinct_clause: &[protobuf::Node],
-        target_list: &[protobuf::Node],
-        from_clause: &[protobuf::Node],
-        where_clause: Option<&protobuf::Node>,
-        group_clause: &[protobuf::Node],
-        having_clause: Option<&protobuf::Node>,
-        window_clause: &[protobuf::Node],
-        values_lists: &[protobuf::Node],
-        sort_clause: &[protobuf::Node],
-        limit_offset: Option<&protobuf::Node>,
-        limit_count: Option<&protobuf::Node>,
-        larg: Option<&SelectStmt>,
-        rarg: Option<&SelectStmt>,
-    ) -> Result<(), Refusal> {
-        for item in from_clause {
-            self.from_item(item)?;
+    /// Everything of a SELECT but its WITH clause, whose names are in scope by now.
+    fn select_body(&mut self, select: &SelectStmt) -> Result<(), Refusal> {
+        for item in &select.from_clause {
+            self.range_item(item)?;
         }
-        if let Some(left) = larg {
-            self.select(left)?;
-        }
-        if let Some(right) = rarg {
-            self.select(right)?;
+        for side in [&select.larg, &select.rarg].into_iter().flatten() {
+            self.select(side)?;
         }
         for list in [
-            distinct_clause,
-            target_list,
-            group_clause,
-            window_clause,
-            values_lists,
-            sort_clause,
+            &select.distinct_clause,
+            &select.target_list,
+            &select.group_clause,
+            &select.window_clause,
+            &select.values_lists,
+            &select.sort_clause,
         ] {
             self.exprs(list)?;
         }
-        for expr in [where_clause, having_clause, limit_offset, limit_count]
-            .into_iter()
-            .flatten()
+        for expr in [
+            &select.where_clause,
+            &select.having_clause,
+            &select.limit_offset,
+            &select.limit_count,
+        ]
+        .into_iter()
+        .flatten()
         {
             self.expr(expr)?;
         }
@@ -247,12 +205,13 @@ impl Walker<'_> {
                 }
             }
         }
-        if *recursive {
-            for cte in &parts {
+        // A CTE sees the ones before it, and itself when RECURSIVE. PostgreSQL would also let a
+        // recursive CTE see later ones; treating those names as tables instead can only refuse
+        // more, never let a table through unchecked.
+        for cte in parts {
+            if *recursive {
                 self.resolver.add_cte(&cte.ctename);
             }
-        }
-        for cte in parts {
             self.cte(cte)?;
             if !*recursive {
                 self.resolver.add_cte(&cte.ctename);
@@ -278,7 +237,9 @@ impl Walker<'_> {
             ctecolcollations,
         } = cte;
         if search_clause.is_some() || cycle_clause.is_some() {
-            return Err(Refusal::new("SEARCH and CYCLE clauses in WITH are not allowed"));
+            return Err(Refusal::new(
+                "SEARCH and CYCLE clauses in WITH are not allowed",
+            ));
         }
         for list in [
             aliascolnames,
@@ -299,7 +260,7 @@ impl Walker<'_> {
         }
     }
 
-    fn from_item(&mut self, item: &protobuf::Node) -> Result<(), Refusal> {
+    fn range_item(&mut self, item: &protobuf::Node) -> Result<(), Refusal> {
         match &item.node {
             Some(N::RangeVar(range_var)) => self.relation(range_var),
             Some(N::JoinExpr(join)) => {
@@ -315,7 +276,7 @@ impl Walker<'_> {
                     rtindex: _,
                 } = join.as_ref();
                 for side in [larg, rarg].into_iter().flatten() {
-                    self.from_item(side)?;
+                    self.range_item(side)?;
                 }
                 self.exprs(using_clause)?;
                 self.opt_expr(quals.as_deref())
@@ -354,8 +315,7 @@ impl Walker<'_> {
             .join(".");
         let schema = (!schemaname.is_empty()).then_some(schemaname.as_str());
         let forbidden = !catalogname.is_empty() || is_system_relation(schema, relname);
-        self.resolver
-            .relation(schema, relname, &written, forbidden)
+        self.resolver.relation(schema, relname, &written, forbidden)
     }
 
     fn range_function(&mut self, function: &RangeFunction) -> Result<(), Refusal> {
@@ -368,7 +328,9 @@ impl Walker<'_> {
             coldeflist,
         } = function;
         if !coldeflist.is_empty() {
-            return Err(Refusal::new("column definition lists in FROM are not allowed"));
+            return Err(Refusal::new(
+                "column definition lists in FROM are not allowed",
+            ));
         }
         for item in functions {
             // Each item is a two-element list: the call and its (optional) column definitions.
@@ -432,10 +394,6 @@ impl Walker<'_> {
         }
     }
 
-    fn opt_boxed(&mut self, node: Option<&protobuf::Node>) -> Result<(), Refusal> {
-        self.opt_expr(node)
-    }
-
     #[allow(clippy::too_many_lines)]
     fn expr(&mut self, node: &protobuf::Node) -> Result<(), Refusal> {
         let Some(kind) = &node.node else {
@@ -454,7 +412,7 @@ impl Walker<'_> {
                     typmod: _,
                     location: _,
                 } = function.as_ref();
-                self.opt_boxed(xpr.as_deref())
+                self.opt_expr(xpr.as_deref())
             }
             N::ColumnRef(column) => {
                 let protobuf::ColumnRef {
@@ -482,7 +440,7 @@ impl Walker<'_> {
                     location: _,
                 } = target.as_ref();
                 self.exprs(indirection)?;
-                self.opt_boxed(val.as_deref())
+                self.opt_expr(val.as_deref())
             }
             N::AExpr(expr) => self.a_expr(expr),
             N::BoolExpr(expr) => {
@@ -492,7 +450,7 @@ impl Walker<'_> {
                     args,
                     location: _,
                 } = expr.as_ref();
-                self.opt_boxed(xpr.as_deref())?;
+                self.opt_expr(xpr.as_deref())?;
                 self.exprs(args)
             }
             N::FuncCall(call) => self.func_call(call),
@@ -506,7 +464,7 @@ impl Walker<'_> {
                     Some(type_name) => self.type_name(type_name)?,
                     None => return Err(Refusal::new("cast without a type")),
                 }
-                self.opt_boxed(arg.as_deref())
+                self.opt_expr(arg.as_deref())
             }
             N::SubLink(link) => {
                 let protobuf::SubLink {
@@ -530,8 +488,8 @@ impl Walker<'_> {
                     _ => return Err(Refusal::new("this kind of subquery is not allowed")),
                 }
                 self.operator_name(oper_name)?;
-                self.opt_boxed(xpr.as_deref())?;
-                self.opt_boxed(testexpr.as_deref())?;
+                self.opt_expr(xpr.as_deref())?;
+                self.opt_expr(testexpr.as_deref())?;
                 self.subquery(subselect.as_deref())
             }
             N::CaseExpr(case) => {
@@ -544,10 +502,10 @@ impl Walker<'_> {
                     defresult,
                     location: _,
                 } = case.as_ref();
-                self.opt_boxed(xpr.as_deref())?;
-                self.opt_boxed(arg.as_deref())?;
+                self.opt_expr(xpr.as_deref())?;
+                self.opt_expr(arg.as_deref())?;
                 self.exprs(args)?;
-                self.opt_boxed(defresult.as_deref())
+                self.opt_expr(defresult.as_deref())
             }
             N::CaseWhen(when) => {
                 let protobuf::CaseWhen {
@@ -556,9 +514,9 @@ impl Walker<'_> {
                     result,
                     location: _,
                 } = when.as_ref();
-                self.opt_boxed(xpr.as_deref())?;
-                self.opt_boxed(expr.as_deref())?;
-                self.opt_boxed(result.as_deref())
+                self.opt_expr(xpr.as_deref())?;
+                self.opt_expr(expr.as_deref())?;
+                self.opt_expr(result.as_deref())
             }
             N::CoalesceExpr(coalesce) => {
                 let protobuf::CoalesceExpr {
@@ -568,7 +526,7 @@ impl Walker<'_> {
                     args,
                     location: _,
                 } = coalesce.as_ref();
-                self.opt_boxed(xpr.as_deref())?;
+                self.opt_expr(xpr.as_deref())?;
                 self.exprs(args)
             }
             N::MinMaxExpr(min_max) => {
@@ -581,7 +539,7 @@ impl Walker<'_> {
                     args,
                     location: _,
                 } = min_max.as_ref();
-                self.opt_boxed(xpr.as_deref())?;
+                self.opt_expr(xpr.as_deref())?;
                 self.exprs(args)
             }
             N::NullTest(test) => {
@@ -592,8 +550,8 @@ impl Walker<'_> {
                     argisrow: _,
                     location: _,
                 } = test.as_ref();
-                self.opt_boxed(xpr.as_deref())?;
-                self.opt_boxed(arg.as_deref())
+                self.opt_expr(xpr.as_deref())?;
+                self.opt_expr(arg.as_deref())
             }
             N::BooleanTest(test) => {
                 let protobuf::BooleanTest {
@@ -602,15 +560,15 @@ impl Walker<'_> {
                     booltesttype: _,
                     location: _,
                 } = test.as_ref();
-                self.opt_boxed(xpr.as_deref())?;
-                self.opt_boxed(arg.as_deref())
+                self.opt_expr(xpr.as_deref())?;
+                self.opt_expr(arg.as_deref())
             }
             N::AIndirection(indirection) => {
                 let protobuf::AIndirection {
                     arg,
                     indirection: steps,
                 } = indirection.as_ref();
-                self.opt_boxed(arg.as_deref())?;
+                self.opt_expr(arg.as_deref())?;
                 self.exprs(steps)
             }
             N::AIndices(indices) => {
@@ -619,8 +577,8 @@ impl Walker<'_> {
                     lidx,
                     uidx,
                 } = indices.as_ref();
-                self.opt_boxed(lidx.as_deref())?;
-                self.opt_boxed(uidx.as_deref())
+                self.opt_expr(lidx.as_deref())?;
+                self.opt_expr(uidx.as_deref())
             }
             N::AArrayExpr(array) => {
                 let protobuf::AArrayExpr {
@@ -640,7 +598,7 @@ impl Walker<'_> {
                     colnames,
                     location: _,
                 } = row.as_ref();
-                self.opt_boxed(xpr.as_deref())?;
+                self.opt_expr(xpr.as_deref())?;
                 self.exprs(args)?;
                 self.exprs(colnames)
             }
@@ -652,7 +610,7 @@ impl Walker<'_> {
                     location: _,
                 } = collate.as_ref();
                 self.exprs(collname)?;
-                self.opt_boxed(arg.as_deref())
+                self.opt_expr(arg.as_deref())
             }
             N::GroupingSet(set) => {
                 let protobuf::GroupingSet {
@@ -670,7 +628,7 @@ impl Walker<'_> {
                     agglevelsup: _,
                     location: _,
                 } = grouping.as_ref();
-                self.opt_boxed(xpr.as_deref())?;
+                self.opt_expr(xpr.as_deref())?;
                 self.exprs(args)?;
                 self.exprs(refs)
             }
@@ -682,8 +640,8 @@ impl Walker<'_> {
                     argnumber: _,
                     location: _,
                 } = named.as_ref();
-                self.opt_boxed(xpr.as_deref())?;
-                self.opt_boxed(arg.as_deref())
+                self.opt_expr(xpr.as_deref())?;
+                self.opt_expr(arg.as_deref())
             }
             N::SortBy(sort) => {
                 let protobuf::SortBy {
@@ -694,7 +652,7 @@ impl Walker<'_> {
                     location: _,
                 } = sort.as_ref();
                 self.operator_name(use_op)?;
-                self.opt_boxed(node.as_deref())
+                self.opt_expr(node.as_deref())
             }
             N::WindowDef(window) => self.window_def(window),
             other => Err(Refusal::new(format!(
@@ -715,8 +673,8 @@ impl Walker<'_> {
             location: _,
         } = expr;
         self.operator_name(name)?;
-        self.opt_boxed(lexpr.as_deref())?;
-        self.opt_boxed(rexpr.as_deref())
+        self.opt_expr(lexpr.as_deref())?;
+        self.opt_expr(rexpr.as_deref())
     }
 
     /// An operator is a list of names: the operator, optionally qualified by `pg_catalog`.
@@ -761,7 +719,7 @@ impl Walker<'_> {
         }
         self.exprs(args)?;
         self.exprs(agg_order)?;
-        self.opt_boxed(agg_filter.as_deref())?;
+        self.opt_expr(agg_filter.as_deref())?;
         if let Some(window) = over {
             self.window_def(window)?;
         }
@@ -781,8 +739,8 @@ impl Walker<'_> {
         } = window;
         self.exprs(partition_clause)?;
         self.exprs(order_clause)?;
-        self.opt_boxed(start_offset.as_deref())?;
-        self.opt_boxed(end_offset.as_deref())
+        self.opt_expr(start_offset.as_deref())?;
+        self.opt_expr(end_offset.as_deref())
     }
 
     fn type_name(&mut self, type_name: &TypeName) -> Result<(), Refusal> {
@@ -891,7 +849,9 @@ fn statement_name(node: &N) -> String {
         N::NotifyStmt(_) | N::ListenStmt(_) | N::UnlistenStmt(_) => "NOTIFY, LISTEN or UNLISTEN",
         N::LoadStmt(_) => "LOAD",
         N::VacuumStmt(_) => "VACUUM or ANALYZE",
-        N::DeclareCursorStmt(_) | N::FetchStmt(_) | N::ClosePortalStmt(_) => "DECLARE, FETCH or CLOSE",
+        N::DeclareCursorStmt(_) | N::FetchStmt(_) | N::ClosePortalStmt(_) => {
+            "DECLARE, FETCH or CLOSE"
+        }
         N::DiscardStmt(_) => "DISCARD",
         N::CheckPointStmt(_) => "CHECKPOINT",
         _ => return format!("{} statement", node_name(Some(node))),

@@ -55,10 +55,13 @@ impl<'a> Resolver<'a> {
     }
 
     fn is_cte(&self, name: &str) -> bool {
-        self.scopes.iter().flatten().any(|cte| match self.cte_names {
-            CteNames::Exact => cte == name,
-            CteNames::AsciiCaseInsensitive => cte.eq_ignore_ascii_case(name),
-        })
+        self.scopes
+            .iter()
+            .flatten()
+            .any(|cte| match self.cte_names {
+                CteNames::Exact => cte == name,
+                CteNames::AsciiCaseInsensitive => cte.eq_ignore_ascii_case(name),
+            })
     }
 
     /// Resolves a relation reference. `forbidden` is the dialect's verdict on system relations;
@@ -84,6 +87,12 @@ impl<'a> Resolver<'a> {
             }
             None => Err(Refusal::relation_not_visible(written)),
         }
+    }
+
+    /// A relation that reads no table (MySQL's `DUAL`).
+    pub(crate) fn pseudo_relation(&mut self) -> Result<(), Refusal> {
+        self.relations_seen += 1;
+        Ok(())
     }
 
     pub(crate) fn into_tables(self) -> Vec<TableRef> {

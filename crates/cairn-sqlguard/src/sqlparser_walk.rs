@@ -251,11 +251,8 @@ impl Walker<'_> {
             recursive,
             cte_tables,
         } = with;
-        if *recursive {
-            for cte in cte_tables {
-                self.resolver.add_cte(&cte.alias.name.value);
-            }
-        }
+        // A CTE sees the ones before it, and itself when RECURSIVE (MySQL's rule; for an engine
+        // that also sees later ones, this can only refuse more).
         for cte in cte_tables {
             let Cte {
                 alias,
@@ -266,6 +263,9 @@ impl Walker<'_> {
             } = cte;
             if from.is_some() {
                 return refuse("WITH … FROM");
+            }
+            if *recursive {
+                self.resolver.add_cte(&alias.name.value);
             }
             self.query(query)?;
             if !*recursive {
@@ -510,6 +510,13 @@ impl Walker<'_> {
     fn relation(&mut self, name: &ObjectName) -> Result<(), Refusal> {
         let parts = identifiers(name).ok_or_else(|| Refusal::new("unexpected relation name"))?;
         let written = parts.join(".");
+        if self.dialect == Dialect::Mysql
+            && let [only] = parts.as_slice()
+            && only.eq_ignore_ascii_case("dual")
+        {
+            // MySQL's `FROM DUAL` names no table.
+            return self.resolver.pseudo_relation();
+        }
         let (schema, relation) = match parts.as_slice() {
             [relation] => (None, *relation),
             [schema, relation] => (Some(*schema), *relation),

@@ -99,7 +99,11 @@ fn load(file: &str) -> Vec<Case> {
 
 fn run(file: &str, dialect: Dialect, catalog: &dyn Catalog, minimum: usize) {
     let cases = load(file);
-    assert!(cases.len() >= minimum, "{file} has only {} cases", cases.len());
+    assert!(
+        cases.len() >= minimum,
+        "{file} has only {} cases",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for case in &cases {
         let verdict = check(dialect, &case.sql, catalog);
@@ -139,28 +143,77 @@ fn sqlite_corpus() {
 fn unknown_and_forbidden_relations_get_the_same_refusal() {
     let hidden = check(Dialect::Postgres, "SELECT * FROM secrets", &PostgresCatalog).unwrap_err();
     let missing = check(Dialect::Postgres, "SELECT * FROM secretz", &PostgresCatalog).unwrap_err();
-    let system = check(Dialect::Postgres, "SELECT * FROM pg_authid", &PostgresCatalog).unwrap_err();
-    assert_eq!(hidden.reason, r#"relation "secrets" does not exist or is not visible"#);
-    assert_eq!(missing.reason, r#"relation "secretz" does not exist or is not visible"#);
-    assert_eq!(system.reason, r#"relation "pg_authid" does not exist or is not visible"#);
-    let sqlite = check(Dialect::Sqlite, "SELECT * FROM sqlite_master", &SqliteCatalog).unwrap_err();
-    assert_eq!(sqlite.reason, r#"relation "sqlite_master" does not exist or is not visible"#);
+    let system = check(
+        Dialect::Postgres,
+        "SELECT * FROM pg_authid",
+        &PostgresCatalog,
+    )
+    .unwrap_err();
+    assert_eq!(
+        hidden.reason,
+        r#"relation "secrets" does not exist or is not visible"#
+    );
+    assert_eq!(
+        missing.reason,
+        r#"relation "secretz" does not exist or is not visible"#
+    );
+    assert_eq!(
+        system.reason,
+        r#"relation "pg_authid" does not exist or is not visible"#
+    );
+    let sqlite = check(
+        Dialect::Sqlite,
+        "SELECT * FROM sqlite_master",
+        &SqliteCatalog,
+    )
+    .unwrap_err();
+    assert_eq!(
+        sqlite.reason,
+        r#"relation "sqlite_master" does not exist or is not visible"#
+    );
     let mysql = check(Dialect::Mysql, "SELECT * FROM mysql.user", &MysqlCatalog).unwrap_err();
-    assert_eq!(mysql.reason, r#"relation "mysql.user" does not exist or is not visible"#);
+    assert_eq!(
+        mysql.reason,
+        r#"relation "mysql.user" does not exist or is not visible"#
+    );
 }
 
 #[test]
 fn refusals_name_the_construct() {
     let cases = [
         (Dialect::Postgres, "SELECT pg_sleep(1)", "pg_sleep"),
-        (Dialect::Postgres, "COMMIT; DROP TABLE orders", "one statement"),
-        (Dialect::Postgres, "WITH d AS (DELETE FROM orders RETURNING *) SELECT * FROM d", "DELETE"),
+        (
+            Dialect::Postgres,
+            "COMMIT; DROP TABLE orders",
+            "one statement",
+        ),
+        (
+            Dialect::Postgres,
+            "WITH d AS (DELETE FROM orders RETURNING *) SELECT * FROM d",
+            "DELETE",
+        ),
         (Dialect::Postgres, "SELECT * INTO t FROM orders", "INTO"),
-        (Dialect::Postgres, "SELECT * FROM orders FOR UPDATE", "FOR UPDATE"),
+        (
+            Dialect::Postgres,
+            "SELECT * FROM orders FOR UPDATE",
+            "FOR UPDATE",
+        ),
         (Dialect::Postgres, "LOCK TABLE orders", "LOCK"),
-        (Dialect::Mysql, "SELECT /*!50000 1 */", "executable comments"),
-        (Dialect::Mysql, "SELECT LOAD_FILE('/etc/passwd')", "load_file"),
-        (Dialect::Sqlite, "SELECT load_extension('x')", "load_extension"),
+        (
+            Dialect::Mysql,
+            "SELECT /*!50000 1 */",
+            "executable comments",
+        ),
+        (
+            Dialect::Mysql,
+            "SELECT LOAD_FILE('/etc/passwd')",
+            "load_file",
+        ),
+        (
+            Dialect::Sqlite,
+            "SELECT load_extension('x')",
+            "load_extension",
+        ),
     ];
     for (dialect, sql, needle) in cases {
         let refusal = check(dialect, sql, &PostgresCatalog).unwrap_err();
@@ -180,4 +233,79 @@ fn the_checked_query_keeps_the_text_and_lists_tables() {
     assert!(query.sql().starts_with("SELECT * FROM orders o"));
     let names: Vec<&str> = query.tables().iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["customers", "orders"]);
+}
+
+fn all_dialects() -> [(&'static str, Dialect, &'static dyn Catalog); 3] {
+    [
+        ("postgres.tsv", Dialect::Postgres, &PostgresCatalog),
+        ("mysql.tsv", Dialect::Mysql, &MysqlCatalog),
+        ("sqlite.tsv", Dialect::Sqlite, &SqliteCatalog),
+    ]
+}
+
+/// A refused statement stays refused wherever it is put: after an allowed query, as a derived
+/// table, as a CTE body, behind EXISTS, in a UNION.
+#[test]
+fn refused_statements_stay_refused_when_embedded() {
+    let mut failures = Vec::new();
+    for (file, dialect, catalog) in all_dialects() {
+        let cases = load(file);
+        let allowed: Vec<&Case> = cases.iter().filter(|case| case.allow).collect();
+        for denied in cases.iter().filter(|case| !case.allow) {
+            let body = denied.sql.trim_end_matches(';');
+            if body.trim().is_empty() {
+                // Nothing to embed: an empty statement is refused only for being empty.
+                continue;
+            }
+            let mut wrappers = vec![
+                format!("SELECT * FROM ({body}) AS embedded"),
+                format!("WITH embedded AS ({body}) SELECT * FROM embedded"),
+                format!("SELECT 1 WHERE EXISTS ({body})"),
+                format!("SELECT 1 UNION ALL {body}"),
+            ];
+            for allowed in &allowed {
+                // A newline first, so an allowed case ending in a `--` comment does not swallow it.
+                wrappers.push(format!(
+                    "{}\n; {}",
+                    allowed.sql.trim_end_matches(';'),
+                    denied.sql
+                ));
+            }
+            for sql in wrappers {
+                if let Ok(query) = check(dialect, &sql, catalog) {
+                    failures.push(format!(
+                        "{file}:{}: allowed when embedded (tables {:?}): {sql}",
+                        denied.line,
+                        query.tables()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn odd_input_is_refused_without_panicking() {
+    let deep_parens = format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000));
+    let deep_subqueries = format!("SELECT {}1{}", "(SELECT ".repeat(500), ")".repeat(500));
+    let long_union = vec!["SELECT 1"; 2000].join(" UNION ALL ");
+    for (_, dialect, catalog) in all_dialects() {
+        for sql in [
+            "SELECT 1\0; DROP TABLE orders",
+            "\u{feff}SELECT 1",
+            "SELECT '\u{0}'",
+            deep_parens.as_str(),
+            deep_subqueries.as_str(),
+            "",
+            "   ",
+            "--",
+            "/*",
+            "SELECT 'unterminated",
+        ] {
+            let _ = check(dialect, sql, catalog);
+        }
+        let _ = check(dialect, &long_union, catalog);
+        assert!(check(dialect, "SELECT 1\0; DROP TABLE orders", catalog).is_err());
+    }
 }

@@ -127,7 +127,11 @@ impl Store {
         Ok(integration)
     }
 
-    pub async fn integration(&self, workspace: WorkspaceId, id: IntegrationId) -> Result<Option<IntegrationRow>> {
+    pub async fn integration(
+        &self,
+        workspace: WorkspaceId,
+        id: IntegrationId,
+    ) -> Result<Option<IntegrationRow>> {
         let row = crate::dynamic_query(&format!(
             "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE workspace_id = $1 AND id = $2"
         ))
@@ -163,7 +167,11 @@ impl Store {
     }
 
     /// The integration's root resource.
-    pub async fn integration_root(&self, workspace: WorkspaceId, id: IntegrationId) -> Result<Resource> {
+    pub async fn integration_root(
+        &self,
+        workspace: WorkspaceId,
+        id: IntegrationId,
+    ) -> Result<Resource> {
         let row = crate::dynamic_query(&format!(
             "SELECT {RESOURCE_COLUMNS} FROM resources r
              WHERE r.workspace_id = $1 AND r.integration_id = $2 AND r.kind = 'integration'"
@@ -202,21 +210,28 @@ impl Store {
     }
 
     /// Removes an integration with everything crawled from it.
-    pub async fn delete_integration(&self, workspace: WorkspaceId, id: IntegrationId) -> Result<()> {
+    pub async fn delete_integration(
+        &self,
+        workspace: WorkspaceId,
+        id: IntegrationId,
+    ) -> Result<()> {
         let mut transaction = self.begin_resource_write().await?;
-        let ids: Vec<i64> = sqlx::query("SELECT id FROM resources WHERE workspace_id = $1 AND integration_id = $2")
-            .bind(workspace.0)
-            .bind(id.0)
-            .fetch_all(&mut *transaction)
-            .await?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        sqlx::query("DELETE FROM resource_relations WHERE workspace_id = $1 AND integration_id = $2")
-            .bind(workspace.0)
-            .bind(id.0)
-            .execute(&mut *transaction)
-            .await?;
+        let ids: Vec<i64> =
+            sqlx::query("SELECT id FROM resources WHERE workspace_id = $1 AND integration_id = $2")
+                .bind(workspace.0)
+                .bind(id.0)
+                .fetch_all(&mut *transaction)
+                .await?
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
+        sqlx::query(
+            "DELETE FROM resource_relations WHERE workspace_id = $1 AND integration_id = $2",
+        )
+        .bind(workspace.0)
+        .bind(id.0)
+        .execute(&mut *transaction)
+        .await?;
         sqlx::query("DELETE FROM resources WHERE workspace_id = $1 AND integration_id = $2")
             .bind(workspace.0)
             .bind(id.0)
@@ -239,7 +254,13 @@ impl Store {
 
     /// Takes the sync lease of an integration until `until`; false when another sync holds it.
     /// Works across nodes: the lease is a row in the shared store.
-    pub async fn acquire_sync_lease(&self, workspace: WorkspaceId, id: IntegrationId, now: i64, until: i64) -> Result<bool> {
+    pub async fn acquire_sync_lease(
+        &self,
+        workspace: WorkspaceId,
+        id: IntegrationId,
+        now: i64,
+        until: i64,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE integrations SET sync_lease_until = $1
              WHERE workspace_id = $2 AND id = $3 AND COALESCE(sync_lease_until, 0) < $4",
@@ -254,7 +275,12 @@ impl Store {
     }
 
     /// Ends a sync: releases the lease and records when and how it went.
-    pub async fn finish_sync(&self, workspace: WorkspaceId, id: IntegrationId, status: &str) -> Result<()> {
+    pub async fn finish_sync(
+        &self,
+        workspace: WorkspaceId,
+        id: IntegrationId,
+        status: &str,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE integrations SET sync_lease_until = NULL, last_sync_at = $1, last_sync_status = $2
              WHERE workspace_id = $3 AND id = $4",
@@ -269,7 +295,11 @@ impl Store {
     }
 
     /// Every resource crawled from an integration (not the root), with details.
-    pub async fn integration_resources(&self, workspace: WorkspaceId, id: IntegrationId) -> Result<Vec<Resource>> {
+    pub async fn integration_resources(
+        &self,
+        workspace: WorkspaceId,
+        id: IntegrationId,
+    ) -> Result<Vec<Resource>> {
         let rows = crate::dynamic_query(&format!(
             "SELECT {RESOURCE_COLUMNS} FROM resources r
              WHERE r.workspace_id = $1 AND r.integration_id = $2 AND r.kind <> 'integration'
@@ -309,7 +339,10 @@ impl Store {
             if resource.kind == ResourceKind::Integration {
                 root = Some(resource.id);
             }
-            existing.insert((resource.kind.as_str().to_string(), resource.path.clone()), resource);
+            existing.insert(
+                (resource.kind.as_str().to_string(), resource.path.clone()),
+                resource,
+            );
         }
         let root = root.ok_or(StoreError::NotFound)?;
         let mut teams: HashMap<i64, Vec<TeamId>> = HashMap::new();
@@ -322,7 +355,10 @@ impl Store {
         .fetch_all(&mut *transaction)
         .await?;
         for row in team_rows {
-            teams.entry(row.get(0)).or_default().push(TeamId(row.get(1)));
+            teams
+                .entry(row.get(0))
+                .or_default()
+                .push(TeamId(row.get(1)));
         }
         let mut counts = SyncCounts::default();
         let mut id_of_path: HashMap<String, ResourceId> = HashMap::new();
@@ -383,7 +419,8 @@ impl Store {
                 teams: inherited.clone(),
                 ..NewResource::default()
             };
-            let id = Self::insert_resource(&mut transaction, workspace, &new, LabelSource::Crawl).await?;
+            let id = Self::insert_resource(&mut transaction, workspace, &new, LabelSource::Crawl)
+                .await?;
             teams.insert(id.0, inherited);
             id_of_path.insert(item.path.clone(), id);
             seen.insert(id.0);
@@ -412,7 +449,9 @@ impl Store {
         .execute(&mut *transaction)
         .await?;
         for relation in relations {
-            let (Some(from), Some(to)) = (id_of_path.get(&relation.from), id_of_path.get(&relation.to)) else {
+            let (Some(from), Some(to)) =
+                (id_of_path.get(&relation.from), id_of_path.get(&relation.to))
+            else {
                 continue;
             };
             sqlx::query(
@@ -481,8 +520,24 @@ impl Store {
             if done.rows_affected() == 0 {
                 continue;
             }
-            Self::set_labels(&mut transaction, workspace, doc.resource, "tag", LabelSource::Dbt, &doc.tags).await?;
-            Self::set_labels(&mut transaction, workspace, doc.resource, "owner", LabelSource::Dbt, &doc.owners).await?;
+            Self::set_labels(
+                &mut transaction,
+                workspace,
+                doc.resource,
+                "tag",
+                LabelSource::Dbt,
+                &doc.tags,
+            )
+            .await?;
+            Self::set_labels(
+                &mut transaction,
+                workspace,
+                doc.resource,
+                "owner",
+                LabelSource::Dbt,
+                &doc.owners,
+            )
+            .await?;
             touched.insert(doc.resource.0);
         }
         sqlx::query("DELETE FROM resource_relations WHERE workspace_id = $1 AND integration_id = $2 AND kind = 'lineage'")
@@ -510,7 +565,11 @@ impl Store {
     }
 
     /// Relations touching a resource, either way.
-    pub async fn relations_of(&self, workspace: WorkspaceId, resource: ResourceId) -> Result<Vec<RelationRow>> {
+    pub async fn relations_of(
+        &self,
+        workspace: WorkspaceId,
+        resource: ResourceId,
+    ) -> Result<Vec<RelationRow>> {
         let rows = sqlx::query(
             "SELECT kind, from_id, to_id FROM resource_relations
              WHERE workspace_id = $1 AND (from_id = $2 OR to_id = $2) ORDER BY kind, from_id, to_id",

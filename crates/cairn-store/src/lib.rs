@@ -5,6 +5,7 @@
 //! id (or a [`cairn_domain::Scope`] that carries it). Every change of a resource appends to the
 //! change feed in the same transaction, which is what the search index follows.
 
+mod audit;
 mod error;
 mod integrations;
 mod migrate;
@@ -17,12 +18,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
+pub use audit::AuditRow;
 pub use error::StoreError;
-pub use integrations::{CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, RelationRow, SyncCounts};
-pub use people::{ApiTokenRow, SessionRow, Team, User, Workspace};
-pub use resources::{
-    Change, LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch,
+pub use integrations::{
+    CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, RelationRow, SyncCounts,
 };
+pub use people::{ApiTokenRow, SessionRow, Team, User, Workspace};
+pub use resources::{Change, LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -42,7 +44,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -95,7 +99,9 @@ impl Store {
             .connect_with(options)
             .await?;
         if backend == Backend::Sqlite {
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
         }
         let store = Store { pool, backend };
         migrate::run(&store).await?;

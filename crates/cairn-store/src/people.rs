@@ -334,11 +334,12 @@ impl Store {
         team: TeamId,
         user: UserId,
     ) -> Result<()> {
-        let existing = sqlx::query("SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2")
-            .bind(team.0)
-            .bind(user.0)
-            .fetch_optional(&self.pool)
-            .await?;
+        let existing =
+            sqlx::query("SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2")
+                .bind(team.0)
+                .bind(user.0)
+                .fetch_optional(&self.pool)
+                .await?;
         if existing.is_none() {
             sqlx::query(
                 "INSERT INTO team_members (workspace_id, team_id, user_id) VALUES ($1, $2, $3)",
@@ -507,7 +508,11 @@ impl Store {
         Ok(())
     }
 
-    pub async fn list_tokens(&self, workspace: WorkspaceId, user: UserId) -> Result<Vec<ApiTokenRow>> {
+    pub async fn list_tokens(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+    ) -> Result<Vec<ApiTokenRow>> {
         let rows = sqlx::query(
             "SELECT id, workspace_id, user_id, name, created_at, last_used_at
              FROM api_tokens WHERE workspace_id = $1 AND user_id = $2 ORDER BY id",

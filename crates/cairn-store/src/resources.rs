@@ -61,10 +61,14 @@ impl Resource {
     /// The description people see: what they wrote, else what dbt documented, else the
     /// database's own comment.
     pub fn effective_description(&self) -> Option<&str> {
-        [&self.description, &self.imported_description, &self.source_description]
-            .into_iter()
-            .filter_map(|text| text.as_deref())
-            .find(|text| !text.is_empty())
+        [
+            &self.description,
+            &self.imported_description,
+            &self.source_description,
+        ]
+        .into_iter()
+        .filter_map(|text| text.as_deref())
+        .find(|text| !text.is_empty())
     }
 }
 
@@ -312,12 +316,26 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         if let Some(tags) = &patch.tags {
-            Self::set_labels(&mut transaction, workspace, id, "tag", LabelSource::User, tags)
-                .await?;
+            Self::set_labels(
+                &mut transaction,
+                workspace,
+                id,
+                "tag",
+                LabelSource::User,
+                tags,
+            )
+            .await?;
         }
         if let Some(owners) = &patch.owners {
-            Self::set_labels(&mut transaction, workspace, id, "owner", LabelSource::User, owners)
-                .await?;
+            Self::set_labels(
+                &mut transaction,
+                workspace,
+                id,
+                "owner",
+                LabelSource::User,
+                owners,
+            )
+            .await?;
         }
         let mut changed = vec![id];
         if let Some(teams) = &patch.teams {
@@ -346,7 +364,11 @@ impl Store {
     }
 
     /// One resource of a workspace, whoever may see it: callers apply the access rule.
-    pub async fn resource(&self, workspace: WorkspaceId, id: ResourceId) -> Result<Option<Resource>> {
+    pub async fn resource(
+        &self,
+        workspace: WorkspaceId,
+        id: ResourceId,
+    ) -> Result<Option<Resource>> {
         let mut found = self.resources_by_ids(workspace, &[id]).await?;
         Ok(found.pop())
     }
@@ -379,7 +401,11 @@ impl Store {
     }
 
     /// Fills in teams, tags and owners for a batch of resources of one workspace.
-    pub(crate) async fn attach_details(&self, workspace: WorkspaceId, resources: &mut [Resource]) -> Result<()> {
+    pub(crate) async fn attach_details(
+        &self,
+        workspace: WorkspaceId,
+        resources: &mut [Resource],
+    ) -> Result<()> {
         if resources.is_empty() {
             return Ok(());
         }
@@ -437,7 +463,8 @@ impl Store {
         filter: &ResourceFilter,
     ) -> Result<Vec<Resource>> {
         let workspace = scope.workspace();
-        let mut sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.workspace_id = $1");
+        let mut sql =
+            format!("SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.workspace_id = $1");
         let mut texts: Vec<String> = Vec::new();
         let mut numbers: Vec<i64> = Vec::new();
         // Bind order: workspace, then texts in order, then numbers in order.
@@ -467,7 +494,10 @@ impl Store {
         let first_number = 2 + texts.len();
         if let Some(after) = filter.after {
             numbers.push(after.0);
-            sql.push_str(&format!(" AND r.id > ${}", first_number + numbers.len() - 1));
+            sql.push_str(&format!(
+                " AND r.id > ${}",
+                first_number + numbers.len() - 1
+            ));
         }
         if let Scope::Teams(_, teams) = scope {
             if teams.is_empty() {

@@ -31,7 +31,12 @@ pub struct CommandFailed {
 
 impl std::fmt::Display for CommandFailed {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(formatter, "`{}` failed: {}", self.command, self.stderr.trim())
+        write!(
+            formatter,
+            "`{}` failed: {}",
+            self.command,
+            self.stderr.trim()
+        )
     }
 }
 
@@ -123,13 +128,9 @@ mod tests {
         let second = unique_database_name("My-Test DB");
         assert_ne!(first, second);
         assert!(first.starts_with("my_test_db_"));
-        assert!(
-            first
-                .chars()
-                .all(|character| character.is_ascii_lowercase()
-                    || character.is_ascii_digit()
-                    || character == '_')
-        );
+        assert!(first.chars().all(|character| character.is_ascii_lowercase()
+            || character.is_ascii_digit()
+            || character == '_'));
         assert!(unique_database_name("9lives").starts_with("db_9lives_"));
     }
 

@@ -177,17 +177,28 @@ impl MariaDbServer {
     /// Creates a fresh, uniquely named database (`PREFIX_PID_N`) and returns its name.
     pub fn create_database_named(&self, name_prefix: &str) -> String {
         let name = crate::unique_database_name(name_prefix);
-        self.mysql("", &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-            .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
+        self.mysql(
+            "",
+            &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"),
+        )
+        .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
         name
     }
 
     /// Runs SQL (or a script file, see [`Script`]) with the `mariadb` client as `root` on
     /// database `db` (a name, a URL from [`MariaDbServer::create_database`], or `""` for none).
     /// Returns the batch output without column names: one line per row, fields tab-separated.
-    pub fn mysql<'a>(&self, db: &str, script: impl Into<Script<'a>>) -> Result<String, CommandFailed> {
+    pub fn mysql<'a>(
+        &self,
+        db: &str,
+        script: impl Into<Script<'a>>,
+    ) -> Result<String, CommandFailed> {
         let script = script.into();
-        let file = script.materialize(Dialect::MySql, &self.root.join("scratch"), database_name(db))?;
+        let file = script.materialize(
+            Dialect::MySql,
+            &self.root.join("scratch"),
+            database_name(db),
+        )?;
         let mut command = Command::new(&self.client);
         command
             .arg("--no-defaults")
@@ -206,7 +217,10 @@ impl MariaDbServer {
 
 /// The database name of a URL made by this kit, or `db` itself when it is a plain name.
 fn database_name(db: &str) -> &str {
-    match db.strip_prefix("mysql://").or_else(|| db.strip_prefix("mariadb://")) {
+    match db
+        .strip_prefix("mysql://")
+        .or_else(|| db.strip_prefix("mariadb://"))
+    {
         Some(rest) => {
             let after_host = rest.split_once('/').map_or("", |(_, path)| path);
             after_host.split(['?', '#']).next().unwrap_or(after_host)

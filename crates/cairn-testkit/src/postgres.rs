@@ -64,7 +64,7 @@ fn find_binaries() -> Option<Binaries> {
             Some((major, entry.path().join("bin")))
         })
         .collect();
-    versioned.sort_by(|left, right| right.0.cmp(&left.0));
+    versioned.sort_by_key(|(major, _)| std::cmp::Reverse(*major));
     candidates.extend(versioned.into_iter().map(|(_, dir)| dir));
     candidates.extend(process::path_dirs());
 
@@ -281,9 +281,17 @@ impl PgServer {
     /// Runs SQL (or a script file, see [`Script`]) with `psql -v ON_ERROR_STOP=1` on database
     /// `db` (a name, or a URL from [`PgServer::create_database`]). Returns the unaligned,
     /// tuples-only output: one line per row, fields separated by `|`.
-    pub fn psql<'a>(&self, db: &str, script: impl Into<Script<'a>>) -> Result<String, CommandFailed> {
+    pub fn psql<'a>(
+        &self,
+        db: &str,
+        script: impl Into<Script<'a>>,
+    ) -> Result<String, CommandFailed> {
         let script = script.into();
-        let file = script.materialize(Dialect::Postgres, &self.root.join("scratch"), database_name(db))?;
+        let file = script.materialize(
+            Dialect::Postgres,
+            &self.root.join("scratch"),
+            database_name(db),
+        )?;
         process::run(
             Command::new(&self.psql)
                 .arg("-X")
@@ -311,7 +319,10 @@ impl PgServer {
 
 /// The database name of a URL made by this kit, or `db` itself when it is a plain name.
 fn database_name(db: &str) -> &str {
-    match db.strip_prefix("postgres://").or_else(|| db.strip_prefix("postgresql://")) {
+    match db
+        .strip_prefix("postgres://")
+        .or_else(|| db.strip_prefix("postgresql://"))
+    {
         Some(rest) => {
             let after_host = rest.split_once('/').map_or("", |(_, path)| path);
             after_host.split(['?', '#']).next().unwrap_or(after_host)

@@ -190,7 +190,11 @@ pub(crate) fn make_traversable(path: &Path) -> Result<(), CommandFailed> {
 pub(crate) fn find_dir_with(candidates: &[PathBuf], programs: &[&str]) -> Option<PathBuf> {
     candidates
         .iter()
-        .find(|dir| programs.iter().all(|program| is_executable(&dir.join(program))))
+        .find(|dir| {
+            programs
+                .iter()
+                .all(|program| is_executable(&dir.join(program)))
+        })
         .cloned()
 }
 
@@ -199,7 +203,14 @@ pub(crate) fn path_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect())
         .unwrap_or_default();
-    for extra in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+    for extra in [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ] {
         let extra = PathBuf::from(extra);
         if !dirs.contains(&extra) {
             dirs.push(extra);
@@ -217,9 +228,8 @@ pub(crate) fn find_program(program: &str) -> Option<PathBuf> {
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|metadata| {
-        metadata.is_file() && metadata.permissions().mode() & 0o111 != 0
-    })
+    std::fs::metadata(path)
+        .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
 }
 
 /// Makes a fresh temporary directory that outlives this process (the watcher removes it).

@@ -161,7 +161,10 @@ mod tests {
         let postgres = "DROP DATABASE IF EXISTS chinook;\nCREATE DATABASE chinook;\n\\c chinook;\nCREATE TABLE a (id int);\n";
         let rewritten = strip_database_switches(postgres, Dialect::Postgres);
         assert_eq!(
-            rewritten.lines().filter(|line| line.starts_with("--")).count(),
+            rewritten
+                .lines()
+                .filter(|line| line.starts_with("--"))
+                .count(),
             3
         );
         assert!(rewritten.contains("\nCREATE TABLE a (id int);\n"));
@@ -169,14 +172,18 @@ mod tests {
         let mysql = "DROP SCHEMA IF EXISTS sakila;\nCREATE SCHEMA sakila;\nUSE sakila;\nCREATE TABLE a (id int);\n";
         let rewritten = strip_database_switches(mysql, Dialect::MySql);
         assert_eq!(
-            rewritten.lines().filter(|line| line.starts_with("--")).count(),
+            rewritten
+                .lines()
+                .filter(|line| line.starts_with("--"))
+                .count(),
             3
         );
     }
 
     #[test]
     fn mysql_names_qualified_with_the_used_database_are_requalified() {
-        let script = "USE sakila;\nSELECT * FROM sakila.film JOIN `sakila`.actor JOIN mysakila.x;\n";
+        let script =
+            "USE sakila;\nSELECT * FROM sakila.film JOIN `sakila`.actor JOIN mysakila.x;\n";
         assert_eq!(used_database(script).as_deref(), Some("sakila"));
         let rewritten = requalify(script, "sakila", "fresh_1");
         assert!(rewritten.contains("FROM `fresh_1`.film JOIN `fresh_1`.actor JOIN mysakila.x"));

@@ -22,7 +22,9 @@ fn postgres_loads_pagila_and_chinook() {
     server
         .psql(&chinook_url, &data.join("chinook/Chinook_PostgreSql.sql"))
         .expect("chinook");
-    let artists = server.psql(&chinook_url, "SELECT count(*) FROM artist").unwrap();
+    let artists = server
+        .psql(&chinook_url, "SELECT count(*) FROM artist")
+        .unwrap();
     assert_eq!(artists.trim(), "275");
     assert!(chinook_url.starts_with("postgres://postgres@localhost/chinook_"));
     assert!(chinook_url.contains("?host=/"));
@@ -60,7 +62,9 @@ fn mariadb_loads_sakila_and_chinook() {
     server
         .mysql(&chinook_url, &data.join("chinook/Chinook_MySql.sql"))
         .expect("chinook");
-    let artists = server.mysql(&chinook_url, "SELECT count(*) FROM Artist").unwrap();
+    let artists = server
+        .mysql(&chinook_url, "SELECT count(*) FROM Artist")
+        .unwrap();
     assert_eq!(artists.trim(), "275");
     assert!(chinook_url.contains("?socket=/"));
 }

@@ -9,10 +9,19 @@ use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "cairn", version, about = "A data catalog with a governed AI assistant")]
+#[command(
+    name = "cairn",
+    version,
+    about = "A data catalog with a governed AI assistant"
+)]
 struct Cli {
     /// The node's directory: search index, key file and, by default, the SQLite store.
-    #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./cairn-data", global = true)]
+    #[arg(
+        long,
+        env = "CAIRN_DATA_DIR",
+        default_value = "./cairn-data",
+        global = true
+    )]
     data_dir: PathBuf,
     /// Where the store lives: sqlite://PATH or postgres://… (default: SQLite in the data directory).
     #[arg(long, env = "CAIRN_DATABASE_URL", global = true)]
@@ -46,6 +55,18 @@ enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Checks a workspace's hash chain; exits non-zero when it is broken.
+    Verify {
+        #[arg(long)]
+        workspace: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,9 +129,9 @@ fn parse_role(text: &str) -> Result<Role, String> {
 }
 
 fn database_url(cli: &Cli) -> String {
-    cli.database_url.clone().unwrap_or_else(|| {
-        format!("sqlite://{}", cli.data_dir.join("cairn.db").display())
-    })
+    cli.database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", cli.data_dir.join("cairn.db").display()))
 }
 
 fn prepare_data_dir(directory: &Path) -> Result<()> {
@@ -144,13 +165,14 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {},
             _ = terminate.recv() => {},
@@ -175,7 +197,9 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     prepare_data_dir(&cli.data_dir)?;
     let mut config = CatalogConfig::new(cli.data_dir.clone());
-    config.secret_key = std::env::var("CAIRN_SECRET_KEY").ok().filter(|key| !key.is_empty());
+    config.secret_key = std::env::var("CAIRN_SECRET_KEY")
+        .ok()
+        .filter(|key| !key.is_empty());
     let catalog = Catalog::open(&database_url(&cli), config)
         .await
         .context("cannot open the store")?;
@@ -229,15 +253,33 @@ async fn main() -> Result<()> {
                 None
             };
             let (user, generated) = catalog
-                .add_user(workspace.id, NewUser { email, name, role, teams, password })
+                .add_user(
+                    workspace.id,
+                    NewUser {
+                        email,
+                        name,
+                        role,
+                        teams,
+                        password,
+                    },
+                )
                 .await?;
-            eprintln!("added {} as {} to {}", user.email, user.role.as_str(), workspace.name);
+            eprintln!(
+                "added {} as {} to {}",
+                user.email,
+                user.role.as_str(),
+                workspace.name
+            );
             if let Some(password) = generated {
                 eprintln!("generated password (shown once):");
                 println!("{password}");
             }
         }
-        Command::Token(TokenCommand::Create { workspace, email, name }) => {
+        Command::Token(TokenCommand::Create {
+            workspace,
+            email,
+            name,
+        }) => {
             let workspace = catalog.workspace_named(&workspace).await?;
             let email = email.trim().to_lowercase();
             let user = catalog
@@ -245,9 +287,31 @@ async fn main() -> Result<()> {
                 .user_by_email(workspace.id, &email)
                 .await?
                 .with_context(|| format!("{email} is not a member of {}", workspace.name))?;
-            let token = catalog.issue_token(workspace.id, user.id, name.as_deref()).await?;
-            eprintln!("token {} for {email} in {} (shown once):", token.id, workspace.name);
+            let token = catalog
+                .issue_token(workspace.id, user.id, name.as_deref())
+                .await?;
+            eprintln!(
+                "token {} for {email} in {} (shown once):",
+                token.id, workspace.name
+            );
             println!("{}", token.token.unwrap_or_default());
+        }
+        Command::Audit(AuditCommand::Verify { workspace }) => {
+            let workspace = catalog.workspace_named(&workspace).await?;
+            let verification = catalog.verify_audit(workspace.id).await?;
+            if verification.ok {
+                println!(
+                    "audit log of {} intact: {} entries",
+                    workspace.name, verification.entries
+                );
+            } else {
+                bail!(
+                    "audit log of {} is broken at entry {} (after {} intact entries)",
+                    workspace.name,
+                    verification.broken_at.unwrap_or_default(),
+                    verification.entries
+                );
+            }
         }
     }
     Ok(())

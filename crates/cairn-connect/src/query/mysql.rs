@@ -93,7 +93,9 @@ fn classify(error: &sqlx::Error, limits: &Limits) -> QueryError {
 }
 
 fn convert_row(row: &MySqlRow) -> Vec<Value> {
-    (0..row.len()).map(|index| convert_value(row, index)).collect()
+    (0..row.len())
+        .map(|index| convert_value(row, index))
+        .collect()
 }
 
 fn convert_value(row: &MySqlRow, index: usize) -> Value {
@@ -105,14 +107,12 @@ fn convert_value(row: &MySqlRow, index: usize) -> Value {
     }
     let type_name = raw.type_info().name().to_owned();
     let decoded = match type_name.as_str() {
-        "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => row
-            .try_get_unchecked::<i64, _>(index)
-            .ok()
-            .map(Value::from),
-        name if name.ends_with("UNSIGNED") => row
-            .try_get_unchecked::<u64, _>(index)
-            .ok()
-            .map(Value::from),
+        "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
+            row.try_get_unchecked::<i64, _>(index).ok().map(Value::from)
+        }
+        name if name.ends_with("UNSIGNED") => {
+            row.try_get_unchecked::<u64, _>(index).ok().map(Value::from)
+        }
         "FLOAT" => row
             .try_get_unchecked::<f32, _>(index)
             .ok()
@@ -189,8 +189,17 @@ fn time(bytes: &[u8]) -> Option<Value> {
         Some(micros) => u32::from_le_bytes(micros.try_into().ok()?),
         None => 0,
     };
-    let text = format_time(hours, u32::from(*rest.get(6)?), u32::from(*rest.get(7)?), micros);
-    Some(Value::String(if negative { format!("-{text}") } else { text }))
+    let text = format_time(
+        hours,
+        u32::from(*rest.get(6)?),
+        u32::from(*rest.get(7)?),
+        micros,
+    );
+    Some(Value::String(if negative {
+        format!("-{text}")
+    } else {
+        text
+    }))
 }
 
 #[cfg(test)]

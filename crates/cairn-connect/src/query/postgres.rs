@@ -140,15 +140,13 @@ fn decode_binary(oid: u32, bytes: &[u8]) -> Option<Value> {
             let text = timestamp_from_unix_micros(micros.checked_add(POSTGRES_EPOCH_MICROS)?);
             Value::String(if oid == 1184 { text + "Z" } else { text })
         }
-        1083 => Value::String(time_from_micros(i64::from_be_bytes(
-            bytes.try_into().ok()?,
-        ))),
+        1083 => Value::String(time_from_micros(i64::from_be_bytes(bytes.try_into().ok()?))),
         1186 => Value::String(interval(bytes)?),
         2950 => Value::String(uuid(bytes)?),
         17 => Value::String(hex("\\x", bytes)),
         // arrays of the types above
-        1000 | 1005 | 1007 | 1016 | 1028 | 1021 | 1022 | 1009 | 1015 | 1014 | 1003 | 199
-        | 3807 | 1231 | 1182 | 1115 | 1185 | 1183 | 2951 | 1001 => array(bytes)?,
+        1000 | 1005 | 1007 | 1016 | 1028 | 1021 | 1022 | 1009 | 1015 | 1014 | 1003 | 199 | 3807
+        | 1231 | 1182 | 1115 | 1185 | 1183 | 2951 | 1001 => array(bytes)?,
         _ => return None,
     })
 }
@@ -216,13 +214,22 @@ fn interval(bytes: &[u8]) -> Option<String> {
     let mut parts = Vec::new();
     let (years, months) = (months / 12, months % 12);
     if years != 0 {
-        parts.push(format!("{years} year{}", if years.abs() == 1 { "" } else { "s" }));
+        parts.push(format!(
+            "{years} year{}",
+            if years.abs() == 1 { "" } else { "s" }
+        ));
     }
     if months != 0 {
-        parts.push(format!("{months} mon{}", if months.abs() == 1 { "" } else { "s" }));
+        parts.push(format!(
+            "{months} mon{}",
+            if months.abs() == 1 { "" } else { "s" }
+        ));
     }
     if days != 0 {
-        parts.push(format!("{days} day{}", if days.abs() == 1 { "" } else { "s" }));
+        parts.push(format!(
+            "{days} day{}",
+            if days.abs() == 1 { "" } else { "s" }
+        ));
     }
     if micros != 0 || parts.is_empty() {
         let sign = if micros < 0 { "-" } else { "" };
@@ -250,7 +257,9 @@ fn uuid(bytes: &[u8]) -> Option<String> {
 /// bound, then each element as a length (-1 for null) and its bytes.
 fn array(bytes: &[u8]) -> Option<Value> {
     let int = |offset: usize| -> Option<i32> {
-        Some(i32::from_be_bytes(bytes.get(offset..offset + 4)?.try_into().ok()?))
+        Some(i32::from_be_bytes(
+            bytes.get(offset..offset + 4)?.try_into().ok()?,
+        ))
     };
     let dimensions = usize::try_from(int(0)?).ok()?;
     let element_oid = u32::try_from(int(8)?).ok()?;
@@ -310,9 +319,19 @@ mod tests {
 
     #[test]
     fn numerics_decode() {
-        assert_eq!(numeric(&numeric_bytes(0, 0, 2, &[12, 3400])).unwrap(), "12.34");
-        assert_eq!(numeric(&numeric_bytes(1, 0x4000, 0, &[1, 2])).unwrap(), "-10002");
-        assert_eq!(numeric(&numeric_bytes(-2, 0, 6, &[5])).unwrap(), "0.000050");
+        assert_eq!(
+            numeric(&numeric_bytes(0, 0, 2, &[12, 3400])).unwrap(),
+            "12.34"
+        );
+        assert_eq!(
+            numeric(&numeric_bytes(1, 0x4000, 0, &[1, 2])).unwrap(),
+            "-10002"
+        );
+        assert_eq!(numeric(&numeric_bytes(-1, 0, 6, &[5])).unwrap(), "0.000500");
+        assert_eq!(
+            numeric(&numeric_bytes(-2, 0, 8, &[5])).unwrap(),
+            "0.00000005"
+        );
         assert_eq!(numeric(&numeric_bytes(0, 0, 0, &[])).unwrap(), "0");
         assert_eq!(numeric(&numeric_bytes(0, 0xC000, 0, &[])).unwrap(), "NaN");
     }

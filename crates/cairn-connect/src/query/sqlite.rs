@@ -77,7 +77,9 @@ async fn fetch(
 }
 
 fn convert_row(row: &SqliteRow) -> Vec<Value> {
-    (0..row.len()).map(|index| convert_value(row, index)).collect()
+    (0..row.len())
+        .map(|index| convert_value(row, index))
+        .collect()
 }
 
 /// SQLite values carry their own storage class, whatever the column was declared as.

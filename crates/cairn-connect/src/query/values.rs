@@ -76,7 +76,8 @@ pub(super) fn hex(prefix: &str, bytes: &[u8]) -> String {
 
 /// A float as a JSON number, or as a string when JSON has no number for it (NaN, infinities).
 pub(super) fn float(value: f64) -> Value {
-    serde_json::Number::from_f64(value).map_or_else(|| Value::String(value.to_string()), Value::Number)
+    serde_json::Number::from_f64(value)
+        .map_or_else(|| Value::String(value.to_string()), Value::Number)
 }
 
 /// Text that should be JSON: parsed, or kept as a string when it is not valid JSON.

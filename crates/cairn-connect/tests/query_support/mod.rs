@@ -23,7 +23,9 @@ pub struct Case {
 
 /// Reads `crates/cairn-sqlguard/corpus/FILE` (`allow|deny`, a tab, the SQL; `\n`, `\t`, `\\`).
 pub fn corpus(file: &str) -> Vec<Case> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cairn-sqlguard/corpus").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../cairn-sqlguard/corpus")
+        .join(file);
     let text = std::fs::read_to_string(&path).expect("corpus file");
     text.lines()
         .enumerate()
@@ -120,7 +122,10 @@ pub async fn run_corpus(
     let mut failures = Vec::new();
     let mut executed = 0;
     for case in corpus(file) {
-        match (case.allow, cairn_sqlguard::check(dialect, &case.sql, catalog)) {
+        match (
+            case.allow,
+            cairn_sqlguard::check(dialect, &case.sql, catalog),
+        ) {
             (true, Ok(query)) => {
                 executed += 1;
                 match cairn_connect::query::run(url, &query, &limits).await {

@@ -65,7 +65,10 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |_| {}).await
 }
 
-pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut CatalogConfig)) -> Option<TestApp> {
+pub async fn spawn_app_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut CatalogConfig),
+) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = database_url(backend, dir.path())?;
     let mut config = CatalogConfig::new(dir.path().join("data"));
@@ -77,7 +80,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut CatalogCo
     config.scheduled_sync = false;
     adjust(&mut config);
     let catalog = Catalog::open(&url, config).await.expect("open catalog");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let state = cairn_server::AppState {
         catalog: catalog.clone(),
@@ -113,14 +118,27 @@ impl TestApp {
     }
 
     pub async fn workspace(&self, name: &str, teams: &[&str]) -> WorkspaceId {
-        let workspace = self.catalog.create_workspace(name, None).await.expect("workspace");
+        let workspace = self
+            .catalog
+            .create_workspace(name, None)
+            .await
+            .expect("workspace");
         for team in teams {
-            self.catalog.add_team(workspace.id, team).await.expect("team");
+            self.catalog
+                .add_team(workspace.id, team)
+                .await
+                .expect("team");
         }
         workspace.id
     }
 
-    pub async fn member(&self, workspace: WorkspaceId, email: &str, role: Role, teams: &[&str]) -> Member {
+    pub async fn member(
+        &self,
+        workspace: WorkspaceId,
+        email: &str,
+        role: Role,
+        teams: &[&str],
+    ) -> Member {
         let (user, _) = self
             .catalog
             .add_user(
@@ -152,7 +170,13 @@ impl TestApp {
     }
 
     /// A request with a bearer token; returns status and JSON body (Null when empty).
-    pub async fn call(&self, member: &Member, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        member: &Member,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self
             .client
             .request(method, self.url(path))
@@ -210,8 +234,14 @@ impl TestApp {
 /// Asserts an error answer: status, the API's error shape, and the field it names.
 pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, field: Option<&str>) {
     assert_eq!(status, expected, "{body}");
-    assert!(body["error"]["code"].is_string(), "error code missing: {body}");
-    assert!(body["error"]["message"].is_string(), "error message missing: {body}");
+    assert!(
+        body["error"]["code"].is_string(),
+        "error code missing: {body}"
+    );
+    assert!(
+        body["error"]["message"].is_string(),
+        "error message missing: {body}"
+    );
     if let Some(field) = field {
         assert_eq!(body["error"]["field"], field, "{body}");
     }

@@ -1,0 +1,230 @@
+//! The workspace's AI settings: Run SQL, model provider, data region, prompt retention and
+//! pseudonymisation. Members read them; admins change them. Provider keys are write-only.
+
+use cairn_domain::{Principal, WorkspaceId, validate};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::{Catalog, CatalogError, Result};
+
+/// Where the assistant's model runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ProviderSetting {
+    /// In-process and offline: nothing leaves the machine.
+    Builtin,
+    /// Any endpoint speaking OpenAI chat completions.
+    Openai {
+        base_url: String,
+        model: String,
+        #[serde(default)]
+        region: Option<String>,
+        /// Never returned; the stored key is sealed like integration credentials.
+        #[serde(default, skip_serializing)]
+        api_key: Option<String>,
+    },
+}
+
+/// The stored settings (the key sealed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StoredSettings {
+    #[serde(default)]
+    pub run_sql_enabled: bool,
+    #[serde(default = "builtin")]
+    pub provider: ProviderSetting,
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+    #[serde(default)]
+    pub pseudonymize_people: bool,
+    /// The provider's API key, sealed.
+    #[serde(default)]
+    pub provider_key: Option<String>,
+}
+
+fn builtin() -> ProviderSetting {
+    ProviderSetting::Builtin
+}
+
+impl Default for StoredSettings {
+    fn default() -> Self {
+        StoredSettings {
+            run_sql_enabled: false,
+            provider: ProviderSetting::Builtin,
+            retention_days: None,
+            pseudonymize_people: false,
+            provider_key: None,
+        }
+    }
+}
+
+/// The AI settings as the API shows them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AiSettings {
+    pub run_sql_enabled: bool,
+    pub provider: ProviderSetting,
+    /// Whether a provider API key is stored (the key itself is never returned).
+    pub provider_key_set: bool,
+    pub region: Option<String>,
+    pub retention_days: Option<u32>,
+    pub pseudonymize_people: bool,
+}
+
+/// A change of AI settings: absent fields stay as they are; `region: null` clears it.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AiSettingsInput {
+    #[serde(default)]
+    pub run_sql_enabled: Option<bool>,
+    #[serde(default)]
+    pub provider: Option<ProviderSetting>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub region: Option<Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<u32>)]
+    pub retention_days: Option<Value>,
+    #[serde(default)]
+    pub pseudonymize_people: Option<bool>,
+}
+
+impl Catalog {
+    pub(crate) async fn stored_settings(
+        &self,
+        workspace: WorkspaceId,
+    ) -> Result<(Option<String>, StoredSettings)> {
+        let row = self.store().workspace(workspace).await?;
+        let settings = serde_json::from_str(&row.settings).unwrap_or_default();
+        Ok((row.region, settings))
+    }
+
+    pub async fn ai_settings(&self, principal: &Principal) -> Result<AiSettings> {
+        let (region, stored) = self.stored_settings(principal.workspace).await?;
+        Ok(AiSettings {
+            run_sql_enabled: stored.run_sql_enabled,
+            provider: stored.provider,
+            provider_key_set: stored.provider_key.is_some(),
+            region,
+            retention_days: stored.retention_days,
+            pseudonymize_people: stored.pseudonymize_people,
+        })
+    }
+
+    pub async fn update_ai_settings(
+        &self,
+        principal: &Principal,
+        input: AiSettingsInput,
+    ) -> Result<AiSettings> {
+        if !principal.can_administer() {
+            return Err(CatalogError::forbidden(
+                "only workspace admins change AI settings",
+            ));
+        }
+        let (mut region, mut stored) = self.stored_settings(principal.workspace).await?;
+        if let Some(value) = &input.region {
+            region = match value {
+                Value::Null => None,
+                Value::String(text) => Some(validate::label("region", text)?),
+                _ => return Err(CatalogError::invalid("region", "must be a string or null")),
+            };
+        }
+        if let Some(value) = &input.retention_days {
+            stored.retention_days = match value {
+                Value::Null => None,
+                Value::Number(number) => match number.as_u64() {
+                    Some(days @ 1..=36_500) => Some(u32::try_from(days).unwrap_or(36_500)),
+                    _ => {
+                        return Err(CatalogError::invalid(
+                            "retention_days",
+                            "must be between 1 and 36500, or null",
+                        ));
+                    }
+                },
+                _ => {
+                    return Err(CatalogError::invalid(
+                        "retention_days",
+                        "must be a number of days or null",
+                    ));
+                }
+            };
+        }
+        if let Some(enabled) = input.run_sql_enabled {
+            stored.run_sql_enabled = enabled;
+        }
+        if let Some(enabled) = input.pseudonymize_people {
+            stored.pseudonymize_people = enabled;
+        }
+        if let Some(provider) = input.provider {
+            stored.provider = match provider {
+                ProviderSetting::Builtin => {
+                    stored.provider_key = None;
+                    ProviderSetting::Builtin
+                }
+                ProviderSetting::Openai {
+                    base_url,
+                    model,
+                    region: provider_region,
+                    api_key,
+                } => {
+                    let base_url = base_url.trim().trim_end_matches('/').to_string();
+                    if !(base_url.starts_with("https://") || base_url.starts_with("http://"))
+                        || base_url.len() > 500
+                    {
+                        return Err(CatalogError::invalid(
+                            "provider.base_url",
+                            "must be an http(s) URL",
+                        ));
+                    }
+                    let model = validate::label("provider.model", &model)?;
+                    let provider_region = provider_region
+                        .map(|text| validate::label("provider.region", &text))
+                        .transpose()?;
+                    if let Some(key) = api_key {
+                        if key.len() > 4096 || key.chars().any(char::is_control) {
+                            return Err(CatalogError::invalid("provider.api_key", "is not a key"));
+                        }
+                        stored.provider_key =
+                            Some(self.inner.vault.seal(principal.workspace, &key)?);
+                    }
+                    ProviderSetting::Openai {
+                        base_url,
+                        model,
+                        region: provider_region,
+                        api_key: None,
+                    }
+                }
+            };
+        }
+        if let (
+            Some(workspace_region),
+            ProviderSetting::Openai {
+                region: provider_region,
+                ..
+            },
+        ) = (&region, &stored.provider)
+            && provider_region.as_ref() != Some(workspace_region)
+        {
+            return Err(CatalogError::Refused {
+                code: "region_mismatch",
+                message: format!(
+                    "the provider's region ({}) is not the workspace's region ({workspace_region})",
+                    provider_region.as_deref().unwrap_or("unspecified")
+                ),
+            });
+        }
+        let text = serde_json::to_string(&stored)
+            .map_err(|error| CatalogError::Internal(error.to_string()))?;
+        self.store()
+            .update_workspace_settings(principal.workspace, region.as_deref(), &text)
+            .await?;
+        let view = self.ai_settings(principal).await?;
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "settings.ai.updated",
+            json!(view),
+        )
+        .await?;
+        Ok(view)
+    }
+}

@@ -1,0 +1,307 @@
+//! Run SQL: gated twice (the workspace's setting and the caller's permission), checked by the
+//! guard against what the caller may see, run read-only, audited. Results go to the caller only.
+
+use std::time::Duration;
+
+use cairn_connect::EngineKind;
+use cairn_connect::query::{self, Limits, QueryError, QueryResult};
+use cairn_domain::{IntegrationId, Principal, ResourceKind, SqlAccess, TeamId, UserId};
+use cairn_sqlguard::{Dialect, ReadOnlyQuery, TableRef};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::{Catalog, CatalogError, Result};
+
+const SQL_MAX_CHARS: usize = 100_000;
+
+/// A statement to run.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SqlInput {
+    pub integration_id: i64,
+    pub sql: String,
+}
+
+/// Who may query an integration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionsView {
+    #[serde(default)]
+    pub users: Vec<i64>,
+    #[serde(default)]
+    pub teams: Vec<String>,
+}
+
+/// The tables and views of one integration that a caller may see, resolved the way the
+/// integration's engine resolves names.
+struct VisibleTables {
+    dialect: Dialect,
+    /// (schema or database, table) as crawled.
+    tables: Vec<(String, String)>,
+    /// MySQL's default database: the integration's only database.
+    default_schema: Option<String>,
+}
+
+impl cairn_sqlguard::Catalog for VisibleTables {
+    fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
+        let found = match self.dialect {
+            Dialect::Postgres => {
+                let schema = schema.unwrap_or("public");
+                self.tables
+                    .iter()
+                    .find(|(owner, table)| owner == schema && table == name)
+            }
+            Dialect::Mysql => {
+                let schema = schema.or(self.default_schema.as_deref())?;
+                self.tables
+                    .iter()
+                    .find(|(owner, table)| owner == schema && table == name)
+            }
+            Dialect::Sqlite => {
+                if schema.is_some_and(|schema| !schema.eq_ignore_ascii_case("main")) {
+                    return None;
+                }
+                self.tables
+                    .iter()
+                    .find(|(_, table)| table.eq_ignore_ascii_case(name))
+            }
+        }?;
+        Some(TableRef {
+            schema: Some(found.0.clone()),
+            name: found.1.clone(),
+        })
+    }
+}
+
+fn dialect_of(kind: &str) -> Result<Dialect> {
+    match kind.parse::<EngineKind>() {
+        Ok(EngineKind::Postgres) => Ok(Dialect::Postgres),
+        Ok(EngineKind::Mysql) => Ok(Dialect::Mysql),
+        Ok(EngineKind::Sqlite) => Ok(Dialect::Sqlite),
+        Err(_) => Err(CatalogError::Internal(format!(
+            "unknown integration kind {kind}"
+        ))),
+    }
+}
+
+fn refused(reason: impl Into<String>) -> CatalogError {
+    CatalogError::Refused {
+        code: "sql_not_allowed",
+        message: reason.into(),
+    }
+}
+
+impl Catalog {
+    /// Whether the caller may run SQL on an integration they can see, and if not, why.
+    pub async fn sql_access(
+        &self,
+        principal: &Principal,
+        integration: IntegrationId,
+    ) -> Result<SqlAccess> {
+        let (_, settings) = self.stored_settings(principal.workspace).await?;
+        let (users, teams) = self
+            .store()
+            .query_permissions(principal.workspace, integration)
+            .await?;
+        Ok(principal.can_query(settings.run_sql_enabled, &users, &teams))
+    }
+
+    /// Checks a statement for the caller without running it: the guard's verdict.
+    pub async fn check_sql(
+        &self,
+        principal: &Principal,
+        integration: IntegrationId,
+        sql: &str,
+    ) -> Result<ReadOnlyQuery> {
+        let row = self.visible_integration(principal, integration).await?;
+        let dialect = dialect_of(&row.kind)?;
+        let prefix_parts = 1; // the integration's own name
+        let resources = self
+            .store()
+            .integration_resources(principal.workspace, integration)
+            .await?;
+        let default_schema = resources
+            .iter()
+            .filter(|resource| resource.kind == ResourceKind::Database)
+            .map(|resource| resource.name.clone())
+            .collect::<Vec<_>>();
+        let tables = resources
+            .into_iter()
+            .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
+            .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
+            .filter_map(|resource| {
+                let parts: Vec<&str> = resource.path.split('.').skip(prefix_parts).collect();
+                // PostgreSQL: db.schema.table; MySQL: db.table; SQLite: main.table.
+                match parts.as_slice() {
+                    [_, schema, _] if dialect == Dialect::Postgres => {
+                        Some((schema.to_string(), resource.name.clone()))
+                    }
+                    [owner, _] => Some((owner.to_string(), resource.name.clone())),
+                    _ => None,
+                }
+            })
+            .collect();
+        let visible = VisibleTables {
+            dialect,
+            tables,
+            default_schema: (default_schema.len() == 1).then(|| default_schema[0].clone()),
+        };
+        cairn_sqlguard::check(dialect, sql, &visible).map_err(|refusal| refused(refusal.reason))
+    }
+
+    /// Runs a read-only statement for the caller, when both gates hold.
+    pub async fn run_sql(&self, principal: &Principal, input: SqlInput) -> Result<QueryResult> {
+        if input.sql.chars().count() > SQL_MAX_CHARS {
+            return Err(CatalogError::invalid(
+                "sql",
+                format!("must be at most {SQL_MAX_CHARS} characters"),
+            ));
+        }
+        if input.sql.trim().is_empty() {
+            return Err(CatalogError::invalid("sql", "must not be empty"));
+        }
+        let integration = IntegrationId(input.integration_id);
+        let row = self.visible_integration(principal, integration).await?;
+        let audit_base =
+            json!({"integration_id": integration.0, "integration": row.name, "sql": input.sql});
+        match self.sql_access(principal, integration).await? {
+            SqlAccess::Allowed => {}
+            denied => {
+                let message = match denied {
+                    SqlAccess::RunSqlDisabled => "Run SQL is off for this workspace; an admin can turn it on in the AI settings".to_string(),
+                    _ => format!("you have no query permission on integration {}; an admin can grant it", row.name),
+                };
+                self.audit(
+                    principal.workspace,
+                    Some(principal.user),
+                    "sql.denied",
+                    json!({"request": audit_base, "reason": message}),
+                )
+                .await?;
+                return Err(CatalogError::Forbidden(message));
+            }
+        }
+        let checked = match self.check_sql(principal, integration, &input.sql).await {
+            Ok(checked) => checked,
+            Err(error) => {
+                self.audit(
+                    principal.workspace,
+                    Some(principal.user),
+                    "sql.refused",
+                    json!({"request": audit_base, "reason": error.to_string()}),
+                )
+                .await?;
+                return Err(error);
+            }
+        };
+        let url = self
+            .inner
+            .vault
+            .open_secret(principal.workspace, &row.connection_secret)?;
+        let limits = Limits {
+            timeout: Duration::from_secs(30),
+            ..Limits::default()
+        };
+        match query::run(&url, &checked, &limits).await {
+            Ok(result) => {
+                self.audit(
+                    principal.workspace,
+                    Some(principal.user),
+                    "sql.run",
+                    json!({"request": audit_base, "rows": result.rows.len(), "truncated": result.truncated, "elapsed_ms": result.elapsed_ms}),
+                )
+                .await?;
+                Ok(result)
+            }
+            Err(error) => {
+                let code = match error {
+                    QueryError::Connect(_) => "unreachable",
+                    _ => "query_failed",
+                };
+                let message = error.to_string();
+                self.audit(
+                    principal.workspace,
+                    Some(principal.user),
+                    "sql.failed",
+                    json!({"request": audit_base, "error": message}),
+                )
+                .await?;
+                Err(CatalogError::Refused { code, message })
+            }
+        }
+    }
+
+    pub async fn query_permissions(
+        &self,
+        principal: &Principal,
+        integration: IntegrationId,
+    ) -> Result<PermissionsView> {
+        self.visible_integration(principal, integration).await?;
+        if !principal.can_administer() {
+            return Err(CatalogError::forbidden(
+                "only workspace admins manage query permissions",
+            ));
+        }
+        let (users, teams) = self
+            .store()
+            .query_permissions(principal.workspace, integration)
+            .await?;
+        Ok(PermissionsView {
+            users: users.into_iter().map(|user| user.0).collect(),
+            teams: self.team_names(principal.workspace, &teams).await?,
+        })
+    }
+
+    pub async fn set_query_permissions(
+        &self,
+        principal: &Principal,
+        integration: IntegrationId,
+        input: PermissionsView,
+    ) -> Result<PermissionsView> {
+        self.visible_integration(principal, integration).await?;
+        if !principal.can_administer() {
+            return Err(CatalogError::forbidden(
+                "only workspace admins manage query permissions",
+            ));
+        }
+        if input.users.len() > 1000 {
+            return Err(CatalogError::invalid(
+                "users",
+                "must have at most 1000 entries",
+            ));
+        }
+        let mut users = Vec::new();
+        for id in &input.users {
+            if self
+                .store()
+                .user(principal.workspace, UserId(*id))
+                .await?
+                .is_none()
+            {
+                return Err(CatalogError::invalid(
+                    "users",
+                    format!("no member with id {id}"),
+                ));
+            }
+            if !users.contains(&UserId(*id)) {
+                users.push(UserId(*id));
+            }
+        }
+        let teams: Vec<TeamId> = self
+            .team_ids_named(principal.workspace, &input.teams)
+            .await?;
+        self.store()
+            .set_query_permissions(principal.workspace, integration, &users, &teams)
+            .await?;
+        let view = self.query_permissions(principal, integration).await?;
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "sql.permissions.updated",
+            json!({"integration_id": integration.0, "permissions": view}),
+        )
+        .await?;
+        Ok(view)
+    }
+}
