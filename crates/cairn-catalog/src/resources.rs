@@ -34,6 +34,38 @@ pub struct ResourceView {
     pub definition: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// For tables and views, on a single read: their columns the caller may see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<ColumnView>>,
+    /// On a single read: foreign keys, view dependencies and lineage to resources the caller
+    /// may see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relations: Option<Vec<RelationView>>,
+}
+
+/// A column of a table or view.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ColumnView {
+    pub id: i64,
+    pub name: String,
+    pub data_type: Option<String>,
+    pub description: Option<String>,
+    pub position: Option<i64>,
+    pub nullable: Option<bool>,
+    pub primary_key: bool,
+}
+
+/// A relation from or to a resource.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RelationView {
+    /// `foreign_key`, `view_dependency` or `lineage`.
+    pub kind: String,
+    /// `out` when this resource is the relation's source (it references or reads the other).
+    pub direction: String,
+    pub id: i64,
+    pub resource_kind: ResourceKind,
+    pub name: String,
+    pub path: String,
 }
 
 /// A glossary term or document to create.
@@ -146,6 +178,8 @@ pub(crate) fn view(resource: Resource, teams: &[Team]) -> ResourceView {
         definition: resource.definition,
         created_at: resource.created_at,
         updated_at: resource.updated_at,
+        columns: None,
+        relations: None,
     }
 }
 
@@ -175,7 +209,77 @@ impl Catalog {
     ) -> Result<ResourceView> {
         let resource = self.visible_resource(principal, id).await?;
         let teams = self.store().list_teams(principal.workspace).await?;
-        Ok(view(resource, &teams))
+        let is_relation = matches!(resource.kind, ResourceKind::Table | ResourceKind::View);
+        let mut shown = view(resource, &teams);
+        if is_relation {
+            let columns = self.store().children(principal.workspace, id).await?;
+            shown.columns = Some(
+                columns
+                    .into_iter()
+                    .filter(|column| {
+                        column.kind == ResourceKind::Column
+                            && principal.can_see(column.workspace, &column.teams)
+                    })
+                    .map(|column| {
+                        let attributes: serde_json::Value =
+                            serde_json::from_str(&column.attributes).unwrap_or_default();
+                        ColumnView {
+                            id: column.id.0,
+                            description: column.effective_description().map(str::to_string),
+                            name: column.name,
+                            data_type: column.data_type,
+                            position: attributes["position"].as_i64(),
+                            nullable: attributes["nullable"].as_bool(),
+                            primary_key: attributes["primary_key"].as_bool().unwrap_or(false),
+                        }
+                    })
+                    .collect(),
+            );
+            if let Some(columns) = shown.columns.as_mut() {
+                columns.sort_by_key(|column| (column.position.unwrap_or(i64::MAX), column.id));
+            }
+        }
+        let relations = self.store().relations_of(principal.workspace, id).await?;
+        if !relations.is_empty() {
+            let others: Vec<ResourceId> = relations
+                .iter()
+                .map(|relation| {
+                    if relation.from == id {
+                        relation.to
+                    } else {
+                        relation.from
+                    }
+                })
+                .collect();
+            let found = self
+                .store()
+                .resources_by_ids(principal.workspace, &others)
+                .await?;
+            shown.relations = Some(
+                relations
+                    .iter()
+                    .filter_map(|relation| {
+                        let (direction, other) = if relation.from == id {
+                            ("out", relation.to)
+                        } else {
+                            ("in", relation.from)
+                        };
+                        let other = found.iter().find(|candidate| candidate.id == other)?;
+                        principal
+                            .can_see(other.workspace, &other.teams)
+                            .then(|| RelationView {
+                                kind: relation.kind.clone(),
+                                direction: direction.to_string(),
+                                id: other.id.0,
+                                resource_kind: other.kind,
+                                name: other.name.clone(),
+                                path: other.path.clone(),
+                            })
+                    })
+                    .collect(),
+            );
+        }
+        Ok(shown)
     }
 
     /// Creates a glossary term or a document.

@@ -111,6 +111,40 @@ async fn postgres_sync_is_idempotent_reports_changes_and_keeps_peoples_edits(app
         "{view:?}"
     );
 
+    // The catalog shows columns, keys and relations.
+    let (_, orders) = app
+        .get(
+            &viewer,
+            &format!(
+                "/api/v1/resources/{}",
+                find(&app, &viewer, "q=orders&kind=table").await[0]["id"]
+            ),
+        )
+        .await;
+    let columns: Vec<&str> = orders["columns"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no columns: {orders}"))
+        .iter()
+        .map(|column| column["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns, vec!["id", "customer_id", "total"], "{orders}");
+    assert_eq!(orders["columns"][0]["primary_key"], true);
+    assert_eq!(
+        orders["relations"][0]["kind"], "view_dependency",
+        "{orders}"
+    );
+    assert_eq!(orders["relations"][0]["direction"], "in");
+    let customer_id = orders["columns"][1]["id"].as_i64().unwrap();
+    let (_, column) = app
+        .get(&viewer, &format!("/api/v1/resources/{customer_id}"))
+        .await;
+    assert_eq!(column["relations"][0]["kind"], "foreign_key", "{column}");
+    assert_eq!(
+        column["relations"][0]["path"],
+        format!("shop.{db}.public.customers.id")
+    );
+    let customers_pk = column["relations"][0]["id"].as_i64().unwrap();
+
     // People document the table; an admin moves orders to finance.
     let customers_id = customers[0]["id"].as_i64().unwrap();
     let (status, _) = app
@@ -139,6 +173,18 @@ async fn postgres_sync_is_idempotent_reports_changes_and_keeps_peoples_edits(app
         visible_order_columns.is_empty(),
         "orders' columns moved with it: {visible_order_columns:?}"
     );
+
+    let (_, pk) = app
+        .get(&viewer, &format!("/api/v1/resources/{customers_pk}"))
+        .await;
+    assert!(
+        !pk.to_string().contains("customer_id"),
+        "a relation to a table the viewer cannot see stays hidden: {pk}"
+    );
+    let (_, pk) = app
+        .get(&admin, &format!("/api/v1/resources/{customers_pk}"))
+        .await;
+    assert!(pk.to_string().contains("customer_id"), "{pk}");
 
     server
         .psql(

@@ -524,6 +524,24 @@ impl Store {
         Ok(resources)
     }
 
+    /// The resources right under one resource (a table's columns), by name.
+    pub async fn children(
+        &self,
+        workspace: WorkspaceId,
+        parent: ResourceId,
+    ) -> Result<Vec<Resource>> {
+        let rows = crate::dynamic_query(&format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.workspace_id = $1 AND r.parent_id = $2 ORDER BY r.id"
+        ))
+        .bind(workspace.0)
+        .bind(parent.0)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
+        self.attach_details(workspace, &mut resources).await?;
+        Ok(resources)
+    }
+
     /// Changes after `seq`, oldest first, at most `limit`.
     pub async fn changes_after(&self, seq: i64, limit: usize) -> Result<Vec<Change>> {
         let rows = crate::dynamic_query(&format!(
