@@ -63,6 +63,8 @@ struct Fields {
     path: Field,
     description: Field,
     keywords: Field,
+    /// The whole name, lower-cased, for exact-name matches.
+    name_exact: Field,
     tag: Field,
     owner: Field,
     team: Field,
@@ -83,6 +85,7 @@ fn schema() -> (Schema, Fields) {
         path: builder.add_text_field("path", text.clone()),
         description: builder.add_text_field("description", text.clone()),
         keywords: builder.add_text_field("keywords", text),
+        name_exact: builder.add_text_field("name_exact", STRING),
         tag: builder.add_text_field("tag", STRING),
         owner: builder.add_text_field("owner", STRING),
         team: builder.add_u64_field("team", INDEXED),
@@ -219,6 +222,7 @@ impl SearchIndex {
                 fields.name => format!("{} {}", resource.name, split_identifier_words(&resource.name)),
                 fields.path => split_identifier_words(&resource.path.replace('.', " ")),
                 fields.description => resource.description.as_str(),
+                fields.name_exact => resource.name.to_lowercase(),
             );
             for tag in &resource.tags {
                 document.add_text(fields.tag, tag);
@@ -329,6 +333,45 @@ impl SearchIndex {
                 }
             }
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(any_word))));
+            // A resource named exactly like a word of the query, or like the whole query,
+            // comes first; tables and views before their columns.
+            let lowered = query.text.trim().to_lowercase();
+            let mut exact_names: Vec<String> = lowered
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .filter(|word| !word.is_empty())
+                .map(str::to_string)
+                .collect();
+            exact_names.extend(
+                exact_names
+                    .clone()
+                    .into_iter()
+                    .filter_map(|word| word.strip_suffix('s').map(str::to_string)),
+            );
+            exact_names.push(lowered);
+            for name in exact_names {
+                let term = TermQuery::new(
+                    Term::from_field_text(fields.name_exact, &name),
+                    IndexRecordOption::Basic,
+                );
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(term), 4.0)),
+                ));
+            }
+            for (kind, boost) in [
+                (ResourceKind::Table, 1.5),
+                (ResourceKind::View, 1.2),
+                (ResourceKind::Term, 1.2),
+            ] {
+                let term = TermQuery::new(
+                    Term::from_field_text(fields.kind, kind.as_str()),
+                    IndexRecordOption::Basic,
+                );
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(term), boost)),
+                ));
+            }
         }
         let searcher = self.reader.searcher();
         let collector = TopDocs::with_limit(limit.max(1))
@@ -424,6 +467,25 @@ mod tests {
             .search(&Scope::Teams(WorkspaceId(1), vec![]), &query, 0, 10)
             .unwrap();
         assert!(nobody.is_empty());
+    }
+
+    #[test]
+    fn exact_names_and_tables_rank_first() {
+        let index = SearchIndex::in_memory().unwrap();
+        let mut column = resource(1, 1, "refunded_on", &[1]);
+        column.kind = ResourceKind::Column;
+        column.description = "when the refund was made".into();
+        let table = resource(2, 1, "refunds", &[1]);
+        let other = resource(3, 1, "refund_reasons", &[1]);
+        index.apply(&[column, table, other], &[], 1).unwrap();
+        let query = SearchQuery {
+            text: "which table holds refunds?".into(),
+            ..SearchQuery::default()
+        };
+        let found = index
+            .search(&Scope::Workspace(WorkspaceId(1)), &query, 0, 10)
+            .unwrap();
+        assert_eq!(found[0], ResourceId(2), "{found:?}");
     }
 
     #[test]
