@@ -1,12 +1,14 @@
 //! The catalog's services: every operation of the HTTP API, the CLI, MCP and the assistant's
 //! tools is a method here that takes the caller's [`Principal`] first.
 
+mod assistant;
 mod audit;
 mod auth;
 mod demo;
 mod error;
 mod index;
 mod integrations;
+mod memory;
 mod people;
 mod resources;
 mod secret;
@@ -22,6 +24,7 @@ pub use cairn_domain::{Principal, ResourceId, Role, TeamId, TokenId, UserId, Wor
 use cairn_search::SearchIndex;
 pub use cairn_store::{Backend, Store};
 
+pub use assistant::{AskInput, AskView, CitationView, SqlAnswer};
 pub use audit::{AuditEntry, AuditVerification};
 pub use auth::{Authenticated, Credential, SignIn, SignInLimits};
 pub use cairn_connect::query::QueryResult;
@@ -30,6 +33,7 @@ pub use error::{CatalogError, Result};
 pub use integrations::{
     DbtImportInput, DbtImportView, IntegrationInput, IntegrationPatch, IntegrationView, SyncView,
 };
+pub use memory::{EgressView, Export, HistoryPage, PromptView};
 pub use people::{MeView, NewToken, NewUser, TeamView, TokenView, UserPatch, UserView};
 pub use resources::{
     NewResourceInput, ResourceList, ResourcePatchInput, ResourceQuery, ResourceView,

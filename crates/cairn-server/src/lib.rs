@@ -63,6 +63,9 @@ pub async fn serve(
                 if let Err(error) = catalog.sync_due().await {
                     tracing::warn!(%error, "scheduling syncs failed");
                 }
+                if let Err(error) = catalog.purge().await {
+                    tracing::warn!(%error, "applying prompt retention failed");
+                }
             }
         })
     };

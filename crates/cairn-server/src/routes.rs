@@ -9,11 +9,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cairn_catalog::{
-    AiSettings, AiSettingsInput, AuditEntry, AuditVerification, DbtImportInput, DbtImportView,
-    IntegrationInput, IntegrationPatch, IntegrationView, MeView, NewResourceInput, NewToken,
-    NewUser, PermissionsView, QueryResult, ResourceId, ResourceList, ResourcePatchInput,
-    ResourceQuery, ResourceView, SignIn, SqlInput, SyncView, TeamId, TeamView, TokenId, TokenView,
-    UserId, UserPatch, UserView,
+    AiSettings, AiSettingsInput, AskInput, AskView, AuditEntry, AuditVerification, DbtImportInput,
+    DbtImportView, EgressView, Export, HistoryPage, IntegrationInput, IntegrationPatch,
+    IntegrationView, MeView, NewResourceInput, NewToken, NewUser, PermissionsView, QueryResult,
+    ResourceId, ResourceList, ResourcePatchInput, ResourceQuery, ResourceView, SignIn, SqlInput,
+    SyncView, TeamId, TeamView, TokenId, TokenView, UserId, UserPatch, UserView,
 };
 use cairn_domain::IntegrationId;
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(run_sql))
         .routes(routes!(audit_log))
         .routes(routes!(audit_verify))
+        .routes(routes!(history, delete_history))
+        .routes(routes!(delete_prompt))
+        .routes(routes!(export))
+        .routes(routes!(egress))
+        .routes(routes!(ask))
 }
 
 /// The OpenAPI document of this API, generated from the handlers.
@@ -599,4 +604,102 @@ async fn audit_verify(
     auth: Auth,
 ) -> ApiResult<Json<AuditVerification>> {
     Ok(Json(state.catalog.verify_own_audit(&auth.principal).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The caller's own prompts and answers, newest first.
+#[utoipa::path(get, path = "/api/v1/ai/history", params(PageQuery), responses((status = 200, body = HistoryPage)))]
+async fn history(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<HistoryPage>> {
+    Ok(Json(
+        state
+            .catalog
+            .history(&auth.principal, query.cursor.as_deref(), query.limit)
+            .await?,
+    ))
+}
+
+/// Deletes all of the caller's prompts: the assistant forgets them.
+#[utoipa::path(delete, path = "/api/v1/ai/history", responses((status = 204)))]
+async fn delete_history(State(state): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
+    state.catalog.delete_history(&auth.principal).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes one of the caller's prompts.
+#[utoipa::path(delete, path = "/api/v1/ai/history/{id}", params(("id" = i64, Path)), responses((status = 204), (status = 404)))]
+async fn delete_prompt(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    state.catalog.delete_prompt(&auth.principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everything Cairn holds about the caller.
+#[utoipa::path(get, path = "/api/v1/me/export", responses((status = 200, body = Export)))]
+async fn export(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Export>> {
+    Ok(Json(state.catalog.export(&auth.principal).await?))
+}
+
+/// The egress ledger: every request sent to a model provider, newest first (admins).
+#[utoipa::path(get, path = "/api/v1/egress", params(PageQuery), responses((status = 200, body = Vec<EgressView>), (status = 403)))]
+async fn egress(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Vec<EgressView>>> {
+    Ok(Json(
+        state
+            .catalog
+            .egress(&auth.principal, query.cursor.as_deref(), query.limit)
+            .await?,
+    ))
+}
+
+/// Asks the assistant. With `Accept: text/event-stream` the answer comes as server-sent events:
+/// `delta` events with pieces of the text, then one `done` event with the whole answer.
+#[utoipa::path(post, path = "/api/v1/ai/ask", request_body = AskInput,
+    responses((status = 200, body = AskView), (status = 400), (status = 404), (status = 422)))]
+async fn ask(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AskInput>,
+) -> ApiResult<Response> {
+    let answer = state.catalog.ask(&auth.principal, body).await?;
+    let wants_stream = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/event-stream"));
+    if !wants_stream {
+        return Ok(Json(answer).into_response());
+    }
+    let mut events = String::new();
+    let words: Vec<&str> = answer.answer.split_inclusive(' ').collect();
+    for piece in words.chunks(8) {
+        let text = serde_json::json!({"text": piece.concat()});
+        events.push_str(&format!("event: delta\ndata: {text}\n\n"));
+    }
+    let done = serde_json::to_string(&answer).unwrap_or_default();
+    events.push_str(&format!("event: done\ndata: {done}\n\n"));
+    let mut response = events.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
 }

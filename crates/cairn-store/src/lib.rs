@@ -8,6 +8,7 @@
 mod audit;
 mod error;
 mod integrations;
+mod memory;
 mod migrate;
 mod people;
 mod resources;
@@ -23,6 +24,7 @@ pub use error::StoreError;
 pub use integrations::{
     CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, RelationRow, SyncCounts,
 };
+pub use memory::{EgressRow, NewEgress, NewPrompt, PromptRow};
 pub use people::{ApiTokenRow, SessionRow, Team, User, Workspace};
 pub use resources::{Change, LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch};
 

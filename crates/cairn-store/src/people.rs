@@ -259,7 +259,23 @@ impl Store {
     /// Removes a person from a workspace with their sessions, tokens and memberships.
     pub async fn delete_user(&self, workspace: WorkspaceId, id: UserId) -> Result<()> {
         let mut transaction = self.pool.begin().await?;
-        for table in ["sessions", "api_tokens", "team_members"] {
+        // The ledger keeps that a request was made, but not the person's words.
+        sqlx::query(
+            "UPDATE egress_ledger SET user_id = NULL, body = '[erased with the person]'
+             WHERE workspace_id = $1 AND user_id = $2",
+        )
+        .bind(workspace.0)
+        .bind(id.0)
+        .execute(&mut *transaction)
+        .await?;
+        for table in [
+            "sessions",
+            "api_tokens",
+            "team_members",
+            "prompts",
+            "threads",
+            "integration_permissions",
+        ] {
             crate::dynamic_query(&format!(
                 "DELETE FROM {table} WHERE workspace_id = $1 AND user_id = $2"
             ))

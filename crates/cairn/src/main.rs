@@ -58,6 +58,8 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Applies every workspace's prompt retention now.
+    Purge,
 }
 
 #[derive(Subcommand, Debug)]
@@ -295,6 +297,10 @@ async fn main() -> Result<()> {
                 token.id, workspace.name
             );
             println!("{}", token.token.unwrap_or_default());
+        }
+        Command::Purge => {
+            let purged = catalog.purge().await?;
+            println!("purged {purged} prompts past their workspace's retention");
         }
         Command::Audit(AuditCommand::Verify { workspace }) => {
             let workspace = catalog.workspace_named(&workspace).await?;

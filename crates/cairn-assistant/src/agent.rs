@@ -1,0 +1,412 @@
+//! The agent loop: retrieve, ask the model, run the tools it asks for, answer with citations.
+//!
+//! The loop is bounded (at most [`AgentOptions::max_model_calls`] requests) and every tool call
+//! from the model is validated strictly before the host sees it. Every request goes through the
+//! gate's [`Conversation`], and every request sent is returned for the egress ledger.
+
+use std::future::Future;
+
+use cairn_domain::{IntegrationId, ResourceId};
+use serde_json::{Map, Value};
+
+use crate::gate::{
+    Conversation, GateError, GateLimits, GateSettings, MetadataItem, ModelRequest, ToolCallError,
+    ToolOutput, ToolSet, Turn,
+};
+use crate::provider::{Provider, ProviderError, ToolCall};
+
+/// What the agent may do inside the workspace, for the asking user. The host applies the user's
+/// access to everything it returns.
+pub trait ToolHost {
+    fn search(&self, query: &str, limit: usize) -> impl Future<Output = Vec<MetadataItem>> + Send;
+
+    fn read(&self, id: ResourceId) -> impl Future<Output = Option<MetadataItem>> + Send;
+
+    /// Runs a statement for the user. The host keeps the rows for the user and returns only
+    /// [`ToolOutput::Shape`], [`ToolOutput::Refused`] or [`ToolOutput::Failed`].
+    fn run_sql(
+        &self,
+        integration: IntegrationId,
+        sql: &str,
+    ) -> impl Future<Output = ToolOutput> + Send;
+
+    /// Integrations the user may run SQL on; empty means the `run_sql` tool is not offered.
+    fn sql_integrations(&self) -> Vec<IntegrationId>;
+}
+
+/// Settings of one run of the loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentOptions {
+    pub pseudonymize: bool,
+    /// People to pseudonymise from the first request on (e.g. the workspace's members).
+    pub known_people: Vec<String>,
+    /// Requests sent to the model at most; the last one offers no tools.
+    pub max_model_calls: usize,
+    /// Items retrieved for the question before the first request.
+    pub retrieval_limit: usize,
+    /// Items a `search_catalog` call returns.
+    pub search_limit: usize,
+    /// Tool calls run per model reply; further ones get an error output.
+    pub max_tool_calls_per_reply: usize,
+    pub limits: GateLimits,
+}
+
+impl Default for AgentOptions {
+    fn default() -> AgentOptions {
+        AgentOptions {
+            pseudonymize: false,
+            known_people: Vec::new(),
+            max_model_calls: 6,
+            retrieval_limit: 8,
+            search_limit: 10,
+            max_tool_calls_per_reply: 8,
+            limits: GateLimits::default(),
+        }
+    }
+}
+
+/// The loop's answer.
+#[derive(Debug, Clone)]
+pub struct AgentOutcome {
+    /// The model's answer, people's names and addresses restored.
+    pub answer: String,
+    /// Ids the host returned to this loop, in order, without repeats. The caller re-checks access.
+    pub citations: Vec<ResourceId>,
+    /// Every request sent, for the egress ledger.
+    pub requests: Vec<ModelRequest>,
+    /// The last statement the host ran successfully, for the caller to show its rows.
+    pub sql: Option<(IntegrationId, String)>,
+    /// The model name the provider reported.
+    pub model: String,
+}
+
+/// Why the loop gave no answer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AgentErrorKind {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Gate(#[from] GateError),
+    #[error("the model did not answer within {0} requests")]
+    StepLimit(usize),
+    #[error("the model gave an empty answer")]
+    EmptyAnswer,
+}
+
+/// A failed run, with the requests that were sent before it failed (they belong in the ledger).
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}")]
+pub struct AgentError {
+    pub kind: AgentErrorKind,
+    pub requests: Vec<ModelRequest>,
+}
+
+/// A validated tool call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ToolRequest {
+    Search {
+        query: String,
+    },
+    Read {
+        id: ResourceId,
+    },
+    RunSql {
+        integration: IntegrationId,
+        sql: String,
+    },
+}
+
+const MAX_QUERY_CHARS: usize = 500;
+const MAX_SQL_CHARS: usize = 20_000;
+
+/// Checks a tool call from the model against the offered tools, strictly.
+fn validate(call: &ToolCall, tools: &ToolSet) -> Result<ToolRequest, ToolCallError> {
+    let invalid = |why: &str| ToolCallError::InvalidArguments(why.to_string());
+    let arguments = if call.arguments.trim().is_empty() {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_str::<Value>(&call.arguments)
+            .map_err(|_| invalid("arguments are not valid json"))?
+    };
+    let Value::Object(arguments) = arguments else {
+        return Err(invalid("arguments must be a json object"));
+    };
+    let only = |allowed: &[&str]| -> Result<(), ToolCallError> {
+        match arguments
+            .keys()
+            .find(|key| !allowed.contains(&key.as_str()))
+        {
+            Some(key) => Err(ToolCallError::InvalidArguments(format!(
+                "unexpected field `{key}`"
+            ))),
+            None => Ok(()),
+        }
+    };
+    match call.name.as_str() {
+        "search_catalog" => {
+            only(&["query"])?;
+            let query = arguments
+                .get("query")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|query| !query.is_empty())
+                .ok_or_else(|| invalid("`query` must be a non-empty string"))?;
+            if query.chars().count() > MAX_QUERY_CHARS {
+                return Err(invalid("`query` is too long"));
+            }
+            Ok(ToolRequest::Search {
+                query: query.to_string(),
+            })
+        }
+        "read_resource" => {
+            only(&["id"])?;
+            let id = arguments
+                .get("id")
+                .and_then(integer)
+                .ok_or_else(|| invalid("`id` must be an integer"))?;
+            Ok(ToolRequest::Read { id: ResourceId(id) })
+        }
+        "run_sql" if !tools.sql_integrations().is_empty() => {
+            only(&["integration_id", "sql"])?;
+            let integration = arguments
+                .get("integration_id")
+                .and_then(integer)
+                .map(IntegrationId)
+                .ok_or_else(|| invalid("`integration_id` must be an integer"))?;
+            let sql = arguments
+                .get("sql")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|sql| !sql.is_empty())
+                .ok_or_else(|| invalid("`sql` must be a non-empty string"))?;
+            if sql.chars().count() > MAX_SQL_CHARS {
+                return Err(invalid("`sql` is too long"));
+            }
+            if !tools.sql_integrations().contains(&integration) {
+                return Err(ToolCallError::IntegrationNotAllowed(integration));
+            }
+            Ok(ToolRequest::RunSql {
+                integration,
+                sql: sql.to_string(),
+            })
+        }
+        other => Err(ToolCallError::UnknownTool(other.to_string())),
+    }
+}
+
+/// An integer, or a string of digits (some models quote numbers).
+fn integer(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(number) => number.as_i64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn cite(citations: &mut Vec<ResourceId>, items: &[MetadataItem]) {
+    for item in items {
+        if !citations.contains(&item.id) {
+            citations.push(item.id);
+        }
+    }
+}
+
+/// Runs the loop for one question.
+pub async fn run<P, H>(
+    provider: &P,
+    host: &H,
+    question: &str,
+    history: &[Turn],
+    options: &AgentOptions,
+) -> Result<AgentOutcome, AgentError>
+where
+    P: Provider + Sync,
+    H: ToolHost + Sync,
+{
+    let mut requests = Vec::new();
+    match run_inner(provider, host, question, history, options, &mut requests).await {
+        Ok(mut outcome) => {
+            outcome.requests = requests;
+            Ok(outcome)
+        }
+        Err(kind) => Err(AgentError { kind, requests }),
+    }
+}
+
+async fn run_inner<P, H>(
+    provider: &P,
+    host: &H,
+    question: &str,
+    history: &[Turn],
+    options: &AgentOptions,
+    requests: &mut Vec<ModelRequest>,
+) -> Result<AgentOutcome, AgentErrorKind>
+where
+    P: Provider + Sync,
+    H: ToolHost + Sync,
+{
+    let retrieved = host.search(question, options.retrieval_limit).await;
+    let mut citations = Vec::new();
+    cite(&mut citations, &retrieved);
+    let tools = ToolSet::new(host.sql_integrations());
+    let settings = GateSettings {
+        model: provider.model().to_string(),
+        stream: provider.streams(),
+        pseudonymize: options.pseudonymize,
+        known_people: options.known_people.clone(),
+        limits: options.limits.clone(),
+    };
+    let mut conversation = Conversation::start(settings, tools, history, question, &retrieved);
+    let mut sql = None;
+    let max_calls = options.max_model_calls.max(1);
+
+    for call_number in 1..=max_calls {
+        let offer_tools = call_number < max_calls;
+        let request = conversation.request(offer_tools)?;
+        tracing::debug!(
+            call_number,
+            bytes = request.byte_len(),
+            sha256 = request.sha256_hex(),
+            "sending model request"
+        );
+        requests.push(request);
+        let reply = provider.complete(&requests[requests.len() - 1]).await?;
+
+        // On the last request no tools are offered: take its text even if it asked for some.
+        if reply.tool_calls.is_empty() || !offer_tools {
+            let text = reply.content.unwrap_or_default();
+            if text.trim().is_empty() {
+                return Err(if reply.tool_calls.is_empty() {
+                    AgentErrorKind::EmptyAnswer
+                } else {
+                    AgentErrorKind::StepLimit(max_calls)
+                });
+            }
+            return Ok(AgentOutcome {
+                answer: conversation.restore(&text),
+                citations,
+                requests: Vec::new(),
+                sql,
+                model: reply.model,
+            });
+        }
+
+        conversation.push_tool_calls(reply.content.as_deref(), &reply.tool_calls);
+        for (position, call) in reply.tool_calls.iter().enumerate() {
+            if position >= options.max_tool_calls_per_reply {
+                conversation.push_tool_error(&call.id, &ToolCallError::TooManyCalls);
+                continue;
+            }
+            let validated = validate(call, conversation.tools());
+            let request = match validated {
+                Ok(request) => request,
+                Err(error) => {
+                    tracing::info!(tool = %call.name, error = ?error, "tool call refused");
+                    conversation.push_tool_error(&call.id, &error);
+                    continue;
+                }
+            };
+            match request {
+                ToolRequest::Search { query } => {
+                    let query = conversation.restore(&query);
+                    let items = host.search(&query, options.search_limit).await;
+                    cite(&mut citations, &items);
+                    conversation.push_tool_output(&call.id, &ToolOutput::Metadata(items));
+                }
+                ToolRequest::Read { id } => match host.read(id).await {
+                    Some(item) => {
+                        let items = vec![item];
+                        cite(&mut citations, &items);
+                        conversation.push_tool_output(&call.id, &ToolOutput::Metadata(items));
+                    }
+                    None => conversation.push_tool_error(&call.id, &ToolCallError::NotFound(id)),
+                },
+                ToolRequest::RunSql {
+                    integration,
+                    sql: text,
+                } => {
+                    let text = conversation.restore(&text);
+                    let output = host.run_sql(integration, &text).await;
+                    if matches!(output, ToolOutput::Shape(_)) {
+                        sql = Some((integration, text));
+                    }
+                    if let ToolOutput::Metadata(items) = &output {
+                        cite(&mut citations, items);
+                    }
+                    conversation.push_tool_output(&call.id, &output);
+                }
+            }
+        }
+    }
+    Err(AgentErrorKind::StepLimit(max_calls))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(name: &str, arguments: &str) -> ToolCall {
+        ToolCall {
+            id: "c".into(),
+            name: name.into(),
+            arguments: arguments.into(),
+        }
+    }
+
+    #[test]
+    fn validates_tool_calls_strictly() {
+        let with_sql = ToolSet::new(vec![IntegrationId(3)]);
+        let without_sql = ToolSet::new(vec![]);
+        assert_eq!(
+            validate(
+                &call("search_catalog", r#"{"query":" refunds "}"#),
+                &with_sql
+            ),
+            Ok(ToolRequest::Search {
+                query: "refunds".into()
+            })
+        );
+        assert_eq!(
+            validate(&call("read_resource", r#"{"id":"12"}"#), &with_sql),
+            Ok(ToolRequest::Read { id: ResourceId(12) })
+        );
+        assert_eq!(
+            validate(
+                &call("run_sql", r#"{"integration_id":3,"sql":"select 1"}"#),
+                &with_sql
+            ),
+            Ok(ToolRequest::RunSql {
+                integration: IntegrationId(3),
+                sql: "select 1".into()
+            })
+        );
+        let refused = [
+            (call("drop_table", "{}"), &with_sql),
+            (
+                call("run_sql", r#"{"integration_id":3,"sql":"x"}"#),
+                &without_sql,
+            ),
+            (
+                call("run_sql", r#"{"integration_id":4,"sql":"x"}"#),
+                &with_sql,
+            ),
+            (call("run_sql", r#"{"integration_id":3}"#), &with_sql),
+            (
+                call("run_sql", r#"{"integration_id":true,"sql":"x"}"#),
+                &with_sql,
+            ),
+            (call("search_catalog", r#"{"query":5}"#), &with_sql),
+            (
+                call("search_catalog", r#"{"query":"x","extra":1}"#),
+                &with_sql,
+            ),
+            (call("search_catalog", r#"["query"]"#), &with_sql),
+            (call("search_catalog", "{not json"), &with_sql),
+            (call("read_resource", r#"{"id":{"a":1}}"#), &with_sql),
+            (call("read_resource", r#"{"id":1.5}"#), &with_sql),
+        ];
+        for (tool_call, tools) in refused {
+            assert!(validate(&tool_call, tools).is_err(), "{tool_call:?}");
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Cairn's assistant core, independent of the store and of HTTP.
+//!
+//! - [`gate`]: the egress gate, the only way to build a [`gate::ModelRequest`]; it is made of
+//!   catalog metadata and the user's own words, never of query results (promise 1).
+//! - [`provider`]: the [`provider::Provider`] trait and an OpenAI-compatible client.
+//! - [`agent`]: one bounded tool loop (retrieve, ask the model, run tools, answer with citations).
+//! - [`builtin`]: the offline assistant, which answers from retrieval with templates and no model.
+
+pub mod agent;
+pub mod builtin;
+pub mod gate;
+pub mod provider;
+
+pub use agent::{AgentError, AgentErrorKind, AgentOptions, AgentOutcome, ToolHost, run};
+pub use builtin::{BuiltinAnswer, answer};
+pub use gate::{
+    ColumnMeta, Conversation, GateError, GateLimits, GateSettings, MetadataItem, ModelRequest,
+    Pseudonymizer, ResultShape, Role, ToolCallError, ToolOutput, ToolSet, Turn,
+};
+pub use provider::{
+    ApiKey, ModelReply, OpenAiConfig, OpenAiProvider, Provider, ProviderError, ToolCall,
+};

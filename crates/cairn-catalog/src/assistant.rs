@@ -1,0 +1,382 @@
+//! The assistant as the catalog serves it: the caller's question, their memory, retrieval over
+//! what they may see, the workspace's provider behind the egress gate, the ledger, citations
+//! re-checked, and the answer saved to their history.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use cairn_assistant::{
+    AgentOptions, ColumnMeta, MetadataItem, OpenAiConfig, OpenAiProvider, ResultShape,
+    Role as TurnRole, ToolHost, ToolOutput, Turn,
+};
+use cairn_connect::query::QueryResult;
+use cairn_domain::{IntegrationId, Principal, ResourceId, ResourceKind, SqlAccess, validate};
+use cairn_store::{NewEgress, NewPrompt};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::resources::ResourceQuery;
+use crate::settings::ProviderSetting;
+use crate::sql::SqlInput;
+use crate::{Catalog, CatalogError, Result};
+
+const QUESTION_MAX_CHARS: usize = 4000;
+
+/// A question for the assistant.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskInput {
+    pub question: String,
+    /// Continue a conversation; without it a new thread starts.
+    #[serde(default)]
+    pub thread_id: Option<i64>,
+}
+
+/// A resource the answer relied on.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CitationView {
+    pub id: i64,
+    pub kind: ResourceKind,
+    pub name: String,
+    pub path: String,
+}
+
+/// SQL the assistant ran for the caller, with its rows (for the caller only).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SqlAnswer {
+    pub integration_id: i64,
+    pub sql: String,
+    pub columns: Vec<String>,
+    #[schema(value_type = Vec<Vec<Object>>)]
+    pub rows: Vec<Vec<serde_json::Value>>,
+    pub truncated: bool,
+}
+
+/// The assistant's answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AskView {
+    pub answer: String,
+    pub citations: Vec<CitationView>,
+    pub thread_id: i64,
+    pub prompt_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<SqlAnswer>,
+    /// `builtin` or `openai`.
+    pub provider: String,
+}
+
+/// The assistant's tools, acting with the caller's rights only.
+struct Host<'a> {
+    catalog: &'a Catalog,
+    principal: &'a Principal,
+    sql_integrations: Vec<IntegrationId>,
+    /// Integration name → (id, engine), to tell the model where a crawled resource lives.
+    integrations: HashMap<String, (IntegrationId, String)>,
+    /// Rows of the last statement run, kept for the caller; the model gets only the shape.
+    last_result: Mutex<Option<(IntegrationId, String, QueryResult)>>,
+}
+
+impl Host<'_> {
+    async fn item(&self, id: ResourceId, detailed: bool) -> Option<MetadataItem> {
+        let view = self.catalog.get_resource(self.principal, id).await.ok()?;
+        let mut item = MetadataItem::new(id, view.kind, view.name, view.path.clone());
+        item.description = view.description;
+        item.owners = view.owners;
+        item.tags = view.tags;
+        item.data_type = view.data_type;
+        item.popularity = view.popularity;
+        item.definition = view.definition;
+        let crawled = !matches!(view.kind, ResourceKind::Term | ResourceKind::Document);
+        if crawled
+            && let Some((integration, engine)) = view
+                .path
+                .split('.')
+                .next()
+                .and_then(|name| self.integrations.get(name))
+        {
+            item.integration = Some(*integration);
+            item.engine = Some(engine.clone());
+        }
+        if detailed || matches!(view.kind, ResourceKind::Table | ResourceKind::View) {
+            item.columns = view
+                .columns
+                .unwrap_or_default()
+                .into_iter()
+                .map(|column| ColumnMeta {
+                    name: column.name,
+                    data_type: column.data_type,
+                    description: column.description,
+                    primary_key: column.primary_key,
+                })
+                .collect();
+            item.relations = view
+                .relations
+                .unwrap_or_default()
+                .into_iter()
+                .map(|relation| match relation.direction.as_str() {
+                    "out" => format!("{} -> {} ({})", view.path, relation.path, relation.kind),
+                    _ => format!("{} -> {} ({})", relation.path, view.path, relation.kind),
+                })
+                .collect();
+        }
+        Some(item)
+    }
+}
+
+impl ToolHost for Host<'_> {
+    async fn search(&self, query: &str, limit: usize) -> Vec<MetadataItem> {
+        let query = ResourceQuery {
+            q: Some(query.chars().take(validate::NAME_MAX).collect()),
+            limit: Some(limit.clamp(1, 50)),
+            ..ResourceQuery::default()
+        };
+        let Ok(found) = self.catalog.list_resources(self.principal, query).await else {
+            return Vec::new();
+        };
+        let mut items = Vec::new();
+        for view in found.items {
+            if let Some(item) = self.item(ResourceId(view.id), false).await {
+                items.push(item);
+            }
+        }
+        items
+    }
+
+    async fn read(&self, id: ResourceId) -> Option<MetadataItem> {
+        self.item(id, true).await
+    }
+
+    async fn run_sql(&self, integration: IntegrationId, sql: &str) -> ToolOutput {
+        let input = SqlInput {
+            integration_id: integration.0,
+            sql: sql.to_string(),
+        };
+        match self.catalog.run_sql(self.principal, input).await {
+            Ok(result) => {
+                let shape = ResultShape {
+                    columns: result.columns.clone(),
+                    row_count: result.rows.len(),
+                    truncated: result.truncated,
+                };
+                if let Ok(mut last) = self.last_result.lock() {
+                    *last = Some((integration, sql.to_string(), result));
+                }
+                ToolOutput::Shape(shape)
+            }
+            // Our own refusals (guard, gates) are our words; the database's never reach the model.
+            Err(CatalogError::Refused {
+                code: "sql_not_allowed",
+                message,
+            }) => ToolOutput::Refused { reason: message },
+            Err(CatalogError::Forbidden(message)) => ToolOutput::Refused { reason: message },
+            Err(CatalogError::NotFound) => ToolOutput::Refused {
+                reason: "no such integration".to_string(),
+            },
+            Err(_) => ToolOutput::Failed,
+        }
+    }
+
+    fn sql_integrations(&self) -> Vec<IntegrationId> {
+        self.sql_integrations.clone()
+    }
+}
+
+impl Catalog {
+    async fn host<'a>(&'a self, principal: &'a Principal) -> Result<Host<'a>> {
+        let mut sql_integrations = Vec::new();
+        let mut integrations = HashMap::new();
+        for row in self.store().list_integrations(principal.workspace).await? {
+            let root = self.store().integration_root(row.workspace, row.id).await?;
+            if !principal.can_see(root.workspace, &root.teams) {
+                continue;
+            }
+            if self.sql_access(principal, row.id).await? == SqlAccess::Allowed {
+                sql_integrations.push(row.id);
+            }
+            integrations.insert(row.name.clone(), (row.id, row.kind.clone()));
+        }
+        Ok(Host {
+            catalog: self,
+            principal,
+            sql_integrations,
+            integrations,
+            last_result: Mutex::new(None),
+        })
+    }
+
+    /// Answers a question for the caller.
+    pub async fn ask(&self, principal: &Principal, input: AskInput) -> Result<AskView> {
+        let question = input.question.trim().to_string();
+        if question.is_empty() {
+            return Err(CatalogError::invalid("question", "must not be empty"));
+        }
+        if question.chars().count() > QUESTION_MAX_CHARS {
+            return Err(CatalogError::invalid(
+                "question",
+                format!("must be at most {QUESTION_MAX_CHARS} characters"),
+            ));
+        }
+        let thread = match self
+            .store()
+            .open_thread(principal.workspace, principal.user, input.thread_id)
+            .await
+        {
+            Err(cairn_store::StoreError::NotFound) => return Err(CatalogError::NotFound),
+            other => other?,
+        };
+        let memory: Vec<Turn> = self
+            .store()
+            .thread_prompts(principal.workspace, principal.user, thread)
+            .await?
+            .into_iter()
+            .flat_map(|prompt| {
+                [
+                    Turn {
+                        role: TurnRole::User,
+                        text: prompt.question,
+                    },
+                    Turn {
+                        role: TurnRole::Assistant,
+                        text: prompt.answer,
+                    },
+                ]
+            })
+            .collect();
+        let (region, settings) = self.stored_settings(principal.workspace).await?;
+        let host = self.host(principal).await?;
+        let (answer, cited, mut sql, provider) = match &settings.provider {
+            ProviderSetting::Builtin => {
+                let retrieved = host.search(&question, 8).await;
+                let reply = cairn_assistant::answer(&question, &retrieved, &host.sql_integrations);
+                if let Some((integration, statement)) = &reply.sql {
+                    let _ = host.run_sql(*integration, statement).await;
+                }
+                (reply.text, reply.citations, None, "builtin")
+            }
+            ProviderSetting::Openai {
+                base_url,
+                model,
+                region: provider_region,
+                ..
+            } => {
+                if let Some(workspace_region) = &region
+                    && provider_region.as_ref() != Some(workspace_region)
+                {
+                    return Err(CatalogError::Refused {
+                        code: "region_mismatch",
+                        message: format!(
+                            "the provider's region ({}) is not the workspace's region ({workspace_region}); nothing was sent",
+                            provider_region.as_deref().unwrap_or("unspecified")
+                        ),
+                    });
+                }
+                let mut config = OpenAiConfig::new(base_url.clone(), model.clone());
+                if let Some(sealed) = &settings.provider_key {
+                    config.api_key = Some(cairn_assistant::ApiKey::new(
+                        self.inner.vault.open_secret(principal.workspace, sealed)?,
+                    ));
+                }
+                let provider =
+                    OpenAiProvider::new(config).map_err(|error| CatalogError::Refused {
+                        code: "provider_unavailable",
+                        message: error.to_string(),
+                    })?;
+                let mut known_people = Vec::new();
+                if settings.pseudonymize_people {
+                    for member in self.store().list_users(principal.workspace).await? {
+                        known_people.push(member.email);
+                        known_people.push(member.name);
+                    }
+                }
+                let options = AgentOptions {
+                    pseudonymize: settings.pseudonymize_people,
+                    known_people,
+                    ..AgentOptions::default()
+                };
+                let outcome =
+                    cairn_assistant::run(&provider, &host, &question, &memory, &options).await;
+                let requests = match &outcome {
+                    Ok(outcome) => &outcome.requests,
+                    Err(error) => &error.requests,
+                };
+                for request in requests {
+                    let mentioned: Vec<i64> = request.mentioned().iter().map(|id| id.0).collect();
+                    self.store()
+                        .record_egress(
+                            principal.workspace,
+                            &NewEgress {
+                                user: Some(principal.user),
+                                provider: "openai".to_string(),
+                                endpoint: base_url.clone(),
+                                region: provider_region.clone(),
+                                model: request.model().to_string(),
+                                body: String::from_utf8_lossy(request.body_bytes()).into_owned(),
+                                body_sha256: request.sha256_hex().to_string(),
+                                resources: json!(mentioned).to_string(),
+                            },
+                        )
+                        .await?;
+                }
+                let outcome = outcome.map_err(|error| CatalogError::Refused {
+                    code: "provider_failed",
+                    message: error.to_string(),
+                })?;
+                (outcome.answer, outcome.citations, outcome.sql, "openai")
+            }
+        };
+        let last = host
+            .last_result
+            .lock()
+            .ok()
+            .and_then(|mut last| last.take());
+        let sql_answer = last.map(|(integration, statement, result)| {
+            sql = Some((integration, statement.clone()));
+            SqlAnswer {
+                integration_id: integration.0,
+                sql: statement,
+                columns: result.columns,
+                rows: result.rows,
+                truncated: result.truncated,
+            }
+        });
+        // Every citation is re-checked against the caller's access before it is returned.
+        let mut citations = Vec::new();
+        for id in cited {
+            if let Ok(resource) = self.visible_resource(principal, id).await {
+                citations.push(CitationView {
+                    id: resource.id.0,
+                    kind: resource.kind,
+                    name: resource.name,
+                    path: resource.path,
+                });
+            }
+        }
+        let citation_ids: Vec<i64> = citations.iter().map(|citation| citation.id).collect();
+        let sql_json = sql.as_ref().map(|(integration, statement)| {
+            json!({"integration_id": integration.0, "sql": statement}).to_string()
+        });
+        let prompt_id = self
+            .store()
+            .save_prompt(
+                principal.workspace,
+                principal.user,
+                &NewPrompt {
+                    thread,
+                    question: &question,
+                    answer: &answer,
+                    citations: &json!(citation_ids).to_string(),
+                    sql: sql_json.as_deref(),
+                },
+            )
+            .await?;
+        Ok(AskView {
+            answer,
+            citations,
+            thread_id: thread,
+            prompt_id,
+            sql: sql_answer,
+            provider: provider.to_string(),
+        })
+    }
+}
