@@ -182,7 +182,91 @@ impl ToolHost for Host<'_> {
     }
 }
 
+fn check_region(workspace: Option<&str>, provider: Option<&str>) -> Result<()> {
+    match workspace {
+        Some(wanted) if provider != Some(wanted) => Err(CatalogError::Refused {
+            code: "region_mismatch",
+            message: format!(
+                "the provider's region ({}) is not the workspace's region ({wanted}); nothing was sent",
+                provider.unwrap_or("unspecified")
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl Catalog {
+    fn openai_provider(
+        &self,
+        principal: &Principal,
+        base_url: &str,
+        model: &str,
+        settings: &crate::settings::StoredSettings,
+    ) -> Result<OpenAiProvider> {
+        let mut config = OpenAiConfig::new(base_url, model);
+        if let Some(sealed) = &settings.provider_key {
+            config.api_key = Some(cairn_assistant::ApiKey::new(
+                self.inner.vault.open_secret(principal.workspace, sealed)?,
+            ));
+        }
+        OpenAiProvider::new(config).map_err(|error| CatalogError::Refused {
+            code: "provider_unavailable",
+            message: error.to_string(),
+        })
+    }
+
+    /// The loop's options from the workspace's settings: with pseudonymisation on, every
+    /// member's name and address is known to the gate from the first request.
+    async fn agent_options(
+        &self,
+        principal: &Principal,
+        settings: &crate::settings::StoredSettings,
+    ) -> Result<AgentOptions> {
+        let mut known_people = Vec::new();
+        if settings.pseudonymize_people {
+            for member in self.store().list_users(principal.workspace).await? {
+                known_people.push(member.email);
+                known_people.push(member.name);
+            }
+        }
+        Ok(AgentOptions {
+            pseudonymize: settings.pseudonymize_people,
+            known_people,
+            ..AgentOptions::default()
+        })
+    }
+
+    /// Writes every request a run sent to the egress ledger, whether the run succeeded or not.
+    async fn record_requests(
+        &self,
+        principal: &Principal,
+        endpoint: &str,
+        region: Option<&str>,
+        outcome: &std::result::Result<cairn_assistant::AgentOutcome, cairn_assistant::AgentError>,
+    ) -> Result<()> {
+        let requests = match outcome {
+            Ok(outcome) => &outcome.requests,
+            Err(error) => &error.requests,
+        };
+        for request in requests {
+            let mentioned: Vec<i64> = request.mentioned().iter().map(|id| id.0).collect();
+            let entry = NewEgress {
+                user: Some(principal.user),
+                provider: "openai".to_string(),
+                endpoint: endpoint.to_string(),
+                region: region.map(str::to_string),
+                model: request.model().to_string(),
+                body: String::from_utf8_lossy(request.body_bytes()).into_owned(),
+                body_sha256: request.sha256_hex().to_string(),
+                resources: json!(mentioned).to_string(),
+            };
+            self.store()
+                .record_egress(principal.workspace, &entry)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn host<'a>(&'a self, principal: &'a Principal) -> Result<Host<'a>> {
         let mut sql_integrations = Vec::new();
         let mut integrations = HashMap::new();
@@ -260,64 +344,13 @@ impl Catalog {
                 region: provider_region,
                 ..
             } => {
-                if let Some(workspace_region) = &region
-                    && provider_region.as_ref() != Some(workspace_region)
-                {
-                    return Err(CatalogError::Refused {
-                        code: "region_mismatch",
-                        message: format!(
-                            "the provider's region ({}) is not the workspace's region ({workspace_region}); nothing was sent",
-                            provider_region.as_deref().unwrap_or("unspecified")
-                        ),
-                    });
-                }
-                let mut config = OpenAiConfig::new(base_url.clone(), model.clone());
-                if let Some(sealed) = &settings.provider_key {
-                    config.api_key = Some(cairn_assistant::ApiKey::new(
-                        self.inner.vault.open_secret(principal.workspace, sealed)?,
-                    ));
-                }
-                let provider =
-                    OpenAiProvider::new(config).map_err(|error| CatalogError::Refused {
-                        code: "provider_unavailable",
-                        message: error.to_string(),
-                    })?;
-                let mut known_people = Vec::new();
-                if settings.pseudonymize_people {
-                    for member in self.store().list_users(principal.workspace).await? {
-                        known_people.push(member.email);
-                        known_people.push(member.name);
-                    }
-                }
-                let options = AgentOptions {
-                    pseudonymize: settings.pseudonymize_people,
-                    known_people,
-                    ..AgentOptions::default()
-                };
+                check_region(region.as_deref(), provider_region.as_deref())?;
+                let provider = self.openai_provider(principal, base_url, model, &settings)?;
+                let options = self.agent_options(principal, &settings).await?;
                 let outcome =
                     cairn_assistant::run(&provider, &host, &question, &memory, &options).await;
-                let requests = match &outcome {
-                    Ok(outcome) => &outcome.requests,
-                    Err(error) => &error.requests,
-                };
-                for request in requests {
-                    let mentioned: Vec<i64> = request.mentioned().iter().map(|id| id.0).collect();
-                    self.store()
-                        .record_egress(
-                            principal.workspace,
-                            &NewEgress {
-                                user: Some(principal.user),
-                                provider: "openai".to_string(),
-                                endpoint: base_url.clone(),
-                                region: provider_region.clone(),
-                                model: request.model().to_string(),
-                                body: String::from_utf8_lossy(request.body_bytes()).into_owned(),
-                                body_sha256: request.sha256_hex().to_string(),
-                                resources: json!(mentioned).to_string(),
-                            },
-                        )
-                        .await?;
-                }
+                self.record_requests(principal, base_url, provider_region.as_deref(), &outcome)
+                    .await?;
                 let outcome = outcome.map_err(|error| CatalogError::Refused {
                     code: "provider_failed",
                     message: error.to_string(),
@@ -377,6 +410,136 @@ impl Catalog {
             prompt_id,
             sql: sql_answer,
             provider: provider.to_string(),
+        })
+    }
+}
+
+/// A drafted description for a resource; editors accept it with PATCH.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DescriptionDraft {
+    pub resource_id: i64,
+    pub description: String,
+    /// `builtin` or `openai`.
+    pub provider: String,
+}
+
+/// The one resource being described: the model may look at nothing else.
+struct DescribeHost {
+    item: MetadataItem,
+}
+
+impl ToolHost for DescribeHost {
+    async fn search(&self, _query: &str, _limit: usize) -> Vec<MetadataItem> {
+        vec![self.item.clone()]
+    }
+
+    async fn read(&self, id: ResourceId) -> Option<MetadataItem> {
+        (id == self.item.id).then(|| self.item.clone())
+    }
+
+    async fn run_sql(&self, _integration: IntegrationId, _sql: &str) -> ToolOutput {
+        ToolOutput::Refused {
+            reason: "no SQL while drafting a description".to_string(),
+        }
+    }
+
+    fn sql_integrations(&self) -> Vec<IntegrationId> {
+        Vec::new()
+    }
+}
+
+/// A description from metadata alone, without a model.
+fn drafted_offline(item: &MetadataItem) -> String {
+    let kind = item.kind.as_str();
+    let mut text = format!("The {kind} {}", item.name);
+    let columns: Vec<String> = item
+        .columns
+        .iter()
+        .take(12)
+        .map(|column| match &column.data_type {
+            Some(data_type) => format!("{} ({data_type})", column.name),
+            None => column.name.clone(),
+        })
+        .collect();
+    if !columns.is_empty() {
+        text.push_str(&format!(" holds {}", columns.join(", ")));
+        if item.columns.len() > columns.len() {
+            text.push_str(&format!(
+                " and {} more columns",
+                item.columns.len() - columns.len()
+            ));
+        }
+    }
+    let keys: Vec<&str> = item
+        .columns
+        .iter()
+        .filter(|column| column.primary_key)
+        .map(|column| column.name.as_str())
+        .collect();
+    if !keys.is_empty() {
+        text.push_str(&format!("; it is keyed by {}", keys.join(", ")));
+    }
+    text.push('.');
+    for relation in item.relations.iter().take(6) {
+        text.push_str(&format!(" Related: {relation}."));
+    }
+    if let Some(data_type) = &item.data_type {
+        text.push_str(&format!(" Its type is {data_type}."));
+    }
+    text.push_str(" (Drafted by Cairn's offline assistant from metadata; please review.)");
+    text
+}
+
+impl Catalog {
+    /// Drafts a description of a resource the caller may edit, from its metadata only.
+    pub async fn describe(
+        &self,
+        principal: &Principal,
+        id: ResourceId,
+    ) -> Result<DescriptionDraft> {
+        let resource = self.visible_resource(principal, id).await?;
+        if !principal.can_edit_metadata(resource.workspace, &resource.teams) {
+            return Err(CatalogError::forbidden("viewers cannot edit descriptions"));
+        }
+        let host = self.host(principal).await?;
+        let item = host.item(id, true).await.ok_or(CatalogError::NotFound)?;
+        let (region, settings) = self.stored_settings(principal.workspace).await?;
+        let ProviderSetting::Openai {
+            base_url,
+            model,
+            region: provider_region,
+            ..
+        } = &settings.provider
+        else {
+            return Ok(DescriptionDraft {
+                resource_id: id.0,
+                description: drafted_offline(&item),
+                provider: "builtin".into(),
+            });
+        };
+        check_region(region.as_deref(), provider_region.as_deref())?;
+        let provider = self.openai_provider(principal, base_url, model, &settings)?;
+        let options = AgentOptions {
+            max_model_calls: 1,
+            ..self.agent_options(principal, &settings).await?
+        };
+        let question = format!(
+            "Draft a short description (two or three sentences) of the {} {} for a data catalog, from its metadata only.",
+            item.kind.as_str(),
+            item.path
+        );
+        let outcome =
+            cairn_assistant::run(&provider, &DescribeHost { item }, &question, &[], &options).await;
+        self.record_requests(principal, base_url, provider_region.as_deref(), &outcome)
+            .await?;
+        let outcome = outcome.map_err(|error| CatalogError::Refused {
+            code: "provider_failed",
+            message: error.to_string(),
+        })?;
+        Ok(DescriptionDraft {
+            resource_id: id.0,
+            description: outcome.answer,
+            provider: "openai".into(),
         })
     }
 }

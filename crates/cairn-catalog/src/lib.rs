@@ -24,7 +24,7 @@ pub use cairn_domain::{Principal, ResourceId, Role, TeamId, TokenId, UserId, Wor
 use cairn_search::SearchIndex;
 pub use cairn_store::{Backend, Store};
 
-pub use assistant::{AskInput, AskView, CitationView, SqlAnswer};
+pub use assistant::{AskInput, AskView, CitationView, DescriptionDraft, SqlAnswer};
 pub use audit::{AuditEntry, AuditVerification};
 pub use auth::{Authenticated, Credential, SignIn, SignInLimits};
 pub use cairn_connect::query::QueryResult;

@@ -10,10 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cairn_catalog::{
     AiSettings, AiSettingsInput, AskInput, AskView, AuditEntry, AuditVerification, DbtImportInput,
-    DbtImportView, EgressView, Export, HistoryPage, IntegrationInput, IntegrationPatch,
-    IntegrationView, MeView, NewResourceInput, NewToken, NewUser, PermissionsView, QueryResult,
-    ResourceId, ResourceList, ResourcePatchInput, ResourceQuery, ResourceView, SignIn, SqlInput,
-    SyncView, TeamId, TeamView, TokenId, TokenView, UserId, UserPatch, UserView,
+    DbtImportView, DescriptionDraft, EgressView, Export, HistoryPage, IntegrationInput,
+    IntegrationPatch, IntegrationView, MeView, NewResourceInput, NewToken, NewUser,
+    PermissionsView, QueryResult, ResourceId, ResourceList, ResourcePatchInput, ResourceQuery,
+    ResourceView, SignIn, SqlInput, SyncView, TeamId, TeamView, TokenId, TokenView, UserId,
+    UserPatch, UserView,
 };
 use cairn_domain::IntegrationId;
 use serde::{Deserialize, Serialize};
@@ -86,6 +87,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(export))
         .routes(routes!(egress))
         .routes(routes!(ask))
+        .routes(routes!(describe))
 }
 
 /// The OpenAPI document of this API, generated from the handlers.
@@ -702,4 +704,21 @@ async fn ask(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// Drafts a description of a resource from its metadata, through the egress gate (editors);
+/// accept it with PATCH.
+#[utoipa::path(post, path = "/api/v1/resources/{id}/describe", params(("id" = i64, Path)),
+    responses((status = 200, body = DescriptionDraft), (status = 403), (status = 404), (status = 422)))]
+async fn describe(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<DescriptionDraft>> {
+    Ok(Json(
+        state
+            .catalog
+            .describe(&auth.principal, ResourceId(id))
+            .await?,
+    ))
 }

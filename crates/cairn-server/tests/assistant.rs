@@ -17,7 +17,62 @@ use serde_json::{Value, json};
 on_both_backends!(
     offline_assistant_answers_from_what_the_caller_may_see,
     memory_is_listed_deletable_exported_and_erased,
+    offline_assistant_answers_the_demo_question_set,
 );
+
+async fn offline_assistant_answers_the_demo_question_set(app: TestApp) {
+    let people = demo(&app).await;
+    let questions = include_str!("data/demo_questions.tsv");
+    let mut missed = Vec::new();
+    let mut asked = 0;
+    for line in questions
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+    {
+        let (question, expected) = line.split_once('\t').expect("question<TAB>path");
+        asked += 1;
+        let answer = ask(&app, &people.admin, question, None).await;
+        if !cited_paths(&answer).iter().any(|path| path == expected) {
+            missed.push(format!("{question} -> {:?}", cited_paths(&answer)));
+        }
+    }
+    assert!(asked >= 15);
+    assert!(
+        missed.is_empty(),
+        "{} of {asked} questions missed their resource:\n{}",
+        missed.len(),
+        missed.join("\n")
+    );
+    // Drafting descriptions: editors get one from metadata; viewers may not edit.
+    let (_, found) = app
+        .get(&people.editor, "/api/v1/resources?q=orders&kind=table")
+        .await;
+    let orders = found["items"][0]["id"].as_i64().unwrap();
+    let (status, draft) = app
+        .post(
+            &people.editor,
+            &format!("/api/v1/resources/{orders}/describe"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{draft}");
+    assert_eq!(draft["provider"], "builtin");
+    assert!(
+        draft["description"]
+            .as_str()
+            .unwrap()
+            .contains("ordered_on"),
+        "{draft}"
+    );
+    let (status, _) = app
+        .post(
+            &people.viewer,
+            &format!("/api/v1/resources/{orders}/describe"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
 
 struct Demo {
     admin: Member,
@@ -512,6 +567,21 @@ async fn only_metadata_leaves_for_the_model_and_every_request_is_on_the_ledger()
             .iter()
             .all(|request| !request.to_string().contains('\u{202e}')),
         "bidi controls are stripped"
+    );
+    // A drafted description goes through the same gate and onto the ledger.
+    let (status, draft) = app
+        .post(
+            &people.admin,
+            &format!("/api/v1/resources/{orders}/describe"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{draft}");
+    assert_eq!(draft["provider"], "openai");
+    let (_, ledger) = app.get(&people.admin, "/api/v1/egress?limit=200").await;
+    assert_eq!(
+        ledger.as_array().unwrap().len(),
+        recorder.requests.lock().unwrap().len()
     );
     let (_, count) = app
         .post(
