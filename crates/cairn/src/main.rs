@@ -8,6 +8,8 @@ use anyhow::{Context, Result, bail};
 use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role};
 use clap::{Parser, Subcommand};
 
+mod bench;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "cairn",
@@ -60,6 +62,21 @@ enum Command {
     Audit(AuditCommand),
     /// Applies every workspace's prompt retention now.
     Purge,
+    /// Benchmarks, printing figures and ratios against a baseline run in the same process.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// The assistant's own overhead per question, with a stand-in model answering at once.
+    Assistant {
+        /// Catalog sizes in resources, comma-separated.
+        #[arg(long, default_value = "10000,1000000")]
+        resources: String,
+        #[arg(long, default_value_t = 200)]
+        questions: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -297,6 +314,12 @@ async fn main() -> Result<()> {
                 token.id, workspace.name
             );
             println!("{}", token.token.unwrap_or_default());
+        }
+        Command::Bench(BenchCommand::Assistant {
+            resources,
+            questions,
+        }) => {
+            bench::assistant(&bench::parse_sizes(&resources)?, questions.max(1)).await?;
         }
         Command::Purge => {
             let purged = catalog.purge().await?;

@@ -1,0 +1,314 @@
+//! `cairn bench assistant`: the assistant's own overhead per question at catalog sizes, with a
+//! stand-in model that answers at once, beside a baseline measured in the same run (a bare
+//! round trip to the stand-in), so the figure excludes model time.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use axum::response::IntoResponse;
+use cairn_catalog::{
+    AiSettingsInput, AskInput, Catalog, CatalogConfig, NewUser, ProviderSetting, Role,
+};
+use cairn_domain::ResourceKind;
+use cairn_store::CrawlItem;
+use serde_json::json;
+
+const WORDS: &[&str] = &[
+    "order",
+    "customer",
+    "invoice",
+    "payment",
+    "refund",
+    "product",
+    "supplier",
+    "inventory",
+    "shipment",
+    "account",
+    "ledger",
+    "employee",
+    "salary",
+    "department",
+    "campaign",
+    "lead",
+    "opportunity",
+    "contract",
+    "subscription",
+    "plan",
+    "region",
+    "store",
+    "warehouse",
+    "return",
+    "discount",
+    "coupon",
+    "tax",
+    "currency",
+    "exchange",
+    "budget",
+    "forecast",
+    "expense",
+    "vendor",
+    "ticket",
+    "session",
+    "event",
+    "click",
+    "visit",
+    "device",
+    "channel",
+    "partner",
+    "reseller",
+    "license",
+    "renewal",
+    "churn",
+    "cohort",
+    "margin",
+    "revenue",
+    "cost",
+    "price",
+];
+
+fn word(seed: usize) -> &'static str {
+    WORDS[seed % WORDS.len()]
+}
+
+/// Tables of ten columns, `resources` crawled resources in all, under one schema.
+fn catalog_items(integration: &str, resources: usize) -> Vec<CrawlItem> {
+    let columns_per_table = 9;
+    let tables = (resources / (columns_per_table + 1)).max(1);
+    let database = format!("{integration}.db");
+    let schema = format!("{database}.public");
+    let mut items = vec![
+        item(ResourceKind::Database, "db", &database, None, None),
+        item(
+            ResourceKind::Schema,
+            "public",
+            &schema,
+            Some(&database),
+            None,
+        ),
+    ];
+    for table in 0..tables {
+        let name = format!("{}_{}_{table}", word(table), word(table / WORDS.len() + 7));
+        let path = format!("{schema}.{name}");
+        let description = format!(
+            "{} of each {} by {}",
+            word(table + 3),
+            word(table + 11),
+            word(table + 19)
+        );
+        items.push(item(
+            ResourceKind::Table,
+            &name,
+            &path,
+            Some(&schema),
+            Some(description),
+        ));
+        for column in 0..columns_per_table {
+            let column_name = format!(
+                "{}_{}",
+                word(table + column * 5),
+                if column == 0 { "id" } else { "value" }
+            );
+            let mut entry = item(
+                ResourceKind::Column,
+                &column_name,
+                &format!("{path}.{column_name}_{column}"),
+                Some(&path),
+                None,
+            );
+            entry.data_type = Some(if column == 0 {
+                "bigint".into()
+            } else {
+                "text".into()
+            });
+            items.push(entry);
+        }
+    }
+    items
+}
+
+fn item(
+    kind: ResourceKind,
+    name: &str,
+    path: &str,
+    parent: Option<&str>,
+    description: Option<String>,
+) -> CrawlItem {
+    CrawlItem {
+        kind,
+        name: name.to_string(),
+        path: path.to_string(),
+        parent_path: parent.map(str::to_string),
+        source_description: description,
+        data_type: None,
+        definition: None,
+        popularity: None,
+        attributes: "{}".to_string(),
+    }
+}
+
+async fn stand_in() -> Result<String> {
+    async fn reply() -> axum::response::Response {
+        let chunk = json!({"id": "b", "object": "chat.completion.chunk", "model": "bench",
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": "The catalog lists it."}, "finish_reason": "stop"}]});
+        (
+            [("content-type", "text/event-stream")],
+            format!("data: {chunk}\n\ndata: [DONE]\n\n"),
+        )
+            .into_response()
+    }
+    let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(reply));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}/v1", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    Ok(base)
+}
+
+fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
+    samples.sort();
+    let index = ((samples.len() as f64 - 1.0) * fraction).round() as usize;
+    samples[index.min(samples.len() - 1)]
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Runs the benchmark at each size and prints figures.
+pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
+    let base = stand_in().await?;
+    let client = reqwest::Client::new();
+    println!(
+        "assistant overhead per question (stand-in model answering at once), {questions} questions per size"
+    );
+    for &size in sizes {
+        let dir = tempfile::tempdir()?;
+        let config = CatalogConfig {
+            scheduled_sync: false,
+            ..CatalogConfig::new(dir.path().to_path_buf())
+        };
+        let catalog = Catalog::open(
+            &format!("sqlite://{}", dir.path().join("bench.db").display()),
+            config,
+        )
+        .await?;
+        let workspace = catalog.create_workspace("bench", None).await?;
+        let team = catalog.add_team(workspace.id, "analytics").await?;
+        let (user, _) = catalog
+            .add_user(
+                workspace.id,
+                NewUser {
+                    email: "bench@example.com".into(),
+                    name: None,
+                    role: Role::Viewer,
+                    teams: vec!["analytics".into()],
+                    password: None,
+                },
+            )
+            .await?;
+        let integration = catalog
+            .store()
+            .create_integration(
+                workspace.id,
+                "bench",
+                "postgres",
+                "v1:unused",
+                86_400,
+                &[team.id],
+            )
+            .await?;
+        let started = Instant::now();
+        let items = catalog_items("bench", size);
+        catalog
+            .store()
+            .apply_crawl(workspace.id, integration.id, &items, &[])
+            .await?;
+        let stored = started.elapsed();
+        let started = Instant::now();
+        catalog.follow_changes().await?;
+        let indexed = started.elapsed();
+        let admin = cairn_catalog::Principal {
+            user: cairn_catalog::UserId(user.id),
+            workspace: workspace.id,
+            role: Role::Admin,
+            teams: vec![team.id],
+        };
+        catalog
+            .update_ai_settings(
+                &admin,
+                AiSettingsInput {
+                    provider: Some(ProviderSetting::Openai {
+                        base_url: base.clone(),
+                        model: "bench".into(),
+                        region: None,
+                        api_key: None,
+                    }),
+                    ..AiSettingsInput::default()
+                },
+            )
+            .await?;
+        let principal = catalog
+            .principal(workspace.id, cairn_catalog::UserId(user.id))
+            .await?;
+        let mut asks = Vec::with_capacity(questions);
+        let mut round_trips = Vec::with_capacity(questions);
+        for index in 0..questions {
+            let question = format!(
+                "which table holds the {} of each {}?",
+                word(index * 7 + 3),
+                word(index * 13 + 11)
+            );
+            let started = Instant::now();
+            let answer = catalog
+                .ask(
+                    &principal,
+                    AskInput {
+                        question,
+                        thread_id: None,
+                    },
+                )
+                .await?;
+            asks.push(started.elapsed());
+            anyhow::ensure!(!answer.answer.is_empty(), "empty answer");
+            let started = Instant::now();
+            client
+                .post(format!("{base}/chat/completions"))
+                .json(&json!({"model": "bench", "messages": [{"role": "user", "content": "x"}], "stream": true}))
+                .send()
+                .await?
+                .text()
+                .await?;
+            round_trips.push(started.elapsed());
+        }
+        let (ask_50, ask_99) = (percentile(&mut asks, 0.5), percentile(&mut asks, 0.99));
+        let (trip_50, trip_99) = (
+            percentile(&mut round_trips, 0.5),
+            percentile(&mut round_trips, 0.99),
+        );
+        println!(
+            "{size:>9} resources: store {:.1} s, index {:.1} s | ask p50 {:.2} ms p99 {:.2} ms | bare stand-in round trip p50 {:.2} ms p99 {:.2} ms | overhead p50 {:.2} ms p99 {:.2} ms ({:.1}x the round trip at p99)",
+            stored.as_secs_f64(),
+            indexed.as_secs_f64(),
+            ms(ask_50),
+            ms(ask_99),
+            ms(trip_50),
+            ms(trip_99),
+            ms(ask_50.saturating_sub(trip_50)),
+            ms(ask_99.saturating_sub(trip_99)),
+            ms(ask_99) / ms(trip_99).max(0.001),
+        );
+        catalog.store().close().await;
+    }
+    Ok(())
+}
+
+/// `10000,1_000_000` → sizes.
+pub fn parse_sizes(text: &str) -> Result<Vec<usize>> {
+    text.split(',')
+        .map(|part| {
+            part.trim()
+                .replace('_', "")
+                .parse::<usize>()
+                .with_context(|| format!("not a size: {part}"))
+        })
+        .collect()
+}
