@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use cairn_domain::{ResourceId, ResourceKind, Scope, TeamId, WorkspaceId};
 use tantivy::collector::TopDocs;
@@ -19,6 +20,14 @@ use tantivy::tokenizer::{
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
 const ANALYZER: &str = "cairn_en";
+
+/// Words of a question that say nothing about what is asked for.
+const STOPWORDS: &[&str] = &[
+    "a", "an", "and", "any", "are", "as", "at", "be", "by", "can", "do", "does", "each", "for",
+    "from", "has", "have", "how", "i", "in", "is", "it", "its", "me", "my", "of", "on", "or",
+    "our", "show", "tell", "that", "the", "there", "this", "to", "we", "what", "where", "which",
+    "who", "whom", "why", "with", "you", "your",
+];
 const WRITER_MEMORY: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
@@ -128,10 +137,11 @@ fn as_u64(value: i64) -> u64 {
 
 /// One node's index.
 pub struct SearchIndex {
-    index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
+    /// The last change-feed sequence number applied, as committed in the index's payload.
+    applied: AtomicI64,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -178,21 +188,22 @@ impl SearchIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let applied = index
+            .load_metas()?
+            .payload
+            .and_then(|payload| payload.parse().ok())
+            .unwrap_or(0);
         Ok(SearchIndex {
-            index,
             reader,
             writer: Mutex::new(writer),
             fields,
+            applied: AtomicI64::new(applied),
         })
     }
 
     /// The last change-feed sequence number this index has applied.
     pub fn applied_seq(&self) -> Result<i64> {
-        let metas = self.index.load_metas()?;
-        Ok(metas
-            .payload
-            .and_then(|payload| payload.parse().ok())
-            .unwrap_or(0))
+        Ok(self.applied.load(Ordering::SeqCst))
     }
 
     /// Applies a batch of the change feed in one commit: each id in `removed` or `upserted` is
@@ -240,6 +251,7 @@ impl SearchIndex {
         let mut commit = writer.prepare_commit()?;
         commit.set_payload(&seq.to_string());
         commit.commit()?;
+        self.applied.store(seq, Ordering::SeqCst);
         drop(writer);
         self.reader.reload()?;
         Ok(())
@@ -255,6 +267,7 @@ impl SearchIndex {
         let mut commit = writer.prepare_commit()?;
         commit.set_payload("0");
         commit.commit()?;
+        self.applied.store(0, Ordering::SeqCst);
         drop(writer);
         self.reader.reload()?;
         Ok(())
@@ -391,10 +404,15 @@ impl SearchIndex {
         Ok(ids)
     }
 
-    /// The query's words, analysed exactly as indexed text is.
+    /// The query's words, analysed exactly as indexed text is, without the function words of
+    /// a question ("which", "of", "the"), which match nearly everything and rank nothing.
     fn words(&self, text: &str) -> Vec<String> {
         let mut analyzer = analyzer();
-        let split = split_identifier_words(text);
+        let split: String = split_identifier_words(text)
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|word| !STOPWORDS.contains(&word.to_lowercase().as_str()))
+            .collect::<Vec<_>>()
+            .join(" ");
         let mut stream = analyzer.token_stream(&split);
         let mut words = Vec::new();
         while let Some(token) = stream.next() {

@@ -94,6 +94,11 @@ impl Store {
                         sqlx::query("PRAGMA busy_timeout = 10000")
                             .execute(&mut *connection)
                             .await?;
+                        // In WAL mode NORMAL keeps the database consistent across crashes and
+                        // spares an fsync per commit; a power cut may lose the last commits.
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *connection)
+                            .await?;
                     }
                     Ok(())
                 })
