@@ -78,49 +78,115 @@ struct Host<'a> {
 }
 
 impl Host<'_> {
-    async fn item(&self, id: ResourceId, detailed: bool) -> Option<MetadataItem> {
-        let view = self.catalog.get_resource(self.principal, id).await.ok()?;
-        let mut item = MetadataItem::new(id, view.kind, view.name, view.path.clone());
-        item.description = view.description;
-        item.owners = view.owners;
-        item.tags = view.tags;
-        item.data_type = view.data_type;
-        item.popularity = view.popularity;
-        item.definition = view.definition;
-        let crawled = !matches!(view.kind, ResourceKind::Term | ResourceKind::Document);
-        if crawled
-            && let Some((integration, engine)) = view
-                .path
-                .split('.')
-                .next()
-                .and_then(|name| self.integrations.get(name))
-        {
-            item.integration = Some(*integration);
-            item.engine = Some(engine.clone());
-        }
-        if detailed || matches!(view.kind, ResourceKind::Table | ResourceKind::View) {
-            item.columns = view
-                .columns
-                .unwrap_or_default()
+    /// Metadata for resources the caller may see, in the order asked: a handful of batched
+    /// store reads, whatever the number of resources.
+    async fn items(&self, ids: &[ResourceId]) -> Vec<MetadataItem> {
+        self.try_items(ids).await.unwrap_or_default()
+    }
+
+    async fn try_items(&self, ids: &[ResourceId]) -> Result<Vec<MetadataItem>> {
+        let principal = self.principal;
+        let store = self.catalog.store();
+        let resources: Vec<_> = store
+            .resources_by_ids(principal.workspace, ids)
+            .await?
+            .into_iter()
+            .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
+            .collect();
+        let relational: Vec<ResourceId> = resources
+            .iter()
+            .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
+            .map(|resource| resource.id)
+            .collect();
+        let mut columns = store.children_of(principal.workspace, &relational).await?;
+        columns.retain(|column| {
+            column.kind == ResourceKind::Column
+                && principal.can_see(column.workspace, &column.teams)
+        });
+        let shown: Vec<ResourceId> = resources.iter().map(|resource| resource.id).collect();
+        let relations = store.relations_of_many(principal.workspace, &shown).await?;
+        let others: Vec<ResourceId> = relations
+            .iter()
+            .flat_map(|relation| [relation.from, relation.to])
+            .collect();
+        let mut related = store.resources_by_ids(principal.workspace, &others).await?;
+        related.retain(|resource| principal.can_see(resource.workspace, &resource.teams));
+        let path_of = |id: ResourceId| {
+            related
+                .iter()
+                .find(|resource| resource.id == id)
+                .map(|resource| resource.path.clone())
+        };
+        let mut items = Vec::with_capacity(resources.len());
+        for resource in resources {
+            let mut item = MetadataItem::new(
+                resource.id,
+                resource.kind,
+                resource.name.clone(),
+                resource.path.clone(),
+            );
+            item.description = resource.effective_description().map(str::to_string);
+            item.owners = resource.owners.clone();
+            item.tags = resource.tags.clone();
+            item.data_type = resource.data_type.clone();
+            item.popularity = resource.popularity;
+            item.definition = resource.definition.clone();
+            let crawled = !matches!(resource.kind, ResourceKind::Term | ResourceKind::Document);
+            if crawled
+                && let Some((integration, engine)) = resource
+                    .path
+                    .split('.')
+                    .next()
+                    .and_then(|name| self.integrations.get(name))
+            {
+                item.integration = Some(*integration);
+                item.engine = Some(engine.clone());
+            }
+            let mut own_columns: Vec<_> = columns
+                .iter()
+                .filter(|column| column.parent == Some(resource.id))
+                .collect();
+            own_columns.sort_by_key(|column| {
+                let attributes: serde_json::Value =
+                    serde_json::from_str(&column.attributes).unwrap_or_default();
+                (
+                    attributes["position"].as_i64().unwrap_or(i64::MAX),
+                    column.id,
+                )
+            });
+            item.columns = own_columns
                 .into_iter()
-                .map(|column| ColumnMeta {
-                    name: column.name,
-                    data_type: column.data_type,
-                    description: column.description,
-                    primary_key: column.primary_key,
+                .map(|column| {
+                    let attributes: serde_json::Value =
+                        serde_json::from_str(&column.attributes).unwrap_or_default();
+                    ColumnMeta {
+                        name: column.name.clone(),
+                        data_type: column.data_type.clone(),
+                        description: column.effective_description().map(str::to_string),
+                        primary_key: attributes["primary_key"].as_bool().unwrap_or(false),
+                    }
                 })
                 .collect();
-            item.relations = view
-                .relations
-                .unwrap_or_default()
-                .into_iter()
-                .map(|relation| match relation.direction.as_str() {
-                    "out" => format!("{} -> {} ({})", view.path, relation.path, relation.kind),
-                    _ => format!("{} -> {} ({})", relation.path, view.path, relation.kind),
+            item.relations = relations
+                .iter()
+                .filter(|relation| relation.from == resource.id || relation.to == resource.id)
+                .filter_map(|relation| {
+                    let from = if relation.from == resource.id {
+                        Some(resource.path.clone())
+                    } else {
+                        path_of(relation.from)
+                    }?;
+                    let to = if relation.to == resource.id {
+                        Some(resource.path.clone())
+                    } else {
+                        path_of(relation.to)
+                    }?;
+                    Some(format!("{from} -> {to} ({})", relation.kind))
                 })
                 .collect();
+            items.push(item);
         }
-        Some(item)
+        Ok(items)
     }
 }
 
@@ -134,17 +200,12 @@ impl ToolHost for Host<'_> {
         let Ok(found) = self.catalog.list_resources(self.principal, query).await else {
             return Vec::new();
         };
-        let mut items = Vec::new();
-        for view in found.items {
-            if let Some(item) = self.item(ResourceId(view.id), false).await {
-                items.push(item);
-            }
-        }
-        items
+        let ids: Vec<ResourceId> = found.items.iter().map(|view| ResourceId(view.id)).collect();
+        self.items(&ids).await
     }
 
     async fn read(&self, id: ResourceId) -> Option<MetadataItem> {
-        self.item(id, true).await
+        self.items(&[id]).await.pop()
     }
 
     async fn run_sql(&self, integration: IntegrationId, sql: &str) -> ToolOutput {
@@ -374,17 +435,19 @@ impl Catalog {
             }
         });
         // Every citation is re-checked against the caller's access before it is returned.
-        let mut citations = Vec::new();
-        for id in cited {
-            if let Ok(resource) = self.visible_resource(principal, id).await {
-                citations.push(CitationView {
-                    id: resource.id.0,
-                    kind: resource.kind,
-                    name: resource.name,
-                    path: resource.path,
-                });
-            }
-        }
+        let citations: Vec<CitationView> = self
+            .store()
+            .resources_by_ids(principal.workspace, &cited)
+            .await?
+            .into_iter()
+            .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
+            .map(|resource| CitationView {
+                id: resource.id.0,
+                kind: resource.kind,
+                name: resource.name,
+                path: resource.path,
+            })
+            .collect();
         let citation_ids: Vec<i64> = citations.iter().map(|citation| citation.id).collect();
         let sql_json = sql.as_ref().map(|(integration, statement)| {
             json!({"integration_id": integration.0, "sql": statement}).to_string()
@@ -502,7 +565,11 @@ impl Catalog {
             return Err(CatalogError::forbidden("viewers cannot edit descriptions"));
         }
         let host = self.host(principal).await?;
-        let item = host.item(id, true).await.ok_or(CatalogError::NotFound)?;
+        let item = host
+            .items(&[id])
+            .await
+            .pop()
+            .ok_or(CatalogError::NotFound)?;
         let (region, settings) = self.stored_settings(principal.workspace).await?;
         let ProviderSetting::Openai {
             base_url,

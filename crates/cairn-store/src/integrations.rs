@@ -174,7 +174,8 @@ impl Store {
     ) -> Result<Resource> {
         let row = crate::dynamic_query(&format!(
             "SELECT {RESOURCE_COLUMNS} FROM resources r
-             WHERE r.workspace_id = $1 AND r.integration_id = $2 AND r.kind = 'integration'"
+             WHERE r.workspace_id = $1 AND r.kind = 'integration'
+               AND r.path = (SELECT i.name FROM integrations i WHERE i.workspace_id = $1 AND i.id = $2)"
         ))
         .bind(workspace.0)
         .bind(id.0)
@@ -562,6 +563,37 @@ impl Store {
         }
         transaction.commit().await?;
         Ok(docs.len() as u64)
+    }
+
+    /// Relations touching any of `ids`, either way.
+    pub async fn relations_of_many(
+        &self,
+        workspace: WorkspaceId,
+        ids: &[ResourceId],
+    ) -> Result<Vec<RelationRow>> {
+        let mut relations = Vec::new();
+        for chunk in ids.chunks(250) {
+            let list = crate::placeholders(2, chunk.len());
+            let sql = format!(
+                "SELECT kind, from_id, to_id FROM resource_relations
+                 WHERE workspace_id = $1 AND (from_id IN ({list}) OR to_id IN ({list})) ORDER BY kind, from_id, to_id"
+            );
+            let mut query = crate::dynamic_query(&sql).bind(workspace.0);
+            for id in chunk {
+                query = query.bind(id.0);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let relation = RelationRow {
+                    kind: row.get(0),
+                    from: ResourceId(row.get(1)),
+                    to: ResourceId(row.get(2)),
+                };
+                if !relations.contains(&relation) {
+                    relations.push(relation);
+                }
+            }
+        }
+        Ok(relations)
     }
 
     /// Relations touching a resource, either way.

@@ -383,7 +383,7 @@ impl Store {
         for chunk in ids.chunks(BATCH) {
             let sql = format!(
                 "SELECT {RESOURCE_COLUMNS} FROM resources r
-                 WHERE r.workspace_id = $1 AND r.id IN ({})",
+                 WHERE +r.workspace_id = $1 AND r.id IN ({})",
                 placeholders(2, chunk.len())
             );
             let mut query = crate::dynamic_query(&sql).bind(workspace.0);
@@ -418,7 +418,7 @@ impl Store {
         for chunk in ids.chunks(BATCH) {
             let sql = format!(
                 "SELECT resource_id, team_id FROM resource_teams
-                 WHERE workspace_id = $1 AND resource_id IN ({}) ORDER BY team_id",
+                 WHERE +workspace_id = $1 AND resource_id IN ({}) ORDER BY team_id",
                 placeholders(2, chunk.len())
             );
             let mut query = crate::dynamic_query(&sql).bind(workspace.0);
@@ -431,7 +431,7 @@ impl Store {
             }
             let sql = format!(
                 "SELECT resource_id, label, value, source FROM resource_labels
-                 WHERE workspace_id = $1 AND resource_id IN ({})
+                 WHERE +workspace_id = $1 AND resource_id IN ({})
                  ORDER BY CASE source WHEN 'user' THEN 0 ELSE 1 END, value",
                 placeholders(2, chunk.len())
             );
@@ -531,13 +531,37 @@ impl Store {
         parent: ResourceId,
     ) -> Result<Vec<Resource>> {
         let rows = crate::dynamic_query(&format!(
-            "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.workspace_id = $1 AND r.parent_id = $2 ORDER BY r.id"
+            "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE +r.workspace_id = $1 AND r.parent_id = $2 ORDER BY r.id"
         ))
         .bind(workspace.0)
         .bind(parent.0)
         .fetch_all(&self.pool)
         .await?;
         let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
+        self.attach_details(workspace, &mut resources).await?;
+        Ok(resources)
+    }
+
+    /// The resources right under any of `parents`, by id.
+    pub async fn children_of(
+        &self,
+        workspace: WorkspaceId,
+        parents: &[ResourceId],
+    ) -> Result<Vec<Resource>> {
+        let mut resources = Vec::new();
+        for chunk in parents.chunks(BATCH) {
+            let sql = format!(
+                "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE +r.workspace_id = $1 AND r.parent_id IN ({}) ORDER BY r.id",
+                placeholders(2, chunk.len())
+            );
+            let mut query = crate::dynamic_query(&sql).bind(workspace.0);
+            for id in chunk {
+                query = query.bind(id.0);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                resources.push(resource_from(&row)?);
+            }
+        }
         self.attach_details(workspace, &mut resources).await?;
         Ok(resources)
     }
@@ -563,9 +587,11 @@ impl Store {
 
     /// The newest change's sequence number, 0 when there is none.
     pub async fn last_change_seq(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM changes")
-            .fetch_one(&self.pool)
+        // ORDER BY … LIMIT 1 walks the primary key backwards on both engines; an aggregate
+        // wrapped in COALESCE would scan the whole feed on SQLite.
+        let row = sqlx::query("SELECT seq FROM changes ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.pool)
             .await?;
-        Ok(row.get(0))
+        Ok(row.map_or(0, |row| row.get(0)))
     }
 }

@@ -251,12 +251,21 @@ pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
             .await?;
         let mut asks = Vec::with_capacity(questions);
         let mut round_trips = Vec::with_capacity(questions);
+        let mut searches = Vec::with_capacity(questions);
         for index in 0..questions {
             let question = format!(
                 "which table holds the {} of each {}?",
                 word(index * 7 + 3),
                 word(index * 13 + 11)
             );
+            let started = Instant::now();
+            let query = cairn_catalog::ResourceQuery {
+                q: Some(question.clone()),
+                limit: Some(8),
+                ..Default::default()
+            };
+            catalog.list_resources(&principal, query).await?;
+            searches.push(started.elapsed());
             let started = Instant::now();
             let answer = catalog
                 .ask(
@@ -283,6 +292,15 @@ pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
         let (trip_50, trip_99) = (
             percentile(&mut round_trips, 0.5),
             percentile(&mut round_trips, 0.99),
+        );
+        let (search_50, search_99) = (
+            percentile(&mut searches, 0.5),
+            percentile(&mut searches, 0.99),
+        );
+        println!(
+            "{size:>9} resources: a catalog search alone p50 {:.2} ms p99 {:.2} ms",
+            ms(search_50),
+            ms(search_99)
         );
         println!(
             "{size:>9} resources: store {:.1} s, index {:.1} s | ask p50 {:.2} ms p99 {:.2} ms | bare stand-in round trip p50 {:.2} ms p99 {:.2} ms | overhead p50 {:.2} ms p99 {:.2} ms ({:.1}x the round trip at p99)",
