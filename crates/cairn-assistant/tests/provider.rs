@@ -271,3 +271,36 @@ async fn reports_an_error_event_in_a_stream() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn speaks_https_to_providers() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let first_byte = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut record = [0u8; 5];
+        socket
+            .read_exact(&mut record)
+            .await
+            .map(|_| record[0])
+            .unwrap_or(0)
+    });
+    let mut config = OpenAiConfig::new(format!("https://{address}/v1"), "m");
+    config.max_retries = 0;
+    config.timeout = Duration::from_secs(3);
+    let provider = OpenAiProvider::new(config).unwrap();
+    let error = provider.complete(&request(false)).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ProviderError::Unreachable(_) | ProviderError::Timeout
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        first_byte.await.unwrap(),
+        0x16,
+        "the client opened with a TLS handshake record"
+    );
+}
