@@ -19,4 +19,5 @@ pub use gate::{
 };
 pub use provider::{
     ApiKey, ModelReply, OpenAiConfig, OpenAiProvider, Provider, ProviderError, ToolCall,
+    install_tls_provider,
 };

@@ -110,6 +110,12 @@ impl OpenAiConfig {
     }
 }
 
+/// Makes rustls (with the ring provider) the process's TLS implementation. Every HTTP client in
+/// the process needs it before it is built; calling it again is harmless.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Largest reply body read, in bytes.
 const MAX_REPLY_BYTES: usize = 8 * 1024 * 1024;
 
@@ -123,8 +129,7 @@ pub struct OpenAiProvider {
 
 impl OpenAiProvider {
     pub fn new(config: OpenAiConfig) -> Result<OpenAiProvider, ProviderError> {
-        // HTTPS endpoints use rustls with the ring provider; installing it twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))

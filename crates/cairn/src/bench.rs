@@ -176,6 +176,7 @@ fn ms(duration: Duration) -> f64 {
 /// Runs the benchmark at each size and prints figures.
 pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
     let base = stand_in().await?;
+    cairn_assistant::install_tls_provider();
     let client = reqwest::Client::new();
     println!(
         "assistant overhead per question (stand-in model answering at once), {questions} questions per size"

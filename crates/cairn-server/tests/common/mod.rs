@@ -79,6 +79,7 @@ pub async fn spawn_app_with(
     };
     config.scheduled_sync = false;
     adjust(&mut config);
+    cairn_assistant::install_tls_provider();
     let catalog = Catalog::open(&url, config).await.expect("open catalog");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
