@@ -5,7 +5,6 @@ use cairn_domain::{Principal, UserId, WorkspaceId};
 use cairn_store::AuditRow;
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::{Catalog, CatalogError, Result};
@@ -41,10 +40,7 @@ fn entry_hash(
 ) -> String {
     let actor = actor.map(|user| user.0.to_string()).unwrap_or_default();
     let text = format!("{prev_hash}\n{seq}\n{at}\n{actor}\n{action}\n{detail}");
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::secret::hash_secret(&text)
 }
 
 impl Catalog {

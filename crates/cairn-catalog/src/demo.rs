@@ -183,7 +183,7 @@ impl Catalog {
         self.sync(workspace, row.id).await?;
         for resource in self
             .store()
-            .integration_resources(workspace, row.id)
+            .integration_resources(workspace, row.id, false)
             .await?
         {
             if !matches!(resource.kind, ResourceKind::Table | ResourceKind::View) {

@@ -220,6 +220,14 @@ fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<Crawl
 impl Catalog {
     async fn integration_view(&self, row: IntegrationRow) -> Result<IntegrationView> {
         let root = self.store().integration_root(row.workspace, row.id).await?;
+        self.integration_view_with_root(row, root).await
+    }
+
+    async fn integration_view_with_root(
+        &self,
+        row: IntegrationRow,
+        root: Resource,
+    ) -> Result<IntegrationView> {
         Ok(IntegrationView {
             id: row.id.0,
             name: row.name,
@@ -315,7 +323,7 @@ impl Catalog {
         for row in self.store().list_integrations(principal.workspace).await? {
             let root = self.store().integration_root(row.workspace, row.id).await?;
             if principal.can_see(root.workspace, &root.teams) {
-                views.push(self.integration_view(row).await?);
+                views.push(self.integration_view_with_root(row, root).await?);
             }
         }
         Ok(views)
@@ -498,7 +506,7 @@ impl Catalog {
         })?;
         let resources = self
             .store()
-            .integration_resources(principal.workspace, id)
+            .integration_resources(principal.workspace, id, true)
             .await?;
         let prefix = format!("{}.", row.name);
         let relative = |resource: &Resource| -> Vec<String> {

@@ -22,7 +22,8 @@ pub fn generate_password() -> String {
         .collect()
 }
 
-/// How a secret is stored: its SHA-256, hex. Secrets are 256-bit random, so no salt is needed.
+/// SHA-256 of a text, hex: how a secret is stored (secrets are 256-bit random, so no salt is
+/// needed) and how audit entries are chained.
 pub fn hash_secret(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
     digest.iter().map(|byte| format!("{byte:02x}")).collect()

@@ -119,7 +119,7 @@ impl Catalog {
         let prefix_parts = 1; // the integration's own name
         let resources = self
             .store()
-            .integration_resources(principal.workspace, integration)
+            .integration_resources(principal.workspace, integration, false)
             .await?;
         let default_schema = resources
             .iter()

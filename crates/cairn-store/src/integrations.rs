@@ -295,15 +295,23 @@ impl Store {
         Ok(())
     }
 
-    /// Every resource crawled from an integration (not the root), with details.
+    /// Every resource crawled from an integration (not the root), with details; columns only
+    /// when `with_columns`.
     pub async fn integration_resources(
         &self,
         workspace: WorkspaceId,
         id: IntegrationId,
+        with_columns: bool,
     ) -> Result<Vec<Resource>> {
+        // Columns are most of a crawl; callers that need only tables and views skip them.
+        let columns = if with_columns {
+            ""
+        } else {
+            " AND r.kind <> 'column'"
+        };
         let rows = crate::dynamic_query(&format!(
             "SELECT {RESOURCE_COLUMNS} FROM resources r
-             WHERE r.workspace_id = $1 AND r.integration_id = $2 AND r.kind <> 'integration'
+             WHERE r.workspace_id = $1 AND r.integration_id = $2 AND r.kind <> 'integration'{columns}
              ORDER BY r.path"
         ))
         .bind(workspace.0)
