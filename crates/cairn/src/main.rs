@@ -44,6 +44,13 @@ enum Command {
         /// Marks the session cookie Secure (serve behind HTTPS).
         #[arg(long, env = "CAIRN_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// What integrations may reach beyond the defaults, comma-separated: host names, CIDR
+        /// ranges or addresses, and absolute directories (SQLite files, unix sockets). By
+        /// default SQLite files, unix sockets, loopback and link-local addresses are refused;
+        /// public and private network addresses are allowed. Cairn's data directory and store
+        /// are never allowed.
+        #[arg(long, env = "CAIRN_INTEGRATION_ALLOW", value_parser = parse_allow_list, default_value = "")]
+        integration_allow: cairn_connect::TargetPolicy,
     },
     /// Workspaces.
     #[command(subcommand)]
@@ -143,6 +150,10 @@ enum TokenCommand {
     },
 }
 
+fn parse_allow_list(text: &str) -> Result<cairn_connect::TargetPolicy, String> {
+    cairn_connect::TargetPolicy::parse(text).map_err(|error| error.to_string())
+}
+
 fn parse_role(text: &str) -> Result<Role, String> {
     Role::parse(text).ok_or_else(|| format!("unknown role {text:?}: admin, editor or viewer"))
 }
@@ -151,6 +162,28 @@ fn database_url(cli: &Cli) -> String {
     cli.database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", cli.data_dir.join("cairn.db").display()))
+}
+
+/// A `sqlite:` store URL with a relative path, made absolute against the working directory.
+fn absolute_sqlite_url(url: String) -> Result<String> {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Ok(url);
+    };
+    let path_part = rest.trim_start_matches("//");
+    if path_part.starts_with('/') || path_part.is_empty() || path_part.starts_with(':') {
+        return Ok(url);
+    }
+    let (path, query) = match path_part.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path_part, None),
+    };
+    let absolute = std::env::current_dir()
+        .context("cannot read the working directory")?
+        .join(path);
+    Ok(match query {
+        Some(query) => format!("sqlite://{}?{query}", absolute.display()),
+        None => format!("sqlite://{}", absolute.display()),
+    })
 }
 
 fn prepare_data_dir(directory: &Path) -> Result<()> {
@@ -213,9 +246,24 @@ async fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     prepare_data_dir(&cli.data_dir)?;
+    // Everything built from the data directory (the store's URL, the demo warehouse, the index)
+    // needs an absolute path: resolve it once, before anything else uses it.
+    cli.data_dir = std::fs::canonicalize(&cli.data_dir)
+        .with_context(|| format!("cannot resolve data directory {}", cli.data_dir.display()))?;
+    cli.database_url = cli
+        .database_url
+        .take()
+        .map(absolute_sqlite_url)
+        .transpose()?;
     let mut config = CatalogConfig::new(cli.data_dir.clone());
+    if let Command::Serve {
+        integration_allow, ..
+    } = &cli.command
+    {
+        config.integration_policy = integration_allow.clone();
+    }
     config.secret_key = std::env::var("CAIRN_SECRET_KEY")
         .ok()
         .filter(|key| !key.is_empty());
@@ -227,6 +275,7 @@ async fn main() -> Result<()> {
             listen,
             demo,
             secure_cookies,
+            ..
         } => {
             if demo {
                 seed_demo(&catalog, &cli.data_dir).await?;

@@ -1,0 +1,119 @@
+//! The README's run command, the way a new user runs it: the real `cairn` binary started with
+//! `serve --demo` in a fresh, empty working directory, with no `--data-dir` and with a relative
+//! one. It must come up, answer `/healthz`, write `./…/demo-credentials.txt` and let the demo
+//! admin sign in with what that file says.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cairn serve --demo --listen 127.0.0.1:0 EXTRA…` in `directory` and waits for the line
+/// that names the address it listens on.
+fn start(directory: &Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .current_dir(directory)
+        .env_remove("CAIRN_DATA_DIR")
+        .env_remove("CAIRN_DATABASE_URL")
+        .env_remove("CAIRN_SECRET_KEY")
+        .env("RUST_LOG", "warn")
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the cairn binary starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(address) = line.strip_prefix("cairn is listening on ") {
+                let _ = sender.send(Ok(address.trim().to_owned()));
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        let _ = sender.send(Err(seen));
+    });
+    match receiver.recv_timeout(Duration::from_secs(120)) {
+        Ok(Ok(base)) => Server { child, base },
+        Ok(Err(output)) => {
+            let status = child.wait().ok();
+            panic!("cairn exited before listening ({status:?}):\n{output}")
+        }
+        Err(_) => {
+            let _ = child.kill();
+            panic!("cairn did not listen within 120 s")
+        }
+    }
+}
+
+async fn check_sign_in(server: &Server, credentials: &Path) {
+    cairn_assistant::provider::install_tls_provider();
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .expect("healthz answers");
+    assert_eq!(health.status(), 200);
+
+    let text = std::fs::read_to_string(credentials)
+        .unwrap_or_else(|error| panic!("{} is readable: {error}", credentials.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(credentials).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the credentials file is private");
+    }
+    let admin = text
+        .lines()
+        .find(|line| line.split_whitespace().nth(2) == Some("admin"))
+        .expect("the credentials name an admin");
+    let mut fields = admin.split_whitespace();
+    let (email, password) = (fields.next().unwrap(), fields.next().unwrap());
+    let answer = client
+        .post(format!("{}/api/v1/session", server.base))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("sign-in answers");
+    assert_eq!(answer.status(), 200, "the demo admin signs in");
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert!(body["csrf_token"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn serve_demo_runs_in_a_fresh_directory_without_a_data_dir() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start(directory.path(), &[]);
+    check_sign_in(
+        &server,
+        &directory.path().join("cairn-data/demo-credentials.txt"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn serve_demo_runs_with_a_relative_data_dir() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = start(directory.path(), &["--data-dir", "./d"]);
+    check_sign_in(&server, &directory.path().join("d/demo-credentials.txt")).await;
+    drop(server);
+    // A second start on the same relative directory finds the demo and keeps its details.
+    let again = start(directory.path(), &["--data-dir", "d"]);
+    check_sign_in(&again, &directory.path().join("d/demo-credentials.txt")).await;
+}
