@@ -145,15 +145,18 @@ const DEMO_RESOURCES: &[DemoResource] = &[
 ];
 
 impl Catalog {
+    /// The demo warehouse's file: chosen by Cairn, inside its data directory.
+    pub(crate) fn demo_warehouse_path(&self) -> std::path::PathBuf {
+        self.config()
+            .data_dir
+            .join("demo")
+            .join("acme-warehouse.sqlite")
+    }
+
     /// The demo integration: a SQLite database Cairn writes itself, crawled, each table given to
     /// its team.
     async fn seed_demo_warehouse(&self, workspace: WorkspaceId) -> Result<()> {
-        let path = self
-            .config()
-            .data_dir
-            .join("demo")
-            .join("acme-warehouse.sqlite");
-        let target = path.clone();
+        let target = self.demo_warehouse_path();
         tokio::task::spawn_blocking(move || {
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent)?;
@@ -175,7 +178,7 @@ impl Catalog {
                 &self
                     .inner
                     .vault
-                    .seal(workspace, &format!("sqlite://{}", path.display()))?,
+                    .seal(workspace, crate::integrations::DEMO_WAREHOUSE_CONNECTION)?,
                 24 * 3600,
                 &teams.iter().map(|team| team.id).collect::<Vec<_>>(),
             )

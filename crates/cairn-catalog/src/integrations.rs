@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use cairn_connect::dbt::{self, DbtRelation};
-use cairn_connect::{CrawledCatalog, EngineKind, ObjectKind, RelationKind};
+use cairn_connect::{ConnectError, CrawledCatalog, EngineKind, ObjectKind, RelationKind, Target};
 use cairn_domain::{IntegrationId, Principal, ResourceKind, WorkspaceId, validate};
 use cairn_store::{
     CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, Resource, ResourcePatch, StoreError,
@@ -155,6 +155,17 @@ fn check_connection(engine: EngineKind, connection: &str) -> Result<()> {
     }
 }
 
+/// The sealed connection of the demo integration: Cairn resolves it to the demo warehouse it
+/// wrote itself. No caller can store it (it is no engine's URL), nor point elsewhere at the file.
+pub(crate) const DEMO_WAREHOUSE_CONNECTION: &str = "cairn-demo:acme-warehouse";
+
+fn connect_refusal(error: &ConnectError) -> CatalogError {
+    CatalogError::Refused {
+        code: error.code(),
+        message: error.to_string(),
+    }
+}
+
 fn check_interval(interval: Option<u64>) -> Result<Option<i64>> {
     match interval {
         Some(seconds) if seconds < MIN_SYNC_INTERVAL_SECS => Err(CatalogError::invalid(
@@ -278,6 +289,7 @@ impl Catalog {
         }
         let engine = parse_engine(&input.kind)?;
         check_connection(engine, &input.connection)?;
+        self.check_target(engine, &input.connection).await?;
         let interval = check_interval(input.sync_interval_secs)?
             .unwrap_or(i64::try_from(DEFAULT_SYNC_INTERVAL_SECS).unwrap_or(86_400));
         let teams = self
@@ -350,6 +362,7 @@ impl Catalog {
         let secret = match &patch.connection {
             Some(connection) => {
                 check_connection(engine, connection)?;
+                self.check_target(engine, connection).await?;
                 Some(self.inner.vault.seal(principal.workspace, connection)?)
             }
             None => None,
@@ -443,19 +456,43 @@ impl Catalog {
         Ok(view)
     }
 
-    async fn crawl_and_apply(&self, row: &IntegrationRow) -> Result<SyncView> {
+    /// A connection a caller gives: refused when the integration policy refuses it. One that
+    /// cannot be resolved or found yet is kept (syncing it will say it cannot connect).
+    async fn check_target(&self, engine: EngineKind, connection: &str) -> Result<()> {
+        match self
+            .inner
+            .integration_policy
+            .check(engine, connection)
+            .await
+        {
+            Ok(_) | Err(ConnectError::Unreachable(_)) => Ok(()),
+            Err(error) => Err(connect_refusal(&error)),
+        }
+    }
+
+    /// Where an integration's database is, checked against the policy now (again at every
+    /// connect: names are resolved afresh and the driver is given the checked address).
+    pub(crate) async fn integration_target(&self, row: &IntegrationRow) -> Result<Target> {
         let engine = parse_engine(&row.kind)?;
         let url = self
             .inner
             .vault
             .open_secret(row.workspace, &row.connection_secret)?;
-        let crawl =
-            cairn_connect::crawl(engine, &url)
-                .await
-                .map_err(|error| CatalogError::Refused {
-                    code: error.code(),
-                    message: error.to_string(),
-                })?;
+        if url == DEMO_WAREHOUSE_CONNECTION {
+            return Ok(Target::cairn_managed_sqlite(&self.demo_warehouse_path()));
+        }
+        self.inner
+            .integration_policy
+            .check(engine, &url)
+            .await
+            .map_err(|error| connect_refusal(&error))
+    }
+
+    async fn crawl_and_apply(&self, row: &IntegrationRow) -> Result<SyncView> {
+        let target = self.integration_target(row).await?;
+        let crawl = cairn_connect::crawl(target.kind(), target.url())
+            .await
+            .map_err(|error| connect_refusal(&error))?;
         let (items, relations) = crawl_items(&row.name, &crawl);
         let counts = self
             .store()

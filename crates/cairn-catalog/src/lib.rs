@@ -57,6 +57,9 @@ pub struct CatalogConfig {
     pub secret_key: Option<String>,
     /// Whether this node syncs integrations when their interval has passed.
     pub scheduled_sync: bool,
+    /// Which databases integrations may reach beyond the defaults (`--integration-allow`).
+    /// The data directory and the store itself are added when the catalog opens.
+    pub integration_policy: cairn_connect::TargetPolicy,
 }
 
 impl CatalogConfig {
@@ -68,6 +71,7 @@ impl CatalogConfig {
             sign_in_limits: SignInLimits::default(),
             secret_key: None,
             scheduled_sync: true,
+            integration_policy: cairn_connect::TargetPolicy::default(),
         }
     }
 }
@@ -84,6 +88,8 @@ struct Inner {
     config: CatalogConfig,
     limiter: auth::SignInLimiter,
     vault: vault::Vault,
+    /// The operator's policy, closed around this node's data directory and store.
+    integration_policy: cairn_connect::TargetPolicy,
     index_follow: tokio::sync::Mutex<()>,
 }
 
@@ -101,10 +107,16 @@ impl Catalog {
         let store = Store::open(database_url).await?;
         let search = SearchIndex::open(&config.data_dir.join("index"))?;
         let vault = vault::Vault::open(config.secret_key.as_deref(), &config.data_dir)?;
+        let integration_policy = config
+            .integration_policy
+            .clone()
+            .forbid_directory(&config.data_dir)
+            .forbid_store(database_url);
         let catalog = Catalog {
             inner: Arc::new(Inner {
                 store,
                 search,
+                integration_policy,
                 limiter: auth::SignInLimiter::new(config.sign_in_limits.clone()),
                 vault,
                 config,

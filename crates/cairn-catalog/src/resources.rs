@@ -477,6 +477,15 @@ impl Catalog {
             }
             None => 0,
         };
+        if offset.saturating_add(limit) >= cairn_search::MAX_RESULT_WINDOW {
+            return Err(CatalogError::invalid(
+                "cursor",
+                format!(
+                    "search results go at most {} deep; refine the search instead",
+                    cairn_search::MAX_RESULT_WINDOW
+                ),
+            ));
+        }
         self.follow_changes().await?;
         let search_query = SearchQuery {
             text,

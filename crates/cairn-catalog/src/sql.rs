@@ -195,15 +195,12 @@ impl Catalog {
                 return Err(error);
             }
         };
-        let url = self
-            .inner
-            .vault
-            .open_secret(principal.workspace, &row.connection_secret)?;
+        let target = self.integration_target(&row).await?;
         let limits = Limits {
             timeout: Duration::from_secs(30),
             ..Limits::default()
         };
-        match query::run(&url, &checked, &limits).await {
+        match query::run(target.url(), &checked, &limits).await {
             Ok(result) => {
                 self.audit(
                     principal.workspace,

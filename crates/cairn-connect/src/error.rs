@@ -6,7 +6,7 @@
 /// password or the connection URL (each detail passes through [`Redactor`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("cannot reach the database server: {0}")]
+    #[error("cannot connect: {0}")]
     Unreachable(String),
     #[error("authentication failed: {0}")]
     AuthFailed(String),
@@ -20,6 +20,10 @@ pub enum ConnectError {
     InvalidUrl(String),
     #[error("crawl failed: {0}")]
     CrawlFailed(String),
+    /// The operator's integration policy refuses the target. One text for every reason, so it
+    /// never tells whether a file, host or port exists.
+    #[error("cannot use this connection: not allowed by the server's integration policy")]
+    NotAllowed,
 }
 
 impl ConnectError {
@@ -33,6 +37,7 @@ impl ConnectError {
             ConnectError::NotSqlite(_) => "not_sqlite",
             ConnectError::InvalidUrl(_) => "invalid_url",
             ConnectError::CrawlFailed(_) => "crawl_failed",
+            ConnectError::NotAllowed => "not_allowed",
         }
     }
 }

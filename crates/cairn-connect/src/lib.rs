@@ -10,6 +10,7 @@ pub mod demo;
 mod error;
 mod model;
 mod mysql;
+pub mod policy;
 mod postgres;
 pub mod query;
 mod sqlite;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 pub use error::{ConnectError, Redactor};
 pub use model::{CrawledCatalog, CrawledObject, CrawledRelation, ObjectKind, RelationKind};
+pub use policy::{AllowListError, Target, TargetPolicy};
 pub use postgres::CATALOG_QUERIES as POSTGRES_CATALOG_QUERIES;
 pub use sqlite::SQLITE_ROOT;
 
@@ -146,14 +148,11 @@ pub(crate) fn classify_sqlx_error(error: &sqlx::Error, redactor: &Redactor) -> C
         sqlx::Error::Configuration(detail) => {
             ConnectError::InvalidUrl(redactor.scrub(&detail.to_string()))
         }
-        sqlx::Error::Io(detail) => {
-            ConnectError::Unreachable(redactor.scrub(&format!("{target}: {detail}")))
-        }
-        sqlx::Error::Tls(detail) => ConnectError::Unreachable(
-            redactor.scrub(&format!("{target}: tls negotiation failed: {detail}")),
-        ),
-        sqlx::Error::PoolTimedOut => {
-            ConnectError::Unreachable(format!("{target}: timed out connecting"))
+        // Whether nothing listens, a firewall drops the packets or TLS fails, the caller learns
+        // one thing: no connection. The detail goes to the operator's log only.
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => {
+            tracing::debug!(target = %target, error = %redactor.scrub(&error.to_string()), "cannot connect");
+            ConnectError::Unreachable(target.to_owned())
         }
         sqlx::Error::Database(database_error) => {
             let message = redactor.scrub(database_error.message());
@@ -193,11 +192,7 @@ where
     match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok(connection)) => Ok(connection),
         Ok(Err(error)) => Err(classify_sqlx_error(&error, redactor)),
-        Err(_) => Err(ConnectError::Unreachable(format!(
-            "{}: no answer within {} s",
-            redactor.target(),
-            CONNECT_TIMEOUT.as_secs()
-        ))),
+        Err(_) => Err(ConnectError::Unreachable(redactor.target().to_owned())),
     }
 }
 

@@ -30,6 +30,9 @@ const STOPWORDS: &[&str] = &[
 ];
 const WRITER_MEMORY: usize = 32 * 1024 * 1024;
 
+/// How deep a search may page: offset plus limit.
+pub const MAX_RESULT_WINDOW: usize = 10_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
     #[error("search index: {0}")]
@@ -273,7 +276,9 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Ids of resources matching `query` within `scope`, best first.
+    /// Ids of resources matching `query` within `scope`, best first. Hits past
+    /// [`MAX_RESULT_WINDOW`] (offset plus limit) are never collected: the collector allocates
+    /// room for all of them up front.
     pub fn search(
         &self,
         scope: &Scope,
@@ -281,6 +286,10 @@ impl SearchIndex {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<ResourceId>> {
+        let limit = limit.min(MAX_RESULT_WINDOW);
+        if offset.saturating_add(limit) > MAX_RESULT_WINDOW {
+            return Ok(Vec::new());
+        }
         let fields = self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
             Occur::Must,

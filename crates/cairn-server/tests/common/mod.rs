@@ -17,6 +17,8 @@ pub struct TestApp {
     pub base: String,
     pub catalog: Catalog,
     pub client: reqwest::Client,
+    /// The store's URL (its SQLite file lies outside the data directory).
+    pub database_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -78,6 +80,14 @@ pub async fn spawn_app_with(
         window: Duration::from_secs(60),
     };
     config.scheduled_sync = false;
+    // The throwaway servers listen on unix sockets and the test databases are files, all under
+    // the temporary directory, or on loopback: the operator of a test server allows them (the
+    // data directory and the store stay refused whatever the list says).
+    config.integration_policy = cairn_connect::TargetPolicy::parse(&format!(
+        "{},127.0.0.0/8,::1",
+        std::env::temp_dir().display()
+    ))
+    .expect("allow list");
     adjust(&mut config);
     cairn_assistant::install_tls_provider();
     let catalog = Catalog::open(&url, config).await.expect("open catalog");
@@ -97,6 +107,7 @@ pub async fn spawn_app_with(
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
+        database_url: url,
         _dir: dir,
     })
 }
