@@ -103,7 +103,7 @@
       el("thead", {}, el("tr", {}, ...columns.map((name) => el("th", { scope: "col", text: name })))),
       el("tbody", {}, ...rows.map((row) => el("tr", {}, ...row.map((cell) =>
         el("td", { text: cell === null ? "NULL" : (typeof cell === "object" ? JSON.stringify(cell) : String(cell)) }))))));
-    const wrap = el("div", { class: "table-scroll sql-table" }, table);
+    const wrap = el("div", { class: "table-scroll sql-table", tabindex: "0", role: "region", "aria-label": "Query result, scrolls sideways" }, table);
     const note = el("p", { class: "muted small", text: rows.length + (rows.length === 1 ? " row" : " rows") + (truncated ? " (truncated at the row limit)" : "") + ", shown to you only." });
     return el("div", {}, wrap, note);
   }
@@ -225,10 +225,24 @@
     return details;
   }
 
+  // An answer's text with its fenced code blocks set apart; only ever text nodes.
+  function renderAnswer(container, text) {
+    container.replaceChildren();
+    text.split("```").forEach((part, index) => {
+      if (index % 2 === 1) {
+        const newline = part.indexOf("\n");
+        const code = newline >= 0 && /^[A-Za-z0-9]*$/.test(part.slice(0, newline)) ? part.slice(newline + 1) : part;
+        container.append(el("pre", { class: "code" }, el("code", { text: code.replace(/\s+$/, "") })));
+      } else if (part.trim()) {
+        container.append(el("span", { text: part.replace(/^\n+|\n+$/g, "") }));
+      }
+    });
+  }
+
   function citationList(citations) {
     if (!citations || citations.length === 0) return null;
     return el("div", { class: "citations" },
-      el("h3", { class: "mini-head", text: "Sources" }),
+      el("p", { class: "mini-head", text: "Sources" }),
       el("ul", {}, ...citations.map((citation) => el("li", {},
         el("a", { href: "/resources/" + encodeURIComponent(citation.id) },
           el("span", { class: "badge kind kind-" + citation.kind, text: citation.kind }),
@@ -239,7 +253,7 @@
   function sqlBlock(sql) {
     if (!sql) return null;
     return el("div", { class: "sql-answer" },
-      el("h3", { class: "mini-head", text: "SQL" }),
+      el("p", { class: "mini-head", text: "SQL" }),
       el("pre", { class: "code" }, el("code", { text: sql.sql })),
       resultTable(sql.columns || [], sql.rows || [], sql.truncated));
   }
@@ -294,7 +308,7 @@
         if (name === "done") final = data;
       });
       if (!final) throw new Error("the answer ended early");
-      text.textContent = final.answer;
+      renderAnswer(text, final.answer);
       answer.classList.remove("streaming");
       answer.removeAttribute("aria-busy");
       turn.id = "prompt-" + final.prompt_id;

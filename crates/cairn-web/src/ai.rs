@@ -165,10 +165,10 @@ fn turn(prompt: &PromptView, cited: &[Cited], sent: &[EgressView]) -> Markup {
         article class="turn" id={"prompt-" (prompt.id)} data-prompt-id=(prompt.id) {
             div class="question" { p { (prompt.question) } }
             div class="answer" {
-                div class="answer-text" { (prompt.answer) }
+                div class="answer-text" { (answer_body(&prompt.answer)) }
                 @if !cited.is_empty() {
                     div class="citations" {
-                        h3 class="mini-head" { "Sources" }
+                        p class="mini-head" { "Sources" }
                         ul {
                             @for citation in cited {
                                 li { a href={"/resources/" (citation.id)} { (kind_badge(&citation.kind)) " " span class="cite-name" { (citation.name) } " " span class="cite-path" { (citation.path) } } }
@@ -178,7 +178,7 @@ fn turn(prompt: &PromptView, cited: &[Cited], sent: &[EgressView]) -> Markup {
                 }
                 @if let Some((integration, statement)) = &sql {
                     div class="sql-answer" {
-                        h3 class="mini-head" { "SQL" }
+                        p class="mini-head" { "SQL" }
                         pre class="code" { code { (statement) } }
                         p class="muted small" { "Results are shown to you only and never sent to a model. They are not kept: run it again to see them." }
                         button type="button" class="button small" data-run-sql=(statement) data-integration=(integration) { "Run again" }
@@ -186,6 +186,24 @@ fn turn(prompt: &PromptView, cited: &[Cited], sent: &[EgressView]) -> Markup {
                     }
                 }
                 (sent_disclosure(sent))
+            }
+        }
+    }
+}
+
+/// An answer's text, with its fenced code blocks (```sql … ```) set apart. All of it escaped;
+/// nothing in it is ever fetched.
+fn answer_body(text: &str) -> Markup {
+    html! {
+        @for (index, part) in text.split("```").enumerate() {
+            @if index % 2 == 1 {
+                @let code = match part.split_once('\n') {
+                    Some((language, rest)) if language.chars().all(|c| c.is_ascii_alphanumeric()) => rest,
+                    _ => part,
+                };
+                pre class="code" { code { (code.trim_end()) } }
+            } @else if !part.trim().is_empty() {
+                span { (part.trim_matches('\n')) }
             }
         }
     }

@@ -19,7 +19,6 @@ const MAX_PER_SIDE: usize = 8;
 struct Node<'a> {
     id: i64,
     name: &'a str,
-    path: &'a str,
     kind: &'a str,
     relation: &'a str,
 }
@@ -53,7 +52,6 @@ pub fn relations_svg(resource: &ResourceView) -> Option<Markup> {
         let node = Node {
             id: relation.id,
             name: &relation.name,
-            path: &relation.path,
             kind: relation.resource_kind.as_str(),
             relation: &relation.kind,
         };
@@ -98,8 +96,7 @@ pub fn relations_svg(resource: &ResourceView) -> Option<Markup> {
                     d={"M" (CENTER_X + NODE_WIDTH) " " (center_mid) " C" (CENTER_X + NODE_WIDTH + 40) " " (center_mid) " " (RIGHT_X - 40) " " (mid) " " (RIGHT_X - 2) " " (mid)} {}
             }
             @for (index, node) in incoming.iter().enumerate() {
-                a href={"/resources/" (node.id)} aria-label={(node.path) ", " (node.relation.replace('_', " ")) " to this " (resource.kind.as_str())} {
-                    title { (node.path) }
+                a href={"/resources/" (node.id)} {
                     (node_box(LEFT_X, side_y(index, incoming.len(), height), node.kind, node.name, Some(node.relation)))
                 }
             }
@@ -108,8 +105,7 @@ pub fn relations_svg(resource: &ResourceView) -> Option<Markup> {
                 (node_box(CENTER_X, center_y, resource.kind.as_str(), &resource.name, None))
             }
             @for (index, node) in outgoing.iter().enumerate() {
-                a href={"/resources/" (node.id)} aria-label={(node.path) ", " (node.relation.replace('_', " ")) " from this " (resource.kind.as_str())} {
-                    title { (node.path) }
+                a href={"/resources/" (node.id)} {
                     (node_box(RIGHT_X, side_y(index, outgoing.len(), height), node.kind, node.name, Some(node.relation)))
                 }
             }

@@ -129,7 +129,7 @@ pub fn shell(viewer: &Viewer, title: &str, nav: Nav, page_id: &str, body: Markup
                     }
                     div class="content" {
                         header class="topbar" {
-                            form class="global-search" role="search" action="/search" method="get" {
+                            form class="global-search" role="search" aria-label="Quick search" action="/search" method="get" {
                                 label class="visually-hidden" for="global-q" { "Search the catalog" }
                                 (icon(ICON_SEARCH))
                                 input id="global-q" name="q" type="search" autocomplete="off"

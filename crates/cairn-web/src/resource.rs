@@ -127,7 +127,7 @@ fn columns_card(columns: &[ColumnView]) -> Markup {
             @if columns.is_empty() {
                 (empty("No columns you may see."))
             } @else {
-                div class="table-scroll" {
+                div class="table-scroll" tabindex="0" role="region" aria-label="Table, scrolls sideways" {
                     table class="table columns" {
                         caption class="visually-hidden" { "Columns" }
                         thead {
@@ -213,7 +213,7 @@ fn relations_card(resource: &ResourceView) -> Markup {
                 @if let Some(svg) = relations_svg(resource) {
                     div class="graph-wrap" { (svg) }
                 }
-                table class="table" {
+                div class="table-scroll" tabindex="0" role="region" aria-label="Table, scrolls sideways" { table class="table" {
                     caption class="visually-hidden" { "Relations of " (resource.name) }
                     thead { tr { th scope="col" { "Direction" } th scope="col" { "Relation" } th scope="col" { "Resource" } } }
                     tbody {
@@ -225,7 +225,7 @@ fn relations_card(resource: &ResourceView) -> Markup {
                             }
                         }
                     }
-                }
+                } }
             }
         }
     }

@@ -120,7 +120,7 @@ pub async fn page(
         div class="page-head" {
             h1 { @if searched { "Search" } @else { "Browse the catalog" } }
         }
-        form class="search-form card" action="/search" method="get" role="search" {
+        form class="search-form card" action="/search" method="get" role="search" aria-label="Search with filters" {
             div class="search-main" {
                 label for="search-q" class="visually-hidden" { "Search words" }
                 input id="search-q" name="q" type="search" value=(params.q) autocomplete="off"
