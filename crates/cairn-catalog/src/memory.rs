@@ -192,10 +192,7 @@ impl Catalog {
             .store()
             .egress_entries(principal.workspace, parse_cursor(cursor)?, limit)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(egress_view)
-            .collect())
+        Ok(rows.into_iter().map(egress_view).collect())
     }
 
     /// What was sent to a model provider while one of the caller's own prompts was answered:

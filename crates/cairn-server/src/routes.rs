@@ -657,7 +657,9 @@ async fn prompt_egress(
     auth: Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<EgressView>>> {
-    Ok(Json(state.catalog.prompt_egress(&auth.principal, id).await?))
+    Ok(Json(
+        state.catalog.prompt_egress(&auth.principal, id).await?,
+    ))
 }
 
 /// Everything Cairn holds about the caller.

@@ -62,7 +62,13 @@ pub async fn page(
             }
         }
     };
-    Ok(shell(&viewer, &resource.name, Nav::Search, "resource", body))
+    Ok(shell(
+        &viewer,
+        &resource.name,
+        Nav::Search,
+        "resource",
+        body,
+    ))
 }
 
 fn description_card(resource: &ResourceView, editable: bool) -> Markup {

@@ -118,7 +118,13 @@ pub async fn ai_page(State(state): State<AppState>, viewer: Viewer) -> PageResul
             }
         }
     };
-    Ok(shell(&viewer, "AI settings", Nav::Settings, "settings-ai", body))
+    Ok(shell(
+        &viewer,
+        "AI settings",
+        Nav::Settings,
+        "settings-ai",
+        body,
+    ))
 }
 
 pub async fn integrations_page(State(state): State<AppState>, viewer: Viewer) -> PageResult {
@@ -174,7 +180,13 @@ pub async fn integrations_page(State(state): State<AppState>, viewer: Viewer) ->
             }
         }
     };
-    Ok(shell(&viewer, "Integrations", Nav::Integrations, "settings-integrations", body))
+    Ok(shell(
+        &viewer,
+        "Integrations",
+        Nav::Integrations,
+        "settings-integrations",
+        body,
+    ))
 }
 
 fn integration_card(
@@ -345,7 +357,13 @@ pub async fn people_page(State(state): State<AppState>, viewer: Viewer) -> PageR
             }
         }
     };
-    Ok(shell(&viewer, "Teams & people", Nav::People, "settings-people", body))
+    Ok(shell(
+        &viewer,
+        "Teams & people",
+        Nav::People,
+        "settings-people",
+        body,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -392,7 +410,13 @@ pub async fn audit_page(
             p { a class="button" href={"/settings/audit?after=" (after)} { "Next entries" } }
         }
     };
-    Ok(shell(&viewer, "Audit log", Nav::Audit, "settings-audit", body))
+    Ok(shell(
+        &viewer,
+        "Audit log",
+        Nav::Audit,
+        "settings-audit",
+        body,
+    ))
 }
 
 fn audit_row(entry: &AuditEntry, email_of: &HashMap<i64, String>) -> Markup {
@@ -452,5 +476,11 @@ pub async fn egress_page(State(state): State<AppState>, viewer: Viewer) -> PageR
             }
         }
     };
-    Ok(shell(&viewer, "Egress ledger", Nav::Egress, "settings-egress", body))
+    Ok(shell(
+        &viewer,
+        "Egress ledger",
+        Nav::Egress,
+        "settings-egress",
+        body,
+    ))
 }
