@@ -28,7 +28,7 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> PageResult {
             h2 id="tokens-title" { "API tokens" }
             p class="muted" { "For scripts and MCP clients: send one as " code { "Authorization: Bearer …" } ". A token acts as you, with your teams." }
             @if tokens.is_empty() { (empty("No tokens.")) } @else {
-                div class="table-scroll" tabindex="0" role="region" aria-label="Table, scrolls sideways" {
+                div class="table-scroll" tabindex="0" role="region" aria-label="API tokens, scrolls sideways" {
                     table class="table" {
                         caption class="visually-hidden" { "Your API tokens" }
                         thead { tr { th scope="col" { "Name" } th scope="col" { "Created (UTC)" } th scope="col" { "Last used" } th scope="col" { span class="visually-hidden" { "Actions" } } } }

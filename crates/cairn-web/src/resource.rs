@@ -133,7 +133,7 @@ fn columns_card(columns: &[ColumnView]) -> Markup {
             @if columns.is_empty() {
                 (empty("No columns you may see."))
             } @else {
-                div class="table-scroll" tabindex="0" role="region" aria-label="Table, scrolls sideways" {
+                div class="table-scroll" tabindex="0" role="region" aria-label="Columns, scrolls sideways" {
                     table class="table columns" {
                         caption class="visually-hidden" { "Columns" }
                         thead {
@@ -219,7 +219,7 @@ fn relations_card(resource: &ResourceView) -> Markup {
                 @if let Some(svg) = relations_svg(resource) {
                     div class="graph-wrap" { (svg) }
                 }
-                div class="table-scroll" tabindex="0" role="region" aria-label="Table, scrolls sideways" { table class="table" {
+                div class="table-scroll" tabindex="0" role="region" aria-label="Relations, scrolls sideways" { table class="table" {
                     caption class="visually-hidden" { "Relations of " (resource.name) }
                     thead { tr { th scope="col" { "Direction" } th scope="col" { "Relation" } th scope="col" { "Resource" } } }
                     tbody {

@@ -270,7 +270,7 @@ pub async fn people_page(State(state): State<AppState>, viewer: Viewer) -> PageR
         div class="page-head" { h1 { "Teams & people" } }
         section class="card" aria-labelledby="members-title" {
             h2 id="members-title" { "Members" }
-            div class="table-scroll" tabindex="0" role="region" aria-label="Table, scrolls sideways" {
+            div class="table-scroll" tabindex="0" role="region" aria-label="Members, scrolls sideways" {
                 table class="table" {
                     caption class="visually-hidden" { "Members of the workspace" }
                     thead { tr { th scope="col" { "Name" } th scope="col" { "E-mail" } th scope="col" { "Role" } th scope="col" { "Teams" } th scope="col" { span class="visually-hidden" { "Actions" } } } }
@@ -398,7 +398,7 @@ pub async fn audit_page(
         p class="form-status" id="verify-result" role="status" {}
         p class="muted" { "Every sensitive action, oldest first. Each entry's hash covers the one before it, so a changed or removed entry breaks the chain." }
         @if entries.is_empty() { (empty("No entries yet.")) } @else {
-            div class="table-scroll card flush" tabindex="0" role="region" aria-label="Table, scrolls sideways" {
+            div class="table-scroll card flush" tabindex="0" role="region" aria-label="Audit entries, scrolls sideways" {
                 table class="table" {
                     caption class="visually-hidden" { "Audit entries" }
                     thead { tr { th scope="col" class="num" { "#" } th scope="col" { "When (UTC)" } th scope="col" { "Who" } th scope="col" { "Action" } th scope="col" { "Detail" } } }
