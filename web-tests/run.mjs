@@ -143,6 +143,7 @@ async function visit(page, base, pagePath, name, prepare) {
 // ---------- the flows ----------
 async function main() {
   fs.mkdirSync(shotsDir, { recursive: true });
+  fs.rmSync(path.join(shotsDir, "failure.png"), { force: true });
   const { child, address: base, people } = await startCairn();
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "cairn-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
