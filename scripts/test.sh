@@ -9,6 +9,8 @@ needed=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || needed+=(postgresql)
 command -v mariadbd >/dev/null 2>&1 || command -v mysqld >/dev/null 2>&1 || needed+=(mariadb-server mariadb-client)
 [ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || needed+=(libclang-dev)
+[ -x /usr/bin/chromium ] || needed+=(chromium)
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || needed+=(nodejs npm)
 if [ ${#needed[@]} -gt 0 ]; then
   echo "installing Debian packages: ${needed[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then
@@ -28,3 +30,7 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+
+# The web app in a real browser: Debian's Chromium driven by playwright-core, checked by axe-core.
+cargo build -p cairn --locked
+(cd web-tests && npm ci --no-audit --no-fund --loglevel=error && node run.mjs)

@@ -36,7 +36,8 @@ pub use integrations::{
 pub use memory::{EgressView, Export, HistoryPage, PromptView};
 pub use people::{MeView, NewToken, NewUser, TeamView, TokenView, UserPatch, UserView};
 pub use resources::{
-    NewResourceInput, ResourceList, ResourcePatchInput, ResourceQuery, ResourceView,
+    ColumnView, NewResourceInput, RelationView, ResourceList, ResourcePatchInput, ResourceQuery,
+    ResourceView,
 };
 pub use secret::{generate_password, generate_secret, hash_secret};
 pub use settings::{AiSettings, AiSettingsInput, ProviderSetting};

@@ -2,7 +2,7 @@
 //! egress ledger as admins read it.
 
 use cairn_domain::{Principal, WorkspaceId};
-use cairn_store::{PromptRow, now_ms};
+use cairn_store::{EgressRow, PromptRow, now_ms};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -56,6 +56,22 @@ pub struct EgressView {
     pub resources: Vec<i64>,
 }
 
+fn egress_view(row: EgressRow) -> EgressView {
+    EgressView {
+        id: row.id,
+        at: row.at,
+        user_id: row.user.map(|user| user.0),
+        provider: row.provider,
+        endpoint: row.endpoint,
+        region: row.region,
+        model: row.model,
+        bytes: row.bytes,
+        body_sha256: row.body_sha256,
+        body: row.body,
+        resources: serde_json::from_str(&row.resources).unwrap_or_default(),
+    }
+}
+
 pub(crate) fn prompt_view(row: PromptRow) -> PromptView {
     PromptView {
         id: row.id,
@@ -106,6 +122,18 @@ impl Catalog {
             items: rows.into_iter().map(prompt_view).collect(),
             next_cursor,
         })
+    }
+
+    /// One of the caller's conversations, oldest turn first.
+    pub async fn thread(&self, principal: &Principal, thread: i64) -> Result<Vec<PromptView>> {
+        let rows = self
+            .store()
+            .thread_prompts(principal.workspace, principal.user, thread)
+            .await?;
+        if rows.is_empty() {
+            return Err(CatalogError::NotFound);
+        }
+        Ok(rows.into_iter().map(prompt_view).collect())
     }
 
     pub async fn delete_prompt(&self, principal: &Principal, id: i64) -> Result<()> {
@@ -164,22 +192,36 @@ impl Catalog {
             .store()
             .egress_entries(principal.workspace, parse_cursor(cursor)?, limit)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| EgressView {
-                id: row.id,
-                at: row.at,
-                user_id: row.user.map(|user| user.0),
-                provider: row.provider,
-                endpoint: row.endpoint,
-                region: row.region,
-                model: row.model,
-                bytes: row.bytes,
-                body_sha256: row.body_sha256,
-                body: row.body,
-                resources: serde_json::from_str(&row.resources).unwrap_or_default(),
-            })
-            .collect())
+        Ok(rows.into_iter().map(egress_view).collect())
+    }
+
+    /// What was sent to a model provider while one of the caller's own prompts was answered:
+    /// the caller's ledger entries written after their previous prompt and up to this one.
+    /// Empty when nothing left the server (the built-in assistant).
+    pub async fn prompt_egress(&self, principal: &Principal, id: i64) -> Result<Vec<EgressView>> {
+        let rows = self
+            .store()
+            .prompts_of(
+                principal.workspace,
+                principal.user,
+                Some(id.saturating_add(1)),
+                2,
+            )
+            .await?;
+        let Some(prompt) = rows.first().filter(|row| row.id == id) else {
+            return Err(CatalogError::NotFound);
+        };
+        let after = rows.get(1).map_or(i64::MIN, |previous| previous.created_at);
+        let entries = self
+            .store()
+            .egress_of_user_between(
+                principal.workspace,
+                principal.user,
+                after,
+                prompt.created_at,
+            )
+            .await?;
+        Ok(entries.into_iter().map(egress_view).collect())
     }
 
     /// Applies every workspace's prompt retention now; returns prompts deleted.

@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cairn_domain::{Principal, ResourceId, ResourceKind, TeamId, validate};
+use cairn_domain::{Principal, ResourceId, ResourceKind, Scope, TeamId, validate};
 use cairn_search::SearchQuery;
 use cairn_store::{
     LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch, StoreError, Team,
@@ -110,6 +110,8 @@ pub struct ResourceQuery {
     pub kind: Option<String>,
     pub tag: Option<String>,
     pub owner: Option<String>,
+    /// Only resources of this team (by name).
+    pub team: Option<String>,
     pub limit: Option<usize>,
     pub cursor: Option<String>,
 }
@@ -434,7 +436,18 @@ impl Catalog {
             .unwrap_or_default()
             .to_string();
         let teams = self.store().list_teams(principal.workspace).await?;
-        let scope = principal.scope();
+        let scope = match &query.team {
+            None => principal.scope(),
+            // One team narrows what the caller may see; a team they cannot see leaves nothing.
+            Some(name) => {
+                let team = teams
+                    .iter()
+                    .find(|team| team.name == *name)
+                    .map(|team| team.id)
+                    .filter(|id| principal.is_admin() || principal.teams.contains(id));
+                Scope::Teams(principal.workspace, team.into_iter().collect())
+            }
+        };
         if text.is_empty() {
             let after = match cursor {
                 Some(Cursor::After(id)) => Some(ResourceId(id)),

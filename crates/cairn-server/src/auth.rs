@@ -17,6 +17,8 @@ pub struct Auth {
     pub principal: Principal,
     /// The session secret when the request came with the session cookie.
     pub session: Option<String>,
+    /// The session's CSRF token, which pages hand to their scripts for writes.
+    pub csrf_token: Option<String>,
 }
 
 /// The value of one cookie from the request.
@@ -81,16 +83,17 @@ where
             return Ok(Auth {
                 principal,
                 session: None,
+                csrf_token: None,
             });
         }
         let Some(session) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(ApiError::unauthenticated());
         };
         let (principal, credential) = state.catalog.authenticate_session(&session).await?;
+        let cairn_catalog::Credential::Session { csrf_token } = credential else {
+            return Err(ApiError::unauthenticated());
+        };
         if !is_safe(&parts.method) {
-            let cairn_catalog::Credential::Session { csrf_token } = credential else {
-                return Err(ApiError::unauthenticated());
-            };
             let sent = parts
                 .headers
                 .get(CSRF_HEADER)
@@ -106,6 +109,7 @@ where
         Ok(Auth {
             principal,
             session: Some(session),
+            csrf_token: Some(csrf_token),
         })
     }
 }

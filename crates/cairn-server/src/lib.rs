@@ -11,6 +11,7 @@ use axum::Router;
 use cairn_catalog::Catalog;
 use tokio::net::TcpListener;
 
+pub use auth::{Auth, cookie};
 pub use error::ApiError;
 pub use routes::openapi;
 
@@ -27,15 +28,31 @@ pub struct AppState {
     pub secure_cookies: bool,
 }
 
-/// The whole application: API routes and fallbacks.
+/// The whole API: its routes, and a JSON 404 for every other path.
 pub fn app(state: AppState) -> Router {
+    api(state).fallback(|| async { ApiError::not_found() })
+}
+
+/// The API's routes without a fallback, to compose with other routers (the web app's pages).
+pub fn api(state: AppState) -> Router {
     routes::router(state)
 }
 
-/// Serves until `shutdown` resolves, keeping the search index following the change feed.
+/// Serves the API until `shutdown` resolves, keeping the search index following the change feed.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = app(state.clone());
+    serve_router(listener, state, router, shutdown).await
+}
+
+/// Serves `router` (the API, possibly composed with the pages) with the same background work.
+pub async fn serve_router(
+    listener: TcpListener,
+    state: AppState,
+    router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let follower = {
@@ -69,7 +86,7 @@ pub async fn serve(
             }
         })
     };
-    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
     let outcome = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

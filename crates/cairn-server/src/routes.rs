@@ -84,6 +84,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit_verify))
         .routes(routes!(history, delete_history))
         .routes(routes!(delete_prompt))
+        .routes(routes!(prompt_egress))
         .routes(routes!(export))
         .routes(routes!(egress))
         .routes(routes!(ask))
@@ -104,7 +105,6 @@ pub(crate) fn router(state: AppState) -> axum::Router {
             "/api/v1/openapi.json",
             get(move || async move { Json(document) }),
         )
-        .fallback(|| async { ApiError::not_found() })
         .with_state(state)
 }
 
@@ -646,6 +646,20 @@ async fn delete_prompt(
 ) -> ApiResult<StatusCode> {
     state.catalog.delete_prompt(&auth.principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What was sent to a model provider for one of the caller's own prompts (empty when nothing
+/// left the server).
+#[utoipa::path(get, path = "/api/v1/ai/history/{id}/egress", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<EgressView>), (status = 404)))]
+async fn prompt_egress(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<EgressView>>> {
+    Ok(Json(
+        state.catalog.prompt_egress(&auth.principal, id).await?,
+    ))
 }
 
 /// Everything Cairn holds about the caller.

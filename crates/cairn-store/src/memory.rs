@@ -246,6 +246,28 @@ impl Store {
         Ok(row.get(0))
     }
 
+    /// One person's ledger entries written after `after` and up to `until` (ms), oldest first.
+    pub async fn egress_of_user_between(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        after: i64,
+        until: i64,
+    ) -> Result<Vec<EgressRow>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, at, provider, endpoint, region, model, bytes, body_sha256, body, resources
+             FROM egress_ledger WHERE workspace_id = $1 AND user_id = $2 AND at > $3 AND at <= $4
+             ORDER BY id LIMIT 100",
+        )
+        .bind(workspace.0)
+        .bind(user.0)
+        .bind(after)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(egress_from).collect())
+    }
+
     /// The ledger, newest first, before `before`.
     pub async fn egress_entries(
         &self,
@@ -262,21 +284,22 @@ impl Store {
         .bind(before.unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|row| EgressRow {
-                id: row.get(0),
-                user: row.get::<Option<i64>, _>(1).map(UserId),
-                at: row.get(2),
-                provider: row.get(3),
-                endpoint: row.get(4),
-                region: row.get(5),
-                model: row.get(6),
-                bytes: row.get(7),
-                body_sha256: row.get(8),
-                body: row.get(9),
-                resources: row.get(10),
-            })
-            .collect())
+        Ok(rows.iter().map(egress_from).collect())
+    }
+}
+
+fn egress_from(row: &AnyRow) -> EgressRow {
+    EgressRow {
+        id: row.get(0),
+        user: row.get::<Option<i64>, _>(1).map(UserId),
+        at: row.get(2),
+        provider: row.get(3),
+        endpoint: row.get(4),
+        region: row.get(5),
+        model: row.get(6),
+        bytes: row.get(7),
+        body_sha256: row.get(8),
+        body: row.get(9),
+        resources: row.get(10),
     }
 }

@@ -288,7 +288,9 @@ async fn main() -> Result<()> {
                 catalog: catalog.clone(),
                 secure_cookies,
             };
-            cairn_server::serve(listener, state, shutdown_signal()).await?;
+            // The pages and the API on one origin: the web app composes the API's routes.
+            let router = cairn_web::app(state.clone());
+            cairn_server::serve_router(listener, state, router, shutdown_signal()).await?;
             catalog.store().close().await;
         }
         Command::Workspace(WorkspaceCommand::Create { name, region }) => {
