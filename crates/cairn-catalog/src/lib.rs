@@ -58,6 +58,10 @@ pub struct CatalogConfig {
     pub secret_key: Option<String>,
     /// Whether this node syncs integrations when their interval has passed.
     pub scheduled_sync: bool,
+    /// Whether this process keeps the node's search index (`cairn serve`). Operator commands
+    /// don't: they write to the store only, beside a running server, whose index follows the
+    /// change feed.
+    pub owns_index: bool,
     /// Which databases integrations may reach beyond the defaults (`--integration-allow`).
     /// The data directory and the store itself are added when the catalog opens.
     pub integration_policy: cairn_connect::TargetPolicy,
@@ -72,6 +76,7 @@ impl CatalogConfig {
             sign_in_limits: SignInLimits::default(),
             secret_key: None,
             scheduled_sync: true,
+            owns_index: true,
             integration_policy: cairn_connect::TargetPolicy::default(),
         }
     }
@@ -106,7 +111,11 @@ impl Catalog {
     /// Opens the store at `database_url` and this node's index under the data directory.
     pub async fn open(database_url: &str, config: CatalogConfig) -> Result<Catalog> {
         let store = Store::open(database_url).await?;
-        let search = SearchIndex::open(&config.data_dir.join("index"))?;
+        let search = if config.owns_index {
+            SearchIndex::open(&config.data_dir.join("index"))?
+        } else {
+            SearchIndex::in_memory()?
+        };
         let vault = vault::Vault::open(config.secret_key.as_deref(), &config.data_dir)?;
         let integration_policy = config
             .integration_policy
