@@ -202,7 +202,7 @@ fn refusals_name_the_construct() {
         (
             Dialect::Mysql,
             "SELECT /*!50000 1 */",
-            "executable comments",
+            "block comments",
         ),
         (
             Dialect::Mysql,
