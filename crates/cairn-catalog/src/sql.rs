@@ -47,7 +47,8 @@ impl cairn_sqlguard::Catalog for VisibleTables {
     fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
         let found = match self.dialect {
             Dialect::Postgres => {
-                let schema = schema.unwrap_or("public");
+                // Unqualified names resolve as in the session, pinned to this search path.
+                let schema = schema.unwrap_or(query::POSTGRES_SEARCH_PATH);
                 self.tables
                     .iter()
                     .find(|(owner, table)| owner == schema && table == name)
