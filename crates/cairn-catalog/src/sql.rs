@@ -6,11 +6,9 @@ use std::time::Duration;
 
 use cairn_connect::EngineKind;
 use cairn_connect::query::{self, Limits, QueryError, QueryResult};
-use cairn_domain::{
-    IntegrationId, Principal, ResourceId, ResourceKind, SqlAccess, TeamId, UserId,
-};
-use cairn_store::Resource;
+use cairn_domain::{IntegrationId, Principal, ResourceId, ResourceKind, SqlAccess, TeamId, UserId};
 use cairn_sqlguard::{Dialect, ReadOnlyQuery, TableRef};
+use cairn_store::Resource;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -277,7 +275,9 @@ impl Catalog {
             path.push(view);
             let verdict = targets.iter().all(|target| {
                 fully_visible(target)
-                    && (known.get(target).is_none_or(|resource| resource.kind != ResourceKind::View)
+                    && (known
+                        .get(target)
+                        .is_none_or(|resource| resource.kind != ResourceKind::View)
                         || readable(*target, reads, known, fully_visible, path, decided))
             });
             path.pop();

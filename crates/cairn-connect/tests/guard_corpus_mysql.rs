@@ -84,9 +84,7 @@ async fn executable_comments_run_on_mariadb_and_the_guard_refuses_them() {
         "SELECT * FROM orders /*!UNION SELECT id, 1, 1.0, token, NULL, token FROM secrets*/",
         "SELECT id, note FROM orders /*!50000 UNION SELECT id, token FROM secrets */",
     ];
-    let mut connection = sqlx::MySqlConnection::connect(&url)
-        .await
-        .expect("connect");
+    let mut connection = sqlx::MySqlConnection::connect(&url).await.expect("connect");
     for attack in attacks {
         // Sent as is, the server runs the hidden part and returns the canary.
         let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(attack))

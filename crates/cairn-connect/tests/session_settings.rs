@@ -66,7 +66,11 @@ async fn an_unqualified_name_means_the_table_the_guard_resolved_whatever_the_rol
     let Some((_, url)) = postgres_with_role("SET search_path = \"$user\", public") else {
         return;
     };
-    let query = guarded(Dialect::Postgres, "SELECT note FROM orders", &public_orders());
+    let query = guarded(
+        Dialect::Postgres,
+        "SELECT note FROM orders",
+        &public_orders(),
+    );
     assert_eq!(
         query.tables(),
         [TableRef {
@@ -89,8 +93,15 @@ async fn string_literals_lex_as_the_guard_lexed_them_whatever_the_role_sets() {
     let query = guarded(Dialect::Postgres, sql, &public_orders());
     assert!(query.tables().is_empty(), "the guard saw one literal");
     let result = run(&url, &query, &Limits::default()).await.expect("runs");
-    assert!(!rows_text(&result.rows).contains(CANARY), "{:?}", result.rows);
-    assert_eq!(result.rows, [[json!("\\', (SELECT token FROM secrets) AS t -- ")]]);
+    assert!(
+        !rows_text(&result.rows).contains(CANARY),
+        "{:?}",
+        result.rows
+    );
+    assert_eq!(
+        result.rows,
+        [[json!("\\', (SELECT token FROM secrets) AS t -- ")]]
+    );
 }
 
 #[tokio::test]
@@ -148,7 +159,11 @@ async fn mariadb_parses_as_the_guard_does_whatever_the_global_sql_mode() {
         .mysql("", "SET GLOBAL sql_mode = DEFAULT")
         .expect("reset global sql_mode");
     let result = outcome.expect("runs");
-    assert!(!rows_text(&result.rows).contains(CANARY), "{:?}", result.rows);
+    assert!(
+        !rows_text(&result.rows).contains(CANARY),
+        "{:?}",
+        result.rows
+    );
     assert_eq!(result.rows, [[json!("a row")]]);
     assert_eq!(quoted_outcome.expect("runs").rows, [[json!("id")]]);
 }

@@ -116,7 +116,12 @@ async fn setup(app: &TestApp, kind: &str, connection: &str) -> Setup {
     }
 }
 
-async fn sql(app: &TestApp, member: &Member, integration: i64, statement: &str) -> (StatusCode, Value) {
+async fn sql(
+    app: &TestApp,
+    member: &Member,
+    integration: i64,
+    statement: &str,
+) -> (StatusCode, Value) {
     app.post(
         member,
         "/api/v1/sql",
@@ -128,8 +133,15 @@ async fn sql(app: &TestApp, member: &Member, integration: i64, statement: &str) 
 /// Refused by the guard with a message containing `expected`, and no canary anywhere.
 async fn assert_refused(app: &TestApp, setup: &Setup, statement: &str, expected: &str) {
     let (status, body) = sql(app, &setup.analyst, setup.integration, statement).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{statement}: {body}");
-    assert_eq!(body["error"]["code"], "sql_not_allowed", "{statement}: {body}");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{statement}: {body}"
+    );
+    assert_eq!(
+        body["error"]["code"], "sql_not_allowed",
+        "{statement}: {body}"
+    );
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains(expected), "{statement}: {message}");
     assert!(!body.to_string().contains("canary"), "{statement}: {body}");
@@ -144,12 +156,36 @@ async fn assert_runs(app: &TestApp, setup: &Setup, statement: &str, rows: Value)
 /// What every engine must do.
 async fn views_and_columns_follow_the_callers_teams(app: &TestApp, setup: &Setup) {
     // Visible columns and tables run; count(*) expands nothing.
-    assert_runs(app, setup, "SELECT id, amount FROM orders ORDER BY id", json!([[1, 10], [2, 20]])).await;
+    assert_runs(
+        app,
+        setup,
+        "SELECT id, amount FROM orders ORDER BY id",
+        json!([[1, 10], [2, 20]]),
+    )
+    .await;
     assert_runs(app, setup, "SELECT count(*) AS n FROM orders", json!([[2]])).await;
-    assert_runs(app, setup, "SELECT * FROM customers ORDER BY id", json!([[1, "Ada"], [2, "Grace"]])).await;
+    assert_runs(
+        app,
+        setup,
+        "SELECT * FROM customers ORDER BY id",
+        json!([[1, "Ada"], [2, "Grace"]]),
+    )
+    .await;
     // A view over what the caller may read runs, directly and with *.
-    assert_runs(app, setup, "SELECT name FROM customer_names ORDER BY id", json!([["Ada"], ["Grace"]])).await;
-    assert_runs(app, setup, "SELECT * FROM customer_names ORDER BY id", json!([[1, "Ada"], [2, "Grace"]])).await;
+    assert_runs(
+        app,
+        setup,
+        "SELECT name FROM customer_names ORDER BY id",
+        json!([["Ada"], ["Grace"]]),
+    )
+    .await;
+    assert_runs(
+        app,
+        setup,
+        "SELECT * FROM customer_names ORDER BY id",
+        json!([[1, "Ada"], [2, "Grace"]]),
+    )
+    .await;
 
     // A hidden column, by name, qualified, in WHERE, in a subquery.
     let hidden_column = "column \"note\" does not exist or is not visible";
@@ -257,10 +293,17 @@ async fn postgres_views_and_columns_follow_the_callers_teams() {
         ("SELECT row_to_json(o) FROM orders o", "whole row"),
         ("SELECT c FROM orders AS o(a, b, c)", "column alias list"),
         ("TABLE orders", "name the columns"),
-        ("SELECT x.c FROM (orders JOIN customers USING (id)) AS x(a, b, c)", "NATURAL"),
+        (
+            "SELECT x.c FROM (orders JOIN customers USING (id)) AS x(a, b, c)",
+            "NATURAL",
+        ),
     ] {
         let (status, body) = sql(&app, &setup.analyst, setup.integration, statement).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{statement}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{statement}: {body}"
+        );
         let message = body["error"]["message"].as_str().unwrap();
         assert!(
             message.contains(expected) || message.contains("not allowed"),

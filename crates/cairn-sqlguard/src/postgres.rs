@@ -286,7 +286,10 @@ impl Walker<'_> {
                     alias,
                     rtindex: _,
                 } = join.as_ref();
-                if *is_natural || alias.as_ref().is_some_and(|alias| !alias.colnames.is_empty())
+                if *is_natural
+                    || alias
+                        .as_ref()
+                        .is_some_and(|alias| !alias.colnames.is_empty())
                 {
                     self.resolver.positional_columns();
                 }
@@ -339,7 +342,9 @@ impl Walker<'_> {
             name: relname,
             written: &written,
             alias: alias.as_ref().map(|alias| alias.aliasname.as_str()),
-            alias_columns: alias.as_ref().is_some_and(|alias| !alias.colnames.is_empty()),
+            alias_columns: alias
+                .as_ref()
+                .is_some_and(|alias| !alias.colnames.is_empty()),
         };
         self.resolver.relation(reference, forbidden)
     }

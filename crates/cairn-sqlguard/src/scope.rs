@@ -178,7 +178,11 @@ impl<'a> Resolver<'a> {
                 .iter()
                 .any(|relation| relation.hidden.iter().any(|hidden| hidden == name))
         };
-        if self.resolved.iter().all(|relation| relation.hidden.is_empty()) {
+        if self
+            .resolved
+            .iter()
+            .all(|relation| relation.hidden.is_empty())
+        {
             return Ok(());
         }
         if self.columns.wildcard {
@@ -197,9 +201,9 @@ impl<'a> Resolver<'a> {
             )));
         }
         let whole_row = self.columns.whole_rows.iter().find(|candidate| {
-            self.resolved.iter().any(|relation| {
-                !relation.hidden.is_empty() && relation.names.contains(candidate)
-            })
+            self.resolved
+                .iter()
+                .any(|relation| !relation.hidden.is_empty() && relation.names.contains(candidate))
         });
         if let Some(name) = whole_row {
             return Err(Refusal::new(format!(

@@ -519,7 +519,10 @@ impl Walker<'_> {
                 table_with_joins,
                 alias,
             } => {
-                if alias.as_ref().is_some_and(|alias| !alias.columns.is_empty()) {
+                if alias
+                    .as_ref()
+                    .is_some_and(|alias| !alias.columns.is_empty())
+                {
                     self.resolver.positional_columns();
                 }
                 self.table_with_joins(table_with_joins)
