@@ -93,6 +93,12 @@ impl Host<'_> {
             .into_iter()
             .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
             .collect();
+        let views: Vec<ResourceId> = resources
+            .iter()
+            .filter(|resource| resource.kind == ResourceKind::View)
+            .map(|resource| resource.id)
+            .collect();
+        let readable_views = self.catalog.readable_views(principal, &views).await?;
         let relational: Vec<ResourceId> = resources
             .iter()
             .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
@@ -130,7 +136,10 @@ impl Host<'_> {
             item.tags = resource.tags.clone();
             item.data_type = resource.data_type.clone();
             item.popularity = resource.popularity;
-            item.definition = resource.definition.clone();
+            // A view's definition only where the caller may read all it reads.
+            if resource.kind != ResourceKind::View || readable_views.contains(&resource.id) {
+                item.definition = resource.definition.clone();
+            }
             let crawled = !matches!(resource.kind, ResourceKind::Term | ResourceKind::Document);
             if crawled
                 && let Some((integration, engine)) = resource

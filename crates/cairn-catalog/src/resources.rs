@@ -186,6 +186,30 @@ pub(crate) fn view(resource: Resource, teams: &[Team]) -> ResourceView {
 }
 
 impl Catalog {
+    /// Leaves out the definitions of views the caller may not read in full: a definition names
+    /// and describes what the view reads, so it is shown under the rule that lets it run.
+    pub(crate) async fn hide_unreadable_definitions(
+        &self,
+        principal: &Principal,
+        shown: &mut [ResourceView],
+    ) -> Result<()> {
+        let views: Vec<ResourceId> = shown
+            .iter()
+            .filter(|item| item.kind == ResourceKind::View && item.definition.is_some())
+            .map(|item| ResourceId(item.id))
+            .collect();
+        if views.is_empty() {
+            return Ok(());
+        }
+        let readable = self.readable_views(principal, &views).await?;
+        for item in shown {
+            if item.kind == ResourceKind::View && !readable.contains(&ResourceId(item.id)) {
+                item.definition = None;
+            }
+        }
+        Ok(())
+    }
+
     /// A resource the caller may see, else `NotFound`, whether it exists or not.
     pub async fn visible_resource(
         &self,
@@ -213,6 +237,8 @@ impl Catalog {
         let teams = self.store().list_teams(principal.workspace).await?;
         let is_relation = matches!(resource.kind, ResourceKind::Table | ResourceKind::View);
         let mut shown = view(resource, &teams);
+        self.hide_unreadable_definitions(principal, std::slice::from_mut(&mut shown))
+            .await?;
         if is_relation {
             let columns = self.store().children(principal.workspace, id).await?;
             shown.columns = Some(
@@ -473,11 +499,13 @@ impl Catalog {
                 Some(last) if more => Some(encode_cursor(&Cursor::After(last.id.0))),
                 _ => None,
             };
-            let items = found
+            let mut items: Vec<ResourceView> = found
                 .into_iter()
                 .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
                 .map(|resource| view(resource, &teams))
                 .collect();
+            self.hide_unreadable_definitions(principal, &mut items)
+                .await?;
             return Ok(ResourceList { items, next_cursor });
         }
         let offset = match cursor {
@@ -515,11 +543,13 @@ impl Catalog {
             .store()
             .resources_by_ids(principal.workspace, ids)
             .await?;
-        let items = found
+        let mut items: Vec<ResourceView> = found
             .into_iter()
             .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
             .map(|resource| view(resource, &teams))
             .collect();
+        self.hide_unreadable_definitions(principal, &mut items)
+            .await?;
         let next_cursor = more.then(|| encode_cursor(&Cursor::Offset(offset + limit)));
         Ok(ResourceList { items, next_cursor })
     }

@@ -29,6 +29,10 @@ use cairn_sqlguard::{Dialect, ReadOnlyQuery};
 
 use crate::{EngineKind, Redactor};
 
+/// The PostgreSQL `search_path` every session that runs user SQL is pinned to. The guard's
+/// catalog resolves unqualified names in this schema, exactly as the session does.
+pub const POSTGRES_SEARCH_PATH: &str = "public";
+
 /// How much a query may return and how long it may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {

@@ -20,17 +20,42 @@ use super::{Collector, Fetched, Limits, QueryError, connect, driver_error};
 const POSTGRES_EPOCH_DAYS: i64 = 10_957;
 const POSTGRES_EPOCH_MICROS: i64 = POSTGRES_EPOCH_DAYS * 86_400_000_000;
 
-pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched, QueryError> {
+/// Settings that change how PostgreSQL lexes, parses or resolves a statement, pinned to what the
+/// guard's parser assumes. Sent in the startup packet, they outrank what `ALTER ROLE … SET` or
+/// `ALTER DATABASE … SET` configured, and the guard refuses every statement that could change
+/// them afterwards.
+///
+/// - `search_path`: unqualified names resolve in [`crate::query::POSTGRES_SEARCH_PATH`] only
+///   (after `pg_catalog`, whose relations the guard refuses by name), never in a schema named
+///   after the role (`"$user"`).
+/// - `standard_conforming_strings`: a backslash in `'…'` is an ordinary character, as in the
+///   guard's parser; off, `'\''` would end a literal the guard read as still open.
+/// - `backslash_quote`, `client_encoding`: how `E'…'` strings and multibyte characters lex.
+const PINNED_PARSER_SETTINGS: [(&str, &str); 4] = [
+    ("search_path", crate::query::POSTGRES_SEARCH_PATH),
+    ("standard_conforming_strings", "on"),
+    ("backslash_quote", "safe_encoding"),
+    ("client_encoding", "UTF8"),
+];
+
+/// Options for a session that runs user SQL: read-only from the first statement on, a
+/// statement timeout, and the parser settings pinned.
+pub(super) fn session_options(url: &str, limits: &Limits) -> Result<PgConnectOptions, QueryError> {
     let timeout_ms = limits.timeout.as_millis().max(1).to_string();
-    let options = PgConnectOptions::from_str(url)
+    let mut settings = vec![
+        ("default_transaction_read_only", "on"),
+        ("statement_timeout", timeout_ms.as_str()),
+    ];
+    settings.extend(PINNED_PARSER_SETTINGS);
+    Ok(PgConnectOptions::from_str(url)
         .map_err(|error| QueryError::Connect(error.to_string()))?
         .application_name("cairn-query")
         .statement_cache_capacity(0)
-        // Read-only from the first statement on, even before BEGIN READ ONLY.
-        .options([
-            ("default_transaction_read_only", "on"),
-            ("statement_timeout", timeout_ms.as_str()),
-        ]);
+        .options(settings))
+}
+
+pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched, QueryError> {
+    let options = session_options(url, limits)?;
     let mut connection = connect(PgConnection::connect_with(&options)).await?;
     let fetched = fetch(&mut connection, sql, limits).await;
     // Never reused: whatever the statement did to the session ends with it, and the open
