@@ -312,10 +312,9 @@ impl Catalog {
             .await
         {
             Err(StoreError::Conflict(_)) => {
-                return Err(CatalogError::invalid(
-                    "name",
-                    format!("an integration named {name:?} already exists"),
-                ));
+                return Err(CatalogError::Conflict(format!(
+                    "an integration named {name:?} already exists"
+                )));
             }
             other => other?,
         };

@@ -365,10 +365,11 @@ impl Catalog {
             .await
         {
             Err(StoreError::Conflict(_)) => {
-                return Err(CatalogError::invalid(
-                    "name",
-                    format!("a {} named {:?} already exists", kind.as_str(), new.name),
-                ));
+                return Err(CatalogError::Conflict(format!(
+                    "a {} named {:?} already exists",
+                    kind.as_str(),
+                    new.name
+                )));
             }
             other => other?,
         };

@@ -83,9 +83,13 @@ pub async fn spawn_app_with(
     // The throwaway servers listen on unix sockets and the test databases are files, all under
     // the temporary directory, or on loopback: the operator of a test server allows them (the
     // data directory and the store stay refused whatever the list says).
+    // The shared sample databases (`../shared/data`) are allowed too.
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let shared = std::fs::canonicalize(&shared).unwrap_or(shared);
     config.integration_policy = cairn_connect::TargetPolicy::parse(&format!(
-        "{},127.0.0.0/8,::1",
-        std::env::temp_dir().display()
+        "{},{},127.0.0.0/8,::1",
+        std::env::temp_dir().display(),
+        shared.display()
     ))
     .expect("allow list");
     adjust(&mut config);
