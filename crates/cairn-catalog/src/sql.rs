@@ -150,8 +150,14 @@ impl Catalog {
         cairn_sqlguard::check(dialect, sql, &visible).map_err(|refusal| refused(refusal.reason))
     }
 
-    /// Runs a read-only statement for the caller, when both gates hold.
-    pub async fn run_sql(&self, principal: &Principal, input: SqlInput) -> Result<QueryResult> {
+    /// Both gates and the guard, for a statement about to be described or run; refusals are
+    /// audited. Returns the integration's sealed connection, the checked statement and the
+    /// audit record's request part.
+    async fn admit_sql(
+        &self,
+        principal: &Principal,
+        input: &SqlInput,
+    ) -> Result<(String, ReadOnlyQuery, serde_json::Value)> {
         if input.sql.chars().count() > SQL_MAX_CHARS {
             return Err(CatalogError::invalid(
                 "sql",
@@ -195,10 +201,46 @@ impl Catalog {
                 return Err(error);
             }
         };
-        let url = self
-            .inner
-            .vault
-            .open_secret(principal.workspace, &row.connection_secret)?;
+        Ok((row.connection_secret, checked, audit_base))
+    }
+
+    /// Checks a statement for the caller as the assistant's model may learn of it: both gates,
+    /// the guard, then the database's own parse and plan without executing anything. Returns
+    /// the statement's column names. Errors are our refusals or the database's refusal to
+    /// prepare it (`query_invalid`), which depend on the statement and the schema only.
+    pub async fn describe_sql(
+        &self,
+        principal: &Principal,
+        input: SqlInput,
+    ) -> Result<Vec<String>> {
+        let (secret, checked, _) = self.admit_sql(principal, &input).await?;
+        let url = self.inner.vault.open_secret(principal.workspace, &secret)?;
+        let limits = Limits {
+            timeout: Duration::from_secs(10),
+            ..Limits::default()
+        };
+        query::describe(&url, &checked, &limits)
+            .await
+            .map_err(|error| match error {
+                QueryError::Failed(message) => CatalogError::Refused {
+                    code: "query_invalid",
+                    message,
+                },
+                QueryError::Connect(message) => CatalogError::Refused {
+                    code: "unreachable",
+                    message,
+                },
+                other => CatalogError::Refused {
+                    code: "query_failed",
+                    message: other.to_string(),
+                },
+            })
+    }
+
+    /// Runs a read-only statement for the caller, when both gates hold.
+    pub async fn run_sql(&self, principal: &Principal, input: SqlInput) -> Result<QueryResult> {
+        let (secret, checked, audit_base) = self.admit_sql(principal, &input).await?;
+        let url = self.inner.vault.open_secret(principal.workspace, &secret)?;
         let limits = Limits {
             timeout: Duration::from_secs(30),
             ..Limits::default()

@@ -74,6 +74,33 @@ pub enum QueryError {
     Failed(String),
 }
 
+/// Whether a statement runs or is only prepared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Parse and plan on the server (prepare), read the result's columns, execute nothing.
+    Describe,
+    Execute,
+}
+
+/// Prepares `query` on the database at `url`, in the same session as [`run`] would, without
+/// executing it, and returns its column names. Nothing is read from any table, so the outcome
+/// depends on the statement and the schema only, never on rows: what a language model may learn
+/// about SQL it wrote.
+///
+/// # Errors
+///
+/// [`QueryError::Failed`] with the database's message when it would not parse or plan the
+/// statement; the other variants as for [`run`].
+pub async fn describe(
+    url: &str,
+    query: &ReadOnlyQuery,
+    limits: &Limits,
+) -> Result<Vec<String>, QueryError> {
+    run_in(url, query, limits, Mode::Describe)
+        .await
+        .map(|result| result.columns)
+}
+
 /// Runs `query` on the database at `url` within `limits`.
 ///
 /// # Errors
@@ -86,6 +113,15 @@ pub async fn run(
     url: &str,
     query: &ReadOnlyQuery,
     limits: &Limits,
+) -> Result<QueryResult, QueryError> {
+    run_in(url, query, limits, Mode::Execute).await
+}
+
+async fn run_in(
+    url: &str,
+    query: &ReadOnlyQuery,
+    limits: &Limits,
+    mode: Mode,
 ) -> Result<QueryResult, QueryError> {
     let redactor = Redactor::for_url(url);
     let engine = EngineKind::from_url(url);
@@ -106,9 +142,9 @@ pub async fn run(
     let deadline = limits.timeout + crate::CONNECT_TIMEOUT;
     let work = async {
         match expected {
-            EngineKind::Postgres => postgres::run(url, query.sql(), limits).await,
-            EngineKind::Mysql => mysql::run(url, query.sql(), limits).await,
-            EngineKind::Sqlite => sqlite::run(url, query.sql(), limits).await,
+            EngineKind::Postgres => postgres::run(url, query.sql(), limits, mode).await,
+            EngineKind::Mysql => mysql::run(url, query.sql(), limits, mode).await,
+            EngineKind::Sqlite => sqlite::run(url, query.sql(), limits, mode).await,
         }
     };
     let outcome = match tokio::time::timeout(deadline, work).await {
@@ -124,6 +160,7 @@ pub async fn run(
                 rows = fetched.rows.len(),
                 truncated = fetched.truncated,
                 elapsed_ms,
+                ?mode,
                 "ran guarded query"
             );
             Ok(QueryResult {
@@ -140,6 +177,7 @@ pub async fn run(
                 target = redactor.target(),
                 elapsed_ms,
                 timeout = matches!(error, QueryError::Timeout(_)),
+                ?mode,
                 "guarded query failed"
             );
             Err(error)

@@ -11,14 +11,19 @@ use sqlx::{
 };
 
 use super::values::{float, format_date, format_time, hex, json_text, text_or_hex};
-use super::{Collector, Fetched, Limits, QueryError, connect, driver_error};
+use super::{Collector, Fetched, Limits, Mode, QueryError, connect, driver_error};
 
-pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched, QueryError> {
+pub(super) async fn run(
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+    mode: Mode,
+) -> Result<Fetched, QueryError> {
     let options = MySqlConnectOptions::from_str(url)
         .map_err(|error| QueryError::Connect(error.to_string()))?
         .statement_cache_capacity(0);
     let mut connection = connect(MySqlConnection::connect_with(&options)).await?;
-    let fetched = fetch(&mut connection, sql, limits).await;
+    let fetched = fetch(&mut connection, sql, limits, mode).await;
     // Never reused; the open transaction ends with the connection.
     let _ = connection.close_hard().await;
     fetched
@@ -28,6 +33,7 @@ async fn fetch(
     connection: &mut MySqlConnection,
     sql: &str,
     limits: &Limits,
+    mode: Mode,
 ) -> Result<Fetched, QueryError> {
     let failed = |error: sqlx::Error| classify(&error, limits);
     let version: String = sqlx::query_scalar("SELECT CONVERT(VERSION() USING utf8mb4)")
@@ -69,6 +75,9 @@ async fn fetch(
         .map(|column| column.name().to_owned())
         .collect();
     let mut collector = Collector::new(limits);
+    if mode == Mode::Describe {
+        return Ok(collector.finish(columns));
+    }
     {
         let mut rows = statement.query().fetch(&mut *connection);
         while let Some(row) = rows.try_next().await.map_err(failed)? {

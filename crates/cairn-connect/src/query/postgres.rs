@@ -14,13 +14,18 @@ use super::values::{
     date_from_unix_days, float, hex, json_text, text_or_hex, time_from_micros,
     timestamp_from_unix_micros,
 };
-use super::{Collector, Fetched, Limits, QueryError, connect, driver_error};
+use super::{Collector, Fetched, Limits, Mode, QueryError, connect, driver_error};
 
 /// PostgreSQL counts days and microseconds from 2000-01-01.
 const POSTGRES_EPOCH_DAYS: i64 = 10_957;
 const POSTGRES_EPOCH_MICROS: i64 = POSTGRES_EPOCH_DAYS * 86_400_000_000;
 
-pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched, QueryError> {
+pub(super) async fn run(
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+    mode: Mode,
+) -> Result<Fetched, QueryError> {
     let timeout_ms = limits.timeout.as_millis().max(1).to_string();
     let options = PgConnectOptions::from_str(url)
         .map_err(|error| QueryError::Connect(error.to_string()))?
@@ -32,7 +37,7 @@ pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched
             ("statement_timeout", timeout_ms.as_str()),
         ]);
     let mut connection = connect(PgConnection::connect_with(&options)).await?;
-    let fetched = fetch(&mut connection, sql, limits).await;
+    let fetched = fetch(&mut connection, sql, limits, mode).await;
     // Never reused: whatever the statement did to the session ends with it, and the open
     // transaction is rolled back by the server.
     let _ = connection.close_hard().await;
@@ -43,6 +48,7 @@ async fn fetch(
     connection: &mut PgConnection,
     sql: &str,
     limits: &Limits,
+    mode: Mode,
 ) -> Result<Fetched, QueryError> {
     let failed = |error: sqlx::Error| classify(&error, limits);
     connection
@@ -67,6 +73,9 @@ async fn fetch(
         .map(|column| column.name().to_owned())
         .collect();
     let mut collector = Collector::new(limits);
+    if mode == Mode::Describe {
+        return Ok(collector.finish(columns));
+    }
     {
         let mut rows = statement.query().fetch(&mut *connection);
         while let Some(row) = rows.try_next().await.map_err(failed)? {

@@ -11,12 +11,17 @@ use sqlx::{
 };
 
 use super::values::{float, hex};
-use super::{Collector, Fetched, Limits, QueryError, connect, driver_error};
+use super::{Collector, Fetched, Limits, Mode, QueryError, connect, driver_error};
 
 /// Virtual machine instructions between two looks at the clock.
 const PROGRESS_STEPS: i32 = 10_000;
 
-pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched, QueryError> {
+pub(super) async fn run(
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+    mode: Mode,
+) -> Result<Fetched, QueryError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|error| QueryError::Connect(error.to_string()))?
         // SQLITE_OPEN_READONLY, never created: the file cannot be written through this
@@ -29,7 +34,7 @@ pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched
         // Functions in views and triggers of the schema may not have side effects.
         .pragma("trusted_schema", "OFF");
     let mut connection = connect(SqliteConnection::connect_with(&options)).await?;
-    let fetched = fetch(&mut connection, sql, limits).await;
+    let fetched = fetch(&mut connection, sql, limits, mode).await;
     let _ = connection.close().await;
     fetched
 }
@@ -38,6 +43,7 @@ async fn fetch(
     connection: &mut SqliteConnection,
     sql: &str,
     limits: &Limits,
+    mode: Mode,
 ) -> Result<Fetched, QueryError> {
     let deadline = Instant::now() + limits.timeout;
     {
@@ -65,6 +71,9 @@ async fn fetch(
         .map(|column| column.name().to_owned())
         .collect();
     let mut collector = Collector::new(limits);
+    if mode == Mode::Describe {
+        return Ok(collector.finish(columns));
+    }
     {
         let mut rows = statement.query().fetch(&mut *connection);
         while let Some(row) = rows.try_next().await.map_err(failed)? {
