@@ -36,6 +36,9 @@ pub struct Limits {
     pub max_rows: usize,
     /// Bytes of JSON-encoded rows returned at most.
     pub max_bytes: usize,
+    /// Bytes (characters for text) of one value at most: longer values are cut by the database
+    /// before they are sent, so no value is ever held whole.
+    pub max_value_bytes: usize,
     /// How long the statement may run; the server cancels it then.
     pub timeout: Duration,
 }
@@ -45,6 +48,7 @@ impl Default for Limits {
         Limits {
             max_rows: 1000,
             max_bytes: 4 * 1024 * 1024,
+            max_value_bytes: 64 * 1024,
             timeout: Duration::from_secs(30),
         }
     }
@@ -137,14 +141,15 @@ async fn run_in(
         });
     }
     let started = Instant::now();
-    // The server-side timeout cancels the statement; this one only guards against a server that
-    // stops answering altogether.
-    let deadline = limits.timeout + crate::CONNECT_TIMEOUT;
+    // One deadline for connecting, running and fetching: each engine gives the statement only
+    // the time left after connecting (and the server cancels it then); this outer bound, a
+    // moment later, only guards against a server that stops answering altogether.
+    let deadline = limits.timeout + DEADLINE_GRACE;
     let work = async {
         match expected {
-            EngineKind::Postgres => postgres::run(url, query.sql(), limits, mode).await,
-            EngineKind::Mysql => mysql::run(url, query.sql(), limits, mode).await,
-            EngineKind::Sqlite => sqlite::run(url, query.sql(), limits, mode).await,
+            EngineKind::Postgres => postgres::run(url, query.sql(), limits, mode, started).await,
+            EngineKind::Mysql => mysql::run(url, query.sql(), limits, mode, started).await,
+            EngineKind::Sqlite => sqlite::run(url, query.sql(), limits, mode, started).await,
         }
     };
     let outcome = match tokio::time::timeout(deadline, work).await {
@@ -207,6 +212,31 @@ struct Collector {
     bytes: usize,
     rows: Vec<Vec<serde_json::Value>>,
     truncated: bool,
+}
+
+/// How long after the deadline the outer bound cuts a run whose server did not cancel it.
+const DEADLINE_GRACE: Duration = Duration::from_millis(500);
+
+impl Limits {
+    /// These limits with the time spent since `started` (connecting) taken off the timeout.
+    fn left_after(&self, started: Instant) -> Limits {
+        Limits {
+            timeout: self
+                .timeout
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_millis(1)),
+            ..*self
+        }
+    }
+}
+
+/// The cap on each value for a result of `columns` columns: [`Limits::max_value_bytes`], less
+/// when many columns share [`Limits::max_bytes`] (never under 256).
+fn value_cap(limits: &Limits, columns: usize) -> usize {
+    limits
+        .max_value_bytes
+        .min(limits.max_bytes / columns.max(1))
+        .max(256)
 }
 
 impl Collector {

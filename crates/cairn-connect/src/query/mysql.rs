@@ -18,12 +18,13 @@ pub(super) async fn run(
     sql: &str,
     limits: &Limits,
     mode: Mode,
+    started: std::time::Instant,
 ) -> Result<Fetched, QueryError> {
     let options = MySqlConnectOptions::from_str(url)
         .map_err(|error| QueryError::Connect(error.to_string()))?
         .statement_cache_capacity(0);
     let mut connection = connect(MySqlConnection::connect_with(&options)).await?;
-    let fetched = fetch(&mut connection, sql, limits, mode).await;
+    let fetched = fetch(&mut connection, sql, &limits.left_after(started), mode).await;
     // Never reused; the open transaction ends with the connection.
     let _ = connection.close_hard().await;
     fetched
