@@ -18,6 +18,6 @@ pub use gate::{
     Pseudonymizer, ResultShape, Role, ToolCallError, ToolOutput, ToolSet, Turn,
 };
 pub use provider::{
-    ApiKey, ModelReply, OpenAiConfig, OpenAiProvider, Provider, ProviderError, ToolCall,
-    install_tls_provider,
+    ApiKey, EgressLedger, ModelReply, OpenAiConfig, OpenAiProvider, Provider, ProviderError,
+    ToolCall, install_tls_provider,
 };

@@ -22,10 +22,19 @@ pub trait Provider {
         false
     }
 
-    fn complete(
+    /// Sends `request`, writing it to `ledger` before each attempt's bytes leave (a retry is a
+    /// second entry). When the ledger cannot take the entry, nothing is sent.
+    fn complete<L: EgressLedger + Sync>(
         &self,
         request: &ModelRequest,
+        ledger: &L,
     ) -> impl Future<Output = Result<ModelReply, ProviderError>> + Send;
+}
+
+/// Where every request is written before it is sent: the workspace's egress ledger (promise 7).
+pub trait EgressLedger {
+    /// Writes one entry for `request`, about to be sent. An error stops the send.
+    fn record(&self, request: &ModelRequest) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 /// What the model answered: text, tool calls, or both.
@@ -55,6 +64,8 @@ pub enum ProviderError {
     Status { code: u16, message: String },
     #[error("model provider reply malformed: {0}")]
     Malformed(String),
+    #[error("the request could not be written to the egress ledger, so it was not sent: {0}")]
+    NotRecorded(String),
 }
 
 /// An API key. Its `Debug` never shows it.
@@ -241,9 +252,18 @@ impl Provider for OpenAiProvider {
         self.config.stream
     }
 
-    async fn complete(&self, request: &ModelRequest) -> Result<ModelReply, ProviderError> {
+    async fn complete<L: EgressLedger + Sync>(
+        &self,
+        request: &ModelRequest,
+        ledger: &L,
+    ) -> Result<ModelReply, ProviderError> {
         let mut retry = 0;
         loop {
+            // On the record before the bytes leave: one entry per attempt.
+            ledger
+                .record(request)
+                .await
+                .map_err(ProviderError::NotRecorded)?;
             match self.attempt(request).await {
                 Ok(reply) => return Ok(reply),
                 Err(failure) if failure.retryable && retry < self.config.max_retries => {

@@ -8,7 +8,7 @@ use cairn_connect::EngineKind;
 use cairn_connect::query::{self, Limits, QueryError, QueryResult};
 use cairn_domain::{IntegrationId, Principal, ResourceId, ResourceKind, SqlAccess, TeamId, UserId};
 use cairn_sqlguard::{Dialect, ReadOnlyQuery, TableRef};
-use cairn_store::Resource;
+use cairn_store::{IntegrationRow, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -301,8 +301,14 @@ impl Catalog {
             .collect())
     }
 
-    /// Runs a read-only statement for the caller, when both gates hold.
-    pub async fn run_sql(&self, principal: &Principal, input: SqlInput) -> Result<QueryResult> {
+    /// Both gates and the guard, for a statement about to be described or run; refusals are
+    /// audited. Returns the integration's sealed connection, the checked statement and the
+    /// audit record's request part.
+    async fn admit_sql(
+        &self,
+        principal: &Principal,
+        input: &SqlInput,
+    ) -> Result<(IntegrationRow, ReadOnlyQuery, serde_json::Value)> {
         if input.sql.chars().count() > SQL_MAX_CHARS {
             return Err(CatalogError::invalid(
                 "sql",
@@ -346,6 +352,45 @@ impl Catalog {
                 return Err(error);
             }
         };
+        Ok((row, checked, audit_base))
+    }
+
+    /// Checks a statement for the caller as the assistant's model may learn of it: both gates,
+    /// the guard, then the database's own parse and plan without executing anything. Returns
+    /// the statement's column names. Errors are our refusals or the database's refusal to
+    /// prepare it (`query_invalid`), which depend on the statement and the schema only.
+    pub async fn describe_sql(
+        &self,
+        principal: &Principal,
+        input: SqlInput,
+    ) -> Result<Vec<String>> {
+        let (row, checked, _) = self.admit_sql(principal, &input).await?;
+        let target = self.integration_target(&row).await?;
+        let limits = Limits {
+            timeout: Duration::from_secs(10),
+            ..Limits::default()
+        };
+        query::describe(target.url(), &checked, &limits)
+            .await
+            .map_err(|error| match error {
+                QueryError::Failed(message) => CatalogError::Refused {
+                    code: "query_invalid",
+                    message,
+                },
+                QueryError::Connect(message) => CatalogError::Refused {
+                    code: "unreachable",
+                    message,
+                },
+                other => CatalogError::Refused {
+                    code: "query_failed",
+                    message: other.to_string(),
+                },
+            })
+    }
+
+    /// Runs a read-only statement for the caller, when both gates hold.
+    pub async fn run_sql(&self, principal: &Principal, input: SqlInput) -> Result<QueryResult> {
+        let (row, checked, audit_base) = self.admit_sql(principal, &input).await?;
         let target = self.integration_target(&row).await?;
         let limits = Limits {
             timeout: Duration::from_secs(30),

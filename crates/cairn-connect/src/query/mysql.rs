@@ -11,7 +11,7 @@ use sqlx::{
 };
 
 use super::values::{float, format_date, format_time, hex, json_text, text_or_hex};
-use super::{Collector, Fetched, Limits, QueryError, connect, driver_error};
+use super::{Collector, Fetched, Limits, Mode, QueryError, connect, driver_error};
 
 /// The `sql_mode` the guard's MySQL dialect parses with: backslash escapes in strings (no
 /// `NO_BACKSLASH_ESCAPES`), `"…"` as a string (no `ANSI_QUOTES`), `||` as concatenation
@@ -39,9 +39,15 @@ pub(super) async fn open_session(url: &str) -> Result<MySqlConnection, QueryErro
     Ok(connection)
 }
 
-pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched, QueryError> {
+pub(super) async fn run(
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+    mode: Mode,
+    started: std::time::Instant,
+) -> Result<Fetched, QueryError> {
     let mut connection = open_session(url).await?;
-    let fetched = fetch(&mut connection, sql, limits).await;
+    let fetched = fetch(&mut connection, sql, &limits.left_after(started), mode).await;
     // Never reused; the open transaction ends with the connection.
     let _ = connection.close_hard().await;
     fetched
@@ -51,6 +57,7 @@ async fn fetch(
     connection: &mut MySqlConnection,
     sql: &str,
     limits: &Limits,
+    mode: Mode,
 ) -> Result<Fetched, QueryError> {
     let failed = |error: sqlx::Error| classify(&error, limits);
     let version: String = sqlx::query_scalar("SELECT CONVERT(VERSION() USING utf8mb4)")
@@ -92,6 +99,9 @@ async fn fetch(
         .map(|column| column.name().to_owned())
         .collect();
     let mut collector = Collector::new(limits);
+    if mode == Mode::Describe {
+        return Ok(collector.finish(columns));
+    }
     {
         let mut rows = statement.query().fetch(&mut *connection);
         while let Some(row) = rows.try_next().await.map_err(failed)? {

@@ -14,7 +14,7 @@ use super::values::{
     date_from_unix_days, float, hex, json_text, text_or_hex, time_from_micros,
     timestamp_from_unix_micros,
 };
-use super::{Collector, Fetched, Limits, QueryError, connect, driver_error};
+use super::{Collector, Fetched, Limits, Mode, QueryError, connect, driver_error, value_cap};
 
 /// PostgreSQL counts days and microseconds from 2000-01-01.
 const POSTGRES_EPOCH_DAYS: i64 = 10_957;
@@ -54,10 +54,16 @@ pub(super) fn session_options(url: &str, limits: &Limits) -> Result<PgConnectOpt
         .options(settings))
 }
 
-pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched, QueryError> {
+pub(super) async fn run(
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+    mode: Mode,
+    started: std::time::Instant,
+) -> Result<Fetched, QueryError> {
     let options = session_options(url, limits)?;
     let mut connection = connect(PgConnection::connect_with(&options)).await?;
-    let fetched = fetch(&mut connection, sql, limits).await;
+    let fetched = fetch(&mut connection, sql, &limits.left_after(started), mode).await;
     // Never reused: whatever the statement did to the session ends with it, and the open
     // transaction is rolled back by the server.
     let _ = connection.close_hard().await;
@@ -68,6 +74,7 @@ async fn fetch(
     connection: &mut PgConnection,
     sql: &str,
     limits: &Limits,
+    mode: Mode,
 ) -> Result<Fetched, QueryError> {
     let failed = |error: sqlx::Error| classify(&error, limits);
     connection
@@ -92,6 +99,23 @@ async fn fetch(
         .map(|column| column.name().to_owned())
         .collect();
     let mut collector = Collector::new(limits);
+    if mode == Mode::Describe {
+        return Ok(collector.finish(columns));
+    }
+    let types: Vec<Option<u32>> = statement
+        .columns()
+        .iter()
+        .map(|column| column.type_info().oid().map(|oid| oid.0))
+        .collect();
+    let statement = if types.is_empty() {
+        statement
+    } else {
+        let wrapped = capped(sql, &types, value_cap(limits, types.len()));
+        connection
+            .prepare(AssertSqlSafe(wrapped).into_sql_str())
+            .await
+            .map_err(failed)?
+    };
     {
         let mut rows = statement.query().fetch(&mut *connection);
         while let Some(row) = rows.try_next().await.map_err(failed)? {
@@ -101,6 +125,44 @@ async fn fetch(
         }
     }
     Ok(collector.finish(columns))
+}
+
+/// Type OIDs whose values have a small fixed size: sent as they are.
+const FIXED_SIZE_TYPES: &[u32] = &[
+    16, 18, 20, 21, 23, 26, 700, 701, 790, 1082, 1083, 1114, 1184, 1186, 1266, 2950,
+];
+/// Character types: cut to the first characters on the server.
+const TEXT_TYPES: &[u32] = &[19, 25, 705, 1042, 1043];
+/// `bytea`: cut to the first bytes on the server.
+const BYTEA: u32 = 17;
+
+/// The statement wrapped so that the server cuts every value before sending it: text to
+/// `cap` characters, `bytea` to `cap` bytes, and any other variable-size value sent only when
+/// its text form is at most `cap` bytes (else null). The columns are renamed positionally, so
+/// duplicate or odd names in the statement cannot clash, and the result keeps their names.
+fn capped(sql: &str, types: &[Option<u32>], cap: usize) -> String {
+    let statement = sql.trim_end().trim_end_matches(';');
+    let aliases: Vec<String> = (0..types.len()).map(|index| format!("c{index}")).collect();
+    let values: Vec<String> = types
+        .iter()
+        .zip(&aliases)
+        .map(|(oid, alias)| match oid {
+            Some(oid) if FIXED_SIZE_TYPES.contains(oid) => format!("q.{alias}"),
+            Some(oid) if TEXT_TYPES.contains(oid) => {
+                format!("pg_catalog.left(q.{alias}::pg_catalog.text, {cap})")
+            }
+            Some(BYTEA) => format!("pg_catalog.substr(q.{alias}, 1, {cap})"),
+            _ => format!(
+                "CASE WHEN pg_catalog.octet_length(q.{alias}::pg_catalog.text) <= {cap} \
+                 THEN q.{alias} END"
+            ),
+        })
+        .collect();
+    format!(
+        "SELECT {} FROM (\n{statement}\n) AS q({})",
+        values.join(", "),
+        aliases.join(", ")
+    )
 }
 
 fn classify(error: &sqlx::Error, limits: &Limits) -> QueryError {
