@@ -32,6 +32,26 @@ pub trait ToolHost {
 
     /// Integrations the user may run SQL on; empty means the `run_sql` tool is not offered.
     fn sql_integrations(&self) -> Vec<IntegrationId>;
+
+    /// The join path between two tables the user may see, as text from metadata; `None` when
+    /// either is not visible.
+    fn join_path(
+        &self,
+        _from: ResourceId,
+        _to: ResourceId,
+    ) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
+
+    /// What a table reads from and what reads it, from metadata.
+    fn lineage(&self, _table: ResourceId) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
+
+    /// A table's columns and references, from metadata.
+    fn table_columns(&self, _table: ResourceId) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
 }
 
 /// Settings of one run of the loop.
@@ -114,6 +134,16 @@ enum ToolRequest {
         integration: IntegrationId,
         sql: String,
     },
+    JoinPath {
+        from: ResourceId,
+        to: ResourceId,
+    },
+    Lineage {
+        id: ResourceId,
+    },
+    TableColumns {
+        id: ResourceId,
+    },
 }
 
 const MAX_QUERY_CHARS: usize = 500;
@@ -190,6 +220,33 @@ fn validate(call: &ToolCall, tools: &ToolSet) -> Result<ToolRequest, ToolCallErr
                 sql: sql.to_string(),
             })
         }
+        "join_path" => {
+            only(&["from_id", "to_id"])?;
+            let id = |field: &str| {
+                arguments
+                    .get(field)
+                    .and_then(integer)
+                    .map(ResourceId)
+                    .ok_or_else(|| ToolCallError::InvalidArguments(format!("`{field}` must be an integer")))
+            };
+            Ok(ToolRequest::JoinPath {
+                from: id("from_id")?,
+                to: id("to_id")?,
+            })
+        }
+        "lineage" | "table_columns" => {
+            only(&["id"])?;
+            let id = arguments
+                .get("id")
+                .and_then(integer)
+                .map(ResourceId)
+                .ok_or_else(|| invalid("`id` must be an integer"))?;
+            Ok(if call.name == "lineage" {
+                ToolRequest::Lineage { id }
+            } else {
+                ToolRequest::TableColumns { id }
+            })
+        }
         other => Err(ToolCallError::UnknownTool(other.to_string())),
     }
 }
@@ -208,6 +265,18 @@ fn cite(citations: &mut Vec<ResourceId>, items: &[MetadataItem]) {
         if !citations.contains(&item.id) {
             citations.push(item.id);
         }
+    }
+}
+
+fn relation_output(
+    conversation: &mut Conversation,
+    call_id: &str,
+    id: ResourceId,
+    text: Option<String>,
+) {
+    match text {
+        Some(text) => conversation.push_tool_output(call_id, &ToolOutput::Relations(text)),
+        None => conversation.push_tool_error(call_id, &ToolCallError::NotFound(id)),
     }
 }
 
@@ -321,6 +390,15 @@ where
                     }
                     None => conversation.push_tool_error(&call.id, &ToolCallError::NotFound(id)),
                 },
+                ToolRequest::JoinPath { from, to } => {
+                    relation_output(&mut conversation, &call.id, from, host.join_path(from, to).await);
+                }
+                ToolRequest::Lineage { id } => {
+                    relation_output(&mut conversation, &call.id, id, host.lineage(id).await);
+                }
+                ToolRequest::TableColumns { id } => {
+                    relation_output(&mut conversation, &call.id, id, host.table_columns(id).await);
+                }
                 ToolRequest::RunSql {
                     integration,
                     sql: text,
