@@ -1064,7 +1064,21 @@ impl<'a> Reading<'a> {
     fn new(question: &str, schema: &'a Schema) -> Reading<'a> {
         let tokens = tokenize(question);
         let lower = plain(&tokens);
-        let tables = table_mentions(&tokens, schema);
+        let mut tables = table_mentions(&tokens, schema);
+        // "the rental rate of films": a column named in full, of a table named elsewhere,
+        // holds the shorter table name inside it.
+        let all_columns = column_mentions(&tokens, schema, &vec![false; tokens.len()]);
+        let named: Vec<usize> = tables.iter().map(|mention| mention.table).collect();
+        tables.retain(|mention| {
+            !all_columns.iter().any(|column| {
+                column.score >= 3.0
+                    && column.len > mention.len
+                    && column.start <= mention.start
+                    && column.start + column.len >= mention.start + mention.len
+                    && column.table != mention.table
+                    && named.contains(&column.table)
+            })
+        });
         let mut taken = vec![false; tokens.len()];
         for mention in &tables {
             for flag in &mut taken[mention.start..mention.start + mention.len] {
@@ -1588,7 +1602,7 @@ pub fn lookups(
                 column: column.name.clone(),
                 integration,
                 sql: format!(
-                    "SELECT DISTINCT {quoted} FROM {} WHERE lower({text}) IN ({in_list}) LIMIT 20",
+                    "SELECT DISTINCT {text} FROM {} WHERE lower({text}) IN ({in_list}) LIMIT 20",
                     engine.table_name(item)
                 ),
             });
@@ -1685,7 +1699,13 @@ pub fn plan(
     let finish = |text: String, citations: Vec<ResourceId>, tables: Vec<usize>| {
         let mut remembered = ThreadContext {
             tables: tables.iter().map(|index| schema.tables[*index].id.0).collect(),
-            query: None,
+            // The last query stays while the thread talks about its table.
+            query: context.query.clone().filter(|query| {
+                tables.is_empty()
+                    || tables
+                        .iter()
+                        .all(|index| schema.tables[*index].id.0 == query.table)
+            }),
         };
         if remembered.tables.is_empty() {
             remembered = context.clone();
@@ -1846,6 +1866,28 @@ fn data_plan(
     } else {
         None
     };
+
+    // "total payments": the operator word names a column only of the main table itself.
+    if limit.is_none() && which_has_most(&reading).is_none() {
+        for index in 0..reading.tokens.len() {
+            let word = reading.word(index).to_string();
+            if !AGGREGATE_WORDS.contains(&word.as_str()) || reading.taken[index] {
+                continue;
+            }
+            let own = table
+                .columns
+                .iter()
+                .any(|column| column_match(&[stem(&word)], &name_stems(&column.name)) >= 2.5);
+            if !own {
+                reading.taken[index] = true;
+            }
+            break;
+        }
+    }
+    let columns: Vec<ColumnMention> = columns
+        .into_iter()
+        .filter(|mention| !reading.taken[mention.start])
+        .collect();
 
     let mut spec = if follow_up {
         let mut previous = context.query.clone().expect("a follow-up has a query");

@@ -57,7 +57,13 @@ impl Catalog {
                 sql: lookup.sql.clone(),
             };
             // A lookup that cannot run grounds nothing; the answer says what it could not match.
-            if let Ok(result) = self.run_sql(principal, input).await {
+            let outcome = self.run_sql(principal, input).await;
+            tracing::debug!(
+                sql = %lookup.sql,
+                found = outcome.as_ref().map(|result| result.rows.len()).unwrap_or(0),
+                "value lookup"
+            );
+            if let Ok(result) = outcome {
                 let found: Vec<String> = result
                     .rows
                     .iter()
