@@ -458,7 +458,20 @@ mod tests {
                 sql: "select 1".into()
             })
         );
+        assert_eq!(
+            validate(&call("join_path", r#"{"from_id":1,"to_id":"2"}"#), &without_sql),
+            Ok(ToolRequest::JoinPath {
+                from: ResourceId(1),
+                to: ResourceId(2)
+            })
+        );
+        assert_eq!(
+            validate(&call("table_columns", r#"{"id":4}"#), &without_sql),
+            Ok(ToolRequest::TableColumns { id: ResourceId(4) })
+        );
         let refused = [
+            (call("join_path", r#"{"from_id":1}"#), &with_sql),
+            (call("lineage", r#"{"id":1,"sql":"x"}"#), &with_sql),
             (call("drop_table", "{}"), &with_sql),
             (
                 call("run_sql", r#"{"integration_id":3,"sql":"x"}"#),

@@ -59,15 +59,18 @@ pub fn stem(word: &str) -> String {
     }
 }
 
-/// A looser root for verbs and adjectives: `ordered` → `order`, `hired` → `hir`, `billing` → `bill`.
+/// A looser root for verbs and adjectives: `ordered` and `orders` → `ord`, `hired` → `hir`.
 pub fn root(word: &str) -> String {
-    let word = stem(word);
-    for suffix in ["ing", "ed", "er", "e"] {
-        if let Some(base) = word.strip_suffix(suffix)
-            && base.len() >= 3
-        {
-            return base.to_string();
-        }
+    let mut word = stem(word);
+    for _ in 0..2 {
+        let Some(base) = ["ing", "ed", "er", "e"].iter().find_map(|suffix| {
+            word.strip_suffix(suffix)
+                .filter(|base| base.len() >= 3)
+                .map(str::to_string)
+        }) else {
+            break;
+        };
+        word = base;
     }
     word
 }
