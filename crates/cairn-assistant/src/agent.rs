@@ -227,7 +227,9 @@ fn validate(call: &ToolCall, tools: &ToolSet) -> Result<ToolRequest, ToolCallErr
                     .get(field)
                     .and_then(integer)
                     .map(ResourceId)
-                    .ok_or_else(|| ToolCallError::InvalidArguments(format!("`{field}` must be an integer")))
+                    .ok_or_else(|| {
+                        ToolCallError::InvalidArguments(format!("`{field}` must be an integer"))
+                    })
             };
             Ok(ToolRequest::JoinPath {
                 from: id("from_id")?,
@@ -391,13 +393,23 @@ where
                     None => conversation.push_tool_error(&call.id, &ToolCallError::NotFound(id)),
                 },
                 ToolRequest::JoinPath { from, to } => {
-                    relation_output(&mut conversation, &call.id, from, host.join_path(from, to).await);
+                    relation_output(
+                        &mut conversation,
+                        &call.id,
+                        from,
+                        host.join_path(from, to).await,
+                    );
                 }
                 ToolRequest::Lineage { id } => {
                     relation_output(&mut conversation, &call.id, id, host.lineage(id).await);
                 }
                 ToolRequest::TableColumns { id } => {
-                    relation_output(&mut conversation, &call.id, id, host.table_columns(id).await);
+                    relation_output(
+                        &mut conversation,
+                        &call.id,
+                        id,
+                        host.table_columns(id).await,
+                    );
                 }
                 ToolRequest::RunSql {
                     integration,
@@ -459,7 +471,10 @@ mod tests {
             })
         );
         assert_eq!(
-            validate(&call("join_path", r#"{"from_id":1,"to_id":"2"}"#), &without_sql),
+            validate(
+                &call("join_path", r#"{"from_id":1,"to_id":"2"}"#),
+                &without_sql
+            ),
             Ok(ToolRequest::JoinPath {
                 from: ResourceId(1),
                 to: ResourceId(2)

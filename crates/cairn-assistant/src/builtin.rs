@@ -390,8 +390,7 @@ fn tokenize(question: &str) -> Vec<Token> {
         if piece.is_empty() {
             continue;
         }
-        let words: Vec<String> = if piece.contains('_') || piece.chars().any(char::is_uppercase)
-        {
+        let words: Vec<String> = if piece.contains('_') || piece.chars().any(char::is_uppercase) {
             identifier_words(piece)
         } else {
             vec![piece.to_lowercase()]
@@ -623,7 +622,10 @@ struct ColumnMention {
 }
 
 fn name_stems(name: &str) -> Vec<String> {
-    identifier_words(name).iter().map(|word| stem(word)).collect()
+    identifier_words(name)
+        .iter()
+        .map(|word| stem(word))
+        .collect()
 }
 
 fn span_words(tokens: &[Token], start: usize, len: usize) -> Vec<String> {
@@ -703,6 +705,16 @@ const NAME_EXTRAS: &[&str] = &[
 ];
 
 fn column_match(span: &[String], column: &[String]) -> f64 {
+    let senses = if span.len() == 1 {
+        meanings(&span[0])
+    } else {
+        Vec::new()
+    };
+    column_match_with(span, &senses, column)
+}
+
+/// [`column_match`] with the span's meanings worked out once.
+fn column_match_with(span: &[String], senses: &[String], column: &[String]) -> f64 {
     if span.is_empty() || column.is_empty() {
         return 0.0;
     }
@@ -710,18 +722,18 @@ fn column_match(span: &[String], column: &[String]) -> f64 {
         return 3.0;
     }
     if span.len() <= column.len()
-        && let Some(at) = column
-            .windows(span.len())
-            .position(|window| window == span)
+        && let Some(at) = column.windows(span.len()).position(|window| window == span)
     {
-        let rest: Vec<&String> = column[..at].iter().chain(&column[at + span.len()..]).collect();
+        let rest: Vec<&String> = column[..at]
+            .iter()
+            .chain(&column[at + span.len()..])
+            .collect();
         if rest.iter().all(|word| NAME_EXTRAS.contains(&word.as_str())) {
             return 2.5;
         }
         return 1.0 + span.len() as f64 / column.len() as f64;
     }
-    if span.len() == 1 {
-        let senses = meanings(&span[0]);
+    if span.len() == 1 && !senses.is_empty() {
         if column.iter().any(|word| senses[1..].contains(word)) {
             return 1.2;
         }
@@ -734,6 +746,17 @@ fn column_match(span: &[String], column: &[String]) -> f64 {
 
 fn column_mentions(tokens: &[Token], schema: &Schema, taken: &[bool]) -> Vec<ColumnMention> {
     let mut found = Vec::new();
+    let stems: Vec<Vec<Vec<String>>> = schema
+        .tables
+        .iter()
+        .map(|table| {
+            table
+                .columns
+                .iter()
+                .map(|column| name_stems(&column.name))
+                .collect()
+        })
+        .collect();
     for start in 0..tokens.len() {
         for len in 1..=3.min(tokens.len() - start) {
             if taken[start..start + len].iter().any(|taken| *taken) {
@@ -745,9 +768,14 @@ fn column_mentions(tokens: &[Token], schema: &Schema, taken: &[bool]) -> Vec<Col
                 continue;
             }
             let span = span_words(tokens, start, len);
-            for (table_index, table) in schema.tables.iter().enumerate() {
-                for (column_index, column) in table.columns.iter().enumerate() {
-                    let score = column_match(&span, &name_stems(&column.name));
+            let senses = if span.len() == 1 {
+                meanings(&span[0])
+            } else {
+                Vec::new()
+            };
+            for (table_index, table) in stems.iter().enumerate() {
+                for (column_index, column) in table.iter().enumerate() {
+                    let score = column_match_with(&span, &senses, column);
                     if score > 0.0 {
                         found.push(ColumnMention {
                             start,
@@ -773,7 +801,10 @@ fn type_of(column: &ColumnMeta) -> String {
 
 fn is_key(column: &ColumnMeta) -> bool {
     let words = identifier_words(&column.name);
-    column.primary_key || words.last().is_some_and(|last| last == "id" || last == "key")
+    column.primary_key
+        || words
+            .last()
+            .is_some_and(|last| last == "id" || last == "key")
 }
 
 fn is_date(column: &ColumnMeta) -> bool {
@@ -800,14 +831,20 @@ fn is_flag(column: &ColumnMeta) -> bool {
     if data_type.contains("bool") {
         return true;
     }
-    let description = column.description.clone().unwrap_or_default().to_lowercase();
+    let description = column
+        .description
+        .clone()
+        .unwrap_or_default()
+        .to_lowercase();
     let words = identifier_words(&column.name);
     data_type.contains("int")
         && (description.contains("1 when")
             || description.contains("1 if")
             || description.contains("whether")
             || description.contains("flag")
-            || words.first().is_some_and(|first| first == "is" || first == "has"))
+            || words
+                .first()
+                .is_some_and(|first| first == "is" || first == "has"))
 }
 
 fn is_text(column: &ColumnMeta) -> bool {
@@ -851,8 +888,8 @@ fn label_columns(table: &MetadataItem) -> Vec<usize> {
     }) {
         return vec![index];
     }
-    if let Some(index) = (0..columns.len())
-        .find(|index| words(*index) == table_words && !is_key(&columns[*index]))
+    if let Some(index) =
+        (0..columns.len()).find(|index| words(*index) == table_words && !is_key(&columns[*index]))
     {
         return vec![index];
     }
@@ -947,7 +984,8 @@ impl<'a> Graph<'a> {
             let (Some(from_column), Some(to_column)) = (&edge.from_column, &edge.to_column) else {
                 continue;
             };
-            let (Some(&from), Some(&to)) = (self.index_of.get(&edge.from), self.index_of.get(&edge.to))
+            let (Some(&from), Some(&to)) =
+                (self.index_of.get(&edge.from), self.index_of.get(&edge.to))
             else {
                 continue;
             };
@@ -1095,12 +1133,17 @@ impl<'a> Reading<'a> {
     }
 
     fn word(&self, index: usize) -> &str {
-        self.tokens.get(index).map_or("", |token| token.text.as_str())
+        self.tokens
+            .get(index)
+            .map_or("", |token| token.text.as_str())
     }
 
     fn position_of(&self, words: &[&str]) -> Option<usize> {
         (0..self.tokens.len()).find(|index| {
-            words.iter().enumerate().all(|(offset, word)| self.word(index + offset) == *word)
+            words
+                .iter()
+                .enumerate()
+                .all(|(offset, word)| self.word(index + offset) == *word)
         })
     }
 
@@ -1343,11 +1386,13 @@ fn number_condition(reading: &mut Reading<'_>) -> Option<NumberCondition> {
             _ => continue,
         };
         let value_at = index + skip;
-        let Some(value) = reading
-            .tokens
-            .get(value_at)
-            .and_then(|token| token.text.trim_start_matches(['$', '€']).parse::<f64>().ok())
-        else {
+        let Some(value) = reading.tokens.get(value_at).and_then(|token| {
+            token
+                .text
+                .trim_start_matches(['$', '€'])
+                .parse::<f64>()
+                .ok()
+        }) else {
             continue;
         };
         for flag in reading.taken.iter_mut().skip(index).take(skip + 1) {
@@ -1376,7 +1421,10 @@ fn rank_limit(reading: &mut Reading<'_>) -> Option<usize> {
         if let Some(n) = number_word(word)
             && year_of(word).is_none()
             && (SUPERLATIVES.contains(&reading.word(index + 1))
-                || reading.tables.iter().any(|mention| mention.start == index + 1))
+                || reading
+                    .tables
+                    .iter()
+                    .any(|mention| mention.start == index + 1))
             && !(index > 0
                 && ["than", "above", "over", "below", "under", "least"]
                     .contains(&reading.word(index - 1)))
@@ -1443,7 +1491,13 @@ fn value_spans(reading: &Reading<'_>) -> Vec<(usize, usize, String)> {
 
 /// How much a column is preferred for a value: the main table's own descriptive columns
 /// first, then the names of the tables it refers to, then others, its own names last.
-fn preference(graph: &Graph<'_>, subject: usize, table: usize, column: usize, distance: usize) -> usize {
+fn preference(
+    graph: &Graph<'_>,
+    subject: usize,
+    table: usize,
+    column: usize,
+    distance: usize,
+) -> usize {
     let is_label = label_columns(&graph.schema.tables[table]).contains(&column);
     match (table == subject, is_label) {
         (true, false) => 0,
@@ -1612,16 +1666,29 @@ pub fn lookups(
 }
 
 /// The table whose rows the question is about.
-fn subject_table(reading: &mut Reading<'_>, graph: &Graph<'_>, context: &ThreadContext) -> Option<usize> {
+fn subject_table(
+    reading: &mut Reading<'_>,
+    graph: &Graph<'_>,
+    context: &ThreadContext,
+) -> Option<usize> {
     let lower = reading.lower.clone();
-    let after = ["how many", "number of", "count", "list", "show", "top", "which", "what"]
-        .iter()
-        .filter_map(|marker| {
-            let words: Vec<&str> = marker.split(' ').collect();
-            reading.position_of(&words).map(|at| at + words.len())
-        })
-        .min()
-        .unwrap_or(0);
+    let after = [
+        "how many",
+        "number of",
+        "count",
+        "list",
+        "show",
+        "top",
+        "which",
+        "what",
+    ]
+    .iter()
+    .filter_map(|marker| {
+        let words: Vec<&str> = marker.split(' ').collect();
+        reading.position_of(&words).map(|at| at + words.len())
+    })
+    .min()
+    .unwrap_or(0);
     // "which X has the most Y": Y's rows are counted.
     if let Some(ranked) = which_has_most(reading) {
         return Some(ranked.1);
@@ -1629,8 +1696,7 @@ fn subject_table(reading: &mut Reading<'_>, graph: &Graph<'_>, context: &ThreadC
     if let Some(mention) = reading.table_after(after) {
         return Some(mention.table);
     }
-    // No table named: a column names it, or the thread's last table.
-    let columns = column_mentions(&reading.tokens, graph.schema, &reading.taken);
+    // No table named: the thread's last table, or a column names it.
     if let Some(from_context) = context
         .query
         .as_ref()
@@ -1641,7 +1707,7 @@ fn subject_table(reading: &mut Reading<'_>, graph: &Graph<'_>, context: &ThreadC
         return Some(from_context);
     }
     let _ = lower;
-    columns
+    column_mentions(&reading.tokens, graph.schema, &reading.taken)
         .iter()
         .filter(|mention| mention.score >= 2.5)
         .max_by(|a, b| a.score.total_cmp(&b.score))
@@ -1652,9 +1718,8 @@ fn subject_table(reading: &mut Reading<'_>, graph: &Graph<'_>, context: &ThreadC
 fn which_has_most(reading: &Reading<'_>) -> Option<(usize, usize, Direction)> {
     let first = reading.tables.first()?;
     let second = reading.tables.get(1)?;
-    let between = (first.start + first.len..second.start).find(|index| {
-        SUPERLATIVES.contains(&reading.word(*index))
-    })?;
+    let between = (first.start + first.len..second.start)
+        .find(|index| SUPERLATIVES.contains(&reading.word(*index)))?;
     let opener = first
         .start
         .checked_sub(1)
@@ -1698,7 +1763,10 @@ pub fn plan(
     };
     let finish = |text: String, citations: Vec<ResourceId>, tables: Vec<usize>| {
         let mut remembered = ThreadContext {
-            tables: tables.iter().map(|index| schema.tables[*index].id.0).collect(),
+            tables: tables
+                .iter()
+                .map(|index| schema.tables[*index].id.0)
+                .collect(),
             // The last query stays while the thread talks about its table.
             query: context.query.clone().filter(|query| {
                 tables.is_empty()
@@ -1777,7 +1845,15 @@ pub fn plan(
             let text = where_answer(question, &ranked_found(schema, &reading), &mut citations);
             finish(text, citations, mentioned)
         }
-        Intent::Data => data_plan(question, reading, schema, context, today, found, sql_integrations),
+        Intent::Data => data_plan(
+            question,
+            reading,
+            schema,
+            context,
+            today,
+            found,
+            sql_integrations,
+        ),
     }
 }
 
@@ -1932,10 +2008,7 @@ fn data_plan(
     // Grouping: "per X", "by X", "in each X", "for every X".
     let group_at = (0..reading.tokens.len()).find(|index| {
         let word = reading.word(*index);
-        word == "per"
-            || word == "each"
-            || word == "every"
-            || (word == "by" && limit.is_none())
+        word == "per" || word == "each" || word == "every" || (word == "by" && limit.is_none())
     });
     let mut group: Option<Group> = None;
     let mut group_tokens = (0, 0);
@@ -1979,7 +2052,12 @@ fn data_plan(
         }
     }
     if group.is_some() {
-        for flag in reading.taken.iter_mut().skip(group_tokens.0).take(group_tokens.1) {
+        for flag in reading
+            .taken
+            .iter_mut()
+            .skip(group_tokens.0)
+            .take(group_tokens.1)
+        {
             *flag = true;
         }
         if aggregate.is_none() {
@@ -1997,8 +2075,8 @@ fn data_plan(
                 && is_measure(&schema.tables[mention.table].columns[mention.column])
         })
         .collect();
-    let superlative = (0..reading.tokens.len())
-        .find(|index| SUPERLATIVES.contains(&reading.word(*index)));
+    let superlative =
+        (0..reading.tokens.len()).find(|index| SUPERLATIVES.contains(&reading.word(*index)));
     let mut measure_from_words = best_column(&remaining);
     if measure_from_words.is_none()
         && let Some(at) = superlative
@@ -2026,8 +2104,8 @@ fn data_plan(
     if let Some((group_table, _, direction)) = ranked_groups {
         group = Some(Group::Table(schema.tables[group_table].id.0));
         let measured = measure_from_words.filter(|(table_index, _)| *table_index != group_table);
-        let counts_rows = superlative
-            .is_none_or(|at| ["most", "fewest", "least"].contains(&reading.word(at)));
+        let counts_rows =
+            superlative.is_none_or(|at| ["most", "fewest", "least"].contains(&reading.word(at)));
         match measured {
             Some((table_index, column)) if !counts_rows => {
                 aggregate = Some(Aggregate::Sum);
@@ -2051,7 +2129,8 @@ fn data_plan(
             } else {
                 Direction::Most
             });
-        let measured = measure_from_words.or_else(|| main_measure(table).map(|index| (subject, index)));
+        let measured =
+            measure_from_words.or_else(|| main_measure(table).map(|index| (subject, index)));
         if let Some((table_index, column)) = measured {
             spec.measure = Some(ColumnRef {
                 table: schema.tables[table_index].id.0,
@@ -2075,7 +2154,8 @@ fn data_plan(
     } else if let Some(kind) = aggregate
         && kind != Aggregate::Count
     {
-        let measured = measure_from_words.or_else(|| main_measure(table).map(|index| (subject, index)));
+        let measured =
+            measure_from_words.or_else(|| main_measure(table).map(|index| (subject, index)));
         match measured {
             Some((table_index, column)) => {
                 spec.measure = Some(ColumnRef {
@@ -2245,7 +2325,8 @@ fn data_plan(
     if follow_up {
         // New conditions replace the previous ones on the same column.
         let replaced: HashSet<String> = conditions.iter().map(|c| c.label.clone()).collect();
-        spec.conditions.retain(|condition| !replaced.contains(&condition.label));
+        spec.conditions
+            .retain(|condition| !replaced.contains(&condition.label));
     }
     spec.conditions.extend(conditions);
 
@@ -2259,9 +2340,9 @@ fn data_plan(
                 && !is_stopword(&token.text)
                 && !SUPERLATIVES.contains(&token.text.as_str())
                 && token.text.parse::<f64>().is_err()
-                && !columns.iter().any(|mention| {
-                    mention.start <= *index && *index < mention.start + mention.len
-                })
+                && !columns
+                    .iter()
+                    .any(|mention| mention.start <= *index && *index < mention.start + mention.len)
                 && !schema.tables.iter().any(|table| {
                     table.description.as_deref().is_some_and(|description| {
                         identifier_words(description)
@@ -2385,7 +2466,10 @@ fn build_and_plan(
     };
     let Some(integration) = table.integration else {
         return refuse(
-            format!("I understood: {subject_words}. {} has no integration.", table.path),
+            format!(
+                "I understood: {subject_words}. {} has no integration.",
+                table.path
+            ),
             citations,
         );
     };
@@ -2468,7 +2552,12 @@ fn describe_spec(schema: &Schema, spec: &QuerySpec) -> String {
                 format!("the {}", table_noun(table))
             }
         }
-        (Some(kind), Some(measure)) => format!("the {} {} of {}", kind.words(), measure.column, table_noun(table)),
+        (Some(kind), Some(measure)) => format!(
+            "the {} {} of {}",
+            kind.words(),
+            measure.column,
+            table_noun(table)
+        ),
         (None, Some(measure)) => format!("the {} by {}", table_noun(table), measure.column),
         (Some(kind), None) => format!("the {} of {}", kind.words(), table_noun(table)),
         (None, None) => format!("the {}", table_noun(table)),
@@ -2534,7 +2623,12 @@ pub fn format_number(number: f64) -> String {
     }
 }
 
-fn to_sql(schema: &Schema, graph: &Graph<'_>, spec: &QuerySpec, engine: Engine) -> Result<String, String> {
+fn to_sql(
+    schema: &Schema,
+    graph: &Graph<'_>,
+    spec: &QuerySpec,
+    engine: Engine,
+) -> Result<String, String> {
     let subject = graph.index_of[&ResourceId(spec.table)];
     let mut aliases: HashMap<usize, String> = HashMap::from([(subject, "t0".to_string())]);
     let mut joins: Vec<String> = Vec::new();
@@ -2670,7 +2764,10 @@ fn to_sql(schema: &Schema, graph: &Graph<'_>, spec: &QuerySpec, engine: Engine) 
                 Engine::Postgres => " NULLS LAST",
                 Engine::Mysql | Engine::Sqlite => "",
             };
-            sql.push_str(&format!(" ORDER BY {order} {direction}{nulls} LIMIT {}", rank.limit));
+            sql.push_str(&format!(
+                " ORDER BY {order} {direction}{nulls} LIMIT {}",
+                rank.limit
+            ));
         }
         (None, Some(order)) if spec.group.is_some() => {
             sql.push_str(&format!(" ORDER BY {order} DESC"));
@@ -2683,8 +2780,16 @@ fn to_sql(schema: &Schema, graph: &Graph<'_>, spec: &QuerySpec, engine: Engine) 
 // ---------------------------------------------------------------------------------------------
 // Saying the result
 
-/// The answer's text once the statement ran (`Ok((columns, rows, truncated))`) or failed.
-pub fn say(plan: &Plan, outcome: Option<Result<(&[String], &[Vec<Value>], bool), String>>) -> String {
+/// A statement's result, for the asker only.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows<'a> {
+    pub columns: &'a [String],
+    pub rows: &'a [Vec<Value>],
+    pub truncated: bool,
+}
+
+/// The answer's text once the statement ran (`Ok(rows)`) or failed (`Err(reason)`).
+pub fn say(plan: &Plan, outcome: Option<Result<Rows<'_>, String>>) -> String {
     let mut text = plan.text.clone();
     let (Some((_, sql)), Some(statement)) = (&plan.sql, &plan.statement) else {
         return text;
@@ -2697,7 +2802,11 @@ pub fn say(plan: &Plan, outcome: Option<Result<(&[String], &[Vec<Value>], bool),
                 first_sentence(&reason, 300)
             ));
         }
-        Some(Ok((columns, rows, truncated))) => {
+        Some(Ok(Rows {
+            columns,
+            rows,
+            truncated,
+        })) => {
             text.push('\n');
             match statement.single {
                 Some(kind) if rows.len() == 1 && rows[0].len() == 1 => {
@@ -2712,7 +2821,10 @@ pub fn say(plan: &Plan, outcome: Option<Result<(&[String], &[Vec<Value>], bool),
                         other => other.to_string(),
                     };
                     if kind == Aggregate::Count {
-                        text.push_str(&format!("There are {stated} {}.", statement.subject.trim_start_matches("the number of ")));
+                        text.push_str(&format!(
+                            "There are {stated} {}.",
+                            statement.subject.trim_start_matches("the number of ")
+                        ));
                     } else {
                         text.push_str(&format!("The result is {stated}: {}.", statement.subject));
                     }
@@ -2725,7 +2837,11 @@ pub fn say(plan: &Plan, outcome: Option<Result<(&[String], &[Vec<Value>], bool),
                             "{} row{}{}:\n",
                             rows.len(),
                             if rows.len() == 1 { "" } else { "s" },
-                            if truncated { " (the result was cut at the row limit)" } else { "" }
+                            if truncated {
+                                " (the result was cut at the row limit)"
+                            } else {
+                                ""
+                            }
                         ));
                         text.push_str(&rows_table(columns, rows));
                     }
@@ -2877,7 +2993,11 @@ fn column_list(table: &MetadataItem) -> String {
                 }
                 line.push(')');
             }
-            if let Some(description) = column.description.as_deref().filter(|d| !d.trim().is_empty()) {
+            if let Some(description) = column
+                .description
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+            {
                 line.push_str(&format!(": {}", first_sentence(description, 120)));
             }
             line
@@ -2935,7 +3055,10 @@ fn join_answer(schema: &Schema, mentioned: &[usize], citations: &mut Vec<Resourc
                 .map(|step| step_text(schema, step))
                 .collect();
             if lines.is_empty() {
-                format!("The catalog records no relations of {} to tables you may see.", item.path)
+                format!(
+                    "The catalog records no relations of {} to tables you may see.",
+                    item.path
+                )
             } else {
                 format!("{} is related to:\n- {}", item.path, lines.join("\n- "))
             }
@@ -2960,7 +3083,10 @@ fn join_answer(schema: &Schema, mentioned: &[usize], citations: &mut Vec<Resourc
                         if through == 0 {
                             "directly".to_string()
                         } else {
-                            format!("through {through} other table{}", if through == 1 { "" } else { "s" })
+                            format!(
+                                "through {through} other table{}",
+                                if through == 1 { "" } else { "s" }
+                            )
                         }
                     );
                     for step in &path {
@@ -2982,11 +3108,19 @@ fn join_answer(schema: &Schema, mentioned: &[usize], citations: &mut Vec<Resourc
 fn step_text(schema: &Schema, step: &Step) -> String {
     format!(
         "{}.{} → {}.{}",
-        schema.tables[step.from].path, step.from_column, schema.tables[step.to].path, step.to_column
+        schema.tables[step.from].path,
+        step.from_column,
+        schema.tables[step.to].path,
+        step.to_column
     )
 }
 
-fn lineage_answer(schema: &Schema, table: usize, upstream: bool, citations: &mut Vec<ResourceId>) -> String {
+fn lineage_answer(
+    schema: &Schema,
+    table: usize,
+    upstream: bool,
+    citations: &mut Vec<ResourceId>,
+) -> String {
     let item = &schema.tables[table];
     citations.push(item.id);
     let mut lines = Vec::new();
@@ -2998,23 +3132,33 @@ fn lineage_answer(schema: &Schema, table: usize, upstream: bool, citations: &mut
             (EdgeKind::Lineage, false) if edge.from == item.id => edge.to,
             _ => continue,
         };
-        if let Some(found) = schema.tables.iter().find(|table| table.id == other) {
-            if !citations.contains(&found.id) {
-                citations.push(found.id);
-                lines.push(format!(
-                    "- {} ({}, {})",
-                    found.path,
-                    found.kind.as_str(),
-                    if edge.kind == EdgeKind::Lineage { "dbt lineage" } else { "view definition" }
-                ));
-            }
+        if let Some(found) = schema.tables.iter().find(|table| table.id == other)
+            && !citations.contains(&found.id)
+        {
+            citations.push(found.id);
+            lines.push(format!(
+                "- {} ({}, {})",
+                found.path,
+                found.kind.as_str(),
+                if edge.kind == EdgeKind::Lineage {
+                    "dbt lineage"
+                } else {
+                    "view definition"
+                }
+            ));
         }
     }
     if lines.is_empty() {
         return if upstream {
-            format!("The catalog records nothing {} reads from among the tables you may see.", item.path)
+            format!(
+                "The catalog records nothing {} reads from among the tables you may see.",
+                item.path
+            )
         } else {
-            format!("The catalog records nothing you may see that reads from {}.", item.path)
+            format!(
+                "The catalog records nothing you may see that reads from {}.",
+                item.path
+            )
         };
     }
     format!(
@@ -3196,7 +3340,11 @@ mod tests {
             vec![
                 column("id", "INTEGER", None),
                 column("name", "TEXT", None),
-                column("segment", "TEXT", Some("enterprise, mid-market or small business")),
+                column(
+                    "segment",
+                    "TEXT",
+                    Some("enterprise, mid-market or small business"),
+                ),
                 column("region_id", "INTEGER", None),
             ],
         );
@@ -3207,7 +3355,11 @@ mod tests {
                 column("id", "INTEGER", None),
                 column("customer_id", "INTEGER", None),
                 column("ordered_on", "TEXT", Some("Order date")),
-                column("status", "TEXT", Some("placed, shipped, delivered or cancelled")),
+                column(
+                    "status",
+                    "TEXT",
+                    Some("placed, shipped, delivered or cancelled"),
+                ),
                 column("total_eur", "REAL", Some("Order total in euros")),
                 column("rush", "INTEGER", Some("1 when shipped overnight")),
             ],
@@ -3239,7 +3391,14 @@ mod tests {
     };
 
     fn sql(question: &str, context: &ThreadContext) -> (Option<String>, Plan) {
-        let plan = plan(question, &schema(), context, TODAY, &[], &[IntegrationId(7)]);
+        let plan = plan(
+            question,
+            &schema(),
+            context,
+            TODAY,
+            &[],
+            &[IntegrationId(7)],
+        );
         (plan.sql.as_ref().map(|(_, sql)| sql.clone()), plan)
     }
 
@@ -3268,7 +3427,9 @@ mod tests {
         );
         // A value of a related table joins it along the references.
         assert_eq!(
-            sql("how many orders from enterprise customers", &none).0.unwrap(),
+            sql("how many orders from enterprise customers", &none)
+                .0
+                .unwrap(),
             r#"SELECT count(*) FROM "orders" t0 JOIN "customers" t1 ON t1."id" = t0."customer_id" WHERE t1."segment" = 'enterprise'"#
         );
     }
@@ -3281,7 +3442,9 @@ mod tests {
             r#"SELECT t2."name", sum(t0."total_eur") AS "sum" FROM "orders" t0 JOIN "customers" t1 ON t1."id" = t0."customer_id" JOIN "regions" t2 ON t2."id" = t1."region_id" GROUP BY t2."id", t2."name" ORDER BY sum(t0."total_eur") DESC"#
         );
         assert_eq!(
-            sql("which region has the most customers?", &none).0.unwrap(),
+            sql("which region has the most customers?", &none)
+                .0
+                .unwrap(),
             r#"SELECT t1."name", count(*) AS "count" FROM "customers" t0 JOIN "regions" t1 ON t1."id" = t0."region_id" GROUP BY t1."id", t1."name" ORDER BY count(*) DESC LIMIT 1"#
         );
         assert_eq!(
@@ -3318,9 +3481,19 @@ mod tests {
             join.text
         );
         let (_, lineage) = sql("what does monthly_revenue read from?", &none);
-        assert!(lineage.text.contains("shop.main.orders (table, view definition)"), "{}", lineage.text);
+        assert!(
+            lineage
+                .text
+                .contains("shop.main.orders (table, view definition)"),
+            "{}",
+            lineage.text
+        );
         let (_, down) = sql("what uses the orders table?", &none);
-        assert!(down.text.contains("shop.main.monthly_revenue"), "{}", down.text);
+        assert!(
+            down.text.contains("shop.main.monthly_revenue"),
+            "{}",
+            down.text
+        );
         // Without the right to run SQL the answer says so and states no number.
         let plan = plan("how many orders", &schema(), &none, TODAY, &[], &[]);
         assert_eq!(plan.sql, None);
@@ -3335,8 +3508,18 @@ mod tests {
         let (_, plan) = sql("How many orders were cancelled?", &ThreadContext::default());
         let columns = vec!["count(*)".to_string()];
         let rows = vec![vec![serde_json::json!(42)]];
-        let text = say(&plan, Some(Ok((&columns, &rows, false))));
-        assert!(text.contains("There are 42 orders where status is cancelled."), "{text}");
+        let text = say(
+            &plan,
+            Some(Ok(Rows {
+                columns: &columns,
+                rows: &rows,
+                truncated: false,
+            })),
+        );
+        assert!(
+            text.contains("There are 42 orders where status is cancelled."),
+            "{text}"
+        );
         assert!(text.contains("```sql"), "{text}");
     }
 }

@@ -17,7 +17,7 @@ use crate::sql::SqlInput;
 use crate::{Catalog, Result};
 
 /// Search hits read for one question.
-const SEARCH_HITS: usize = 30;
+const SEARCH_HITS: usize = 20;
 /// Hits shown to the find, define and owner answers.
 const FOUND_SHOWN: usize = 10;
 /// Tables one question may reach at most.
@@ -101,7 +101,11 @@ impl Catalog {
                     Ok(result) => {
                         let text = builtin::say(
                             &plan,
-                            Some(Ok((&result.columns, &result.rows, result.truncated))),
+                            Some(Ok(builtin::Rows {
+                                columns: &result.columns,
+                                rows: &result.rows,
+                                truncated: result.truncated,
+                            })),
                         );
                         let answer = SqlAnswer {
                             integration_id: integration.0,

@@ -381,7 +381,9 @@ impl Catalog {
                 .zip(to_column)
                 .map(|(from, to)| ColumnPair { from, to });
             match out.iter_mut().find(|known| {
-                known.id == other.id.0 && known.kind == relation.kind && known.direction == direction
+                known.id == other.id.0
+                    && known.kind == relation.kind
+                    && known.direction == direction
             }) {
                 Some(known) => known.columns.extend(pair),
                 None => out.push(TableRelationView {

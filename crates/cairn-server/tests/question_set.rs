@@ -26,7 +26,10 @@ async fn offline_engine_answers_its_question_set() {
         Some(data) => {
             let chinook = data.join("chinook/Chinook_Sqlite.sqlite");
             let url = format!("sqlite://{}", chinook.display());
-            datasets.insert("chinook", warehouse(&app, "music", "chinook", "sqlite", &url).await);
+            datasets.insert(
+                "chinook",
+                warehouse(&app, "music", "chinook", "sqlite", &url).await,
+            );
             match cairn_testkit::postgres() {
                 Some(server) => {
                     let pagila = server.create_database_named("pagila");
@@ -37,9 +40,14 @@ async fn offline_engine_answers_its_question_set() {
                         .psql(&pagila, &data.join("pagila/pagila-data.sql"))
                         .expect("pagila data");
                     let url = server.url(&pagila);
-                    datasets.insert("pagila", warehouse(&app, "films", "pagila", "postgres", &url).await);
+                    datasets.insert(
+                        "pagila",
+                        warehouse(&app, "films", "pagila", "postgres", &url).await,
+                    );
                 }
-                None => eprintln!("skipping the Pagila questions: no PostgreSQL server could be started"),
+                None => eprintln!(
+                    "skipping the Pagila questions: no PostgreSQL server could be started"
+                ),
             }
         }
         None => eprintln!("skipping the Chinook and Pagila questions: ../shared/data is absent"),
@@ -82,7 +90,10 @@ async fn offline_engine_answers_its_question_set() {
             Ok(()) => entry.0 += 1,
             Err(why) => misses.push(format!(
                 "[{dataset}/{shape}] {question}\n    gold: {gold}\n    why: {why}\n    answer: {}",
-                answer["answer"].as_str().unwrap_or_default().replace('\n', "\n            ")
+                answer["answer"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace('\n', "\n            ")
             )),
         }
     }
@@ -91,7 +102,10 @@ async fn offline_engine_answers_its_question_set() {
         .fold((0, 0), |(right, asked), (r, a)| (right + r, asked + a));
     println!("offline question engine, score per shape:");
     for (shape, (r, a)) in &scores {
-        println!("  {shape:<12} {r:>3}/{a:<3} {:>5.1} %", 100.0 * *r as f64 / *a as f64);
+        println!(
+            "  {shape:<12} {r:>3}/{a:<3} {:>5.1} %",
+            100.0 * *r as f64 / *a as f64
+        );
     }
     println!(
         "  {:<12} {right:>3}/{asked:<3} {:>5.1} %",
@@ -118,7 +132,10 @@ struct Dataset {
 async fn judge(app: &TestApp, set: &Dataset, answer: &Value, gold: &str) -> Result<(), String> {
     let text = answer["answer"].as_str().unwrap_or_default().to_lowercase();
     if let Some(parts) = gold.strip_prefix("text: ") {
-        return match parts.split('|').find(|part| !text.contains(&part.to_lowercase())) {
+        return match parts
+            .split('|')
+            .find(|part| !text.contains(&part.to_lowercase()))
+        {
             Some(missing) => Err(format!("the text lacks {missing:?}")),
             None => Ok(()),
         };
@@ -127,7 +144,10 @@ async fn judge(app: &TestApp, set: &Dataset, answer: &Value, gold: &str) -> Resu
         if answer.get("sql").is_some() {
             return Err("it ran SQL".into());
         }
-        return match parts.split('|').find(|part| !text.contains(&part.to_lowercase())) {
+        return match parts
+            .split('|')
+            .find(|part| !text.contains(&part.to_lowercase()))
+        {
             Some(missing) => Err(format!("the text lacks {missing:?}")),
             None => Ok(()),
         };
@@ -141,7 +161,10 @@ async fn judge(app: &TestApp, set: &Dataset, answer: &Value, gold: &str) -> Resu
             if let Some(popularity) = item["popularity"].as_f64()
                 && best.as_ref().is_none_or(|(top, _)| popularity > *top)
             {
-                best = Some((popularity, item["path"].as_str().unwrap_or_default().to_string()));
+                best = Some((
+                    popularity,
+                    item["path"].as_str().unwrap_or_default().to_string(),
+                ));
             }
         }
         return match best {
@@ -151,7 +174,9 @@ async fn judge(app: &TestApp, set: &Dataset, answer: &Value, gold: &str) -> Resu
             None => Err("no popularity is recorded, and the answer does not say so".into()),
         };
     }
-    let sql = gold.strip_prefix("sql: ").expect("sql:, text:, refuse: or popular");
+    let sql = gold
+        .strip_prefix("sql: ")
+        .expect("sql:, text:, refuse: or popular");
     let (status, expected) = app
         .post(
             &set.admin,
@@ -171,7 +196,10 @@ async fn judge(app: &TestApp, set: &Dataset, answer: &Value, gold: &str) -> Resu
     let mut used = vec![false; got.len()];
     for row in &expected {
         let matched = (0..got.len()).find(|index| {
-            !used[*index] && row.iter().all(|cell| got[*index].iter().any(|mine| same(cell, mine)))
+            !used[*index]
+                && row
+                    .iter()
+                    .all(|cell| got[*index].iter().any(|mine| same(cell, mine)))
         });
         match matched {
             Some(index) => used[index] = true,
@@ -227,7 +255,12 @@ async fn enable_sql(app: &TestApp, admin: &Member, integration: i64) {
 }
 
 async fn demo(app: &TestApp) -> Dataset {
-    let seed = app.catalog.seed_demo().await.unwrap().expect("a fresh demo");
+    let seed = app
+        .catalog
+        .seed_demo()
+        .await
+        .unwrap()
+        .expect("a fresh demo");
     let mut members = Vec::new();
     for email in ["admin@acme.example", "viewer@acme.example"] {
         let user = app

@@ -7,12 +7,20 @@ use common::{Backend, Member};
 use reqwest::StatusCode;
 use serde_json::Value;
 
+/// (kind, direction, other table's name, column pairs)
+type Relation = (String, String, String, Vec<(String, String)>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tables_show_their_relations_to_visible_tables() {
     let Some(app) = common::spawn_app(Backend::Sqlite).await else {
         return;
     };
-    let seed = app.catalog.seed_demo().await.unwrap().expect("a fresh demo");
+    let seed = app
+        .catalog
+        .seed_demo()
+        .await
+        .unwrap()
+        .expect("a fresh demo");
     let mut members = Vec::new();
     for email in ["admin@acme.example", "viewer@acme.example"] {
         let user = app
@@ -38,7 +46,7 @@ async fn tables_show_their_relations_to_visible_tables() {
         });
     }
     let (admin, viewer) = (&members[0], &members[1]);
-    let relations = |body: &Value| -> Vec<(String, String, String, Vec<(String, String)>)> {
+    let relations = |body: &Value| -> Vec<Relation> {
         body["table_relations"]
             .as_array()
             .expect("table_relations on a table")
@@ -73,9 +81,14 @@ async fn tables_show_their_relations_to_visible_tables() {
             .unwrap_or_else(|| panic!("{name} in {body}"))
     };
 
-    let (_, found) = app.get(admin, "/api/v1/resources?q=expenses&kind=table").await;
+    let (_, found) = app
+        .get(admin, "/api/v1/resources?q=expenses&kind=table")
+        .await;
     let (status, expenses) = app
-        .get(admin, &format!("/api/v1/resources/{}", id_of(&found, "expenses")))
+        .get(
+            admin,
+            &format!("/api/v1/resources/{}", id_of(&found, "expenses")),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{expenses}");
     let expense_relations = relations(&expenses);
@@ -90,12 +103,18 @@ async fn tables_show_their_relations_to_visible_tables() {
     );
 
     let (_, found) = app
-        .get(admin, "/api/v1/resources?q=hr_headcount_by_department&kind=view")
+        .get(
+            admin,
+            "/api/v1/resources?q=hr_headcount_by_department&kind=view",
+        )
         .await;
     let (_, view) = app
         .get(
             admin,
-            &format!("/api/v1/resources/{}", id_of(&found, "hr_headcount_by_department")),
+            &format!(
+                "/api/v1/resources/{}",
+                id_of(&found, "hr_headcount_by_department")
+            ),
         )
         .await;
     let view_relations = relations(&view);
@@ -111,9 +130,14 @@ async fn tables_show_their_relations_to_visible_tables() {
     }
 
     // The sales viewer sees orders' sales relations, never the finance invoices that read it.
-    let (_, found) = app.get(viewer, "/api/v1/resources?q=orders&kind=table").await;
+    let (_, found) = app
+        .get(viewer, "/api/v1/resources?q=orders&kind=table")
+        .await;
     let (_, orders) = app
-        .get(viewer, &format!("/api/v1/resources/{}", id_of(&found, "orders")))
+        .get(
+            viewer,
+            &format!("/api/v1/resources/{}", id_of(&found, "orders")),
+        )
         .await;
     let order_relations = relations(&orders);
     assert!(
@@ -132,7 +156,10 @@ async fn tables_show_their_relations_to_visible_tables() {
         "{order_relations:?}"
     );
     let (_, as_admin) = app
-        .get(admin, &format!("/api/v1/resources/{}", id_of(&found, "orders")))
+        .get(
+            admin,
+            &format!("/api/v1/resources/{}", id_of(&found, "orders")),
+        )
         .await;
     assert!(
         relations(&as_admin)
