@@ -41,6 +41,26 @@ pub trait ToolHost {
         &self,
         request: &ModelRequest,
     ) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// The join path between two tables the user may see, as text from metadata; `None` when
+    /// either is not visible.
+    fn join_path(
+        &self,
+        _from: ResourceId,
+        _to: ResourceId,
+    ) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
+
+    /// What a table reads from and what reads it, from metadata.
+    fn lineage(&self, _table: ResourceId) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
+
+    /// A table's columns and references, from metadata.
+    fn table_columns(&self, _table: ResourceId) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
 }
 
 /// The host as the provider's ledger.
@@ -135,6 +155,16 @@ enum ToolRequest {
         integration: IntegrationId,
         sql: String,
     },
+    JoinPath {
+        from: ResourceId,
+        to: ResourceId,
+    },
+    Lineage {
+        id: ResourceId,
+    },
+    TableColumns {
+        id: ResourceId,
+    },
 }
 
 const MAX_QUERY_CHARS: usize = 500;
@@ -211,6 +241,35 @@ fn validate(call: &ToolCall, tools: &ToolSet) -> Result<ToolRequest, ToolCallErr
                 sql: sql.to_string(),
             })
         }
+        "join_path" => {
+            only(&["from_id", "to_id"])?;
+            let id = |field: &str| {
+                arguments
+                    .get(field)
+                    .and_then(integer)
+                    .map(ResourceId)
+                    .ok_or_else(|| {
+                        ToolCallError::InvalidArguments(format!("`{field}` must be an integer"))
+                    })
+            };
+            Ok(ToolRequest::JoinPath {
+                from: id("from_id")?,
+                to: id("to_id")?,
+            })
+        }
+        "lineage" | "table_columns" => {
+            only(&["id"])?;
+            let id = arguments
+                .get("id")
+                .and_then(integer)
+                .map(ResourceId)
+                .ok_or_else(|| invalid("`id` must be an integer"))?;
+            Ok(if call.name == "lineage" {
+                ToolRequest::Lineage { id }
+            } else {
+                ToolRequest::TableColumns { id }
+            })
+        }
         other => Err(ToolCallError::UnknownTool(other.to_string())),
     }
 }
@@ -229,6 +288,18 @@ fn cite(citations: &mut Vec<ResourceId>, items: &[MetadataItem]) {
         if !citations.contains(&item.id) {
             citations.push(item.id);
         }
+    }
+}
+
+fn relation_output(
+    conversation: &mut Conversation,
+    call_id: &str,
+    id: ResourceId,
+    text: Option<String>,
+) {
+    match text {
+        Some(text) => conversation.push_tool_output(call_id, &ToolOutput::Relations(text)),
+        None => conversation.push_tool_error(call_id, &ToolCallError::NotFound(id)),
     }
 }
 
@@ -345,6 +416,25 @@ where
                     }
                     None => conversation.push_tool_error(&call.id, &ToolCallError::NotFound(id)),
                 },
+                ToolRequest::JoinPath { from, to } => {
+                    relation_output(
+                        &mut conversation,
+                        &call.id,
+                        from,
+                        host.join_path(from, to).await,
+                    );
+                }
+                ToolRequest::Lineage { id } => {
+                    relation_output(&mut conversation, &call.id, id, host.lineage(id).await);
+                }
+                ToolRequest::TableColumns { id } => {
+                    relation_output(
+                        &mut conversation,
+                        &call.id,
+                        id,
+                        host.table_columns(id).await,
+                    );
+                }
                 ToolRequest::RunSql {
                     integration,
                     sql: text,
@@ -412,7 +502,23 @@ mod tests {
                 sql: "select 1".into()
             })
         );
+        assert_eq!(
+            validate(
+                &call("join_path", r#"{"from_id":1,"to_id":"2"}"#),
+                &without_sql
+            ),
+            Ok(ToolRequest::JoinPath {
+                from: ResourceId(1),
+                to: ResourceId(2)
+            })
+        );
+        assert_eq!(
+            validate(&call("table_columns", r#"{"id":4}"#), &without_sql),
+            Ok(ToolRequest::TableColumns { id: ResourceId(4) })
+        );
         let refused = [
+            (call("join_path", r#"{"from_id":1}"#), &with_sql),
+            (call("lineage", r#"{"id":1,"sql":"x"}"#), &with_sql),
             (call("drop_table", "{}"), &with_sql),
             (
                 call("run_sql", r#"{"integration_id":3,"sql":"x"}"#),

@@ -138,6 +138,8 @@ pub enum ToolOutput {
     },
     /// The statement could not be checked (the database was unreachable or slow to answer).
     Unchecked,
+    /// Relations, lineage or columns of tables, written from metadata only.
+    Relations(String),
 }
 
 /// Why a tool call from the model was not run. The texts the model sees are written here.
@@ -237,8 +239,47 @@ impl ToolSet {
                 }),
             ));
         }
+        tools.extend(relation_tools());
         tools
     }
+}
+
+/// Metadata-only tools over the catalog's relation graph: always offered.
+fn relation_tools() -> Vec<Value> {
+    let one_table = json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer", "description": "the table's or view's resource id"}
+        },
+        "required": ["id"],
+        "additionalProperties": false
+    });
+    vec![
+        function_tool(
+            "join_path",
+            "The shortest join path between two tables through foreign keys, with the columns \
+             of each step (metadata only).",
+            json!({
+                "type": "object",
+                "properties": {
+                    "from_id": {"type": "integer", "description": "resource id of the first table"},
+                    "to_id": {"type": "integer", "description": "resource id of the second table"}
+                },
+                "required": ["from_id", "to_id"],
+                "additionalProperties": false
+            }),
+        ),
+        function_tool(
+            "lineage",
+            "What a table or view reads from (view definitions, dbt lineage) and what reads it.",
+            one_table.clone(),
+        ),
+        function_tool(
+            "table_columns",
+            "A table's columns with types, keys and descriptions, and the tables it references.",
+            one_table,
+        ),
+    ]
 }
 
 fn function_tool(name: &str, description: &str, parameters: Value) -> Value {
@@ -895,6 +936,10 @@ impl Conversation {
             }
             ToolOutput::Unchecked => {
                 "the statement could not be checked on the database; nothing was run".to_string()
+            }
+            ToolOutput::Relations(text) => {
+                let data = json!({"metadata": self.field(text, limits.block_chars)});
+                data_block(&data)
             }
         }
     }

@@ -249,7 +249,16 @@ async fn retrieval_comes_first_and_run_sql_is_offered_only_when_permitted() {
     );
     let recorded = server.recorded();
     let body = &recorded[0].body;
-    assert_eq!(tool_names(body), ["search_catalog", "read_resource"]);
+    assert_eq!(
+        tool_names(body),
+        [
+            "search_catalog",
+            "read_resource",
+            "join_path",
+            "lineage",
+            "table_columns"
+        ]
+    );
     let messages = body["messages"].as_array().unwrap();
     let roles: Vec<&str> = messages
         .iter()
@@ -279,7 +288,14 @@ async fn retrieval_comes_first_and_run_sql_is_offered_only_when_permitted() {
     let body = &server.recorded()[0].body;
     assert_eq!(
         tool_names(body),
-        ["search_catalog", "read_resource", "run_sql"]
+        [
+            "search_catalog",
+            "read_resource",
+            "run_sql",
+            "join_path",
+            "lineage",
+            "table_columns"
+        ]
     );
     assert_eq!(
         body["tools"][2]["function"]["parameters"]["properties"]["integration_id"]["enum"],
@@ -519,7 +535,14 @@ async fn injected_metadata_is_quoted_sanitised_and_cannot_widen_the_tools() {
     assert!(errors[4].1.contains("no resource 404"));
     assert_eq!(
         tool_names(&recorded[1].body),
-        ["search_catalog", "read_resource", "run_sql"]
+        [
+            "search_catalog",
+            "read_resource",
+            "run_sql",
+            "join_path",
+            "lineage",
+            "table_columns"
+        ]
     );
     assert_all_valid(&recorded);
 }

@@ -70,10 +70,10 @@ pub struct AskView {
 }
 
 /// The assistant's tools, acting with the caller's rights only.
-struct Host<'a> {
+pub(crate) struct Host<'a> {
     catalog: &'a Catalog,
     principal: &'a Principal,
-    sql_integrations: Vec<IntegrationId>,
+    pub(crate) sql_integrations: Vec<IntegrationId>,
     /// Integration name → (id, engine), to tell the model where a crawled resource lives.
     integrations: HashMap<String, (IntegrationId, String)>,
     /// The provider requests go to, for the egress ledger.
@@ -153,7 +153,7 @@ impl Catalog {
 impl Host<'_> {
     /// Metadata for resources the caller may see, in the order asked: a handful of batched
     /// store reads, whatever the number of resources.
-    async fn items(&self, ids: &[ResourceId]) -> Vec<MetadataItem> {
+    pub(crate) async fn items(&self, ids: &[ResourceId]) -> Vec<MetadataItem> {
         self.try_items(ids).await.unwrap_or_default()
     }
 
@@ -331,6 +331,43 @@ impl ToolHost for Host<'_> {
             .record_egress(self.principal, self.egress.as_ref(), request)
             .await
     }
+
+    async fn join_path(&self, from: ResourceId, to: ResourceId) -> Option<String> {
+        let schema = self
+            .catalog
+            .schema_around(self.principal, self, &[from, to])
+            .await
+            .ok()?;
+        let visible = |id: ResourceId| schema.tables.iter().any(|table| table.id == id);
+        (visible(from) && visible(to))
+            .then(|| cairn_assistant::builtin::join_path_text(&schema, from, to))
+    }
+
+    async fn lineage(&self, table: ResourceId) -> Option<String> {
+        let schema = self
+            .catalog
+            .schema_around(self.principal, self, &[table])
+            .await
+            .ok()?;
+        schema
+            .tables
+            .iter()
+            .any(|item| item.id == table)
+            .then(|| cairn_assistant::builtin::lineage_text(&schema, table))
+    }
+
+    async fn table_columns(&self, table: ResourceId) -> Option<String> {
+        let schema = self
+            .catalog
+            .schema_around(self.principal, self, &[table])
+            .await
+            .ok()?;
+        schema
+            .tables
+            .iter()
+            .any(|item| item.id == table)
+            .then(|| cairn_assistant::builtin::columns_text(&schema, table))
+    }
 }
 
 fn check_region(workspace: Option<&str>, provider: Option<&str>) -> Result<()> {
@@ -441,10 +478,19 @@ impl Catalog {
             Err(cairn_store::StoreError::NotFound) => return Err(CatalogError::NotFound),
             other => other?,
         };
-        let memory: Vec<Turn> = self
+        let prompts = self
             .store()
             .thread_prompts(principal.workspace, principal.user, thread)
-            .await?
+            .await?;
+        // What the thread remembers for the offline engine's follow-ups.
+        let thread_context: cairn_assistant::builtin::ThreadContext = prompts
+            .last()
+            .and_then(|prompt| prompt.context.as_deref())
+            .and_then(|context| serde_json::from_str(context).ok())
+            .unwrap_or_default();
+        let mut next_context = None;
+        let mut offline_sql = None;
+        let memory: Vec<Turn> = prompts
             .into_iter()
             .flat_map(|prompt| {
                 [
@@ -463,9 +509,12 @@ impl Catalog {
         let mut host = self.host(principal).await?;
         let (answer, cited, sql, provider) = match &settings.provider {
             ProviderSetting::Builtin => {
-                let retrieved = host.search(&question, 8).await;
-                let reply = cairn_assistant::answer(&question, &retrieved, &host.sql_integrations);
-                (reply.text, reply.citations, reply.sql, "builtin")
+                let offline = self
+                    .answer_offline(principal, &host, &question, &thread_context)
+                    .await?;
+                next_context = Some(offline.context);
+                offline_sql = offline.sql;
+                (offline.text, offline.citations, None, "builtin")
             }
             ProviderSetting::Openai {
                 base_url,
@@ -496,6 +545,16 @@ impl Catalog {
             }
             None => None,
         };
+        let (sql, sql_answer) = match offline_sql {
+            Some(offline) => (
+                Some((IntegrationId(offline.integration_id), offline.sql.clone())),
+                Some(offline),
+            ),
+            None => (sql, sql_answer),
+        };
+        let context_json = next_context
+            .as_ref()
+            .and_then(|context| serde_json::to_string(context).ok());
         // Every citation is re-checked against the caller's access before it is returned.
         let citations: Vec<CitationView> = self
             .store()
@@ -525,6 +584,7 @@ impl Catalog {
                     answer: &answer,
                     citations: &json!(citation_ids).to_string(),
                     sql: sql_json.as_deref(),
+                    context: context_json.as_deref(),
                 },
             )
             .await?;

@@ -9,6 +9,7 @@ mod error;
 mod index;
 mod integrations;
 mod memory;
+mod offline;
 mod people;
 mod resources;
 mod secret;
@@ -36,8 +37,8 @@ pub use integrations::{
 pub use memory::{EgressView, Export, HistoryPage, PromptView};
 pub use people::{MeView, NewToken, NewUser, TeamView, TokenView, UserPatch, UserView};
 pub use resources::{
-    ColumnView, NewResourceInput, RelationView, ResourceList, ResourcePatchInput, ResourceQuery,
-    ResourceView,
+    ColumnPair, ColumnView, NewResourceInput, RelationView, ResourceList, ResourcePatchInput,
+    ResourceQuery, ResourceView, TableRelationView,
 };
 pub use secret::{generate_password, generate_secret, hash_secret};
 pub use settings::{AiSettings, AiSettingsInput, ProviderSetting};
