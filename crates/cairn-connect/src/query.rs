@@ -157,8 +157,10 @@ async fn run_in(
         }
     };
     let outcome = match tokio::time::timeout(deadline, work).await {
+        // The engines report the time that was left when they started; the caller set the
+        // whole deadline, and that is what the message names.
+        Ok(Err(QueryError::Timeout(_))) | Err(_) => Err(QueryError::Timeout(limits.timeout)),
         Ok(outcome) => outcome,
-        Err(_) => Err(QueryError::Timeout(limits.timeout)),
     };
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match outcome {
