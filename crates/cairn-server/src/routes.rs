@@ -32,6 +32,25 @@ type ApiResult<T> = Result<T, ApiError>;
 /// Large enough for a dbt manifest of a big project.
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
+/// A sign-in is an address, a password and a workspace name: a few KiB at most. Anyone may send
+/// one, so nothing larger is read.
+const SIGN_IN_MAX_BODY_BYTES: usize = 4 * 1024;
+
+/// Gives one route its own body limit, read before the router-wide default.
+fn body_limit<S>(
+    (schemas, paths, router): utoipa_axum::router::UtoipaMethodRouter<S>,
+    max: usize,
+) -> utoipa_axum::router::UtoipaMethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    (
+        schemas,
+        paths,
+        router.layer(axum::extract::DefaultBodyLimit::max(max)),
+    )
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Cairn", description = "A data catalog with a governed AI assistant."),
@@ -59,7 +78,7 @@ impl Modify for SecuritySchemes {
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
-        .routes(routes!(sign_in, sign_out))
+        .routes(body_limit(routes!(sign_in, sign_out), SIGN_IN_MAX_BODY_BYTES))
         .routes(routes!(me))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(delete_token))
