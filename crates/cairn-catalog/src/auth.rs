@@ -215,9 +215,7 @@ impl SignInLimiter {
     }
 
     fn record_success(&self, email: &str) {
-        self.lock()
-            .failures
-            .remove(&limiter_key("account", email));
+        self.lock().failures.remove(&limiter_key("account", email));
     }
 }
 

@@ -14,6 +14,7 @@ on_both_backends!(
     bad_connections_answer_422_without_the_password_and_change_nothing,
     sqlite_chinook_and_dbt_docs_arrive,
     one_workspaces_interval_cannot_stop_everyones_syncs,
+    dbt_bodies_of_non_admins_are_refused_unread,
 );
 
 const PASSWORD_CANARY: &str = "Sup3rS3cretPa55word";
@@ -667,4 +668,43 @@ async fn one_workspaces_interval_cannot_stop_everyones_syncs(app: TestApp) {
         .get(&admin, &format!("/api/v1/integrations/{yearly}"))
         .await;
     assert!(view["last_sync_at"].is_null(), "not due: {view}");
+}
+
+async fn dbt_bodies_of_non_admins_are_refused_unread(app: TestApp) {
+    let (admin, viewer) = admin_and_viewer(&app).await;
+    let stranger = app
+        .member(
+            admin.workspace,
+            "finance@acme.test",
+            Role::Editor,
+            &["finance"],
+        )
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("small.sqlite");
+    cairn_connect::demo::write_demo_database(&file).unwrap();
+    let id = integration(
+        &app,
+        &admin,
+        "small",
+        "sqlite",
+        &format!("sqlite://{}", file.display()),
+    )
+    .await;
+    // Not JSON at all: had the body been parsed first, the answer would be 400.
+    let garbage = format!("{{\"manifest\": {}", "[".repeat(100_000));
+    let send = |member: &Member| {
+        app.client
+            .post(app.url(&format!("/api/v1/integrations/{id}/dbt")))
+            .bearer_auth(&member.token)
+            .header("content-type", "application/json")
+            .body(garbage.clone())
+            .send()
+    };
+    let status = send(&viewer).await.unwrap().status();
+    assert_eq!(status, StatusCode::FORBIDDEN, "a viewer who sees it");
+    let status = send(&stranger).await.unwrap().status();
+    assert_eq!(status, StatusCode::NOT_FOUND, "a member who cannot see it");
+    let status = send(&admin).await.unwrap().status();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an admin's body is read");
 }

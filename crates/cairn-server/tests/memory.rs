@@ -54,7 +54,9 @@ async fn strangers_signing_in_with_huge_addresses_do_not_grow_memory() {
     drop(huge);
     let after = resident_kib();
     let grown_mib = after.saturating_sub(before) / 1024;
-    println!("resident set: {before} KiB before, {after} KiB after 100 sign-ins with 1 MiB addresses");
+    println!(
+        "resident set: {before} KiB before, {after} KiB after 100 sign-ins with 1 MiB addresses"
+    );
     assert!(
         grown_mib < 40,
         "100 sign-ins with distinct 1 MiB addresses grew the resident set by {grown_mib} MiB"

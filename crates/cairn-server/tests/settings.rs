@@ -35,7 +35,10 @@ async fn null_clears_the_region_and_retention_absence_keeps_them(app: TestApp) {
     assert!(view["region"].is_null(), "null clears the region: {view}");
     assert_eq!(view["retention_days"], 30, "{view}");
     let view = put(json!({"retention_days": null})).await;
-    assert!(view["retention_days"].is_null(), "null clears retention: {view}");
+    assert!(
+        view["retention_days"].is_null(),
+        "null clears retention: {view}"
+    );
     let (_, stored) = app.get(&admin, "/api/v1/settings/ai").await;
     assert!(stored["region"].is_null(), "{stored}");
     assert!(stored["retention_days"].is_null(), "{stored}");
