@@ -144,6 +144,9 @@ impl OpenAiProvider {
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            // The request goes to the configured host and nowhere else: a redirect would send the
+            // whole body to a host the ledger does not name.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| ProviderError::Unreachable(error.to_string()))?;
         let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
@@ -194,10 +197,15 @@ impl OpenAiProvider {
                 .await
                 .unwrap_or_default();
             let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+            let message = if status.is_redirection() {
+                "the provider answered with a redirect, which is never followed".to_string()
+            } else {
+                error_message(&body)
+            };
             return Err(Failure {
                 error: ProviderError::Status {
                     code: status.as_u16(),
-                    message: error_message(&body),
+                    message,
                 },
                 retryable,
                 retry_after,

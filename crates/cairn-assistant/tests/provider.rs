@@ -149,6 +149,34 @@ async fn gives_up_after_max_retries_with_the_status() {
 }
 
 #[tokio::test]
+async fn never_follows_a_redirect_to_another_host() {
+    let elsewhere = StubServer::start(vec![Reply::text("caught the body")]).await;
+    let server = StubServer::start(vec![Reply::Json {
+        status: 307,
+        headers: vec![(
+            "Location".into(),
+            format!("{}/chat/completions", elsewhere.base_url),
+        )],
+        body: String::new(),
+    }])
+    .await;
+    let provider = OpenAiProvider::new(config(&server)).unwrap();
+    let error = provider
+        .complete(&request(false), &Unrecorded)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ProviderError::Status { code: 307, .. }),
+        "{error:?}"
+    );
+    assert_eq!(server.recorded().len(), 1, "a redirect is not retried");
+    assert!(
+        elsewhere.recorded().is_empty(),
+        "the request body went to the redirect's target"
+    );
+}
+
+#[tokio::test]
 async fn does_not_retry_client_errors() {
     let server = StubServer::start(vec![Reply::status(
         400,

@@ -118,6 +118,16 @@ impl Catalog {
             SearchIndex::in_memory()?
         };
         let vault = vault::Vault::open(config.secret_key.as_deref(), &config.data_dir)?;
+        let recorded = store.key_fingerprint_or_record(vault.fingerprint()).await?;
+        if recorded != vault.fingerprint() {
+            return Err(CatalogError::Refused {
+                code: "secret_key_mismatch",
+                message: "this node's secret key is not the key the store was first opened \
+                          with: start every node with the same CAIRN_SECRET_KEY (or the same \
+                          secret.key file)"
+                    .into(),
+            });
+        }
         let integration_policy = config
             .integration_policy
             .clone()

@@ -78,10 +78,10 @@ pub struct AiSettingsInput {
     pub run_sql_enabled: Option<bool>,
     #[serde(default)]
     pub provider: Option<ProviderSetting>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub region: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u32>)]
     pub retention_days: Option<Value>,
     #[serde(default)]
@@ -98,6 +98,15 @@ fn endpoint_origin(base_url: &str) -> Option<String> {
     let host = url.host_str()?;
     let port = url.port_or_known_default()?;
     Some(format!("{}://{host}:{port}", url.scheme()))
+}
+
+/// A field that is present, even as `null`: `Some(Value::Null)` clears, absence (`None`, from
+/// `#[serde(default)]`) keeps. A plain `Option<Value>` would read `null` as absent.
+fn present<'de, D>(deserializer: D) -> std::result::Result<Option<Value>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Value::deserialize(deserializer).map(Some)
 }
 
 impl Catalog {

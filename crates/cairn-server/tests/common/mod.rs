@@ -78,6 +78,7 @@ pub async fn spawn_app_with(
         per_account: 5,
         per_address: 1000,
         window: Duration::from_secs(60),
+        ..SignInLimits::default()
     };
     config.scheduled_sync = false;
     // The throwaway servers listen on unix sockets and the test databases are files, all under
