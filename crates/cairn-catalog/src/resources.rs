@@ -589,7 +589,7 @@ impl Catalog {
                     .iter()
                     .find(|team| team.name == *name)
                     .map(|team| team.id)
-                    .filter(|id| principal.is_admin() || principal.teams.contains(id));
+                    .filter(|id| principal.can_see(principal.workspace, &[*id]));
                 Scope::Teams(principal.workspace, team.into_iter().collect())
             }
         };
