@@ -9,6 +9,7 @@ use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_sync;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -83,6 +84,16 @@ enum BenchCommand {
         resources: String,
         #[arg(long, default_value_t = 200)]
         questions: usize,
+    },
+    /// A sync through the API against the raw catalog queries it needs, on a generated
+    /// PostgreSQL warehouse in a throwaway server, with the store on SQLite and on PostgreSQL.
+    Sync {
+        /// Tables in the generated warehouse.
+        #[arg(long, default_value_t = 10_000)]
+        tables: usize,
+        /// Columns per table (at least 3).
+        #[arg(long, default_value_t = 20)]
+        columns: usize,
     },
 }
 
@@ -255,6 +266,9 @@ async fn main() -> Result<()> {
     }) = &cli.command
     {
         return bench::assistant(&bench::parse_sizes(resources)?, (*questions).max(1)).await;
+    }
+    if let Command::Bench(BenchCommand::Sync { tables, columns }) = &cli.command {
+        return bench_sync::sync((*tables).max(1), (*columns).max(3)).await;
     }
     prepare_data_dir(&cli.data_dir)?;
     // Everything built from the data directory (the store's URL, the demo warehouse, the index)
