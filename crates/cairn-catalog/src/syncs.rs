@@ -80,9 +80,18 @@ impl Catalog {
     ) -> Result<SyncProgressView> {
         self.visible_integration(principal, id).await?;
         admin_only(principal)?;
+        self.progress_of(principal.workspace, id, sync_id).await
+    }
+
+    async fn progress_of(
+        &self,
+        workspace: cairn_domain::WorkspaceId,
+        id: IntegrationId,
+        sync_id: i64,
+    ) -> Result<SyncProgressView> {
         let row = self
             .store()
-            .sync_record(principal.workspace, id, sync_id)
+            .sync_record(workspace, id, sync_id)
             .await?
             .ok_or(CatalogError::NotFound)?;
         let now = cairn_store::now_ms();
@@ -107,5 +116,48 @@ impl Catalog {
             removed: row.counts.map(|counts| counts.removed),
             error: row.error,
         })
+    }
+}
+
+impl Catalog {
+    /// Syncs a workspace's integration named `name` as the operator (no principal: the
+    /// command line), calling `on_phase` with each phase the sync enters and its view so far.
+    pub async fn operator_sync(
+        &self,
+        workspace: cairn_domain::WorkspaceId,
+        name: &str,
+        mut on_phase: impl FnMut(&SyncProgressView),
+    ) -> Result<crate::SyncView> {
+        let row = self
+            .store()
+            .list_integrations(workspace)
+            .await?
+            .into_iter()
+            .find(|row| row.name == name)
+            .ok_or_else(|| CatalogError::invalid("name", format!("no integration named {name}")))?;
+        let run = self.begin_sync(workspace, row.id).await?;
+        let record = run.record;
+        let catalog = self.clone();
+        let mut running = tokio::spawn(async move { catalog.run_sync(run).await });
+        let mut last_phase = String::new();
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                outcome = &mut running => {
+                    let view = outcome.map_err(|error| CatalogError::Internal(error.to_string()))?;
+                    if let Ok(progress) = self.progress_of(workspace, row.id, record).await {
+                        on_phase(&progress);
+                    }
+                    return view;
+                }
+                _ = tick.tick() => {
+                    let progress = self.progress_of(workspace, row.id, record).await?;
+                    if progress.phase != last_phase {
+                        last_phase.clone_from(&progress.phase);
+                        on_phase(&progress);
+                    }
+                }
+            }
+        }
     }
 }

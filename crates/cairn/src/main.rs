@@ -68,6 +68,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Integrations.
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
     /// Applies every workspace's prompt retention now.
     Purge,
     /// Benchmarks, printing figures and ratios against a baseline run in the same process.
@@ -158,6 +161,27 @@ enum TokenCommand {
         email: String,
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum IntegrationCommand {
+    /// Syncs an integration now, in this process; beside a running server it writes to the
+    /// store and the server's search index follows.
+    Sync {
+        /// The workspace's name.
+        #[arg(long)]
+        workspace: String,
+        /// The integration's name.
+        #[arg(long)]
+        name: String,
+        /// Prints each phase (crawling, storing, indexing) as the sync enters it, with the time
+        /// so far.
+        #[arg(long)]
+        progress: bool,
+        /// What integrations may reach beyond the defaults, as for `serve --integration-allow`.
+        #[arg(long, env = "CAIRN_INTEGRATION_ALLOW", value_parser = parse_allow_list, default_value = "")]
+        integration_allow: cairn_connect::TargetPolicy,
     },
 }
 
@@ -285,6 +309,13 @@ async fn main() -> Result<()> {
         Command::Serve {
             integration_allow, ..
         } => config.integration_policy = integration_allow.clone(),
+        Command::Integration(IntegrationCommand::Sync {
+            integration_allow, ..
+        }) => {
+            config.integration_policy = integration_allow.clone();
+            config.owns_index = false;
+            config.scheduled_sync = false;
+        }
         // Operator commands work beside a running server: they write to the store only, and
         // the server's index follows the change feed.
         _ => {
@@ -393,6 +424,25 @@ async fn main() -> Result<()> {
                 token.id, workspace.name
             );
             println!("{}", token.token.unwrap_or_default());
+        }
+        Command::Integration(IntegrationCommand::Sync {
+            workspace,
+            name,
+            progress,
+            ..
+        }) => {
+            let workspace = catalog.workspace_named(&workspace).await?;
+            let view = catalog
+                .operator_sync(workspace.id, &name, |step| {
+                    if progress {
+                        eprintln!("{:>8.1} s  {}", step.elapsed_ms as f64 / 1000.0, step.phase);
+                    }
+                })
+                .await?;
+            println!(
+                "synced {name}: {} added, {} changed, {} removed ({} tables, {} views, {} columns)",
+                view.added, view.changed, view.removed, view.tables, view.views, view.columns
+            );
         }
         Command::Bench(_) => unreachable!("benchmarks run before the store opens"),
         Command::Purge => {
