@@ -1,9 +1,8 @@
 //! This node's search index follows the store's change feed.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cairn_domain::{ResourceId, Scope, WorkspaceId};
+use cairn_domain::{ResourceId, Scope};
 use cairn_search::{IndexedResource, SearchQuery};
 
 use crate::{Catalog, CatalogError, Result};
@@ -46,43 +45,31 @@ impl Catalog {
     async fn apply_feed(&self, mut applied: i64, last: i64) -> Result<()> {
         let mut staged = 0;
         while applied < last {
-            let changes = self.store().changes_after(applied, FEED_BATCH).await?;
-            let Some(newest) = changes.last().map(|change| change.seq) else {
+            let batch = self.store().feed_after(applied, FEED_BATCH).await?;
+            if batch.newest == applied {
                 break;
-            };
-            let mut by_workspace: BTreeMap<WorkspaceId, Vec<ResourceId>> = BTreeMap::new();
-            for change in &changes {
-                let ids = by_workspace.entry(change.workspace).or_default();
-                if !ids.contains(&change.resource) {
-                    ids.push(change.resource);
-                }
             }
-            let mut upserted = Vec::new();
-            let mut removed = Vec::new();
-            for (workspace, ids) in by_workspace {
-                let found = self.store().resources_by_ids(workspace, &ids).await?;
-                removed.extend(
-                    ids.iter()
-                        .filter(|id| !found.iter().any(|resource| resource.id == **id)),
-                );
-                upserted.extend(found.into_iter().map(|resource| {
-                    IndexedResource {
-                        description: resource
-                            .effective_description()
-                            .unwrap_or_default()
-                            .to_string(),
-                        id: resource.id,
-                        workspace: resource.workspace,
-                        kind: resource.kind,
-                        name: resource.name,
-                        path: resource.path,
-                        tags: resource.tags,
-                        owners: resource.owners,
-                        teams: resource.teams,
-                    }
-                }));
-            }
-            staged += changes.len();
+            let newest = batch.newest;
+            let removed: Vec<ResourceId> = batch.removed.iter().map(|(_, id)| *id).collect();
+            let upserted: Vec<IndexedResource> = batch
+                .resources
+                .into_iter()
+                .map(|resource| IndexedResource {
+                    description: resource
+                        .effective_description()
+                        .unwrap_or_default()
+                        .to_string(),
+                    id: resource.id,
+                    workspace: resource.workspace,
+                    kind: resource.kind,
+                    name: resource.name,
+                    path: resource.path,
+                    tags: resource.tags,
+                    owners: resource.owners,
+                    teams: resource.teams,
+                })
+                .collect();
+            staged += upserted.len() + removed.len();
             self.run_index(move |search| search.stage(&upserted, &removed))
                 .await?;
             applied = newest;

@@ -132,14 +132,21 @@ impl CrawledCatalog {
     }
 }
 
-/// Maps raw usage counts (scans, reads) to 0..=1: `ln(1 + count) / ln(1 + max count)`.
-/// All counts zero gives 0 for every table.
+/// Maps raw usage counts (scans, reads) to 0..=1: `ln(1 + count) / ln(1 + max count)`, in
+/// steps of [`POPULARITY_STEP`]. All counts zero gives 0 for every table.
+///
+/// The steps keep a live database's re-syncs small: counts grow between every two syncs, and
+/// unrounded, every table's figure (and so every table) would change each time.
 pub(crate) fn normalise_popularity(count: f64, max_count: f64) -> f64 {
     if max_count <= 0.0 || count <= 0.0 {
         return 0.0;
     }
-    (count.ln_1p() / max_count.ln_1p()).clamp(0.0, 1.0)
+    let share = (count.ln_1p() / max_count.ln_1p()).clamp(0.0, 1.0);
+    (share / POPULARITY_STEP).round() * POPULARITY_STEP
 }
+
+/// The resolution of popularity: twenty steps from unused to the most used.
+const POPULARITY_STEP: f64 = 0.05;
 
 /// `None` for missing or blank comments, the trimmed text otherwise.
 pub(crate) fn clean_description(text: Option<String>) -> Option<String> {
@@ -158,6 +165,14 @@ mod tests {
         let middle = normalise_popularity(10.0, 100.0);
         assert!(middle > 0.4 && middle < 0.6, "{middle}");
         assert_eq!(normalise_popularity(5.0, 0.0), 0.0);
+        // A few more scans on a busy database leave the figures as they were.
+        for (count, max) in [(1_000.0, 50_000.0), (20.0, 50_000.0), (50_000.0, 50_000.0)] {
+            assert_eq!(
+                normalise_popularity(count, max),
+                normalise_popularity(count * 1.01, max * 1.01),
+                "{count} of {max}"
+            );
+        }
     }
 
     #[test]

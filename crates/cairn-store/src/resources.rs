@@ -120,6 +120,16 @@ pub struct Change {
     pub resource: ResourceId,
 }
 
+/// A stretch of the change feed with the resources it names, as they are now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedBatch {
+    /// The newest sequence number in the stretch.
+    pub newest: i64,
+    pub resources: Vec<Resource>,
+    /// Resources named in the stretch that no longer exist.
+    pub removed: Vec<(WorkspaceId, ResourceId)>,
+}
+
 pub(crate) const RESOURCE_COLUMNS: &str = "r.id, r.workspace_id, r.kind, r.name, r.path, r.parent_id, \
      r.integration_id, r.description, r.source_description, r.data_type, r.definition, \
      r.popularity, r.attributes, r.created_at, r.updated_at, r.imported_description";
@@ -603,6 +613,84 @@ impl Store {
                 resource: ResourceId(row.get(2)),
             })
             .collect())
+    }
+
+    /// The feed after `seq`, at most `limit` changes, with the resources as they are now: one
+    /// query for the changes and three for the resources, their teams and their labels, however
+    /// many changed. Returns the newest sequence number read (`seq` when none), the changed
+    /// resources, and the ids of those that no longer exist.
+    pub async fn feed_after(&self, seq: i64, limit: usize) -> Result<FeedBatch> {
+        let changes = self.changes_after(seq, limit).await?;
+        let Some(newest) = changes.last().map(|change| change.seq) else {
+            return Ok(FeedBatch {
+                newest: seq,
+                resources: Vec::new(),
+                removed: Vec::new(),
+            });
+        };
+        let changed = "SELECT resource_id FROM changes WHERE seq > $1 AND seq <= $2";
+        let rows = crate::dynamic_query(&format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.id IN ({changed})"
+        ))
+        .bind(seq)
+        .bind(newest)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
+        let position: HashMap<i64, usize> = resources
+            .iter()
+            .enumerate()
+            .map(|(index, resource)| (resource.id.0, index))
+            .collect();
+        let teams = crate::dynamic_query(&format!(
+            "SELECT resource_id, team_id FROM resource_teams WHERE resource_id IN ({changed})
+             ORDER BY team_id"
+        ))
+        .bind(seq)
+        .bind(newest)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in teams {
+            if let Some(index) = position.get(&row.get::<i64, _>(0)) {
+                resources[*index].teams.push(TeamId(row.get(1)));
+            }
+        }
+        let labels = crate::dynamic_query(&format!(
+            "SELECT resource_id, label, value FROM resource_labels WHERE resource_id IN ({changed})
+             ORDER BY CASE source WHEN 'user' THEN 0 ELSE 1 END, value"
+        ))
+        .bind(seq)
+        .bind(newest)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in labels {
+            let Some(index) = position.get(&row.get::<i64, _>(0)) else {
+                continue;
+            };
+            let resource = &mut resources[*index];
+            let label: String = row.get(1);
+            let value: String = row.get(2);
+            let values = if label == "tag" {
+                &mut resource.tags
+            } else {
+                &mut resource.owners
+            };
+            if !values.contains(&value) {
+                values.push(value);
+            }
+        }
+        let mut removed: Vec<(WorkspaceId, ResourceId)> = changes
+            .iter()
+            .filter(|change| !position.contains_key(&change.resource.0))
+            .map(|change| (change.workspace, change.resource))
+            .collect();
+        removed.sort_unstable_by_key(|(_, id)| id.0);
+        removed.dedup();
+        Ok(FeedBatch {
+            newest,
+            resources,
+            removed,
+        })
     }
 
     /// The newest change's sequence number, 0 when there is none.

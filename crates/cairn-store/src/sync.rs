@@ -14,11 +14,40 @@ use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
 
 use crate::integrations::{CrawlItem, CrawlRelation, SyncCounts};
-use crate::{Result, Store, StoreError, now_ms};
+use crate::{Backend, Result, Store, StoreError, now_ms};
 
-/// Rows per multi-row statement. The widest binds 10 values a row: 10,000 stays well under
+/// Rows per multi-row statement. The widest binds 14 values a row: 14,000 stays well under
 /// SQLite's 32,766 and PostgreSQL's 65,535 bound values per statement.
 const ROWS: usize = 1000;
+
+/// Placeholders for a statement whose values are bound in the order they appear: `$1, $2, …`
+/// on PostgreSQL, `?` on SQLite. SQLite looks a numbered parameter's name up by walking a list
+/// of every name, so numbered names cost time quadratic in their number; anonymous ones don't.
+struct Placeholders {
+    backend: Backend,
+    bound: usize,
+}
+
+impl Placeholders {
+    fn new(backend: Backend) -> Placeholders {
+        Placeholders { backend, bound: 0 }
+    }
+
+    /// The next placeholder.
+    fn next(&mut self) -> String {
+        self.bound += 1;
+        match self.backend {
+            Backend::Sqlite => "?".to_string(),
+            Backend::Postgres => format!("${}", self.bound),
+        }
+    }
+
+    /// `(p, p, …)` with `count` placeholders.
+    fn row(&mut self, count: usize) -> String {
+        let values: Vec<String> = (0..count).map(|_| self.next()).collect();
+        format!("({})", values.join(", "))
+    }
+}
 
 impl CrawlItem {
     /// A hash of every crawled field: two crawls of an unchanged object give the same number.
@@ -87,8 +116,10 @@ impl Store {
         items: &[CrawlItem],
         relations: &[CrawlRelation],
     ) -> Result<SyncCounts> {
+        let clock = std::time::Instant::now();
         let mut transaction = self.begin_resource_write().await?;
         let (stored, root) = stored_resources(&mut transaction, workspace, integration).await?;
+        let read_ms = clock.elapsed().as_millis();
         let now = now_ms();
 
         // Where each crawled path is, and what must be written.
@@ -135,9 +166,12 @@ impl Store {
             });
         }
         let teams = teams_of(&mut transaction, workspace, &team_sets).await?;
+        let compared_ms = clock.elapsed().as_millis();
 
         let mut feed: Vec<i64> = Vec::new();
+        let backend = self.backend;
         let new_ids = insert_new(
+            backend,
             &mut transaction,
             workspace,
             integration,
@@ -157,14 +191,25 @@ impl Store {
                 team_rows.push((*id, *team));
             }
         }
-        insert_teams(&mut transaction, workspace, &team_rows).await?;
+        let inserted_ms = clock.elapsed().as_millis();
+        insert_teams(backend, &mut transaction, workspace, &team_rows).await?;
         feed.extend(&new_ids);
+        let teams_ms = clock.elapsed().as_millis();
 
         let updates: Vec<(usize, i64, i64)> = changed
             .iter()
             .map(|(item, id, parent)| (*item, *id, resolve(*parent)))
             .collect();
-        update_changed(&mut transaction, workspace, items, &hashes, &updates, now).await?;
+        update_changed(
+            backend,
+            &mut transaction,
+            workspace,
+            items,
+            &hashes,
+            &updates,
+            now,
+        )
+        .await?;
         feed.extend(updates.iter().map(|(_, id, _)| *id));
 
         let gone: Vec<i64> = stored
@@ -174,9 +219,11 @@ impl Store {
             .filter(|id| !seen.contains(id))
             .collect();
         for chunk in gone.chunks(ROWS) {
+            let mut binds = Placeholders::new(backend);
             let sql = format!(
-                "DELETE FROM resources WHERE workspace_id = $1 AND id IN ({})",
-                crate::placeholders(2, chunk.len())
+                "DELETE FROM resources WHERE workspace_id = {} AND id IN {}",
+                binds.next(),
+                binds.row(chunk.len())
             );
             let mut query = crate::dynamic_query(&sql).bind(workspace.0);
             for id in chunk {
@@ -193,9 +240,21 @@ impl Store {
                 wanted.insert((relation.kind.as_str(), from, to));
             }
         }
-        replace_relations(&mut transaction, workspace, integration, &wanted).await?;
-        record_changes(&mut transaction, workspace, &feed, now).await?;
+        replace_relations(backend, &mut transaction, workspace, integration, &wanted).await?;
+        let relations_ms = clock.elapsed().as_millis();
+        record_changes(backend, &mut transaction, workspace, &feed, now).await?;
+        let feed_ms = clock.elapsed().as_millis();
         transaction.commit().await?;
+        tracing::debug!(
+            read_ms,
+            compared_ms,
+            inserted_ms,
+            teams_ms,
+            relations_ms,
+            feed_ms,
+            committed_ms = clock.elapsed().as_millis(),
+            "applied a crawl (times since the start)"
+        );
         Ok(SyncCounts {
             added: additions.len() as u64,
             changed: changed.len() as u64,
@@ -416,6 +475,7 @@ async fn teams_of(
 /// Inserts the new resources, parents before children, and returns their ids in the order of
 /// `additions`.
 async fn insert_new(
+    backend: Backend,
     transaction: &mut Transaction<'static, Any>,
     workspace: WorkspaceId,
     integration: IntegrationId,
@@ -431,22 +491,15 @@ async fn insert_new(
             .filter(|at| additions[*at].depth == depth)
             .collect();
         for chunk in level.chunks(ROWS) {
-            // $1 workspace, $2 integration, $3 now; ten values per row after those.
+            let mut binds = Placeholders::new(backend);
             let rows: Vec<String> = (0..chunk.len())
-                .map(|row| {
-                    let n = 4 + row * 10;
+                .map(|_| {
+                    let first: Vec<String> = (0..9).map(|_| binds.next()).collect();
                     format!(
-                        "($1, ${}, ${}, ${}, ${}, $2, ${}, ${}, ${}, NULLIF(${}, -1.0), ${}, ${}, $3, $3)",
-                        n,
-                        n + 1,
-                        n + 2,
-                        n + 3,
-                        n + 4,
-                        n + 5,
-                        n + 6,
-                        n + 7,
-                        n + 8,
-                        n + 9
+                        "({}, NULLIF({}, -1.0), {})",
+                        first.join(", "),
+                        binds.next(),
+                        (0..4).map(|_| binds.next()).collect::<Vec<_>>().join(", ")
                     )
                 })
                 .collect();
@@ -458,10 +511,7 @@ async fn insert_new(
                  RETURNING id, kind, path",
                 rows.join(", ")
             );
-            let mut query = crate::dynamic_query(&sql)
-                .bind(workspace.0)
-                .bind(integration.0)
-                .bind(now);
+            let mut query = crate::dynamic_query(&sql);
             let mut at_key: HashMap<(&str, &str), usize> = HashMap::with_capacity(chunk.len());
             for at in chunk {
                 let addition = &additions[*at];
@@ -472,16 +522,20 @@ async fn insert_new(
                 };
                 at_key.insert((item.kind.as_str(), item.path.as_str()), *at);
                 query = query
+                    .bind(workspace.0)
                     .bind(item.kind.as_str())
                     .bind(item.name.as_str())
                     .bind(item.path.as_str())
                     .bind(parent)
+                    .bind(integration.0)
                     .bind(item.source_description.as_deref())
                     .bind(item.data_type.as_deref())
                     .bind(item.definition.as_deref())
                     .bind(crate::nullable_double(item.popularity))
                     .bind(item.attributes.as_str())
-                    .bind(hashes[addition.item]);
+                    .bind(hashes[addition.item])
+                    .bind(now)
+                    .bind(now);
             }
             for row in query.fetch_all(&mut **transaction).await? {
                 let kind: String = row.get(1);
@@ -497,21 +551,21 @@ async fn insert_new(
 }
 
 async fn insert_teams(
+    backend: Backend,
     transaction: &mut Transaction<'static, Any>,
     workspace: WorkspaceId,
     rows: &[(i64, TeamId)],
 ) -> Result<()> {
     for chunk in rows.chunks(ROWS) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|row| format!("($1, ${}, ${})", 2 + row * 2, 3 + row * 2))
-            .collect();
+        let mut binds = Placeholders::new(backend);
+        let values: Vec<String> = (0..chunk.len()).map(|_| binds.row(3)).collect();
         let sql = format!(
             "INSERT INTO resource_teams (workspace_id, resource_id, team_id) VALUES {}",
             values.join(", ")
         );
-        let mut query = crate::dynamic_query(&sql).bind(workspace.0);
+        let mut query = crate::dynamic_query(&sql);
         for (resource, team) in chunk {
-            query = query.bind(*resource).bind(team.0);
+            query = query.bind(workspace.0).bind(*resource).bind(team.0);
         }
         query.execute(&mut **transaction).await?;
     }
@@ -520,6 +574,7 @@ async fn insert_teams(
 
 /// Writes the crawled fields of resources that changed: `(item, id, parent id)`.
 async fn update_changed(
+    backend: Backend,
     transaction: &mut Transaction<'static, Any>,
     workspace: WorkspaceId,
     items: &[CrawlItem],
@@ -528,25 +583,21 @@ async fn update_changed(
     now: i64,
 ) -> Result<()> {
     for chunk in updates.chunks(ROWS) {
-        // $1 workspace, $2 now; nine values per row after those.
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|row| {
-                let n = 3 + row * 9;
-                let values: Vec<String> = (n..n + 9).map(|k| format!("${k}")).collect();
-                format!("({})", values.join(", "))
-            })
-            .collect();
+        let mut binds = Placeholders::new(backend);
+        let rows: Vec<String> = (0..chunk.len()).map(|_| binds.row(9)).collect();
         let sql = format!(
             "WITH v (id, parent_id, name, source_description, data_type, definition, popularity,
                      attributes, crawl_hash) AS (VALUES {})
              UPDATE resources SET parent_id = v.parent_id, name = v.name,
                  source_description = v.source_description, data_type = v.data_type,
                  definition = v.definition, popularity = NULLIF(v.popularity, -1.0),
-                 attributes = v.attributes, crawl_hash = v.crawl_hash, updated_at = $2
-             FROM v WHERE resources.id = v.id AND resources.workspace_id = $1",
-            rows.join(", ")
+                 attributes = v.attributes, crawl_hash = v.crawl_hash, updated_at = {}
+             FROM v WHERE resources.id = v.id AND resources.workspace_id = {}",
+            rows.join(", "),
+            binds.next(),
+            binds.next()
         );
-        let mut query = crate::dynamic_query(&sql).bind(workspace.0).bind(now);
+        let mut query = crate::dynamic_query(&sql);
         for (item, id, parent) in chunk {
             let crawled = &items[*item];
             query = query
@@ -560,7 +611,11 @@ async fn update_changed(
                 .bind(crawled.attributes.as_str())
                 .bind(hashes[*item]);
         }
-        query.execute(&mut **transaction).await?;
+        query
+            .bind(now)
+            .bind(workspace.0)
+            .execute(&mut **transaction)
+            .await?;
     }
     Ok(())
 }
@@ -568,6 +623,7 @@ async fn update_changed(
 /// Makes the integration's crawled relations (foreign keys, view dependencies) `wanted`,
 /// writing only the difference. dbt lineage is the import's and stays.
 async fn replace_relations(
+    backend: Backend,
     transaction: &mut Transaction<'static, Any>,
     workspace: WorkspaceId,
     integration: IntegrationId,
@@ -607,22 +663,21 @@ async fn replace_relations(
         .collect();
     missing.sort();
     for chunk in missing.chunks(ROWS) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|row| {
-                let n = 3 + row * 3;
-                format!("($1, $2, ${}, ${}, ${})", n, n + 1, n + 2)
-            })
-            .collect();
+        let mut binds = Placeholders::new(backend);
+        let values: Vec<String> = (0..chunk.len()).map(|_| binds.row(5)).collect();
         let sql = format!(
             "INSERT INTO resource_relations (workspace_id, integration_id, kind, from_id, to_id)
              VALUES {}",
             values.join(", ")
         );
-        let mut query = crate::dynamic_query(&sql)
-            .bind(workspace.0)
-            .bind(integration.0);
+        let mut query = crate::dynamic_query(&sql);
         for (kind, from, to) in chunk {
-            query = query.bind(*kind).bind(*from).bind(*to);
+            query = query
+                .bind(workspace.0)
+                .bind(integration.0)
+                .bind(*kind)
+                .bind(*from)
+                .bind(*to);
         }
         query.execute(&mut **transaction).await?;
     }
@@ -631,22 +686,22 @@ async fn replace_relations(
 
 /// Appends one change-feed entry per resource, in bulk.
 pub(crate) async fn record_changes(
+    backend: Backend,
     transaction: &mut Transaction<'static, Any>,
     workspace: WorkspaceId,
     resources: &[i64],
     now: i64,
 ) -> Result<()> {
     for chunk in resources.chunks(ROWS) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|row| format!("($1, ${}, $2)", 3 + row))
-            .collect();
+        let mut binds = Placeholders::new(backend);
+        let values: Vec<String> = (0..chunk.len()).map(|_| binds.row(3)).collect();
         let sql = format!(
             "INSERT INTO changes (workspace_id, resource_id, at) VALUES {}",
             values.join(", ")
         );
-        let mut query = crate::dynamic_query(&sql).bind(workspace.0).bind(now);
+        let mut query = crate::dynamic_query(&sql);
         for id in chunk {
-            query = query.bind(*id);
+            query = query.bind(workspace.0).bind(*id).bind(now);
         }
         query.execute(&mut **transaction).await?;
     }
