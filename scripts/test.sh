@@ -31,6 +31,13 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 
+# The MCP server driven by the official Python MCP SDK against the real binary.
+cargo build -p cairn --locked
+venv="${CARGO_TARGET_DIR:-target}/mcp-venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check "mcp>=1.20,<2"
+"$venv/bin/python" scripts/mcp_client_test.py "${CARGO_TARGET_DIR:-target}/debug/cairn"
+
 # The web app in a real browser: Debian's Chromium driven by playwright-core, checked by axe-core.
 cargo build -p cairn --locked
 (cd web-tests && npm ci --no-audit --no-fund --loglevel=error && node run.mjs)
