@@ -820,7 +820,7 @@ fn card(resource: ResourceView, offset: usize, budget: usize) -> Value {
         "kind": resource.kind,
         "name": resource.name,
         "path": resource.path,
-        "description": resource.description,
+        "description": resource.description.clone(),
         "owners": resource.owners,
         "tags": resource.tags,
         "teams": resource.teams,
@@ -897,7 +897,7 @@ fn read_only() -> Value {
 }
 
 fn tool_definitions(policy: &McpPolicy) -> Vec<Value> {
-    let id = json!({"type": "integer", "minimum": 1});
+    let id = || json!({"type": "integer", "minimum": 1});
     vec![
         json!({
             "name": "search",
@@ -916,7 +916,7 @@ fn tool_definitions(policy: &McpPolicy) -> Vec<Value> {
             "title": "Read a resource",
             "description": "A resource's card: description, owners, tags, keys, relations and columns. Columns come in pages that fit max_bytes; pass next_column_cursor back to read on.",
             "inputSchema": {"type": "object", "properties": {
-                "id": id,
+                "id": id(),
                 "column_cursor": {"type": "string"},
                 "max_bytes": {"type": "integer", "minimum": MIN_BUDGET, "maximum": MAX_BUDGET, "default": DEFAULT_BUDGET},
             }, "required": ["id"], "additionalProperties": false},
@@ -938,7 +938,7 @@ fn tool_definitions(policy: &McpPolicy) -> Vec<Value> {
             "title": "Join path between two tables",
             "description": "The shortest chain of foreign keys joining two tables, through tables you may see (from metadata; no data is read).",
             "inputSchema": {"type": "object", "properties": {
-                "from_id": id, "to_id": id,
+                "from_id": id(), "to_id": id(),
                 "max_hops": {"type": "integer", "minimum": 1, "maximum": MAX_HOPS, "default": 4},
             }, "required": ["from_id", "to_id"], "additionalProperties": false},
             "annotations": read_only(),
@@ -947,7 +947,7 @@ fn tool_definitions(policy: &McpPolicy) -> Vec<Value> {
             "name": "lineage",
             "title": "Lineage of a resource",
             "description": "What a table or view reads and references (upstream) and what reads or references it (downstream), among resources you may see.",
-            "inputSchema": {"type": "object", "properties": {"id": id},
+            "inputSchema": {"type": "object", "properties": {"id": id()},
                 "required": ["id"], "additionalProperties": false},
             "annotations": read_only(),
         }),
