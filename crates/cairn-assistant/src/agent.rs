@@ -13,7 +13,7 @@ use crate::gate::{
     Conversation, GateError, GateLimits, GateSettings, MetadataItem, ModelRequest, ToolCallError,
     ToolOutput, ToolSet, Turn,
 };
-use crate::provider::{Provider, ProviderError, ToolCall};
+use crate::provider::{EgressLedger, Provider, ProviderError, ToolCall};
 
 /// What the agent may do inside the workspace, for the asking user. The host applies the user's
 /// access to everything it returns.
@@ -22,8 +22,10 @@ pub trait ToolHost {
 
     fn read(&self, id: ResourceId) -> impl Future<Output = Option<MetadataItem>> + Send;
 
-    /// Runs a statement for the user. The host keeps the rows for the user and returns only
-    /// [`ToolOutput::Shape`], [`ToolOutput::Refused`] or [`ToolOutput::Failed`].
+    /// Checks a statement for the user without running it: the guard, then the database's own
+    /// parse and plan (prepare, nothing executed). Returns [`ToolOutput::Shape`] (the columns),
+    /// [`ToolOutput::Refused`], [`ToolOutput::Invalid`] or [`ToolOutput::Unchecked`]: nothing
+    /// that depends on rows. The last accepted statement runs for the user after the loop.
     fn run_sql(
         &self,
         integration: IntegrationId,
@@ -32,6 +34,42 @@ pub trait ToolHost {
 
     /// Integrations the user may run SQL on; empty means the `run_sql` tool is not offered.
     fn sql_integrations(&self) -> Vec<IntegrationId>;
+
+    /// Writes a request to the workspace's egress ledger; called before each attempt to send
+    /// it. An error stops the send.
+    fn record_egress(
+        &self,
+        request: &ModelRequest,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// The join path between two tables the user may see, as text from metadata; `None` when
+    /// either is not visible.
+    fn join_path(
+        &self,
+        _from: ResourceId,
+        _to: ResourceId,
+    ) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
+
+    /// What a table reads from and what reads it, from metadata.
+    fn lineage(&self, _table: ResourceId) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
+
+    /// A table's columns and references, from metadata.
+    fn table_columns(&self, _table: ResourceId) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
+}
+
+/// The host as the provider's ledger.
+struct HostLedger<'a, H>(&'a H);
+
+impl<H: ToolHost + Sync> EgressLedger for HostLedger<'_, H> {
+    fn record(&self, request: &ModelRequest) -> impl Future<Output = Result<(), String>> + Send {
+        self.0.record_egress(request)
+    }
 }
 
 /// Settings of one run of the loop.
@@ -48,6 +86,8 @@ pub struct AgentOptions {
     pub search_limit: usize,
     /// Tool calls run per model reply; further ones get an error output.
     pub max_tool_calls_per_reply: usize,
+    /// `run_sql` calls per question; further ones get a fixed error output.
+    pub max_sql_calls: usize,
     pub limits: GateLimits,
 }
 
@@ -60,6 +100,7 @@ impl Default for AgentOptions {
             retrieval_limit: 8,
             search_limit: 10,
             max_tool_calls_per_reply: 8,
+            max_sql_calls: 3,
             limits: GateLimits::default(),
         }
     }
@@ -74,7 +115,7 @@ pub struct AgentOutcome {
     pub citations: Vec<ResourceId>,
     /// Every request sent, for the egress ledger.
     pub requests: Vec<ModelRequest>,
-    /// The last statement the host ran successfully, for the caller to show its rows.
+    /// The last statement the host accepted, for the caller to run and show its rows.
     pub sql: Option<(IntegrationId, String)>,
     /// The model name the provider reported.
     pub model: String,
@@ -113,6 +154,16 @@ enum ToolRequest {
     RunSql {
         integration: IntegrationId,
         sql: String,
+    },
+    JoinPath {
+        from: ResourceId,
+        to: ResourceId,
+    },
+    Lineage {
+        id: ResourceId,
+    },
+    TableColumns {
+        id: ResourceId,
     },
 }
 
@@ -190,6 +241,35 @@ fn validate(call: &ToolCall, tools: &ToolSet) -> Result<ToolRequest, ToolCallErr
                 sql: sql.to_string(),
             })
         }
+        "join_path" => {
+            only(&["from_id", "to_id"])?;
+            let id = |field: &str| {
+                arguments
+                    .get(field)
+                    .and_then(integer)
+                    .map(ResourceId)
+                    .ok_or_else(|| {
+                        ToolCallError::InvalidArguments(format!("`{field}` must be an integer"))
+                    })
+            };
+            Ok(ToolRequest::JoinPath {
+                from: id("from_id")?,
+                to: id("to_id")?,
+            })
+        }
+        "lineage" | "table_columns" => {
+            only(&["id"])?;
+            let id = arguments
+                .get("id")
+                .and_then(integer)
+                .map(ResourceId)
+                .ok_or_else(|| invalid("`id` must be an integer"))?;
+            Ok(if call.name == "lineage" {
+                ToolRequest::Lineage { id }
+            } else {
+                ToolRequest::TableColumns { id }
+            })
+        }
         other => Err(ToolCallError::UnknownTool(other.to_string())),
     }
 }
@@ -208,6 +288,18 @@ fn cite(citations: &mut Vec<ResourceId>, items: &[MetadataItem]) {
         if !citations.contains(&item.id) {
             citations.push(item.id);
         }
+    }
+}
+
+fn relation_output(
+    conversation: &mut Conversation,
+    call_id: &str,
+    id: ResourceId,
+    text: Option<String>,
+) {
+    match text {
+        Some(text) => conversation.push_tool_output(call_id, &ToolOutput::Relations(text)),
+        None => conversation.push_tool_error(call_id, &ToolCallError::NotFound(id)),
     }
 }
 
@@ -258,6 +350,7 @@ where
     };
     let mut conversation = Conversation::start(settings, tools, history, question, &retrieved);
     let mut sql = None;
+    let mut sql_calls = 0;
     let max_calls = options.max_model_calls.max(1);
 
     for call_number in 1..=max_calls {
@@ -270,7 +363,9 @@ where
             "sending model request"
         );
         requests.push(request);
-        let reply = provider.complete(&requests[requests.len() - 1]).await?;
+        let reply = provider
+            .complete(&requests[requests.len() - 1], &HostLedger(host))
+            .await?;
 
         // On the last request no tools are offered: take its text even if it asked for some.
         if reply.tool_calls.is_empty() || !offer_tools {
@@ -321,10 +416,37 @@ where
                     }
                     None => conversation.push_tool_error(&call.id, &ToolCallError::NotFound(id)),
                 },
+                ToolRequest::JoinPath { from, to } => {
+                    relation_output(
+                        &mut conversation,
+                        &call.id,
+                        from,
+                        host.join_path(from, to).await,
+                    );
+                }
+                ToolRequest::Lineage { id } => {
+                    relation_output(&mut conversation, &call.id, id, host.lineage(id).await);
+                }
+                ToolRequest::TableColumns { id } => {
+                    relation_output(
+                        &mut conversation,
+                        &call.id,
+                        id,
+                        host.table_columns(id).await,
+                    );
+                }
                 ToolRequest::RunSql {
                     integration,
                     sql: text,
                 } => {
+                    if sql_calls >= options.max_sql_calls {
+                        conversation.push_tool_error(
+                            &call.id,
+                            &ToolCallError::TooManyStatements(options.max_sql_calls),
+                        );
+                        continue;
+                    }
+                    sql_calls += 1;
                     let text = conversation.restore(&text);
                     let output = host.run_sql(integration, &text).await;
                     if matches!(output, ToolOutput::Shape(_)) {
@@ -380,7 +502,23 @@ mod tests {
                 sql: "select 1".into()
             })
         );
+        assert_eq!(
+            validate(
+                &call("join_path", r#"{"from_id":1,"to_id":"2"}"#),
+                &without_sql
+            ),
+            Ok(ToolRequest::JoinPath {
+                from: ResourceId(1),
+                to: ResourceId(2)
+            })
+        );
+        assert_eq!(
+            validate(&call("table_columns", r#"{"id":4}"#), &without_sql),
+            Ok(ToolRequest::TableColumns { id: ResourceId(4) })
+        );
         let refused = [
+            (call("join_path", r#"{"from_id":1}"#), &with_sql),
+            (call("lineage", r#"{"id":1,"sql":"x"}"#), &with_sql),
             (call("drop_table", "{}"), &with_sql),
             (
                 call("run_sql", r#"{"integration_id":3,"sql":"x"}"#),

@@ -4,12 +4,14 @@
 //!   catalog metadata and the user's own words, never of query results (promise 1).
 //! - [`provider`]: the [`provider::Provider`] trait and an OpenAI-compatible client.
 //! - [`agent`]: one bounded tool loop (retrieve, ask the model, run tools, answer with citations).
-//! - [`builtin`]: the offline assistant, which answers from retrieval with templates and no model.
+//! - [`builtin`]: the offline assistant, a question engine over the catalog with no model.
+//! - [`words`]: how question words and catalog names are compared.
 
 pub mod agent;
 pub mod builtin;
 pub mod gate;
 pub mod provider;
+pub mod words;
 
 pub use agent::{AgentError, AgentErrorKind, AgentOptions, AgentOutcome, ToolHost, run};
 pub use builtin::{BuiltinAnswer, answer};
@@ -18,6 +20,6 @@ pub use gate::{
     Pseudonymizer, ResultShape, Role, ToolCallError, ToolOutput, ToolSet, Turn,
 };
 pub use provider::{
-    ApiKey, ModelReply, OpenAiConfig, OpenAiProvider, Provider, ProviderError, ToolCall,
-    install_tls_provider,
+    ApiKey, EgressLedger, ModelReply, OpenAiConfig, OpenAiProvider, Provider, ProviderError,
+    ToolCall, install_tls_provider,
 };

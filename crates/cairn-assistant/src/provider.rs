@@ -22,10 +22,19 @@ pub trait Provider {
         false
     }
 
-    fn complete(
+    /// Sends `request`, writing it to `ledger` before each attempt's bytes leave (a retry is a
+    /// second entry). When the ledger cannot take the entry, nothing is sent.
+    fn complete<L: EgressLedger + Sync>(
         &self,
         request: &ModelRequest,
+        ledger: &L,
     ) -> impl Future<Output = Result<ModelReply, ProviderError>> + Send;
+}
+
+/// Where every request is written before it is sent: the workspace's egress ledger (promise 7).
+pub trait EgressLedger {
+    /// Writes one entry for `request`, about to be sent. An error stops the send.
+    fn record(&self, request: &ModelRequest) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 /// What the model answered: text, tool calls, or both.
@@ -55,6 +64,8 @@ pub enum ProviderError {
     Status { code: u16, message: String },
     #[error("model provider reply malformed: {0}")]
     Malformed(String),
+    #[error("the request could not be written to the egress ledger, so it was not sent: {0}")]
+    NotRecorded(String),
 }
 
 /// An API key. Its `Debug` never shows it.
@@ -133,6 +144,9 @@ impl OpenAiProvider {
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            // The request goes to the configured host and nowhere else: a redirect would send the
+            // whole body to a host the ledger does not name.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| ProviderError::Unreachable(error.to_string()))?;
         let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
@@ -183,10 +197,15 @@ impl OpenAiProvider {
                 .await
                 .unwrap_or_default();
             let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+            let message = if status.is_redirection() {
+                "the provider answered with a redirect, which is never followed".to_string()
+            } else {
+                error_message(&body)
+            };
             return Err(Failure {
                 error: ProviderError::Status {
                     code: status.as_u16(),
-                    message: error_message(&body),
+                    message,
                 },
                 retryable,
                 retry_after,
@@ -241,9 +260,18 @@ impl Provider for OpenAiProvider {
         self.config.stream
     }
 
-    async fn complete(&self, request: &ModelRequest) -> Result<ModelReply, ProviderError> {
+    async fn complete<L: EgressLedger + Sync>(
+        &self,
+        request: &ModelRequest,
+        ledger: &L,
+    ) -> Result<ModelReply, ProviderError> {
         let mut retry = 0;
         loop {
+            // On the record before the bytes leave: one entry per attempt.
+            ledger
+                .record(request)
+                .await
+                .map_err(ProviderError::NotRecorded)?;
             match self.attempt(request).await {
                 Ok(reply) => return Ok(reply),
                 Err(failure) if failure.retryable && retry < self.config.max_retries => {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cairn_assistant::agent::{AgentErrorKind, AgentOptions, ToolHost, run};
 use cairn_assistant::gate::{
-    ColumnMeta, DATA_END, MetadataItem, ResultShape, Role, ToolOutput, Turn,
+    ColumnMeta, DATA_END, MetadataItem, ModelRequest, ResultShape, Role, ToolOutput, Turn,
 };
 use cairn_assistant::provider::{OpenAiConfig, OpenAiProvider};
 use cairn_domain::{IntegrationId, ResourceId, ResourceKind};
@@ -26,6 +26,7 @@ struct TestHost {
     searches: Mutex<Vec<String>>,
     statements: Mutex<Vec<(IntegrationId, String)>>,
     rows_for_user: Mutex<Vec<Vec<String>>>,
+    ledger: Mutex<Vec<String>>,
 }
 
 impl TestHost {
@@ -36,6 +37,7 @@ impl TestHost {
             searches: Mutex::new(Vec::new()),
             statements: Mutex::new(Vec::new()),
             rows_for_user: Mutex::new(Vec::new()),
+            ledger: Mutex::new(Vec::new()),
         }
     }
 }
@@ -61,8 +63,6 @@ impl ToolHost for TestHost {
         ];
         let shape = ResultShape {
             columns: vec!["customer".into(), "email".into()],
-            row_count: rows.len(),
-            truncated: false,
         };
         self.rows_for_user.lock().unwrap().extend(rows);
         ToolOutput::Shape(shape)
@@ -70,6 +70,14 @@ impl ToolHost for TestHost {
 
     fn sql_integrations(&self) -> Vec<IntegrationId> {
         self.sql_integrations.clone()
+    }
+
+    async fn record_egress(&self, request: &ModelRequest) -> Result<(), String> {
+        self.ledger
+            .lock()
+            .unwrap()
+            .push(request.sha256_hex().to_string());
+        Ok(())
     }
 }
 
@@ -182,9 +190,23 @@ async fn rows_returned_by_sql_never_reach_the_model() {
         .unwrap()
         .clone();
     let content = tool_message["content"].as_str().unwrap();
-    assert!(content.contains("\"row_count\":2"), "{content}");
-    // The ledger gets exactly what was sent.
+    assert!(
+        content.contains("\"columns\":[\"customer\",\"email\"]"),
+        "{content}"
+    );
+    assert!(
+        !content.contains("row_count") && !content.contains('2'),
+        "{content}"
+    );
+    // The ledger gets exactly what was sent, one entry per request.
     assert_eq!(outcome.requests.len(), 2);
+    let ledger = host.ledger.lock().unwrap().clone();
+    let sent: Vec<String> = outcome
+        .requests
+        .iter()
+        .map(|request| request.sha256_hex().to_string())
+        .collect();
+    assert_eq!(ledger, sent);
     for (sent, seen) in outcome.requests.iter().zip(&recorded) {
         assert_eq!(sent.body_bytes(), seen.raw_body.as_bytes());
         assert_eq!(sent.sha256_hex().len(), 64);
@@ -227,7 +249,16 @@ async fn retrieval_comes_first_and_run_sql_is_offered_only_when_permitted() {
     );
     let recorded = server.recorded();
     let body = &recorded[0].body;
-    assert_eq!(tool_names(body), ["search_catalog", "read_resource"]);
+    assert_eq!(
+        tool_names(body),
+        [
+            "search_catalog",
+            "read_resource",
+            "join_path",
+            "lineage",
+            "table_columns"
+        ]
+    );
     let messages = body["messages"].as_array().unwrap();
     let roles: Vec<&str> = messages
         .iter()
@@ -257,7 +288,14 @@ async fn retrieval_comes_first_and_run_sql_is_offered_only_when_permitted() {
     let body = &server.recorded()[0].body;
     assert_eq!(
         tool_names(body),
-        ["search_catalog", "read_resource", "run_sql"]
+        [
+            "search_catalog",
+            "read_resource",
+            "run_sql",
+            "join_path",
+            "lineage",
+            "table_columns"
+        ]
     );
     assert_eq!(
         body["tools"][2]["function"]["parameters"]["properties"]["integration_id"]["enum"],
@@ -497,7 +535,14 @@ async fn injected_metadata_is_quoted_sanitised_and_cannot_widen_the_tools() {
     assert!(errors[4].1.contains("no resource 404"));
     assert_eq!(
         tool_names(&recorded[1].body),
-        ["search_catalog", "read_resource", "run_sql"]
+        [
+            "search_catalog",
+            "read_resource",
+            "run_sql",
+            "join_path",
+            "lineage",
+            "table_columns"
+        ]
     );
     assert_all_valid(&recorded);
 }

@@ -6,10 +6,19 @@ use std::time::{Duration, Instant};
 
 use cairn_assistant::gate::{Conversation, GateLimits, GateSettings, ModelRequest, ToolSet};
 use cairn_assistant::provider::{
-    ApiKey, OpenAiConfig, OpenAiProvider, Provider, ProviderError, ToolCall,
+    ApiKey, EgressLedger, OpenAiConfig, OpenAiProvider, Provider, ProviderError, ToolCall,
 };
 use serde_json::json;
 use support::{Reply, StubServer, assert_chat_completion_request};
+
+/// These tests look at the wire only; the ledger is the agent's and the catalog's concern.
+struct Unrecorded;
+
+impl EgressLedger for Unrecorded {
+    async fn record(&self, _request: &ModelRequest) -> Result<(), String> {
+        Ok(())
+    }
+}
 
 fn config(server: &StubServer) -> OpenAiConfig {
     let mut config = OpenAiConfig::new(server.base_url.clone(), "test-model");
@@ -46,7 +55,7 @@ async fn sends_the_gate_bytes_with_the_key_and_parses_a_plain_reply() {
     config.api_key = Some(ApiKey::new("sk-test-key"));
     let provider = OpenAiProvider::new(config).unwrap();
     let request = request(false);
-    let reply = provider.complete(&request).await.unwrap();
+    let reply = provider.complete(&request, &Unrecorded).await.unwrap();
     assert_eq!(
         reply.content.as_deref(),
         Some("refunds live in shop.public.refunds")
@@ -78,7 +87,10 @@ async fn retries_429_after_the_time_retry_after_names() {
     ])
     .await;
     let provider = OpenAiProvider::new(config(&server)).unwrap();
-    let reply = provider.complete(&request(false)).await.unwrap();
+    let reply = provider
+        .complete(&request(false), &Unrecorded)
+        .await
+        .unwrap();
     assert_eq!(reply.content.as_deref(), Some("done"));
     let recorded = server.recorded();
     assert_eq!(recorded.len(), 2);
@@ -99,7 +111,10 @@ async fn retries_5xx_with_exponential_backoff() {
     config.initial_backoff = Duration::from_millis(100);
     config.max_retries = 3;
     let provider = OpenAiProvider::new(config).unwrap();
-    let reply = provider.complete(&request(false)).await.unwrap();
+    let reply = provider
+        .complete(&request(false), &Unrecorded)
+        .await
+        .unwrap();
     assert_eq!(reply.content.as_deref(), Some("finally"));
     let recorded = server.recorded();
     assert_eq!(recorded.len(), 4);
@@ -119,7 +134,10 @@ async fn gives_up_after_max_retries_with_the_status() {
     let mut config = config(&server);
     config.max_retries = 2;
     let provider = OpenAiProvider::new(config).unwrap();
-    let error = provider.complete(&request(false)).await.unwrap_err();
+    let error = provider
+        .complete(&request(false), &Unrecorded)
+        .await
+        .unwrap_err();
     assert_eq!(
         error,
         ProviderError::Status {
@@ -131,6 +149,34 @@ async fn gives_up_after_max_retries_with_the_status() {
 }
 
 #[tokio::test]
+async fn never_follows_a_redirect_to_another_host() {
+    let elsewhere = StubServer::start(vec![Reply::text("caught the body")]).await;
+    let server = StubServer::start(vec![Reply::Json {
+        status: 307,
+        headers: vec![(
+            "Location".into(),
+            format!("{}/chat/completions", elsewhere.base_url),
+        )],
+        body: String::new(),
+    }])
+    .await;
+    let provider = OpenAiProvider::new(config(&server)).unwrap();
+    let error = provider
+        .complete(&request(false), &Unrecorded)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ProviderError::Status { code: 307, .. }),
+        "{error:?}"
+    );
+    assert_eq!(server.recorded().len(), 1, "a redirect is not retried");
+    assert!(
+        elsewhere.recorded().is_empty(),
+        "the request body went to the redirect's target"
+    );
+}
+
+#[tokio::test]
 async fn does_not_retry_client_errors() {
     let server = StubServer::start(vec![Reply::status(
         400,
@@ -138,7 +184,10 @@ async fn does_not_retry_client_errors() {
     )])
     .await;
     let provider = OpenAiProvider::new(config(&server)).unwrap();
-    let error = provider.complete(&request(false)).await.unwrap_err();
+    let error = provider
+        .complete(&request(false), &Unrecorded)
+        .await
+        .unwrap_err();
     assert_eq!(
         error,
         ProviderError::Status {
@@ -156,7 +205,10 @@ async fn times_out_on_a_server_that_hangs() {
     config.timeout = Duration::from_millis(300);
     let provider = OpenAiProvider::new(config).unwrap();
     let started = Instant::now();
-    let error = provider.complete(&request(false)).await.unwrap_err();
+    let error = provider
+        .complete(&request(false), &Unrecorded)
+        .await
+        .unwrap_err();
     assert_eq!(error, ProviderError::Timeout);
     assert!(started.elapsed() < Duration::from_secs(3));
 }
@@ -170,7 +222,10 @@ async fn reports_an_unreachable_server() {
     config.max_retries = 1;
     config.initial_backoff = Duration::from_millis(10);
     let provider = OpenAiProvider::new(config).unwrap();
-    let error = provider.complete(&request(false)).await.unwrap_err();
+    let error = provider
+        .complete(&request(false), &Unrecorded)
+        .await
+        .unwrap_err();
     assert!(matches!(error, ProviderError::Unreachable(_)), "{error:?}");
 }
 
@@ -182,9 +237,15 @@ async fn reports_malformed_replies() {
     ])
     .await;
     let provider = OpenAiProvider::new(config(&server)).unwrap();
-    let first = provider.complete(&request(false)).await.unwrap_err();
+    let first = provider
+        .complete(&request(false), &Unrecorded)
+        .await
+        .unwrap_err();
     assert!(matches!(first, ProviderError::Malformed(_)), "{first:?}");
-    let second = provider.complete(&request(false)).await.unwrap_err();
+    let second = provider
+        .complete(&request(false), &Unrecorded)
+        .await
+        .unwrap_err();
     assert!(matches!(second, ProviderError::Malformed(_)), "{second:?}");
 }
 
@@ -225,7 +286,7 @@ async fn assembles_a_streamed_reply_of_content_and_tool_calls() {
     config.stream = true;
     let provider = OpenAiProvider::new(config).unwrap();
     let request = request(true);
-    let reply = provider.complete(&request).await.unwrap();
+    let reply = provider.complete(&request, &Unrecorded).await.unwrap();
     assert_eq!(reply.content.as_deref(), Some("Let me look."));
     assert_eq!(reply.model, "stub-stream");
     assert_eq!(
@@ -253,7 +314,10 @@ async fn accepts_a_plain_reply_to_a_streamed_request() {
     // Some servers ignore `stream: true` and answer with one JSON body.
     let server = StubServer::start(vec![Reply::text("plain")]).await;
     let provider = OpenAiProvider::new(config(&server)).unwrap();
-    let reply = provider.complete(&request(true)).await.unwrap();
+    let reply = provider
+        .complete(&request(true), &Unrecorded)
+        .await
+        .unwrap();
     assert_eq!(reply.content.as_deref(), Some("plain"));
 }
 
@@ -265,7 +329,10 @@ async fn reports_an_error_event_in_a_stream() {
     ])])
     .await;
     let provider = OpenAiProvider::new(config(&server)).unwrap();
-    let error = provider.complete(&request(true)).await.unwrap_err();
+    let error = provider
+        .complete(&request(true), &Unrecorded)
+        .await
+        .unwrap_err();
     match error {
         ProviderError::Malformed(message) => assert!(message.contains("context length")),
         other => panic!("{other:?}"),
@@ -293,7 +360,10 @@ async fn speaks_https_to_providers() {
     config.max_retries = 0;
     config.timeout = Duration::from_secs(3);
     let provider = OpenAiProvider::new(config).unwrap();
-    let error = provider.complete(&request(false)).await.unwrap_err();
+    let error = provider
+        .complete(&request(false), &Unrecorded)
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             error,
@@ -306,4 +376,54 @@ async fn speaks_https_to_providers() {
         0x16,
         "the client opened with a TLS handshake record"
     );
+}
+
+/// Counts entries, noting for each how many requests the server had already seen.
+struct CountingLedger<'a> {
+    server: &'a StubServer,
+    entries: std::sync::Mutex<Vec<usize>>,
+    refuse: bool,
+}
+
+impl EgressLedger for CountingLedger<'_> {
+    async fn record(&self, _request: &ModelRequest) -> Result<(), String> {
+        if self.refuse {
+            return Err("store unavailable".into());
+        }
+        let seen = self.server.recorded().len();
+        self.entries.lock().unwrap().push(seen);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_attempt_is_on_the_ledger_before_it_is_sent() {
+    let server = StubServer::start(vec![
+        Reply::status(503, "busy"),
+        Reply::text("second time lucky"),
+    ])
+    .await;
+    let provider = OpenAiProvider::new(config(&server)).unwrap();
+    let ledger = CountingLedger {
+        server: &server,
+        entries: std::sync::Mutex::new(Vec::new()),
+        refuse: false,
+    };
+    let reply = provider.complete(&request(false), &ledger).await.unwrap();
+    assert_eq!(reply.content.as_deref(), Some("second time lucky"));
+    assert_eq!(server.recorded().len(), 2);
+    // Two attempts, two entries, each written while the server had not yet seen its request.
+    assert_eq!(*ledger.entries.lock().unwrap(), vec![0, 1]);
+
+    let refusing = CountingLedger {
+        server: &server,
+        entries: std::sync::Mutex::new(Vec::new()),
+        refuse: true,
+    };
+    let error = provider
+        .complete(&request(false), &refusing)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ProviderError::NotRecorded(_)), "{error:?}");
+    assert_eq!(server.recorded().len(), 2, "nothing is sent off the record");
 }

@@ -3,7 +3,6 @@
 //! re-checked, and the answer saved to their history.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use cairn_assistant::{
     AgentOptions, ColumnMeta, MetadataItem, OpenAiConfig, OpenAiProvider, ResultShape,
@@ -42,7 +41,8 @@ pub struct CitationView {
     pub path: String,
 }
 
-/// SQL the assistant ran for the caller, with its rows (for the caller only).
+/// SQL the assistant ran for the caller, with its rows (for the caller only). It runs after the
+/// model has answered, so nothing about its outcome can reach the model.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SqlAnswer {
     pub integration_id: i64,
@@ -51,6 +51,9 @@ pub struct SqlAnswer {
     #[schema(value_type = Vec<Vec<Object>>)]
     pub rows: Vec<Vec<serde_json::Value>>,
     pub truncated: bool,
+    /// Why the statement gave no rows, when the database failed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The assistant's answer.
@@ -67,20 +70,90 @@ pub struct AskView {
 }
 
 /// The assistant's tools, acting with the caller's rights only.
-struct Host<'a> {
+pub(crate) struct Host<'a> {
     catalog: &'a Catalog,
     principal: &'a Principal,
-    sql_integrations: Vec<IntegrationId>,
+    pub(crate) sql_integrations: Vec<IntegrationId>,
     /// Integration name → (id, engine), to tell the model where a crawled resource lives.
     integrations: HashMap<String, (IntegrationId, String)>,
-    /// Rows of the last statement run, kept for the caller; the model gets only the shape.
-    last_result: Mutex<Option<(IntegrationId, String, QueryResult)>>,
+    /// The provider requests go to, for the egress ledger.
+    egress: Option<EgressTarget>,
+}
+
+/// Where model requests go: written on every ledger entry.
+#[derive(Debug, Clone)]
+struct EgressTarget {
+    endpoint: String,
+    region: Option<String>,
+}
+
+impl Catalog {
+    /// Runs a statement the assistant settled on, for the caller: its rows, or why there are
+    /// none.
+    async fn sql_answer(
+        &self,
+        principal: &Principal,
+        integration: IntegrationId,
+        statement: &str,
+    ) -> SqlAnswer {
+        let input = SqlInput {
+            integration_id: integration.0,
+            sql: statement.to_string(),
+        };
+        let (result, error): (Option<QueryResult>, Option<String>) =
+            match self.run_sql(principal, input).await {
+                Ok(result) => (Some(result), None),
+                Err(error) => (None, Some(error.to_string())),
+            };
+        let result = result.unwrap_or(QueryResult {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            truncated: false,
+            elapsed_ms: 0,
+        });
+        SqlAnswer {
+            integration_id: integration.0,
+            sql: statement.to_string(),
+            columns: result.columns,
+            rows: result.rows,
+            truncated: result.truncated,
+            error,
+        }
+    }
+
+    /// Writes one request to the egress ledger, before it is sent.
+    async fn record_egress(
+        &self,
+        principal: &Principal,
+        target: Option<&EgressTarget>,
+        request: &cairn_assistant::ModelRequest,
+    ) -> std::result::Result<(), String> {
+        let Some(target) = target else {
+            return Err("no provider endpoint is set".to_string());
+        };
+        let mentioned: Vec<i64> = request.mentioned().iter().map(|id| id.0).collect();
+        let entry = NewEgress {
+            user: Some(principal.user),
+            provider: "openai".to_string(),
+            endpoint: target.endpoint.clone(),
+            region: target.region.clone(),
+            model: request.model().to_string(),
+            body: String::from_utf8_lossy(request.body_bytes()).into_owned(),
+            body_sha256: request.sha256_hex().to_string(),
+            resources: json!(mentioned).to_string(),
+        };
+        self.store()
+            .record_egress(principal.workspace, &entry)
+            .await
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    }
 }
 
 impl Host<'_> {
     /// Metadata for resources the caller may see, in the order asked: a handful of batched
     /// store reads, whatever the number of resources.
-    async fn items(&self, ids: &[ResourceId]) -> Vec<MetadataItem> {
+    pub(crate) async fn items(&self, ids: &[ResourceId]) -> Vec<MetadataItem> {
         self.try_items(ids).await.unwrap_or_default()
     }
 
@@ -93,6 +166,12 @@ impl Host<'_> {
             .into_iter()
             .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
             .collect();
+        let views: Vec<ResourceId> = resources
+            .iter()
+            .filter(|resource| resource.kind == ResourceKind::View)
+            .map(|resource| resource.id)
+            .collect();
+        let readable_views = self.catalog.readable_views(principal, &views).await?;
         let relational: Vec<ResourceId> = resources
             .iter()
             .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
@@ -130,7 +209,10 @@ impl Host<'_> {
             item.tags = resource.tags.clone();
             item.data_type = resource.data_type.clone();
             item.popularity = resource.popularity;
-            item.definition = resource.definition.clone();
+            // A view's definition only where the caller may read all it reads.
+            if resource.kind != ResourceKind::View || readable_views.contains(&resource.id) {
+                item.definition = resource.definition.clone();
+            }
             let crawled = !matches!(resource.kind, ResourceKind::Term | ResourceKind::Document);
             if crawled
                 && let Some((integration, engine)) = resource
@@ -213,19 +295,10 @@ impl ToolHost for Host<'_> {
             integration_id: integration.0,
             sql: sql.to_string(),
         };
-        match self.catalog.run_sql(self.principal, input).await {
-            Ok(result) => {
-                let shape = ResultShape {
-                    columns: result.columns.clone(),
-                    row_count: result.rows.len(),
-                    truncated: result.truncated,
-                };
-                if let Ok(mut last) = self.last_result.lock() {
-                    *last = Some((integration, sql.to_string(), result));
-                }
-                ToolOutput::Shape(shape)
-            }
-            // Our own refusals (guard, gates) are our words; the database's never reach the model.
+        // Checked, never run here: it runs for the user after the model's answer.
+        match self.catalog.describe_sql(self.principal, input).await {
+            Ok(columns) => ToolOutput::Shape(ResultShape { columns }),
+            // Our own refusals (guard, gates) are our words.
             Err(CatalogError::Refused {
                 code: "sql_not_allowed",
                 message,
@@ -234,12 +307,66 @@ impl ToolHost for Host<'_> {
             Err(CatalogError::NotFound) => ToolOutput::Refused {
                 reason: "no such integration".to_string(),
             },
-            Err(_) => ToolOutput::Failed,
+            Err(CatalogError::Invalid(error)) => ToolOutput::Refused {
+                reason: error.to_string(),
+            },
+            // The database's refusal to prepare it: parse and plan only, nothing read.
+            Err(CatalogError::Refused {
+                code: "query_invalid",
+                message,
+            }) => ToolOutput::Invalid { reason: message },
+            Err(_) => ToolOutput::Unchecked,
         }
     }
 
     fn sql_integrations(&self) -> Vec<IntegrationId> {
         self.sql_integrations.clone()
+    }
+
+    async fn record_egress(
+        &self,
+        request: &cairn_assistant::ModelRequest,
+    ) -> std::result::Result<(), String> {
+        self.catalog
+            .record_egress(self.principal, self.egress.as_ref(), request)
+            .await
+    }
+
+    async fn join_path(&self, from: ResourceId, to: ResourceId) -> Option<String> {
+        let schema = self
+            .catalog
+            .schema_around(self.principal, self, &[from, to])
+            .await
+            .ok()?;
+        let visible = |id: ResourceId| schema.tables.iter().any(|table| table.id == id);
+        (visible(from) && visible(to))
+            .then(|| cairn_assistant::builtin::join_path_text(&schema, from, to))
+    }
+
+    async fn lineage(&self, table: ResourceId) -> Option<String> {
+        let schema = self
+            .catalog
+            .schema_around(self.principal, self, &[table])
+            .await
+            .ok()?;
+        schema
+            .tables
+            .iter()
+            .any(|item| item.id == table)
+            .then(|| cairn_assistant::builtin::lineage_text(&schema, table))
+    }
+
+    async fn table_columns(&self, table: ResourceId) -> Option<String> {
+        let schema = self
+            .catalog
+            .schema_around(self.principal, self, &[table])
+            .await
+            .ok()?;
+        schema
+            .tables
+            .iter()
+            .any(|item| item.id == table)
+            .then(|| cairn_assistant::builtin::columns_text(&schema, table))
     }
 }
 
@@ -297,37 +424,6 @@ impl Catalog {
         })
     }
 
-    /// Writes every request a run sent to the egress ledger, whether the run succeeded or not.
-    async fn record_requests(
-        &self,
-        principal: &Principal,
-        endpoint: &str,
-        region: Option<&str>,
-        outcome: &std::result::Result<cairn_assistant::AgentOutcome, cairn_assistant::AgentError>,
-    ) -> Result<()> {
-        let requests = match outcome {
-            Ok(outcome) => &outcome.requests,
-            Err(error) => &error.requests,
-        };
-        for request in requests {
-            let mentioned: Vec<i64> = request.mentioned().iter().map(|id| id.0).collect();
-            let entry = NewEgress {
-                user: Some(principal.user),
-                provider: "openai".to_string(),
-                endpoint: endpoint.to_string(),
-                region: region.map(str::to_string),
-                model: request.model().to_string(),
-                body: String::from_utf8_lossy(request.body_bytes()).into_owned(),
-                body_sha256: request.sha256_hex().to_string(),
-                resources: json!(mentioned).to_string(),
-            };
-            self.store()
-                .record_egress(principal.workspace, &entry)
-                .await?;
-        }
-        Ok(())
-    }
-
     async fn host<'a>(&'a self, principal: &'a Principal) -> Result<Host<'a>> {
         let mut sql_integrations = Vec::new();
         let mut integrations = HashMap::new();
@@ -346,12 +442,24 @@ impl Catalog {
             principal,
             sql_integrations,
             integrations,
-            last_result: Mutex::new(None),
+            egress: None,
         })
     }
 
-    /// Answers a question for the caller.
+    /// Answers a question for the caller. The work runs on its own task: a caller who goes away
+    /// (a dropped HTTP connection) does not cut a question short between a request sent and
+    /// its answer saved.
     pub async fn ask(&self, principal: &Principal, input: AskInput) -> Result<AskView> {
+        let catalog = self.clone();
+        let principal = principal.clone();
+        tokio::spawn(async move { catalog.ask_to_the_end(&principal, input).await })
+            .await
+            .map_err(|error| {
+                CatalogError::Internal(format!("the question's task failed: {error}"))
+            })?
+    }
+
+    async fn ask_to_the_end(&self, principal: &Principal, input: AskInput) -> Result<AskView> {
         let question = input.question.trim().to_string();
         if question.is_empty() {
             return Err(CatalogError::invalid("question", "must not be empty"));
@@ -370,10 +478,19 @@ impl Catalog {
             Err(cairn_store::StoreError::NotFound) => return Err(CatalogError::NotFound),
             other => other?,
         };
-        let memory: Vec<Turn> = self
+        let prompts = self
             .store()
             .thread_prompts(principal.workspace, principal.user, thread)
-            .await?
+            .await?;
+        // What the thread remembers for the offline engine's follow-ups.
+        let thread_context: cairn_assistant::builtin::ThreadContext = prompts
+            .last()
+            .and_then(|prompt| prompt.context.as_deref())
+            .and_then(|context| serde_json::from_str(context).ok())
+            .unwrap_or_default();
+        let mut next_context = None;
+        let mut offline_sql = None;
+        let memory: Vec<Turn> = prompts
             .into_iter()
             .flat_map(|prompt| {
                 [
@@ -389,15 +506,15 @@ impl Catalog {
             })
             .collect();
         let (region, settings) = self.stored_settings(principal.workspace).await?;
-        let host = self.host(principal).await?;
-        let (answer, cited, mut sql, provider) = match &settings.provider {
+        let mut host = self.host(principal).await?;
+        let (answer, cited, sql, provider) = match &settings.provider {
             ProviderSetting::Builtin => {
-                let retrieved = host.search(&question, 8).await;
-                let reply = cairn_assistant::answer(&question, &retrieved, &host.sql_integrations);
-                if let Some((integration, statement)) = &reply.sql {
-                    let _ = host.run_sql(*integration, statement).await;
-                }
-                (reply.text, reply.citations, None, "builtin")
+                let offline = self
+                    .answer_offline(principal, &host, &question, &thread_context)
+                    .await?;
+                next_context = Some(offline.context);
+                offline_sql = offline.sql;
+                (offline.text, offline.citations, None, "builtin")
             }
             ProviderSetting::Openai {
                 base_url,
@@ -408,10 +525,12 @@ impl Catalog {
                 check_region(region.as_deref(), provider_region.as_deref())?;
                 let provider = self.openai_provider(principal, base_url, model, &settings)?;
                 let options = self.agent_options(principal, &settings).await?;
+                host.egress = Some(EgressTarget {
+                    endpoint: base_url.clone(),
+                    region: provider_region.clone(),
+                });
                 let outcome =
                     cairn_assistant::run(&provider, &host, &question, &memory, &options).await;
-                self.record_requests(principal, base_url, provider_region.as_deref(), &outcome)
-                    .await?;
                 let outcome = outcome.map_err(|error| CatalogError::Refused {
                     code: "provider_failed",
                     message: error.to_string(),
@@ -419,21 +538,23 @@ impl Catalog {
                 (outcome.answer, outcome.citations, outcome.sql, "openai")
             }
         };
-        let last = host
-            .last_result
-            .lock()
-            .ok()
-            .and_then(|mut last| last.take());
-        let sql_answer = last.map(|(integration, statement, result)| {
-            sql = Some((integration, statement.clone()));
-            SqlAnswer {
-                integration_id: integration.0,
-                sql: statement,
-                columns: result.columns,
-                rows: result.rows,
-                truncated: result.truncated,
+        // The statement runs for the caller only now, after the model's last word.
+        let sql_answer = match &sql {
+            Some((integration, statement)) => {
+                Some(self.sql_answer(principal, *integration, statement).await)
             }
-        });
+            None => None,
+        };
+        let (sql, sql_answer) = match offline_sql {
+            Some(offline) => (
+                Some((IntegrationId(offline.integration_id), offline.sql.clone())),
+                Some(offline),
+            ),
+            None => (sql, sql_answer),
+        };
+        let context_json = next_context
+            .as_ref()
+            .and_then(|context| serde_json::to_string(context).ok());
         // Every citation is re-checked against the caller's access before it is returned.
         let citations: Vec<CitationView> = self
             .store()
@@ -463,6 +584,7 @@ impl Catalog {
                     answer: &answer,
                     citations: &json!(citation_ids).to_string(),
                     sql: sql_json.as_deref(),
+                    context: context_json.as_deref(),
                 },
             )
             .await?;
@@ -487,11 +609,14 @@ pub struct DescriptionDraft {
 }
 
 /// The one resource being described: the model may look at nothing else.
-struct DescribeHost {
+struct DescribeHost<'a> {
     item: MetadataItem,
+    catalog: &'a Catalog,
+    principal: &'a Principal,
+    egress: EgressTarget,
 }
 
-impl ToolHost for DescribeHost {
+impl ToolHost for DescribeHost<'_> {
     async fn search(&self, _query: &str, _limit: usize) -> Vec<MetadataItem> {
         vec![self.item.clone()]
     }
@@ -508,6 +633,15 @@ impl ToolHost for DescribeHost {
 
     fn sql_integrations(&self) -> Vec<IntegrationId> {
         Vec::new()
+    }
+
+    async fn record_egress(
+        &self,
+        request: &cairn_assistant::ModelRequest,
+    ) -> std::result::Result<(), String> {
+        self.catalog
+            .record_egress(self.principal, Some(&self.egress), request)
+            .await
     }
 }
 
@@ -554,8 +688,21 @@ fn drafted_offline(item: &MetadataItem) -> String {
 }
 
 impl Catalog {
-    /// Drafts a description of a resource the caller may edit, from its metadata only.
+    /// Drafts a description of a resource the caller may edit, from its metadata only. Like
+    /// [`Catalog::ask`], it runs to the end on its own task whatever the caller does.
     pub async fn describe(
+        &self,
+        principal: &Principal,
+        id: ResourceId,
+    ) -> Result<DescriptionDraft> {
+        let catalog = self.clone();
+        let principal = principal.clone();
+        tokio::spawn(async move { catalog.describe_to_the_end(&principal, id).await })
+            .await
+            .map_err(|error| CatalogError::Internal(format!("the draft's task failed: {error}")))?
+    }
+
+    async fn describe_to_the_end(
         &self,
         principal: &Principal,
         id: ResourceId,
@@ -595,10 +742,16 @@ impl Catalog {
             item.kind.as_str(),
             item.path
         );
-        let outcome =
-            cairn_assistant::run(&provider, &DescribeHost { item }, &question, &[], &options).await;
-        self.record_requests(principal, base_url, provider_region.as_deref(), &outcome)
-            .await?;
+        let host = DescribeHost {
+            item,
+            catalog: self,
+            principal,
+            egress: EgressTarget {
+                endpoint: base_url.clone(),
+                region: provider_region.clone(),
+            },
+        };
+        let outcome = cairn_assistant::run(&provider, &host, &question, &[], &options).await;
         let outcome = outcome.map_err(|error| CatalogError::Refused {
             code: "provider_failed",
             message: error.to_string(),

@@ -58,6 +58,9 @@ pub struct SignInLimits {
     pub per_account: usize,
     pub per_address: usize,
     pub window: Duration,
+    /// At most this many accounts and addresses are tracked at once; the ones whose last failure
+    /// is oldest are forgotten first, so strangers cannot grow the server's memory.
+    pub max_entries: usize,
 }
 
 impl Default for SignInLimits {
@@ -66,42 +69,100 @@ impl Default for SignInLimits {
             per_account: 5,
             per_address: 20,
             window: Duration::from_secs(15 * 60),
+            max_entries: 100_000,
         }
     }
 }
 
+/// A limiter key: the SHA-256 of `account:<e-mail>` or `address:<ip>`, so every entry has the
+/// same small size whatever a caller sends.
+type LimiterKey = [u8; 32];
+
+fn limiter_key(kind: &str, value: &str) -> LimiterKey {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(kind.as_bytes());
+    hasher.update(b":");
+    hasher.update(value.as_bytes());
+    hasher.finalize().into()
+}
+
+struct LimiterState {
+    failures: HashMap<LimiterKey, VecDeque<Instant>>,
+    last_prune: Instant,
+}
+
+impl LimiterState {
+    /// Forgets failures older than the window, and entries left with none.
+    fn prune(&mut self, now: Instant, window: Duration) {
+        self.failures.retain(|_, times| {
+            while times
+                .front()
+                .is_some_and(|first| now.duration_since(*first) >= window)
+            {
+                times.pop_front();
+            }
+            !times.is_empty()
+        });
+        self.last_prune = now;
+    }
+}
+
 /// Failed sign-ins per account and per client address, forgotten after the window: an owner
-/// locked out by someone else's guesses gets back in once the window has passed.
+/// locked out by someone else's guesses gets back in once the window has passed. Memory is
+/// bounded: keys are fixed-size hashes, each keeps at most its limit of failure times, expired
+/// entries are pruned (all of them at least once per window, amortised over calls) and at most
+/// `max_entries` are kept, evicting the one whose last failure is oldest.
 pub(crate) struct SignInLimiter {
     limits: SignInLimits,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    state: Mutex<LimiterState>,
 }
 
 impl SignInLimiter {
     pub(crate) fn new(limits: SignInLimits) -> SignInLimiter {
         SignInLimiter {
             limits,
-            failures: Mutex::new(HashMap::new()),
+            state: Mutex::new(LimiterState {
+                failures: HashMap::new(),
+                last_prune: Instant::now(),
+            }),
         }
     }
 
-    fn keys(&self, email: &str, address: &str) -> [(String, usize); 2] {
+    fn keys(&self, email: &str, address: &str) -> [(LimiterKey, usize); 2] {
         [
-            (format!("account:{email}"), self.limits.per_account),
-            (format!("address:{address}"), self.limits.per_address),
+            (limiter_key("account", email), self.limits.per_account),
+            (limiter_key("address", address), self.limits.per_address),
         ]
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        // A full sweep at most a few times per window keeps the amortised cost per call small.
+        let every = (self.limits.window / 4).max(Duration::from_millis(1));
+        if now.duration_since(state.last_prune) >= every {
+            state.prune(now, self.limits.window);
+        }
+        state
+    }
+
+    /// How many accounts and addresses are tracked now.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().failures.len()
     }
 
     /// Seconds to wait when either key has used up its failures, else `None`.
     fn blocked(&self, email: &str, address: &str) -> Option<u64> {
         let now = Instant::now();
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self.lock();
         let mut wait: Option<Duration> = None;
         for (key, limit) in self.keys(email, address) {
-            let Some(times) = failures.get_mut(&key) else {
+            let Some(times) = state.failures.get_mut(&key) else {
                 continue;
             };
             while times
@@ -109,6 +170,10 @@ impl SignInLimiter {
                 .is_some_and(|first| now.duration_since(*first) >= self.limits.window)
             {
                 times.pop_front();
+            }
+            if times.is_empty() {
+                state.failures.remove(&key);
+                continue;
             }
             if times.len() >= limit {
                 let oldest = times.front().copied().unwrap_or(now);
@@ -119,27 +184,38 @@ impl SignInLimiter {
                 wait = Some(wait.map_or(remaining, |current| current.max(remaining)));
             }
         }
-        failures.retain(|_, times| !times.is_empty());
         wait.map(|remaining| remaining.as_secs().max(1))
     }
 
     fn record_failure(&self, email: &str, address: &str) {
         let now = Instant::now();
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (key, _) in self.keys(email, address) {
-            failures.entry(key).or_default().push_back(now);
+        let mut state = self.lock();
+        for (key, limit) in self.keys(email, address) {
+            if !state.failures.contains_key(&key) && state.failures.len() >= self.limits.max_entries
+            {
+                state.prune(now, self.limits.window);
+                if state.failures.len() >= self.limits.max_entries {
+                    let oldest = state
+                        .failures
+                        .iter()
+                        .min_by_key(|(_, times)| times.back().copied())
+                        .map(|(key, _)| *key);
+                    if let Some(oldest) = oldest {
+                        state.failures.remove(&oldest);
+                    }
+                }
+            }
+            let times = state.failures.entry(key).or_default();
+            times.push_back(now);
+            // Only the latest `limit` failures decide a block; older ones need not be kept.
+            while times.len() > limit.max(1) {
+                times.pop_front();
+            }
         }
     }
 
     fn record_success(&self, email: &str) {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        failures.remove(&format!("account:{email}"));
+        self.lock().failures.remove(&limiter_key("account", email));
     }
 }
 
@@ -174,13 +250,14 @@ pub enum Credential {
 impl Catalog {
     /// Signs a person in to one workspace and starts a new session.
     pub async fn sign_in(&self, request: SignIn) -> Result<Authenticated> {
-        let email = request.email.trim().to_lowercase();
+        // Checked before anything else: nothing a stranger sends is kept or looked up unchecked.
+        let email = validate::email("email", &request.email)?;
+        if request.password.len() > validate::PASSWORD_MAX {
+            return Err(CatalogError::invalid("password", "is too long"));
+        }
         let limiter = &self.inner.limiter;
         if let Some(retry_after_secs) = limiter.blocked(&email, &request.client_address) {
             return Err(CatalogError::RateLimited { retry_after_secs });
-        }
-        if request.password.len() > validate::PASSWORD_MAX {
-            return Err(CatalogError::invalid("password", "is too long"));
         }
         let members = self.store().users_by_email(&email).await?;
         let member = match request.workspace.as_deref() {
@@ -312,6 +389,7 @@ mod tests {
             per_account: 2,
             per_address: 3,
             window: Duration::from_millis(200),
+            max_entries: 100,
         });
         assert!(limiter.blocked("a@x", "1.1.1.1").is_none());
         limiter.record_failure("a@x", "1.1.1.1");
@@ -321,6 +399,51 @@ mod tests {
         assert!(limiter.blocked("c@x", "1.1.1.1").is_some(), "per address");
         std::thread::sleep(Duration::from_millis(250));
         assert!(limiter.blocked("a@x", "1.1.1.1").is_none());
+    }
+
+    #[test]
+    fn limiter_memory_is_bounded_whatever_strangers_send() {
+        let limiter = SignInLimiter::new(SignInLimits {
+            per_account: 3,
+            per_address: 3,
+            window: Duration::from_secs(3600),
+            max_entries: 64,
+        });
+        let long = "x".repeat(100_000);
+        for n in 0..1_000 {
+            let email = format!("{n}{long}@example.com");
+            limiter.record_failure(&email, &format!("10.0.{}.{}", n / 256, n % 256));
+            assert!(limiter.len() <= 64, "{} entries", limiter.len());
+        }
+        let state = limiter.lock();
+        assert!(
+            state.failures.values().all(|times| times.len() <= 3),
+            "each entry keeps at most its limit of failure times"
+        );
+        drop(state);
+        // The latest failures are still counted: eviction forgets the oldest first.
+        limiter.record_failure("late@x", "9.9.9.9");
+        limiter.record_failure("late@x", "9.9.9.9");
+        limiter.record_failure("late@x", "9.9.9.9");
+        assert!(limiter.blocked("late@x", "8.8.8.8").is_some());
+    }
+
+    #[test]
+    fn limiter_prunes_expired_entries_without_being_asked_about_them() {
+        let limiter = SignInLimiter::new(SignInLimits {
+            per_account: 3,
+            per_address: 3,
+            window: Duration::from_millis(100),
+            max_entries: 10_000,
+        });
+        for n in 0..500 {
+            limiter.record_failure(&format!("user{n}@example.com"), "1.2.3.4");
+        }
+        assert!(limiter.len() > 1);
+        std::thread::sleep(Duration::from_millis(150));
+        // Another caller's sign-in sweeps everyone else's expired failures away.
+        assert!(limiter.blocked("other@example.com", "5.6.7.8").is_none());
+        assert_eq!(limiter.len(), 0);
     }
 
     #[test]

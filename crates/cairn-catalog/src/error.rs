@@ -68,7 +68,10 @@ impl From<StoreError> for CatalogError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => CatalogError::NotFound,
-            StoreError::Conflict(detail) => CatalogError::Conflict(detail),
+            // A constraint's own text names tables and columns of the store: never shown.
+            StoreError::Conflict(_) => {
+                CatalogError::Conflict("conflicts with an existing entry".to_owned())
+            }
             other => CatalogError::Store(other),
         }
     }

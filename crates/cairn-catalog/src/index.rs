@@ -13,6 +13,9 @@ const FEED_BATCH: usize = 2000;
 impl Catalog {
     /// Applies every change the index has not seen yet. Cheap when there is none.
     pub async fn follow_changes(&self) -> Result<()> {
+        if !self.inner.config.owns_index {
+            return Ok(());
+        }
         let _one_at_a_time = self.inner.index_follow.lock().await;
         let mut applied = self.inner.search.applied_seq()?;
         let last = self.store().last_change_seq().await?;

@@ -18,6 +18,8 @@ use crate::{Catalog, CatalogError, Result};
 
 pub const DEFAULT_SYNC_INTERVAL_SECS: u64 = 24 * 3600;
 const MIN_SYNC_INTERVAL_SECS: u64 = 60;
+/// One year: longer intervals are refused, so no stored interval can overflow arithmetic on times.
+const MAX_SYNC_INTERVAL_SECS: u64 = 365 * 24 * 3600;
 /// A sync that has not finished after this long is presumed dead and its lease expires.
 const SYNC_LEASE: Duration = Duration::from_secs(3600);
 
@@ -172,6 +174,10 @@ fn check_interval(interval: Option<u64>) -> Result<Option<i64>> {
             "sync_interval_secs",
             format!("must be at least {MIN_SYNC_INTERVAL_SECS}"),
         )),
+        Some(seconds) if seconds > MAX_SYNC_INTERVAL_SECS => Err(CatalogError::invalid(
+            "sync_interval_secs",
+            format!("must be at most {MAX_SYNC_INTERVAL_SECS} (one year)"),
+        )),
         Some(seconds) => Ok(Some(i64::try_from(seconds).unwrap_or(i64::MAX))),
         None => Ok(None),
     }
@@ -312,10 +318,9 @@ impl Catalog {
             .await
         {
             Err(StoreError::Conflict(_)) => {
-                return Err(CatalogError::invalid(
-                    "name",
-                    format!("an integration named {name:?} already exists"),
-                ));
+                return Err(CatalogError::Conflict(format!(
+                    "an integration named {name:?} already exists"
+                )));
             }
             other => other?,
         };

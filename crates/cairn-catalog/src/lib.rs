@@ -10,6 +10,7 @@ mod index;
 mod integrations;
 mod mcp;
 mod memory;
+mod offline;
 mod people;
 mod resources;
 mod secret;
@@ -38,8 +39,8 @@ pub use mcp::{MCP_TOOLS, McpPolicy};
 pub use memory::{EgressView, Export, HistoryPage, PromptView};
 pub use people::{MeView, NewToken, NewUser, TeamView, TokenView, UserPatch, UserView};
 pub use resources::{
-    ColumnView, NewResourceInput, RelationView, ResourceList, ResourcePatchInput, ResourceQuery,
-    ResourceView,
+    ColumnPair, ColumnView, NewResourceInput, RelationView, ResourceList, ResourcePatchInput,
+    ResourceQuery, ResourceView, TableRelationView,
 };
 pub use secret::{generate_password, generate_secret, hash_secret};
 pub use settings::{AiSettings, AiSettingsInput, ProviderSetting};
@@ -60,6 +61,10 @@ pub struct CatalogConfig {
     pub secret_key: Option<String>,
     /// Whether this node syncs integrations when their interval has passed.
     pub scheduled_sync: bool,
+    /// Whether this process keeps the node's search index (`cairn serve`). Operator commands
+    /// don't: they write to the store only, beside a running server, whose index follows the
+    /// change feed.
+    pub owns_index: bool,
     /// Which databases integrations may reach beyond the defaults (`--integration-allow`).
     /// The data directory and the store itself are added when the catalog opens.
     pub integration_policy: cairn_connect::TargetPolicy,
@@ -74,6 +79,7 @@ impl CatalogConfig {
             sign_in_limits: SignInLimits::default(),
             secret_key: None,
             scheduled_sync: true,
+            owns_index: true,
             integration_policy: cairn_connect::TargetPolicy::default(),
         }
     }
@@ -108,8 +114,22 @@ impl Catalog {
     /// Opens the store at `database_url` and this node's index under the data directory.
     pub async fn open(database_url: &str, config: CatalogConfig) -> Result<Catalog> {
         let store = Store::open(database_url).await?;
-        let search = SearchIndex::open(&config.data_dir.join("index"))?;
+        let search = if config.owns_index {
+            SearchIndex::open(&config.data_dir.join("index"))?
+        } else {
+            SearchIndex::in_memory()?
+        };
         let vault = vault::Vault::open(config.secret_key.as_deref(), &config.data_dir)?;
+        let recorded = store.key_fingerprint_or_record(vault.fingerprint()).await?;
+        if recorded != vault.fingerprint() {
+            return Err(CatalogError::Refused {
+                code: "secret_key_mismatch",
+                message: "this node's secret key is not the key the store was first opened \
+                          with: start every node with the same CAIRN_SECRET_KEY (or the same \
+                          secret.key file)"
+                    .into(),
+            });
+        }
         let integration_policy = config
             .integration_policy
             .clone()

@@ -123,10 +123,9 @@ impl Catalog {
             .create_workspace(&name, region.as_deref())
             .await
         {
-            Err(StoreError::Conflict(_)) => Err(CatalogError::invalid(
-                "name",
-                format!("a workspace named {name:?} already exists"),
-            )),
+            Err(StoreError::Conflict(_)) => Err(CatalogError::Conflict(format!(
+                "a workspace named {name:?} already exists"
+            ))),
             other => Ok(other?),
         }
     }
@@ -142,10 +141,9 @@ impl Catalog {
     pub async fn add_team(&self, workspace: WorkspaceId, name: &str) -> Result<Team> {
         let name = validate::label("name", name)?;
         match self.store().create_team(workspace, &name).await {
-            Err(StoreError::Conflict(_)) => Err(CatalogError::invalid(
-                "name",
-                format!("a team named {name:?} already exists"),
-            )),
+            Err(StoreError::Conflict(_)) => Err(CatalogError::Conflict(format!(
+                "a team named {name:?} already exists"
+            ))),
             other => Ok(other?),
         }
     }
@@ -178,10 +176,9 @@ impl Catalog {
             .await
         {
             Err(StoreError::Conflict(_)) => {
-                return Err(CatalogError::invalid(
-                    "email",
-                    format!("{email} is already a member of this workspace"),
-                ));
+                return Err(CatalogError::Conflict(format!(
+                    "{email} is already a member of this workspace"
+                )));
             }
             other => other?,
         };

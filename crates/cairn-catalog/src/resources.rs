@@ -41,6 +41,33 @@ pub struct ResourceView {
     /// may see.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relations: Option<Vec<RelationView>>,
+    /// For tables and views, on a single read: the tables and views it is related to (foreign
+    /// keys lifted from its columns, view dependencies, lineage), each with the columns that
+    /// carry the relation; only those the caller may see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_relations: Option<Vec<TableRelationView>>,
+}
+
+/// A relation between two tables (or views), with the column pairs of a foreign key.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TableRelationView {
+    /// `foreign_key`, `view_dependency` or `lineage`.
+    pub kind: String,
+    /// `out` when this table is the relation's source (it references or reads the other).
+    pub direction: String,
+    pub id: i64,
+    pub resource_kind: ResourceKind,
+    pub name: String,
+    pub path: String,
+    /// For foreign keys: `{from, to}` column names, `from` on the referencing side.
+    pub columns: Vec<ColumnPair>,
+}
+
+/// The columns a foreign key joins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ColumnPair {
+    pub from: String,
+    pub to: String,
 }
 
 /// A column of a table or view.
@@ -182,10 +209,35 @@ pub(crate) fn view(resource: Resource, teams: &[Team]) -> ResourceView {
         updated_at: resource.updated_at,
         columns: None,
         relations: None,
+        table_relations: None,
     }
 }
 
 impl Catalog {
+    /// Leaves out the definitions of views the caller may not read in full: a definition names
+    /// and describes what the view reads, so it is shown under the rule that lets it run.
+    pub(crate) async fn hide_unreadable_definitions(
+        &self,
+        principal: &Principal,
+        shown: &mut [ResourceView],
+    ) -> Result<()> {
+        let views: Vec<ResourceId> = shown
+            .iter()
+            .filter(|item| item.kind == ResourceKind::View && item.definition.is_some())
+            .map(|item| ResourceId(item.id))
+            .collect();
+        if views.is_empty() {
+            return Ok(());
+        }
+        let readable = self.readable_views(principal, &views).await?;
+        for item in shown {
+            if item.kind == ResourceKind::View && !readable.contains(&ResourceId(item.id)) {
+                item.definition = None;
+            }
+        }
+        Ok(())
+    }
+
     /// A resource the caller may see, else `NotFound`, whether it exists or not.
     pub async fn visible_resource(
         &self,
@@ -213,6 +265,8 @@ impl Catalog {
         let teams = self.store().list_teams(principal.workspace).await?;
         let is_relation = matches!(resource.kind, ResourceKind::Table | ResourceKind::View);
         let mut shown = view(resource, &teams);
+        self.hide_unreadable_definitions(principal, std::slice::from_mut(&mut shown))
+            .await?;
         if is_relation {
             let columns = self.store().children(principal.workspace, id).await?;
             shown.columns = Some(
@@ -240,6 +294,9 @@ impl Catalog {
             if let Some(columns) = shown.columns.as_mut() {
                 columns.sort_by_key(|column| (column.position.unwrap_or(i64::MAX), column.id));
             }
+        }
+        if is_relation {
+            shown.table_relations = Some(self.table_relations(principal, id).await?);
         }
         let relations = self.store().relations_of(principal.workspace, id).await?;
         if !relations.is_empty() {
@@ -282,6 +339,93 @@ impl Catalog {
             );
         }
         Ok(shown)
+    }
+
+    /// The relations of a table lifted to tables: its columns' foreign keys and its own view
+    /// dependencies and lineage, to tables the caller may see.
+    async fn table_relations(
+        &self,
+        principal: &Principal,
+        table: ResourceId,
+    ) -> Result<Vec<TableRelationView>> {
+        let store = self.store();
+        let workspace = principal.workspace;
+        let mut column_of: std::collections::HashMap<ResourceId, (ResourceId, String)> =
+            std::collections::HashMap::new();
+        let mut ids = vec![table];
+        for column in store.children(workspace, table).await? {
+            if column.kind == ResourceKind::Column
+                && principal.can_see(column.workspace, &column.teams)
+            {
+                ids.push(column.id);
+                column_of.insert(column.id, (table, column.name));
+            }
+        }
+        let relations = store.relations_of_many(workspace, &ids).await?;
+        let unknown: Vec<ResourceId> = relations
+            .iter()
+            .flat_map(|relation| [relation.from, relation.to])
+            .filter(|id| *id != table && !column_of.contains_key(id))
+            .collect();
+        let mut tables: Vec<cairn_store::Resource> = Vec::new();
+        let mut parents = Vec::new();
+        for resource in store.resources_by_ids(workspace, &unknown).await? {
+            if !principal.can_see(resource.workspace, &resource.teams) {
+                continue;
+            }
+            match (resource.kind, resource.parent) {
+                (ResourceKind::Column, Some(parent)) => {
+                    parents.push(parent);
+                    column_of.insert(resource.id, (parent, resource.name));
+                }
+                (ResourceKind::Table | ResourceKind::View, _) => tables.push(resource),
+                _ => {}
+            }
+        }
+        for resource in store.resources_by_ids(workspace, &parents).await? {
+            if principal.can_see(resource.workspace, &resource.teams) {
+                tables.push(resource);
+            }
+        }
+        let mut out: Vec<TableRelationView> = Vec::new();
+        for relation in &relations {
+            let end = |id: ResourceId| match column_of.get(&id) {
+                Some((owner, name)) => (*owner, Some(name.clone())),
+                None => (id, None),
+            };
+            let (from, from_column) = end(relation.from);
+            let (to, to_column) = end(relation.to);
+            let (direction, other) = if from == table {
+                ("out", to)
+            } else if to == table {
+                ("in", from)
+            } else {
+                continue;
+            };
+            let Some(other) = tables.iter().find(|candidate| candidate.id == other) else {
+                continue;
+            };
+            let pair = from_column
+                .zip(to_column)
+                .map(|(from, to)| ColumnPair { from, to });
+            match out.iter_mut().find(|known| {
+                known.id == other.id.0
+                    && known.kind == relation.kind
+                    && known.direction == direction
+            }) {
+                Some(known) => known.columns.extend(pair),
+                None => out.push(TableRelationView {
+                    kind: relation.kind.clone(),
+                    direction: direction.to_string(),
+                    id: other.id.0,
+                    resource_kind: other.kind,
+                    name: other.name.clone(),
+                    path: other.path.clone(),
+                    columns: pair.into_iter().collect(),
+                }),
+            }
+        }
+        Ok(out)
     }
 
     /// Creates a glossary term or a document.
@@ -339,10 +483,11 @@ impl Catalog {
             .await
         {
             Err(StoreError::Conflict(_)) => {
-                return Err(CatalogError::invalid(
-                    "name",
-                    format!("a {} named {:?} already exists", kind.as_str(), new.name),
-                ));
+                return Err(CatalogError::Conflict(format!(
+                    "a {} named {:?} already exists",
+                    kind.as_str(),
+                    new.name
+                )));
             }
             other => other?,
         };
@@ -444,7 +589,7 @@ impl Catalog {
                     .iter()
                     .find(|team| team.name == *name)
                     .map(|team| team.id)
-                    .filter(|id| principal.is_admin() || principal.teams.contains(id));
+                    .filter(|id| principal.can_see(principal.workspace, &[*id]));
                 Scope::Teams(principal.workspace, team.into_iter().collect())
             }
         };
@@ -473,11 +618,13 @@ impl Catalog {
                 Some(last) if more => Some(encode_cursor(&Cursor::After(last.id.0))),
                 _ => None,
             };
-            let items = found
+            let mut items: Vec<ResourceView> = found
                 .into_iter()
                 .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
                 .map(|resource| view(resource, &teams))
                 .collect();
+            self.hide_unreadable_definitions(principal, &mut items)
+                .await?;
             return Ok(ResourceList { items, next_cursor });
         }
         let offset = match cursor {
@@ -515,11 +662,13 @@ impl Catalog {
             .store()
             .resources_by_ids(principal.workspace, ids)
             .await?;
-        let items = found
+        let mut items: Vec<ResourceView> = found
             .into_iter()
             .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
             .map(|resource| view(resource, &teams))
             .collect();
+        self.hide_unreadable_definitions(principal, &mut items)
+            .await?;
         let next_cursor = more.then(|| encode_cursor(&Cursor::Offset(offset + limit)));
         Ok(ResourceList { items, next_cursor })
     }

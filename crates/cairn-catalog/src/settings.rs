@@ -90,10 +90,10 @@ pub struct AiSettingsInput {
     pub run_sql_enabled: Option<bool>,
     #[serde(default)]
     pub provider: Option<ProviderSetting>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub region: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u32>)]
     pub retention_days: Option<Value>,
     #[serde(default)]
@@ -103,6 +103,27 @@ pub struct AiSettingsInput {
     /// Names of MCP tools to switch off (replaces the list).
     #[serde(default)]
     pub mcp_disabled_tools: Option<Vec<String>>,
+}
+
+/// Scheme, host and port of an endpoint URL (`https://api.example:443`), lower-cased, with the
+/// scheme's default port made explicit; `None` when it is not an http(s) URL with a host.
+fn endpoint_origin(base_url: &str) -> Option<String> {
+    let url = url::Url::parse(base_url).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let host = url.host_str()?;
+    let port = url.port_or_known_default()?;
+    Some(format!("{}://{host}:{port}", url.scheme()))
+}
+
+/// A field that is present, even as `null`: `Some(Value::Null)` clears, absence (`None`, from
+/// `#[serde(default)]`) keeps. A plain `Option<Value>` would read `null` as absent.
+fn present<'de, D>(deserializer: D) -> std::result::Result<Option<Value>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Value::deserialize(deserializer).map(Some)
 }
 
 impl Catalog {
@@ -219,6 +240,18 @@ impl Catalog {
                     let provider_region = provider_region
                         .map(|text| validate::label("provider.region", &text))
                         .transpose()?;
+                    let origin = endpoint_origin(&base_url).ok_or_else(|| {
+                        CatalogError::invalid("provider.base_url", "must be an http(s) URL")
+                    })?;
+                    // A stored key belongs to the endpoint it was given for: when the origin
+                    // changes, it never follows to the new host.
+                    let previous_origin = match &stored.provider {
+                        ProviderSetting::Openai { base_url, .. } => endpoint_origin(base_url),
+                        ProviderSetting::Builtin => None,
+                    };
+                    if previous_origin.as_deref() != Some(origin.as_str()) {
+                        stored.provider_key = None;
+                    }
                     if let Some(key) = api_key {
                         if key.len() > 4096 || key.chars().any(char::is_control) {
                             return Err(CatalogError::invalid("provider.api_key", "is not a key"));
@@ -266,5 +299,32 @@ impl Catalog {
         )
         .await?;
         Ok(view)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint_origin;
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        assert_eq!(
+            endpoint_origin("https://API.example.com/v1").as_deref(),
+            Some("https://api.example.com:443")
+        );
+        assert_eq!(
+            endpoint_origin("https://api.example.com:443/other"),
+            endpoint_origin("https://api.example.com/v1")
+        );
+        assert_ne!(
+            endpoint_origin("http://api.example.com/v1"),
+            endpoint_origin("https://api.example.com/v1")
+        );
+        assert_ne!(
+            endpoint_origin("http://127.0.0.1:8001/v1"),
+            endpoint_origin("http://127.0.0.1:8002/v1")
+        );
+        assert_eq!(endpoint_origin("ftp://example.com"), None);
+        assert_eq!(endpoint_origin("http://"), None);
     }
 }

@@ -1,12 +1,14 @@
 //! Run SQL: gated twice (the workspace's setting and the caller's permission), checked by the
 //! guard against what the caller may see, run read-only, audited. Results go to the caller only.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use cairn_connect::EngineKind;
 use cairn_connect::query::{self, Limits, QueryError, QueryResult};
-use cairn_domain::{IntegrationId, Principal, ResourceKind, SqlAccess, TeamId, UserId};
+use cairn_domain::{IntegrationId, Principal, ResourceId, ResourceKind, SqlAccess, TeamId, UserId};
 use cairn_sqlguard::{Dialect, ReadOnlyQuery, TableRef};
+use cairn_store::{IntegrationRow, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -41,13 +43,16 @@ struct VisibleTables {
     tables: Vec<(String, String)>,
     /// MySQL's default database: the integration's only database.
     default_schema: Option<String>,
+    /// Columns the caller may not see, by (schema or database, table) as crawled.
+    hidden_columns: HashMap<(String, String), Vec<String>>,
 }
 
 impl cairn_sqlguard::Catalog for VisibleTables {
     fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
         let found = match self.dialect {
             Dialect::Postgres => {
-                let schema = schema.unwrap_or("public");
+                // Unqualified names resolve as in the session, pinned to this search path.
+                let schema = schema.unwrap_or(query::POSTGRES_SEARCH_PATH);
                 self.tables
                     .iter()
                     .find(|(owner, table)| owner == schema && table == name)
@@ -72,7 +77,15 @@ impl cairn_sqlguard::Catalog for VisibleTables {
             name: found.1.clone(),
         })
     }
+
+    fn hidden_columns(&self, table: &TableRef) -> Vec<String> {
+        let key = (table.schema.clone().unwrap_or_default(), table.name.clone());
+        self.hidden_columns.get(&key).cloned().unwrap_or_default()
+    }
 }
+
+/// The longest chain of views reading views that is followed; a longer one is not readable.
+const MAX_VIEW_DEPTH: usize = 32;
 
 fn dialect_of(kind: &str) -> Result<Dialect> {
     match kind.parse::<EngineKind>() {
@@ -119,8 +132,29 @@ impl Catalog {
         let prefix_parts = 1; // the integration's own name
         let resources = self
             .store()
-            .integration_resources(principal.workspace, integration, false)
+            .integration_resources(principal.workspace, integration, true)
             .await?;
+        let views: Vec<ResourceId> = resources
+            .iter()
+            .filter(|resource| resource.kind == ResourceKind::View)
+            .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
+            .map(|resource| resource.id)
+            .collect();
+        let readable_views = self.readable_views(principal, &views).await?;
+        let mut hidden_by_parent: HashMap<ResourceId, Vec<String>> = HashMap::new();
+        for column in resources
+            .iter()
+            .filter(|resource| resource.kind == ResourceKind::Column)
+            .filter(|column| !principal.can_see(column.workspace, &column.teams))
+        {
+            if let Some(parent) = column.parent {
+                hidden_by_parent
+                    .entry(parent)
+                    .or_default()
+                    .push(column.name.clone());
+            }
+        }
+        let mut hidden_columns = HashMap::new();
         let default_schema = resources
             .iter()
             .filter(|resource| resource.kind == ResourceKind::Database)
@@ -130,28 +164,151 @@ impl Catalog {
             .into_iter()
             .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
             .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
+            // A view runs with its owner's rights: only when the caller may read all it reads.
+            .filter(|resource| {
+                resource.kind != ResourceKind::View || readable_views.contains(&resource.id)
+            })
             .filter_map(|resource| {
                 let parts: Vec<&str> = resource.path.split('.').skip(prefix_parts).collect();
                 // PostgreSQL: db.schema.table; MySQL: db.table; SQLite: main.table.
-                match parts.as_slice() {
+                let key = match parts.as_slice() {
                     [_, schema, _] if dialect == Dialect::Postgres => {
-                        Some((schema.to_string(), resource.name.clone()))
+                        (schema.to_string(), resource.name.clone())
                     }
-                    [owner, _] => Some((owner.to_string(), resource.name.clone())),
-                    _ => None,
+                    [owner, _] => (owner.to_string(), resource.name.clone()),
+                    _ => return None,
+                };
+                if let Some(hidden) = hidden_by_parent.remove(&resource.id) {
+                    hidden_columns.insert(key.clone(), hidden);
                 }
+                Some(key)
             })
             .collect();
         let visible = VisibleTables {
             dialect,
             tables,
             default_schema: (default_schema.len() == 1).then(|| default_schema[0].clone()),
+            hidden_columns,
         };
         cairn_sqlguard::check(dialect, sql, &visible).map_err(|refusal| refused(refusal.reason))
     }
 
-    /// Runs a read-only statement for the caller, when both gates hold.
-    pub async fn run_sql(&self, principal: &Principal, input: SqlInput) -> Result<QueryResult> {
+    /// Which of `views` the caller may read: every table or view each one reads, directly or
+    /// through other views, is one the caller may see with all of its columns. A view runs
+    /// with its owner's rights, so anything less would hand the caller rows or columns hidden
+    /// from them; its definition is shown under the same rule. A dependency that is no longer
+    /// in the catalog, or a chain deeper than [`MAX_VIEW_DEPTH`], makes a view unreadable.
+    pub(crate) async fn readable_views(
+        &self,
+        principal: &Principal,
+        views: &[ResourceId],
+    ) -> Result<HashSet<ResourceId>> {
+        let store = self.store();
+        let mut reads: HashMap<ResourceId, Vec<ResourceId>> = HashMap::new();
+        let mut known: HashMap<ResourceId, Resource> = HashMap::new();
+        let mut frontier: Vec<ResourceId> = views.to_vec();
+        for _ in 0..MAX_VIEW_DEPTH {
+            frontier.retain(|view| !reads.contains_key(view));
+            if frontier.is_empty() {
+                break;
+            }
+            for view in &frontier {
+                reads.insert(*view, Vec::new());
+            }
+            let relations = store
+                .relations_of_many(principal.workspace, &frontier)
+                .await?;
+            let mut targets = Vec::new();
+            for relation in relations {
+                if relation.kind == "view_dependency" && frontier.contains(&relation.from) {
+                    reads.entry(relation.from).or_default().push(relation.to);
+                    if !known.contains_key(&relation.to) && !targets.contains(&relation.to) {
+                        targets.push(relation.to);
+                    }
+                }
+            }
+            let found = store
+                .resources_by_ids(principal.workspace, &targets)
+                .await?;
+            frontier = found
+                .iter()
+                .filter(|resource| resource.kind == ResourceKind::View)
+                .map(|resource| resource.id)
+                .collect();
+            known.extend(found.into_iter().map(|resource| (resource.id, resource)));
+        }
+        let read_ids: Vec<ResourceId> = known.keys().copied().collect();
+        let with_hidden_columns: HashSet<ResourceId> = store
+            .children_of(principal.workspace, &read_ids)
+            .await?
+            .into_iter()
+            .filter(|column| column.kind == ResourceKind::Column)
+            .filter(|column| !principal.can_see(column.workspace, &column.teams))
+            .filter_map(|column| column.parent)
+            .collect();
+        let fully_visible = |id: &ResourceId| {
+            known.get(id).is_some_and(|resource| {
+                principal.can_see(resource.workspace, &resource.teams)
+                    && !with_hidden_columns.contains(id)
+            })
+        };
+        // Decided view by view, depth first; a view met again on its own path (a cycle, which
+        // databases do not allow) counts as unreadable.
+        fn readable(
+            view: ResourceId,
+            reads: &HashMap<ResourceId, Vec<ResourceId>>,
+            known: &HashMap<ResourceId, Resource>,
+            fully_visible: &dyn Fn(&ResourceId) -> bool,
+            path: &mut Vec<ResourceId>,
+            decided: &mut HashMap<ResourceId, bool>,
+        ) -> bool {
+            if let Some(verdict) = decided.get(&view) {
+                return *verdict;
+            }
+            let Some(targets) = reads.get(&view) else {
+                // Beyond the depth followed.
+                return false;
+            };
+            if path.contains(&view) || path.len() > MAX_VIEW_DEPTH {
+                return false;
+            }
+            path.push(view);
+            let verdict = targets.iter().all(|target| {
+                fully_visible(target)
+                    && (known
+                        .get(target)
+                        .is_none_or(|resource| resource.kind != ResourceKind::View)
+                        || readable(*target, reads, known, fully_visible, path, decided))
+            });
+            path.pop();
+            decided.insert(view, verdict);
+            verdict
+        }
+        let mut decided = HashMap::new();
+        Ok(views
+            .iter()
+            .copied()
+            .filter(|view| {
+                readable(
+                    *view,
+                    &reads,
+                    &known,
+                    &fully_visible,
+                    &mut Vec::new(),
+                    &mut decided,
+                )
+            })
+            .collect())
+    }
+
+    /// Both gates and the guard, for a statement about to be described or run; refusals are
+    /// audited. Returns the integration's sealed connection, the checked statement and the
+    /// audit record's request part.
+    async fn admit_sql(
+        &self,
+        principal: &Principal,
+        input: &SqlInput,
+    ) -> Result<(IntegrationRow, ReadOnlyQuery, serde_json::Value)> {
         if input.sql.chars().count() > SQL_MAX_CHARS {
             return Err(CatalogError::invalid(
                 "sql",
@@ -195,6 +352,45 @@ impl Catalog {
                 return Err(error);
             }
         };
+        Ok((row, checked, audit_base))
+    }
+
+    /// Checks a statement for the caller as the assistant's model may learn of it: both gates,
+    /// the guard, then the database's own parse and plan without executing anything. Returns
+    /// the statement's column names. Errors are our refusals or the database's refusal to
+    /// prepare it (`query_invalid`), which depend on the statement and the schema only.
+    pub async fn describe_sql(
+        &self,
+        principal: &Principal,
+        input: SqlInput,
+    ) -> Result<Vec<String>> {
+        let (row, checked, _) = self.admit_sql(principal, &input).await?;
+        let target = self.integration_target(&row).await?;
+        let limits = Limits {
+            timeout: Duration::from_secs(10),
+            ..Limits::default()
+        };
+        query::describe(target.url(), &checked, &limits)
+            .await
+            .map_err(|error| match error {
+                QueryError::Failed(message) => CatalogError::Refused {
+                    code: "query_invalid",
+                    message,
+                },
+                QueryError::Connect(message) => CatalogError::Refused {
+                    code: "unreachable",
+                    message,
+                },
+                other => CatalogError::Refused {
+                    code: "query_failed",
+                    message: other.to_string(),
+                },
+            })
+    }
+
+    /// Runs a read-only statement for the caller, when both gates hold.
+    pub async fn run_sql(&self, principal: &Principal, input: SqlInput) -> Result<QueryResult> {
+        let (row, checked, audit_base) = self.admit_sql(principal, &input).await?;
         let target = self.integration_target(&row).await?;
         let limits = Limits {
             timeout: Duration::from_secs(30),

@@ -16,6 +16,7 @@ const VERSION: &str = "v1:";
 /// The key that opens integration credentials. `Debug` never prints it.
 pub(crate) struct Vault {
     cipher: Aes256Gcm,
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for Vault {
@@ -36,6 +37,16 @@ fn parse_key(text: &str) -> Option<[u8; 32]> {
     bytes.try_into().ok()
 }
 
+/// SHA-256 of a fixed label keyed by the secret key, in hex.
+fn fingerprint(key: &[u8; 32]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(key)
+        .chain_update(b"cairn secret key fingerprint v1")
+        .finalize();
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 impl Vault {
     /// The operator's key if given, else the data directory's key file, created on first use.
     pub(crate) fn open(operator_key: Option<&str>, data_dir: &Path) -> Result<Vault> {
@@ -49,7 +60,15 @@ impl Vault {
         };
         let cipher = Aes256Gcm::new_from_slice(&key)
             .map_err(|_| CatalogError::Internal("invalid secret key".into()))?;
-        Ok(Vault { cipher })
+        Ok(Vault {
+            cipher,
+            fingerprint: fingerprint(&key),
+        })
+    }
+
+    /// Names the key without revealing it: equal keys have equal fingerprints.
+    pub(crate) fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     fn key_file(path: &Path) -> Result<[u8; 32]> {

@@ -29,6 +29,10 @@ use cairn_sqlguard::{Dialect, ReadOnlyQuery};
 
 use crate::{EngineKind, Redactor};
 
+/// The PostgreSQL `search_path` every session that runs user SQL is pinned to. The guard's
+/// catalog resolves unqualified names in this schema, exactly as the session does.
+pub const POSTGRES_SEARCH_PATH: &str = "public";
+
 /// How much a query may return and how long it may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -36,6 +40,9 @@ pub struct Limits {
     pub max_rows: usize,
     /// Bytes of JSON-encoded rows returned at most.
     pub max_bytes: usize,
+    /// Bytes (characters for text) of one value at most: longer values are cut by the database
+    /// before they are sent, so no value is ever held whole.
+    pub max_value_bytes: usize,
     /// How long the statement may run; the server cancels it then.
     pub timeout: Duration,
 }
@@ -45,6 +52,7 @@ impl Default for Limits {
         Limits {
             max_rows: 1000,
             max_bytes: 4 * 1024 * 1024,
+            max_value_bytes: 64 * 1024,
             timeout: Duration::from_secs(30),
         }
     }
@@ -74,6 +82,33 @@ pub enum QueryError {
     Failed(String),
 }
 
+/// Whether a statement runs or is only prepared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Parse and plan on the server (prepare), read the result's columns, execute nothing.
+    Describe,
+    Execute,
+}
+
+/// Prepares `query` on the database at `url`, in the same session as [`run`] would, without
+/// executing it, and returns its column names. Nothing is read from any table, so the outcome
+/// depends on the statement and the schema only, never on rows: what a language model may learn
+/// about SQL it wrote.
+///
+/// # Errors
+///
+/// [`QueryError::Failed`] with the database's message when it would not parse or plan the
+/// statement; the other variants as for [`run`].
+pub async fn describe(
+    url: &str,
+    query: &ReadOnlyQuery,
+    limits: &Limits,
+) -> Result<Vec<String>, QueryError> {
+    run_in(url, query, limits, Mode::Describe)
+        .await
+        .map(|result| result.columns)
+}
+
 /// Runs `query` on the database at `url` within `limits`.
 ///
 /// # Errors
@@ -86,6 +121,15 @@ pub async fn run(
     url: &str,
     query: &ReadOnlyQuery,
     limits: &Limits,
+) -> Result<QueryResult, QueryError> {
+    run_in(url, query, limits, Mode::Execute).await
+}
+
+async fn run_in(
+    url: &str,
+    query: &ReadOnlyQuery,
+    limits: &Limits,
+    mode: Mode,
 ) -> Result<QueryResult, QueryError> {
     let redactor = Redactor::for_url(url);
     let engine = EngineKind::from_url(url);
@@ -101,19 +145,22 @@ pub async fn run(
         });
     }
     let started = Instant::now();
-    // The server-side timeout cancels the statement; this one only guards against a server that
-    // stops answering altogether.
-    let deadline = limits.timeout + crate::CONNECT_TIMEOUT;
+    // One deadline for connecting, running and fetching: each engine gives the statement only
+    // the time left after connecting (and the server cancels it then); this outer bound, a
+    // moment later, only guards against a server that stops answering altogether.
+    let deadline = limits.timeout + DEADLINE_GRACE;
     let work = async {
         match expected {
-            EngineKind::Postgres => postgres::run(url, query.sql(), limits).await,
-            EngineKind::Mysql => mysql::run(url, query.sql(), limits).await,
-            EngineKind::Sqlite => sqlite::run(url, query.sql(), limits).await,
+            EngineKind::Postgres => postgres::run(url, query.sql(), limits, mode, started).await,
+            EngineKind::Mysql => mysql::run(url, query.sql(), limits, mode, started).await,
+            EngineKind::Sqlite => sqlite::run(url, query.sql(), limits, mode, started).await,
         }
     };
     let outcome = match tokio::time::timeout(deadline, work).await {
+        // The engines report the time that was left when they started; the caller set the
+        // whole deadline, and that is what the message names.
+        Ok(Err(QueryError::Timeout(_))) | Err(_) => Err(QueryError::Timeout(limits.timeout)),
         Ok(outcome) => outcome,
-        Err(_) => Err(QueryError::Timeout(limits.timeout)),
     };
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match outcome {
@@ -124,6 +171,7 @@ pub async fn run(
                 rows = fetched.rows.len(),
                 truncated = fetched.truncated,
                 elapsed_ms,
+                ?mode,
                 "ran guarded query"
             );
             Ok(QueryResult {
@@ -140,6 +188,7 @@ pub async fn run(
                 target = redactor.target(),
                 elapsed_ms,
                 timeout = matches!(error, QueryError::Timeout(_)),
+                ?mode,
                 "guarded query failed"
             );
             Err(error)
@@ -169,6 +218,31 @@ struct Collector {
     bytes: usize,
     rows: Vec<Vec<serde_json::Value>>,
     truncated: bool,
+}
+
+/// How long after the deadline the outer bound cuts a run whose server did not cancel it.
+const DEADLINE_GRACE: Duration = Duration::from_millis(500);
+
+impl Limits {
+    /// These limits with the time spent since `started` (connecting) taken off the timeout.
+    fn left_after(&self, started: Instant) -> Limits {
+        Limits {
+            timeout: self
+                .timeout
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_millis(1)),
+            ..*self
+        }
+    }
+}
+
+/// The cap on each value for a result of `columns` columns: [`Limits::max_value_bytes`], less
+/// when many columns share [`Limits::max_bytes`] (never under 256).
+fn value_cap(limits: &Limits, columns: usize) -> usize {
+    limits
+        .max_value_bytes
+        .min(limits.max_bytes / columns.max(1))
+        .max(256)
 }
 
 impl Collector {

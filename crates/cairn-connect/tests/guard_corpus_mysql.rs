@@ -60,3 +60,48 @@ async fn the_mysql_corpus_holds_against_a_real_server() {
     assert_eq!(database_after, database_before);
     assert_eq!(file_system_snapshot(&[&data_dir]), files_before);
 }
+
+/// The review's reproduction: MariaDB runs the text of `/*M! … */` (and `/*! … */`), so a
+/// statement that reads as `SELECT * FROM orders` plus a comment returns a hidden table's rows
+/// when sent as is. The guard refuses every such statement.
+#[tokio::test]
+async fn executable_comments_run_on_mariadb_and_the_guard_refuses_them() {
+    use sqlx::{Connection, Row};
+
+    let Some(server) = cairn_testkit::mariadb() else {
+        return;
+    };
+    let name = server.create_database_named("executable_comments");
+    let url = server.url(&name);
+    server.mysql(&name, FIXTURE).expect("fixture");
+    let catalog = FixtureCatalog {
+        dialect: Dialect::Mysql,
+        default_schema: name.clone(),
+    };
+    let attacks = [
+        "SELECT * FROM orders /*M! UNION SELECT id, 1, 1.0, token, NULL, token FROM secrets */",
+        "SELECT * FROM orders /*M!100000 UNION SELECT id, 1, 1.0, token, NULL, token FROM secrets */",
+        "SELECT * FROM orders /*!UNION SELECT id, 1, 1.0, token, NULL, token FROM secrets*/",
+        "SELECT id, note FROM orders /*!50000 UNION SELECT id, token FROM secrets */",
+    ];
+    let mut connection = sqlx::MySqlConnection::connect(&url).await.expect("connect");
+    for attack in attacks {
+        // Sent as is, the server runs the hidden part and returns the canary.
+        let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(attack))
+            .fetch_all(&mut connection)
+            .await
+            .unwrap_or_else(|error| panic!("{attack}: {error}"));
+        let leaked = rows.iter().any(|row| {
+            (0..row.len()).any(|index| {
+                row.try_get::<String, _>(index)
+                    .is_ok_and(|value| value == query_support::CANARY)
+            })
+        });
+        assert!(leaked, "the server did not run the comment of {attack}");
+        // Through the guard, it never gets there.
+        let refusal = cairn_sqlguard::check(Dialect::Mysql, attack, &catalog)
+            .expect_err(attack)
+            .reason;
+        assert!(refusal.contains("block comments"), "{attack}: {refusal}");
+    }
+}

@@ -400,17 +400,25 @@ impl SearchIndex {
             .and_offset(offset)
             .order_by_score();
         let hits = searcher.search(&BooleanQuery::new(clauses), &collector)?;
-        let mut ids = Vec::with_capacity(hits.len());
-        for (_score, address) in hits {
+        let mut scored = Vec::with_capacity(hits.len());
+        for (score, address) in hits {
             let document: TantivyDocument = searcher.doc(address)?;
             if let Some(id) = document
                 .get_first(fields.id)
                 .and_then(|value| value.as_u64())
             {
-                ids.push(ResourceId(i64::try_from(id).unwrap_or(0)));
+                scored.push((score, ResourceId(i64::try_from(id).unwrap_or(0))));
             }
         }
-        Ok(ids)
+        // Equal scores in id order: where a document sits in the index depends on when the
+        // feed was applied, and an order that depends on timing (or on anything but the
+        // metadata) must not decide what is retrieved.
+        scored.sort_by(|(left_score, left_id), (right_score, right_id)| {
+            right_score
+                .total_cmp(left_score)
+                .then_with(|| left_id.cmp(right_id))
+        });
+        Ok(scored.into_iter().map(|(_, id)| id).collect())
     }
 
     /// The query's words, analysed exactly as indexed text is, without the function words of

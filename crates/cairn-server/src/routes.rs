@@ -29,8 +29,31 @@ use crate::{AppState, SESSION_COOKIE};
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// Large enough for a dbt manifest of a big project.
-const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Every route but the dbt import: descriptions, permissions, questions and SQL are small.
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Large enough for a dbt manifest of a big project; read only once the caller is known to be an
+/// admin who sees the integration.
+const DBT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// A sign-in is an address, a password and a workspace name: a few KiB at most. Anyone may send
+/// one, so nothing larger is read.
+const SIGN_IN_MAX_BODY_BYTES: usize = 4 * 1024;
+
+/// Gives one route its own body limit, read before the router-wide default.
+fn body_limit<S>(
+    (schemas, paths, router): utoipa_axum::router::UtoipaMethodRouter<S>,
+    max: usize,
+) -> utoipa_axum::router::UtoipaMethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    (
+        schemas,
+        paths,
+        router.layer(axum::extract::DefaultBodyLimit::max(max)),
+    )
+}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -59,7 +82,10 @@ impl Modify for SecuritySchemes {
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
-        .routes(routes!(sign_in, sign_out))
+        .routes(body_limit(
+            routes!(sign_in, sign_out),
+            SIGN_IN_MAX_BODY_BYTES,
+        ))
         .routes(routes!(me))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(delete_token))
@@ -76,7 +102,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             delete_integration
         ))
         .routes(routes!(sync_integration))
-        .routes(routes!(import_dbt))
+        .routes(body_limit(routes!(import_dbt), DBT_MAX_BODY_BYTES))
         .routes(routes!(get_permissions, put_permissions))
         .routes(routes!(get_ai_settings, put_ai_settings))
         .routes(routes!(run_sql))
@@ -499,8 +525,24 @@ async fn import_dbt(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<DbtImportInput>,
+    request: axum::extract::Request,
 ) -> ApiResult<Json<DbtImportView>> {
+    // Authorise before reading the body: nobody else makes the server read and parse a manifest.
+    state
+        .catalog
+        .visible_integration(&auth.principal, IntegrationId(id))
+        .await?;
+    if !auth.principal.can_administer() {
+        return Err(cairn_catalog::CatalogError::forbidden(
+            "only workspace admins manage integrations",
+        )
+        .into());
+    }
+    let ApiJson(body) =
+        <ApiJson<DbtImportInput> as axum::extract::FromRequest<AppState>>::from_request(
+            request, &state,
+        )
+        .await?;
     Ok(Json(
         state
             .catalog

@@ -366,8 +366,6 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing(app: TestApp) 
         ),
         (json!({"kind": "term"}), Some("name")),
         (json!({"kind": "term", "name": 5}), None),
-        (json!({"kind": "term", "name": "Revenue"}), Some("name")),
-        (json!({"kind": "term", "name": "  Revenue "}), Some("name")),
     ];
     for (body, field) in cases {
         let (status, answer) = app
@@ -375,6 +373,18 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing(app: TestApp) 
             .await;
         assert_error(status, &answer, StatusCode::BAD_REQUEST, field);
         let _ = body;
+    }
+    // A taken name is a conflict (API.md), not bad input; trimmed names are the same name.
+    for name in ["Revenue", "  Revenue "] {
+        let (status, answer) = app
+            .post(
+                &people.editor,
+                "/api/v1/resources",
+                json!({"kind": "term", "name": name}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+        assert_eq!(answer["error"]["code"], "conflict", "{answer}");
     }
     let malformed = app
         .client
@@ -435,7 +445,7 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing(app: TestApp) 
             json!({"email": "editor@acme.test", "role": "viewer"}),
         )
         .await;
-    assert_error(status, &body, StatusCode::BAD_REQUEST, Some("email"));
+    assert_eq!(status, StatusCode::CONFLICT, "a member already: {body}");
     let (status, body) = app
         .post(
             &people.admin,
@@ -447,7 +457,7 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing(app: TestApp) 
     let (status, body) = app
         .post(&people.admin, "/api/v1/teams", json!({"name": "sales"}))
         .await;
-    assert_error(status, &body, StatusCode::BAD_REQUEST, Some("name"));
+    assert_eq!(status, StatusCode::CONFLICT, "a taken team name: {body}");
     let (status, body) = app
         .get(&people.admin, "/api/v1/resources/not-a-number")
         .await;

@@ -13,6 +13,8 @@ on_both_backends!(
     postgres_sync_is_idempotent_reports_changes_and_keeps_peoples_edits,
     bad_connections_answer_422_without_the_password_and_change_nothing,
     sqlite_chinook_and_dbt_docs_arrive,
+    one_workspaces_interval_cannot_stop_everyones_syncs,
+    dbt_bodies_of_non_admins_are_refused_unread,
 );
 
 const PASSWORD_CANARY: &str = "Sup3rS3cretPa55word";
@@ -287,7 +289,8 @@ async fn bad_connections_answer_422_without_the_password_and_change_nothing(app:
             "missingfile",
             "sqlite",
             format!("sqlite://{}/absent.db", dir.path().display()),
-            "database_not_found",
+            // a missing file reads like any target that cannot be reached
+            "unreachable",
         ),
     ];
     if let Some(server) = cairn_testkit::postgres() {
@@ -364,10 +367,6 @@ async fn bad_connections_answer_422_without_the_password_and_change_nothing(app:
             "name",
         ),
         (
-            json!({"name": "unreachable", "kind": "postgres", "connection": "postgres://x@y/z"}),
-            "name",
-        ),
-        (
             json!({"name": "x", "kind": "postgres", "connection": "postgres://x@y/z", "sync_interval_secs": 1}),
             "sync_interval_secs",
         ),
@@ -379,6 +378,15 @@ async fn bad_connections_answer_422_without_the_password_and_change_nothing(app:
         let (status, answer) = app.post(&admin, "/api/v1/integrations", body).await;
         assert_error(status, &answer, StatusCode::BAD_REQUEST, Some(field));
     }
+    // A taken name is a conflict (API.md: 409).
+    let (status, answer) = app
+        .post(
+            &admin,
+            "/api/v1/integrations",
+            json!({"name": "unreachable", "kind": "postgres", "connection": "postgres://x@y/z"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
 }
 
 async fn sqlite_chinook_and_dbt_docs_arrive(app: TestApp) {
@@ -586,4 +594,123 @@ async fn the_scheduler_syncs_due_integrations_once() {
         first,
         "not due again before its interval"
     );
+}
+
+async fn one_workspaces_interval_cannot_stop_everyones_syncs(app: TestApp) {
+    let (admin, _) = admin_and_viewer(&app).await;
+    let other_workspace = app.workspace("other", &["analytics"]).await;
+    let other = app
+        .member(other_workspace, "admin@other.test", Role::Admin, &[])
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("small.sqlite");
+    cairn_connect::demo::write_demo_database(&file).unwrap();
+    let url = format!("sqlite://{}", file.display());
+    let year: u64 = 365 * 24 * 3600;
+    for interval in [9_300_000_000_000_000_u64, year + 1, u64::MAX] {
+        let (status, body) = app
+            .post(
+                &admin,
+                "/api/v1/integrations",
+                json!({"name": "huge", "kind": "sqlite", "connection": url,
+                    "teams": ["analytics"], "sync_interval_secs": interval}),
+            )
+            .await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::BAD_REQUEST,
+            Some("sync_interval_secs"),
+        );
+    }
+    let (status, body) = app
+        .post(
+            &admin,
+            "/api/v1/integrations",
+            json!({"name": "yearly", "kind": "sqlite", "connection": url,
+                "teams": ["analytics"], "sync_interval_secs": year}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let yearly = body["id"].as_i64().unwrap();
+    let (status, body) = app
+        .call(
+            &admin,
+            Method::PATCH,
+            &format!("/api/v1/integrations/{yearly}"),
+            Some(json!({"sync_interval_secs": 9_300_000_000_000_000_u64})),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        Some("sync_interval_secs"),
+    );
+    let (_, view) = app
+        .get(&admin, &format!("/api/v1/integrations/{yearly}"))
+        .await;
+    assert_eq!(view["sync_interval_secs"].as_u64(), Some(year), "{view}");
+
+    // An interval stored before the bound existed still cannot stop the scheduler's one query.
+    sqlx::query("UPDATE integrations SET sync_interval_secs = 9300000000000000 WHERE id = $1")
+        .bind(yearly)
+        .execute(app.catalog.store().pool())
+        .await
+        .unwrap();
+    let theirs = integration(&app, &other, "theirs", "sqlite", &url).await;
+    app.catalog.sync_due().await.unwrap();
+    let (_, view) = app
+        .get(&other, &format!("/api/v1/integrations/{theirs}"))
+        .await;
+    assert!(
+        view["last_sync_status"]
+            .as_str()
+            .is_some_and(|status| status.starts_with("ok")),
+        "another workspace's integration is synced: {view}"
+    );
+    let (_, view) = app
+        .get(&admin, &format!("/api/v1/integrations/{yearly}"))
+        .await;
+    assert!(view["last_sync_at"].is_null(), "not due: {view}");
+}
+
+async fn dbt_bodies_of_non_admins_are_refused_unread(app: TestApp) {
+    let (admin, viewer) = admin_and_viewer(&app).await;
+    let stranger = app
+        .member(
+            admin.workspace,
+            "finance@acme.test",
+            Role::Editor,
+            &["finance"],
+        )
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("small.sqlite");
+    cairn_connect::demo::write_demo_database(&file).unwrap();
+    let id = integration(
+        &app,
+        &admin,
+        "small",
+        "sqlite",
+        &format!("sqlite://{}", file.display()),
+    )
+    .await;
+    // Not JSON at all: had the body been parsed first, the answer would be 400. Small enough
+    // to be sent whole before the early refusal closes the connection.
+    let garbage = format!("{{\"manifest\": {}", "[".repeat(2_000));
+    let send = |member: &Member| {
+        app.client
+            .post(app.url(&format!("/api/v1/integrations/{id}/dbt")))
+            .bearer_auth(&member.token)
+            .header("content-type", "application/json")
+            .body(garbage.clone())
+            .send()
+    };
+    let status = send(&viewer).await.unwrap().status();
+    assert_eq!(status, StatusCode::FORBIDDEN, "a viewer who sees it");
+    let status = send(&stranger).await.unwrap().status();
+    assert_eq!(status, StatusCode::NOT_FOUND, "a member who cannot see it");
+    let status = send(&admin).await.unwrap().status();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an admin's body is read");
 }

@@ -54,6 +54,15 @@ pub trait Catalog {
     /// schema `main` or `temp`). Returns `None` when the relation does not exist or the caller
     /// may not see it: the guard answers both the same way.
     fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef>;
+
+    /// The columns of a relation [`Catalog::resolve`] returned that the caller may not see, as
+    /// the database names them. A statement naming one is refused, and so is every form that
+    /// would return one without naming it (`*`, `t.*`, a whole-row reference, a column alias
+    /// list, a NATURAL join). The default: every column is visible.
+    fn hidden_columns(&self, table: &TableRef) -> Vec<String> {
+        let _ = table;
+        Vec::new()
+    }
 }
 
 /// A statement that passed the guard. Only [`check`] builds one.

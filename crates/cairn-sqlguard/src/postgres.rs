@@ -9,7 +9,7 @@ use pg_query::protobuf::{
     SelectStmt, SetOperation, SubLinkType, Token, TypeName, WindowDef, WithClause, node::Node as N,
 };
 
-use crate::scope::{CteNames, Resolver};
+use crate::scope::{CteNames, RelationRef, Resolver};
 use crate::{Catalog, Refusal, TableRef, allowlist};
 
 pub(crate) fn check(sql: &str, catalog: &dyn Catalog) -> Result<Vec<TableRef>, Refusal> {
@@ -39,6 +39,7 @@ pub(crate) fn check(sql: &str, catalog: &dyn Catalog) -> Result<Vec<TableRef>, R
     };
     walker.select(select)?;
     cross_check(&parsed.protobuf, &walker.resolver)?;
+    walker.resolver.check_columns()?;
     Ok(walker.resolver.into_tables())
 }
 
@@ -66,10 +67,12 @@ fn refuse_unicode_escapes(sql: &str) -> Result<(), Refusal> {
 fn cross_check(tree: &protobuf::ParseResult, resolver: &Resolver<'_>) -> Result<(), Refusal> {
     let value = serde_json::to_value(tree)
         .map_err(|error| Refusal::new(format!("statement could not be inspected: {error}")))?;
-    let mut relations = 0;
-    let mut functions = 0;
-    count_keys(&value, &mut relations, &mut functions);
-    if relations != resolver.relations_seen || functions != resolver.functions_seen {
+    let mut counts = KeyCounts::default();
+    count_keys(&value, &mut counts);
+    if counts.relations != resolver.relations_seen
+        || counts.functions != resolver.functions_seen
+        || counts.column_refs != resolver.column_refs_seen
+    {
         return Err(Refusal::new(
             "statement uses a construct the guard cannot inspect",
         ));
@@ -77,21 +80,29 @@ fn cross_check(tree: &protobuf::ParseResult, resolver: &Resolver<'_>) -> Result<
     Ok(())
 }
 
-fn count_keys(value: &serde_json::Value, relations: &mut usize, functions: &mut usize) {
+#[derive(Default)]
+struct KeyCounts {
+    relations: usize,
+    functions: usize,
+    column_refs: usize,
+}
+
+fn count_keys(value: &serde_json::Value, counts: &mut KeyCounts) {
     match value {
         serde_json::Value::Object(map) => {
             for (key, inner) in map {
                 match key.as_str() {
-                    "RangeVar" => *relations += 1,
-                    "FuncCall" => *functions += 1,
+                    "RangeVar" => counts.relations += 1,
+                    "FuncCall" => counts.functions += 1,
+                    "ColumnRef" => counts.column_refs += 1,
                     _ => {}
                 }
-                count_keys(inner, relations, functions);
+                count_keys(inner, counts);
             }
         }
         serde_json::Value::Array(items) => {
             for inner in items {
-                count_keys(inner, relations, functions);
+                count_keys(inner, counts);
             }
         }
         _ => {}
@@ -266,19 +277,30 @@ impl Walker<'_> {
             Some(N::JoinExpr(join)) => {
                 let JoinExpr {
                     jointype: _,
-                    is_natural: _,
+                    is_natural,
                     larg,
                     rarg,
                     using_clause,
                     join_using_alias: _,
                     quals,
-                    alias: _,
+                    alias,
                     rtindex: _,
                 } = join.as_ref();
+                if *is_natural
+                    || alias
+                        .as_ref()
+                        .is_some_and(|alias| !alias.colnames.is_empty())
+                {
+                    self.resolver.positional_columns();
+                }
                 for side in [larg, rarg].into_iter().flatten() {
                     self.range_item(side)?;
                 }
-                self.exprs(using_clause)?;
+                let using = string_parts(using_clause)
+                    .ok_or_else(|| Refusal::new("unexpected USING list"))?;
+                for column in using {
+                    self.resolver.column_name(column, false);
+                }
                 self.opt_expr(quals.as_deref())
             }
             Some(N::RangeSubselect(subselect)) => {
@@ -304,7 +326,7 @@ impl Walker<'_> {
             relname,
             inh: _,
             relpersistence: _,
-            alias: _,
+            alias,
             location: _,
         } = range_var;
         let written = [catalogname, schemaname, relname]
@@ -315,7 +337,16 @@ impl Walker<'_> {
             .join(".");
         let schema = (!schemaname.is_empty()).then_some(schemaname.as_str());
         let forbidden = !catalogname.is_empty() || is_system_relation(schema, relname);
-        self.resolver.relation(schema, relname, &written, forbidden)
+        let reference = RelationRef {
+            schema,
+            name: relname,
+            written: &written,
+            alias: alias.as_ref().map(|alias| alias.aliasname.as_str()),
+            alias_columns: alias
+                .as_ref()
+                .is_some_and(|alias| !alias.colnames.is_empty()),
+        };
+        self.resolver.relation(reference, forbidden)
     }
 
     fn range_function(&mut self, function: &RangeFunction) -> Result<(), Refusal> {
@@ -402,7 +433,10 @@ impl Walker<'_> {
         };
         match kind {
             N::String(_) | N::Integer(_) | N::Float(_) | N::Boolean(_) | N::BitString(_) => Ok(()),
-            N::AStar(_) => Ok(()),
+            N::AStar(_) => {
+                self.resolver.wildcard();
+                Ok(())
+            }
             N::AConst(_) => Ok(()),
             N::SqlvalueFunction(function) => {
                 let protobuf::SqlValueFunction {
@@ -419,9 +453,14 @@ impl Walker<'_> {
                     fields,
                     location: _,
                 } = column;
-                for field in fields {
+                self.resolver.column_refs_seen += 1;
+                for (index, field) in fields.iter().enumerate() {
                     match &field.node {
-                        Some(N::String(_) | N::AStar(_)) => {}
+                        // The last name may also stand for a whole row: `t`, `schema.t`.
+                        Some(N::String(name)) => self
+                            .resolver
+                            .column_name(&name.sval, index + 1 == fields.len()),
+                        Some(N::AStar(_)) => self.resolver.wildcard(),
                         other => {
                             return Err(Refusal::new(format!(
                                 "{} in a column reference is not allowed",

@@ -13,7 +13,7 @@ use sqlparser::ast::{
     GroupByWithModifier, InTarget, Join, JoinConstraint, JoinOperator, LimitClause,
     NamedWindowDefinition, NamedWindowExpr, ObjectName, ObjectNamePart, Offset, OrderBy,
     OrderByExpr, OrderByKind, Query, Select, SelectFlavor, SelectItem,
-    SelectItemQualifiedWildcardKind, SetExpr, Statement, TableFactor, TableWithJoins,
+    SelectItemQualifiedWildcardKind, SetExpr, Statement, TableAlias, TableFactor, TableWithJoins,
     UnaryOperator, Value, Values, Visit, Visitor, WildcardAdditionalOptions, WindowFrameBound,
     WindowSpec, WindowType, With,
 };
@@ -22,7 +22,7 @@ use sqlparser::dialect::{MySqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
-use crate::scope::{CteNames, Resolver};
+use crate::scope::{CteNames, RelationRef, Resolver};
 use crate::{Catalog, Dialect, Refusal, TableRef, allowlist};
 
 // MySQL runs the text of `/*! … */` comments and `sqlparser`'s MySQL dialect expands them into
@@ -81,6 +81,7 @@ pub(crate) fn check(
     };
     walker.query(query)?;
     cross_check(statement, &walker.resolver)?;
+    walker.resolver.check_columns()?;
     Ok(walker.resolver.into_tables())
 }
 
@@ -88,12 +89,12 @@ pub(crate) fn check(
 fn refuse_tokens(dialect: Dialect, tokens: &[TokenWithSpan]) -> Result<(), Refusal> {
     for token in tokens {
         match &token.token {
-            Token::Whitespace(Whitespace::MultiLineComment(comment))
-                if dialect == Dialect::Mysql
-                    && (comment.starts_with('!') || comment.starts_with('+')) =>
-            {
+            // MySQL runs the text of `/*! … */`, MariaDB also that of `/*M! … */`, and both
+            // read `/*+ … */` as optimizer hints; which prefixes a given server version honours
+            // is not the guard's to guess, so no block comment passes in this dialect.
+            Token::Whitespace(Whitespace::MultiLineComment(_)) if dialect == Dialect::Mysql => {
                 return Err(Refusal::new(
-                    "MySQL executable comments (/*! … */) and optimizer hints (/*+ … */) are not allowed",
+                    "block comments (/* … */) are not allowed in MySQL SQL: MySQL and MariaDB run the text of some of them (/*! … */, /*M! … */); use -- comments instead",
                 ));
             }
             Token::UnicodeStringLiteral(_) => {
@@ -113,6 +114,7 @@ fn refuse_tokens(dialect: Dialect, tokens: &[TokenWithSpan]) -> Result<(), Refus
 struct Counter {
     relations: usize,
     functions: usize,
+    column_refs: usize,
 }
 
 impl Visitor for Counter {
@@ -124,8 +126,10 @@ impl Visitor for Counter {
     }
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-        if matches!(expr, Expr::Function(_)) {
-            self.functions += 1;
+        match expr {
+            Expr::Function(_) => self.functions += 1,
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => self.column_refs += 1,
+            _ => {}
         }
         ControlFlow::Continue(())
     }
@@ -135,9 +139,12 @@ fn cross_check(statement: &Statement, resolver: &Resolver<'_>) -> Result<(), Ref
     let mut counter = Counter {
         relations: 0,
         functions: 0,
+        column_refs: 0,
     };
     let _ = statement.visit(&mut counter);
-    if counter.relations != resolver.relations_seen || counter.functions != resolver.functions_seen
+    if counter.relations != resolver.relations_seen
+        || counter.functions != resolver.functions_seen
+        || counter.column_refs != resolver.column_refs_seen
     {
         return Err(Refusal::new(
             "statement uses a construct the guard cannot inspect",
@@ -410,12 +417,16 @@ impl Walker<'_> {
             SelectItem::ExprWithAliases { .. } => refuse("several aliases for one expression"),
             SelectItem::QualifiedWildcard(kind, options) => {
                 plain_wildcard(options)?;
+                self.resolver.wildcard();
                 match kind {
                     SelectItemQualifiedWildcardKind::ObjectName(_) => Ok(()),
                     SelectItemQualifiedWildcardKind::Expr(_) => refuse("expr.*"),
                 }
             }
-            SelectItem::Wildcard(options) => plain_wildcard(options),
+            SelectItem::Wildcard(options) => {
+                self.resolver.wildcard();
+                plain_wildcard(options)
+            }
         }
     }
 
@@ -446,7 +457,17 @@ impl Walker<'_> {
             };
             match constraint {
                 JoinConstraint::On(expr) => self.expr(expr)?,
-                JoinConstraint::Using(_) | JoinConstraint::Natural | JoinConstraint::None => {}
+                JoinConstraint::Using(columns) => {
+                    for column in columns {
+                        let parts = identifiers(column)
+                            .ok_or_else(|| Refusal::new("unexpected USING list"))?;
+                        for part in parts {
+                            self.resolver.column_name(part, false);
+                        }
+                    }
+                }
+                JoinConstraint::Natural => self.resolver.positional_columns(),
+                JoinConstraint::None => {}
                 JoinConstraint::UsingAlias(..) => return refuse("USING … AS"),
             }
         }
@@ -457,7 +478,7 @@ impl Walker<'_> {
         match factor {
             TableFactor::Table {
                 name,
-                alias: _,
+                alias,
                 args,
                 with_hints,
                 version,
@@ -481,7 +502,7 @@ impl Walker<'_> {
                 {
                     return refuse("this table modifier");
                 }
-                self.relation(name)
+                self.relation(name, alias.as_ref())
             }
             TableFactor::Derived {
                 lateral: _,
@@ -496,8 +517,16 @@ impl Walker<'_> {
             }
             TableFactor::NestedJoin {
                 table_with_joins,
-                alias: _,
-            } => self.table_with_joins(table_with_joins),
+                alias,
+            } => {
+                if alias
+                    .as_ref()
+                    .is_some_and(|alias| !alias.columns.is_empty())
+                {
+                    self.resolver.positional_columns();
+                }
+                self.table_with_joins(table_with_joins)
+            }
             TableFactor::Function { .. }
             | TableFactor::TableFunction { .. }
             | TableFactor::UNNEST { .. }
@@ -507,7 +536,7 @@ impl Walker<'_> {
         }
     }
 
-    fn relation(&mut self, name: &ObjectName) -> Result<(), Refusal> {
+    fn relation(&mut self, name: &ObjectName, alias: Option<&TableAlias>) -> Result<(), Refusal> {
         let parts = identifiers(name).ok_or_else(|| Refusal::new("unexpected relation name"))?;
         let written = parts.join(".");
         if self.dialect == Dialect::Mysql
@@ -517,14 +546,20 @@ impl Walker<'_> {
             // MySQL's `FROM DUAL` names no table.
             return self.resolver.pseudo_relation();
         }
-        let (schema, relation) = match parts.as_slice() {
-            [relation] => (None, *relation),
-            [schema, relation] => (Some(*schema), *relation),
-            _ => return self.resolver.relation(None, &written, &written, true),
+        let (schema, relation, forbidden) = match parts.as_slice() {
+            [relation] => (None, *relation, false),
+            [schema, relation] => (Some(*schema), *relation, false),
+            _ => (None, written.as_str(), true),
         };
-        let forbidden = self.is_system_relation(schema, relation);
-        self.resolver
-            .relation(schema, relation, &written, forbidden)
+        let forbidden = forbidden || self.is_system_relation(schema, relation);
+        let reference = RelationRef {
+            schema,
+            name: relation,
+            written: &written,
+            alias: alias.map(|alias| alias.name.value.as_str()),
+            alias_columns: alias.is_some_and(|alias| !alias.columns.is_empty()),
+        };
+        self.resolver.relation(reference, forbidden)
     }
 
     fn is_system_relation(&self, schema: Option<&str>, name: &str) -> bool {
@@ -567,10 +602,17 @@ impl Walker<'_> {
     #[allow(clippy::too_many_lines)]
     fn expr(&mut self, expr: &Expr) -> Result<(), Refusal> {
         match expr {
-            Expr::Identifier(ident) => self.identifier(&ident.value),
+            Expr::Identifier(ident) => {
+                self.resolver.column_refs_seen += 1;
+                self.identifier(&ident.value)?;
+                self.resolver.column_name(&ident.value, false);
+                Ok(())
+            }
             Expr::CompoundIdentifier(idents) => {
+                self.resolver.column_refs_seen += 1;
                 for ident in idents {
                     self.identifier(&ident.value)?;
+                    self.resolver.column_name(&ident.value, false);
                 }
                 Ok(())
             }

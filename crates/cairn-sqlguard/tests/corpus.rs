@@ -199,11 +199,7 @@ fn refusals_name_the_construct() {
             "FOR UPDATE",
         ),
         (Dialect::Postgres, "LOCK TABLE orders", "LOCK"),
-        (
-            Dialect::Mysql,
-            "SELECT /*!50000 1 */",
-            "executable comments",
-        ),
+        (Dialect::Mysql, "SELECT /*!50000 1 */", "block comments"),
         (
             Dialect::Mysql,
             "SELECT LOAD_FILE('/etc/passwd')",

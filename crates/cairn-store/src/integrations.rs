@@ -153,10 +153,12 @@ impl Store {
     }
 
     /// Integrations of every workspace whose next sync is due: only the scheduler uses this.
+    /// Compared in seconds elapsed, so no interval stored by any workspace can overflow the one
+    /// query that schedules every workspace.
     pub async fn integrations_due(&self, now: i64) -> Result<Vec<IntegrationRow>> {
         let rows = crate::dynamic_query(&format!(
             "SELECT {INTEGRATION_COLUMNS} FROM integrations
-             WHERE COALESCE(last_sync_at, 0) + sync_interval_secs * 1000 <= $1
+             WHERE sync_interval_secs <= ($1 - COALESCE(last_sync_at, 0)) / 1000
                AND COALESCE(sync_lease_until, 0) < $1
              ORDER BY id"
         ))

@@ -16,6 +16,8 @@ pub struct PromptRow {
     pub citations: String,
     /// JSON `{integration_id, sql}` when the answer carried SQL.
     pub sql: Option<String>,
+    /// JSON of what the thread remembers after this turn (tables, last query).
+    pub context: Option<String>,
     pub created_at: i64,
 }
 
@@ -29,6 +31,8 @@ pub struct NewPrompt<'a> {
     pub citations: &'a str,
     /// JSON `{integration_id, sql}` when the answer carried SQL.
     pub sql: Option<&'a str>,
+    /// JSON of what the thread remembers after this turn.
+    pub context: Option<&'a str>,
 }
 
 /// A ledger entry to write.
@@ -60,7 +64,8 @@ pub struct EgressRow {
     pub resources: String,
 }
 
-const PROMPT_COLUMNS: &str = "id, thread_id, question, answer, citations, sql_text, created_at";
+const PROMPT_COLUMNS: &str =
+    "id, thread_id, question, answer, citations, sql_text, created_at, context";
 
 fn prompt_from(row: &AnyRow) -> PromptRow {
     PromptRow {
@@ -71,6 +76,7 @@ fn prompt_from(row: &AnyRow) -> PromptRow {
         citations: row.get(4),
         sql: row.get(5),
         created_at: row.get(6),
+        context: row.get(7),
     }
 }
 
@@ -129,8 +135,8 @@ impl Store {
     ) -> Result<i64> {
         let now = now_ms();
         let row = sqlx::query(
-            "INSERT INTO prompts (workspace_id, user_id, thread_id, question, answer, citations, sql_text, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO prompts (workspace_id, user_id, thread_id, question, answer, citations, sql_text, created_at, context)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(workspace.0)
         .bind(user.0)
@@ -140,6 +146,7 @@ impl Store {
         .bind(prompt.citations)
         .bind(prompt.sql)
         .bind(now)
+        .bind(prompt.context)
         .fetch_one(&self.pool)
         .await?;
         sqlx::query("UPDATE threads SET updated_at = $1 WHERE id = $2")

@@ -9,6 +9,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_integrations.sql")),
     (3, include_str!("migrations/0003_sql_and_audit.sql")),
     (4, include_str!("migrations/0004_assistant.sql")),
+    (5, include_str!("migrations/0005_prompt_context.sql")),
+    (6, include_str!("migrations/0006_key_fingerprint.sql")),
 ];
 
 fn for_backend(sql: &str, backend: Backend) -> String {

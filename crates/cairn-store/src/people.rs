@@ -557,4 +557,20 @@ impl Store {
         .await?;
         Ok(done.rows_affected() > 0)
     }
+
+    /// The secret key's fingerprint recorded at first open; records `fingerprint` when none is.
+    pub async fn key_fingerprint_or_record(&self, fingerprint: &str) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO key_fingerprint (id, fingerprint, created_at) VALUES (1, $1, $2)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(fingerprint)
+        .bind(crate::now_ms())
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT fingerprint FROM key_fingerprint WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get(0))
+    }
 }

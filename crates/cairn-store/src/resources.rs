@@ -566,6 +566,26 @@ impl Store {
         Ok(resources)
     }
 
+    /// Tables and views with a recorded popularity, most used first, at most `limit`.
+    pub async fn most_popular(
+        &self,
+        workspace: WorkspaceId,
+        limit: usize,
+    ) -> Result<Vec<Resource>> {
+        let rows = crate::dynamic_query(&format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.workspace_id = $1
+             AND r.kind IN ('table', 'view') AND r.popularity IS NOT NULL
+             ORDER BY r.popularity DESC, r.id LIMIT {}",
+            limit.max(1)
+        ))
+        .bind(workspace.0)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
+        self.attach_details(workspace, &mut resources).await?;
+        Ok(resources)
+    }
+
     /// Changes after `seq`, oldest first, at most `limit`.
     pub async fn changes_after(&self, seq: i64, limit: usize) -> Result<Vec<Change>> {
         let rows = crate::dynamic_query(&format!(

@@ -315,6 +315,48 @@ pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
             ms(ask_99.saturating_sub(trip_99)),
             ms(ask_99) / ms(trip_99).max(0.001),
         );
+        // The built-in offline assistant: the question engine with no model at all.
+        catalog
+            .update_ai_settings(
+                &admin,
+                AiSettingsInput {
+                    provider: Some(ProviderSetting::Builtin),
+                    ..AiSettingsInput::default()
+                },
+            )
+            .await?;
+        let mut offline = Vec::with_capacity(questions);
+        for index in 0..questions {
+            let (first, second) = (word(index * 7 + 3), word(index * 13 + 11));
+            let question = match index % 5 {
+                0 => format!("which table holds the {first} of each {second}?"),
+                1 => format!("how many {first} {second} are there?"),
+                2 => format!("total {first} value per {second}"),
+                3 => format!("how does {first} relate to {second}?"),
+                _ => format!("what columns does the {first} table have?"),
+            };
+            let started = Instant::now();
+            let answer = catalog
+                .ask(
+                    &principal,
+                    AskInput {
+                        question,
+                        thread_id: None,
+                    },
+                )
+                .await?;
+            offline.push(started.elapsed());
+            anyhow::ensure!(!answer.answer.is_empty(), "empty answer");
+        }
+        let (offline_50, offline_99) = (
+            percentile(&mut offline, 0.5),
+            percentile(&mut offline, 0.99),
+        );
+        println!(
+            "{size:>9} resources: built-in offline assistant ask p50 {:.2} ms p99 {:.2} ms",
+            ms(offline_50),
+            ms(offline_99)
+        );
         catalog.store().close().await;
     }
     Ok(())

@@ -247,6 +247,15 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let mut cli = Cli::parse();
+    // Benchmarks build their own catalogs in temporary directories: nothing in the data
+    // directory is created or touched.
+    if let Command::Bench(BenchCommand::Assistant {
+        resources,
+        questions,
+    }) = &cli.command
+    {
+        return bench::assistant(&bench::parse_sizes(resources)?, (*questions).max(1)).await;
+    }
     prepare_data_dir(&cli.data_dir)?;
     // Everything built from the data directory (the store's URL, the demo warehouse, the index)
     // needs an absolute path: resolve it once, before anything else uses it.
@@ -258,11 +267,16 @@ async fn main() -> Result<()> {
         .map(absolute_sqlite_url)
         .transpose()?;
     let mut config = CatalogConfig::new(cli.data_dir.clone());
-    if let Command::Serve {
-        integration_allow, ..
-    } = &cli.command
-    {
-        config.integration_policy = integration_allow.clone();
+    match &cli.command {
+        Command::Serve {
+            integration_allow, ..
+        } => config.integration_policy = integration_allow.clone(),
+        // Operator commands work beside a running server: they write to the store only, and
+        // the server's index follows the change feed.
+        _ => {
+            config.owns_index = false;
+            config.scheduled_sync = false;
+        }
     }
     config.secret_key = std::env::var("CAIRN_SECRET_KEY")
         .ok()
@@ -366,12 +380,7 @@ async fn main() -> Result<()> {
             );
             println!("{}", token.token.unwrap_or_default());
         }
-        Command::Bench(BenchCommand::Assistant {
-            resources,
-            questions,
-        }) => {
-            bench::assistant(&bench::parse_sizes(&resources)?, questions.max(1)).await?;
-        }
+        Command::Bench(_) => unreachable!("benchmarks run before the store opens"),
         Command::Purge => {
             let purged = catalog.purge().await?;
             println!("purged {purged} prompts past their workspace's retention");

@@ -117,3 +117,138 @@ async fn serve_demo_runs_with_a_relative_data_dir() {
     let again = start(directory.path(), &["--data-dir", "d"]);
     check_sign_in(&again, &directory.path().join("d/demo-credentials.txt")).await;
 }
+
+/// Runs `cairn ARGS… --data-dir DATA` in `directory`, feeding `input` on stdin; returns stdout.
+fn operator(directory: &Path, data: &str, args: &[&str], input: Option<&str>) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .current_dir(directory)
+        .env_remove("CAIRN_DATA_DIR")
+        .env_remove("CAIRN_DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .args(args)
+        .args(["--data-dir", data])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the cairn binary starts");
+    if let Some(input) = input {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "cairn {args:?} failed beside a running server: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The README offers `cairn token create` to scripts while the server runs: every operator
+/// command works beside a live server on the same data directory, and its effect shows through
+/// the server's API.
+#[tokio::test]
+async fn operator_commands_work_beside_a_running_server() {
+    cairn_assistant::provider::install_tls_provider();
+    let directory = tempfile::tempdir().unwrap();
+    let server = start(directory.path(), &["--data-dir", "d"]);
+    let client = reqwest::Client::new();
+    let api = |path: &str| format!("{}{path}", server.base);
+
+    let token = operator(
+        directory.path(),
+        "d",
+        &[
+            "token",
+            "create",
+            "--workspace",
+            "acme",
+            "--email",
+            "admin@acme.example",
+        ],
+        None,
+    );
+    let token = token.trim();
+    assert!(!token.is_empty());
+    let me = client
+        .get(api("/api/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200, "the CLI's token works on the server");
+
+    operator(
+        directory.path(),
+        "d",
+        &["team", "add", "--workspace", "acme", "--name", "platform"],
+        None,
+    );
+    let teams: serde_json::Value = client
+        .get(api("/api/v1/teams"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(teams.to_string().contains("\"platform\""), "{teams}");
+
+    operator(
+        directory.path(),
+        "d",
+        &[
+            "user",
+            "add",
+            "--workspace",
+            "acme",
+            "--email",
+            "ops@acme.example",
+            "--role",
+            "viewer",
+            "--team",
+            "platform",
+            "--password-stdin",
+        ],
+        Some("a long enough password for ops\n"),
+    );
+    let signed_in = client
+        .post(api("/api/v1/session"))
+        .json(&serde_json::json!({"email": "ops@acme.example", "password": "a long enough password for ops"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        signed_in.status(),
+        200,
+        "the CLI's member signs in on the server"
+    );
+
+    let verified = operator(
+        directory.path(),
+        "d",
+        &["audit", "verify", "--workspace", "acme"],
+        None,
+    );
+    assert!(verified.contains("intact"), "{verified}");
+    let purged = operator(directory.path(), "d", &["purge"], None);
+    assert!(purged.contains("purged"), "{purged}");
+
+    // The server still searches: its index was never taken from it.
+    let found = client
+        .get(api("/api/v1/resources?q=orders"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.status(), 200);
+}

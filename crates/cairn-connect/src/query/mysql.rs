@@ -11,14 +11,43 @@ use sqlx::{
 };
 
 use super::values::{float, format_date, format_time, hex, json_text, text_or_hex};
-use super::{Collector, Fetched, Limits, QueryError, connect, driver_error};
+use super::{Collector, Fetched, Limits, Mode, QueryError, connect, driver_error};
 
-pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched, QueryError> {
+/// The `sql_mode` the guard's MySQL dialect parses with: backslash escapes in strings (no
+/// `NO_BACKSLASH_ESCAPES`), `"…"` as a string (no `ANSI_QUOTES`), `||` as concatenation
+/// (`PIPES_AS_CONCAT`, which sqlx also sets), function names followed by `(` only (no
+/// `IGNORE_SPACE`), and none of the modes that turn on another dialect (`ANSI`, `ORACLE`, …).
+const PINNED_SQL_MODE: &str = "PIPES_AS_CONCAT,NO_ENGINE_SUBSTITUTION";
+
+/// A fresh connection for user SQL whose session parses as the guard does, whatever the
+/// server's global `sql_mode` or `init_connect` set. sqlx itself sets `NAMES utf8mb4`.
+pub(super) async fn open_session(url: &str) -> Result<MySqlConnection, QueryError> {
     let options = MySqlConnectOptions::from_str(url)
         .map_err(|error| QueryError::Connect(error.to_string()))?
-        .statement_cache_capacity(0);
+        .statement_cache_capacity(0)
+        .set_names(true);
     let mut connection = connect(MySqlConnection::connect_with(&options)).await?;
-    let fetched = fetch(&mut connection, sql, limits).await;
+    let pinned = connection
+        .execute(AssertSqlSafe(format!(
+            "SET SESSION sql_mode = '{PINNED_SQL_MODE}'"
+        )))
+        .await;
+    if let Err(error) = pinned {
+        let _ = connection.close_hard().await;
+        return Err(driver_error(&error));
+    }
+    Ok(connection)
+}
+
+pub(super) async fn run(
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+    mode: Mode,
+    started: std::time::Instant,
+) -> Result<Fetched, QueryError> {
+    let mut connection = open_session(url).await?;
+    let fetched = fetch(&mut connection, sql, &limits.left_after(started), mode).await;
     // Never reused; the open transaction ends with the connection.
     let _ = connection.close_hard().await;
     fetched
@@ -28,6 +57,7 @@ async fn fetch(
     connection: &mut MySqlConnection,
     sql: &str,
     limits: &Limits,
+    mode: Mode,
 ) -> Result<Fetched, QueryError> {
     let failed = |error: sqlx::Error| classify(&error, limits);
     let version: String = sqlx::query_scalar("SELECT CONVERT(VERSION() USING utf8mb4)")
@@ -69,6 +99,9 @@ async fn fetch(
         .map(|column| column.name().to_owned())
         .collect();
     let mut collector = Collector::new(limits);
+    if mode == Mode::Describe {
+        return Ok(collector.finish(columns));
+    }
     {
         let mut rows = statement.query().fetch(&mut *connection);
         while let Some(row) = rows.try_next().await.map_err(failed)? {

@@ -14,25 +14,56 @@ use super::values::{
     date_from_unix_days, float, hex, json_text, text_or_hex, time_from_micros,
     timestamp_from_unix_micros,
 };
-use super::{Collector, Fetched, Limits, QueryError, connect, driver_error};
+use super::{Collector, Fetched, Limits, Mode, QueryError, connect, driver_error, value_cap};
 
 /// PostgreSQL counts days and microseconds from 2000-01-01.
 const POSTGRES_EPOCH_DAYS: i64 = 10_957;
 const POSTGRES_EPOCH_MICROS: i64 = POSTGRES_EPOCH_DAYS * 86_400_000_000;
 
-pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched, QueryError> {
+/// Settings that change how PostgreSQL lexes, parses or resolves a statement, pinned to what the
+/// guard's parser assumes. Sent in the startup packet, they outrank what `ALTER ROLE … SET` or
+/// `ALTER DATABASE … SET` configured, and the guard refuses every statement that could change
+/// them afterwards.
+///
+/// - `search_path`: unqualified names resolve in [`crate::query::POSTGRES_SEARCH_PATH`] only
+///   (after `pg_catalog`, whose relations the guard refuses by name), never in a schema named
+///   after the role (`"$user"`).
+/// - `standard_conforming_strings`: a backslash in `'…'` is an ordinary character, as in the
+///   guard's parser; off, `'\''` would end a literal the guard read as still open.
+/// - `backslash_quote`, `client_encoding`: how `E'…'` strings and multibyte characters lex.
+const PINNED_PARSER_SETTINGS: [(&str, &str); 4] = [
+    ("search_path", crate::query::POSTGRES_SEARCH_PATH),
+    ("standard_conforming_strings", "on"),
+    ("backslash_quote", "safe_encoding"),
+    ("client_encoding", "UTF8"),
+];
+
+/// Options for a session that runs user SQL: read-only from the first statement on, a
+/// statement timeout, and the parser settings pinned.
+pub(super) fn session_options(url: &str, limits: &Limits) -> Result<PgConnectOptions, QueryError> {
     let timeout_ms = limits.timeout.as_millis().max(1).to_string();
-    let options = PgConnectOptions::from_str(url)
+    let mut settings = vec![
+        ("default_transaction_read_only", "on"),
+        ("statement_timeout", timeout_ms.as_str()),
+    ];
+    settings.extend(PINNED_PARSER_SETTINGS);
+    Ok(PgConnectOptions::from_str(url)
         .map_err(|error| QueryError::Connect(error.to_string()))?
         .application_name("cairn-query")
         .statement_cache_capacity(0)
-        // Read-only from the first statement on, even before BEGIN READ ONLY.
-        .options([
-            ("default_transaction_read_only", "on"),
-            ("statement_timeout", timeout_ms.as_str()),
-        ]);
+        .options(settings))
+}
+
+pub(super) async fn run(
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+    mode: Mode,
+    started: std::time::Instant,
+) -> Result<Fetched, QueryError> {
+    let options = session_options(url, limits)?;
     let mut connection = connect(PgConnection::connect_with(&options)).await?;
-    let fetched = fetch(&mut connection, sql, limits).await;
+    let fetched = fetch(&mut connection, sql, &limits.left_after(started), mode).await;
     // Never reused: whatever the statement did to the session ends with it, and the open
     // transaction is rolled back by the server.
     let _ = connection.close_hard().await;
@@ -43,6 +74,7 @@ async fn fetch(
     connection: &mut PgConnection,
     sql: &str,
     limits: &Limits,
+    mode: Mode,
 ) -> Result<Fetched, QueryError> {
     let failed = |error: sqlx::Error| classify(&error, limits);
     connection
@@ -67,6 +99,23 @@ async fn fetch(
         .map(|column| column.name().to_owned())
         .collect();
     let mut collector = Collector::new(limits);
+    if mode == Mode::Describe {
+        return Ok(collector.finish(columns));
+    }
+    let types: Vec<Option<u32>> = statement
+        .columns()
+        .iter()
+        .map(|column| column.type_info().oid().map(|oid| oid.0))
+        .collect();
+    let statement = if types.is_empty() {
+        statement
+    } else {
+        let wrapped = capped(sql, &types, value_cap(limits, types.len()));
+        connection
+            .prepare(AssertSqlSafe(wrapped).into_sql_str())
+            .await
+            .map_err(failed)?
+    };
     {
         let mut rows = statement.query().fetch(&mut *connection);
         while let Some(row) = rows.try_next().await.map_err(failed)? {
@@ -76,6 +125,44 @@ async fn fetch(
         }
     }
     Ok(collector.finish(columns))
+}
+
+/// Type OIDs whose values have a small fixed size: sent as they are.
+const FIXED_SIZE_TYPES: &[u32] = &[
+    16, 18, 20, 21, 23, 26, 700, 701, 790, 1082, 1083, 1114, 1184, 1186, 1266, 2950,
+];
+/// Character types: cut to the first characters on the server.
+const TEXT_TYPES: &[u32] = &[19, 25, 705, 1042, 1043];
+/// `bytea`: cut to the first bytes on the server.
+const BYTEA: u32 = 17;
+
+/// The statement wrapped so that the server cuts every value before sending it: text to
+/// `cap` characters, `bytea` to `cap` bytes, and any other variable-size value sent only when
+/// its text form is at most `cap` bytes (else null). The columns are renamed positionally, so
+/// duplicate or odd names in the statement cannot clash, and the result keeps their names.
+fn capped(sql: &str, types: &[Option<u32>], cap: usize) -> String {
+    let statement = sql.trim_end().trim_end_matches(';');
+    let aliases: Vec<String> = (0..types.len()).map(|index| format!("c{index}")).collect();
+    let values: Vec<String> = types
+        .iter()
+        .zip(&aliases)
+        .map(|(oid, alias)| match oid {
+            Some(oid) if FIXED_SIZE_TYPES.contains(oid) => format!("q.{alias}"),
+            Some(oid) if TEXT_TYPES.contains(oid) => {
+                format!("pg_catalog.left(q.{alias}::pg_catalog.text, {cap})")
+            }
+            Some(BYTEA) => format!("pg_catalog.substr(q.{alias}, 1, {cap})"),
+            _ => format!(
+                "CASE WHEN pg_catalog.octet_length(q.{alias}::pg_catalog.text) <= {cap} \
+                 THEN q.{alias} END"
+            ),
+        })
+        .collect();
+    format!(
+        "SELECT {} FROM (\n{statement}\n) AS q({})",
+        values.join(", "),
+        aliases.join(", ")
+    )
 }
 
 fn classify(error: &sqlx::Error, limits: &Limits) -> QueryError {

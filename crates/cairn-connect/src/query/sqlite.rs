@@ -11,12 +11,21 @@ use sqlx::{
 };
 
 use super::values::{float, hex};
-use super::{Collector, Fetched, Limits, QueryError, connect, driver_error};
+use super::{Collector, Fetched, Limits, Mode, QueryError, connect, driver_error, value_cap};
+
+/// SQLite's heap in this process at most, in bytes.
+const SQLITE_HEAP_LIMIT: &str = "201326592";
 
 /// Virtual machine instructions between two looks at the clock.
 const PROGRESS_STEPS: i32 = 10_000;
 
-pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched, QueryError> {
+pub(super) async fn run(
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+    mode: Mode,
+    started: std::time::Instant,
+) -> Result<Fetched, QueryError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|error| QueryError::Connect(error.to_string()))?
         // SQLITE_OPEN_READONLY, never created: the file cannot be written through this
@@ -27,9 +36,15 @@ pub(super) async fn run(url: &str, sql: &str, limits: &Limits) -> Result<Fetched
         // Refuses any change to any database file, including a temporary one.
         .pragma("query_only", "ON")
         // Functions in views and triggers of the schema may not have side effects.
-        .pragma("trusted_schema", "OFF");
+        .pragma("trusted_schema", "OFF")
+        // SQLite runs in this process: a statement that amplifies values (nested replace(),
+        // doubling in a recursive CTE, ...) fails with "out of memory" at this bound instead of
+        // taking the server's memory. sqlx offers no safe sqlite3_limit(), so this is the
+        // process-wide hard heap limit (it bounds every SQLite connection of the process
+        // together, the store's included, whose own needs are far below it).
+        .pragma("hard_heap_limit", SQLITE_HEAP_LIMIT);
     let mut connection = connect(SqliteConnection::connect_with(&options)).await?;
-    let fetched = fetch(&mut connection, sql, limits).await;
+    let fetched = fetch(&mut connection, sql, &limits.left_after(started), mode).await;
     let _ = connection.close().await;
     fetched
 }
@@ -38,6 +53,7 @@ async fn fetch(
     connection: &mut SqliteConnection,
     sql: &str,
     limits: &Limits,
+    mode: Mode,
 ) -> Result<Fetched, QueryError> {
     let deadline = Instant::now() + limits.timeout;
     {
@@ -65,6 +81,19 @@ async fn fetch(
         .map(|column| column.name().to_owned())
         .collect();
     let mut collector = Collector::new(limits);
+    if mode == Mode::Describe {
+        return Ok(collector.finish(columns));
+    }
+    let count = statement.columns().len();
+    let statement = if count == 0 {
+        statement
+    } else {
+        let wrapped = capped(sql, count, value_cap(limits, count));
+        connection
+            .prepare(AssertSqlSafe(wrapped).into_sql_str())
+            .await
+            .map_err(failed)?
+    };
     {
         let mut rows = statement.query().fetch(&mut *connection);
         while let Some(row) = rows.try_next().await.map_err(failed)? {
@@ -74,6 +103,28 @@ async fn fetch(
         }
     }
     Ok(collector.finish(columns))
+}
+
+/// The statement wrapped so that each value longer than `cap` (characters of text, bytes of a
+/// blob) is cut to its first `cap` before it is returned; the columns are renamed positionally
+/// in a common table expression, so duplicate or odd names cannot clash.
+fn capped(sql: &str, columns: usize, cap: usize) -> String {
+    let statement = sql.trim_end().trim_end_matches(';');
+    let aliases: Vec<String> = (0..columns).map(|index| format!("c{index}")).collect();
+    let values: Vec<String> = aliases
+        .iter()
+        .map(|alias| {
+            format!(
+                "CASE WHEN length(q.{alias}) > {cap} THEN substr(q.{alias}, 1, {cap}) \
+                 ELSE q.{alias} END"
+            )
+        })
+        .collect();
+    format!(
+        "WITH q({}) AS (\n{statement}\n) SELECT {} FROM q",
+        aliases.join(", "),
+        values.join(", ")
+    )
 }
 
 fn convert_row(row: &SqliteRow) -> Vec<Value> {

@@ -78,14 +78,19 @@ pub async fn spawn_app_with(
         per_account: 5,
         per_address: 1000,
         window: Duration::from_secs(60),
+        ..SignInLimits::default()
     };
     config.scheduled_sync = false;
     // The throwaway servers listen on unix sockets and the test databases are files, all under
     // the temporary directory, or on loopback: the operator of a test server allows them (the
     // data directory and the store stay refused whatever the list says).
+    // The shared sample databases (`../shared/data`) are allowed too.
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let shared = std::fs::canonicalize(&shared).unwrap_or(shared);
     config.integration_policy = cairn_connect::TargetPolicy::parse(&format!(
-        "{},127.0.0.0/8,::1",
-        std::env::temp_dir().display()
+        "{},{},127.0.0.0/8,::1",
+        std::env::temp_dir().display(),
+        shared.display()
     ))
     .expect("allow list");
     adjust(&mut config);

@@ -1,0 +1,381 @@
+//! Words of questions and of catalog names, compared the same way: identifiers split into words
+//! (`InvoiceLine`, `quota_eur`), plurals folded, a few general synonyms.
+
+/// The words of an identifier or a phrase, lowercase: `BillingCountry` → `billing country`,
+/// `time_off_requests` → `time off requests`.
+pub fn identifier_words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut previous: Option<char> = None;
+    for character in name.chars() {
+        if !character.is_alphanumeric() {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            previous = None;
+            continue;
+        }
+        if let Some(before) = previous {
+            let camel = character.is_uppercase() && before.is_lowercase();
+            let digit = character.is_ascii_digit() != before.is_ascii_digit();
+            if (camel || digit) && !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+        }
+        current.extend(character.to_lowercase());
+        previous = Some(character);
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+/// The singular of an English noun, near enough for matching: `categories` → `category`,
+/// `statuses` → `status`, `orders` → `order`.
+pub fn stem(word: &str) -> String {
+    let word = word.to_lowercase();
+    if word.len() <= 3 {
+        return word;
+    }
+    for (suffix, replacement) in [
+        ("ies", "y"),
+        ("sses", "ss"),
+        ("ches", "ch"),
+        ("shes", "sh"),
+        ("xes", "x"),
+        ("uses", "us"),
+    ] {
+        if let Some(root) = word.strip_suffix(suffix) {
+            return format!("{root}{replacement}");
+        }
+    }
+    if word.ends_with("ss") || word.ends_with("us") || word.ends_with("is") {
+        return word;
+    }
+    match word.strip_suffix('s') {
+        Some(root) => root.to_string(),
+        None => word,
+    }
+}
+
+/// A looser root for verbs and adjectives: `ordered` and `orders` → `ord`, `hired` → `hir`.
+pub fn root(word: &str) -> String {
+    let mut word = stem(word);
+    for _ in 0..2 {
+        let Some(base) = ["ing", "ed", "er", "e"].iter().find_map(|suffix| {
+            word.strip_suffix(suffix)
+                .filter(|base| base.len() >= 3)
+                .map(str::to_string)
+        }) else {
+            break;
+        };
+        word = base;
+    }
+    word
+}
+
+/// Whether two words mean the same in a catalog: equal singulars, or equal roots of at least
+/// four letters.
+pub fn same_word(a: &str, b: &str) -> bool {
+    if stem(a) == stem(b) {
+        return true;
+    }
+    let (ra, rb) = (root(a), root(b));
+    a.len() >= 4 && b.len() >= 4 && ra.len() >= 3 && ra == rb
+}
+
+/// General synonyms: a question word and the words of names that may mean it.
+const SYNONYMS: &[(&str, &[&str])] = &[
+    ("song", &["track"]),
+    ("tune", &["track"]),
+    ("client", &["customer"]),
+    ("buyer", &["customer"]),
+    ("account", &["customer"]),
+    ("staff", &["employee"]),
+    ("worker", &["employee"]),
+    ("people", &["employee", "person"]),
+    ("vendor", &["supplier"]),
+    ("movie", &["film"]),
+    ("salary", &["salary", "amount"]),
+    ("sale", &["invoice", "order", "total"]),
+    ("revenue", &["revenue", "total", "amount"]),
+    ("spend", &["amount", "total"]),
+    ("spent", &["amount", "total"]),
+    (
+        "length",
+        &["length", "duration", "millisecond", "second", "minute"],
+    ),
+    (
+        "long",
+        &["length", "duration", "millisecond", "second", "minute"],
+    ),
+    (
+        "longest",
+        &["length", "duration", "millisecond", "second", "minute"],
+    ),
+    (
+        "shortest",
+        &["length", "duration", "millisecond", "second", "minute"],
+    ),
+    (
+        "duration",
+        &["length", "duration", "millisecond", "second", "minute"],
+    ),
+    ("expensive", &["price", "cost", "rate", "amount"]),
+    ("cheap", &["price", "cost", "rate", "amount"]),
+    ("cheapest", &["price", "cost", "rate", "amount"]),
+    ("cost", &["price", "cost", "amount"]),
+    ("price", &["price", "cost", "rate"]),
+    ("paid", &["amount", "paid"]),
+    ("country", &["country"]),
+    ("nation", &["country"]),
+    ("kind", &["type", "category", "kind"]),
+    ("type", &["type", "kind", "category"]),
+];
+
+/// The name words a question word may stand for, itself first.
+pub fn meanings(word: &str) -> Vec<String> {
+    let mut out = vec![stem(word)];
+    let singular = stem(word);
+    for (key, names) in SYNONYMS {
+        if *key == singular || *key == word {
+            for name in *names {
+                let name = stem(name);
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Words of a question that never name a table, a column or a value.
+pub const FUNCTION_WORDS: &[&str] = &[
+    "a", "an", "the", "of", "in", "on", "at", "to", "for", "from", "by", "with", "and", "or", "is",
+    "are", "was", "were", "be", "been", "do", "does", "did", "have", "has", "had", "what", "which",
+    "who", "whom", "whose", "where", "when", "how", "many", "much", "there", "their", "them",
+    "they", "it", "its", "this", "that", "these", "those", "me", "my", "we", "our", "us", "you",
+    "your", "i", "all", "any", "some", "each", "every", "per", "as", "than", "more", "less",
+    "most", "least", "only", "just", "also", "please", "so", "not", "no", "can", "could", "would",
+    "should", "will", "may", "might", "must", "s", "into", "about", "tell", "give", "show", "list",
+    "get", "find", "then", "being",
+];
+
+pub fn is_function_word(word: &str) -> bool {
+    FUNCTION_WORDS.contains(&word)
+}
+
+/// Words that are never values in a condition.
+pub const STOPWORDS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "of",
+    "in",
+    "on",
+    "at",
+    "to",
+    "for",
+    "from",
+    "by",
+    "with",
+    "and",
+    "or",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "do",
+    "does",
+    "did",
+    "have",
+    "has",
+    "had",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "where",
+    "when",
+    "how",
+    "many",
+    "much",
+    "there",
+    "their",
+    "them",
+    "they",
+    "it",
+    "its",
+    "this",
+    "that",
+    "these",
+    "those",
+    "me",
+    "my",
+    "we",
+    "our",
+    "us",
+    "you",
+    "your",
+    "i",
+    "all",
+    "any",
+    "some",
+    "each",
+    "every",
+    "per",
+    "as",
+    "than",
+    "more",
+    "less",
+    "most",
+    "least",
+    "top",
+    "first",
+    "last",
+    "list",
+    "show",
+    "give",
+    "tell",
+    "find",
+    "get",
+    "number",
+    "count",
+    "total",
+    "sum",
+    "average",
+    "avg",
+    "mean",
+    "max",
+    "maximum",
+    "min",
+    "minimum",
+    "highest",
+    "lowest",
+    "largest",
+    "smallest",
+    "biggest",
+    "greatest",
+    "only",
+    "just",
+    "also",
+    "please",
+    "table",
+    "tables",
+    "column",
+    "columns",
+    "view",
+    "views",
+    "row",
+    "rows",
+    "record",
+    "records",
+    "data",
+    "about",
+    "since",
+    "before",
+    "after",
+    "between",
+    "during",
+    "until",
+    "then",
+    "so",
+    "not",
+    "no",
+    "yes",
+    "can",
+    "could",
+    "would",
+    "should",
+    "will",
+    "shall",
+    "may",
+    "might",
+    "must",
+    "one",
+    "ones",
+    "made",
+    "make",
+    "happen",
+    "happened",
+    "exist",
+    "exists",
+    "above",
+    "below",
+    "over",
+    "under",
+    "greater",
+    "fewer",
+    "least",
+    "at",
+    "into",
+    "out",
+    "up",
+    "down",
+    "s",
+    "been",
+    "being",
+    "month",
+    "year",
+    "week",
+    "day",
+    "days",
+    "months",
+    "years",
+    "today",
+    "yesterday",
+    "ago",
+    "this",
+    "next",
+    "whole",
+    "overall",
+    "altogether",
+    "there",
+    "sorted",
+    "rank",
+    "ranked",
+    "best",
+    "worst",
+    "bottom",
+    "we",
+    "use",
+    "used",
+    "uses",
+];
+
+pub fn is_stopword(word: &str) -> bool {
+    STOPWORDS.contains(&word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_and_plurals() {
+        assert_eq!(
+            identifier_words("BillingCountry"),
+            vec!["billing", "country"]
+        );
+        assert_eq!(
+            identifier_words("time_off_requests"),
+            vec!["time", "off", "requests"]
+        );
+        assert_eq!(
+            identifier_words("payment_p2022_01"),
+            vec!["payment", "p", "2022", "01"]
+        );
+        assert_eq!(stem("categories"), "category");
+        assert_eq!(stem("statuses"), "status");
+        assert_eq!(stem("status"), "status");
+        assert_eq!(stem("salaries"), "salary");
+        assert!(same_word("hired", "hire"));
+        assert!(same_word("ordered", "orders"));
+        assert!(!same_word("paid", "payments"));
+    }
+}
