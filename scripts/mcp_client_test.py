@@ -9,13 +9,17 @@ import asyncio
 import datetime
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 
 from mcp import ClientSession
+from mcp.shared.exceptions import McpError
+from mcp.types import INVALID_PARAMS
 from mcp.client.streamable_http import streamablehttp_client
 
 TABLE_TEAMS = {
@@ -88,6 +92,11 @@ def payload(result):
     return json.loads(result.content[0].text)
 
 
+def text(result):
+    assert not result.isError, result.content
+    return result.content[0].text
+
+
 async def tool_names(session):
     tools = await session.list_tools()
     for tool in tools.tools:
@@ -116,6 +125,8 @@ async def main(binary):
                 base = match.group(1).rstrip("/")
                 break
         assert base, "the server did not say where it listens"
+        # Keep reading the server's log so it never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in server.stderr], daemon=True).start()
         people = {}
         with open(f"{data_dir}/demo-credentials.txt") as credentials:
             for line in credentials:
@@ -157,13 +168,18 @@ async def main(binary):
                 if not cursor:
                     break
             assert seen == column_names and len(seen) == card["column_count"], (seen, column_names)
-            path = payload(
+            # The join path is the assistant's own: each step names the columns it joins on.
+            path = text(
                 await session.call_tool(
                     "join_path", {"from_id": ids["payments"], "to_id": ids["customers"]}
                 )
             )
-            hops = [step["to"]["path"].split(".")[-1] for step in path["path"]]
+            steps = [line[2:] for line in path.splitlines() if line.startswith("- ")]
+            hops = [step.split(" → ")[1].rsplit(".", 2)[-2] for step in steps]
             assert hops == ["invoices", "orders", "customers"], path
+            assert steps[0].startswith("warehouse.main.payments."), path
+            lineage = text(await session.call_tool("lineage", {"id": ids["orders"]}))
+            assert "sales_monthly_revenue" in lineage, lineage
             glossary = payload(await session.call_tool("list_glossary", {}))
             assert any(item["name"] == "Annual Recurring Revenue" for item in glossary["items"])
             assert all(item["kind"] == "term" for item in glossary["items"])
@@ -175,15 +191,17 @@ async def main(binary):
             # Bad arguments and unknown tools are protocol errors, not crashes.
             for name, arguments in [
                 ("read_resource", {"id": "orders"}),
+                ("read_resource", {"id": ids["orders"], "max_bytes": 10}),
                 ("search", {}),
+                ("search", {"query": "orders", "colour": "blue"}),
                 ("no_such_tool", {}),
             ]:
                 try:
                     result = await session.call_tool(name, arguments)
-                except Exception as error:  # the SDK raises McpError for JSON-RPC errors
-                    assert "32602" in repr(error) or "argument" in str(error) or "tool" in str(error), error
+                except McpError as error:
+                    assert error.error.code == INVALID_PARAMS, (name, arguments, error)
                 else:
-                    assert result.isError, (name, result)
+                    raise AssertionError(f"{name} {arguments} answered {result}")
 
         await with_session(base, admin.token, as_admin)
 
@@ -214,12 +232,29 @@ async def main(binary):
             card = payload(await session.call_tool("read_resource", {"id": ids["orders"]}))
             shown = json.dumps(card)
             assert "invoices" not in shown and "products" not in shown, card
-            lineage = payload(await session.call_tool("lineage", {"id": ids["order_items"]}))
-            assert "products" not in json.dumps(lineage), lineage
+            lineage = text(await session.call_tool("lineage", {"id": ids["order_items"]}))
+            assert "products" not in lineage, lineage
+            path = text(
+                await session.call_tool(
+                    "join_path", {"from_id": ids["order_items"], "to_id": ids["customers"]}
+                )
+            )
+            assert "customers" in path and "products" not in path, path
             resources = await session.list_resources()
             for resource in resources.resources:
                 table = str(resource.uri).rsplit("/", 1)[-1]
                 assert int(table) not in [ids[t] for t, team in TABLE_TEAMS.items() if team != "sales"]
+            # Glossary terms and search hits of other teams stay out too.
+            glossary = {item["name"] for item in payload(await session.call_tool("list_glossary", {}))["items"]}
+            assert "Annual Recurring Revenue" in glossary, glossary
+            assert not glossary & {"Refund", "Gross Margin", "Headcount", "Attrition Rate"}, glossary
+            status, visible, _ = viewer.api("GET", "/api/v1/resources?kind=term&limit=200")
+            assert status == 200, visible
+            assert glossary == {item["name"] for item in visible["items"]}, (glossary, visible)
+            for query in ["refund", "salaries", "headcount", "invoices"]:
+                found = payload(await session.call_tool("search", {"query": query}))["items"]
+                paths = [item["path"] for item in found]
+                assert not any(query in path.lower() for path in paths), (query, paths)
 
         await with_session(base, viewer.token, as_viewer)
 
@@ -255,9 +290,25 @@ async def main(binary):
                 "run_sql", {"integration_id": warehouse, "sql": "SELECT * FROM salaries"}
             )
             assert refused.isError, refused
+            # Rows past max_bytes are left out, and the answer says so.
+            budgeted = payload(
+                await session.call_tool(
+                    "run_sql",
+                    {"integration_id": warehouse, "sql": "SELECT * FROM invoices", "max_bytes": 2000},
+                )
+            )
+            assert budgeted["truncated"] and budgeted["rows_left_out"] > 0, budgeted
+            assert len(json.dumps(budgeted, separators=(",", ":")).encode()) <= 2000, budgeted
 
         await with_session(base, editor.token, run_sql_as_editor)
         assert "run_sql" not in await with_session(base, viewer.token, tool_names)
+        # MCP SQL never outlives the workspace's Run SQL.
+        status, body, _ = admin.api("PUT", "/api/v1/settings/ai", {"run_sql_enabled": False})
+        assert status == 200, body
+        assert "run_sql" not in await with_session(base, editor.token, tool_names)
+        status, body, _ = admin.api("PUT", "/api/v1/settings/ai", {"run_sql_enabled": True})
+        assert status == 200, body
+        assert "run_sql" in await with_session(base, editor.token, tool_names)
 
         # Admins can switch a tool off for the workspace.
         status, body, _ = admin.api("PUT", "/api/v1/settings/ai", {"mcp_disabled_tools": ["join_path"]})
@@ -303,6 +354,34 @@ async def main(binary):
             pass
         else:
             raise AssertionError("a revoked token could open an MCP session")
+        # Unknown tokens and tokens anywhere but the Authorization header are refused; malformed
+        # JSON-RPC gets the protocol's own error codes.
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        accept = {"Accept": "application/json, text/event-stream"}
+        status, body, _ = http(base, "POST", "/mcp", ping, {"Authorization": "Bearer cairn_nonsense", **accept})
+        assert status == 401, (status, body)
+        for path in [f"/mcp?token={admin.token}", f"/mcp?access_token={admin.token}"]:
+            status, body, _ = http(base, "POST", path, ping, accept)
+            assert status == 401, (path, status, body)
+        status, body, _ = http(base, "POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "ping", "token": admin.token}, accept)
+        assert status == 401, (status, body)
+        auth = {"Authorization": f"Bearer {admin.token}", **accept}
+        for malformed, code in [
+            ({"id": 1, "method": "ping"}, -32600),
+            ({"jsonrpc": "2.0", "id": 1, "method": "tools/destroy"}, -32601),
+            ({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "search", "arguments": "orders"}}, -32602),
+        ]:
+            status, body, _ = http(base, "POST", "/mcp", malformed, auth)
+            assert body["error"]["code"] == code, (malformed, status, body)
+        request = urllib.request.Request(base + "/mcp", data=b"{not json", method="POST")
+        for key, value in {"Content-Type": "application/json", **auth}.items():
+            request.add_header(key, value)
+        try:
+            urllib.request.urlopen(request)
+        except urllib.error.HTTPError as error:
+            assert error.code == 400 and json.loads(error.read())["error"]["code"] == -32700
+        else:
+            raise AssertionError("a body that is not JSON was answered")
         # Cookies are no credential for /mcp.
         status, body, _ = http(
             base,
@@ -316,6 +395,7 @@ async def main(binary):
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

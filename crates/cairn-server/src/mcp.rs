@@ -4,8 +4,6 @@
 //! on every request, so a revoked token stops working at once. Every tool goes through the same
 //! catalog services and principal as the HTTP API, and every tool call is audited.
 
-use std::collections::{HashMap, VecDeque};
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -13,9 +11,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use cairn_catalog::{
-    CatalogError, McpPolicy, Principal, ResourceId, ResourceQuery, ResourceView, SqlInput,
+    CatalogError, McpPolicy, Principal, QueryResult, ResourceId, ResourceQuery, ResourceView,
+    SqlInput,
 };
-use cairn_domain::ResourceKind;
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -29,9 +27,6 @@ const MIN_BUDGET: usize = 2_000;
 const MAX_BUDGET: usize = 200_000;
 /// The longest text (descriptions, definitions) shown in full inside a listing.
 const TEXT_PREVIEW_CHARS: usize = 400;
-const MAX_HOPS: usize = 6;
-/// The most tables a join-path search reads.
-const MAX_VISITED: usize = 500;
 const RESOURCE_URI: &str = "cairn://resources/";
 
 // JSON-RPC error codes.
@@ -281,7 +276,11 @@ impl Server<'_> {
                 let policy = self.policy().await?;
                 let tools: Vec<Value> = tool_definitions(&policy)
                     .into_iter()
-                    .filter(|tool| tool["name"].as_str().is_some_and(|name| policy.offers(name)))
+                    .filter(|tool| {
+                        tool["name"]
+                            .as_str()
+                            .is_some_and(|name| policy.offers(name))
+                    })
                     .collect();
                 Ok(json!({"tools": tools}))
             }
@@ -328,7 +327,7 @@ impl Server<'_> {
             )))
         };
         let summary = match &outcome {
-            Ok(ToolOutcome::Done(_)) => "ok".to_string(),
+            Ok(ToolOutcome::Done(_) | ToolOutcome::Text(_)) => "ok".to_string(),
             Ok(ToolOutcome::Failed(message)) => format!("failed: {message}"),
             Err(error) => format!("rejected: {}", error.message),
         };
@@ -346,6 +345,10 @@ impl Server<'_> {
                     "isError": false,
                 }))
             }
+            ToolOutcome::Text(text) => Ok(json!({
+                "content": [{"type": "text", "text": text}],
+                "isError": false,
+            })),
             ToolOutcome::Failed(message) => Ok(json!({
                 "content": [{"type": "text", "text": message}],
                 "isError": true,
@@ -362,28 +365,27 @@ impl Server<'_> {
         let args = Args(arguments);
         let result = match name {
             "search" => {
-                args.only(&["query", "kind", "limit", "cursor"])?;
+                args.only(&["query", "kind", "limit", "cursor", "max_bytes"])?;
                 let query = args.text("query")?.ok_or_else(|| missing("query"))?;
                 if query.trim().is_empty() {
                     return Err(RpcError::params("`query` must not be empty"));
                 }
-                self.search(
-                    Some(query),
-                    args.text("kind")?,
-                    args.limit()?,
-                    args.text("cursor")?,
-                )
-                .await
+                let page = Page {
+                    limit: args.limit()?,
+                    cursor: args.text("cursor")?,
+                    budget: args.budget()?,
+                };
+                self.search(Some(query), args.text("kind")?, page).await
             }
             "list_glossary" => {
-                args.only(&["query", "limit", "cursor"])?;
-                self.search(
-                    args.text("query")?,
-                    Some("term".to_string()),
-                    args.limit()?,
-                    args.text("cursor")?,
-                )
-                .await
+                args.only(&["query", "limit", "cursor", "max_bytes"])?;
+                let page = Page {
+                    limit: args.limit()?,
+                    cursor: args.text("cursor")?,
+                    budget: args.budget()?,
+                };
+                self.search(args.text("query")?, Some("term".to_string()), page)
+                    .await
             }
             "read_resource" => {
                 args.only(&["id", "column_cursor", "max_bytes"])?;
@@ -394,45 +396,41 @@ impl Server<'_> {
                         RpcError::params("`column_cursor` is not a cursor this server returned")
                     })?,
                 };
-                let budget = match args.integer("max_bytes")? {
-                    None => DEFAULT_BUDGET,
-                    Some(bytes) => usize::try_from(bytes)
-                        .ok()
-                        .filter(|bytes| (MIN_BUDGET..=MAX_BUDGET).contains(bytes))
-                        .ok_or_else(|| {
-                            RpcError::params(format!(
-                                "`max_bytes` must be between {MIN_BUDGET} and {MAX_BUDGET}"
-                            ))
-                        })?,
-                };
-                self.resource_card(id, offset, budget).await
+                let budget = args.budget()?;
+                self.resource(id)
+                    .await
+                    .map(|resource| card(resource, offset, budget))
             }
             "lineage" => {
-                args.only(&["id"])?;
+                args.only(&["id", "max_bytes"])?;
                 let id = args.id("id")?.ok_or_else(|| missing("id"))?;
-                self.lineage(id).await
+                let budget = args.budget()?;
+                let text = self
+                    .state
+                    .catalog
+                    .lineage(self.principal, ResourceId(id))
+                    .await;
+                return finish(text.map(|text| ToolOutcome::Text(fit_text(&text, budget))));
             }
             "join_path" => {
-                args.only(&["from_id", "to_id", "max_hops"])?;
+                args.only(&["from_id", "to_id", "max_bytes"])?;
                 let from = args.id("from_id")?.ok_or_else(|| missing("from_id"))?;
                 let to = args.id("to_id")?.ok_or_else(|| missing("to_id"))?;
-                let hops = match args.integer("max_hops")? {
-                    None => 4,
-                    Some(hops) => usize::try_from(hops)
-                        .ok()
-                        .filter(|hops| (1..=MAX_HOPS).contains(hops))
-                        .ok_or_else(|| {
-                            RpcError::params(format!("`max_hops` must be between 1 and {MAX_HOPS}"))
-                        })?,
-                };
-                self.join_path(from, to, hops).await
+                let budget = args.budget()?;
+                let text = self
+                    .state
+                    .catalog
+                    .join_path(self.principal, ResourceId(from), ResourceId(to))
+                    .await;
+                return finish(text.map(|text| ToolOutcome::Text(fit_text(&text, budget))));
             }
             "run_sql" => {
-                args.only(&["integration_id", "sql"])?;
+                args.only(&["integration_id", "sql", "max_bytes"])?;
                 let integration = args
                     .id("integration_id")?
                     .ok_or_else(|| missing("integration_id"))?;
                 let sql = args.text("sql")?.ok_or_else(|| missing("sql"))?;
+                let budget = args.budget()?;
                 if !policy
                     .sql_integrations
                     .iter()
@@ -453,48 +451,40 @@ impl Server<'_> {
                         },
                     )
                     .await
-                    .map(|result| serde_json::to_value(result).unwrap_or_default())
+                    .map(|result| fit_rows(result, budget))
             }
             _ => return Err(RpcError::params(format!("unknown tool {name:?}"))),
         };
-        match result {
-            Ok(value) => Ok(ToolOutcome::Done(value)),
-            Err(CatalogError::Invalid(error)) => Err(RpcError::params(format!(
-                "`{}` {}",
-                error.field, error.message
-            ))),
-            Err(
-                error @ (CatalogError::Store(_)
-                | CatalogError::Search(_)
-                | CatalogError::Internal(_)),
-            ) => Err(internal(error)),
-            Err(error) => Ok(ToolOutcome::Failed(error.to_string())),
-        }
+        finish(result.map(ToolOutcome::Done))
     }
 
+    /// One page of search hits (or glossary terms) that fits the budget: when the page asked
+    /// for does not, a shorter page is read so its cursor continues right after it.
     async fn search(
         &self,
         q: Option<String>,
         kind: Option<String>,
-        limit: Option<usize>,
-        cursor: Option<String>,
+        page: Page,
     ) -> Result<Value, CatalogError> {
-        let page = self
-            .state
-            .catalog
-            .list_resources(
-                self.principal,
-                ResourceQuery {
-                    q,
-                    kind,
-                    limit: Some(limit.unwrap_or(20)),
-                    cursor,
-                    ..ResourceQuery::default()
-                },
-            )
-            .await?;
-        let items: Vec<Value> = page.items.iter().map(summary).collect();
-        Ok(json!({"items": items, "next_cursor": page.next_cursor}))
+        let query = |limit: usize| ResourceQuery {
+            q: q.clone(),
+            kind: kind.clone(),
+            limit: Some(limit),
+            cursor: page.cursor.clone(),
+            ..ResourceQuery::default()
+        };
+        let limit = page.limit.unwrap_or(20);
+        let catalog = &self.state.catalog;
+        let mut found = catalog.list_resources(self.principal, query(limit)).await?;
+        let mut items: Vec<Value> = found.items.iter().map(summary).collect();
+        let fitting = fitting(&items, page.budget);
+        if fitting < items.len() {
+            found = catalog
+                .list_resources(self.principal, query(fitting))
+                .await?;
+            items = found.items.iter().map(summary).collect();
+        }
+        Ok(json!({"items": items, "next_cursor": found.next_cursor}))
     }
 
     async fn resource(&self, id: i64) -> Result<ResourceView, CatalogError> {
@@ -502,105 +492,6 @@ impl Server<'_> {
             .catalog
             .get_resource(self.principal, ResourceId(id))
             .await
-    }
-
-    /// A resource's card within `budget` bytes: its metadata, keys and relations, and as many
-    /// columns from `offset` on as fit, with a cursor to the rest.
-    async fn resource_card(
-        &self,
-        id: i64,
-        offset: usize,
-        budget: usize,
-    ) -> Result<Value, CatalogError> {
-        let resource = self.resource(id).await?;
-        Ok(card(resource, offset, budget))
-    }
-
-    async fn lineage(&self, id: i64) -> Result<Value, CatalogError> {
-        let resource = self.resource(id).await?;
-        let relations = resource.relations.unwrap_or_default();
-        let side = |direction: &str| -> Vec<Value> {
-            relations
-                .iter()
-                .filter(|relation| relation.direction == direction)
-                .map(|relation| {
-                    json!({"id": relation.id, "kind": relation.resource_kind, "path": relation.path, "relation": relation.kind})
-                })
-                .collect()
-        };
-        Ok(json!({
-            "resource": {"id": resource.id, "kind": resource.kind, "path": resource.path},
-            "upstream": side("out"),
-            "downstream": side("in"),
-        }))
-    }
-
-    /// The shortest chain of foreign keys between two tables, over the tables and relations
-    /// the caller may see.
-    async fn join_path(&self, from: i64, to: i64, hops: usize) -> Result<Value, CatalogError> {
-        let start = self.resource(from).await?;
-        let goal = self.resource(to).await?;
-        let mut parents: HashMap<i64, (i64, String, String)> = HashMap::new();
-        let mut paths: HashMap<i64, String> = HashMap::from([(start.id, start.path.clone())]);
-        let mut queue = VecDeque::from([(start.id, 0usize)]);
-        let mut found = start.id == goal.id;
-        while let Some((id, depth)) = queue.pop_front() {
-            if found || depth >= hops || paths.len() > MAX_VISITED {
-                break;
-            }
-            let resource = if id == start.id {
-                start.clone()
-            } else {
-                self.resource(id).await?
-            };
-            for relation in resource.relations.iter().flatten() {
-                let joinable = relation.kind == "foreign_key"
-                    && matches!(
-                        relation.resource_kind,
-                        ResourceKind::Table | ResourceKind::View
-                    );
-                if !joinable || paths.contains_key(&relation.id) {
-                    continue;
-                }
-                paths.insert(relation.id, relation.path.clone());
-                parents.insert(
-                    relation.id,
-                    (id, relation.direction.clone(), relation.kind.clone()),
-                );
-                if relation.id == goal.id {
-                    found = true;
-                    break;
-                }
-                queue.push_back((relation.id, depth + 1));
-            }
-        }
-        if !found {
-            return Ok(json!({
-                "from": start.path, "to": goal.path, "path": null,
-                "message": format!("no chain of at most {hops} foreign keys joins these tables among the tables you can see"),
-            }));
-        }
-        let mut steps = Vec::new();
-        let mut current = goal.id;
-        while let Some((previous, direction, kind)) = parents.get(&current) {
-            // `out`: the previous table holds the foreign key referencing the current one.
-            let (referencing, referenced) = if direction == "out" {
-                (*previous, current)
-            } else {
-                (current, *previous)
-            };
-            steps.push(json!({
-                "from": {"id": previous, "path": paths[previous]},
-                "to": {"id": current, "path": paths[&current]},
-                "relation": kind,
-                "referencing_table": paths[&referencing],
-                "referenced_table": paths[&referenced],
-            }));
-            current = *previous;
-        }
-        steps.reverse();
-        Ok(json!({"from": start.path, "to": goal.path, "hops": steps.len(), "path": steps,
-            "note": "each step names the table holding the foreign key; read_resource shows the key columns"}))
     }
 
     async fn list_resources(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
@@ -665,12 +556,7 @@ impl Server<'_> {
         };
         self.state
             .catalog
-            .audit_mcp_call(
-                self.principal,
-                "resources/read",
-                json!({"uri": uri}),
-                "ok",
-            )
+            .audit_mcp_call(self.principal, "resources/read", json!({"uri": uri}), "ok")
             .await
             .map_err(internal)?;
         let text = card(resource, 0, DEFAULT_BUDGET).to_string();
@@ -679,10 +565,36 @@ impl Server<'_> {
 }
 
 enum ToolOutcome {
+    /// A JSON answer, also given as the call's structured content.
     Done(Value),
+    /// A text answer (join paths, lineage: the words the assistant's tools use).
+    Text(String),
     /// The tool ran and refused (not found, not allowed, the guard's verdict): the agent sees
     /// the message as the tool's result.
     Failed(String),
+}
+
+/// A tool's verdict from the catalog's: its refusals (not found, not allowed, the guard's) are
+/// the tool's result; bad arguments and failures of the catalog itself are protocol errors.
+fn finish(result: Result<ToolOutcome, CatalogError>) -> Result<ToolOutcome, RpcError> {
+    match result {
+        Ok(outcome) => Ok(outcome),
+        Err(CatalogError::Invalid(error)) => Err(RpcError::params(format!(
+            "`{}` {}",
+            error.field, error.message
+        ))),
+        Err(
+            error @ (CatalogError::Store(_) | CatalogError::Search(_) | CatalogError::Internal(_)),
+        ) => Err(internal(error)),
+        Err(error) => Ok(ToolOutcome::Failed(error.to_string())),
+    }
+}
+
+/// Where a page starts, how many items it may hold, and how many bytes of JSON.
+struct Page {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    budget: usize,
 }
 
 fn missing(name: &str) -> RpcError {
@@ -723,10 +635,23 @@ impl Args<'_> {
 
     fn id(&self, name: &str) -> Result<Option<i64>, RpcError> {
         match self.integer(name)? {
-            Some(id) if id <= 0 => Err(RpcError::params(format!(
-                "`{name}` must be a positive id"
-            ))),
+            Some(id) if id <= 0 => Err(RpcError::params(format!("`{name}` must be a positive id"))),
             other => Ok(other),
+        }
+    }
+
+    /// The answer's size budget, `max_bytes`.
+    fn budget(&self) -> Result<usize, RpcError> {
+        match self.integer("max_bytes")? {
+            None => Ok(DEFAULT_BUDGET),
+            Some(bytes) => usize::try_from(bytes)
+                .ok()
+                .filter(|bytes| (MIN_BUDGET..=MAX_BUDGET).contains(bytes))
+                .ok_or_else(|| {
+                    RpcError::params(format!(
+                        "`max_bytes` must be between {MIN_BUDGET} and {MAX_BUDGET}"
+                    ))
+                }),
         }
     }
 
@@ -788,33 +713,126 @@ fn size(value: &Value) -> usize {
     serde_json::to_string(value).map_or(0, |text| text.len())
 }
 
+/// Room kept in every budget for the answer's own fields (cursors, flags, notes).
+const ENVELOPE_BYTES: usize = 400;
+
+/// How many of `items`, from the first, fit `budget` bytes; at least one.
+fn fitting(items: &[Value], budget: usize) -> usize {
+    let mut used = ENVELOPE_BYTES;
+    for (index, item) in items.iter().enumerate() {
+        used += size(item) + 1;
+        if used > budget {
+            return index.max(1);
+        }
+    }
+    items.len()
+}
+
+/// Text cut at a line within `budget` bytes, saying how much was left out.
+fn fit_text(text: &str, budget: usize) -> String {
+    if text.len() <= budget {
+        return text.to_string();
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let mut kept = String::new();
+    let mut shown = 0;
+    for line in &lines {
+        if kept.len() + line.len() + 1 > budget - ENVELOPE_BYTES {
+            break;
+        }
+        kept.push_str(line);
+        kept.push('\n');
+        shown += 1;
+    }
+    if shown == 0 {
+        let mut end = budget - ENVELOPE_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        kept.push_str(&text[..end]);
+        kept.push('\n');
+    }
+    kept.push_str(&format!(
+        "… {} more lines left out to fit max_bytes ({budget})",
+        lines.len() - shown
+    ));
+    kept
+}
+
+/// A query's answer within `budget` bytes: the rows from the first while they fit, and
+/// `truncated` when any were left out (here or by the query's own row limit).
+fn fit_rows(result: QueryResult, budget: usize) -> Value {
+    let mut used = ENVELOPE_BYTES + size(&json!(result.columns));
+    let mut rows = Vec::new();
+    let total = result.rows.len();
+    for row in result.rows {
+        let row = json!(row);
+        used += size(&row) + 1;
+        if used > budget {
+            break;
+        }
+        rows.push(row);
+    }
+    let cut = rows.len() < total;
+    json!({
+        "columns": result.columns,
+        "rows": rows,
+        "truncated": result.truncated || cut,
+        "rows_left_out": total - rows.len(),
+    })
+}
+
 /// A resource's card: everything but the columns in full (long texts previewed), then columns
-/// from `offset` while the whole stays within `budget` bytes.
+/// from `offset` while the whole stays within `budget` bytes. A table's keys and relations are
+/// the catalog's table-level relations (foreign keys with their column pairs); other resources
+/// show their own relations.
 fn card(resource: ResourceView, offset: usize, budget: usize) -> Value {
     let columns = resource.columns.clone().unwrap_or_default();
-    let relations = resource.relations.clone().unwrap_or_default();
     let primary_key: Vec<&str> = columns
         .iter()
         .filter(|column| column.primary_key)
         .map(|column| column.name.as_str())
         .collect();
-    let foreign_keys: Vec<Value> = relations
-        .iter()
-        .filter(|relation| relation.kind == "foreign_key")
-        .map(|relation| {
-            json!({
-                "direction": if relation.direction == "out" { "references" } else { "referenced_by" },
-                "id": relation.id, "path": relation.path,
-            })
-        })
-        .collect();
-    let mut other_relations: Vec<Value> = relations
-        .iter()
-        .filter(|relation| relation.kind != "foreign_key")
-        .map(|relation| {
-            json!({"kind": relation.kind, "direction": relation.direction, "id": relation.id, "path": relation.path})
-        })
-        .collect();
+    let (mut foreign_keys, mut relations): (Vec<Value>, Vec<Value>) =
+        match &resource.table_relations {
+            Some(table_relations) => {
+                let (keys, others): (Vec<_>, Vec<_>) = table_relations
+                    .iter()
+                    .partition(|relation| relation.kind == "foreign_key");
+                (
+                    keys.iter()
+                        .map(|relation| {
+                            json!({
+                                "direction": if relation.direction == "out" { "references" } else { "referenced_by" },
+                                "id": relation.id,
+                                "kind": relation.resource_kind,
+                                "path": relation.path,
+                                "columns": relation.columns,
+                            })
+                        })
+                        .collect(),
+                    others
+                        .iter()
+                        .map(|relation| {
+                            json!({"kind": relation.kind, "direction": relation.direction, "id": relation.id,
+                                "resource_kind": relation.resource_kind, "path": relation.path})
+                        })
+                        .collect(),
+                )
+            }
+            None => (
+                Vec::new(),
+                resource
+                    .relations
+                    .iter()
+                    .flatten()
+                    .map(|relation| {
+                        json!({"kind": relation.kind, "direction": relation.direction, "id": relation.id,
+                            "resource_kind": relation.resource_kind, "path": relation.path})
+                    })
+                    .collect(),
+            ),
+        };
     let mut card = json!({
         "id": resource.id,
         "kind": resource.kind,
@@ -827,7 +845,7 @@ fn card(resource: ResourceView, offset: usize, budget: usize) -> Value {
         "data_type": resource.data_type,
         "definition": resource.definition.as_deref().map(preview),
         "keys": {"primary_key": primary_key, "foreign_keys": foreign_keys},
-        "relations": other_relations,
+        "relations": relations,
         "column_count": columns.len(),
         "columns": [],
         "next_column_cursor": null,
@@ -837,13 +855,19 @@ fn card(resource: ResourceView, offset: usize, budget: usize) -> Value {
     {
         card["description"] = json!(preview(description));
     }
-    // Relations beyond half the budget are cut; lineage lists them all.
-    while size(&card) > budget / 2 && !other_relations.is_empty() {
-        other_relations.truncate(other_relations.len() / 2);
-        card["relations"] = json!(other_relations);
+    // Keys and relations beyond half the budget are cut; join_path and lineage reach them all.
+    while size(&card) > budget / 2 && (!foreign_keys.is_empty() || !relations.is_empty()) {
+        if relations.len() >= foreign_keys.len() {
+            relations.truncate(relations.len() / 2);
+        } else {
+            foreign_keys.truncate(foreign_keys.len() / 2);
+        }
+        card["keys"]["foreign_keys"] = json!(foreign_keys);
+        card["relations"] = json!(relations);
         card["relations_truncated"] = json!(true);
     }
-    let mut used = size(&card);
+    // Room for the cursor that replaces `null`.
+    let mut used = size(&card) + 24;
     let mut shown = Vec::new();
     let mut next = None;
     for (index, column) in columns.iter().enumerate().skip(offset) {
@@ -898,27 +922,33 @@ fn read_only() -> Value {
 
 fn tool_definitions(policy: &McpPolicy) -> Vec<Value> {
     let id = || json!({"type": "integer", "minimum": 1});
+    let max_bytes = || {
+        json!({"type": "integer", "minimum": MIN_BUDGET, "maximum": MAX_BUDGET, "default": DEFAULT_BUDGET,
+            "description": "The most bytes of JSON or text this answer may take"})
+    };
+    let limit = || json!({"type": "integer", "minimum": 1, "maximum": 50, "default": 20});
     vec![
         json!({
             "name": "search",
             "title": "Search the catalog",
-            "description": "Search tables, views, columns, glossary terms and documents you may see, ranked as Cairn's own search. Returns ids for read_resource.",
+            "description": "Search tables, views, columns, glossary terms and documents you may see, ranked as Cairn's own search. Returns ids for read_resource, and next_cursor for the next page (a page ends early when it would pass max_bytes).",
             "inputSchema": {"type": "object", "properties": {
                 "query": {"type": "string", "description": "Words to search for"},
                 "kind": {"type": "string", "description": "Only this kind: database, schema, table, view, column, term, document"},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 20},
+                "limit": limit(),
                 "cursor": {"type": "string", "description": "next_cursor from a previous page"},
+                "max_bytes": max_bytes(),
             }, "required": ["query"], "additionalProperties": false},
             "annotations": read_only(),
         }),
         json!({
             "name": "read_resource",
             "title": "Read a resource",
-            "description": "A resource's card: description, owners, tags, keys, relations and columns. Columns come in pages that fit max_bytes; pass next_column_cursor back to read on.",
+            "description": "A resource's card: description, owners, tags, primary key, foreign keys with their column pairs, other relations (view dependencies, lineage) and columns. Columns come in pages that fit max_bytes; pass next_column_cursor back as column_cursor to read on.",
             "inputSchema": {"type": "object", "properties": {
                 "id": id(),
                 "column_cursor": {"type": "string"},
-                "max_bytes": {"type": "integer", "minimum": MIN_BUDGET, "maximum": MAX_BUDGET, "default": DEFAULT_BUDGET},
+                "max_bytes": max_bytes(),
             }, "required": ["id"], "additionalProperties": false},
             "annotations": read_only(),
         }),
@@ -928,26 +958,26 @@ fn tool_definitions(policy: &McpPolicy) -> Vec<Value> {
             "description": "The workspace's glossary terms you may see, optionally matching a query.",
             "inputSchema": {"type": "object", "properties": {
                 "query": {"type": "string"},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 20},
+                "limit": limit(),
                 "cursor": {"type": "string"},
+                "max_bytes": max_bytes(),
             }, "additionalProperties": false},
             "annotations": read_only(),
         }),
         json!({
             "name": "join_path",
             "title": "Join path between two tables",
-            "description": "The shortest chain of foreign keys joining two tables, through tables you may see (from metadata; no data is read).",
+            "description": "The shortest chain of foreign keys joining two tables or views, through tables you may see, with the columns each step joins on (from metadata; no data is read).",
             "inputSchema": {"type": "object", "properties": {
-                "from_id": id(), "to_id": id(),
-                "max_hops": {"type": "integer", "minimum": 1, "maximum": MAX_HOPS, "default": 4},
+                "from_id": id(), "to_id": id(), "max_bytes": max_bytes(),
             }, "required": ["from_id", "to_id"], "additionalProperties": false},
             "annotations": read_only(),
         }),
         json!({
             "name": "lineage",
-            "title": "Lineage of a resource",
-            "description": "What a table or view reads and references (upstream) and what reads or references it (downstream), among resources you may see.",
-            "inputSchema": {"type": "object", "properties": {"id": id()},
+            "title": "Lineage of a table",
+            "description": "What a table or view reads from (view definitions, dbt lineage) and what reads from it, among the tables you may see.",
+            "inputSchema": {"type": "object", "properties": {"id": id(), "max_bytes": max_bytes()},
                 "required": ["id"], "additionalProperties": false},
             "annotations": read_only(),
         }),
@@ -955,12 +985,13 @@ fn tool_definitions(policy: &McpPolicy) -> Vec<Value> {
             "name": "run_sql",
             "title": "Run read-only SQL",
             "description": format!(
-                "Runs one read-only SQL statement, checked by Cairn's SQL guard against the tables you may see, on an integration you may query: {}. The result ROWS are returned to you, this MCP client (your own agent and whatever model it uses), not to Cairn's assistant. Every statement is audited.",
+                "Runs one read-only SQL statement, checked by Cairn's SQL guard against the tables you may see, on an integration you may query: {}. The result ROWS are returned to you, this MCP client (your own agent and whatever model it uses), not to Cairn's assistant. Rows beyond the query's row limit or max_bytes are left out (truncated, rows_left_out). Every statement is audited.",
                 integration_list(policy)
             ),
             "inputSchema": {"type": "object", "properties": {
                 "integration_id": {"type": "integer", "enum": policy.sql_integrations.iter().map(|(id, _)| *id).collect::<Vec<_>>()},
                 "sql": {"type": "string"},
+                "max_bytes": max_bytes(),
             }, "required": ["integration_id", "sql"], "additionalProperties": false},
             "annotations": {"readOnlyHint": true, "destructiveHint": false, "idempotentHint": false, "openWorldHint": false},
         }),
