@@ -42,7 +42,10 @@ impl Catalog {
         let mut sql_integrations = Vec::new();
         if settings.mcp_sql_enabled
             && settings.run_sql_enabled
-            && !settings.mcp_disabled_tools.iter().any(|tool| tool == "run_sql")
+            && !settings
+                .mcp_disabled_tools
+                .iter()
+                .any(|tool| tool == "run_sql")
         {
             for integration in self.list_integrations(principal).await? {
                 let access = self

@@ -176,7 +176,10 @@ async fn protocol_errors(app: TestApp) {
         ("search", json!({"query": ""})),
         ("search", json!({"query": "x", "limit": 5000})),
         ("search", json!({"query": "x", "cursor": "garbage"})),
-        ("join_path", json!({"from_id": 1, "to_id": 2, "max_hops": 99})),
+        (
+            "join_path",
+            json!({"from_id": 1, "to_id": 2, "max_hops": 99}),
+        ),
     ] {
         let answer = call(&app, &member, tool, arguments.clone()).await;
         assert_eq!(error_code(&answer), -32602, "{tool} {arguments}: {answer}");
