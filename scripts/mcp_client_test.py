@@ -114,6 +114,7 @@ async def main(binary):
     data_dir = tempfile.mkdtemp(prefix="cairn-mcp-")
     server = subprocess.Popen(
         [binary, "serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+        stdout=subprocess.DEVNULL,  # the demo people's passwords; the test reads the file
         stderr=subprocess.PIPE,
         text=True,
     )
