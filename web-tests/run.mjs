@@ -282,7 +282,7 @@ async function main() {
     // Sync now shows progress, then the counts.
     await page.click("[data-sync]");
     await page.waitForSelector(".sync-progress .sync-counts");
-    check(/\d+ tables/.test(await page.textContent(".sync-progress")), "sync now ends with its counts");
+    check(/Synced in [\d.]+ s\s*\d+ added\s*\d+ changed\s*\d+ removed/.test(await page.textContent(".sync-progress")), "sync now follows the background sync to its counts");
     await visit(page, base, "/settings/people", "settings-people");
     await visit(page, base, "/settings/audit", "settings-audit");
     await page.click("#verify-audit");

@@ -8,7 +8,11 @@ use cairn_search::{IndexedResource, SearchQuery};
 
 use crate::{Catalog, CatalogError, Result};
 
-const FEED_BATCH: usize = 2000;
+/// Changes read from the feed at a time.
+const FEED_BATCH: usize = 5000;
+/// Changes staged in the index before a commit: a sync's changes become visible at once, and
+/// a node that stops mid-way re-applies at most this many.
+const COMMIT_EVERY: usize = 500_000;
 
 impl Catalog {
     /// Applies every change the index has not seen yet. Cheap when there is none.
@@ -29,6 +33,18 @@ impl Catalog {
             applied = 0;
             self.run_index(move |search| search.clear()).await?;
         }
+        let outcome = self.apply_feed(applied, last).await;
+        if outcome.is_err() {
+            // Nothing half-applied stays staged: the next follow starts again from `applied`.
+            self.run_index(|search| search.rollback()).await?;
+        }
+        outcome
+    }
+
+    /// Stages the feed from `applied` to `last` in the index, committing every
+    /// [`COMMIT_EVERY`] changes and at the end.
+    async fn apply_feed(&self, mut applied: i64, last: i64) -> Result<()> {
+        let mut staged = 0;
         while applied < last {
             let changes = self.store().changes_after(applied, FEED_BATCH).await?;
             let Some(newest) = changes.last().map(|change| change.seq) else {
@@ -66,9 +82,17 @@ impl Catalog {
                     }
                 }));
             }
-            self.run_index(move |search| search.apply(&upserted, &removed, newest))
+            staged += changes.len();
+            self.run_index(move |search| search.stage(&upserted, &removed))
                 .await?;
             applied = newest;
+            if staged >= COMMIT_EVERY {
+                self.run_index(move |search| search.commit(newest)).await?;
+                staged = 0;
+            }
+        }
+        if staged > 0 {
+            self.run_index(move |search| search.commit(applied)).await?;
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ const MIN_SYNC_INTERVAL_SECS: u64 = 60;
 /// One year: longer intervals are refused, so no stored interval can overflow arithmetic on times.
 const MAX_SYNC_INTERVAL_SECS: u64 = 365 * 24 * 3600;
 /// A sync that has not finished after this long is presumed dead and its lease expires.
-const SYNC_LEASE: Duration = Duration::from_secs(3600);
+pub(crate) const SYNC_LEASE: Duration = Duration::from_secs(3600);
 
 /// A new integration. The connection URL is write-only.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -77,6 +77,14 @@ pub struct SyncView {
     pub columns: u64,
     pub relations: u64,
     pub server_version: String,
+    /// This sync's id: `GET /integrations/{id}/syncs/{sync_id}` reports it.
+    pub sync_id: i64,
+}
+
+/// A sync that holds its integration's lease and has its record.
+pub(crate) struct SyncRun {
+    pub(crate) row: IntegrationRow,
+    pub(crate) record: i64,
 }
 
 /// A dbt import: `manifest.json` and optionally `catalog.json`, as JSON.
@@ -102,7 +110,7 @@ pub struct DbtImportView {
     pub unmatched: Vec<String>,
 }
 
-fn admin_only(principal: &Principal) -> Result<()> {
+pub(crate) fn admin_only(principal: &Principal) -> Result<()> {
     if principal.can_administer() {
         Ok(())
     } else {
@@ -429,6 +437,17 @@ impl Catalog {
     /// Crawls and applies, holding the integration's sync lease so syncs never overlap, on
     /// this node or any other sharing the store. A failed crawl changes nothing.
     pub(crate) async fn sync(&self, workspace: WorkspaceId, id: IntegrationId) -> Result<SyncView> {
+        let run = self.begin_sync(workspace, id).await?;
+        self.run_sync(run).await
+    }
+
+    /// Takes the integration's sync lease (a conflict when another sync holds it) and records
+    /// the sync as started.
+    pub(crate) async fn begin_sync(
+        &self,
+        workspace: WorkspaceId,
+        id: IntegrationId,
+    ) -> Result<SyncRun> {
         let row = self
             .store()
             .integration(workspace, id)
@@ -446,18 +465,52 @@ impl Catalog {
                 row.name
             )));
         }
-        let outcome = self.crawl_and_apply(&row).await;
+        match self.store().create_sync(workspace, id).await {
+            Ok(record) => Ok(SyncRun { row, record }),
+            Err(error) => {
+                self.store()
+                    .finish_sync(workspace, id, &format!("failed: {error}"))
+                    .await?;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Runs a begun sync to its end: crawl, store, index, each phase on its record.
+    pub(crate) async fn run_sync(&self, run: SyncRun) -> Result<SyncView> {
+        let SyncRun { row, record } = run;
+        let (workspace, id) = (row.workspace, row.id);
+        let started = std::time::Instant::now();
+        let outcome = self.crawl_and_apply(&row, record).await;
         let status = match &outcome {
-            Ok(view) => format!(
+            Ok((view, _)) => format!(
                 "ok: {} added, {} changed, {} removed",
                 view.added, view.changed, view.removed
             ),
             Err(error) => format!("failed: {error}"),
         };
         self.store().finish_sync(workspace, id, &status).await?;
-        let view = outcome?;
-        self.follow_changes().await?;
-        tracing::info!(workspace = %workspace, integration = %id, added = view.added, changed = view.changed, removed = view.removed, "synced");
+        let (mut view, crawled_ms) = match outcome {
+            Ok(done) => done,
+            Err(error) => {
+                self.store()
+                    .finish_sync_record(workspace, record, Some(&error.to_string()))
+                    .await?;
+                return Err(error);
+            }
+        };
+        let stored_ms = started.elapsed().as_millis();
+        self.store()
+            .set_sync_phase(workspace, record, "indexing", None)
+            .await?;
+        let indexed = self.follow_changes().await;
+        let error = indexed.as_ref().err().map(ToString::to_string);
+        self.store()
+            .finish_sync_record(workspace, record, error.as_deref())
+            .await?;
+        indexed?;
+        tracing::info!(workspace = %workspace, integration = %id, added = view.added, changed = view.changed, removed = view.removed, crawled_ms, stored_ms, indexed_ms = started.elapsed().as_millis() - stored_ms, "synced");
+        view.sync_id = record;
         Ok(view)
     }
 
@@ -493,29 +546,42 @@ impl Catalog {
             .map_err(|error| connect_refusal(&error))
     }
 
-    async fn crawl_and_apply(&self, row: &IntegrationRow) -> Result<SyncView> {
+    /// Crawls and applies; also says how long the crawl took, in milliseconds.
+    async fn crawl_and_apply(&self, row: &IntegrationRow, record: i64) -> Result<(SyncView, u128)> {
+        let started = std::time::Instant::now();
         let target = self.integration_target(row).await?;
         let crawl = cairn_connect::crawl(target.kind(), target.url())
             .await
             .map_err(|error| connect_refusal(&error))?;
+        let crawled_ms = started.elapsed().as_millis();
+        self.store()
+            .set_sync_phase(row.workspace, record, "storing", None)
+            .await?;
         let (items, relations) = crawl_items(&row.name, &crawl);
         let counts = self
             .store()
             .apply_crawl(row.workspace, row.id, &items, &relations)
             .await?;
+        self.store()
+            .set_sync_phase(row.workspace, record, "storing", Some(&counts))
+            .await?;
         let count = |kind: ObjectKind| crawl.of_kind(kind).count() as u64;
-        Ok(SyncView {
-            added: counts.added,
-            changed: counts.changed,
-            removed: counts.removed,
-            databases: count(ObjectKind::Database),
-            schemas: count(ObjectKind::Schema),
-            tables: count(ObjectKind::Table),
-            views: count(ObjectKind::View),
-            columns: count(ObjectKind::Column),
-            relations: crawl.relations.len() as u64,
-            server_version: crawl.server_version,
-        })
+        Ok((
+            SyncView {
+                added: counts.added,
+                changed: counts.changed,
+                removed: counts.removed,
+                databases: count(ObjectKind::Database),
+                schemas: count(ObjectKind::Schema),
+                tables: count(ObjectKind::Table),
+                views: count(ObjectKind::View),
+                columns: count(ObjectKind::Column),
+                relations: crawl.relations.len() as u64,
+                server_version: crawl.server_version,
+                sync_id: record,
+            },
+            crawled_ms,
+        ))
     }
 
     /// Syncs every integration whose interval has passed; one failure does not stop the rest.

@@ -16,6 +16,7 @@ mod resources;
 mod secret;
 mod settings;
 mod sql;
+mod syncs;
 mod vault;
 
 use std::path::PathBuf;
@@ -45,6 +46,7 @@ pub use resources::{
 pub use secret::{generate_password, generate_secret, hash_secret};
 pub use settings::{AiSettings, AiSettingsInput, ProviderSetting};
 pub use sql::{PermissionsView, SqlInput};
+pub use syncs::{SyncProgressView, SyncStartedView};
 
 /// Settings of the catalog services.
 #[derive(Debug, Clone)]

@@ -217,8 +217,16 @@ impl SearchIndex {
         removed: &[ResourceId],
         seq: i64,
     ) -> Result<()> {
+        self.stage(upserted, removed)?;
+        self.commit(seq)
+    }
+
+    /// Writes part of a batch without committing it: searches see none of it until
+    /// [`SearchIndex::commit`]. The writer flushes to disk as its memory budget fills, so a
+    /// batch of any size stays within that budget.
+    pub fn stage(&self, upserted: &[IndexedResource], removed: &[ResourceId]) -> Result<()> {
         let fields = self.fields;
-        let mut writer = self
+        let writer = self
             .writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -229,28 +237,17 @@ impl SearchIndex {
             writer.delete_term(Term::from_field_u64(fields.id, as_u64(id.0)));
         }
         for resource in upserted {
-            let mut document = doc!(
-                fields.id => as_u64(resource.id.0),
-                fields.workspace => as_u64(resource.workspace.0),
-                fields.kind => resource.kind.as_str(),
-                fields.name => format!("{} {}", resource.name, split_identifier_words(&resource.name)),
-                fields.path => split_identifier_words(&resource.path.replace('.', " ")),
-                fields.description => resource.description.as_str(),
-                fields.name_exact => resource.name.to_lowercase(),
-            );
-            for tag in &resource.tags {
-                document.add_text(fields.tag, tag);
-                document.add_text(fields.keywords, split_identifier_words(tag));
-            }
-            for owner in &resource.owners {
-                document.add_text(fields.owner, owner);
-                document.add_text(fields.keywords, owner);
-            }
-            for team in &resource.teams {
-                document.add_u64(fields.team, as_u64(team.0));
-            }
-            writer.add_document(document)?;
+            writer.add_document(self.document(resource))?;
         }
+        Ok(())
+    }
+
+    /// Makes everything staged visible in one commit and records `seq` as applied.
+    pub fn commit(&self, seq: i64) -> Result<()> {
+        let mut writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut commit = writer.prepare_commit()?;
         commit.set_payload(&seq.to_string());
         commit.commit()?;
@@ -258,6 +255,41 @@ impl SearchIndex {
         drop(writer);
         self.reader.reload()?;
         Ok(())
+    }
+
+    /// Drops everything staged since the last commit.
+    pub fn rollback(&self) -> Result<()> {
+        let mut writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        writer.rollback()?;
+        Ok(())
+    }
+
+    fn document(&self, resource: &IndexedResource) -> TantivyDocument {
+        let fields = self.fields;
+        let mut document = doc!(
+            fields.id => as_u64(resource.id.0),
+            fields.workspace => as_u64(resource.workspace.0),
+            fields.kind => resource.kind.as_str(),
+            fields.name => format!("{} {}", resource.name, split_identifier_words(&resource.name)),
+            fields.path => split_identifier_words(&resource.path.replace('.', " ")),
+            fields.description => resource.description.as_str(),
+            fields.name_exact => resource.name.to_lowercase(),
+        );
+        for tag in &resource.tags {
+            document.add_text(fields.tag, tag);
+            document.add_text(fields.keywords, split_identifier_words(tag));
+        }
+        for owner in &resource.owners {
+            document.add_text(fields.owner, owner);
+            document.add_text(fields.keywords, owner);
+        }
+        for team in &resource.teams {
+            document.add_u64(fields.team, as_u64(team.0));
+        }
+        document
     }
 
     /// Drops every document, e.g. when the store behind this index was replaced.

@@ -13,8 +13,8 @@ use cairn_catalog::{
     DbtImportView, DescriptionDraft, EgressView, Export, HistoryPage, IntegrationInput,
     IntegrationPatch, IntegrationView, MeView, NewResourceInput, NewToken, NewUser,
     PermissionsView, QueryResult, ResourceId, ResourceList, ResourcePatchInput, ResourceQuery,
-    ResourceView, SignIn, SqlInput, SyncView, TeamId, TeamView, TokenId, TokenView, UserId,
-    UserPatch, UserView,
+    ResourceView, SignIn, SqlInput, SyncProgressView, SyncStartedView, SyncView, TeamId, TeamView,
+    TokenId, TokenView, UserId, UserPatch, UserView,
 };
 use cairn_domain::IntegrationId;
 use serde::{Deserialize, Serialize};
@@ -102,6 +102,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             delete_integration
         ))
         .routes(routes!(sync_integration))
+        .routes(routes!(sync_progress))
         .routes(body_limit(routes!(import_dbt), DBT_MAX_BODY_BYTES))
         .routes(routes!(get_permissions, put_permissions))
         .routes(routes!(get_ai_settings, put_ai_settings))
@@ -502,18 +503,47 @@ async fn delete_integration(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Crawls now (admins): counts of resources added, changed and removed.
-#[utoipa::path(post, path = "/api/v1/integrations/{id}/sync", params(("id" = i64, Path)),
-    responses((status = 200, body = SyncView), (status = 404), (status = 409), (status = 422)))]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct SyncQuery {
+    /// `false` starts the sync in the background and answers 202 with its id at once;
+    /// by default the answer comes when the sync is done.
+    wait: Option<bool>,
+}
+
+/// Crawls now (admins): counts of resources added, changed and removed; with `wait=false`,
+/// starts the sync in the background and answers with its id.
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/sync", params(("id" = i64, Path), SyncQuery),
+    responses((status = 200, body = SyncView), (status = 202, body = SyncStartedView), (status = 404), (status = 409), (status = 422)))]
 async fn sync_integration(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<SyncView>> {
+    ApiQuery(query): ApiQuery<SyncQuery>,
+) -> ApiResult<Response> {
+    let id = IntegrationId(id);
+    if query.wait == Some(false) {
+        let started = state.catalog.start_sync(&auth.principal, id).await?;
+        return Ok((StatusCode::ACCEPTED, Json(started)).into_response());
+    }
+    let done = state.catalog.sync_integration(&auth.principal, id).await?;
+    Ok(Json(done).into_response())
+}
+
+/// A sync's phase, counts and time so far (admins).
+#[utoipa::path(get, path = "/api/v1/integrations/{id}/syncs/{sync_id}",
+    params(("id" = i64, Path), ("sync_id" = i64, Path)),
+    responses((status = 200, body = SyncProgressView), (status = 404)))]
+async fn sync_progress(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((id, sync_id)): ApiPath<(i64, i64)>,
+) -> ApiResult<Json<SyncProgressView>> {
     Ok(Json(
         state
             .catalog
-            .sync_integration(&auth.principal, IntegrationId(id))
+            .sync_progress(&auth.principal, IntegrationId(id), sync_id)
             .await?,
     ))
 }

@@ -12,6 +12,7 @@ mod memory;
 mod migrate;
 mod people;
 mod resources;
+mod sync;
 
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -27,6 +28,7 @@ pub use integrations::{
 pub use memory::{EgressRow, NewEgress, NewPrompt, PromptRow};
 pub use people::{ApiTokenRow, SessionRow, Team, User, Workspace};
 pub use resources::{Change, LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch};
+pub use sync::SyncRow;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

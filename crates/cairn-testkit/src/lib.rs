@@ -13,6 +13,7 @@ mod script;
 
 pub mod mariadb;
 pub mod postgres;
+pub mod warehouse;
 
 use std::path::{Path, PathBuf};
 

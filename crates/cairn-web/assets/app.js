@@ -517,15 +517,25 @@
     const progress = document.getElementById("sync-" + id);
     const started = Date.now();
     const bar = el("progress", { "aria-label": "Sync in progress" });
-    const label = el("span", { text: "Syncing… 0 s" });
+    const label = el("span", { text: "Starting… 0 s" });
     progress.replaceChildren(bar, label);
-    const timer = setInterval(() => { label.textContent = "Syncing… " + Math.round((Date.now() - started) / 1000) + " s"; }, 500);
+    const phases = { crawling: "Reading the database’s catalog", storing: "Storing what changed", indexing: "Updating search" };
+    let phase = "crawling";
+    const timer = setInterval(() => { label.textContent = (phases[phase] || phase) + "… " + Math.round((Date.now() - started) / 1000) + " s"; }, 500);
     busy(button, true);
     try {
-      const counts = await api("POST", "/integrations/" + id + "/sync");
-      const seconds = ((Date.now() - started) / 1000).toFixed(1);
-      const chips = ["added", "changed", "removed", "databases", "schemas", "tables", "views", "columns", "relations"]
-        .map((key) => el("span", { class: "badge", text: counts[key] + " " + key }));
+      // The sync runs on the server in the background; its record tells the phase and the end.
+      const begun = await api("POST", "/integrations/" + id + "/sync?wait=false");
+      let state = begun;
+      while (!state.finished_at) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        state = await api("GET", "/integrations/" + id + "/syncs/" + begun.sync_id);
+        phase = state.phase;
+      }
+      if (state.phase !== "done") throw new Error(state.error || state.phase);
+      const seconds = (state.elapsed_ms / 1000).toFixed(1);
+      const chips = ["added", "changed", "removed"]
+        .map((key) => el("span", { class: "badge", text: state[key] + " " + key }));
       progress.replaceChildren(el("strong", { class: "form-status ok", text: "Synced in " + seconds + " s" }), el("span", { class: "sync-counts" }, ...chips));
     } catch (failure) {
       progress.replaceChildren(el("span", { class: "form-status error", role: "alert", text: "Sync failed: " + failure.message }));

@@ -9,6 +9,7 @@ use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_sync;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -67,6 +68,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Integrations.
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
     /// Applies every workspace's prompt retention now.
     Purge,
     /// Benchmarks, printing figures and ratios against a baseline run in the same process.
@@ -83,6 +87,16 @@ enum BenchCommand {
         resources: String,
         #[arg(long, default_value_t = 200)]
         questions: usize,
+    },
+    /// A sync through the API against the raw catalog queries it needs, on a generated
+    /// PostgreSQL warehouse in a throwaway server, with the store on SQLite and on PostgreSQL.
+    Sync {
+        /// Tables in the generated warehouse.
+        #[arg(long, default_value_t = 10_000)]
+        tables: usize,
+        /// Columns per table (at least 3).
+        #[arg(long, default_value_t = 20)]
+        columns: usize,
     },
 }
 
@@ -147,6 +161,27 @@ enum TokenCommand {
         email: String,
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum IntegrationCommand {
+    /// Syncs an integration now, in this process; beside a running server it writes to the
+    /// store and the server's search index follows.
+    Sync {
+        /// The workspace's name.
+        #[arg(long)]
+        workspace: String,
+        /// The integration's name.
+        #[arg(long)]
+        name: String,
+        /// Prints each phase (crawling, storing, indexing) as the sync enters it, with the time
+        /// so far.
+        #[arg(long)]
+        progress: bool,
+        /// What integrations may reach beyond the defaults, as for `serve --integration-allow`.
+        #[arg(long, env = "CAIRN_INTEGRATION_ALLOW", value_parser = parse_allow_list, default_value = "")]
+        integration_allow: cairn_connect::TargetPolicy,
     },
 }
 
@@ -256,6 +291,9 @@ async fn main() -> Result<()> {
     {
         return bench::assistant(&bench::parse_sizes(resources)?, (*questions).max(1)).await;
     }
+    if let Command::Bench(BenchCommand::Sync { tables, columns }) = &cli.command {
+        return bench_sync::sync((*tables).max(1), (*columns).max(3)).await;
+    }
     prepare_data_dir(&cli.data_dir)?;
     // Everything built from the data directory (the store's URL, the demo warehouse, the index)
     // needs an absolute path: resolve it once, before anything else uses it.
@@ -271,6 +309,13 @@ async fn main() -> Result<()> {
         Command::Serve {
             integration_allow, ..
         } => config.integration_policy = integration_allow.clone(),
+        Command::Integration(IntegrationCommand::Sync {
+            integration_allow, ..
+        }) => {
+            config.integration_policy = integration_allow.clone();
+            config.owns_index = false;
+            config.scheduled_sync = false;
+        }
         // Operator commands work beside a running server: they write to the store only, and
         // the server's index follows the change feed.
         _ => {
@@ -379,6 +424,25 @@ async fn main() -> Result<()> {
                 token.id, workspace.name
             );
             println!("{}", token.token.unwrap_or_default());
+        }
+        Command::Integration(IntegrationCommand::Sync {
+            workspace,
+            name,
+            progress,
+            ..
+        }) => {
+            let workspace = catalog.workspace_named(&workspace).await?;
+            let view = catalog
+                .operator_sync(workspace.id, &name, |step| {
+                    if progress {
+                        eprintln!("{:>8.1} s  {}", step.elapsed_ms as f64 / 1000.0, step.phase);
+                    }
+                })
+                .await?;
+            println!(
+                "synced {name}: {} added, {} changed, {} removed ({} tables, {} views, {} columns)",
+                view.added, view.changed, view.removed, view.tables, view.views, view.columns
+            );
         }
         Command::Bench(_) => unreachable!("benchmarks run before the store opens"),
         Command::Purge => {

@@ -120,6 +120,16 @@ async fn serve_demo_runs_with_a_relative_data_dir() {
 
 /// Runs `cairn ARGS… --data-dir DATA` in `directory`, feeding `input` on stdin; returns stdout.
 fn operator(directory: &Path, data: &str, args: &[&str], input: Option<&str>) -> String {
+    operator_output(directory, data, args, input).0
+}
+
+/// An operator command's stdout and stderr; it must succeed.
+fn operator_output(
+    directory: &Path,
+    data: &str,
+    args: &[&str],
+    input: Option<&str>,
+) -> (String, String) {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .current_dir(directory)
@@ -149,7 +159,10 @@ fn operator(directory: &Path, data: &str, args: &[&str], input: Option<&str>) ->
         "cairn {args:?} failed beside a running server: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(output.stdout).unwrap()
+    (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
 }
 
 /// The README offers `cairn token create` to scripts while the server runs: every operator
@@ -242,6 +255,45 @@ async fn operator_commands_work_beside_a_running_server() {
     assert!(verified.contains("intact"), "{verified}");
     let purged = operator(directory.path(), "d", &["purge"], None);
     assert!(purged.contains("purged"), "{purged}");
+
+    // An integration syncs from the command line, reporting its phases; the server sees it.
+    let last_sync = || async {
+        let listed: serde_json::Value = client
+            .get(api("/api/v1/integrations"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        listed[0]["last_sync_at"].as_i64().unwrap_or(0)
+    };
+    let before = last_sync().await;
+    let (synced, progress) = operator_output(
+        directory.path(),
+        "d",
+        &[
+            "integration",
+            "sync",
+            "--workspace",
+            "acme",
+            "--name",
+            "warehouse",
+            "--progress",
+        ],
+        None,
+    );
+    assert!(
+        synced.contains("synced warehouse: 0 added, 0 changed, 0 removed"),
+        "{synced}"
+    );
+    let phases: Vec<&str> = progress
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(phases.last(), Some(&"done"), "{progress}");
+    assert!(last_sync().await > before, "the server sees the new sync");
 
     // The server still searches: its index was never taken from it.
     let found = client

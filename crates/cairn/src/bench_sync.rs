@@ -1,0 +1,251 @@
+//! `cairn bench sync`: a sync through the HTTP API against the catalog queries it needs, on a
+//! generated PostgreSQL warehouse in a throwaway server, with the store on SQLite and on
+//! PostgreSQL, in one run.
+//!
+//! The baseline is the raw catalog queries a crawler must run (one connection, already open);
+//! each sync is timed from the API request to its answer, which comes after the store has the
+//! crawl and this node's search index has committed it.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role};
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{Connection, Executor};
+
+const REPETITIONS: usize = 3;
+
+/// Runs the benchmark and prints its figures.
+pub async fn sync(tables: usize, columns: usize) -> Result<()> {
+    let Some(server) = cairn_testkit::postgres() else {
+        println!("skipping: the sync benchmark needs PostgreSQL's binaries (initdb, postgres)");
+        return Ok(());
+    };
+    let warehouse = server.create_database_named("sync_bench");
+    let started = Instant::now();
+    server
+        .psql(
+            &warehouse,
+            cairn_testkit::warehouse::generation_script(tables, columns).as_str(),
+        )
+        .map_err(|error| anyhow::anyhow!("generating the warehouse: {error}"))?;
+    println!(
+        "generated {tables} tables x {columns} columns in {:.1} s (PostgreSQL {})",
+        started.elapsed().as_secs_f64(),
+        server.version()
+    );
+    let url = server.url(&warehouse);
+
+    let raw = raw_query_time(&url).await?;
+    let mut crawls = Vec::new();
+    let mut resources = 0;
+    for _ in 0..REPETITIONS {
+        let started = Instant::now();
+        let crawl = cairn_connect::crawl(cairn_connect::EngineKind::Postgres, &url).await?;
+        crawls.push(started.elapsed());
+        resources = crawl.objects.len();
+    }
+    let crawl = median(&mut crawls);
+    println!(
+        "raw catalog queries (open connection)   {:>9.1} ms   (baseline, median of {REPETITIONS})",
+        ms(raw)
+    );
+    println!(
+        "crawl alone (connect, queries, mapping) {:>9.1} ms   {:.2}x the raw queries, {resources} objects",
+        ms(crawl),
+        ratio(crawl, raw)
+    );
+
+    cairn_assistant::install_tls_provider();
+    let policy = cairn_connect::TargetPolicy::parse(&format!(
+        "{},127.0.0.0/8",
+        server.socket_dir().display()
+    ))?;
+    for backend in ["SQLite", "PostgreSQL"] {
+        let dir = tempfile::tempdir()?;
+        let store_url = match backend {
+            "SQLite" => format!("sqlite://{}", dir.path().join("cairn.db").display()),
+            _ => server.create_database("sync_bench_store"),
+        };
+        let config = CatalogConfig {
+            scheduled_sync: false,
+            integration_policy: policy.clone(),
+            ..CatalogConfig::new(dir.path().to_path_buf())
+        };
+        let catalog = Catalog::open(&store_url, config).await?;
+        let api = Api::start(&catalog).await?;
+        let idle = memory_kb("VmRSS");
+        reset_peak_memory();
+        let id = api
+            .post(
+                "/api/v1/integrations",
+                json!({"name": "warehouse", "kind": "postgres", "connection": url, "teams": ["analytics"]}),
+            )
+            .await?["id"]
+            .as_i64()
+            .context("integration id")?;
+        let sync_path = format!("/api/v1/integrations/{id}/sync");
+        let started = Instant::now();
+        let first = api.post(&sync_path, json!({})).await?;
+        let full = started.elapsed();
+        let peak = memory_kb("VmHWM");
+        let added = first["added"].as_u64().unwrap_or(0);
+        let mut again = Vec::new();
+        for _ in 0..REPETITIONS {
+            let started = Instant::now();
+            let view = api.post(&sync_path, json!({})).await?;
+            again.push(started.elapsed());
+            if view["added"].as_u64() != Some(0) || view["changed"].as_u64() != Some(0) {
+                bail!("a re-sync of an unchanged warehouse changed something: {view}");
+            }
+        }
+        let resync = median(&mut again);
+        let writing = full.saturating_sub(crawl);
+        println!("store on {backend}:");
+        println!(
+            "  full sync through the API             {:>9.1} ms   {:.2}x the raw queries (goal <= 3), {added} resources added",
+            ms(full),
+            ratio(full, raw)
+        );
+        println!(
+            "  re-sync, nothing changed              {:>9.1} ms   {:.2}x the raw queries (goal <= 1)",
+            ms(resync),
+            ratio(resync, raw)
+        );
+        println!(
+            "  store and index writes                {:>9.0} resources/s (full sync less the crawl; goal >= 100,000)",
+            added as f64 / writing.as_secs_f64().max(1e-9)
+        );
+        if let (Some(idle), Some(peak)) = (idle, peak) {
+            println!(
+                "  peak memory during the first sync     {:>9.1} MB above idle (goal < 300)",
+                (peak.saturating_sub(idle)) as f64 / 1024.0
+            );
+        }
+        api.stop().await?;
+        catalog.store().close().await;
+    }
+    Ok(())
+}
+
+/// The catalog queries a crawler needs, on one open connection, median of a few runs.
+async fn raw_query_time(url: &str) -> Result<Duration> {
+    let options: PgConnectOptions = url.parse()?;
+    let mut connection = PgConnection::connect_with(&options).await?;
+    let mut times = Vec::new();
+    // The first run warms the server's catalog caches, as the crawl's own first run would.
+    for run in 0..=REPETITIONS {
+        let started = Instant::now();
+        connection.execute("BEGIN TRANSACTION READ ONLY").await?;
+        for query in cairn_connect::POSTGRES_CATALOG_QUERIES {
+            sqlx::query(*query).fetch_all(&mut connection).await?;
+        }
+        connection.execute("ROLLBACK").await?;
+        if run > 0 {
+            times.push(started.elapsed());
+        }
+    }
+    connection.close().await?;
+    Ok(median(&mut times))
+}
+
+/// Cairn's HTTP API in this process, with an admin's token.
+struct Api {
+    base: String,
+    token: String,
+    client: reqwest::Client,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Api {
+    async fn start(catalog: &Catalog) -> Result<Api> {
+        let workspace = catalog.create_workspace("bench", None).await?;
+        catalog.add_team(workspace.id, "analytics").await?;
+        let (user, _) = catalog
+            .add_user(
+                workspace.id,
+                NewUser {
+                    email: "admin@example.com".into(),
+                    name: None,
+                    role: Role::Admin,
+                    teams: vec!["analytics".into()],
+                    password: None,
+                },
+            )
+            .await?;
+        let token = catalog
+            .issue_token(workspace.id, cairn_catalog::UserId(user.id), None)
+            .await?
+            .token
+            .context("a new token is shown once")?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let state = cairn_server::AppState {
+            catalog: catalog.clone(),
+            secure_cookies: false,
+        };
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(cairn_server::serve(listener, state, async move {
+            stopped.await.ok();
+        }));
+        Ok(Api {
+            base,
+            token,
+            client: reqwest::Client::new(),
+            server,
+            shutdown,
+        })
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Result<Value> {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        if !status.is_success() {
+            bail!("POST {path} answered {status}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// Stops the server and its background work (the change-feed follower).
+    async fn stop(self) -> Result<()> {
+        let _ = self.shutdown.send(());
+        self.server.await??;
+        Ok(())
+    }
+}
+
+/// A figure from /proc/self/status in kB (Linux only).
+fn memory_kb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Resets the peak resident set size (VmHWM) to the current size (Linux only).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+fn ratio(measured: Duration, baseline: Duration) -> f64 {
+    measured.as_secs_f64() / baseline.as_secs_f64().max(1e-9)
+}
