@@ -31,6 +31,29 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 
+# The MCP server driven by the official Python MCP SDK (PyPI's `mcp`, in a virtual environment
+# made here) against the real binary. Without Python's venv or the package index it says why and
+# skips; once the SDK is installed, any failure of the test fails the run.
+cargo build -p cairn --locked
+venv="${CARGO_TARGET_DIR:-target}/mcp-venv"
+mcp_sdk_ready() {
+  if [ ! -x "$venv/bin/python" ]; then
+    rm -rf "$venv"
+    if ! output=$(python3 -m venv "$venv" 2>&1); then
+      echo "skipping the MCP SDK test: no Python virtual environment could be made: ${output##*$'\n'}" >&2
+      rm -rf "$venv"
+      return 1
+    fi
+  fi
+  if ! output=$("$venv/bin/pip" install --quiet --disable-pip-version-check --retries 2 --timeout 30 "mcp>=1.20,<2" 2>&1); then
+    echo "skipping the MCP SDK test: the Python MCP SDK could not be installed (is the package index reachable?): ${output##*$'\n'}" >&2
+    return 1
+  fi
+}
+if mcp_sdk_ready; then
+  "$venv/bin/python" scripts/mcp_client_test.py "${CARGO_TARGET_DIR:-target}/debug/cairn"
+fi
+
 # The web app in a real browser: Debian's Chromium driven by playwright-core, checked by axe-core.
 cargo build -p cairn --locked
 (cd web-tests && npm ci --no-audit --no-fund --loglevel=error && node run.mjs)

@@ -333,40 +333,88 @@ impl ToolHost for Host<'_> {
     }
 
     async fn join_path(&self, from: ResourceId, to: ResourceId) -> Option<String> {
-        let schema = self
-            .catalog
-            .schema_around(self.principal, self, &[from, to])
-            .await
-            .ok()?;
-        let visible = |id: ResourceId| schema.tables.iter().any(|table| table.id == id);
-        (visible(from) && visible(to))
-            .then(|| cairn_assistant::builtin::join_path_text(&schema, from, to))
+        self.join_path_text(from, to).await.ok().flatten()
     }
 
     async fn lineage(&self, table: ResourceId) -> Option<String> {
-        let schema = self
-            .catalog
-            .schema_around(self.principal, self, &[table])
-            .await
-            .ok()?;
-        schema
-            .tables
-            .iter()
-            .any(|item| item.id == table)
-            .then(|| cairn_assistant::builtin::lineage_text(&schema, table))
+        self.lineage_text(table).await.ok().flatten()
     }
 
     async fn table_columns(&self, table: ResourceId) -> Option<String> {
+        self.table_columns_text(table).await.ok().flatten()
+    }
+}
+
+impl Host<'_> {
+    /// The join path between two tables, through the tables around them the caller may see;
+    /// `None` when either is not a table or view the caller may see.
+    async fn join_path_text(&self, from: ResourceId, to: ResourceId) -> Result<Option<String>> {
+        let schema = self
+            .catalog
+            .schema_around(self.principal, self, &[from, to])
+            .await?;
+        let visible = |id: ResourceId| schema.tables.iter().any(|table| table.id == id);
+        Ok((visible(from) && visible(to))
+            .then(|| cairn_assistant::builtin::join_path_text(&schema, from, to)))
+    }
+
+    /// What a table reads from and what reads it; `None` when it is not a table or view the
+    /// caller may see.
+    async fn lineage_text(&self, table: ResourceId) -> Result<Option<String>> {
         let schema = self
             .catalog
             .schema_around(self.principal, self, &[table])
-            .await
-            .ok()?;
-        schema
+            .await?;
+        Ok(schema
             .tables
             .iter()
             .any(|item| item.id == table)
-            .then(|| cairn_assistant::builtin::columns_text(&schema, table))
+            .then(|| cairn_assistant::builtin::lineage_text(&schema, table)))
+    }
+
+    /// A table's columns and references; `None` when it is not a table or view the caller
+    /// may see.
+    async fn table_columns_text(&self, table: ResourceId) -> Result<Option<String>> {
+        let schema = self
+            .catalog
+            .schema_around(self.principal, self, &[table])
+            .await?;
+        Ok(schema
+            .tables
+            .iter()
+            .any(|item| item.id == table)
+            .then(|| cairn_assistant::builtin::columns_text(&schema, table)))
+    }
+}
+
+/// The assistant's metadata tools as services, for MCP and any other caller: the same answers a
+/// connected model gets, with the caller's rights.
+impl Catalog {
+    /// The shortest chain of foreign keys joining two tables, through tables the caller may see,
+    /// with the column pairs of each step. `NotFound` when either is not a table or view the
+    /// caller may see.
+    pub async fn join_path(
+        &self,
+        principal: &Principal,
+        from: ResourceId,
+        to: ResourceId,
+    ) -> Result<String> {
+        self.host(principal)
+            .await?
+            .join_path_text(from, to)
+            .await?
+            .ok_or(CatalogError::NotFound)
+    }
+
+    /// What a table or view reads from (view definitions, dbt lineage) and what reads it, among
+    /// the tables the caller may see. `NotFound` when it is not a table or view the caller may
+    /// see.
+    pub async fn lineage(&self, principal: &Principal, table: ResourceId) -> Result<String> {
+        self.host(principal)
+            .await?
+            .lineage_text(table)
+            .await?
+            .ok_or(CatalogError::NotFound)
     }
 }
 

@@ -8,6 +8,7 @@ mod demo;
 mod error;
 mod index;
 mod integrations;
+mod mcp;
 mod memory;
 mod offline;
 mod people;
@@ -35,6 +36,7 @@ pub use error::{CatalogError, Result};
 pub use integrations::{
     DbtImportInput, DbtImportView, IntegrationInput, IntegrationPatch, IntegrationView, SyncView,
 };
+pub use mcp::{MCP_TOOLS, McpPolicy};
 pub use memory::{EgressView, Export, HistoryPage, PromptView};
 pub use people::{MeView, NewToken, NewUser, TeamView, TokenView, UserPatch, UserView};
 pub use resources::{

@@ -40,6 +40,12 @@ pub(crate) struct StoredSettings {
     /// The provider's API key, sealed.
     #[serde(default)]
     pub provider_key: Option<String>,
+    /// Whether the MCP server offers its run-SQL tool (besides Run SQL and a query permission).
+    #[serde(default)]
+    pub mcp_sql_enabled: bool,
+    /// MCP tools an admin switched off for the workspace.
+    #[serde(default)]
+    pub mcp_disabled_tools: Vec<String>,
 }
 
 fn builtin() -> ProviderSetting {
@@ -54,6 +60,8 @@ impl Default for StoredSettings {
             retention_days: None,
             pseudonymize_people: false,
             provider_key: None,
+            mcp_sql_enabled: false,
+            mcp_disabled_tools: Vec::new(),
         }
     }
 }
@@ -68,6 +76,10 @@ pub struct AiSettings {
     pub region: Option<String>,
     pub retention_days: Option<u32>,
     pub pseudonymize_people: bool,
+    /// Whether MCP clients (the user's own agents) get the run-SQL tool; off by default.
+    pub mcp_sql_enabled: bool,
+    /// MCP tools switched off for this workspace.
+    pub mcp_disabled_tools: Vec<String>,
 }
 
 /// A change of AI settings: absent fields stay as they are; `region: null` clears it.
@@ -86,6 +98,11 @@ pub struct AiSettingsInput {
     pub retention_days: Option<Value>,
     #[serde(default)]
     pub pseudonymize_people: Option<bool>,
+    #[serde(default)]
+    pub mcp_sql_enabled: Option<bool>,
+    /// Names of MCP tools to switch off (replaces the list).
+    #[serde(default)]
+    pub mcp_disabled_tools: Option<Vec<String>>,
 }
 
 /// Scheme, host and port of an endpoint URL (`https://api.example:443`), lower-cased, with the
@@ -128,6 +145,8 @@ impl Catalog {
             region,
             retention_days: stored.retention_days,
             pseudonymize_people: stored.pseudonymize_people,
+            mcp_sql_enabled: stored.mcp_sql_enabled,
+            mcp_disabled_tools: stored.mcp_disabled_tools,
         })
     }
 
@@ -174,6 +193,27 @@ impl Catalog {
         }
         if let Some(enabled) = input.pseudonymize_people {
             stored.pseudonymize_people = enabled;
+        }
+        if let Some(enabled) = input.mcp_sql_enabled {
+            stored.mcp_sql_enabled = enabled;
+        }
+        if let Some(tools) = input.mcp_disabled_tools {
+            if let Some(unknown) = tools
+                .iter()
+                .find(|tool| !crate::mcp::MCP_TOOLS.contains(&tool.as_str()))
+            {
+                return Err(CatalogError::invalid(
+                    "mcp_disabled_tools",
+                    format!(
+                        "unknown tool {unknown:?}; one of {}",
+                        crate::mcp::MCP_TOOLS.join(", ")
+                    ),
+                ));
+            }
+            let mut tools = tools;
+            tools.sort();
+            tools.dedup();
+            stored.mcp_disabled_tools = tools;
         }
         if let Some(provider) = input.provider {
             stored.provider = match provider {

@@ -2,6 +2,7 @@
 
 mod auth;
 mod error;
+mod mcp;
 mod routes;
 
 use std::net::SocketAddr;
@@ -35,7 +36,7 @@ pub fn app(state: AppState) -> Router {
 
 /// The API's routes without a fallback, to compose with other routers (the web app's pages).
 pub fn api(state: AppState) -> Router {
-    routes::router(state)
+    routes::router(state.clone()).merge(mcp::router(state))
 }
 
 /// Serves the API until `shutdown` resolves, keeping the search index following the change feed.
