@@ -546,6 +546,7 @@ impl Catalog {
                 message: error.to_string(),
             }
         })?;
+        let docs = validated_docs(docs)?;
         let resources = self
             .store()
             .integration_resources(principal.workspace, id, true)
@@ -655,4 +656,31 @@ impl Catalog {
             unmatched,
         })
     }
+}
+
+/// dbt's texts held to the rules a PATCH is held to (description length, tag and owner count
+/// and length, no control characters), checked before anything is stored; an error names the
+/// field, e.g. `manifest.nodes["model.shop.orders"].columns["id"].description`.
+fn validated_docs(mut docs: dbt::DbtDocs) -> Result<dbt::DbtDocs> {
+    for node in &mut docs.nodes {
+        let node_id = node.unique_id.clone();
+        let field = |name: &str| format!("manifest.nodes[{node_id:?}].{name}");
+        if let Some(text) = &node.description {
+            node.description = Some(validate::text(&field("description"), text)?);
+        }
+        node.tags = validate::labels(&field("tags"), &node.tags)?;
+        if let Some(owner) = &node.owner {
+            node.owner = Some(validate::label(&field("owner"), owner)?);
+        }
+        for column in &mut node.columns {
+            let column_name = column.name.clone();
+            let field =
+                |name: &str| format!("manifest.nodes[{node_id:?}].columns[{column_name:?}].{name}");
+            if let Some(text) = &column.description {
+                column.description = Some(validate::text(&field("description"), text)?);
+            }
+            column.tags = validate::labels(&field("tags"), &column.tags)?;
+        }
+    }
+    Ok(docs)
 }
