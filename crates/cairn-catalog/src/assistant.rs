@@ -146,7 +146,12 @@ impl Catalog {
             .record_egress(principal.workspace, &entry)
             .await
             .map(|_| ())
-            .map_err(|error| error.to_string())
+            .map_err(|error| match error {
+                cairn_store::StoreError::NotFound => {
+                    "the person asking no longer exists; nothing was sent".to_string()
+                }
+                other => other.to_string(),
+            })
     }
 }
 
