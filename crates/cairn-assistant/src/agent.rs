@@ -76,8 +76,11 @@ impl<H: ToolHost + Sync> EgressLedger for HostLedger<'_, H> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentOptions {
     pub pseudonymize: bool,
-    /// People to pseudonymise from the first request on (e.g. the workspace's members).
+    /// People to pseudonymise from the first request on (the workspace's members and owners).
     pub known_people: Vec<String>,
+    /// Forms of people the asker may see: the only ones an answer gives back (besides owners
+    /// of resources shown and the asker's own words).
+    pub restorable_people: Vec<String>,
     /// Requests sent to the model at most; the last one offers no tools.
     pub max_model_calls: usize,
     /// Items retrieved for the question before the first request.
@@ -96,6 +99,7 @@ impl Default for AgentOptions {
         AgentOptions {
             pseudonymize: false,
             known_people: Vec::new(),
+            restorable_people: Vec::new(),
             max_model_calls: 6,
             retrieval_limit: 8,
             search_limit: 10,
@@ -346,6 +350,7 @@ where
         stream: provider.streams(),
         pseudonymize: options.pseudonymize,
         known_people: options.known_people.clone(),
+        restorable_people: options.restorable_people.clone(),
         limits: options.limits.clone(),
     };
     let mut conversation = Conversation::start(settings, tools, history, question, &retrieved);

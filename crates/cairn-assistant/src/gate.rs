@@ -12,7 +12,7 @@
 //! delimited block that the system prompt declares to be data, not instructions. The characters
 //! `<` and `>` are escaped inside the block, so its end marker cannot be forged from metadata.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use cairn_domain::{IntegrationId, ResourceId, ResourceKind};
 use serde_json::{Map, Value, json};
@@ -328,9 +328,13 @@ pub struct GateSettings {
     pub model: String,
     pub stream: bool,
     pub pseudonymize: bool,
-    /// People to pseudonymise even before they appear as owners (names, addresses, or
-    /// `Name <address>`), e.g. the workspace's members. Used only when `pseudonymize` is on.
+    /// Everyone to pseudonymise, registered before anything is rendered (names, addresses, or
+    /// `Name <address>`), e.g. the workspace's members and owners. Used only when
+    /// `pseudonymize` is on.
     pub known_people: Vec<String>,
+    /// The forms of people the asker may see, which the answer may give back (owners of the
+    /// resources rendered and the asker's own words are restorable anyway).
+    pub restorable_people: Vec<String>,
     pub limits: GateLimits,
 }
 
@@ -461,220 +465,8 @@ fn is_hidden(c: char) -> bool {
         )
 }
 
-/// Replaces people's names and e-mail addresses by stable placeholders (`person_1`, ...) and puts
-/// them back in the model's answer. Disabled, it changes nothing.
-#[derive(Debug, Clone, Default)]
-pub struct Pseudonymizer {
-    enabled: bool,
-    /// Lowercased name or address -> placeholder number (1-based).
-    known: HashMap<String, usize>,
-    /// Placeholder number - 1 -> what it stands for.
-    originals: Vec<String>,
-    /// Names (not addresses) to look for in free text, longest first.
-    names: Vec<(String, usize)>,
-}
-
-impl Pseudonymizer {
-    pub fn new(enabled: bool) -> Pseudonymizer {
-        Pseudonymizer {
-            enabled,
-            ..Pseudonymizer::default()
-        }
-    }
-
-    pub fn is_enabled(&self) -> bool {
-        self.enabled
-    }
-
-    /// Registers an owner (a name, an address, or `Name <address>`) and returns its placeholder.
-    pub fn owner(&mut self, owner: &str) -> String {
-        if !self.enabled {
-            return owner.to_string();
-        }
-        let trimmed = owner.trim();
-        let number = match self.known.get(&trimmed.to_lowercase()) {
-            Some(number) => *number,
-            None => {
-                let number = self.number_for(trimmed);
-                for (start, end) in find_emails(trimmed) {
-                    self.known
-                        .entry(trimmed[start..end].to_lowercase())
-                        .or_insert(number);
-                }
-                let name: String = strip_emails(trimmed)
-                    .chars()
-                    .filter(|c| !matches!(c, '<' | '>' | '(' | ')' | '"' | ','))
-                    .collect();
-                let name = name.trim();
-                if name.chars().count() >= 3 && !name.contains('@') {
-                    self.known.entry(name.to_lowercase()).or_insert(number);
-                    if !self.names.iter().any(|(known, _)| known == name) {
-                        self.names.push((name.to_string(), number));
-                        self.names
-                            .sort_by_key(|name| std::cmp::Reverse(name.0.len()));
-                    }
-                }
-                number
-            }
-        };
-        placeholder(number)
-    }
-
-    /// Replaces every e-mail address and every registered name in `text`.
-    pub fn apply(&mut self, text: &str) -> String {
-        if !self.enabled {
-            return text.to_string();
-        }
-        let mut out = String::with_capacity(text.len());
-        let mut last = 0;
-        for (start, end) in find_emails(text) {
-            out.push_str(&text[last..start]);
-            let address = &text[start..end];
-            let number = match self.known.get(&address.to_lowercase()) {
-                Some(number) => *number,
-                None => {
-                    let number = self.number_for(address);
-                    self.known.insert(address.to_lowercase(), number);
-                    number
-                }
-            };
-            out.push_str(&placeholder(number));
-            last = end;
-        }
-        out.push_str(&text[last..]);
-        for (name, number) in &self.names {
-            out = replace_word(&out, name, &placeholder(*number));
-        }
-        out
-    }
-
-    /// Puts the originals back in place of the placeholders.
-    pub fn restore(&self, text: &str) -> String {
-        if self.originals.is_empty() {
-            return text.to_string();
-        }
-        const PREFIX: &str = "person_";
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(at) = rest.find(PREFIX) {
-            let after = &rest[at + PREFIX.len()..];
-            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-            let before_ok = rest[..at]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !c.is_alphanumeric() && c != '_');
-            let original = after[..digits]
-                .parse::<usize>()
-                .ok()
-                .and_then(|number| number.checked_sub(1))
-                .and_then(|index| self.originals.get(index));
-            out.push_str(&rest[..at]);
-            match original {
-                Some(original) if digits > 0 && before_ok => out.push_str(original),
-                _ => out.push_str(&rest[at..at + PREFIX.len() + digits]),
-            }
-            rest = &after[digits..];
-        }
-        out.push_str(rest);
-        out
-    }
-
-    fn number_for(&mut self, original: &str) -> usize {
-        self.originals.push(original.to_string());
-        self.originals.len()
-    }
-}
-
-fn placeholder(number: usize) -> String {
-    format!("person_{number}")
-}
-
-fn is_local_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-' | '\'')
-}
-
-fn is_domain_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '-')
-}
-
-/// Byte ranges of the e-mail addresses in `text`.
-fn find_emails(text: &str) -> Vec<(usize, usize)> {
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    let mut search_from = 0;
-    while let Some(offset) = text[search_from..].find('@') {
-        let at = search_from + offset;
-        let mut start = at;
-        while start > 0 && is_local_char(bytes[start - 1] as char) {
-            start -= 1;
-        }
-        while start < at && matches!(bytes[start], b'.' | b'\'') {
-            start += 1;
-        }
-        let mut end = at + 1;
-        while end < bytes.len() && is_domain_char(bytes[end] as char) {
-            end += 1;
-        }
-        while end > at + 1 && matches!(bytes[end - 1], b'.' | b'-') {
-            end -= 1;
-        }
-        let domain = &text[at + 1..end];
-        let previous_end = found.last().map_or(0, |(_, end)| *end);
-        if start < at && start >= previous_end && domain.contains('.') && !domain.starts_with('.') {
-            found.push((start, end));
-            search_from = end;
-        } else {
-            search_from = at + 1;
-        }
-    }
-    found
-}
-
-fn strip_emails(text: &str) -> String {
-    let mut out = String::new();
-    let mut last = 0;
-    for (start, end) in find_emails(text) {
-        out.push_str(&text[last..start]);
-        last = end;
-    }
-    out.push_str(&text[last..]);
-    out
-}
-
-/// Replaces whole-word, ASCII-case-insensitive occurrences of `word` in `text`.
-fn replace_word(text: &str, word: &str, replacement: &str) -> String {
-    if word.is_empty() {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut index = 0;
-    let mut copied = 0;
-    while index + word.len() <= text.len() {
-        let matches = text.is_char_boundary(index)
-            && text.is_char_boundary(index + word.len())
-            && text[index..index + word.len()].eq_ignore_ascii_case(word);
-        if matches {
-            let before_ok = text[..index]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !c.is_alphanumeric() && c != '_');
-            let after_ok = text[index + word.len()..]
-                .chars()
-                .next()
-                .is_none_or(|c| !c.is_alphanumeric() && c != '_');
-            if before_ok && after_ok {
-                out.push_str(&text[copied..index]);
-                out.push_str(replacement);
-                index += word.len();
-                copied = index;
-                continue;
-            }
-        }
-        index += 1;
-    }
-    out.push_str(&text[copied..]);
-    out
-}
+pub use crate::pseudonym::Pseudonymizer;
+use crate::pseudonym::neutralize;
 
 /// One part of a conversation, kept as typed data and rendered at each request.
 #[derive(Debug, Clone)]
@@ -719,9 +511,14 @@ impl Conversation {
         let mut parts: Vec<Part> = history[skip..].iter().cloned().map(Part::History).collect();
         parts.push(Part::Question(question.to_string()));
         let mut pseudonymizer = Pseudonymizer::new(settings.pseudonymize);
+        let short = settings.limits.short_field_chars;
         for person in &settings.known_people {
-            pseudonymizer.owner(&sanitize(person, settings.limits.short_field_chars));
+            pseudonymizer.register(&sanitize(person, short));
         }
+        for person in &settings.restorable_people {
+            pseudonymizer.allow_restore(&sanitize(person, short));
+        }
+        register_owners(&mut pseudonymizer, retrieved, short);
         Conversation {
             pseudonymizer,
             settings,
@@ -741,6 +538,10 @@ impl Conversation {
 
     /// Appends what a tool gave back.
     pub fn push_tool_output(&mut self, call_id: &str, output: &ToolOutput) {
+        if let ToolOutput::Metadata(items) = output {
+            let short = self.settings.limits.short_field_chars;
+            register_owners(&mut self.pseudonymizer, items, short);
+        }
         self.parts.push(Part::ToolOutput {
             call_id: call_id.to_string(),
             output: output.clone(),
@@ -831,15 +632,15 @@ impl Conversation {
                     if history_seen <= dropped_history {
                         continue;
                     }
-                    let role = match turn.role {
-                        Role::User => "user",
-                        Role::Assistant => "assistant",
+                    let (role, asker_wrote) = match turn.role {
+                        Role::User => ("user", true),
+                        Role::Assistant => ("assistant", false),
                     };
-                    let text = self.words(&turn.text, limits.turn_chars);
+                    let text = self.input_words(&turn.text, limits.turn_chars, asker_wrote);
                     messages.push(json!({"role": role, "content": text}));
                 }
                 Part::Question(text) => {
-                    let text = self.words(text, limits.turn_chars);
+                    let text = self.input_words(text, limits.turn_chars, true);
                     messages.push(json!({"role": "user", "content": text}));
                 }
                 Part::ToolCalls { content, calls } => {
@@ -851,14 +652,14 @@ impl Conversation {
                                 "type": "function",
                                 "function": {
                                     "name": function_name(&call.name),
-                                    "arguments": self.words(&call.arguments, limits.turn_chars),
+                                    "arguments": self.model_words(&call.arguments, limits.turn_chars),
                                 }
                             })
                         })
                         .collect();
                     let content = content
                         .as_deref()
-                        .map(|text| Value::String(self.words(text, limits.turn_chars)));
+                        .map(|text| Value::String(self.model_words(text, limits.turn_chars)));
                     messages.push(json!({
                         "role": "assistant",
                         "content": content.unwrap_or(Value::Null),
@@ -898,10 +699,17 @@ impl Conversation {
         ModelRequest::new(Value::Object(body), mentioned)
     }
 
-    /// The user's (or the model's) words: sanitised, capped, pseudonymised.
-    fn words(&mut self, text: &str, max_chars: usize) -> String {
+    /// People's words (the question, memory): sanitised, capped, placeholder-shaped text
+    /// neutralised, pseudonymised. `asker_wrote`: the people named are restorable as written.
+    fn input_words(&mut self, text: &str, max_chars: usize, asker_wrote: bool) -> String {
+        let clean = neutralize(&sanitize(text, max_chars));
+        self.pseudonymizer.apply(&clean, asker_wrote)
+    }
+
+    /// The model's own words sent back to it: its placeholders stay as they are.
+    fn model_words(&mut self, text: &str, max_chars: usize) -> String {
         let clean = sanitize(text, max_chars);
-        self.pseudonymizer.apply(&clean)
+        self.pseudonymizer.apply(&clean, false)
     }
 
     fn tool_output_text(
@@ -1064,10 +872,19 @@ impl Conversation {
         Value::Object(map)
     }
 
-    /// A metadata field: sanitised, capped, pseudonymised.
+    /// A metadata field: sanitised, capped, placeholder-shaped text neutralised, pseudonymised.
     fn field(&mut self, text: &str, max_chars: usize) -> String {
-        let clean = sanitize(text, max_chars);
-        self.pseudonymizer.apply(&clean)
+        let clean = neutralize(&sanitize(text, max_chars));
+        self.pseudonymizer.apply(&clean, false)
+    }
+}
+
+/// The owners of items are registered before any of the items' text is rendered.
+fn register_owners(pseudonymizer: &mut Pseudonymizer, items: &[MetadataItem], max_chars: usize) {
+    for item in items {
+        for owner in &item.owners {
+            pseudonymizer.register(&sanitize(owner, max_chars));
+        }
     }
 }
 
@@ -1118,6 +935,7 @@ mod tests {
             stream: false,
             pseudonymize,
             known_people: Vec::new(),
+            restorable_people: Vec::new(),
             limits: GateLimits::default(),
         }
     }
@@ -1135,32 +953,6 @@ mod tests {
     }
 
     #[test]
-    fn finds_emails_in_text() {
-        let text = "mail alice.b@shop.example, or bob@x.io. not me@localhost or @foo.com";
-        let found: Vec<&str> = find_emails(text)
-            .iter()
-            .map(|(s, e)| &text[*s..*e])
-            .collect();
-        assert_eq!(found, vec!["alice.b@shop.example", "bob@x.io"]);
-    }
-
-    #[test]
-    fn pseudonymizer_is_stable_and_restores() {
-        let mut p = Pseudonymizer::new(true);
-        assert_eq!(p.owner("Alice Smith <alice@shop.example>"), "person_1");
-        assert_eq!(p.owner("bob@shop.example"), "person_2");
-        assert_eq!(
-            p.apply("ask alice smith or ALICE@shop.example, cc bob@shop.example and x@y.org"),
-            "ask person_1 or person_1, cc person_2 and person_3"
-        );
-        assert_eq!(p.apply("aliceSmith stays"), "aliceSmith stays");
-        assert_eq!(
-            p.restore("person_2 and person_1, not person_9 or xperson_1"),
-            "bob@shop.example and Alice Smith <alice@shop.example>, not person_9 or xperson_1"
-        );
-    }
-
-    #[test]
     fn known_people_are_pseudonymised_from_the_first_request() {
         let settings = GateSettings {
             known_people: vec!["Dana Scully <dana@fbi.example>".into()],
@@ -1168,31 +960,42 @@ mod tests {
         };
         let history = [Turn {
             role: Role::Assistant,
-            text: "Dana Scully owns it".into(),
+            text: "Dana Scully owns it, ask person_1".into(),
         }];
+        let mut item = MetadataItem::new(ResourceId(1), ResourceKind::Table, "t", "db.t");
+        item.description = Some("Fox Mulder and Dana keep it".into());
+        item.owners = vec!["Fox Mulder <fox@fbi.example>".into()];
         let mut conversation = Conversation::start(
             settings,
             ToolSet::new(vec![]),
             &history,
             "ask dana@fbi.example",
-            &[],
+            &[item],
         );
         let request = conversation.request(false).unwrap();
         let body = request.body().to_string();
-        assert!(!body.contains("Dana") && !body.contains("dana@"), "{body}");
-        assert!(body.contains("person_1 owns it") && body.contains("ask person_1"));
+        for form in ["Dana", "dana@", "Fox", "Mulder", "fox@", "person_1"] {
+            assert!(!body.contains(form), "{form}: {body}");
+        }
+        let messages = request.body()["messages"].as_array().unwrap();
+        let remembered = messages[1]["content"].as_str().unwrap();
+        let dana = remembered.split(' ').next().unwrap();
+        assert!(dana.starts_with("person_") && remembered.ends_with("ask person-1"));
         assert_eq!(
-            conversation.restore("person_1"),
-            "Dana Scully <dana@fbi.example>"
+            messages[2]["content"].as_str().unwrap(),
+            format!("ask {dana}")
+        );
+        // The asker wrote Dana's address: it is restorable as written; Fox owns what is shown.
+        let system = messages[0]["content"].as_str().unwrap();
+        let fox = system
+            .split('"')
+            .find(|word| word.starts_with("person_") && word.len() == 17 && *word != dana)
+            .unwrap();
+        assert_eq!(
+            conversation.restore(&format!("{dana} and {fox}")),
+            "dana@fbi.example and Fox Mulder <fox@fbi.example>"
         );
         assert!(request.body().get("tools").is_none());
-    }
-
-    #[test]
-    fn pseudonymizer_disabled_changes_nothing() {
-        let mut p = Pseudonymizer::new(false);
-        assert_eq!(p.owner("alice@shop.example"), "alice@shop.example");
-        assert_eq!(p.apply("alice@shop.example"), "alice@shop.example");
     }
 
     #[test]

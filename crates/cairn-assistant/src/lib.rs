@@ -5,12 +5,14 @@
 //! - [`provider`]: the [`provider::Provider`] trait and an OpenAI-compatible client.
 //! - [`agent`]: one bounded tool loop (retrieve, ask the model, run tools, answer with citations).
 //! - [`builtin`]: the offline assistant, a question engine over the catalog with no model.
+//! - [`pseudonym`]: people replaced by per-conversation placeholders, restored where visible.
 //! - [`words`]: how question words and catalog names are compared.
 
 pub mod agent;
 pub mod builtin;
 pub mod gate;
 pub mod provider;
+pub mod pseudonym;
 pub mod words;
 
 pub use agent::{AgentError, AgentErrorKind, AgentOptions, AgentOutcome, ToolHost, run};

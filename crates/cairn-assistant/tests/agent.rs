@@ -406,15 +406,39 @@ async fn streamed_replies_drive_the_loop() {
     assert_all_valid(&recorded);
 }
 
+/// The placeholders of the owners in a request's metadata, in order, and those in its question.
+fn placeholders_of(body: &Value) -> (Vec<String>, Vec<String>) {
+    let system = body["messages"][0]["content"].as_str().unwrap_or_default();
+    let owners = system
+        .split("\"owners\":[\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect();
+    let question = body["messages"][1]["content"].as_str().unwrap_or_default();
+    let asked = question
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|word| word.starts_with("person_"))
+        .map(str::to_string)
+        .collect();
+    (owners, asked)
+}
+
 #[tokio::test]
 async fn people_are_pseudonymised_in_requests_and_restored_in_the_answer() {
     let server = StubServer::start(vec![
-        Reply::tools(&[(
-            "call_1",
-            "search_catalog",
-            r#"{"query": "tables of person_1"}"#,
-        )]),
-        Reply::text("shop.public.orders is owned by person_1; ask person_2 about customers."),
+        Reply::Dynamic(|body| {
+            let (owners, _) = placeholders_of(body);
+            let arguments = format!(r#"{{"query": "tables of {}"}}"#, owners[0]);
+            Reply::tools(&[("call_1", "search_catalog", &arguments)])
+        }),
+        Reply::Dynamic(|body| {
+            let (owners, asked) = placeholders_of(body);
+            Reply::text(&format!(
+                "shop.public.orders is owned by {}; ask {} about customers, not {} or person_1.",
+                owners[0], owners[1], asked[0]
+            ))
+        }),
     ])
     .await;
     let host = TestHost::new(vec![orders(), customers()], vec![]);
@@ -436,16 +460,23 @@ async fn people_are_pseudonymised_in_requests_and_restored_in_the_answer() {
     for request in &recorded {
         let raw = &request.raw_body;
         assert!(!raw.contains("@shop.example"), "{raw}");
-        assert!(!raw.contains("Alice Martin"), "{raw}");
+        assert!(!raw.contains("Alice") && !raw.contains("Martin"), "{raw}");
         assert!(!raw.contains("alice.martin"), "{raw}");
-        assert!(raw.contains("person_1"));
     }
+    let (owners, asked) = placeholders_of(&recorded[0].body);
+    assert_eq!(owners.len(), 2);
+    assert_ne!(owners[0], owners[1]);
     let question = recorded[0].body["messages"][1]["content"].as_str().unwrap();
-    assert_eq!(question, "Is person_3 or person_1 the owner of orders?");
+    assert_eq!(
+        question,
+        format!("Is {} or {} the owner of orders?", asked[0], owners[0])
+    );
+    // Owners of what the asker was shown come back, the asker's own words as written, and
+    // nothing else that looks like a placeholder.
     assert_eq!(
         outcome.answer,
         "shop.public.orders is owned by Alice Martin <alice.martin@shop.example>; ask \
-         bob@shop.example about customers."
+         bob@shop.example about customers, not carol.diaz@shop.example or person_1."
     );
     // The model's tool arguments are restored before the host sees them.
     assert_eq!(

@@ -35,6 +35,7 @@ fn request(stream: bool) -> ModelRequest {
         stream,
         pseudonymize: false,
         known_people: Vec::new(),
+        restorable_people: Vec::new(),
         limits: GateLimits::default(),
     };
     Conversation::start(

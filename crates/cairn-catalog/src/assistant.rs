@@ -146,7 +146,12 @@ impl Catalog {
             .record_egress(principal.workspace, &entry)
             .await
             .map(|_| ())
-            .map_err(|error| error.to_string())
+            .map_err(|error| match error {
+                cairn_store::StoreError::NotFound => {
+                    "the person asking no longer exists; nothing was sent".to_string()
+                }
+                other => other.to_string(),
+            })
     }
 }
 
@@ -451,23 +456,31 @@ impl Catalog {
         })
     }
 
-    /// The loop's options from the workspace's settings: with pseudonymisation on, every
-    /// member's name and address is known to the gate from the first request.
+    /// The loop's options from the workspace's settings. With pseudonymisation on, every
+    /// member and every owner named in the workspace is known to the gate before anything is
+    /// rendered; an answer gives back only people the caller may see: every member for an
+    /// admin, the caller themselves, the owners of resources shown to them and whom they named.
     async fn agent_options(
         &self,
         principal: &Principal,
         settings: &crate::settings::StoredSettings,
     ) -> Result<AgentOptions> {
         let mut known_people = Vec::new();
+        let mut restorable_people = Vec::new();
         if settings.pseudonymize_people {
             for member in self.store().list_users(principal.workspace).await? {
-                known_people.push(member.email);
-                known_people.push(member.name);
+                let person = format!("{} <{}>", member.name, member.email);
+                if member.id == principal.user || principal.can_administer() {
+                    restorable_people.push(person.clone());
+                }
+                known_people.push(person);
             }
+            known_people.extend(self.store().owner_names(principal.workspace).await?);
         }
         Ok(AgentOptions {
             pseudonymize: settings.pseudonymize_people,
             known_people,
+            restorable_people,
             ..AgentOptions::default()
         })
     }

@@ -61,6 +61,8 @@ pub struct IntegrationView {
     pub sync_interval_secs: i64,
     pub last_sync_at: Option<i64>,
     pub last_sync_status: Option<String>,
+    /// When the scheduler syncs it next (ms); absent: at its next round.
+    pub next_sync_at: Option<i64>,
     pub created_at: i64,
 }
 
@@ -261,6 +263,7 @@ impl Catalog {
             resource_id: root.id.0,
             sync_interval_secs: row.sync_interval_secs,
             last_sync_at: row.last_sync_at,
+            next_sync_at: row.next_sync_at,
             last_sync_status: row.last_sync_status,
             created_at: row.created_at,
         })
@@ -584,14 +587,36 @@ impl Catalog {
         ))
     }
 
-    /// Syncs every integration whose interval has passed; one failure does not stop the rest.
+    /// Syncs every integration whose `next_sync_at` has passed. Each runs on its own task: one
+    /// that fails or panics does not stop the others, and a failed one is due again only after
+    /// its interval. On PostgreSQL a few run at once, so a slow one does not hold up the rest;
+    /// SQLite has one writer, so there they run one after another.
     pub async fn sync_due(&self) -> Result<()> {
-        for row in self.store().integrations_due(now_ms()).await? {
-            match self.sync(row.workspace, row.id).await {
-                Ok(_) | Err(CatalogError::Conflict(_)) => {}
-                Err(error) => {
-                    tracing::warn!(workspace = %row.workspace, integration = %row.id, %error, "scheduled sync failed")
+        let at_once = match self.store().backend() {
+            cairn_store::Backend::Postgres => 4,
+            cairn_store::Backend::Sqlite => 1,
+        };
+        let due = self.store().integrations_due(now_ms()).await?;
+        let mut running = tokio::task::JoinSet::new();
+        for row in due {
+            if running.len() >= at_once
+                && let Some(Err(error)) = running.join_next().await
+            {
+                tracing::error!(%error, "a scheduled sync's task failed");
+            }
+            let catalog = self.clone();
+            running.spawn(async move {
+                match catalog.sync(row.workspace, row.id).await {
+                    Ok(_) | Err(CatalogError::Conflict(_)) => {}
+                    Err(error) => {
+                        tracing::warn!(workspace = %row.workspace, integration = %row.id, %error, "scheduled sync failed")
+                    }
                 }
+            });
+        }
+        while let Some(joined) = running.join_next().await {
+            if let Err(error) = joined {
+                tracing::error!(%error, "a scheduled sync's task failed");
             }
         }
         Ok(())
@@ -612,6 +637,7 @@ impl Catalog {
                 message: error.to_string(),
             }
         })?;
+        let docs = validated_docs(docs)?;
         let resources = self
             .store()
             .integration_resources(principal.workspace, id, true)
@@ -721,4 +747,31 @@ impl Catalog {
             unmatched,
         })
     }
+}
+
+/// dbt's texts held to the rules a PATCH is held to (description length, tag and owner count
+/// and length, no control characters), checked before anything is stored; an error names the
+/// field, e.g. `manifest.nodes["model.shop.orders"].columns["id"].description`.
+fn validated_docs(mut docs: dbt::DbtDocs) -> Result<dbt::DbtDocs> {
+    for node in &mut docs.nodes {
+        let node_id = node.unique_id.clone();
+        let field = |name: &str| format!("manifest.nodes[{node_id:?}].{name}");
+        if let Some(text) = &node.description {
+            node.description = Some(validate::text(&field("description"), text)?);
+        }
+        node.tags = validate::labels(&field("tags"), &node.tags)?;
+        if let Some(owner) = &node.owner {
+            node.owner = Some(validate::label(&field("owner"), owner)?);
+        }
+        for column in &mut node.columns {
+            let column_name = column.name.clone();
+            let field =
+                |name: &str| format!("manifest.nodes[{node_id:?}].columns[{column_name:?}].{name}");
+            if let Some(text) = &column.description {
+                column.description = Some(validate::text(&field("description"), text)?);
+            }
+            column.tags = validate::labels(&field("tags"), &column.tags)?;
+        }
+    }
+    Ok(docs)
 }

@@ -28,7 +28,7 @@ use cairn_search::SearchIndex;
 pub use cairn_store::{Backend, Store};
 
 pub use assistant::{AskInput, AskView, CitationView, DescriptionDraft, SqlAnswer};
-pub use audit::{AuditEntry, AuditVerification};
+pub use audit::{AuditCheckpoint, AuditEntry, AuditVerification};
 pub use auth::{Authenticated, Credential, SignIn, SignInLimits};
 pub use cairn_connect::query::QueryResult;
 pub use demo::{DemoPerson, DemoSeed};
@@ -102,6 +102,8 @@ struct Inner {
     /// The operator's policy, closed around this node's data directory and store.
     integration_policy: cairn_connect::TargetPolicy,
     index_follow: tokio::sync::Mutex<()>,
+    /// One writer at a time for this node's audit checkpoints.
+    audit_checkpoint: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -146,6 +148,7 @@ impl Catalog {
                 vault,
                 config,
                 index_follow: tokio::sync::Mutex::new(()),
+                audit_checkpoint: std::sync::Mutex::new(()),
             }),
         };
         catalog.follow_changes().await?;

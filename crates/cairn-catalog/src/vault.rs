@@ -17,6 +17,8 @@ const VERSION: &str = "v1:";
 pub(crate) struct Vault {
     cipher: Aes256Gcm,
     fingerprint: String,
+    /// Derived from the secret key: keys the audit chain and its checkpoints.
+    audit_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Vault {
@@ -47,6 +49,14 @@ fn fingerprint(key: &[u8; 32]) -> String {
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
+        .expect("HMAC takes a key of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
 impl Vault {
     /// The operator's key if given, else the data directory's key file, created on first use.
     pub(crate) fn open(operator_key: Option<&str>, data_dir: &Path) -> Result<Vault> {
@@ -63,7 +73,17 @@ impl Vault {
         Ok(Vault {
             cipher,
             fingerprint: fingerprint(&key),
+            audit_key: hmac_sha256(&key, b"cairn audit chain key v1"),
         })
+    }
+
+    /// HMAC-SHA256 of `message` under the audit key, in hex. Without the secret key (which
+    /// lives outside the store) nobody can compute it.
+    pub(crate) fn audit_mac(&self, message: &[u8]) -> String {
+        hmac_sha256(&self.audit_key, message)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
     }
 
     /// Names the key without revealing it: equal keys have equal fingerprints.

@@ -5,8 +5,9 @@ use sqlx::Row;
 
 use crate::{Backend, Result, Store, now_ms};
 
-/// One audit entry as stored. `hash` = SHA-256 over the previous hash and this entry's fields,
-/// computed by the catalog; the store only keeps the chain in order.
+/// One audit entry as stored. `hash` = an HMAC (or, for entries written before the chain was
+/// keyed, a plain SHA-256) over the previous hash and this entry's fields, computed by the
+/// catalog; the store only keeps the chain in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
     pub seq: i64,
@@ -16,6 +17,8 @@ pub struct AuditRow {
     pub detail: String,
     pub prev_hash: String,
     pub hash: String,
+    /// Whether `hash` is keyed (an HMAC); entries written before keying are not.
+    pub keyed: bool,
 }
 
 impl Store {
@@ -82,7 +85,8 @@ impl Store {
     }
 
     /// Appends to a workspace's audit log. `hash_of(prev_hash, seq, at)` computes the entry's
-    /// hash; appends of one workspace are serialised so the chain never forks.
+    /// keyed hash; appends of one workspace are serialised so the chain never forks. Sequence
+    /// numbers come from a counter that deleting entries does not lower: never reused.
     pub async fn append_audit(
         &self,
         workspace: WorkspaceId,
@@ -110,15 +114,32 @@ impl Store {
         .bind(workspace.0)
         .fetch_optional(&mut *transaction)
         .await?;
-        let (seq, prev_hash) = match last {
-            Some(row) => (row.get::<i64, _>(0) + 1, row.get::<String, _>(1)),
-            None => (1, String::new()),
+        let (last_seq, prev_hash) = match last {
+            Some(row) => (row.get::<i64, _>(0), row.get::<String, _>(1)),
+            None => (0, String::new()),
         };
+        let counted: Option<i64> =
+            sqlx::query("SELECT last_seq FROM audit_sequence WHERE workspace_id = $1")
+                .bind(workspace.0)
+                .fetch_optional(&mut *transaction)
+                .await?
+                .map(|row| row.get(0));
+        let seq = last_seq.max(counted.unwrap_or(0)) + 1;
+        let counter = if counted.is_some() {
+            "UPDATE audit_sequence SET last_seq = $2 WHERE workspace_id = $1"
+        } else {
+            "INSERT INTO audit_sequence (workspace_id, last_seq) VALUES ($1, $2)"
+        };
+        sqlx::query(counter)
+            .bind(workspace.0)
+            .bind(seq)
+            .execute(&mut *transaction)
+            .await?;
         let at = now_ms();
         let hash = hash_of(&prev_hash, seq, at);
         sqlx::query(
-            "INSERT INTO audit_log (workspace_id, seq, at, actor, action, detail, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO audit_log (workspace_id, seq, at, actor, action, detail, prev_hash, hash, keyed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1)",
         )
         .bind(workspace.0)
         .bind(seq)
@@ -139,6 +160,7 @@ impl Store {
             detail: detail.to_string(),
             prev_hash,
             hash,
+            keyed: true,
         })
     }
 
@@ -150,7 +172,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<AuditRow>> {
         let rows = crate::dynamic_query(&format!(
-            "SELECT seq, at, actor, action, detail, prev_hash, hash FROM audit_log
+            "SELECT seq, at, actor, action, detail, prev_hash, hash, keyed FROM audit_log
              WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT {}",
             limit.max(1)
         ))
@@ -168,7 +190,21 @@ impl Store {
                 detail: row.get(4),
                 prev_hash: row.get(5),
                 hash: row.get(6),
+                keyed: row.get::<i64, _>(7) != 0,
             })
             .collect())
+    }
+}
+
+impl Store {
+    /// The last sequence number handed out in a workspace's audit log, if any.
+    pub async fn audit_last_seq(&self, workspace: WorkspaceId) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query("SELECT last_seq FROM audit_sequence WHERE workspace_id = $1")
+                .bind(workspace.0)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| row.get(0)),
+        )
     }
 }

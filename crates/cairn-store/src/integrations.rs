@@ -19,6 +19,8 @@ pub struct IntegrationRow {
     pub connection_secret: String,
     pub sync_interval_secs: i64,
     pub last_sync_at: Option<i64>,
+    /// When the scheduler syncs it next; `None`: due now.
+    pub next_sync_at: Option<i64>,
     pub last_sync_status: Option<String>,
     pub created_at: i64,
 }
@@ -72,7 +74,7 @@ pub struct RelationRow {
 }
 
 const INTEGRATION_COLUMNS: &str = "id, workspace_id, name, kind, connection_secret, sync_interval_secs, \
-     last_sync_at, last_sync_status, created_at";
+     last_sync_at, last_sync_status, created_at, next_sync_at";
 
 fn integration_from(row: &AnyRow) -> IntegrationRow {
     IntegrationRow {
@@ -83,6 +85,7 @@ fn integration_from(row: &AnyRow) -> IntegrationRow {
         connection_secret: row.get("connection_secret"),
         sync_interval_secs: row.get("sync_interval_secs"),
         last_sync_at: row.get("last_sync_at"),
+        next_sync_at: row.get("next_sync_at"),
         last_sync_status: row.get("last_sync_status"),
         created_at: row.get("created_at"),
     }
@@ -153,14 +156,16 @@ impl Store {
     }
 
     /// Integrations of every workspace whose next sync is due: only the scheduler uses this.
-    /// Compared in seconds elapsed, so no interval stored by any workspace can overflow the one
-    /// query that schedules every workspace.
+    /// It compares each integration's stored `next_sync_at` with the time, with no arithmetic
+    /// on what workspaces stored; an interval beyond a year (stored before intervals were
+    /// bounded) is never due on its own.
     pub async fn integrations_due(&self, now: i64) -> Result<Vec<IntegrationRow>> {
         let rows = crate::dynamic_query(&format!(
             "SELECT {INTEGRATION_COLUMNS} FROM integrations
-             WHERE sync_interval_secs <= ($1 - COALESCE(last_sync_at, 0)) / 1000
+             WHERE COALESCE(next_sync_at, 0) <= $1
+               AND sync_interval_secs BETWEEN 0 AND 31536000
                AND COALESCE(sync_lease_until, 0) < $1
-             ORDER BY id"
+             ORDER BY next_sync_at, id"
         ))
         .bind(now)
         .fetch_all(&self.pool)
@@ -197,7 +202,11 @@ impl Store {
     ) -> Result<()> {
         let done = sqlx::query(
             "UPDATE integrations SET connection_secret = COALESCE($1, connection_secret),
-                 sync_interval_secs = COALESCE($2, sync_interval_secs)
+                 sync_interval_secs = COALESCE($2, sync_interval_secs),
+                 next_sync_at = CASE WHEN last_sync_at IS NULL THEN NULL
+                     WHEN COALESCE($2, sync_interval_secs) BETWEEN 0 AND 31536000
+                     THEN last_sync_at + COALESCE($2, sync_interval_secs) * 1000
+                     ELSE 9223372036854775807 END
              WHERE workspace_id = $3 AND id = $4",
         )
         .bind(connection_secret)
@@ -285,7 +294,9 @@ impl Store {
         status: &str,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE integrations SET sync_lease_until = NULL, last_sync_at = $1, last_sync_status = $2
+            "UPDATE integrations SET sync_lease_until = NULL, last_sync_at = $1, last_sync_status = $2,
+                 next_sync_at = CASE WHEN sync_interval_secs BETWEEN 0 AND 31536000
+                     THEN $1 + sync_interval_secs * 1000 ELSE 9223372036854775807 END
              WHERE workspace_id = $3 AND id = $4",
         )
         .bind(now_ms())

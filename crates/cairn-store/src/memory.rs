@@ -233,6 +233,21 @@ impl Store {
     }
 
     pub async fn record_egress(&self, workspace: WorkspaceId, entry: &NewEgress) -> Result<i64> {
+        let mut transaction = self.pool.begin().await?;
+        // The entry is written only while the person it is for exists: their row is locked
+        // first, so a deletion either comes after (and erases this entry) or before (and the
+        // entry is refused, so nothing is sent).
+        if let Some(user) = entry.user {
+            let present =
+                sqlx::query("UPDATE users SET name = name WHERE workspace_id = $1 AND id = $2")
+                    .bind(workspace.0)
+                    .bind(user.0)
+                    .execute(&mut *transaction)
+                    .await?;
+            if present.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+        }
         let row = sqlx::query(
             "INSERT INTO egress_ledger (workspace_id, user_id, at, provider, endpoint, region, model, bytes, body_sha256, body, resources)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
@@ -248,8 +263,9 @@ impl Store {
         .bind(&entry.body_sha256)
         .bind(&entry.body)
         .bind(&entry.resources)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *transaction)
         .await?;
+        transaction.commit().await?;
         Ok(row.get(0))
     }
 

@@ -11,7 +11,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_assistant.sql")),
     (5, include_str!("migrations/0005_prompt_context.sql")),
     (6, include_str!("migrations/0006_key_fingerprint.sql")),
-    (7, include_str!("migrations/0007_sync.sql")),
+    (7, include_str!("migrations/0007_audit_keyed.sql")),
+    (8, include_str!("migrations/0008_next_sync_at.sql")),
+    (9, include_str!("migrations/0009_sync.sql")),
 ];
 
 fn for_backend(sql: &str, backend: Backend) -> String {

@@ -259,6 +259,13 @@ impl Store {
     /// Removes a person from a workspace with their sessions, tokens and memberships.
     pub async fn delete_user(&self, workspace: WorkspaceId, id: UserId) -> Result<()> {
         let mut transaction = self.pool.begin().await?;
+        // The person's row is locked before the ledger is erased, so an entry being written
+        // for them (which locks the row too) is either erased here or refused.
+        sqlx::query("UPDATE users SET name = name WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace.0)
+            .bind(id.0)
+            .execute(&mut *transaction)
+            .await?;
         // The ledger keeps that a request was made, but not the person's words.
         sqlx::query(
             "UPDATE egress_ledger SET user_id = NULL, body = '[erased with the person]'

@@ -410,6 +410,17 @@ impl Store {
         Ok(ordered)
     }
 
+    /// Every owner named on a resource of a workspace, once each.
+    pub async fn owner_names(&self, workspace: WorkspaceId) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT value FROM resource_labels WHERE workspace_id = $1 AND label = 'owner'",
+        )
+        .bind(workspace.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
     /// Fills in teams, tags and owners for a batch of resources of one workspace.
     pub(crate) async fn attach_details(
         &self,

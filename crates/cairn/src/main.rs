@@ -102,8 +102,18 @@ enum BenchCommand {
 
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
-    /// Checks a workspace's hash chain; exits non-zero when it is broken.
+    /// Checks a workspace's keyed hash chain against this node's signed checkpoint and any
+    /// checkpoints given; exits non-zero when it is broken.
     Verify {
+        #[arg(long)]
+        workspace: String,
+        /// A signed checkpoint kept earlier (`cairn audit checkpoint`), as a JSON file.
+        #[arg(long)]
+        checkpoint: Vec<PathBuf>,
+    },
+    /// Verifies a workspace's chain and prints its head as a signed checkpoint (JSON) to keep
+    /// outside the store.
+    Checkpoint {
         #[arg(long)]
         workspace: String,
     },
@@ -449,22 +459,53 @@ async fn main() -> Result<()> {
             let purged = catalog.purge().await?;
             println!("purged {purged} prompts past their workspace's retention");
         }
-        Command::Audit(AuditCommand::Verify { workspace }) => {
+        Command::Audit(AuditCommand::Verify {
+            workspace,
+            checkpoint,
+        }) => {
             let workspace = catalog.workspace_named(&workspace).await?;
-            let verification = catalog.verify_audit(workspace.id).await?;
+            let mut checkpoints = Vec::new();
+            for path in &checkpoint {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                checkpoints.push(
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not a checkpoint", path.display()))?,
+                );
+            }
+            let verification = catalog
+                .verify_audit_against(workspace.id, &checkpoints)
+                .await?;
             if verification.ok {
                 println!(
-                    "audit log of {} intact: {} entries",
-                    workspace.name, verification.entries
+                    "audit log of {} intact: {} entries, {} signed checkpoints compared",
+                    workspace.name, verification.entries, verification.checkpoints
                 );
             } else {
                 bail!(
-                    "audit log of {} is broken at entry {} (after {} intact entries)",
+                    "audit log of {} is broken at entry {}: {} (after {} intact entries)",
                     workspace.name,
                     verification.broken_at.unwrap_or_default(),
+                    verification.reason.unwrap_or_default(),
                     verification.entries
                 );
             }
+        }
+        Command::Audit(AuditCommand::Checkpoint { workspace }) => {
+            let workspace = catalog.workspace_named(&workspace).await?;
+            let verification = catalog.verify_audit(workspace.id).await?;
+            if !verification.ok {
+                bail!(
+                    "audit log of {} is broken at entry {}: {}",
+                    workspace.name,
+                    verification.broken_at.unwrap_or_default(),
+                    verification.reason.unwrap_or_default()
+                );
+            }
+            let head = verification
+                .head
+                .with_context(|| format!("the audit log of {} is empty", workspace.name))?;
+            println!("{}", serde_json::to_string(&head)?);
         }
     }
     Ok(())

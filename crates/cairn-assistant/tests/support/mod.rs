@@ -25,6 +25,8 @@ pub enum Reply {
     Sse(Vec<String>),
     /// Accepts the request and never answers.
     Hang,
+    /// A reply made from the request's body (e.g. to echo the placeholders it was sent).
+    Dynamic(fn(&Value) -> Reply),
 }
 
 impl Reply {
@@ -176,15 +178,21 @@ async fn serve(
         body.extend_from_slice(&chunk[..read]);
     }
     let raw_body = String::from_utf8_lossy(&body).to_string();
+    let parsed: Value = serde_json::from_str(&raw_body).unwrap_or(Value::Null);
     log.lock().unwrap().push(Recorded {
         path,
         headers,
-        body: serde_json::from_str(&raw_body).unwrap_or(Value::Null),
+        body: parsed.clone(),
         raw_body,
         at: Instant::now(),
     });
 
+    let reply = match reply {
+        Reply::Dynamic(make) => make(&parsed),
+        other => other,
+    };
     match reply {
+        Reply::Dynamic(_) => {}
         Reply::Json {
             status,
             headers,
