@@ -560,31 +560,35 @@ impl Catalog {
         self.store()
             .set_sync_phase(row.workspace, record, "storing", None)
             .await?;
+        let count = |kind: ObjectKind| crawl.of_kind(kind).count() as u64;
+        let mut view = SyncView {
+            added: 0,
+            changed: 0,
+            removed: 0,
+            databases: count(ObjectKind::Database),
+            schemas: count(ObjectKind::Schema),
+            tables: count(ObjectKind::Table),
+            views: count(ObjectKind::View),
+            columns: count(ObjectKind::Column),
+            relations: crawl.relations.len() as u64,
+            server_version: crawl.server_version.clone(),
+            sync_id: record,
+        };
         let (items, relations) = crawl_items(&row.name, &crawl);
+        // The crawl is as large as the items made from it: only the items go on.
+        drop(crawl);
         let counts = self
             .store()
             .apply_crawl(row.workspace, row.id, &items, &relations)
             .await?;
+        drop((items, relations));
         self.store()
             .set_sync_phase(row.workspace, record, "storing", Some(&counts))
             .await?;
-        let count = |kind: ObjectKind| crawl.of_kind(kind).count() as u64;
-        Ok((
-            SyncView {
-                added: counts.added,
-                changed: counts.changed,
-                removed: counts.removed,
-                databases: count(ObjectKind::Database),
-                schemas: count(ObjectKind::Schema),
-                tables: count(ObjectKind::Table),
-                views: count(ObjectKind::View),
-                columns: count(ObjectKind::Column),
-                relations: crawl.relations.len() as u64,
-                server_version: crawl.server_version,
-                sync_id: record,
-            },
-            crawled_ms,
-        ))
+        view.added = counts.added;
+        view.changed = counts.changed;
+        view.removed = counts.removed;
+        Ok((view, crawled_ms))
     }
 
     /// Syncs every integration whose `next_sync_at` has passed. Each runs on its own task: one

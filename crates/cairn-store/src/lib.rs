@@ -91,6 +91,14 @@ impl Store {
             .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
             .after_connect(move |connection, _| {
                 Box::pin(async move {
+                    if backend == Backend::Postgres {
+                        // Plan each execution with its values: a generic plan guesses how many
+                        // rows a range such as a stretch of the change feed holds, and guessed
+                        // wrong it scans every resource where an index finds a few thousand.
+                        sqlx::query("SET plan_cache_mode = force_custom_plan")
+                            .execute(&mut *connection)
+                            .await?;
+                    }
                     if backend == Backend::Sqlite {
                         sqlx::query("PRAGMA foreign_keys = ON")
                             .execute(&mut *connection)

@@ -170,17 +170,15 @@ impl Store {
 
         let mut feed: Vec<i64> = Vec::new();
         let backend = self.backend;
-        let new_ids = insert_new(
+        let batch = Batch {
             backend,
-            &mut transaction,
             workspace,
             integration,
             items,
-            &hashes,
-            &additions,
+            hashes: &hashes,
             now,
-        )
-        .await?;
+        };
+        let new_ids = insert_new(&batch, &mut transaction, &additions).await?;
         let resolve = |place: Place| match place {
             Place::Stored(id) => id,
             Place::New(at) => new_ids[at],
@@ -474,16 +472,29 @@ async fn teams_of(
 
 /// Inserts the new resources, parents before children, and returns their ids in the order of
 /// `additions`.
-async fn insert_new(
+/// What every statement of one applied crawl shares.
+struct Batch<'a> {
     backend: Backend,
-    transaction: &mut Transaction<'static, Any>,
     workspace: WorkspaceId,
     integration: IntegrationId,
-    items: &[CrawlItem],
-    hashes: &[i64],
-    additions: &[Addition],
+    items: &'a [CrawlItem],
+    hashes: &'a [i64],
     now: i64,
+}
+
+async fn insert_new(
+    batch: &Batch<'_>,
+    transaction: &mut Transaction<'static, Any>,
+    additions: &[Addition],
 ) -> Result<Vec<i64>> {
+    let Batch {
+        backend,
+        workspace,
+        integration,
+        items,
+        hashes,
+        now,
+    } = *batch;
     let mut ids = vec![0; additions.len()];
     let deepest = additions.iter().map(|addition| addition.depth).max();
     for depth in 0..=deepest.unwrap_or(0) {
