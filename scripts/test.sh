@@ -31,6 +31,10 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 
-# The web app in a real browser: Debian's Chromium driven by playwright-core, checked by axe-core.
 cargo build -p cairn --locked
+
+# The OpenAPI document: valid (openapi-spec-validator) and kept by a live server (schemathesis).
+bash scripts/openapi-check.sh
+
+# The web app in a real browser: Debian's Chromium driven by playwright-core, checked by axe-core.
 (cd web-tests && npm ci --no-audit --no-fund --loglevel=error && node run.mjs)

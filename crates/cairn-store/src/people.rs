@@ -258,7 +258,7 @@ impl Store {
 
     /// Removes a person from a workspace with their sessions, tokens and memberships.
     pub async fn delete_user(&self, workspace: WorkspaceId, id: UserId) -> Result<()> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin_write().await?;
         // The ledger keeps that a request was made, but not the person's words.
         sqlx::query(
             "UPDATE egress_ledger SET user_id = NULL, body = '[erased with the person]'
