@@ -9,12 +9,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cairn_catalog::{
-    AiSettings, AiSettingsInput, AskInput, AskView, AuditEntry, AuditVerification, DbtImportInput,
-    DbtImportView, DescriptionDraft, EgressView, Export, HistoryPage, IntegrationInput,
-    IntegrationPatch, IntegrationView, MeView, NewResourceInput, NewToken, NewUser,
-    PermissionsView, QueryResult, ResourceId, ResourceList, ResourcePatchInput, ResourceQuery,
-    ResourceView, SignIn, SqlInput, SyncView, TeamId, TeamView, TokenId, TokenView, UserId,
-    UserPatch, UserView,
+    AiSettings, AiSettingsInput, AskInput, AskView, AuditEntry, AuditVerification, ConnectionTest,
+    DbtImportInput, DbtImportView, DescriptionDraft, EgressView, Export, HistoryPage,
+    IntegrationInput, IntegrationPatch, IntegrationView, MeView, NewResourceInput, NewToken,
+    NewUser, PermissionsView, QueryResult, ResourceId, ResourceList, ResourcePatchInput,
+    ResourceQuery, ResourceView, SignIn, SqlInput, SyncView, TeamId, TeamView, TokenId, TokenView,
+    UserId, UserPatch, UserView,
 };
 use cairn_domain::IntegrationId;
 use serde::{Deserialize, Serialize};
@@ -104,6 +104,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             delete_integration
         ))
         .routes(routes!(sync_integration))
+        .routes(routes!(test_integration))
         .routes(body_limit(routes!(import_dbt), DBT_MAX_BODY_BYTES))
         .routes(routes!(get_permissions, put_permissions))
         .routes(routes!(get_ai_settings, put_ai_settings))
@@ -533,6 +534,25 @@ async fn sync_integration(
         state
             .catalog
             .sync_integration(&auth.principal, IntegrationId(id))
+            .await?,
+    ))
+}
+
+/// Tries the integration's connection (admins), through the integration policy and the
+/// connector a sync uses; writes nothing. A connection that does not work answers 422 with the
+/// connector's code (`unreachable`, `auth_failed`, `not_allowed`, …).
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/test", params(("id" = i64, Path)),
+    responses((status = 200, body = ConnectionTest), (status = 404),
+        (status = 422, description = "the connection does not work; the error says why")))]
+async fn test_integration(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ConnectionTest>> {
+    Ok(Json(
+        state
+            .catalog
+            .test_integration(&auth.principal, IntegrationId(id))
             .await?,
     ))
 }

@@ -372,3 +372,148 @@ async fn concurrent_deletes_of_one_integration_answer_204_then_404() {
         assert_eq!(statuses, [204, 404, 404, 404]);
     }
 }
+
+/// Integrations are checked at creation (a team, a usable connection shape), can be tried with
+/// `POST /integrations/{id}/test`, and report their last sync as a structure whose error only
+/// admins read: a member sees that it failed, never the host or path it names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrations_are_checked_tested_and_report_structured_syncs() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let workspace = app.workspace("acme", &["sales"]).await;
+    let admin = app
+        .member(workspace, "admin@acme.test", Role::Admin, &["sales"])
+        .await;
+    let viewer = app
+        .member(workspace, "viewer@acme.test", Role::Viewer, &["sales"])
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("warehouse.sqlite");
+    cairn_connect::demo::write_demo_database(&file).unwrap();
+    let good = format!("sqlite://{}", file.display());
+
+    for (body, field) in [
+        (
+            json!({"name": "w", "kind": "sqlite", "connection": good, "teams": []}),
+            "teams",
+        ),
+        (
+            json!({"name": "w", "kind": "sqlite", "connection": good}),
+            "teams",
+        ),
+        (
+            json!({"name": "w", "kind": "sqlite", "connection": "sqlite://warehouse.sqlite", "teams": ["sales"]}),
+            "connection",
+        ),
+        (
+            json!({"name": "w", "kind": "postgres", "connection": "postgres:///db", "teams": ["sales"]}),
+            "connection",
+        ),
+        (
+            json!({"name": "w", "kind": "sqlite", "connection": good, "teams": ["nobody"]}),
+            "teams",
+        ),
+    ] {
+        let (status, answer) = app.post(&admin, "/api/v1/integrations", body).await;
+        assert_error(status, &answer, StatusCode::BAD_REQUEST, Some(field));
+    }
+    let (_, listed) = app.get(&admin, "/api/v1/integrations").await;
+    assert_eq!(listed, json!([]), "nothing was created");
+
+    let create = |name: &str, url: &str| json!({"name": name, "kind": "sqlite", "connection": url, "teams": ["sales"]});
+    let (status, body) = app
+        .post(&admin, "/api/v1/integrations", create("good", &good))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let working = body["id"].as_i64().unwrap();
+    assert!(body["last_sync_status"].is_null(), "{body}");
+    let absent = dir.path().join("absent-warehouse.sqlite");
+    let (status, body) = app
+        .post(
+            &admin,
+            "/api/v1/integrations",
+            create("gone", &format!("sqlite://{}", absent.display())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let broken = body["id"].as_i64().unwrap();
+
+    let (status, tested) = app
+        .post(
+            &admin,
+            &format!("/api/v1/integrations/{working}/test"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tested}");
+    assert_eq!(tested["ok"], true, "{tested}");
+    assert!(tested["tables"].as_u64().unwrap() > 0, "{tested}");
+    let (status, tested) = app
+        .post(
+            &admin,
+            &format!("/api/v1/integrations/{broken}/test"),
+            json!({}),
+        )
+        .await;
+    assert_error(status, &tested, StatusCode::UNPROCESSABLE_ENTITY, None);
+    let (status, tested) = app
+        .post(
+            &viewer,
+            &format!("/api/v1/integrations/{working}/test"),
+            json!({}),
+        )
+        .await;
+    assert_error(status, &tested, StatusCode::FORBIDDEN, None);
+    let (_, tokens) = app.get(&admin, "/api/v1/resources?limit=200").await;
+    assert!(
+        tokens["items"].as_array().unwrap().len() <= 2,
+        "a test writes nothing: {tokens}"
+    );
+
+    let (status, synced) = app
+        .post(
+            &admin,
+            &format!("/api/v1/integrations/{working}/sync"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{synced}");
+    let (_, view) = app
+        .get(&viewer, &format!("/api/v1/integrations/{working}"))
+        .await;
+    let last = &view["last_sync_status"];
+    assert_eq!(last["state"], "ok", "{view}");
+    assert_eq!(last["added"], synced["added"], "{view}");
+    assert_eq!(last["changed"], 0, "{view}");
+    assert_eq!(last["removed"], 0, "{view}");
+    assert!(last["finished_at"].as_i64().unwrap() > 0, "{view}");
+    assert!(last.get("error").is_none(), "{view}");
+
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/integrations/{broken}/sync"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let path_text = absent.display().to_string();
+    let (_, seen_by_admin) = app
+        .get(&admin, &format!("/api/v1/integrations/{broken}"))
+        .await;
+    assert_eq!(seen_by_admin["last_sync_status"]["state"], "failed");
+    let admin_error = seen_by_admin["last_sync_status"]["error"].as_str().unwrap();
+    assert!(admin_error.contains("cannot connect"), "{seen_by_admin}");
+    for path in [
+        format!("/api/v1/integrations/{broken}"),
+        "/api/v1/integrations".to_owned(),
+    ] {
+        let (status, seen) = app.get(&viewer, &path).await;
+        assert_eq!(status, StatusCode::OK, "{seen}");
+        let text = seen.to_string();
+        assert!(text.contains("\"failed\""), "{text}");
+        assert!(!text.contains(&path_text), "{text}");
+        assert!(!text.contains("absent-warehouse"), "{text}");
+        assert!(!text.contains(admin_error), "{text}");
+        assert!(text.contains("a workspace admin can see why"), "{text}");
+    }
+}
