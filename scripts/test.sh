@@ -54,6 +54,8 @@ if mcp_sdk_ready; then
   "$venv/bin/python" scripts/mcp_client_test.py "${CARGO_TARGET_DIR:-target}/debug/cairn"
 fi
 
+# The OpenAPI document: valid (openapi-spec-validator) and kept by a live server (schemathesis).
+bash scripts/openapi-check.sh
+
 # The web app in a real browser: Debian's Chromium driven by playwright-core, checked by axe-core.
-cargo build -p cairn --locked
 (cd web-tests && npm ci --no-audit --no-fund --loglevel=error && node run.mjs)

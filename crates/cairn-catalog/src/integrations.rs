@@ -60,10 +60,95 @@ pub struct IntegrationView {
     pub resource_id: i64,
     pub sync_interval_secs: i64,
     pub last_sync_at: Option<i64>,
-    pub last_sync_status: Option<String>,
+    /// How the last sync ended; absent before the first.
+    pub last_sync_status: Option<SyncStatus>,
     /// When the scheduler syncs it next (ms); absent: at its next round.
     pub next_sync_at: Option<i64>,
     pub created_at: i64,
+}
+
+/// How a sync ended. A failure's `error` names hosts and paths only for admins; other members
+/// read that it failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SyncStatus {
+    pub state: SyncState,
+    pub added: u64,
+    pub changed: u64,
+    pub removed: u64,
+    /// When it finished, in milliseconds since the Unix epoch.
+    pub finished_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncState {
+    Ok,
+    Failed,
+}
+
+/// What non-admins read in place of a failed sync's error, which may name hosts and paths.
+const SYNC_FAILED_FOR_MEMBERS: &str = "the sync failed; a workspace admin can see why";
+
+impl SyncStatus {
+    /// A sync that failed now, for `error`.
+    fn failed(error: String) -> SyncStatus {
+        SyncStatus {
+            state: SyncState::Failed,
+            added: 0,
+            changed: 0,
+            removed: 0,
+            finished_at: now_ms(),
+            error: Some(error),
+        }
+    }
+
+    /// The stored status: JSON, or the sentence older versions wrote ("ok: 1 added, 2 changed,
+    /// 3 removed" or "failed: …").
+    fn from_stored(text: &str, finished_at: i64) -> SyncStatus {
+        if let Ok(status) = serde_json::from_str::<SyncStatus>(text) {
+            return status;
+        }
+        if let Some(error) = text.strip_prefix("failed: ") {
+            return SyncStatus {
+                state: SyncState::Failed,
+                added: 0,
+                changed: 0,
+                removed: 0,
+                finished_at,
+                error: Some(error.to_owned()),
+            };
+        }
+        let count = |word: &str| -> u64 {
+            text.split(',')
+                .find(|part| part.trim_end().ends_with(word))
+                .and_then(|part| {
+                    part.split_whitespace()
+                        .rev()
+                        .nth(1)
+                        .and_then(|number| number.parse().ok())
+                })
+                .unwrap_or(0)
+        };
+        SyncStatus {
+            state: SyncState::Ok,
+            added: count("added"),
+            changed: count("changed"),
+            removed: count("removed"),
+            finished_at,
+            error: None,
+        }
+    }
+}
+
+/// A connection test: the integration's database answered through the policy and connector.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConnectionTest {
+    pub ok: bool,
+    pub server_version: String,
+    pub tables: u64,
+    pub views: u64,
 }
 
 /// What a sync did.
@@ -144,7 +229,7 @@ fn check_connection(engine: EngineKind, connection: &str) -> Result<()> {
         ));
     }
     match EngineKind::from_url(connection) {
-        Some(found) if found == engine => Ok(()),
+        Some(found) if found == engine => check_connection_shape(engine, connection),
         Some(found) => Err(CatalogError::invalid(
             "connection",
             format!(
@@ -164,6 +249,45 @@ fn check_connection(engine: EngineKind, connection: &str) -> Result<()> {
                 }
             ),
         )),
+    }
+}
+
+/// A URL a connector can use: a SQLite file by absolute path (`sqlite:///…`), a server by host
+/// or socket (`postgres://user@host/db`).
+fn check_connection_shape(engine: EngineKind, connection: &str) -> Result<()> {
+    let rest = connection
+        .split_once(':')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let usable = match engine {
+        EngineKind::Sqlite => {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            path.starts_with('/') && !path.trim_start_matches('/').is_empty()
+        }
+        EngineKind::Postgres | EngineKind::Mysql => {
+            let rest = rest.strip_prefix("//").unwrap_or(rest);
+            let authority = rest.split(['/', '?']).next().unwrap_or_default();
+            let host = authority.rsplit('@').next().unwrap_or_default();
+            !host.is_empty() || rest.contains("host=") || rest.contains("socket=")
+        }
+    };
+    if usable {
+        Ok(())
+    } else {
+        Err(CatalogError::invalid(
+            "connection",
+            match engine {
+                EngineKind::Sqlite => {
+                    "a SQLite file is given by absolute path: sqlite:///path/to/file.db"
+                }
+                EngineKind::Postgres => {
+                    "must name a host (postgres://user@host:5432/db) or a socket (?host=/dir)"
+                }
+                EngineKind::Mysql => {
+                    "must name a host (mysql://user@host:3306/db) or a socket (?socket=/path)"
+                }
+            },
+        ))
     }
 }
 
@@ -245,16 +369,28 @@ fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<Crawl
 }
 
 impl Catalog {
-    async fn integration_view(&self, row: IntegrationRow) -> Result<IntegrationView> {
+    async fn integration_view(
+        &self,
+        principal: &Principal,
+        row: IntegrationRow,
+    ) -> Result<IntegrationView> {
         let root = self.store().integration_root(row.workspace, row.id).await?;
-        self.integration_view_with_root(row, root).await
+        self.integration_view_with_root(principal, row, root).await
     }
 
     async fn integration_view_with_root(
         &self,
+        principal: &Principal,
         row: IntegrationRow,
         root: Resource,
     ) -> Result<IntegrationView> {
+        let last_sync_status = row.last_sync_status.as_deref().map(|text| {
+            let mut status = SyncStatus::from_stored(text, row.last_sync_at.unwrap_or_default());
+            if !principal.can_administer() && status.error.is_some() {
+                status.error = Some(SYNC_FAILED_FOR_MEMBERS.to_owned());
+            }
+            status
+        });
         Ok(IntegrationView {
             id: row.id.0,
             name: row.name,
@@ -264,7 +400,7 @@ impl Catalog {
             sync_interval_secs: row.sync_interval_secs,
             last_sync_at: row.last_sync_at,
             next_sync_at: row.next_sync_at,
-            last_sync_status: row.last_sync_status,
+            last_sync_status,
             created_at: row.created_at,
         })
     }
@@ -309,6 +445,12 @@ impl Catalog {
         self.check_target(engine, &input.connection).await?;
         let interval = check_interval(input.sync_interval_secs)?
             .unwrap_or(i64::try_from(DEFAULT_SYNC_INTERVAL_SECS).unwrap_or(86_400));
+        if input.teams.is_empty() {
+            return Err(CatalogError::invalid(
+                "teams",
+                "name at least one team: members of these teams see what is crawled",
+            ));
+        }
         let teams = self
             .team_ids_named(principal.workspace, &input.teams)
             .await?;
@@ -343,7 +485,7 @@ impl Catalog {
             json!({"integration": row.id.0, "name": row.name, "kind": row.kind}),
         )
         .await?;
-        self.integration_view(row).await
+        self.integration_view(principal, row).await
     }
 
     pub async fn list_integrations(&self, principal: &Principal) -> Result<Vec<IntegrationView>> {
@@ -351,7 +493,10 @@ impl Catalog {
         for row in self.store().list_integrations(principal.workspace).await? {
             let root = self.store().integration_root(row.workspace, row.id).await?;
             if principal.can_see(root.workspace, &root.teams) {
-                views.push(self.integration_view_with_root(row, root).await?);
+                views.push(
+                    self.integration_view_with_root(principal, row, root)
+                        .await?,
+                );
             }
         }
         Ok(views)
@@ -363,7 +508,7 @@ impl Catalog {
         id: IntegrationId,
     ) -> Result<IntegrationView> {
         let row = self.visible_integration(principal, id).await?;
-        self.integration_view(row).await
+        self.integration_view(principal, row).await
     }
 
     pub async fn update_integration(
@@ -437,6 +582,27 @@ impl Catalog {
         Ok(view)
     }
 
+    /// Tries an integration's connection (admins): through the integration policy and the
+    /// engine's connector, as a sync would, writing nothing.
+    pub async fn test_integration(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+    ) -> Result<ConnectionTest> {
+        let row = self.visible_integration(principal, id).await?;
+        admin_only(principal)?;
+        let target = self.integration_target(&row).await?;
+        let crawl = cairn_connect::crawl(target.kind(), target.url())
+            .await
+            .map_err(|error| connect_refusal(&error))?;
+        Ok(ConnectionTest {
+            ok: true,
+            server_version: crawl.server_version.clone(),
+            tables: crawl.of_kind(ObjectKind::Table).count() as u64,
+            views: crawl.of_kind(ObjectKind::View).count() as u64,
+        })
+    }
+
     /// Crawls and applies, holding the integration's sync lease so syncs never overlap, on
     /// this node or any other sharing the store. A failed crawl changes nothing.
     pub(crate) async fn sync(&self, workspace: WorkspaceId, id: IntegrationId) -> Result<SyncView> {
@@ -471,9 +637,9 @@ impl Catalog {
         match self.store().create_sync(workspace, id).await {
             Ok(record) => Ok(SyncRun { row, record }),
             Err(error) => {
-                self.store()
-                    .finish_sync(workspace, id, &format!("failed: {error}"))
-                    .await?;
+                let status = serde_json::to_string(&SyncStatus::failed(error.to_string()))
+                    .map_err(|error| CatalogError::Internal(error.to_string()))?;
+                self.store().finish_sync(workspace, id, &status).await?;
                 Err(error.into())
             }
         }
@@ -486,13 +652,19 @@ impl Catalog {
         let started = std::time::Instant::now();
         let outcome = self.crawl_and_apply(&row, record).await;
         let status = match &outcome {
-            Ok((view, _)) => format!(
-                "ok: {} added, {} changed, {} removed",
-                view.added, view.changed, view.removed
-            ),
-            Err(error) => format!("failed: {error}"),
+            Ok((view, _)) => SyncStatus {
+                state: SyncState::Ok,
+                added: view.added,
+                changed: view.changed,
+                removed: view.removed,
+                finished_at: now_ms(),
+                error: None,
+            },
+            Err(error) => SyncStatus::failed(error.to_string()),
         };
-        self.store().finish_sync(workspace, id, &status).await?;
+        let stored = serde_json::to_string(&status)
+            .map_err(|error| CatalogError::Internal(error.to_string()))?;
+        self.store().finish_sync(workspace, id, &stored).await?;
         let (mut view, crawled_ms) = match outcome {
             Ok(done) => done,
             Err(error) => {

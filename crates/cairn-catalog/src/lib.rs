@@ -34,7 +34,8 @@ pub use cairn_connect::query::QueryResult;
 pub use demo::{DemoPerson, DemoSeed};
 pub use error::{CatalogError, Result};
 pub use integrations::{
-    DbtImportInput, DbtImportView, IntegrationInput, IntegrationPatch, IntegrationView, SyncView,
+    ConnectionTest, DbtImportInput, DbtImportView, IntegrationInput, IntegrationPatch,
+    IntegrationView, SyncState, SyncStatus, SyncView,
 };
 pub use mcp::{MCP_TOOLS, McpPolicy};
 pub use memory::{EgressView, Export, HistoryPage, PromptView};

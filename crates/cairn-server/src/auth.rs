@@ -5,7 +5,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use cairn_catalog::Principal;
+use cairn_catalog::{CatalogError, Principal};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -79,7 +79,19 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         if let Some(token) = bearer(&parts.headers) {
-            let (principal, _) = state.catalog.authenticate_token(&token?).await?;
+            let (principal, _) =
+                state
+                    .catalog
+                    .authenticate_token(&token?)
+                    .await
+                    .map_err(|error| match error {
+                        CatalogError::Unauthenticated => ApiError::new(
+                            StatusCode::UNAUTHORIZED,
+                            "unauthenticated",
+                            "the API token is not valid: it is unknown or has been revoked",
+                        ),
+                        other => ApiError::from(other),
+                    })?;
             return Ok(Auth {
                 principal,
                 session: None,
@@ -89,7 +101,19 @@ where
         let Some(session) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(ApiError::unauthenticated());
         };
-        let (principal, credential) = state.catalog.authenticate_session(&session).await?;
+        let (principal, credential) =
+            state
+                .catalog
+                .authenticate_session(&session)
+                .await
+                .map_err(|error| match error {
+                    CatalogError::Unauthenticated => ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthenticated",
+                        "the session has ended or is not valid: sign in again",
+                    ),
+                    other => ApiError::from(other),
+                })?;
         let cairn_catalog::Credential::Session { csrf_token } = credential else {
             return Err(ApiError::unauthenticated());
         };
@@ -132,8 +156,27 @@ fn field_in(message: &str) -> Option<String> {
     Some(message[start..end].to_string())
 }
 
-/// JSON bodies; malformed input answers 400 naming what is wrong.
+/// JSON bodies: a JSON object sent as `application/json` (415 otherwise), within the route's
+/// size limit (413 otherwise); malformed input answers 400 naming what is wrong.
 pub struct ApiJson<T>(pub T);
+
+/// `application/json`, or any `application/…+json`, with or without parameters.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
@@ -143,7 +186,29 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
+        if !is_json(request.headers()) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        let bytes = match axum::body::Bytes::from_request(request, state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::payload_too_large());
+            }
+            Err(rejection) => {
+                return Err(ApiError::bad_request(format!(
+                    "cannot read the body: {}",
+                    rejection.body_text()
+                )));
+            }
+        };
+        // Every body of this API is an object; serde would also take a struct from an array.
+        let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return Err(ApiError::bad_request(
+                "invalid JSON body: the body must be a JSON object",
+            ));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => {
                 let detail = match &rejection {

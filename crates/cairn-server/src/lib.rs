@@ -1,6 +1,7 @@
 //! Cairn's HTTP API: extract the request and the principal, call the catalog, answer JSON.
 
 mod auth;
+mod contract;
 mod error;
 mod mcp;
 mod routes;

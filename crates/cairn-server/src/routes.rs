@@ -9,22 +9,23 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cairn_catalog::{
-    AiSettings, AiSettingsInput, AskInput, AskView, AuditEntry, AuditVerification, DbtImportInput,
-    DbtImportView, DescriptionDraft, EgressView, Export, HistoryPage, IntegrationInput,
-    IntegrationPatch, IntegrationView, MeView, NewResourceInput, NewToken, NewUser,
-    PermissionsView, QueryResult, ResourceId, ResourceList, ResourcePatchInput, ResourceQuery,
-    ResourceView, SignIn, SqlInput, SyncProgressView, SyncStartedView, SyncView, TeamId, TeamView,
-    TokenId, TokenView, UserId, UserPatch, UserView,
+    AiSettings, AiSettingsInput, AskInput, AskView, AuditEntry, AuditVerification, ConnectionTest,
+    DbtImportInput, DbtImportView, DescriptionDraft, EgressView, Export, HistoryPage,
+    IntegrationInput, IntegrationPatch, IntegrationView, MeView, NewResourceInput, NewToken,
+    NewUser, PermissionsView, QueryResult, ResourceId, ResourceList, ResourcePatchInput,
+    ResourceQuery, ResourceView, SignIn, SqlInput, SyncProgressView, SyncStartedView, SyncView,
+    TeamId, TeamView, TokenId, TokenView, UserId, UserPatch, UserView,
 };
 use cairn_domain::IntegrationId;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::openapi::RefOr;
+use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{ApiJson, ApiPath, ApiQuery, Auth, cookie};
-use crate::error::ApiError;
+use crate::contract::{self, BODY_LIMIT_EXTENSION};
+use crate::error::{ApiError, ErrorBody};
 use crate::{AppState, SESSION_COOKIE};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -40,14 +41,31 @@ const DBT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// one, so nothing larger is read.
 const SIGN_IN_MAX_BODY_BYTES: usize = 4 * 1024;
 
-/// Gives one route its own body limit, read before the router-wide default.
+/// Gives one route its own body limit, read before the router-wide default, and says so in
+/// the document.
 fn body_limit<S>(
-    (schemas, paths, router): utoipa_axum::router::UtoipaMethodRouter<S>,
+    (schemas, mut paths, router): utoipa_axum::router::UtoipaMethodRouter<S>,
     max: usize,
 ) -> utoipa_axum::router::UtoipaMethodRouter<S>
 where
     S: Clone + Send + Sync + 'static,
 {
+    for item in paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if let Some(RefOr::T(body)) = operation.request_body.as_mut() {
+                body.extensions
+                    .get_or_insert_with(Default::default)
+                    .insert(BODY_LIMIT_EXTENSION.to_owned(), max.into());
+            }
+        }
+    }
     (
         schemas,
         paths,
@@ -58,26 +76,10 @@ where
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Cairn", description = "A data catalog with a governed AI assistant."),
-    modifiers(&SecuritySchemes),
+    components(schemas(ErrorBody)),
     tags((name = "cairn"))
 )]
 struct ApiDoc;
-
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-        components.add_security_scheme(
-            "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))),
-        );
-    }
-}
 
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -103,6 +105,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(sync_integration))
         .routes(routes!(sync_progress))
+        .routes(routes!(test_integration))
         .routes(body_limit(routes!(import_dbt), DBT_MAX_BODY_BYTES))
         .routes(routes!(get_permissions, put_permissions))
         .routes(routes!(get_ai_settings, put_ai_settings))
@@ -118,25 +121,34 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(describe))
 }
 
-/// The OpenAPI document of this API, generated from the handlers.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+/// The OpenAPI 3.1 document of this API, generated from the handlers and completed with what
+/// every operation shares (security, error answers, body limits).
+pub fn openapi() -> serde_json::Value {
+    document(api_router().split_for_parts().1)
+}
+
+fn document(generated: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut document = serde_json::to_value(&generated).unwrap_or_default();
+    contract::complete(&mut document, MAX_BODY_BYTES);
+    document
 }
 
 pub(crate) fn router(state: AppState) -> axum::Router {
-    let (router, document) = api_router().split_for_parts();
-    let document = serde_json::to_value(&document).unwrap_or_default();
+    let (router, generated) = api_router().split_for_parts();
+    let document = document(generated);
     router
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route(
             "/api/v1/openapi.json",
             get(move || async move { Json(document) }),
         )
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state)
 }
 
 /// Ready.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "ready")))]
+#[utoipa::path(get, path = "/healthz",
+    responses((status = 200, description = "ready", body = String, content_type = "text/plain")))]
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -271,7 +283,8 @@ struct CreatedUser {
 
 /// Adds a member (admins).
 #[utoipa::path(post, path = "/api/v1/users", request_body = NewUser,
-    responses((status = 201, body = CreatedUser), (status = 400), (status = 403)))]
+    responses((status = 201, body = CreatedUser), (status = 400), (status = 403),
+        (status = 409, description = "the address is already a member")))]
 async fn create_user(
     State(state): State<AppState>,
     auth: Auth,
@@ -283,7 +296,8 @@ async fn create_user(
 
 /// Changes a member's name, role or password (admins).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", params(("id" = i64, Path)), request_body = UserPatch,
-    responses((status = 200, body = UserView), (status = 404)))]
+    responses((status = 200, body = UserView), (status = 404),
+        (status = 409, description = "the workspace would be left without an admin")))]
 async fn update_user(
     State(state): State<AppState>,
     auth: Auth,
@@ -300,7 +314,8 @@ async fn update_user(
 
 /// Removes a member and erases their data (admins).
 #[utoipa::path(delete, path = "/api/v1/users/{id}", params(("id" = i64, Path)),
-    responses((status = 204), (status = 404)))]
+    responses((status = 204), (status = 404),
+        (status = 409, description = "the workspace would be left without an admin")))]
 async fn delete_user(
     State(state): State<AppState>,
     auth: Auth,
@@ -327,7 +342,8 @@ struct NewTeam {
 
 /// Creates a team (admins).
 #[utoipa::path(post, path = "/api/v1/teams", request_body = NewTeam,
-    responses((status = 201, body = TeamView), (status = 400)))]
+    responses((status = 201, body = TeamView), (status = 400),
+        (status = 409, description = "a team of that name exists")))]
 async fn create_team(
     State(state): State<AppState>,
     auth: Auth,
@@ -385,7 +401,8 @@ async fn list_resources(
 
 /// Creates a glossary term or a document (editors and admins).
 #[utoipa::path(post, path = "/api/v1/resources", request_body = NewResourceInput,
-    responses((status = 201, body = ResourceView), (status = 400), (status = 403)))]
+    responses((status = 201, body = ResourceView), (status = 400), (status = 403),
+        (status = 409, description = "a resource of that kind and name exists")))]
 async fn create_resource(
     State(state): State<AppState>,
     auth: Auth,
@@ -442,7 +459,8 @@ async fn list_integrations(
 
 /// Connects a database (admins). The connection URL is encrypted at rest and never returned.
 #[utoipa::path(post, path = "/api/v1/integrations", request_body = IntegrationInput,
-    responses((status = 201, body = IntegrationView), (status = 400), (status = 403)))]
+    responses((status = 201, body = IntegrationView), (status = 400), (status = 403),
+        (status = 409, description = "an integration of that name exists")))]
 async fn create_integration(
     State(state): State<AppState>,
     auth: Auth,
@@ -473,7 +491,8 @@ async fn get_integration(
 
 /// Changes an integration's connection, teams or sync interval (admins).
 #[utoipa::path(patch, path = "/api/v1/integrations/{id}", params(("id" = i64, Path)), request_body = IntegrationPatch,
-    responses((status = 200, body = IntegrationView), (status = 400), (status = 404)))]
+    responses((status = 200, body = IntegrationView), (status = 400), (status = 404),
+        (status = 409, description = "an integration of that name exists")))]
 async fn update_integration(
     State(state): State<AppState>,
     auth: Auth,
@@ -515,7 +534,8 @@ struct SyncQuery {
 /// Crawls now (admins): counts of resources added, changed and removed; with `wait=false`,
 /// starts the sync in the background and answers with its id.
 #[utoipa::path(post, path = "/api/v1/integrations/{id}/sync", params(("id" = i64, Path), SyncQuery),
-    responses((status = 200, body = SyncView), (status = 202, body = SyncStartedView), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 200, body = SyncView), (status = 202, body = SyncStartedView), (status = 404),
+        (status = 409, description = "the integration is already syncing"), (status = 422)))]
 async fn sync_integration(
     State(state): State<AppState>,
     auth: Auth,
@@ -544,6 +564,25 @@ async fn sync_progress(
         state
             .catalog
             .sync_progress(&auth.principal, IntegrationId(id), sync_id)
+            .await?,
+    ))
+}
+
+/// Tries the integration's connection (admins), through the integration policy and the
+/// connector a sync uses; writes nothing. A connection that does not work answers 422 with the
+/// connector's code (`unreachable`, `auth_failed`, `not_allowed`, …).
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/test", params(("id" = i64, Path)),
+    responses((status = 200, body = ConnectionTest), (status = 404),
+        (status = 422, description = "the connection does not work; the error says why")))]
+async fn test_integration(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ConnectionTest>> {
+    Ok(Json(
+        state
+            .catalog
+            .test_integration(&auth.principal, IntegrationId(id))
             .await?,
     ))
 }
@@ -639,20 +678,48 @@ async fn put_ai_settings(
 /// Runs one read-only statement when Run SQL is on and the caller may query the integration.
 /// The result goes to the caller only.
 #[utoipa::path(post, path = "/api/v1/sql", request_body = SqlInput,
-    responses((status = 200, body = Object), (status = 403), (status = 404), (status = 422)))]
+    responses((status = 200, body = SqlResult), (status = 403), (status = 404), (status = 422)))]
 async fn run_sql(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<SqlInput>,
-) -> ApiResult<Json<QueryResult>> {
-    Ok(Json(state.catalog.run_sql(&auth.principal, body).await?))
+) -> ApiResult<Json<SqlResult>> {
+    let result = state.catalog.run_sql(&auth.principal, body).await?;
+    Ok(Json(SqlResult::from(result)))
+}
+
+/// The rows of a query, for the caller only.
+#[derive(Debug, Serialize, ToSchema)]
+struct SqlResult {
+    /// Column names, in the statement's order.
+    columns: Vec<String>,
+    /// One array per row, one value per column: JSON numbers, strings, booleans or null; values
+    /// of other types in the database's own text form.
+    #[schema(value_type = Vec<Vec<Object>>)]
+    rows: Vec<Vec<serde_json::Value>>,
+    /// More rows (or bytes) were available than the limits allow.
+    truncated: bool,
+    elapsed_ms: u64,
+}
+
+impl From<QueryResult> for SqlResult {
+    fn from(result: QueryResult) -> Self {
+        SqlResult {
+            columns: result.columns,
+            rows: result.rows,
+            truncated: result.truncated,
+            elapsed_ms: result.elapsed_ms,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
     /// Entries after this sequence number.
     after: Option<i64>,
+    /// At most this many entries.
     limit: Option<usize>,
 }
 
@@ -682,8 +749,11 @@ async fn audit_verify(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// At most this many entries.
     limit: Option<usize>,
 }
 
@@ -758,7 +828,10 @@ async fn egress(
 /// Asks the assistant. With `Accept: text/event-stream` the answer comes as server-sent events:
 /// `delta` events with pieces of the text, then one `done` event with the whole answer.
 #[utoipa::path(post, path = "/api/v1/ai/ask", request_body = AskInput,
-    responses((status = 200, body = AskView), (status = 400), (status = 404), (status = 422)))]
+    responses(
+        (status = 200, description = "the answer, or with `Accept: text/event-stream` the answer as events",
+            content((AskView = "application/json"), (String = "text/event-stream"))),
+        (status = 400), (status = 404), (status = 422)))]
 async fn ask(
     State(state): State<AppState>,
     auth: Auth,

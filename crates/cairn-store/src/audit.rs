@@ -56,7 +56,7 @@ impl Store {
         users: &[UserId],
         teams: &[TeamId],
     ) -> Result<()> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin_write().await?;
         sqlx::query(
             "DELETE FROM integration_permissions WHERE workspace_id = $1 AND integration_id = $2",
         )
@@ -95,7 +95,7 @@ impl Store {
         detail: &str,
         hash_of: impl FnOnce(&str, i64, i64) -> String,
     ) -> Result<AuditRow> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7270003, CAST($1 AS INTEGER))")
                 .bind(workspace.0)

@@ -197,7 +197,7 @@ impl Store {
 
     /// Deletes all of a person's prompts and threads; returns how many prompts went.
     pub async fn delete_prompts_of(&self, workspace: WorkspaceId, user: UserId) -> Result<u64> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM prompts WHERE workspace_id = $1 AND user_id = $2")
             .bind(workspace.0)
             .bind(user.0)
@@ -214,7 +214,7 @@ impl Store {
 
     /// Deletes a workspace's prompts older than `cutoff` and threads left empty.
     pub async fn purge_prompts(&self, workspace: WorkspaceId, cutoff: i64) -> Result<u64> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM prompts WHERE workspace_id = $1 AND created_at < $2")
             .bind(workspace.0)
             .bind(cutoff)

@@ -258,7 +258,7 @@ impl Store {
 
     /// Removes a person from a workspace with their sessions, tokens and memberships.
     pub async fn delete_user(&self, workspace: WorkspaceId, id: UserId) -> Result<()> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin_write().await?;
         // The person's row is locked before the ledger is erased, so an entry being written
         // for them (which locks the row too) is either erased here or refused.
         sqlx::query("UPDATE users SET name = name WHERE workspace_id = $1 AND id = $2")

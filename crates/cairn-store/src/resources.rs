@@ -170,12 +170,25 @@ impl Store {
     /// serialised, so change-feed sequence numbers become visible in order and a follower
     /// reading `seq > last` never skips one.
     pub(crate) async fn begin_resource_write(&self) -> Result<Transaction<'static, Any>> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7270002)")
                 .execute(&mut *transaction)
                 .await?;
         }
+        Ok(transaction)
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a concurrent writer waits out the busy timeout; a deferred
+    /// transaction that read first fails at once with "database is locked" when it tries to
+    /// write after another writer committed.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        let transaction = if self.backend == Backend::Sqlite {
+            self.pool.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            self.pool.begin().await?
+        };
         Ok(transaction)
     }
 

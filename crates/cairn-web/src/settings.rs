@@ -211,7 +211,7 @@ fn integration_card(
                 dt { "Last sync" }
                 dd {
                     @match integration.last_sync_at { Some(at) => { (time(at)) " UTC" }, None => span class="muted" { "never" } }
-                    @if let Some(status) = &integration.last_sync_status { " · " (status) }
+                    @if let Some(status) = &integration.last_sync_status { " · " (sync_status_text(status)) }
                 }
             }
             div class="sync-progress" id={"sync-" (id)} role="status" aria-live="polite" {}
@@ -483,4 +483,16 @@ pub async fn egress_page(State(state): State<AppState>, viewer: Viewer) -> PageR
         "settings-egress",
         body,
     ))
+}
+
+/// A sync's outcome in words: the counts, or the error.
+fn sync_status_text(status: &cairn_catalog::SyncStatus) -> String {
+    match (&status.state, &status.error) {
+        (cairn_catalog::SyncState::Ok, _) => format!(
+            "ok: {} added, {} changed, {} removed",
+            status.added, status.changed, status.removed
+        ),
+        (cairn_catalog::SyncState::Failed, Some(error)) => format!("failed: {error}"),
+        (cairn_catalog::SyncState::Failed, None) => "failed".to_owned(),
+    }
 }
