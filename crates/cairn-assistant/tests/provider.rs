@@ -211,7 +211,8 @@ async fn times_out_on_a_server_that_hangs() {
         .await
         .unwrap_err();
     assert_eq!(error, ProviderError::Timeout);
-    assert!(started.elapsed() < Duration::from_secs(3));
+    // Well past the deadline, yet far short of the stalled answer: a loaded machine still passes.
+    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 #[tokio::test]

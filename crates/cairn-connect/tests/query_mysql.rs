@@ -82,7 +82,8 @@ async fn a_long_query_is_cancelled_on_the_server() {
     let started = Instant::now();
     let error = run(&url, &query, &limits).await.unwrap_err();
     assert!(matches!(error, QueryError::Timeout(_)), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // Far past the deadline, yet far short of the statement: a loaded machine still passes.
+    assert!(started.elapsed() < Duration::from_secs(30));
     // The server stopped it: no other session is still running it.
     let server = cairn_testkit::mariadb().unwrap();
     let running = server

@@ -51,22 +51,20 @@ async fn rows_stop_at_the_row_limit() {
 #[tokio::test]
 async fn fetching_stops_at_the_limit_instead_of_reading_everything() {
     let Some(url) = database() else { return };
-    // A set-returning function in the select list streams its rows: a hundred million of them
-    // would take far longer than this test allows if they were all read.
-    let query = guarded("SELECT generate_series(1, 100000000) AS n");
+    // A set-returning function in the select list streams its rows, and the server computes
+    // them only as fast as they are read. Row ten million divides by zero: a runner that read
+    // everything would fail with that error; one that stops at the limit never gets there.
+    let query = guarded(
+        "SELECT CASE WHEN n <= 10000000 THEN n ELSE 1 / (n - n) END AS n \
+         FROM (SELECT generate_series(1, 20000000) AS n) AS numbers",
+    );
     let limits = Limits {
         max_rows: 10,
         ..Limits::default()
     };
-    let started = Instant::now();
     let result = run(&url, &query, &limits).await.unwrap();
     assert_eq!(result.rows.len(), 10);
     assert!(result.truncated);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 #[tokio::test]
@@ -98,7 +96,8 @@ async fn a_long_query_is_cancelled_on_the_server() {
     let started = Instant::now();
     let error = run(&url, &query, &limits).await.unwrap_err();
     assert!(matches!(error, QueryError::Timeout(_)), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // Far past the deadline, yet far short of the statement: a loaded machine still passes.
+    assert!(started.elapsed() < Duration::from_secs(30));
     assert!(error.to_string().contains("300 ms"));
     // Nothing of ours is still running on the server (in this test's own database: other
     // tests run queries at the same time). Cancellation is asynchronous, and a server cannot

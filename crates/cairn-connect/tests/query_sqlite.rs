@@ -72,7 +72,8 @@ async fn a_long_query_is_interrupted_at_the_deadline() {
     let started = Instant::now();
     let error = run(&url, &query, &limits).await.unwrap_err();
     assert!(matches!(error, QueryError::Timeout(_)), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // Far past the deadline, yet far short of the statement: a loaded machine still passes.
+    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 #[tokio::test]

@@ -45,6 +45,9 @@ pub(super) fn session_options(url: &str, limits: &Limits) -> Result<PgConnectOpt
     let mut settings = vec![
         ("default_transaction_read_only", "on"),
         ("statement_timeout", timeout_ms.as_str()),
+        // No JIT: compiling is work the server cannot interrupt, so it would outlast the
+        // deadline, and for row-capped exploration it costs more than it saves.
+        ("jit", "off"),
     ];
     settings.extend(PINNED_PARSER_SETTINGS);
     Ok(PgConnectOptions::from_str(url)
