@@ -326,6 +326,7 @@ pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
             )
             .await?;
         let mut offline = Vec::with_capacity(questions);
+        let mut slowest: Vec<(Duration, String)> = Vec::new();
         for index in 0..questions {
             let (first, second) = (word(index * 7 + 3), word(index * 13 + 11));
             let question = match index % 5 {
@@ -340,12 +341,13 @@ pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
                 .ask(
                     &principal,
                     AskInput {
-                        question,
+                        question: question.clone(),
                         thread_id: None,
                     },
                 )
                 .await?;
             offline.push(started.elapsed());
+            slowest.push((started.elapsed(), question));
             anyhow::ensure!(!answer.answer.is_empty(), "empty answer");
         }
         let (offline_50, offline_99) = (
@@ -357,6 +359,10 @@ pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
             ms(offline_50),
             ms(offline_99)
         );
+        slowest.sort_by(|a, b| b.0.cmp(&a.0));
+        for (took, question) in slowest.iter().take(3) {
+            println!("           slowest: {:>8.2} ms  {question}", ms(*took));
+        }
         catalog.store().close().await;
     }
     Ok(())
