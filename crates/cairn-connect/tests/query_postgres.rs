@@ -262,7 +262,10 @@ async fn values_of_other_types_come_in_postgres_text_form() {
     let columns = "feeling, words, price, spell, span, moments, tags, grid, feelings, \
                    document, binary_document, token, host, network, amount, sky, at_time, \
                    hardware, spot, duo, flags, query";
-    let query = guarded_over(&["oddities"], &format!("SELECT {columns} FROM oddities ORDER BY id"));
+    let query = guarded_over(
+        &["oddities"],
+        &format!("SELECT {columns} FROM oddities ORDER BY id"),
+    );
     let result = run(&url, &query, &Limits::default()).await.unwrap();
     assert_eq!(result.columns.join(", "), columns);
     assert_eq!(
@@ -310,7 +313,10 @@ async fn values_of_other_types_come_in_postgres_text_form() {
     // `inet` and `cidr` values print their mask when it is not the whole address.
     let masks = guarded("SELECT '192.168.0.1/32'::cidr, '192.168.0.1/24'::inet");
     let result = run(&url, &masks, &Limits::default()).await.unwrap();
-    assert_eq!(result.rows[0], [json!("192.168.0.1/32"), json!("192.168.0.1/24")]);
+    assert_eq!(
+        result.rows[0],
+        [json!("192.168.0.1/32"), json!("192.168.0.1/24")]
+    );
 }
 
 #[tokio::test]
@@ -327,7 +333,11 @@ async fn a_long_value_of_another_type_is_left_out_like_any_long_value() {
     let result = run(&url, &query, &limits).await.unwrap();
     assert_eq!(
         result.rows[0],
-        [json!(null), json!("{1,2}"), json!("'word':1,2,3,4,5,6,7,8,9,10")]
+        [
+            json!(null),
+            json!("{1,2}"),
+            json!("'word':1,2,3,4,5,6,7,8,9,10")
+        ]
     );
 }
 
@@ -348,7 +358,10 @@ async fn pagila_films_show_their_rating_features_and_fulltext_as_postgres_prints
         .expect("pagila data");
     let url = server.url(&pagila);
     let columns = "film_id, rating, special_features, fulltext, release_year, rental_rate";
-    let query = guarded_over(&["film"], &format!("SELECT {columns} FROM film ORDER BY film_id"));
+    let query = guarded_over(
+        &["film"],
+        &format!("SELECT {columns} FROM film ORDER BY film_id"),
+    );
     let limits = Limits {
         max_rows: 2000,
         max_bytes: 10_000_000,
@@ -363,8 +376,10 @@ async fn pagila_films_show_their_rating_features_and_fulltext_as_postgres_prints
             json!(2),
             json!("G"),
             json!("{Trailers,\"Deleted Scenes\"}"),
-            json!("'ace':1 'administr':9 'ancient':19 'astound':4 'car':17 'china':20 \
-                   'databas':8 'epistl':5 'explor':12 'find':15 'goldfing':2 'must':14"),
+            json!(
+                "'ace':1 'administr':9 'ancient':19 'astound':4 'car':17 'china':20 \
+                   'databas':8 'epistl':5 'explor':12 'find':15 'goldfing':2 'must':14"
+            ),
             // `year` is a domain over integer: the server describes it as its base type.
             json!(2023),
             json!("4.99"),
