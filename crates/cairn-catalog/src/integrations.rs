@@ -195,6 +195,19 @@ pub struct DbtImportView {
     pub lineage: u64,
     /// dbt relations with no crawled table or view, `schema.name`.
     pub unmatched: Vec<String>,
+    /// Documented dbt columns with no crawled column in their matched table,
+    /// `schema.name.column`.
+    pub unmatched_columns: Vec<String>,
+    /// dbt lineage edges with an end that matched no crawled table or view.
+    pub unmatched_lineage: u64,
+    /// Whether earlier dbt documentation was replaced (`?replace=true`) rather than kept.
+    pub replaced: bool,
+    /// Tables, views and columns with documentation from an earlier import that this one did not
+    /// cover: kept as they were, or removed when `replaced`.
+    pub kept: u64,
+    pub removed: u64,
+    /// Lineage edges from an earlier import that this one did not name, kept.
+    pub lineage_kept: u64,
 }
 
 pub(crate) fn admin_only(principal: &Principal) -> Result<()> {
@@ -799,11 +812,14 @@ impl Catalog {
     }
 
     /// Attaches dbt descriptions, tags, owners and lineage to the integration's crawled tables.
+    /// It updates what it matches and keeps what earlier imports attached and this one does not
+    /// cover, unless `replace` (then the integration's dbt documentation is exactly this one's).
     pub async fn import_dbt(
         &self,
         principal: &Principal,
         id: IntegrationId,
         input: DbtImportInput,
+        replace: bool,
     ) -> Result<DbtImportView> {
         let row = self.visible_integration(principal, id).await?;
         admin_only(principal)?;
@@ -858,6 +874,7 @@ impl Catalog {
         }
         let mut imported = Vec::new();
         let mut unmatched = Vec::new();
+        let mut unmatched_columns = Vec::new();
         let mut matched = 0u64;
         let mut columns_documented = 0u64;
         for node in &docs.nodes {
@@ -876,18 +893,25 @@ impl Catalog {
                 owners: node.owner.iter().cloned().collect(),
             });
             for column in &node.columns {
+                let description = column
+                    .description
+                    .clone()
+                    .filter(|text| !text.trim().is_empty());
+                let documented = description.is_some() || !column.tags.is_empty();
                 let Some(crawled) = columns_of.get(&table.id.0).and_then(|columns| {
                     columns
                         .iter()
                         .find(|candidate| candidate.name.eq_ignore_ascii_case(&column.name))
                 }) else {
+                    if documented {
+                        unmatched_columns.push(format!(
+                            "{}.{}.{}",
+                            node.relation.schema, node.relation.name, column.name
+                        ));
+                    }
                     continue;
                 };
-                let description = column
-                    .description
-                    .clone()
-                    .filter(|text| !text.trim().is_empty());
-                if description.is_some() || !column.tags.is_empty() {
+                if documented {
                     columns_documented += 1;
                     imported.push(ImportedDoc {
                         resource: crawled.id,
@@ -903,14 +927,16 @@ impl Catalog {
             .iter()
             .filter_map(|edge| Some((find(&edge.from)?.id, find(&edge.to)?.id)))
             .collect();
-        self.store()
-            .apply_dbt(principal.workspace, id, &imported, &lineage)
+        let applied = self
+            .store()
+            .apply_dbt(principal.workspace, id, &imported, &lineage, replace)
             .await?;
         self.audit(
             principal.workspace,
             Some(principal.user),
             "integration.dbt_imported",
-            json!({"integration": id.0, "matched": matched, "lineage": lineage.len()}),
+            json!({"integration": id.0, "matched": matched, "lineage": lineage.len(),
+                   "replace": replace, "kept": applied.kept, "removed": applied.removed}),
         )
         .await?;
         self.follow_changes().await?;
@@ -921,6 +947,12 @@ impl Catalog {
             columns_documented,
             lineage: lineage.len() as u64,
             unmatched,
+            unmatched_columns,
+            unmatched_lineage: (docs.lineage.len() - lineage.len()) as u64,
+            replaced: replace,
+            kept: applied.kept,
+            removed: applied.removed,
+            lineage_kept: applied.lineage_kept,
         })
     }
 }

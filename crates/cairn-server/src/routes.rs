@@ -587,13 +587,26 @@ async fn test_integration(
     ))
 }
 
-/// Imports dbt docs, tags, owners and lineage onto crawled tables (admins).
-#[utoipa::path(post, path = "/api/v1/integrations/{id}/dbt", params(("id" = i64, Path)), request_body = DbtImportInput,
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct DbtImportQuery {
+    /// `true` removes the dbt documentation and lineage earlier imports attached and this one
+    /// does not cover; by default they are kept.
+    replace: Option<bool>,
+}
+
+/// Imports dbt docs, tags, owners and lineage onto crawled tables (admins): updates what it
+/// matches, reports what it did not match, and keeps earlier dbt documentation it does not cover
+/// unless `replace=true`.
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/dbt", params(("id" = i64, Path), DbtImportQuery),
+    request_body = DbtImportInput,
     responses((status = 200, body = DbtImportView), (status = 404), (status = 422)))]
 async fn import_dbt(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<DbtImportQuery>,
     request: axum::extract::Request,
 ) -> ApiResult<Json<DbtImportView>> {
     // Authorise before reading the body: nobody else makes the server read and parse a manifest.
@@ -615,7 +628,12 @@ async fn import_dbt(
     Ok(Json(
         state
             .catalog
-            .import_dbt(&auth.principal, IntegrationId(id), body)
+            .import_dbt(
+                &auth.principal,
+                IntegrationId(id),
+                body,
+                query.replace.unwrap_or(false),
+            )
             .await?,
     ))
 }

@@ -65,6 +65,17 @@ pub struct ImportedDoc {
     pub owners: Vec<String>,
 }
 
+/// What a dbt import did to documentation it did not cover.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DbtApplied {
+    /// Resources with dbt documentation from earlier imports that this one did not cover, kept.
+    pub kept: u64,
+    /// The same, removed (a `replace` import).
+    pub removed: u64,
+    /// Lineage edges from earlier imports that this one did not name, kept.
+    pub lineage_kept: u64,
+}
+
 /// A relation between two resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelationRow {
@@ -336,17 +347,23 @@ impl Store {
         Ok(resources)
     }
 
-    /// Replaces an integration's dbt documentation and lineage with `docs` and `lineage`.
-    /// Returns how many resources' documentation changed.
+    /// Attaches dbt documentation and lineage to an integration's resources.
+    ///
+    /// By default an import only adds and updates: each resource in `docs` gets the description,
+    /// tags and owners the import gives it (what it leaves empty keeps what an earlier import
+    /// attached), `lineage` edges are added, and documentation and edges this import does not
+    /// cover stay. With `replace`, everything earlier imports attached is removed first, so the
+    /// integration's dbt documentation is exactly this import's.
     pub async fn apply_dbt(
         &self,
         workspace: WorkspaceId,
         integration: IntegrationId,
         docs: &[ImportedDoc],
         lineage: &[(ResourceId, ResourceId)],
-    ) -> Result<u64> {
+        replace: bool,
+    ) -> Result<DbtApplied> {
         let mut transaction = self.begin_resource_write().await?;
-        let previous: Vec<i64> = sqlx::query(
+        let previous: HashSet<i64> = sqlx::query(
             "SELECT id FROM resources WHERE workspace_id = $1 AND integration_id = $2
                AND (imported_description IS NOT NULL
                     OR id IN (SELECT resource_id FROM resource_labels WHERE workspace_id = $1 AND source = 'dbt'))",
@@ -358,22 +375,28 @@ impl Store {
         .iter()
         .map(|row| row.get(0))
         .collect();
-        let mut touched: HashSet<i64> = previous.iter().copied().collect();
-        for id in &previous {
-            sqlx::query("UPDATE resources SET imported_description = NULL WHERE workspace_id = $1 AND id = $2")
-                .bind(workspace.0)
-                .bind(*id)
-                .execute(&mut *transaction)
-                .await?;
-            sqlx::query("DELETE FROM resource_labels WHERE workspace_id = $1 AND resource_id = $2 AND source = 'dbt'")
-                .bind(workspace.0)
-                .bind(*id)
-                .execute(&mut *transaction)
-                .await?;
+        let mut touched: HashSet<i64> = HashSet::new();
+        if replace {
+            for id in &previous {
+                sqlx::query("UPDATE resources SET imported_description = NULL WHERE workspace_id = $1 AND id = $2")
+                    .bind(workspace.0)
+                    .bind(*id)
+                    .execute(&mut *transaction)
+                    .await?;
+                sqlx::query("DELETE FROM resource_labels WHERE workspace_id = $1 AND resource_id = $2 AND source = 'dbt'")
+                    .bind(workspace.0)
+                    .bind(*id)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            touched.extend(&previous);
         }
         for doc in docs {
+            // Without a description of its own, the import keeps what is there (after
+            // `replace`, nothing).
             let done = sqlx::query(
-                "UPDATE resources SET imported_description = $1, updated_at = $2
+                "UPDATE resources SET imported_description = COALESCE($1, imported_description),
+                   updated_at = $2
                  WHERE workspace_id = $3 AND integration_id = $4 AND id = $5",
             )
             .bind(doc.description.as_deref())
@@ -386,40 +409,50 @@ impl Store {
             if done.rows_affected() == 0 {
                 continue;
             }
-            Self::set_labels(
-                &mut transaction,
-                workspace,
-                doc.resource,
-                "tag",
-                LabelSource::Dbt,
-                &doc.tags,
-            )
-            .await?;
-            Self::set_labels(
-                &mut transaction,
-                workspace,
-                doc.resource,
-                "owner",
-                LabelSource::Dbt,
-                &doc.owners,
-            )
-            .await?;
+            for (label, values) in [("tag", &doc.tags), ("owner", &doc.owners)] {
+                if !values.is_empty() {
+                    Self::set_labels(
+                        &mut transaction,
+                        workspace,
+                        doc.resource,
+                        label,
+                        LabelSource::Dbt,
+                        values,
+                    )
+                    .await?;
+                }
+            }
             touched.insert(doc.resource.0);
         }
-        sqlx::query("DELETE FROM resource_relations WHERE workspace_id = $1 AND integration_id = $2 AND kind = 'lineage'")
-            .bind(workspace.0)
-            .bind(integration.0)
-            .execute(&mut *transaction)
-            .await?;
-        for (from, to) in lineage {
+        if replace {
+            sqlx::query("DELETE FROM resource_relations WHERE workspace_id = $1 AND integration_id = $2 AND kind = 'lineage'")
+                .bind(workspace.0)
+                .bind(integration.0)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        let existing: HashSet<(i64, i64)> = sqlx::query(
+            "SELECT from_id, to_id FROM resource_relations
+             WHERE workspace_id = $1 AND integration_id = $2 AND kind = 'lineage'",
+        )
+        .bind(workspace.0)
+        .bind(integration.0)
+        .fetch_all(&mut *transaction)
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+        let imported: HashSet<(i64, i64)> =
+            lineage.iter().map(|(from, to)| (from.0, to.0)).collect();
+        for (from, to) in imported.difference(&existing) {
             sqlx::query(
                 "INSERT INTO resource_relations (workspace_id, integration_id, kind, from_id, to_id)
                  VALUES ($1, $2, 'lineage', $3, $4)",
             )
             .bind(workspace.0)
             .bind(integration.0)
-            .bind(from.0)
-            .bind(to.0)
+            .bind(*from)
+            .bind(*to)
             .execute(&mut *transaction)
             .await?;
         }
@@ -427,7 +460,13 @@ impl Store {
             Self::record_change(&mut transaction, workspace, ResourceId(*id)).await?;
         }
         transaction.commit().await?;
-        Ok(docs.len() as u64)
+        let covered: HashSet<i64> = docs.iter().map(|doc| doc.resource.0).collect();
+        let uncovered = previous.difference(&covered).count() as u64;
+        Ok(DbtApplied {
+            kept: if replace { 0 } else { uncovered },
+            removed: if replace { uncovered } else { 0 },
+            lineage_kept: existing.difference(&imported).count() as u64,
+        })
     }
 
     /// Relations touching any of `ids`, either way.

@@ -23,7 +23,7 @@ use sqlx::{AnyPool, ConnectOptions};
 pub use audit::AuditRow;
 pub use error::StoreError;
 pub use integrations::{
-    CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, RelationRow, SyncCounts,
+    CrawlItem, CrawlRelation, DbtApplied, ImportedDoc, IntegrationRow, RelationRow, SyncCounts,
 };
 pub use memory::{EgressRow, NewEgress, NewPrompt, PromptRow};
 pub use people::{ApiTokenRow, SessionRow, Team, User, Workspace};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 mod bench;
 mod bench_sync;
@@ -29,14 +29,27 @@ struct Cli {
     /// Where the store lives: sqlite://PATH or postgres://… (default: SQLite in the data directory).
     #[arg(long, env = "CAIRN_DATABASE_URL", global = true)]
     database_url: Option<String>,
+    /// How logs are written to stderr: `text` for people (coloured only on a terminal), `json`
+    /// for machines (one JSON object a line). `RUST_LOG` picks what is logged.
+    #[arg(long, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object a line: timestamp, level, fields, target.
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Runs the HTTP server.
     Serve {
+        /// The address and port to listen on.
         #[arg(long, env = "CAIRN_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         /// Seeds the demo workspace `acme` if absent and writes DATA_DIR/demo-credentials.txt.
@@ -85,6 +98,7 @@ enum BenchCommand {
         /// Catalog sizes in resources, comma-separated.
         #[arg(long, default_value = "10000,1000000")]
         resources: String,
+        /// Questions asked per catalog size.
         #[arg(long, default_value_t = 200)]
         questions: usize,
     },
@@ -105,6 +119,7 @@ enum AuditCommand {
     /// Checks a workspace's keyed hash chain against this node's signed checkpoint and any
     /// checkpoints given; exits non-zero when it is broken.
     Verify {
+        /// The workspace's name.
         #[arg(long)]
         workspace: String,
         /// A signed checkpoint kept earlier (`cairn audit checkpoint`), as a JSON file.
@@ -114,6 +129,7 @@ enum AuditCommand {
     /// Verifies a workspace's chain and prints its head as a signed checkpoint (JSON) to keep
     /// outside the store.
     Checkpoint {
+        /// The workspace's name.
         #[arg(long)]
         workspace: String,
     },
@@ -123,8 +139,10 @@ enum AuditCommand {
 enum WorkspaceCommand {
     /// Creates a workspace.
     Create {
+        /// The workspace's name, unique on this server (members sign in with it).
         #[arg(long)]
         name: String,
+        /// The workspace's region, e.g. `eu`: model requests go only to a provider declaring it.
         #[arg(long)]
         region: Option<String>,
     },
@@ -134,8 +152,10 @@ enum WorkspaceCommand {
 enum TeamCommand {
     /// Adds a team to a workspace.
     Add {
+        /// The workspace's name.
         #[arg(long)]
         workspace: String,
+        /// The team's name, unique in the workspace.
         #[arg(long)]
         name: String,
     },
@@ -145,14 +165,20 @@ enum TeamCommand {
 enum UserCommand {
     /// Adds a member to a workspace; prints a generated password unless --password-stdin.
     Add {
+        /// The workspace's name.
         #[arg(long)]
         workspace: String,
+        /// The member's e-mail address, used to sign in.
         #[arg(long)]
         email: String,
+        /// What the member may do: admin (everything, integrations and settings included),
+        /// editor (document what they see) or viewer (read and ask).
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// A team the member joins (repeat for several); members see what their teams see.
         #[arg(long = "team")]
         teams: Vec<String>,
+        /// The member's display name (default: made from the e-mail address).
         #[arg(long)]
         name: Option<String>,
         /// Reads the password from standard input.
@@ -165,10 +191,13 @@ enum UserCommand {
 enum TokenCommand {
     /// Creates an API token and prints it once, alone on stdout.
     Create {
+        /// The workspace's name.
         #[arg(long)]
         workspace: String,
+        /// The member the token acts as (it sees and may do what they may).
         #[arg(long)]
         email: String,
+        /// A label for the token, shown in token lists.
         #[arg(long)]
         name: Option<String>,
     },
@@ -282,18 +311,27 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logs(format: LogFormat) {
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs.json().init(),
         // Colour only on a terminal: a log written to a file or a pipe stays plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
     let mut cli = Cli::parse();
+    init_logs(cli.log_format);
     // Benchmarks build their own catalogs in temporary directories: nothing in the data
     // directory is created or touched.
     if let Command::Bench(BenchCommand::Assistant {
@@ -531,4 +569,44 @@ async fn seed_demo(catalog: &Catalog, data_dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every option and argument of every command, as `cairn … --help` shows them, has a
+    /// description.
+    #[test]
+    fn every_option_of_every_command_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{}", arg.get_long().unwrap_or(id)));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (the command)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut command = Cli::command();
+        command.build();
+        let mut missing = Vec::new();
+        walk(&command, "cairn", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:#?}");
+        let commands = command
+            .get_subcommands()
+            .flat_map(clap::Command::get_subcommands)
+            .count();
+        assert!(commands >= 8, "the walk reached the nested commands");
+    }
 }

@@ -130,19 +130,23 @@ async fn fetch(
     Ok(collector.finish(columns))
 }
 
-/// Type OIDs whose values have a small fixed size: sent as they are.
-const FIXED_SIZE_TYPES: &[u32] = &[
-    16, 18, 20, 21, 23, 26, 700, 701, 790, 1082, 1083, 1114, 1184, 1186, 1266, 2950,
-];
+/// Type OIDs the converter decodes from the binary format and whose values have a small fixed
+/// size: sent as they are.
+const FIXED_SIZE_TYPES: &[u32] = &[16, 18, 20, 21, 23, 26, 700, 701, 1082, 1083, 1114, 1184];
 /// Character types: cut to the first characters on the server.
 const TEXT_TYPES: &[u32] = &[19, 25, 705, 1042, 1043];
 /// `bytea`: cut to the first bytes on the server.
 const BYTEA: u32 = 17;
+/// `json`, `jsonb` and `numeric`: decoded from the binary format, of any size.
+const DECODED_VARIABLE_TYPES: &[u32] = &[114, 3802, 1700];
 
 /// The statement wrapped so that the server cuts every value before sending it: text to
 /// `cap` characters, `bytea` to `cap` bytes, and any other variable-size value sent only when
-/// its text form is at most `cap` bytes (else null). The columns are renamed positionally, so
-/// duplicate or odd names in the statement cannot clash, and the result keeps their names.
+/// its text form is at most `cap` bytes (else null). Values of every type the converter does
+/// not decode (enums, domains over them, arrays, ranges, `interval`, `money`, `uuid`, `inet`,
+/// `tsvector`, composite rows, extension types …) are sent as PostgreSQL's own text form, so the
+/// user sees what `psql` prints. The columns are renamed positionally, so duplicate or odd names
+/// in the statement cannot clash, and the result keeps their names.
 fn capped(sql: &str, types: &[Option<u32>], cap: usize) -> String {
     let statement = sql.trim_end().trim_end_matches(';');
     let aliases: Vec<String> = (0..types.len()).map(|index| format!("c{index}")).collect();
@@ -155,9 +159,15 @@ fn capped(sql: &str, types: &[Option<u32>], cap: usize) -> String {
                 format!("pg_catalog.left(q.{alias}::pg_catalog.text, {cap})")
             }
             Some(BYTEA) => format!("pg_catalog.substr(q.{alias}, 1, {cap})"),
-            _ => format!(
+            Some(oid) if DECODED_VARIABLE_TYPES.contains(oid) => format!(
                 "CASE WHEN pg_catalog.octet_length(q.{alias}::pg_catalog.text) <= {cap} \
                  THEN q.{alias} END"
+            ),
+            // `format('%s', …)` calls the type's output function, as psql shows a value; a
+            // cast to text can differ (`inet` then always shows its mask).
+            _ => format!(
+                "CASE WHEN pg_catalog.octet_length(q.{alias}::pg_catalog.text) <= {cap} \
+                 THEN pg_catalog.format('%s', q.{alias}) END"
             ),
         })
         .collect();
@@ -206,7 +216,8 @@ fn convert_value(value: &PgValueRef<'_>) -> Value {
 }
 
 /// Decodes one value in PostgreSQL's binary format, by type OID. `None` for types this
-/// converter does not know (the caller shows the type name instead).
+/// converter does not know: [`capped`] has the server send those as text, so only a value
+/// read outside it would show its type name instead.
 fn decode_binary(oid: u32, bytes: &[u8]) -> Option<Value> {
     Some(match oid {
         16 => Value::Bool(*bytes.first()? != 0),
@@ -231,12 +242,7 @@ fn decode_binary(oid: u32, bytes: &[u8]) -> Option<Value> {
             Value::String(if oid == 1184 { text + "Z" } else { text })
         }
         1083 => Value::String(time_from_micros(i64::from_be_bytes(bytes.try_into().ok()?))),
-        1186 => Value::String(interval(bytes)?),
-        2950 => Value::String(uuid(bytes)?),
         17 => Value::String(hex("\\x", bytes)),
-        // arrays of the types above
-        1000 | 1005 | 1007 | 1016 | 1028 | 1021 | 1022 | 1009 | 1015 | 1014 | 1003 | 199 | 3807
-        | 1231 | 1182 | 1115 | 1185 | 1183 | 2951 | 1001 => array(bytes)?,
         _ => return None,
     })
 }
@@ -296,102 +302,6 @@ fn numeric(bytes: &[u8]) -> Option<String> {
     Some(text)
 }
 
-/// `interval`: microseconds, days, months.
-fn interval(bytes: &[u8]) -> Option<String> {
-    let micros = i64::from_be_bytes(bytes.get(0..8)?.try_into().ok()?);
-    let days = i32::from_be_bytes(bytes.get(8..12)?.try_into().ok()?);
-    let months = i32::from_be_bytes(bytes.get(12..16)?.try_into().ok()?);
-    let mut parts = Vec::new();
-    let (years, months) = (months / 12, months % 12);
-    if years != 0 {
-        parts.push(format!(
-            "{years} year{}",
-            if years.abs() == 1 { "" } else { "s" }
-        ));
-    }
-    if months != 0 {
-        parts.push(format!(
-            "{months} mon{}",
-            if months.abs() == 1 { "" } else { "s" }
-        ));
-    }
-    if days != 0 {
-        parts.push(format!(
-            "{days} day{}",
-            if days.abs() == 1 { "" } else { "s" }
-        ));
-    }
-    if micros != 0 || parts.is_empty() {
-        let sign = if micros < 0 { "-" } else { "" };
-        parts.push(format!("{sign}{}", time_from_micros(micros.abs())));
-    }
-    Some(parts.join(" "))
-}
-
-fn uuid(bytes: &[u8]) -> Option<String> {
-    if bytes.len() != 16 {
-        return None;
-    }
-    let text = hex("", bytes);
-    Some(format!(
-        "{}-{}-{}-{}-{}",
-        &text[0..8],
-        &text[8..12],
-        &text[12..16],
-        &text[16..20],
-        &text[20..32]
-    ))
-}
-
-/// Arrays: dimensions, a null flag, the element type, per dimension its length and lower
-/// bound, then each element as a length (-1 for null) and its bytes.
-fn array(bytes: &[u8]) -> Option<Value> {
-    let int = |offset: usize| -> Option<i32> {
-        Some(i32::from_be_bytes(
-            bytes.get(offset..offset + 4)?.try_into().ok()?,
-        ))
-    };
-    let dimensions = usize::try_from(int(0)?).ok()?;
-    let element_oid = u32::try_from(int(8)?).ok()?;
-    if dimensions == 0 {
-        return Some(Value::Array(Vec::new()));
-    }
-    if dimensions > 6 {
-        return None;
-    }
-    let mut lengths = Vec::with_capacity(dimensions);
-    for dimension in 0..dimensions {
-        lengths.push(usize::try_from(int(12 + dimension * 8)?).ok()?);
-    }
-    let mut offset = 12 + dimensions * 8;
-    let total: usize = lengths.iter().product();
-    let mut elements = Vec::with_capacity(total.min(bytes.len()));
-    for _ in 0..total {
-        let length = int(offset)?;
-        offset += 4;
-        if length < 0 {
-            elements.push(Value::Null);
-            continue;
-        }
-        let length = usize::try_from(length).ok()?;
-        let element = bytes.get(offset..offset + length)?;
-        offset += length;
-        elements.push(
-            decode_binary(element_oid, element)
-                .unwrap_or_else(|| Value::String(hex("\\x", element))),
-        );
-    }
-    Some(nest(&lengths, &mut elements.into_iter()))
-}
-
-fn nest(lengths: &[usize], elements: &mut impl Iterator<Item = Value>) -> Value {
-    match lengths {
-        [] => elements.next().unwrap_or(Value::Null),
-        [length] => Value::Array(elements.by_ref().take(*length).collect()),
-        [length, rest @ ..] => Value::Array((0..*length).map(|_| nest(rest, elements)).collect()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,14 +334,5 @@ mod tests {
         );
         assert_eq!(numeric(&numeric_bytes(0, 0, 0, &[])).unwrap(), "0");
         assert_eq!(numeric(&numeric_bytes(0, 0xC000, 0, &[])).unwrap(), "NaN");
-    }
-
-    #[test]
-    fn intervals_decode() {
-        let mut bytes = Vec::new();
-        bytes.extend_from_slice(&3_723_000_000_i64.to_be_bytes());
-        bytes.extend_from_slice(&2_i32.to_be_bytes());
-        bytes.extend_from_slice(&14_i32.to_be_bytes());
-        assert_eq!(interval(&bytes).unwrap(), "1 year 2 mons 2 days 01:02:03");
     }
 }
