@@ -20,6 +20,9 @@ use crate::{Backend, Result, Store, StoreError, now_ms};
 /// SQLite's 32,766 and PostgreSQL's 65,535 bound values per statement.
 const ROWS: usize = 1000;
 
+/// Rows added or removed by one sync past which PostgreSQL's statistics are refreshed.
+const RESTATE_AFTER: usize = 10_000;
+
 /// Placeholders for a statement whose values are bound in the order they appear: `$1, $2, …`
 /// on PostgreSQL, `?` on SQLite. SQLite looks a numbered parameter's name up by walking a list
 /// of every name, so numbered names cost time quadratic in their number; anonymous ones don't.
@@ -243,6 +246,13 @@ impl Store {
         record_changes(backend, &mut transaction, workspace, &feed, now).await?;
         let feed_ms = clock.elapsed().as_millis();
         transaction.commit().await?;
+        if backend == Backend::Postgres && additions.len() + gone.len() > RESTATE_AFTER {
+            // The planner's row counts predate this sync: refreshed, it keeps finding a
+            // stretch of the feed through the indexes rather than by scanning every resource.
+            sqlx::query("ANALYZE resources, resource_teams, resource_labels, changes")
+                .execute(&self.pool)
+                .await?;
+        }
         tracing::debug!(
             read_ms,
             compared_ms,
