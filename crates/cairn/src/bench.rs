@@ -359,7 +359,7 @@ pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
             ms(offline_50),
             ms(offline_99)
         );
-        slowest.sort_by(|a, b| b.0.cmp(&a.0));
+        slowest.sort_by_key(|entry| std::cmp::Reverse(entry.0));
         for (took, question) in slowest.iter().take(3) {
             println!("           slowest: {:>8.2} ms  {question}", ms(*took));
         }
