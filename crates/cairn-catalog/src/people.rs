@@ -354,6 +354,54 @@ impl Catalog {
 
     // ---- administration -----------------------------------------------------------------------
 
+    /// A member's API tokens, without their secrets (admins).
+    pub async fn list_user_tokens(
+        &self,
+        principal: &Principal,
+        user: UserId,
+    ) -> Result<Vec<TokenView>> {
+        admin_only(principal)?;
+        self.store()
+            .user(principal.workspace, user)
+            .await?
+            .ok_or(CatalogError::NotFound)?;
+        let rows = self.store().list_tokens(principal.workspace, user).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| TokenView {
+                id: row.id.0,
+                name: row.name,
+                created_at: row.created_at,
+                last_used_at: row.last_used_at,
+                token: None,
+            })
+            .collect())
+    }
+
+    /// Revokes one of a member's API tokens (admins).
+    pub async fn revoke_user_token(
+        &self,
+        principal: &Principal,
+        user: UserId,
+        id: TokenId,
+    ) -> Result<()> {
+        admin_only(principal)?;
+        if !self
+            .store()
+            .delete_token(principal.workspace, user, id)
+            .await?
+        {
+            return Err(CatalogError::NotFound);
+        }
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "token.revoked",
+            json!({"token": id.0, "user": user.0}),
+        )
+        .await
+    }
+
     pub async fn list_users(&self, principal: &Principal) -> Result<Vec<UserView>> {
         admin_only(principal)?;
         let mut views = Vec::new();
@@ -416,6 +464,24 @@ impl Catalog {
                 hash.as_deref(),
             )
             .await?;
+        let mut detail = json!({"user": id.0});
+        if let Some(role) = patch.role.filter(|role| *role != user.role) {
+            detail["role"] = json!({"before": user.role.as_str(), "after": role.as_str()});
+        }
+        if name.as_deref().is_some_and(|name| name != user.name) {
+            detail["name_changed"] = json!(true);
+        }
+        if hash.is_some() {
+            // The store ended the person's sessions with the old password.
+            detail["password_reset"] = json!(true);
+        }
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "user.updated",
+            detail,
+        )
+        .await?;
         let user = self
             .store()
             .user(principal.workspace, id)

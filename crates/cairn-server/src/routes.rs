@@ -93,6 +93,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_token))
         .routes(routes!(list_users, create_user))
         .routes(routes!(update_user, delete_user))
+        .routes(routes!(list_user_tokens))
+        .routes(routes!(revoke_user_token))
         .routes(routes!(list_teams, create_team))
         .routes(routes!(add_team_member, remove_team_member))
         .routes(routes!(list_resources, create_resource))
@@ -324,6 +326,38 @@ async fn delete_user(
     state
         .catalog
         .delete_user(&auth.principal, UserId(id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A member's API tokens, never their secrets (admins).
+#[utoipa::path(get, path = "/api/v1/users/{id}/tokens", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<TokenView>), (status = 403), (status = 404)))]
+async fn list_user_tokens(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<TokenView>>> {
+    Ok(Json(
+        state
+            .catalog
+            .list_user_tokens(&auth.principal, UserId(id))
+            .await?,
+    ))
+}
+
+/// Revokes one of a member's API tokens (admins).
+#[utoipa::path(delete, path = "/api/v1/users/{id}/tokens/{token_id}",
+    params(("id" = i64, Path), ("token_id" = i64, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+async fn revoke_user_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((id, token_id)): ApiPath<(i64, i64)>,
+) -> ApiResult<StatusCode> {
+    state
+        .catalog
+        .revoke_user_token(&auth.principal, UserId(id), TokenId(token_id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

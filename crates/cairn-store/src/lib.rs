@@ -12,6 +12,7 @@ mod memory;
 mod migrate;
 mod people;
 mod resources;
+mod sign_in;
 mod sync;
 
 use std::str::FromStr;
