@@ -452,20 +452,37 @@ impl Catalog {
             .transpose()?;
         let tags = validate::labels("tags", &input.tags)?;
         let owners = validate::labels("owners", &input.owners)?;
+        if principal.role == cairn_domain::Role::Viewer {
+            return Err(CatalogError::forbidden("viewers cannot create resources"));
+        }
+        let not_own_teams =
+            || CatalogError::forbidden("editors create resources only for their own teams");
         let teams: Vec<TeamId> = match &input.teams {
-            Some(names) => self.team_ids_named(principal.workspace, names).await?,
+            Some(names) if principal.can_administer() => {
+                self.team_ids_named(principal.workspace, names).await?
+            }
+            // A team the editor is not in and a team that does not exist get the same answer,
+            // so non-admins cannot tell real team names from made-up ones.
+            Some(names) => {
+                let names = validate::labels("teams", names)?;
+                let known = self.store().list_teams(principal.workspace).await?;
+                let mut ids = Vec::with_capacity(names.len());
+                for name in &names {
+                    let team = known
+                        .iter()
+                        .find(|team| &team.name == name && principal.teams.contains(&team.id))
+                        .ok_or_else(not_own_teams)?;
+                    ids.push(team.id);
+                }
+                ids
+            }
             None => principal.teams.clone(),
         };
         if teams.is_empty() {
             return Err(CatalogError::invalid("teams", "name at least one team"));
         }
-        if principal.role == cairn_domain::Role::Viewer {
-            return Err(CatalogError::forbidden("viewers cannot create resources"));
-        }
         if !principal.can_create(kind, &teams) {
-            return Err(CatalogError::forbidden(
-                "editors create resources only for their own teams",
-            ));
+            return Err(not_own_teams());
         }
         let new = NewResource {
             kind: Some(kind),
@@ -520,6 +537,12 @@ impl Catalog {
                 .map(|owners| validate::labels("owners", owners))
                 .transpose()?,
             teams: match &input.teams {
+                // Only admins learn whether a team name exists.
+                Some(_) if !principal.can_change_teams() => {
+                    return Err(CatalogError::forbidden(
+                        "only admins change a resource's teams",
+                    ));
+                }
                 Some(names) => Some(self.team_ids_named(principal.workspace, names).await?),
                 None => None,
             },

@@ -13,6 +13,7 @@ on_both_backends!(
     parallel_wrong_passwords_get_at_most_the_limit_of_401s,
     a_password_reset_ends_every_session_and_a_role_change_applies_at_once,
     admins_list_and_revoke_any_members_tokens,
+    non_admins_cannot_tell_real_team_names_from_made_up_ones,
 );
 
 const KEY: &str = "0001020304050607080910111213141516171819202122232425262728293031";
@@ -299,4 +300,73 @@ async fn admins_list_and_revoke_any_members_tokens(app: TestApp) {
         app.call(&admin, Method::DELETE, &token_path, None).await.0,
         StatusCode::NOT_FOUND
     );
+}
+
+async fn non_admins_cannot_tell_real_team_names_from_made_up_ones(app: TestApp) {
+    let (admin, editor, _) = acme(&app).await;
+    app.catalog
+        .add_team(editor.workspace, "finance")
+        .await
+        .expect("team");
+    let (status, term) = app
+        .post(
+            &editor,
+            "/api/v1/resources",
+            json!({"kind": "term", "name": "Margin"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{term}");
+    let path = format!("/api/v1/resources/{}", term["id"]);
+    {
+        let member = &editor;
+        let mut answers = Vec::new();
+        for team in ["finance", "made-up-team"] {
+            let created = app
+                .post(
+                    member,
+                    "/api/v1/resources",
+                    json!({"kind": "term", "name": "Revenue", "teams": [team]}),
+                )
+                .await;
+            let patched = app.patch(member, &path, json!({"teams": [team]})).await;
+            let listed = app
+                .get(member, &format!("/api/v1/resources?team={team}"))
+                .await;
+            answers.push((created, patched, listed));
+        }
+        assert_eq!(
+            answers[0], answers[1],
+            "a real and a made-up team answer alike"
+        );
+        let ((created, _), (patched, _), (listed, _)) = &answers[0];
+        assert_eq!(*created, StatusCode::FORBIDDEN);
+        assert_eq!(*patched, StatusCode::FORBIDDEN);
+        assert_eq!(*listed, StatusCode::OK);
+    }
+    // Admins, who manage teams, are told which name is unknown.
+    let (status, body) = app
+        .post(
+            &admin,
+            "/api/v1/resources",
+            json!({"kind": "term", "name": "Revenue", "teams": ["made-up-team"]}),
+        )
+        .await;
+    common::assert_error(status, &body, StatusCode::BAD_REQUEST, Some("teams"));
+    let (status, body) = app
+        .post(
+            &admin,
+            "/api/v1/resources",
+            json!({"kind": "term", "name": "Revenue", "teams": ["finance"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // An editor still names their own team.
+    let (status, body) = app
+        .post(
+            &editor,
+            "/api/v1/resources",
+            json!({"kind": "term", "name": "Cost", "teams": ["data"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }
