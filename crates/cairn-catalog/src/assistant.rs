@@ -587,7 +587,7 @@ impl Catalog {
                 let provider = self.openai_provider(principal, base_url, model, &settings)?;
                 let options = self.agent_options(principal, &settings).await?;
                 host.egress = Some(EgressTarget {
-                    endpoint: base_url.clone(),
+                    endpoint: crate::settings::without_credentials(base_url),
                     region: provider_region.clone(),
                 });
                 let outcome =
@@ -808,7 +808,7 @@ impl Catalog {
             catalog: self,
             principal,
             egress: EgressTarget {
-                endpoint: base_url.clone(),
+                endpoint: crate::settings::without_credentials(base_url),
                 region: provider_region.clone(),
             },
         };

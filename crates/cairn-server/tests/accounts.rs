@@ -14,6 +14,7 @@ on_both_backends!(
     a_password_reset_ends_every_session_and_a_role_change_applies_at_once,
     admins_list_and_revoke_any_members_tokens,
     non_admins_cannot_tell_real_team_names_from_made_up_ones,
+    provider_urls_with_credentials_are_refused_and_only_admins_see_the_url,
 );
 
 const KEY: &str = "0001020304050607080910111213141516171819202122232425262728293031";
@@ -369,4 +370,57 @@ async fn non_admins_cannot_tell_real_team_names_from_made_up_ones(app: TestApp) 
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+async fn provider_urls_with_credentials_are_refused_and_only_admins_see_the_url(app: TestApp) {
+    let (admin, editor, _) = acme(&app).await;
+    let put = |body: Value| app.call(&admin, Method::PUT, "/api/v1/settings/ai", Some(body));
+    for url in [
+        "https://someone:hunter2secret@llm.example.test/v1",
+        "https://hunter2secret@llm.example.test/v1",
+        "http://:hunter2secret@llm.example.test",
+    ] {
+        let (status, body) = put(json!({"provider": {
+            "kind": "openai", "base_url": url, "model": "small-model", "region": "eu"
+        }}))
+        .await;
+        common::assert_error(
+            status,
+            &body,
+            StatusCode::BAD_REQUEST,
+            Some("provider.base_url"),
+        );
+        assert!(!body.to_string().contains("hunter2"), "{body}");
+    }
+    let (_, settings) = app.get(&admin, "/api/v1/settings/ai").await;
+    assert_eq!(
+        settings["provider"]["kind"], "builtin",
+        "nothing stored: {settings}"
+    );
+    let (status, audit) = app.get(&admin, "/api/v1/audit?limit=1000").await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    assert!(!audit.to_string().contains("hunter2"), "{audit}");
+
+    let (status, body) = put(json!({"provider": {
+        "kind": "openai", "base_url": "https://llm.example.test/v1",
+        "model": "small-model", "region": "eu", "api_key": "sk-write-only"
+    }}))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, seen_by_admin) = app.get(&admin, "/api/v1/settings/ai").await;
+    assert_eq!(
+        seen_by_admin["provider"]["base_url"], "https://llm.example.test/v1",
+        "{seen_by_admin}"
+    );
+    let (status, seen_by_member) = app.get(&editor, "/api/v1/settings/ai").await;
+    assert_eq!(status, StatusCode::OK, "{seen_by_member}");
+    let provider = &seen_by_member["provider"];
+    assert_eq!(provider["kind"], "openai", "{seen_by_member}");
+    assert_eq!(provider["model"], "small-model", "{seen_by_member}");
+    assert_eq!(provider["region"], "eu", "{seen_by_member}");
+    assert!(
+        !seen_by_member.to_string().contains("llm.example.test"),
+        "members do not see the URL: {seen_by_member}"
+    );
+    assert!(!seen_by_admin.to_string().contains("sk-write-only"));
 }
