@@ -513,11 +513,22 @@ impl Catalog {
     pub async fn ask(&self, principal: &Principal, input: AskInput) -> Result<AskView> {
         let catalog = self.clone();
         let principal = principal.clone();
-        tokio::spawn(async move { catalog.ask_to_the_end(&principal, input).await })
-            .await
-            .map_err(|error| {
-                CatalogError::Internal(format!("the question's task failed: {error}"))
-            })?
+        tokio::spawn(async move {
+            let view = catalog.ask_to_the_end(&principal, input).await?;
+            // Which prompt, never its words: the audit log cannot be erased.
+            catalog
+                .audit(
+                    principal.workspace,
+                    Some(principal.user),
+                    "ai.asked",
+                    json!({"prompt": view.prompt_id, "thread": view.thread_id,
+                        "provider": view.provider}),
+                )
+                .await?;
+            Ok(view)
+        })
+        .await
+        .map_err(|error| CatalogError::Internal(format!("the question's task failed: {error}")))?
     }
 
     async fn ask_to_the_end(&self, principal: &Principal, input: AskInput) -> Result<AskView> {
@@ -758,9 +769,20 @@ impl Catalog {
     ) -> Result<DescriptionDraft> {
         let catalog = self.clone();
         let principal = principal.clone();
-        tokio::spawn(async move { catalog.describe_to_the_end(&principal, id).await })
-            .await
-            .map_err(|error| CatalogError::Internal(format!("the draft's task failed: {error}")))?
+        tokio::spawn(async move {
+            let draft = catalog.describe_to_the_end(&principal, id).await?;
+            catalog
+                .audit(
+                    principal.workspace,
+                    Some(principal.user),
+                    "ai.described",
+                    json!({"resource": draft.resource_id, "provider": draft.provider}),
+                )
+                .await?;
+            Ok(draft)
+        })
+        .await
+        .map_err(|error| CatalogError::Internal(format!("the draft's task failed: {error}")))?
     }
 
     async fn describe_to_the_end(

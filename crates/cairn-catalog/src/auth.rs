@@ -243,8 +243,23 @@ impl Catalog {
         };
         let hash = member.as_ref().and_then(|user| user.password_hash.clone());
         let verified = verify_password(request.password, hash).await;
-        let Some(member) = member.filter(|_| verified) else {
-            return Err(CatalogError::Unauthenticated);
+        let member = match member {
+            Some(member) if verified => member,
+            refused => {
+                if let Some(member) = &refused {
+                    // A wrong password for a real member is on their workspace's record; a guess at
+                    // an address that is no member's has no workspace to be recorded in.
+                    self.audit(
+                        member.workspace,
+                        None,
+                        "session.refused",
+                        serde_json::json!({"user": member.id.0, "address": request.client_address,
+                        "reason": "wrong password"}),
+                    )
+                    .await?;
+                }
+                return Err(CatalogError::Unauthenticated);
+            }
         };
         limiter.succeeded(self, counted).await?;
         if let Some(previous) = &request.previous_session {
@@ -261,6 +276,13 @@ impl Catalog {
             )
             .await?;
         let principal = self.principal(member.workspace, member.id).await?;
+        self.audit(
+            member.workspace,
+            Some(member.id),
+            "session.created",
+            serde_json::json!({"address": request.client_address}),
+        )
+        .await?;
         tracing::info!(workspace = %member.workspace, user = %member.id, "signed in");
         Ok(Authenticated {
             principal,
@@ -308,9 +330,18 @@ impl Catalog {
 
     /// Ends a session.
     pub async fn sign_out(&self, session_token: &str) -> Result<()> {
-        self.store()
-            .delete_session(&hash_secret(session_token))
+        let hash = hash_secret(session_token);
+        let session = self.store().session_by_hash(&hash).await?;
+        self.store().delete_session(&hash).await?;
+        if let Some(session) = session {
+            self.audit(
+                session.workspace,
+                Some(session.user),
+                "session.ended",
+                serde_json::json!({}),
+            )
             .await?;
+        }
         Ok(())
     }
 

@@ -148,17 +148,31 @@ impl Catalog {
             .delete_prompt(principal.workspace, principal.user, id)
             .await?
         {
-            Ok(())
+            self.audit(
+                principal.workspace,
+                Some(principal.user),
+                "history.prompt_deleted",
+                serde_json::json!({"prompt": id}),
+            )
+            .await
         } else {
             Err(CatalogError::NotFound)
         }
     }
 
     pub async fn delete_history(&self, principal: &Principal) -> Result<u64> {
-        Ok(self
+        let deleted = self
             .store()
             .delete_prompts_of(principal.workspace, principal.user)
-            .await?)
+            .await?;
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "history.cleared",
+            serde_json::json!({"prompts": deleted}),
+        )
+        .await?;
+        Ok(deleted)
     }
 
     pub async fn export(&self, principal: &Principal) -> Result<Export> {
@@ -175,6 +189,13 @@ impl Catalog {
             prompts.extend(rows.into_iter().map(prompt_view));
             before = Some(last);
         }
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "export.downloaded",
+            serde_json::json!({"prompts": prompts.len()}),
+        )
+        .await?;
         Ok(Export {
             me: self.me(principal).await?,
             tokens: self.list_own_tokens(principal).await?,

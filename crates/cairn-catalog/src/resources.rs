@@ -508,6 +508,14 @@ impl Catalog {
             }
             other => other?,
         };
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "resource.created",
+            serde_json::json!({"resource": id.0, "kind": kind.as_str(),
+                "teams": new.teams.iter().map(|team| team.0).collect::<Vec<_>>()}),
+        )
+        .await?;
         self.follow_changes().await?;
         self.get_resource(principal, id).await
     }
@@ -563,6 +571,29 @@ impl Catalog {
         self.store()
             .update_resource(principal.workspace, id, &patch)
             .await?;
+        let mut detail = serde_json::json!({"resource": id.0});
+        for (field, changed) in [
+            ("description", patch.description.is_some()),
+            ("tags", patch.tags.is_some()),
+            ("owners", patch.owners.is_some()),
+        ] {
+            if changed {
+                detail["changed"][field] = serde_json::json!(true);
+            }
+        }
+        if let Some(teams) = &patch.teams {
+            detail["teams"] = serde_json::json!({
+                "before": resource.teams.iter().map(|team| team.0).collect::<Vec<_>>(),
+                "after": teams.iter().map(|team| team.0).collect::<Vec<_>>(),
+            });
+        }
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "resource.updated",
+            detail,
+        )
+        .await?;
         self.follow_changes().await?;
         self.get_resource(principal, id).await
     }
