@@ -354,6 +354,33 @@ impl Catalog {
 
     // ---- administration -----------------------------------------------------------------------
 
+    /// Deletes the caller's workspace and everything in it (admins); `confirm` must repeat
+    /// the workspace's name.
+    pub async fn delete_workspace(&self, principal: &Principal, confirm: &str) -> Result<()> {
+        admin_only(principal)?;
+        let workspace = self.store().workspace(principal.workspace).await?;
+        if confirm != workspace.name {
+            return Err(CatalogError::invalid(
+                "name",
+                "must repeat the workspace's name to confirm",
+            ));
+        }
+        self.erase_workspace(workspace.id).await
+    }
+
+    /// Deletes a workspace by name and everything in it (the operator, from the CLI).
+    pub async fn operator_delete_workspace(&self, name: &str) -> Result<()> {
+        let workspace = self.workspace_named(name).await?;
+        self.erase_workspace(workspace.id).await
+    }
+
+    async fn erase_workspace(&self, workspace: WorkspaceId) -> Result<()> {
+        self.store().delete_workspace(workspace).await?;
+        // Its audit log went with it; the node's log keeps that it happened.
+        tracing::warn!(workspace = %workspace, "workspace deleted with everything in it");
+        self.follow_changes().await
+    }
+
     /// A member's API tokens, without their secrets (admins).
     pub async fn list_user_tokens(
         &self,

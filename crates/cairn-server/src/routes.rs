@@ -94,6 +94,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_users, create_user))
         .routes(routes!(update_user, delete_user))
         .routes(routes!(list_user_tokens))
+        .routes(routes!(delete_workspace))
         .routes(routes!(revoke_user_token))
         .routes(routes!(list_teams, create_team))
         .routes(routes!(add_team_member, remove_team_member))
@@ -326,6 +327,30 @@ async fn delete_user(
     state
         .catalog
         .delete_user(&auth.principal, UserId(id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct WorkspaceDeletion {
+    /// The workspace's name, repeated to confirm.
+    name: String,
+}
+
+/// Deletes the caller's workspace with everything in it: people, resources, integrations,
+/// prompts, the ledger and the audit log (admins; the name repeated to confirm).
+#[utoipa::path(delete, path = "/api/v1/workspace", request_body = WorkspaceDeletion,
+    responses((status = 204), (status = 400, description = "the name does not match"),
+        (status = 403)))]
+async fn delete_workspace(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<WorkspaceDeletion>,
+) -> ApiResult<StatusCode> {
+    state
+        .catalog
+        .delete_workspace(&auth.principal, &body.name)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -385,12 +385,29 @@ async fn every_state_changing_operation_writes_an_audit_entry(app: TestApp) {
     )
     .await;
 
+    let verified = app.get(&admin, "/api/v1/audit/verify").await.1;
+    assert_eq!(verified["ok"], true, "{verified}");
+    // Deleting the workspace deletes its audit log with everything else (the node's log keeps
+    // that it happened): the one operation whose record cannot outlive it.
+    let (status, body) = app
+        .call(
+            &admin,
+            Method::DELETE,
+            "/api/v1/workspace",
+            Some(json!({"name": "walk"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(
+        app.get(&admin, "/api/v1/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    walk.covered.insert("DELETE /api/v1/workspace".to_string());
+
     let documented = documented(&app).await;
     let unwalked: Vec<&String> = documented.difference(&walk.covered).collect();
     assert!(
         unwalked.is_empty(),
         "operations the walk does not call (add them, with their audit entry): {unwalked:?}"
     );
-    let verified = app.get(&admin, "/api/v1/audit/verify").await.1;
-    assert_eq!(verified["ok"], true, "{verified}");
 }

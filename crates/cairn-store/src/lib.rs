@@ -14,6 +14,7 @@ mod people;
 mod resources;
 mod sign_in;
 mod sync;
+mod workspace_delete;
 
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -128,6 +128,15 @@ enum WorkspaceCommand {
         #[arg(long)]
         region: Option<String>,
     },
+    /// Deletes a workspace with everything in it: people, resources, integrations, prompts,
+    /// the egress ledger and the audit log.
+    Delete {
+        #[arg(long)]
+        name: String,
+        /// Confirms the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -374,6 +383,13 @@ async fn main() -> Result<()> {
                 )
                 .await?;
             eprintln!("created workspace {} (id {})", workspace.name, workspace.id);
+        }
+        Command::Workspace(WorkspaceCommand::Delete { name, yes }) => {
+            if !yes {
+                bail!("deleting workspace {name} removes everything in it; add --yes to confirm");
+            }
+            catalog.operator_delete_workspace(&name).await?;
+            eprintln!("deleted workspace {name} and everything in it");
         }
         Command::Team(TeamCommand::Add { workspace, name }) => {
             let workspace = catalog.workspace_named(&workspace).await?;

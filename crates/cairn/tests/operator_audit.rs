@@ -79,6 +79,40 @@ async fn operator_actions_are_audited(url: &str, data: &std::path::Path) {
     let verified = catalog.verify_audit(workspace.id).await.unwrap();
     let verified = serde_json::to_value(&verified).unwrap();
     assert_eq!(verified["ok"], true, "{verified}");
+
+    // Deleting the workspace needs --yes, then leaves nothing of it.
+    let refused = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--data-dir")
+        .arg(data)
+        .args([
+            "--database-url",
+            url,
+            "workspace",
+            "delete",
+            "--name",
+            "ops",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(catalog.workspace_named("ops").await.is_ok());
+    cairn(
+        data,
+        url,
+        &["workspace", "delete", "--name", "ops", "--yes"],
+    );
+    assert!(catalog.workspace_named("ops").await.is_err());
+    for table in ["users", "api_tokens", "teams", "audit_log"] {
+        let rows: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {table} WHERE workspace_id = $1"
+        )))
+        .bind(workspace.id.0)
+        .fetch_one(catalog.store().pool())
+        .await
+        .unwrap()
+        .get(0);
+        assert_eq!(rows, 0, "{table}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
