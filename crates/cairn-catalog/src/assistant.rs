@@ -671,6 +671,98 @@ impl Catalog {
     }
 }
 
+/// What the assistant would send first for a question, sent nowhere.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EgressPreview {
+    /// `builtin` (nothing leaves the server) or `openai`.
+    pub provider: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The request body exactly as it would be sent; absent when nothing would be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+}
+
+/// A question to preview.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewInput {
+    pub question: String,
+}
+
+impl Catalog {
+    /// The exact first request the assistant would send to the workspace's provider for the
+    /// caller and this question (a new conversation): built by the same gate, sent nowhere,
+    /// not written to the ledger. Any member, for their own question.
+    pub async fn preview_egress(
+        &self,
+        principal: &Principal,
+        input: PreviewInput,
+    ) -> Result<EgressPreview> {
+        let question = input.question.trim().to_string();
+        if question.is_empty() {
+            return Err(CatalogError::invalid("question", "must not be empty"));
+        }
+        if question.chars().count() > QUESTION_MAX_CHARS {
+            return Err(CatalogError::invalid(
+                "question",
+                format!("must be at most {QUESTION_MAX_CHARS} characters"),
+            ));
+        }
+        let (region, settings) = self.stored_settings(principal.workspace).await?;
+        let preview = match &settings.provider {
+            ProviderSetting::Builtin => EgressPreview {
+                provider: "builtin".into(),
+                model: None,
+                region: None,
+                body: None,
+                body_sha256: None,
+                bytes: None,
+            },
+            ProviderSetting::Openai {
+                base_url,
+                model,
+                region: provider_region,
+                ..
+            } => {
+                check_region(region.as_deref(), provider_region.as_deref())?;
+                let provider = self.openai_provider(principal, base_url, model, &settings)?;
+                let options = self.agent_options(principal, &settings).await?;
+                let host = self.host(principal).await?;
+                let request =
+                    cairn_assistant::first_request(&provider, &host, &question, &[], &options)
+                        .await
+                        .map_err(|error| CatalogError::Refused {
+                            code: "provider_failed",
+                            message: error.to_string(),
+                        })?;
+                EgressPreview {
+                    provider: "openai".into(),
+                    model: Some(request.model().to_string()),
+                    region: provider_region.clone(),
+                    body: Some(String::from_utf8_lossy(request.body_bytes()).into_owned()),
+                    body_sha256: Some(request.sha256_hex().to_string()),
+                    bytes: Some(request.byte_len() as u64),
+                }
+            }
+        };
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "ai.previewed",
+            json!({"provider": preview.provider, "body_sha256": preview.body_sha256}),
+        )
+        .await?;
+        Ok(preview)
+    }
+}
+
 /// A drafted description for a resource; editors accept it with PATCH.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DescriptionDraft {

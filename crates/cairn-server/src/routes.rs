@@ -10,11 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cairn_catalog::{
     AiSettings, AiSettingsInput, AskInput, AskView, AuditEntry, AuditVerification, ConnectionTest,
-    DbtImportInput, DbtImportView, DescriptionDraft, EgressView, Export, HistoryPage,
-    IntegrationInput, IntegrationPatch, IntegrationView, MeView, NewResourceInput, NewToken,
-    NewUser, PermissionsView, QueryResult, ResourceId, ResourceList, ResourcePatchInput,
-    ResourceQuery, ResourceView, SignIn, SqlInput, SyncProgressView, SyncStartedView, SyncView,
-    TeamId, TeamView, TokenId, TokenView, UserId, UserPatch, UserView,
+    DbtImportInput, DbtImportView, DescriptionDraft, EgressPreview, EgressView, Export,
+    HistoryPage, IntegrationInput, IntegrationPatch, IntegrationView, MeView, NewResourceInput,
+    NewToken, NewUser, PermissionsView, PreviewInput, QueryResult, ResourceId, ResourceList,
+    ResourcePatchInput, ResourceQuery, ResourceView, SignIn, SqlInput, SyncProgressView,
+    SyncStartedView, SyncView, TeamId, TeamView, TokenId, TokenView, UserId, UserPatch, UserView,
 };
 use cairn_domain::IntegrationId;
 use serde::{Deserialize, Serialize};
@@ -121,6 +121,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(export))
         .routes(routes!(egress))
         .routes(routes!(ask))
+        .routes(routes!(preview))
         .routes(routes!(describe))
 }
 
@@ -881,6 +882,20 @@ async fn egress(
             .catalog
             .egress(&auth.principal, query.cursor.as_deref(), query.limit)
             .await?,
+    ))
+}
+
+/// The exact first request the assistant would send to the workspace's provider for the caller
+/// and this question, with its SHA-256; nothing is sent and nothing is written to the ledger.
+#[utoipa::path(post, path = "/api/v1/ai/preview", request_body = PreviewInput,
+    responses((status = 200, body = EgressPreview), (status = 400), (status = 422)))]
+async fn preview(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<PreviewInput>,
+) -> ApiResult<Json<EgressPreview>> {
+    Ok(Json(
+        state.catalog.preview_egress(&auth.principal, body).await?,
     ))
 }
 

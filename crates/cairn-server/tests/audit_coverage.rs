@@ -351,6 +351,13 @@ async fn every_state_changing_operation_writes_an_audit_entry(app: TestApp) {
         )
         .await;
     walk.call(
+        "POST /api/v1/ai/preview",
+        &admin,
+        "/api/v1/ai/preview",
+        Some(json!({"question": "Which table holds sales regions?"})),
+    )
+    .await;
+    walk.call(
         "DELETE /api/v1/ai/history/{id}",
         &admin,
         &format!("/api/v1/ai/history/{}", asked["prompt_id"]),
