@@ -307,6 +307,59 @@ fn relation_output(
     }
 }
 
+/// Retrieves what the question needs and starts its conversation; returns it with the
+/// resources retrieved, cited.
+async fn start_conversation<P, H>(
+    provider: &P,
+    host: &H,
+    question: &str,
+    history: &[Turn],
+    options: &AgentOptions,
+) -> (Conversation, Vec<ResourceId>)
+where
+    P: Provider + Sync,
+    H: ToolHost + Sync,
+{
+    let retrieved = host.search(question, options.retrieval_limit).await;
+    let mut citations = Vec::new();
+    cite(&mut citations, &retrieved);
+    let tools = ToolSet::new(host.sql_integrations());
+    let settings = GateSettings {
+        model: provider.model().to_string(),
+        stream: provider.streams(),
+        pseudonymize: options.pseudonymize,
+        known_people: options.known_people.clone(),
+        restorable_people: options.restorable_people.clone(),
+        limits: options.limits.clone(),
+    };
+    let conversation = Conversation::start(settings, tools, history, question, &retrieved);
+    (conversation, citations)
+}
+
+/// The first request [`run`] would send for this question, built the same way and sent
+/// nowhere: what a reviewer inspects before a provider is switched on.
+pub async fn first_request<P, H>(
+    provider: &P,
+    host: &H,
+    question: &str,
+    history: &[Turn],
+    options: &AgentOptions,
+) -> Result<ModelRequest, AgentError>
+where
+    P: Provider + Sync,
+    H: ToolHost + Sync,
+{
+    let (mut conversation, _) =
+        start_conversation(provider, host, question, history, options).await;
+    let offer_tools = options.max_model_calls.max(1) > 1;
+    conversation
+        .request(offer_tools)
+        .map_err(|error| AgentError {
+            kind: error.into(),
+            requests: Vec::new(),
+        })
+}
+
 /// Runs the loop for one question.
 pub async fn run<P, H>(
     provider: &P,
@@ -341,19 +394,8 @@ where
     P: Provider + Sync,
     H: ToolHost + Sync,
 {
-    let retrieved = host.search(question, options.retrieval_limit).await;
-    let mut citations = Vec::new();
-    cite(&mut citations, &retrieved);
-    let tools = ToolSet::new(host.sql_integrations());
-    let settings = GateSettings {
-        model: provider.model().to_string(),
-        stream: provider.streams(),
-        pseudonymize: options.pseudonymize,
-        known_people: options.known_people.clone(),
-        restorable_people: options.restorable_people.clone(),
-        limits: options.limits.clone(),
-    };
-    let mut conversation = Conversation::start(settings, tools, history, question, &retrieved);
+    let (mut conversation, mut citations) =
+        start_conversation(provider, host, question, history, options).await;
     let mut sql = None;
     let mut sql_calls = 0;
     let max_calls = options.max_model_calls.max(1);

@@ -15,7 +15,9 @@ pub mod provider;
 pub mod pseudonym;
 pub mod words;
 
-pub use agent::{AgentError, AgentErrorKind, AgentOptions, AgentOutcome, ToolHost, run};
+pub use agent::{
+    AgentError, AgentErrorKind, AgentOptions, AgentOutcome, ToolHost, first_request, run,
+};
 pub use builtin::{BuiltinAnswer, answer};
 pub use gate::{
     ColumnMeta, Conversation, GateError, GateLimits, GateSettings, MetadataItem, ModelRequest,

@@ -513,11 +513,22 @@ impl Catalog {
     pub async fn ask(&self, principal: &Principal, input: AskInput) -> Result<AskView> {
         let catalog = self.clone();
         let principal = principal.clone();
-        tokio::spawn(async move { catalog.ask_to_the_end(&principal, input).await })
-            .await
-            .map_err(|error| {
-                CatalogError::Internal(format!("the question's task failed: {error}"))
-            })?
+        tokio::spawn(async move {
+            let view = catalog.ask_to_the_end(&principal, input).await?;
+            // Which prompt, never its words: the audit log cannot be erased.
+            catalog
+                .audit(
+                    principal.workspace,
+                    Some(principal.user),
+                    "ai.asked",
+                    json!({"prompt": view.prompt_id, "thread": view.thread_id,
+                        "provider": view.provider}),
+                )
+                .await?;
+            Ok(view)
+        })
+        .await
+        .map_err(|error| CatalogError::Internal(format!("the question's task failed: {error}")))?
     }
 
     async fn ask_to_the_end(&self, principal: &Principal, input: AskInput) -> Result<AskView> {
@@ -587,7 +598,7 @@ impl Catalog {
                 let provider = self.openai_provider(principal, base_url, model, &settings)?;
                 let options = self.agent_options(principal, &settings).await?;
                 host.egress = Some(EgressTarget {
-                    endpoint: base_url.clone(),
+                    endpoint: crate::settings::without_credentials(base_url),
                     region: provider_region.clone(),
                 });
                 let outcome =
@@ -657,6 +668,98 @@ impl Catalog {
             sql: sql_answer,
             provider: provider.to_string(),
         })
+    }
+}
+
+/// What the assistant would send first for a question, sent nowhere.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EgressPreview {
+    /// `builtin` (nothing leaves the server) or `openai`.
+    pub provider: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The request body exactly as it would be sent; absent when nothing would be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+}
+
+/// A question to preview.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewInput {
+    pub question: String,
+}
+
+impl Catalog {
+    /// The exact first request the assistant would send to the workspace's provider for the
+    /// caller and this question (a new conversation): built by the same gate, sent nowhere,
+    /// not written to the ledger. Any member, for their own question.
+    pub async fn preview_egress(
+        &self,
+        principal: &Principal,
+        input: PreviewInput,
+    ) -> Result<EgressPreview> {
+        let question = input.question.trim().to_string();
+        if question.is_empty() {
+            return Err(CatalogError::invalid("question", "must not be empty"));
+        }
+        if question.chars().count() > QUESTION_MAX_CHARS {
+            return Err(CatalogError::invalid(
+                "question",
+                format!("must be at most {QUESTION_MAX_CHARS} characters"),
+            ));
+        }
+        let (region, settings) = self.stored_settings(principal.workspace).await?;
+        let preview = match &settings.provider {
+            ProviderSetting::Builtin => EgressPreview {
+                provider: "builtin".into(),
+                model: None,
+                region: None,
+                body: None,
+                body_sha256: None,
+                bytes: None,
+            },
+            ProviderSetting::Openai {
+                base_url,
+                model,
+                region: provider_region,
+                ..
+            } => {
+                check_region(region.as_deref(), provider_region.as_deref())?;
+                let provider = self.openai_provider(principal, base_url, model, &settings)?;
+                let options = self.agent_options(principal, &settings).await?;
+                let host = self.host(principal).await?;
+                let request =
+                    cairn_assistant::first_request(&provider, &host, &question, &[], &options)
+                        .await
+                        .map_err(|error| CatalogError::Refused {
+                            code: "provider_failed",
+                            message: error.to_string(),
+                        })?;
+                EgressPreview {
+                    provider: "openai".into(),
+                    model: Some(request.model().to_string()),
+                    region: provider_region.clone(),
+                    body: Some(String::from_utf8_lossy(request.body_bytes()).into_owned()),
+                    body_sha256: Some(request.sha256_hex().to_string()),
+                    bytes: Some(request.byte_len() as u64),
+                }
+            }
+        };
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "ai.previewed",
+            json!({"provider": preview.provider, "body_sha256": preview.body_sha256}),
+        )
+        .await?;
+        Ok(preview)
     }
 }
 
@@ -758,9 +861,20 @@ impl Catalog {
     ) -> Result<DescriptionDraft> {
         let catalog = self.clone();
         let principal = principal.clone();
-        tokio::spawn(async move { catalog.describe_to_the_end(&principal, id).await })
-            .await
-            .map_err(|error| CatalogError::Internal(format!("the draft's task failed: {error}")))?
+        tokio::spawn(async move {
+            let draft = catalog.describe_to_the_end(&principal, id).await?;
+            catalog
+                .audit(
+                    principal.workspace,
+                    Some(principal.user),
+                    "ai.described",
+                    json!({"resource": draft.resource_id, "provider": draft.provider}),
+                )
+                .await?;
+            Ok(draft)
+        })
+        .await
+        .map_err(|error| CatalogError::Internal(format!("the draft's task failed: {error}")))?
     }
 
     async fn describe_to_the_end(
@@ -808,7 +922,7 @@ impl Catalog {
             catalog: self,
             principal,
             egress: EgressTarget {
-                endpoint: base_url.clone(),
+                endpoint: crate::settings::without_credentials(base_url),
                 region: provider_region.clone(),
             },
         };

@@ -99,6 +99,18 @@ fn checkpoint_message(workspace_id: i64, seq: i64, hash: &str) -> String {
 }
 
 impl Catalog {
+    /// Records what the operator did from the command line: no member acts, and the entry
+    /// says `"by": "operator"`.
+    pub async fn audit_operator_action(
+        &self,
+        workspace: WorkspaceId,
+        action: &str,
+        mut detail: Value,
+    ) -> Result<()> {
+        detail["by"] = Value::from("operator");
+        self.audit(workspace, None, action, detail).await
+    }
+
     /// Appends an entry; failures are logged, never hidden.
     pub(crate) async fn audit(
         &self,

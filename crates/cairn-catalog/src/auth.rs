@@ -1,6 +1,5 @@
 //! Sign-in, sessions, API tokens and the sign-in rate limiter.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -59,7 +58,7 @@ pub struct SignInLimits {
     pub per_address: usize,
     pub window: Duration,
     /// At most this many accounts and addresses are tracked at once; the ones whose last failure
-    /// is oldest are forgotten first, so strangers cannot grow the server's memory.
+    /// window is oldest are forgotten first, so strangers cannot grow the store without bound.
     pub max_entries: usize,
 }
 
@@ -74,148 +73,104 @@ impl Default for SignInLimits {
     }
 }
 
-/// A limiter key: the SHA-256 of `account:<e-mail>` or `address:<ip>`, so every entry has the
-/// same small size whatever a caller sends.
-type LimiterKey = [u8; 32];
-
-fn limiter_key(kind: &str, value: &str) -> LimiterKey {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    hasher.update(kind.as_bytes());
-    hasher.update(b":");
-    hasher.update(value.as_bytes());
-    hasher.finalize().into()
+/// A limiter key: the hex SHA-256 of `account:<e-mail>` or `address:<ip>`, so every entry has
+/// the same small size whatever a caller sends.
+fn limiter_key(kind: &str, value: &str) -> String {
+    hash_secret(&format!("{kind}:{value}"))
 }
 
-struct LimiterState {
-    failures: HashMap<LimiterKey, VecDeque<Instant>>,
-    last_prune: Instant,
+/// The attempts counted for one sign-in, to give back when it succeeds.
+struct Counted {
+    account: (String, i64),
+    address: (String, i64),
 }
 
-impl LimiterState {
-    /// Forgets failures older than the window, and entries left with none.
-    fn prune(&mut self, now: Instant, window: Duration) {
-        self.failures.retain(|_, times| {
-            while times
-                .front()
-                .is_some_and(|first| now.duration_since(*first) >= window)
-            {
-                times.pop_front();
-            }
-            !times.is_empty()
-        });
-        self.last_prune = now;
-    }
-}
-
-/// Failed sign-ins per account and per client address, forgotten after the window: an owner
-/// locked out by someone else's guesses gets back in once the window has passed. Memory is
-/// bounded: keys are fixed-size hashes, each keeps at most its limit of failure times, expired
-/// entries are pruned (all of them at least once per window, amortised over calls) and at most
-/// `max_entries` are kept, evicting the one whose last failure is oldest.
+/// Sign-in attempts per account and per client address, counted in the store before the
+/// password is checked: parallel guesses each take a distinct count, and every node sharing a
+/// PostgreSQL store sees the same counts. A window's attempts are forgotten once it has passed,
+/// so an owner locked out by someone else's guesses gets back in. Keys are fixed-size hashes,
+/// expired windows are pruned (at most a few times per window, by whichever node signs in) and
+/// at most `max_entries` windows are kept, the oldest forgotten first.
 pub(crate) struct SignInLimiter {
     limits: SignInLimits,
-    state: Mutex<LimiterState>,
+    last_prune: Mutex<Instant>,
 }
 
 impl SignInLimiter {
     pub(crate) fn new(limits: SignInLimits) -> SignInLimiter {
         SignInLimiter {
             limits,
-            state: Mutex::new(LimiterState {
-                failures: HashMap::new(),
-                last_prune: Instant::now(),
-            }),
+            last_prune: Mutex::new(Instant::now()),
         }
     }
 
-    fn keys(&self, email: &str, address: &str) -> [(LimiterKey, usize); 2] {
-        [
+    fn window_ms(&self) -> i64 {
+        millis(self.limits.window).max(1)
+    }
+
+    async fn prune_now_and_then(&self, catalog: &Catalog, now: i64) -> Result<()> {
+        let due = {
+            let mut last = self
+                .last_prune
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let every = (self.limits.window / 4).max(Duration::from_millis(1));
+            let due = last.elapsed() >= every;
+            if due {
+                *last = Instant::now();
+            }
+            due
+        };
+        if due {
+            let max_rows = i64::try_from(self.limits.max_entries).unwrap_or(i64::MAX);
+            catalog
+                .store()
+                .prune_sign_in_attempts(now - self.window_ms(), max_rows)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Counts this attempt against the account and the address; refuses it when either has
+    /// used up its attempts in the current window.
+    async fn attempt(&self, catalog: &Catalog, email: &str, address: &str) -> Result<Counted> {
+        let now = now_ms();
+        self.prune_now_and_then(catalog, now).await?;
+        let window = self.window_ms();
+        let mut counted = Vec::with_capacity(2);
+        for (key, limit) in [
             (limiter_key("account", email), self.limits.per_account),
             (limiter_key("address", address), self.limits.per_address),
-        ]
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        // A full sweep at most a few times per window keeps the amortised cost per call small.
-        let every = (self.limits.window / 4).max(Duration::from_millis(1));
-        if now.duration_since(state.last_prune) >= every {
-            state.prune(now, self.limits.window);
+        ] {
+            let (attempts, start) = catalog
+                .store()
+                .count_sign_in_attempt(&key, now, window)
+                .await?;
+            if attempts > i64::try_from(limit).unwrap_or(i64::MAX) {
+                let remaining_ms = (start + window - now).max(0);
+                let retry_after_secs =
+                    u64::try_from(((remaining_ms + 999) / 1000).max(1)).unwrap_or(1);
+                return Err(CatalogError::RateLimited { retry_after_secs });
+            }
+            counted.push((key, start));
         }
-        state
+        let address = counted.pop().expect("two keys counted");
+        let account = counted.pop().expect("two keys counted");
+        Ok(Counted { account, address })
     }
 
-    /// How many accounts and addresses are tracked now.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.lock().failures.len()
-    }
-
-    /// Seconds to wait when either key has used up its failures, else `None`.
-    fn blocked(&self, email: &str, address: &str) -> Option<u64> {
-        let now = Instant::now();
-        let mut state = self.lock();
-        let mut wait: Option<Duration> = None;
-        for (key, limit) in self.keys(email, address) {
-            let Some(times) = state.failures.get_mut(&key) else {
-                continue;
-            };
-            while times
-                .front()
-                .is_some_and(|first| now.duration_since(*first) >= self.limits.window)
-            {
-                times.pop_front();
-            }
-            if times.is_empty() {
-                state.failures.remove(&key);
-                continue;
-            }
-            if times.len() >= limit {
-                let oldest = times.front().copied().unwrap_or(now);
-                let remaining = self
-                    .limits
-                    .window
-                    .saturating_sub(now.duration_since(oldest));
-                wait = Some(wait.map_or(remaining, |current| current.max(remaining)));
-            }
-        }
-        wait.map(|remaining| remaining.as_secs().max(1))
-    }
-
-    fn record_failure(&self, email: &str, address: &str) {
-        let now = Instant::now();
-        let mut state = self.lock();
-        for (key, limit) in self.keys(email, address) {
-            if !state.failures.contains_key(&key) && state.failures.len() >= self.limits.max_entries
-            {
-                state.prune(now, self.limits.window);
-                if state.failures.len() >= self.limits.max_entries {
-                    let oldest = state
-                        .failures
-                        .iter()
-                        .min_by_key(|(_, times)| times.back().copied())
-                        .map(|(key, _)| *key);
-                    if let Some(oldest) = oldest {
-                        state.failures.remove(&oldest);
-                    }
-                }
-            }
-            let times = state.failures.entry(key).or_default();
-            times.push_back(now);
-            // Only the latest `limit` failures decide a block; older ones need not be kept.
-            while times.len() > limit.max(1) {
-                times.pop_front();
-            }
-        }
-    }
-
-    fn record_success(&self, email: &str) {
-        self.lock().failures.remove(&limiter_key("account", email));
+    /// A right password: the account's failures are forgotten and the address gets its
+    /// attempt back, so colleagues behind one address are not limited by signing in.
+    async fn succeeded(&self, catalog: &Catalog, counted: Counted) -> Result<()> {
+        catalog
+            .store()
+            .clear_sign_in_attempts(&counted.account.0)
+            .await?;
+        catalog
+            .store()
+            .refund_sign_in_attempt(&counted.address.0, counted.address.1)
+            .await?;
+        Ok(())
     }
 }
 
@@ -256,9 +211,10 @@ impl Catalog {
             return Err(CatalogError::invalid("password", "is too long"));
         }
         let limiter = &self.inner.limiter;
-        if let Some(retry_after_secs) = limiter.blocked(&email, &request.client_address) {
-            return Err(CatalogError::RateLimited { retry_after_secs });
-        }
+        // Counted before the password is checked, so parallel guesses cannot outrun the limit.
+        let counted = limiter
+            .attempt(self, &email, &request.client_address)
+            .await?;
         let members = self.store().users_by_email(&email).await?;
         let member = match request.workspace.as_deref() {
             Some(name) => match self.store().workspace_by_name(name).await? {
@@ -275,9 +231,9 @@ impl Catalog {
                 )
                 .await;
                 if !any_matches {
-                    limiter.record_failure(&email, &request.client_address);
                     return Err(CatalogError::Unauthenticated);
                 }
+                limiter.succeeded(self, counted).await?;
                 return Err(CatalogError::invalid(
                     "workspace",
                     "this address belongs to several workspaces; name the workspace",
@@ -287,11 +243,25 @@ impl Catalog {
         };
         let hash = member.as_ref().and_then(|user| user.password_hash.clone());
         let verified = verify_password(request.password, hash).await;
-        let Some(member) = member.filter(|_| verified) else {
-            limiter.record_failure(&email, &request.client_address);
-            return Err(CatalogError::Unauthenticated);
+        let member = match member {
+            Some(member) if verified => member,
+            refused => {
+                if let Some(member) = &refused {
+                    // A wrong password for a real member is on their workspace's record; a guess at
+                    // an address that is no member's has no workspace to be recorded in.
+                    self.audit(
+                        member.workspace,
+                        None,
+                        "session.refused",
+                        serde_json::json!({"user": member.id.0, "address": request.client_address,
+                        "reason": "wrong password"}),
+                    )
+                    .await?;
+                }
+                return Err(CatalogError::Unauthenticated);
+            }
         };
-        limiter.record_success(&email);
+        limiter.succeeded(self, counted).await?;
         if let Some(previous) = &request.previous_session {
             self.store().delete_session(&hash_secret(previous)).await?;
         }
@@ -306,6 +276,13 @@ impl Catalog {
             )
             .await?;
         let principal = self.principal(member.workspace, member.id).await?;
+        self.audit(
+            member.workspace,
+            Some(member.id),
+            "session.created",
+            serde_json::json!({"address": request.client_address}),
+        )
+        .await?;
         tracing::info!(workspace = %member.workspace, user = %member.id, "signed in");
         Ok(Authenticated {
             principal,
@@ -353,9 +330,18 @@ impl Catalog {
 
     /// Ends a session.
     pub async fn sign_out(&self, session_token: &str) -> Result<()> {
-        self.store()
-            .delete_session(&hash_secret(session_token))
+        let hash = hash_secret(session_token);
+        let session = self.store().session_by_hash(&hash).await?;
+        self.store().delete_session(&hash).await?;
+        if let Some(session) = session {
+            self.audit(
+                session.workspace,
+                Some(session.user),
+                "session.ended",
+                serde_json::json!({}),
+            )
             .await?;
+        }
         Ok(())
     }
 
@@ -382,69 +368,6 @@ fn millis(duration: Duration) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limiter_blocks_after_failures_and_forgets_after_the_window() {
-        let limiter = SignInLimiter::new(SignInLimits {
-            per_account: 2,
-            per_address: 3,
-            window: Duration::from_millis(200),
-            max_entries: 100,
-        });
-        assert!(limiter.blocked("a@x", "1.1.1.1").is_none());
-        limiter.record_failure("a@x", "1.1.1.1");
-        limiter.record_failure("a@x", "1.1.1.1");
-        assert!(limiter.blocked("a@x", "2.2.2.2").is_some(), "per account");
-        limiter.record_failure("b@x", "1.1.1.1");
-        assert!(limiter.blocked("c@x", "1.1.1.1").is_some(), "per address");
-        std::thread::sleep(Duration::from_millis(250));
-        assert!(limiter.blocked("a@x", "1.1.1.1").is_none());
-    }
-
-    #[test]
-    fn limiter_memory_is_bounded_whatever_strangers_send() {
-        let limiter = SignInLimiter::new(SignInLimits {
-            per_account: 3,
-            per_address: 3,
-            window: Duration::from_secs(3600),
-            max_entries: 64,
-        });
-        let long = "x".repeat(100_000);
-        for n in 0..1_000 {
-            let email = format!("{n}{long}@example.com");
-            limiter.record_failure(&email, &format!("10.0.{}.{}", n / 256, n % 256));
-            assert!(limiter.len() <= 64, "{} entries", limiter.len());
-        }
-        let state = limiter.lock();
-        assert!(
-            state.failures.values().all(|times| times.len() <= 3),
-            "each entry keeps at most its limit of failure times"
-        );
-        drop(state);
-        // The latest failures are still counted: eviction forgets the oldest first.
-        limiter.record_failure("late@x", "9.9.9.9");
-        limiter.record_failure("late@x", "9.9.9.9");
-        limiter.record_failure("late@x", "9.9.9.9");
-        assert!(limiter.blocked("late@x", "8.8.8.8").is_some());
-    }
-
-    #[test]
-    fn limiter_prunes_expired_entries_without_being_asked_about_them() {
-        let limiter = SignInLimiter::new(SignInLimits {
-            per_account: 3,
-            per_address: 3,
-            window: Duration::from_millis(100),
-            max_entries: 10_000,
-        });
-        for n in 0..500 {
-            limiter.record_failure(&format!("user{n}@example.com"), "1.2.3.4");
-        }
-        assert!(limiter.len() > 1);
-        std::thread::sleep(Duration::from_millis(150));
-        // Another caller's sign-in sweeps everyone else's expired failures away.
-        assert!(limiter.blocked("other@example.com", "5.6.7.8").is_none());
-        assert_eq!(limiter.len(), 0);
-    }
 
     #[test]
     fn argon2id_uses_owasp_minimum_parameters() {

@@ -549,6 +549,24 @@ impl Catalog {
         self.store()
             .update_integration(principal.workspace, id, secret.as_deref(), interval)
             .await?;
+        let mut detail = json!({"integration": id.0});
+        if secret.is_some() {
+            // That it changed, never the connection itself.
+            detail["connection_changed"] = json!(true);
+        }
+        if let Some(interval) = interval {
+            detail["sync_interval_secs"] = json!(interval);
+        }
+        if let Some(names) = &patch.teams {
+            detail["teams"] = json!(names);
+        }
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "integration.updated",
+            detail,
+        )
+        .await?;
         if let Some(teams) = teams {
             let root = self
                 .store()
@@ -605,9 +623,15 @@ impl Catalog {
         let row = self.visible_integration(principal, id).await?;
         admin_only(principal)?;
         let target = self.integration_target(&row).await?;
-        let crawl = cairn_connect::crawl(target.kind(), target.url())
-            .await
-            .map_err(|error| connect_refusal(&error))?;
+        let crawl = cairn_connect::crawl(target.kind(), target.url()).await;
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "integration.tested",
+            json!({"integration": id.0, "ok": crawl.is_ok()}),
+        )
+        .await?;
+        let crawl = crawl.map_err(|error| connect_refusal(&error))?;
         Ok(ConnectionTest {
             ok: true,
             server_version: crawl.server_version.clone(),

@@ -27,7 +27,9 @@ pub use cairn_domain::{Principal, ResourceId, Role, TeamId, TokenId, UserId, Wor
 use cairn_search::SearchIndex;
 pub use cairn_store::{Backend, Store};
 
-pub use assistant::{AskInput, AskView, CitationView, DescriptionDraft, SqlAnswer};
+pub use assistant::{
+    AskInput, AskView, CitationView, DescriptionDraft, EgressPreview, PreviewInput, SqlAnswer,
+};
 pub use audit::{AuditCheckpoint, AuditEntry, AuditVerification};
 pub use auth::{Authenticated, Credential, SignIn, SignInLimits};
 pub use cairn_connect::query::QueryResult;

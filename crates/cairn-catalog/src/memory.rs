@@ -46,6 +46,8 @@ pub struct EgressView {
     pub at: i64,
     pub user_id: Option<i64>,
     pub provider: String,
+    /// The provider's URL, shown to admins only.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub endpoint: String,
     pub region: Option<String>,
     pub model: String,
@@ -56,13 +58,17 @@ pub struct EgressView {
     pub resources: Vec<i64>,
 }
 
-fn egress_view(row: EgressRow) -> EgressView {
+fn egress_view(row: EgressRow, principal: &Principal) -> EgressView {
     EgressView {
         id: row.id,
         at: row.at,
         user_id: row.user.map(|user| user.0),
         provider: row.provider,
-        endpoint: row.endpoint,
+        endpoint: if principal.can_administer() {
+            crate::settings::without_credentials(&row.endpoint)
+        } else {
+            String::new()
+        },
         region: row.region,
         model: row.model,
         bytes: row.bytes,
@@ -142,17 +148,31 @@ impl Catalog {
             .delete_prompt(principal.workspace, principal.user, id)
             .await?
         {
-            Ok(())
+            self.audit(
+                principal.workspace,
+                Some(principal.user),
+                "history.prompt_deleted",
+                serde_json::json!({"prompt": id}),
+            )
+            .await
         } else {
             Err(CatalogError::NotFound)
         }
     }
 
     pub async fn delete_history(&self, principal: &Principal) -> Result<u64> {
-        Ok(self
+        let deleted = self
             .store()
             .delete_prompts_of(principal.workspace, principal.user)
-            .await?)
+            .await?;
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "history.cleared",
+            serde_json::json!({"prompts": deleted}),
+        )
+        .await?;
+        Ok(deleted)
     }
 
     pub async fn export(&self, principal: &Principal) -> Result<Export> {
@@ -169,6 +189,13 @@ impl Catalog {
             prompts.extend(rows.into_iter().map(prompt_view));
             before = Some(last);
         }
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "export.downloaded",
+            serde_json::json!({"prompts": prompts.len()}),
+        )
+        .await?;
         Ok(Export {
             me: self.me(principal).await?,
             tokens: self.list_own_tokens(principal).await?,
@@ -192,7 +219,10 @@ impl Catalog {
             .store()
             .egress_entries(principal.workspace, parse_cursor(cursor)?, limit)
             .await?;
-        Ok(rows.into_iter().map(egress_view).collect())
+        Ok(rows
+            .into_iter()
+            .map(|row| egress_view(row, principal))
+            .collect())
     }
 
     /// What was sent to a model provider while one of the caller's own prompts was answered:
@@ -221,7 +251,10 @@ impl Catalog {
                 prompt.created_at,
             )
             .await?;
-        Ok(entries.into_iter().map(egress_view).collect())
+        Ok(entries
+            .into_iter()
+            .map(|row| egress_view(row, principal))
+            .collect())
     }
 
     /// Applies every workspace's prompt retention now; returns prompts deleted.

@@ -354,6 +354,81 @@ impl Catalog {
 
     // ---- administration -----------------------------------------------------------------------
 
+    /// Deletes the caller's workspace and everything in it (admins); `confirm` must repeat
+    /// the workspace's name.
+    pub async fn delete_workspace(&self, principal: &Principal, confirm: &str) -> Result<()> {
+        admin_only(principal)?;
+        let workspace = self.store().workspace(principal.workspace).await?;
+        if confirm != workspace.name {
+            return Err(CatalogError::invalid(
+                "name",
+                "must repeat the workspace's name to confirm",
+            ));
+        }
+        self.erase_workspace(workspace.id).await
+    }
+
+    /// Deletes a workspace by name and everything in it (the operator, from the CLI).
+    pub async fn operator_delete_workspace(&self, name: &str) -> Result<()> {
+        let workspace = self.workspace_named(name).await?;
+        self.erase_workspace(workspace.id).await
+    }
+
+    async fn erase_workspace(&self, workspace: WorkspaceId) -> Result<()> {
+        self.store().delete_workspace(workspace).await?;
+        // Its audit log went with it; the node's log keeps that it happened.
+        tracing::warn!(workspace = %workspace, "workspace deleted with everything in it");
+        self.follow_changes().await
+    }
+
+    /// A member's API tokens, without their secrets (admins).
+    pub async fn list_user_tokens(
+        &self,
+        principal: &Principal,
+        user: UserId,
+    ) -> Result<Vec<TokenView>> {
+        admin_only(principal)?;
+        self.store()
+            .user(principal.workspace, user)
+            .await?
+            .ok_or(CatalogError::NotFound)?;
+        let rows = self.store().list_tokens(principal.workspace, user).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| TokenView {
+                id: row.id.0,
+                name: row.name,
+                created_at: row.created_at,
+                last_used_at: row.last_used_at,
+                token: None,
+            })
+            .collect())
+    }
+
+    /// Revokes one of a member's API tokens (admins).
+    pub async fn revoke_user_token(
+        &self,
+        principal: &Principal,
+        user: UserId,
+        id: TokenId,
+    ) -> Result<()> {
+        admin_only(principal)?;
+        if !self
+            .store()
+            .delete_token(principal.workspace, user, id)
+            .await?
+        {
+            return Err(CatalogError::NotFound);
+        }
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "token.revoked",
+            json!({"token": id.0, "user": user.0}),
+        )
+        .await
+    }
+
     pub async fn list_users(&self, principal: &Principal) -> Result<Vec<UserView>> {
         admin_only(principal)?;
         let mut views = Vec::new();
@@ -416,6 +491,24 @@ impl Catalog {
                 hash.as_deref(),
             )
             .await?;
+        let mut detail = json!({"user": id.0});
+        if let Some(role) = patch.role.filter(|role| *role != user.role) {
+            detail["role"] = json!({"before": user.role.as_str(), "after": role.as_str()});
+        }
+        if name.as_deref().is_some_and(|name| name != user.name) {
+            detail["name_changed"] = json!(true);
+        }
+        if hash.is_some() {
+            // The store ended the person's sessions with the old password.
+            detail["password_reset"] = json!(true);
+        }
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "user.updated",
+            detail,
+        )
+        .await?;
         let user = self
             .store()
             .user(principal.workspace, id)

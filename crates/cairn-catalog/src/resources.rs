@@ -452,20 +452,37 @@ impl Catalog {
             .transpose()?;
         let tags = validate::labels("tags", &input.tags)?;
         let owners = validate::labels("owners", &input.owners)?;
+        if principal.role == cairn_domain::Role::Viewer {
+            return Err(CatalogError::forbidden("viewers cannot create resources"));
+        }
+        let not_own_teams =
+            || CatalogError::forbidden("editors create resources only for their own teams");
         let teams: Vec<TeamId> = match &input.teams {
-            Some(names) => self.team_ids_named(principal.workspace, names).await?,
+            Some(names) if principal.can_administer() => {
+                self.team_ids_named(principal.workspace, names).await?
+            }
+            // A team the editor is not in and a team that does not exist get the same answer,
+            // so non-admins cannot tell real team names from made-up ones.
+            Some(names) => {
+                let names = validate::labels("teams", names)?;
+                let known = self.store().list_teams(principal.workspace).await?;
+                let mut ids = Vec::with_capacity(names.len());
+                for name in &names {
+                    let team = known
+                        .iter()
+                        .find(|team| &team.name == name && principal.teams.contains(&team.id))
+                        .ok_or_else(not_own_teams)?;
+                    ids.push(team.id);
+                }
+                ids
+            }
             None => principal.teams.clone(),
         };
         if teams.is_empty() {
             return Err(CatalogError::invalid("teams", "name at least one team"));
         }
-        if principal.role == cairn_domain::Role::Viewer {
-            return Err(CatalogError::forbidden("viewers cannot create resources"));
-        }
         if !principal.can_create(kind, &teams) {
-            return Err(CatalogError::forbidden(
-                "editors create resources only for their own teams",
-            ));
+            return Err(not_own_teams());
         }
         let new = NewResource {
             kind: Some(kind),
@@ -491,6 +508,14 @@ impl Catalog {
             }
             other => other?,
         };
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "resource.created",
+            serde_json::json!({"resource": id.0, "kind": kind.as_str(),
+                "teams": new.teams.iter().map(|team| team.0).collect::<Vec<_>>()}),
+        )
+        .await?;
         self.follow_changes().await?;
         self.get_resource(principal, id).await
     }
@@ -520,6 +545,12 @@ impl Catalog {
                 .map(|owners| validate::labels("owners", owners))
                 .transpose()?,
             teams: match &input.teams {
+                // Only admins learn whether a team name exists.
+                Some(_) if !principal.can_change_teams() => {
+                    return Err(CatalogError::forbidden(
+                        "only admins change a resource's teams",
+                    ));
+                }
                 Some(names) => Some(self.team_ids_named(principal.workspace, names).await?),
                 None => None,
             },
@@ -540,6 +571,29 @@ impl Catalog {
         self.store()
             .update_resource(principal.workspace, id, &patch)
             .await?;
+        let mut detail = serde_json::json!({"resource": id.0});
+        for (field, changed) in [
+            ("description", patch.description.is_some()),
+            ("tags", patch.tags.is_some()),
+            ("owners", patch.owners.is_some()),
+        ] {
+            if changed {
+                detail["changed"][field] = serde_json::json!(true);
+            }
+        }
+        if let Some(teams) = &patch.teams {
+            detail["teams"] = serde_json::json!({
+                "before": resource.teams.iter().map(|team| team.0).collect::<Vec<_>>(),
+                "after": teams.iter().map(|team| team.0).collect::<Vec<_>>(),
+            });
+        }
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "resource.updated",
+            detail,
+        )
+        .await?;
         self.follow_changes().await?;
         self.get_resource(principal, id).await
     }

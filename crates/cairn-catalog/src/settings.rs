@@ -16,6 +16,8 @@ pub enum ProviderSetting {
     Builtin,
     /// Any endpoint speaking OpenAI chat completions.
     Openai {
+        /// Shown to admins only; never holds credentials (the key has its own field).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         base_url: String,
         model: String,
         #[serde(default)]
@@ -117,6 +119,25 @@ fn endpoint_origin(base_url: &str) -> Option<String> {
     Some(format!("{}://{host}:{port}", url.scheme()))
 }
 
+/// Whether a URL carries a user name or password (`https://user:secret@host/`).
+fn has_credentials(base_url: &str) -> bool {
+    url::Url::parse(base_url)
+        .map(|url| !url.username().is_empty() || url.password().is_some())
+        .unwrap_or(false)
+}
+
+/// The URL without user name and password, for settings stored before they were refused.
+pub(crate) fn without_credentials(base_url: &str) -> String {
+    match url::Url::parse(base_url) {
+        Ok(mut url) if has_credentials(base_url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string().trim_end_matches('/').to_string()
+        }
+        _ => base_url.to_string(),
+    }
+}
+
 /// A field that is present, even as `null`: `Some(Value::Null)` clears, absence (`None`, from
 /// `#[serde(default)]`) keeps. A plain `Option<Value>` would read `null` as absent.
 fn present<'de, D>(deserializer: D) -> std::result::Result<Option<Value>, D::Error>
@@ -136,11 +157,30 @@ impl Catalog {
         Ok((row.region, settings))
     }
 
+    /// The settings; members see the provider's kind, model and region, admins also its URL.
     pub async fn ai_settings(&self, principal: &Principal) -> Result<AiSettings> {
         let (region, stored) = self.stored_settings(principal.workspace).await?;
+        let provider = match stored.provider {
+            ProviderSetting::Openai {
+                base_url,
+                model,
+                region,
+                api_key: _,
+            } => ProviderSetting::Openai {
+                base_url: if principal.can_administer() {
+                    without_credentials(&base_url)
+                } else {
+                    String::new()
+                },
+                model,
+                region,
+                api_key: None,
+            },
+            ProviderSetting::Builtin => ProviderSetting::Builtin,
+        };
         Ok(AiSettings {
             run_sql_enabled: stored.run_sql_enabled,
-            provider: stored.provider,
+            provider,
             provider_key_set: stored.provider_key.is_some(),
             region,
             retention_days: stored.retention_days,
@@ -243,6 +283,13 @@ impl Catalog {
                     let origin = endpoint_origin(&base_url).ok_or_else(|| {
                         CatalogError::invalid("provider.base_url", "must be an http(s) URL")
                     })?;
+                    if has_credentials(&base_url) {
+                        return Err(CatalogError::invalid(
+                            "provider.base_url",
+                            "must not contain a user name or password; give the key in \
+                             provider.api_key, which is never shown",
+                        ));
+                    }
                     // A stored key belongs to the endpoint it was given for: when the origin
                     // changes, it never follows to the new host.
                     let previous_origin = match &stored.provider {

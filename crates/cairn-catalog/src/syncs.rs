@@ -148,7 +148,15 @@ impl Catalog {
                     if let Ok(progress) = self.progress_of(workspace, row.id, record).await {
                         on_phase(&progress);
                     }
-                    return view;
+                    let view = view?;
+                    self.audit_operator_action(
+                        workspace,
+                        "integration.synced",
+                        serde_json::json!({"integration": row.id.0, "added": view.added,
+                            "changed": view.changed, "removed": view.removed}),
+                    )
+                    .await?;
+                    return Ok(view);
                 }
                 _ = tick.tick() => {
                     let progress = self.progress_of(workspace, row.id, record).await?;

@@ -10,11 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cairn_catalog::{
     AiSettings, AiSettingsInput, AskInput, AskView, AuditEntry, AuditVerification, ConnectionTest,
-    DbtImportInput, DbtImportView, DescriptionDraft, EgressView, Export, HistoryPage,
-    IntegrationInput, IntegrationPatch, IntegrationView, MeView, NewResourceInput, NewToken,
-    NewUser, PermissionsView, QueryResult, ResourceId, ResourceList, ResourcePatchInput,
-    ResourceQuery, ResourceView, SignIn, SqlInput, SyncProgressView, SyncStartedView, SyncView,
-    TeamId, TeamView, TokenId, TokenView, UserId, UserPatch, UserView,
+    DbtImportInput, DbtImportView, DescriptionDraft, EgressPreview, EgressView, Export,
+    HistoryPage, IntegrationInput, IntegrationPatch, IntegrationView, MeView, NewResourceInput,
+    NewToken, NewUser, PermissionsView, PreviewInput, QueryResult, ResourceId, ResourceList,
+    ResourcePatchInput, ResourceQuery, ResourceView, SignIn, SqlInput, SyncProgressView,
+    SyncStartedView, SyncView, TeamId, TeamView, TokenId, TokenView, UserId, UserPatch, UserView,
 };
 use cairn_domain::IntegrationId;
 use serde::{Deserialize, Serialize};
@@ -93,6 +93,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_token))
         .routes(routes!(list_users, create_user))
         .routes(routes!(update_user, delete_user))
+        .routes(routes!(list_user_tokens))
+        .routes(routes!(delete_workspace))
+        .routes(routes!(revoke_user_token))
         .routes(routes!(list_teams, create_team))
         .routes(routes!(add_team_member, remove_team_member))
         .routes(routes!(list_resources, create_resource))
@@ -118,6 +121,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(export))
         .routes(routes!(egress))
         .routes(routes!(ask))
+        .routes(routes!(preview))
         .routes(routes!(describe))
 }
 
@@ -324,6 +328,62 @@ async fn delete_user(
     state
         .catalog
         .delete_user(&auth.principal, UserId(id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct WorkspaceDeletion {
+    /// The workspace's name, repeated to confirm.
+    name: String,
+}
+
+/// Deletes the caller's workspace with everything in it: people, resources, integrations,
+/// prompts, the ledger and the audit log (admins; the name repeated to confirm).
+#[utoipa::path(delete, path = "/api/v1/workspace", request_body = WorkspaceDeletion,
+    responses((status = 204), (status = 400, description = "the name does not match"),
+        (status = 403)))]
+async fn delete_workspace(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<WorkspaceDeletion>,
+) -> ApiResult<StatusCode> {
+    state
+        .catalog
+        .delete_workspace(&auth.principal, &body.name)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A member's API tokens, never their secrets (admins).
+#[utoipa::path(get, path = "/api/v1/users/{id}/tokens", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<TokenView>), (status = 403), (status = 404)))]
+async fn list_user_tokens(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<TokenView>>> {
+    Ok(Json(
+        state
+            .catalog
+            .list_user_tokens(&auth.principal, UserId(id))
+            .await?,
+    ))
+}
+
+/// Revokes one of a member's API tokens (admins).
+#[utoipa::path(delete, path = "/api/v1/users/{id}/tokens/{token_id}",
+    params(("id" = i64, Path), ("token_id" = i64, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+async fn revoke_user_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((id, token_id)): ApiPath<(i64, i64)>,
+) -> ApiResult<StatusCode> {
+    state
+        .catalog
+        .revoke_user_token(&auth.principal, UserId(id), TokenId(token_id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -840,6 +900,20 @@ async fn egress(
             .catalog
             .egress(&auth.principal, query.cursor.as_deref(), query.limit)
             .await?,
+    ))
+}
+
+/// The exact first request the assistant would send to the workspace's provider for the caller
+/// and this question, with its SHA-256; nothing is sent and nothing is written to the ledger.
+#[utoipa::path(post, path = "/api/v1/ai/preview", request_body = PreviewInput,
+    responses((status = 200, body = EgressPreview), (status = 400), (status = 422)))]
+async fn preview(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<PreviewInput>,
+) -> ApiResult<Json<EgressPreview>> {
+    Ok(Json(
+        state.catalog.preview_egress(&auth.principal, body).await?,
     ))
 }
 

@@ -12,7 +12,9 @@ mod memory;
 mod migrate;
 mod people;
 mod resources;
+mod sign_in;
 mod sync;
+mod workspace_delete;
 
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};

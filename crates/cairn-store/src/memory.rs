@@ -80,6 +80,12 @@ fn prompt_from(row: &AnyRow) -> PromptRow {
     }
 }
 
+/// What an egress ledger body becomes when the prompt it carried is erased; its hash, size,
+/// provider and time stay.
+pub const ERASED_PROMPT: &str = "[erased: the prompt was deleted]";
+pub const ERASED_HISTORY: &str = "[erased: the history was cleared]";
+pub const ERASED_RETENTION: &str = "[erased: past the retention period]";
+
 impl Store {
     /// A thread of this person, or a new one when `thread` is `None`.
     pub async fn open_thread(
@@ -185,19 +191,59 @@ impl Store {
         user: UserId,
         id: i64,
     ) -> Result<bool> {
+        let mut transaction = self.begin_write().await?;
+        // The ledger entries sent for this prompt (after the person's previous prompt, up to
+        // this one) and for the later prompts of its thread, which carried it as context.
+        let span = sqlx::query(
+            "SELECT
+                 (SELECT MAX(before.created_at) FROM prompts before
+                  WHERE before.workspace_id = p.workspace_id AND before.user_id = p.user_id
+                    AND before.id < p.id),
+                 (SELECT MAX(later.created_at) FROM prompts later
+                  WHERE later.thread_id = p.thread_id)
+             FROM prompts p WHERE p.workspace_id = $1 AND p.user_id = $2 AND p.id = $3",
+        )
+        .bind(workspace.0)
+        .bind(user.0)
+        .bind(id)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let Some(span) = span else {
+            return Ok(false);
+        };
+        let after: Option<i64> = span.get(0);
+        let until: Option<i64> = span.get(1);
+        sqlx::query(
+            "UPDATE egress_ledger SET body = $1
+             WHERE workspace_id = $2 AND user_id = $3 AND at > $4 AND at <= $5",
+        )
+        .bind(ERASED_PROMPT)
+        .bind(workspace.0)
+        .bind(user.0)
+        .bind(after.unwrap_or(i64::MIN))
+        .bind(until.unwrap_or(i64::MAX))
+        .execute(&mut *transaction)
+        .await?;
         let done =
             sqlx::query("DELETE FROM prompts WHERE workspace_id = $1 AND user_id = $2 AND id = $3")
                 .bind(workspace.0)
                 .bind(user.0)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *transaction)
                 .await?;
+        transaction.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// Deletes all of a person's prompts and threads; returns how many prompts went.
     pub async fn delete_prompts_of(&self, workspace: WorkspaceId, user: UserId) -> Result<u64> {
         let mut transaction = self.begin_write().await?;
+        sqlx::query("UPDATE egress_ledger SET body = $1 WHERE workspace_id = $2 AND user_id = $3")
+            .bind(ERASED_HISTORY)
+            .bind(workspace.0)
+            .bind(user.0)
+            .execute(&mut *transaction)
+            .await?;
         let done = sqlx::query("DELETE FROM prompts WHERE workspace_id = $1 AND user_id = $2")
             .bind(workspace.0)
             .bind(user.0)
@@ -215,6 +261,22 @@ impl Store {
     /// Deletes a workspace's prompts older than `cutoff` and threads left empty.
     pub async fn purge_prompts(&self, workspace: WorkspaceId, cutoff: i64) -> Result<u64> {
         let mut transaction = self.begin_write().await?;
+        // Entries sent before the cutoff, and a person's entries up to the last prompt of a
+        // thread that carried a purged prompt as context.
+        sqlx::query(
+            "UPDATE egress_ledger SET body = $1
+             WHERE workspace_id = $2 AND body <> $1 AND (at < $3 OR at <= (
+                 SELECT MAX(later.created_at) FROM prompts later
+                 WHERE later.workspace_id = $2 AND later.user_id = egress_ledger.user_id
+                   AND later.thread_id IN (
+                       SELECT old.thread_id FROM prompts old
+                       WHERE old.workspace_id = $2 AND old.created_at < $3)))",
+        )
+        .bind(ERASED_RETENTION)
+        .bind(workspace.0)
+        .bind(cutoff)
+        .execute(&mut *transaction)
+        .await?;
         let done = sqlx::query("DELETE FROM prompts WHERE workspace_id = $1 AND created_at < $2")
             .bind(workspace.0)
             .bind(cutoff)

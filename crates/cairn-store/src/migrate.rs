@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("migrations/0007_audit_keyed.sql")),
     (8, include_str!("migrations/0008_next_sync_at.sql")),
     (9, include_str!("migrations/0009_sync.sql")),
+    (10, include_str!("migrations/0010_sign_in_attempts.sql")),
 ];
 
 fn for_backend(sql: &str, backend: Backend) -> String {

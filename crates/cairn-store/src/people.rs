@@ -238,6 +238,7 @@ impl Store {
         role: Option<Role>,
         password_hash: Option<&str>,
     ) -> Result<()> {
+        let mut transaction = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE users SET name = COALESCE($1, name), role = COALESCE($2, role),
                  password_hash = COALESCE($3, password_hash)
@@ -248,11 +249,20 @@ impl Store {
         .bind(password_hash)
         .bind(workspace.0)
         .bind(id.0)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        if password_hash.is_some() {
+            // A new password ends every session begun with the old one.
+            sqlx::query("DELETE FROM sessions WHERE workspace_id = $1 AND user_id = $2")
+                .bind(workspace.0)
+                .bind(id.0)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
         Ok(())
     }
 

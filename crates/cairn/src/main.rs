@@ -146,6 +146,15 @@ enum WorkspaceCommand {
         #[arg(long)]
         region: Option<String>,
     },
+    /// Deletes a workspace with everything in it: people, resources, integrations, prompts,
+    /// the egress ledger and the audit log.
+    Delete {
+        #[arg(long)]
+        name: String,
+        /// Confirms the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -404,11 +413,32 @@ async fn main() -> Result<()> {
         }
         Command::Workspace(WorkspaceCommand::Create { name, region }) => {
             let workspace = catalog.create_workspace(&name, region.as_deref()).await?;
+            catalog
+                .audit_operator_action(
+                    workspace.id,
+                    "workspace.created",
+                    serde_json::json!({"name": workspace.name, "region": workspace.region}),
+                )
+                .await?;
             eprintln!("created workspace {} (id {})", workspace.name, workspace.id);
+        }
+        Command::Workspace(WorkspaceCommand::Delete { name, yes }) => {
+            if !yes {
+                bail!("deleting workspace {name} removes everything in it; add --yes to confirm");
+            }
+            catalog.operator_delete_workspace(&name).await?;
+            eprintln!("deleted workspace {name} and everything in it");
         }
         Command::Team(TeamCommand::Add { workspace, name }) => {
             let workspace = catalog.workspace_named(&workspace).await?;
             let team = catalog.add_team(workspace.id, &name).await?;
+            catalog
+                .audit_operator_action(
+                    workspace.id,
+                    "team.created",
+                    serde_json::json!({"team": team.id.0, "name": team.name}),
+                )
+                .await?;
             eprintln!("added team {} to {}", team.name, workspace.name);
         }
         Command::User(UserCommand::Add {
@@ -443,6 +473,14 @@ async fn main() -> Result<()> {
                     },
                 )
                 .await?;
+            catalog
+                .audit_operator_action(
+                    workspace.id,
+                    "user.created",
+                    serde_json::json!({"user": user.id, "role": user.role.as_str(),
+                        "teams": user.teams}),
+                )
+                .await?;
             eprintln!(
                 "added {} as {} to {}",
                 user.email,
@@ -468,6 +506,13 @@ async fn main() -> Result<()> {
                 .with_context(|| format!("{email} is not a member of {}", workspace.name))?;
             let token = catalog
                 .issue_token(workspace.id, user.id, name.as_deref())
+                .await?;
+            catalog
+                .audit_operator_action(
+                    workspace.id,
+                    "token.created",
+                    serde_json::json!({"token": token.id, "user": user.id.0, "name": token.name}),
+                )
                 .await?;
             eprintln!(
                 "token {} for {email} in {} (shown once):",
