@@ -149,6 +149,7 @@ enum WorkspaceCommand {
     /// Deletes a workspace with everything in it: people, resources, integrations, prompts,
     /// the egress ledger and the audit log.
     Delete {
+        /// The workspace's name.
         #[arg(long)]
         name: String,
         /// Confirms the deletion.
