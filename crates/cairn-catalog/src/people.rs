@@ -449,7 +449,8 @@ impl Catalog {
             principal.workspace,
             Some(principal.user),
             "user.created",
-            json!({"user": user.id, "email": user.email, "role": user.role}),
+            // No e-mail: the audit log outlives an erasure, and the id says who it was.
+            json!({"user": user.id, "role": user.role}),
         )
         .await?;
         Ok((user, password))
