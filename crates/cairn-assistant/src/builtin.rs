@@ -18,7 +18,8 @@ use serde_json::Value;
 
 use crate::gate::{ColumnMeta, MetadataItem};
 use crate::words::{
-    identifier_words, is_function_word, is_stopword, meanings, root, same_word, stem,
+    FILLER_WORDS, identifier_words, is_filler, is_function_word, is_stopword, meanings, root,
+    same_word, stem,
 };
 
 const INTRO: &str = "Cairn's offline assistant (no language model is connected; this answer comes \
@@ -197,6 +198,24 @@ pub struct QuerySpec {
 pub enum Group {
     Column(ColumnRef),
     Table(i64),
+    /// Periods of a date column: years or months.
+    Period(ColumnRef, Period),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Year,
+    Month,
+}
+
+impl Period {
+    fn words(self) -> &'static str {
+        match self {
+            Period::Year => "year",
+            Period::Month => "month",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,6 +299,15 @@ impl Day {
             month: months.rem_euclid(12) + 1,
             day: 1,
         }
+    }
+
+    /// The same day `months` months earlier (the month's last day when it is shorter), as
+    /// SQL's `date('now', '-N months')` counts.
+    fn minus_months(self, months: i64) -> Day {
+        let start = Day::month_start(self.year, self.month - months);
+        let next = Day::month_start(start.year, start.month + 1);
+        let length = next.unix_days() - start.unix_days();
+        start.plus_days(self.day.min(length) - 1)
     }
 
     fn iso(self) -> String {
@@ -460,63 +488,60 @@ fn data_words(lower: &str) -> bool {
     ) || AGGREGATE_WORDS.iter().any(|word| phrase(lower, word))
 }
 
+/// Words that say how much something is used.
+const USE_WORDS: &[&str] = &[
+    "used", "use", "queried", "accessed", "read", "touched", "hit", "popular", "busiest",
+];
+/// Words that ask for the most of it.
+const INTENSITY_WORDS: &[&str] = &[
+    "most",
+    "heavily",
+    "frequently",
+    "often",
+    "popular",
+    "busiest",
+    "commonly",
+];
+
+/// Verbs of "X takes its data from Y": with `from`, `on` or `by` after them, X reads Y.
+const SOURCE_VERBS: &[&str] = &[
+    "read",
+    "pull",
+    "draw",
+    "source",
+    "take",
+    "get",
+    "build",
+    "built",
+    "derive",
+    "come",
+    "base",
+    "depend",
+    "drawn",
+    "taken",
+    "got",
+    "fed",
+    "feed",
+    "load",
+    "compute",
+    "calculate",
+    "select",
+    "query",
+    "rely",
+];
+
 fn intent(lower: &str) -> Intent {
-    if any_phrase(
-        lower,
-        &[
-            "used most",
-            "most used",
-            "used the most",
-            "popular",
-            "most popular",
-            "most queried",
-            "queried most",
-            "most accessed",
-            "most read",
-        ],
-    ) {
+    // "built on top of" is no ranking.
+    let lower = &lower.replace("on top of", "on");
+    let words: Vec<&str> = lower.split(' ').collect();
+    let has = |list: &[&str]| words.iter().any(|word| list.contains(word));
+    if any_phrase(lower, &["popular", "most popular", "busiest"])
+        || (has(USE_WORDS) && has(INTENSITY_WORDS) && !has(&["how", "number", "count"]))
+    {
         return Intent::Popular;
     }
-    if any_phrase(
-        lower,
-        &[
-            "read from",
-            "reads from",
-            "built from",
-            "built on",
-            "depend on",
-            "depends on",
-            "derived from",
-            "come from",
-            "comes from",
-            "based on",
-            "upstream",
-            "sources of",
-            "source of",
-            "feeds",
-            "fed by",
-        ],
-    ) {
-        return Intent::LineageUp;
-    }
-    if any_phrase(
-        lower,
-        &[
-            "uses",
-            "use the",
-            "used by",
-            "downstream",
-            "reads the",
-            "depend on the",
-            "depends on the",
-            "impact",
-            "affected",
-            "read by",
-            "who reads",
-            "what reads",
-        ],
-    ) {
-        return Intent::LineageDown;
+    if let Some(lineage) = lineage_intent(&words, data_words(lower)) {
+        return lineage;
     }
     if any_phrase(
         lower,
@@ -531,10 +556,18 @@ fn intent(lower: &str) -> Intent {
             "joins",
             "connect",
             "connected",
+            "connects",
             "link",
             "linked",
+            "links",
             "foreign key",
             "path between",
+            "fit together",
+            "tie together",
+            "tied to",
+            "get from",
+            "go from",
+            "navigate",
         ],
     ) {
         return Intent::Join;
@@ -548,8 +581,21 @@ fn intent(lower: &str) -> Intent {
             "owned",
             "responsible for",
             "who maintains",
+            "maintained by",
+            "looks after",
+            "look after",
+            "in charge",
+            "point of contact",
+            "steward",
+            "who manages",
+            "managed by",
+            "who do i ask",
+            "who should i ask",
+            "who can i ask",
+            "who knows",
         ],
-    ) {
+    ) || (words.first() == Some(&"who") && !data_words(lower))
+    {
         return Intent::Owner;
     }
     if any_phrase(lower, &["tag", "tags", "tagged", "label", "classified"]) {
@@ -567,13 +613,35 @@ fn intent(lower: &str) -> Intent {
             "which columns",
             "where",
             "which dataset",
+            "which database",
         ],
     );
     if about_catalog {
         return Intent::Find;
     }
-    if any_phrase(lower, &["columns", "fields", "attributes", "schema of"])
-        && !any_phrase(lower, &["how many", "number of", "count"])
+    if any_phrase(
+        lower,
+        &[
+            "columns",
+            "fields",
+            "attributes",
+            "schema of",
+            "info",
+            "information",
+            "details",
+            "stored",
+            "store",
+            "kept",
+            "recorded",
+            "structure",
+            "look like",
+            "looks like",
+            "what's in",
+            "what is in",
+            "inside",
+        ],
+    ) && !any_phrase(lower, &["how many", "number of", "count", "how much"])
+        && !AGGREGATE_WORDS.iter().any(|word| phrase(lower, word))
     {
         return Intent::Columns;
     }
@@ -599,6 +667,139 @@ fn intent(lower: &str) -> Intent {
         return Intent::Define;
     }
     Intent::Data
+}
+
+/// The question's intent with what it names: a question with no data words that names only
+/// tables (and general words) asks about them, not for their rows.
+fn question_intent(reading: &Reading<'_>, refines_previous: bool) -> Intent {
+    let intent = intent(&reading.lower);
+    if intent != Intent::Data || data_words(&reading.lower) {
+        return intent;
+    }
+    let named = |index: usize| {
+        reading
+            .tables
+            .iter()
+            .any(|mention| mention.start <= index && index < mention.start + mention.len)
+    };
+    let only_names = reading.tokens.iter().enumerate().all(|(index, token)| {
+        named(index)
+            || is_stopword(&token.text)
+            || is_filler(&token.text)
+            || is_function_word(&token.text)
+    }) && !reading
+        .tokens
+        .iter()
+        .any(|token| token.text.chars().any(|c| c.is_ascii_digit()));
+    let mut tables: Vec<usize> = reading.tables.iter().map(|mention| mention.table).collect();
+    tables.dedup();
+    let refines = refines_previous || {
+        let first = reading.word(0);
+        ["only", "and", "but", "just", "also", "now", "then"].contains(&first)
+    };
+    match tables.len() {
+        0 if !refines
+            && !reading.tokens.iter().any(|token| {
+                month_of(&token.text).is_some() || token.text.chars().any(|c| c.is_ascii_digit())
+            }) =>
+        {
+            Intent::Define
+        }
+        1 if only_names => Intent::Columns,
+        2.. if only_names => Intent::Join,
+        _ => Intent::Data,
+    }
+}
+
+/// Lineage questions, their direction read from where the named thing stands: "what does V
+/// read from" asks upstream of V, "is anything built on top of T" downstream of T.
+fn lineage_intent(words: &[&str], asks_for_data: bool) -> Option<Intent> {
+    let has = |list: &[&str]| words.iter().any(|word| list.contains(word));
+    if has(&["upstream", "sources", "inputs", "lineage"]) && !has(&["downstream"]) {
+        return Some(Intent::LineageUp);
+    }
+    if has(&[
+        "downstream",
+        "dependents",
+        "dependencies",
+        "consumers",
+        "impact",
+        "impacted",
+        "affected",
+        "affect",
+        "break",
+    ]) {
+        return Some(if has(&["dependencies"]) {
+            Intent::LineageUp
+        } else {
+            Intent::LineageDown
+        });
+    }
+    // "X (verb) ... from|on Y": a source verb with its preposition within four words; a
+    // question asking for a number means its rows ("how many customers come from Brazil").
+    for (index, word) in words.iter().enumerate() {
+        if asks_for_data {
+            break;
+        }
+        let root = root(word);
+        let verb = SOURCE_VERBS
+            .iter()
+            .any(|verb| root == *verb || root == crate::words::root(verb));
+        if !verb {
+            continue;
+        }
+        let preposition = words[index + 1..]
+            .iter()
+            .take(4)
+            .position(|next| ["from", "on", "upon", "by"].contains(next));
+        let Some(offset) = preposition else {
+            continue;
+        };
+        // "get from A to B" is a way between two things, not a source.
+        if words[index + 1 + offset..].contains(&"to") && root == "get" {
+            return None;
+        }
+        let opener = words.first().copied().unwrap_or_default();
+        let passive_by = words[index + 1 + offset] == "by";
+        // Nothing named before the verb: "what depends on orders", "is anything built on X".
+        let open_subject = words[..index].iter().all(|word| {
+            is_stopword(word)
+                || FILLER_WORDS.contains(word)
+                || [
+                    "anything",
+                    "something",
+                    "everything",
+                    "else",
+                    "which",
+                    "what",
+                ]
+                .contains(word)
+        }) && [
+            "what", "which", "is", "are", "does", "do", "anything", "list", "show",
+        ]
+        .contains(&opener);
+        let downstream = if passive_by {
+            !open_subject
+        } else {
+            open_subject
+        };
+        return Some(if downstream {
+            Intent::LineageDown
+        } else {
+            Intent::LineageUp
+        });
+    }
+    let phrases = words.join(" ");
+    if !asks_for_data
+        && (has(&["uses", "reads", "consumes", "feeds"])
+            || any_phrase(
+                &phrases,
+                &["use the", "used by", "read by", "who reads", "what reads"],
+            ))
+    {
+        return Some(Intent::LineageDown);
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1147,12 +1348,40 @@ impl<'a> Reading<'a> {
         })
     }
 
-    /// The first mentioned table after token `after`, else the first at all.
+    /// The first mentioned table after token `after`, else the first at all; of two names
+    /// side by side ("customer orders") the second, the head of the phrase.
     fn table_after(&self, after: usize) -> Option<&TableMention> {
-        self.tables
+        let position = self
+            .tables
             .iter()
-            .find(|mention| mention.start >= after)
-            .or_else(|| self.tables.first())
+            .position(|mention| mention.start >= after)
+            .or((!self.tables.is_empty()).then_some(0))?;
+        Some(self.head_of(position))
+    }
+
+    /// The mention at `position`, or the one right after it when the two stand side by side.
+    fn head_of(&self, mut position: usize) -> &TableMention {
+        while let Some(next) = self.tables.get(position + 1) {
+            let current = &self.tables[position];
+            if next.start != current.start + current.len || next.table == current.table {
+                break;
+            }
+            position += 1;
+        }
+        &self.tables[position]
+    }
+
+    /// The named tables, heads of phrases first ("customer orders" → orders, customers).
+    fn named_tables(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        for position in 0..self.tables.len() {
+            for table in [self.head_of(position).table, self.tables[position].table] {
+                if !out.contains(&table) {
+                    out.push(table);
+                }
+            }
+        }
+        out
     }
 }
 
@@ -1179,10 +1408,19 @@ fn number_word(word: &str) -> Option<usize> {
         "nineteen",
         "twenty",
     ];
+    const TENS: [&str; 8] = [
+        "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+    ];
     word.parse::<usize>()
         .ok()
         .filter(|n| (1..=1000).contains(n))
         .or_else(|| NAMES.iter().position(|name| *name == word).map(|i| i + 1))
+        .or_else(|| {
+            TENS.iter()
+                .position(|name| *name == word)
+                .map(|i| 20 + 10 * i)
+        })
+        .or_else(|| (word == "hundred").then_some(100))
 }
 
 const MONTHS: [&str; 12] = [
@@ -1236,8 +1474,46 @@ fn date_range(reading: &mut Reading<'_>, today: Day) -> Option<DateRange> {
                 *flag = true;
             }
         };
-        // Relative: last/this/previous month|year|week, last N days.
-        if ["last", "this", "previous", "past", "current"].contains(&word.as_str()) {
+        // Rolling windows: "past 3 years", "last 30 days", "the past year", "last two months".
+        if ["last", "past", "previous"].contains(&word.as_str()) {
+            let (count, unit, used) = match number_word(&next) {
+                Some(count) => (Some(count as i64), after.clone(), 3),
+                None if word == "past" => (Some(1), next.clone(), 2),
+                None => (None, String::new(), 0),
+            };
+            let months = match stem(&unit).as_str() {
+                "year" => Some(12),
+                "month" => Some(1),
+                "quarter" => Some(3),
+                _ => None,
+            };
+            let days = match stem(&unit).as_str() {
+                "day" => Some(1),
+                "week" => Some(7),
+                _ => None,
+            };
+            if let Some(count) = count
+                && (months.is_some() || days.is_some())
+            {
+                let from = match (months, days) {
+                    (Some(months), _) => today.minus_months(months * count),
+                    (None, Some(days)) => today.plus_days(-days * count),
+                    (None, None) => today,
+                };
+                let words: Vec<String> = reading.tokens[index..index + used]
+                    .iter()
+                    .map(|token| token.raw.clone())
+                    .collect();
+                take(reading, index, used);
+                return Some(DateRange {
+                    from: Some(from),
+                    until: None,
+                    words: words.join(" "),
+                });
+            }
+        }
+        // Relative: last/this/previous month|year|week.
+        if ["last", "this", "previous", "current"].contains(&word.as_str()) {
             let this = word == "this" || word == "current";
             let (from, until) = match next.as_str() {
                 "month" => {
@@ -1265,24 +1541,7 @@ fn date_range(reading: &mut Reading<'_>, today: Day) -> Option<DateRange> {
                         (monday.plus_days(-7), monday)
                     }
                 }
-                _ => {
-                    if let Some(count) = number_word(&next).map(|n| n as i64)
-                        && ["days", "day", "weeks", "months"].contains(&after.as_str())
-                    {
-                        let days = match after.as_str() {
-                            "weeks" => count * 7,
-                            "months" => count * 30,
-                            _ => count,
-                        };
-                        take(reading, index, 3);
-                        return Some(DateRange {
-                            from: Some(today.plus_days(-days)),
-                            until: Some(today.plus_days(1)),
-                            words: format!("{word} {next} {after}"),
-                        });
-                    }
-                    continue;
-                }
+                _ => continue,
             };
             take(reading, index, 2);
             return Some(DateRange {
@@ -1383,6 +1642,10 @@ fn number_condition(reading: &mut Reading<'_>) -> Option<NumberCondition> {
             ("at", "most") => (Comparison::Le, 2),
             ("above" | "over" | "exceeding", _) => (Comparison::Gt, 1),
             ("below" | "under", _) => (Comparison::Lt, 1),
+            ("exactly" | "equal" | "equals" | "=", _) => (Comparison::Eq, 1),
+            ("at" | "of", _) if index > 0 && is_value_verb(reading.word(index - 1)) => {
+                (Comparison::Eq, 1)
+            }
             _ => continue,
         };
         let value_at = index + skip;
@@ -1395,6 +1658,9 @@ fn number_condition(reading: &mut Reading<'_>) -> Option<NumberCondition> {
         }) else {
             continue;
         };
+        if reading.taken[value_at] {
+            continue;
+        }
         for flag in reading.taken.iter_mut().skip(index).take(skip + 1) {
             *flag = true;
         }
@@ -1404,7 +1670,88 @@ fn number_condition(reading: &mut Reading<'_>) -> Option<NumberCondition> {
             at: index,
         });
     }
+    // "tracks that cost 1.99": a measure's verb right before a number; the verb names it.
+    for index in 1..n {
+        let Ok(value) = reading
+            .word(index)
+            .trim_start_matches(['$', '€'])
+            .parse::<f64>()
+        else {
+            continue;
+        };
+        if reading.taken[index] || !is_value_verb(reading.word(index - 1)) {
+            continue;
+        }
+        reading.taken[index] = true;
+        return Some(NumberCondition {
+            comparison: Comparison::Eq,
+            value,
+            at: index,
+        });
+    }
     None
+}
+
+/// Words of money changing hands: the rows' amounts count, not their number.
+fn is_money_word(word: &str) -> bool {
+    [
+        "spend",
+        "spends",
+        "spent",
+        "spending",
+        "earn",
+        "earns",
+        "earned",
+        "earning",
+        "pay",
+        "pays",
+        "paid",
+        "paying",
+        "bill",
+        "bills",
+        "billed",
+        "revenue",
+        "sales",
+        "sell",
+        "sells",
+        "sold",
+        "cost",
+        "costs",
+        "money",
+        "bring",
+        "brings",
+        "brought",
+        "generate",
+        "generates",
+        "generated",
+    ]
+    .contains(&word)
+}
+
+/// Words after which a number is a measure's value: "cost 1.99", "priced at 0.99".
+fn is_value_verb(word: &str) -> bool {
+    [
+        "cost",
+        "costs",
+        "costing",
+        "priced",
+        "worth",
+        "weighs",
+        "weighing",
+        "rated",
+        "valued",
+        "paid",
+        "pay",
+        "pays",
+        "charged",
+        "sold",
+        "price",
+        "amount",
+        "total",
+        "totaling",
+        "totalling",
+    ]
+    .contains(&word)
 }
 
 /// "top 10", "10 most", "first five": the number of rows a ranking asks for.
@@ -1520,7 +1867,7 @@ fn ground_values(
         if reading.taken[start..start + len].iter().any(|taken| *taken) {
             continue;
         }
-        let wanted = text.to_lowercase();
+        let wanted = value_forms(&text);
         let mut candidates: Vec<Grounded> = Vec::new();
         for &(table, distance) in &reach {
             let item = &graph.schema.tables[table];
@@ -1532,13 +1879,13 @@ fn ground_values(
                         found
                             .values
                             .iter()
-                            .find(|value| value.to_lowercase() == wanted)
+                            .find(|value| wanted.contains(&value.to_lowercase()))
                     })
                     .cloned();
                 let described = || {
                     described_values(column)
                         .into_iter()
-                        .find(|value| value.to_lowercase() == wanted)
+                        .find(|value| wanted.contains(&value.to_lowercase()))
                 };
                 if let Some(value) = looked_up.or_else(described) {
                     candidates.push(Grounded {
@@ -1575,6 +1922,38 @@ fn ground_values(
     (grounded, ambiguous)
 }
 
+/// The lowercase forms a value phrase may take in the data: as written, singular, without an
+/// adverb's "-ly" ("remotely" → remote), and a currency's code ("euro" → eur).
+fn value_forms(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    let mut forms = vec![lower.clone()];
+    let mut push = |form: String| {
+        if !form.is_empty() && !forms.contains(&form) {
+            forms.push(form);
+        }
+    };
+    if !lower.contains(' ') {
+        push(stem(&lower));
+        if lower.len() > 5
+            && let Some(base) = lower.strip_suffix("ly")
+        {
+            push(base.to_string());
+        }
+        let code = match stem(&lower).as_str() {
+            "euro" => Some("eur"),
+            "dollar" | "buck" => Some("usd"),
+            "pound" | "sterling" => Some("gbp"),
+            "yen" => Some("jpy"),
+            "franc" => Some("chf"),
+            _ => None,
+        };
+        if let Some(code) = code {
+            push(code.to_string());
+        }
+    }
+    forms
+}
+
 fn column_path(schema: &Schema, table: usize, column: usize) -> String {
     format!(
         "{}.{}",
@@ -1591,7 +1970,7 @@ pub fn lookups(
     sql_integrations: &[IntegrationId],
 ) -> Vec<Lookup> {
     let mut reading = Reading::new(question, schema);
-    if intent(&reading.lower) != Intent::Data {
+    if question_intent(&reading, context.query.is_some()) != Intent::Data {
         return Vec::new();
     }
     let graph = Graph::new(schema);
@@ -1624,9 +2003,9 @@ pub fn lookups(
     }
     let spans: Vec<String> = value_spans(&reading)
         .into_iter()
-        .map(|(_, _, text)| text.to_lowercase())
-        .filter(|text| !text.split_whitespace().all(is_function_word))
-        .take(24)
+        .filter(|(_, _, text)| !text.to_lowercase().split_whitespace().all(is_function_word))
+        .flat_map(|(_, _, text)| value_forms(&text))
+        .take(32)
         .collect();
     if spans.is_empty() {
         return Vec::new();
@@ -1707,17 +2086,51 @@ fn subject_table(
         return Some(from_context);
     }
     let _ = lower;
-    column_mentions(&reading.tokens, graph.schema, &reading.taken)
+    // The table whose columns explain most of the question's words; a table before a view.
+    let mentions = column_mentions(&reading.tokens, graph.schema, &reading.taken);
+    let mut best: Option<(f64, bool, usize)> = None;
+    for table in mentions
         .iter()
         .filter(|mention| mention.score >= 2.5)
-        .max_by(|a, b| a.score.total_cmp(&b.score))
         .map(|mention| mention.table)
+    {
+        let mut per_token: HashMap<usize, f64> = HashMap::new();
+        for mention in mentions.iter().filter(|mention| mention.table == table) {
+            for token in mention.start..mention.start + mention.len {
+                let entry = per_token.entry(token).or_default();
+                *entry = entry.max(mention.score / mention.len as f64);
+            }
+        }
+        let score: f64 = per_token.values().sum();
+        let is_table = graph.schema.tables[table].kind == ResourceKind::Table;
+        let better = best.is_none_or(|(top, top_is_table, _)| {
+            score > top + 1e-9 || ((score - top).abs() <= 1e-9 && is_table && !top_is_table)
+        });
+        if better {
+            best = Some((score, is_table, table));
+        }
+    }
+    best.map(|(_, _, table)| table)
 }
 
 /// "which supplier has the most products": (supplier, products, direction).
 fn which_has_most(reading: &Reading<'_>) -> Option<(usize, usize, Direction)> {
     let first = reading.tables.first()?;
     let second = reading.tables.get(1)?;
+    // "the biggest supplier by number of products": a superlative before, a count between.
+    let counted_between = (first.start + first.len..second.start).any(|index| {
+        ["number", "count", "amount"].contains(&reading.word(index))
+            || (reading.word(index) == "how" && reading.word(index + 1) == "many")
+    });
+    let superlative_before = (0..first.start)
+        .rev()
+        .find(|index| SUPERLATIVES.contains(&reading.word(*index)));
+    if counted_between
+        && first.table != second.table
+        && let Some(at) = superlative_before
+    {
+        return Some((first.table, second.table, direction_of(reading.word(at))));
+    }
     let between = (first.start + first.len..second.start)
         .find(|index| SUPERLATIVES.contains(&reading.word(*index)))?;
     let opener = first
@@ -1750,9 +2163,8 @@ pub fn plan(
     sql_integrations: &[IntegrationId],
 ) -> Plan {
     let reading = Reading::new(question, schema);
-    let lower = reading.lower.clone();
     let mut citations = Vec::new();
-    let mentioned: Vec<usize> = reading.tables.iter().map(|mention| mention.table).collect();
+    let mentioned: Vec<usize> = reading.named_tables();
     let context_table = || {
         context
             .query
@@ -1786,7 +2198,8 @@ pub fn plan(
             context: remembered,
         }
     };
-    match intent(&lower) {
+    let intent = question_intent(&reading, context.query.is_some());
+    match intent {
         Intent::Popular => {
             let text = popular_answer(schema, &mut citations);
             finish(text, citations, Vec::new())
@@ -1796,7 +2209,7 @@ pub fn plan(
             finish(text, citations, mentioned)
         }
         Intent::LineageUp | Intent::LineageDown => {
-            let upstream = intent(&lower) == Intent::LineageUp;
+            let upstream = intent == Intent::LineageUp;
             let table = mentioned.first().copied().or_else(context_table);
             let text = match table {
                 Some(table) => lineage_answer(schema, table, upstream, &mut citations),
@@ -1878,8 +2291,8 @@ fn ranked_found(schema: &Schema, reading: &Reading<'_>) -> Vec<MetadataItem> {
             }
         }
     }
-    for mention in &reading.tables {
-        let table = &schema.tables[mention.table];
+    for index in reading.named_tables() {
+        let table = &schema.tables[index];
         if !out.iter().any(|item| item.id == table.id) {
             out.push(table.clone());
         }
@@ -2012,12 +2425,50 @@ fn data_plan(
     });
     let mut group: Option<Group> = None;
     let mut group_tokens = (0, 0);
-    if let Some(at) = group_at {
-        if let Some(mention) = reading
-            .tables
-            .iter()
-            .find(|mention| mention.start > at && mention.start <= at + 3)
-        {
+    let mut counts_by_default = false;
+    // "each year", "per month", "monthly": periods of the table's date column.
+    let period_at = (0..reading.tokens.len()).find_map(|index| {
+        let word = reading.word(index);
+        let unit = match stem(word).as_str() {
+            "yearly" | "annual" | "annually" => Some(Period::Year),
+            "monthly" => Some(Period::Month),
+            "year" if group_at.is_some_and(|at| index > at && index <= at + 2) => {
+                Some(Period::Year)
+            }
+            "month" if group_at.is_some_and(|at| index > at && index <= at + 2) => {
+                Some(Period::Month)
+            }
+            _ => None,
+        };
+        unit.map(|unit| (index, unit))
+    });
+    let all_columns = column_mentions(&reading.tokens, schema, &vec![false; reading.tokens.len()]);
+    let own_column_near = |at: usize| {
+        all_columns.iter().any(|mention| {
+            mention.table == subject
+                && mention.score >= 2.7
+                && mention.start > at
+                && mention.start <= at + 3
+        })
+    };
+    if let Some((index, unit)) = period_at
+        && let Some(column) = date_column_for(&reading, table)
+    {
+        group = Some(Group::Period(
+            ColumnRef {
+                table: table.id.0,
+                column: table.columns[column].name.clone(),
+            },
+            unit,
+        ));
+        group_tokens = (index, 1);
+    } else if let Some(at) = group_at {
+        if let Some(mention) = reading.tables.iter().find(|mention| {
+            mention.start > at
+                && mention.start <= at + 3
+                && (mention.table == subject || reach.contains_key(&mention.table))
+                && !(mention.score < 3.0 && own_column_near(at))
+        }) {
             if mention.table == subject {
                 group = None;
             } else {
@@ -2025,10 +2476,22 @@ fn data_plan(
                 group_tokens = (mention.start, mention.len);
             }
         } else {
-            let near: Vec<&ColumnMention> = columns
+            let mut near: Vec<&ColumnMention> = columns
                 .iter()
                 .filter(|mention| mention.start > at && mention.start <= at + 3)
                 .collect();
+            // A word a table's name took may still be the main table's own column.
+            if near.is_empty() {
+                near = all_columns
+                    .iter()
+                    .filter(|mention| {
+                        mention.table == subject
+                            && mention.score >= 2.7
+                            && mention.start > at
+                            && mention.start <= at + 3
+                    })
+                    .collect();
+            }
             if let Some((table_index, column)) = best_column(&near) {
                 let item = &schema.tables[table_index];
                 let column_meta = &item.columns[column];
@@ -2061,6 +2524,7 @@ fn data_plan(
             *flag = true;
         }
         if aggregate.is_none() {
+            counts_by_default = true;
             aggregate = Some(Aggregate::Count);
         }
     }
@@ -2099,13 +2563,38 @@ fn data_plan(
             .map(|index| (subject, index));
     }
 
+    // "units on hand per warehouse": a measure named with a grouping is summed, not counted.
+    if counts_by_default && let Some((table_index, column)) = best_column(&remaining) {
+        aggregate = Some(Aggregate::Sum);
+        spec.measure = Some(ColumnRef {
+            table: schema.tables[table_index].id.0,
+            column: schema.tables[table_index].columns[column].name.clone(),
+        });
+    }
+
     // Which X has the most Y.
     let ranked_groups = which_has_most(&reading);
     if let Some((group_table, _, direction)) = ranked_groups {
         group = Some(Group::Table(schema.tables[group_table].id.0));
-        let measured = measure_from_words.filter(|(table_index, _)| *table_index != group_table);
-        let counts_rows =
-            superlative.is_none_or(|at| ["most", "fewest", "least"].contains(&reading.word(at)));
+        let counted = graph
+            .index_of
+            .get(&ResourceId(spec.table))
+            .copied()
+            .unwrap_or(subject);
+        // "spends the most", "earns the least": money, so the counted rows' amounts are summed.
+        let money = reading
+            .tokens
+            .iter()
+            .any(|token| is_money_word(&token.text));
+        let measured = measure_from_words
+            .filter(|(table_index, _)| *table_index != group_table)
+            .or_else(|| {
+                money
+                    .then(|| main_measure(&schema.tables[counted]).map(|index| (counted, index)))
+                    .flatten()
+            });
+        let counts_rows = !money
+            && superlative.is_none_or(|at| ["most", "fewest", "least"].contains(&reading.word(at)));
         match measured {
             Some((table_index, column)) if !counts_rows => {
                 aggregate = Some(Aggregate::Sum);
@@ -2338,6 +2827,7 @@ fn data_plan(
         .filter(|(index, token)| {
             !reading.taken[*index]
                 && !is_stopword(&token.text)
+                && !is_filler(&token.text)
                 && !SUPERLATIVES.contains(&token.text.as_str())
                 && token.text.parse::<f64>().is_err()
                 && !columns
@@ -2442,7 +2932,11 @@ fn build_and_plan(
             citations,
         );
     }
-    if !unexplained.is_empty() && values.is_empty() && spec.conditions.is_empty() {
+    // Without the right to run SQL that is what the asker needs to hear first.
+    let may_run = table
+        .integration
+        .is_some_and(|integration| sql_integrations.contains(&integration));
+    if may_run && !unexplained.is_empty() && values.is_empty() && spec.conditions.is_empty() {
         let explained_tables = !remembered.tables.is_empty();
         if explained_tables && unexplained.len() >= 2 {
             return refuse(
@@ -2585,6 +3079,7 @@ fn describe_spec(schema: &Schema, spec: &QuerySpec) -> String {
         let by = match group {
             Group::Column(column) => column.column.clone(),
             Group::Table(id) => find(*id).map(table_noun).unwrap_or_default(),
+            Group::Period(column, period) => format!("{} of {}", period.words(), column.column),
         };
         text.push_str(&format!(", per {by}"));
     }
@@ -2692,6 +3187,12 @@ fn to_sql(
             select.push(column.clone());
             group_by.push(column);
         }
+        Some(Group::Period(column, period)) => {
+            let column = column_sql(column)?;
+            let expression = engine.period(&column, *period);
+            select.push(format!("{expression} AS {}", engine.quote(period.words())));
+            group_by.push(expression);
+        }
         Some(Group::Table(id)) => {
             let table = index_of(*id)?;
             let alias = join_to(table)?;
@@ -2768,6 +3269,9 @@ fn to_sql(
                 " ORDER BY {order} {direction}{nulls} LIMIT {}",
                 rank.limit
             ));
+        }
+        (None, Some(_)) if matches!(spec.group, Some(Group::Period(..))) => {
+            sql.push_str(&format!(" ORDER BY {}", group_by.join(", ")));
         }
         (None, Some(order)) if spec.group.is_some() => {
             sql.push_str(&format!(" ORDER BY {order} DESC"));
@@ -3258,6 +3762,18 @@ impl Engine {
         }
     }
 
+    /// A date column's year (`2024`) or month (`2024-03`) as text.
+    fn period(self, column: &str, period: Period) -> String {
+        match (self, period) {
+            (Engine::Sqlite, Period::Year) => format!("strftime('%Y', {column})"),
+            (Engine::Sqlite, Period::Month) => format!("strftime('%Y-%m', {column})"),
+            (Engine::Postgres, Period::Year) => format!("to_char({column}, 'YYYY')"),
+            (Engine::Postgres, Period::Month) => format!("to_char({column}, 'YYYY-MM')"),
+            (Engine::Mysql, Period::Year) => format!("date_format({column}, '%Y')"),
+            (Engine::Mysql, Period::Month) => format!("date_format({column}, '%Y-%m')"),
+        }
+    }
+
     fn quote(self, identifier: &str) -> String {
         match self {
             Engine::Mysql => format!("`{}`", identifier.replace('`', "``")),
@@ -3501,6 +4017,96 @@ mod tests {
         // No table matched: it says what it understood, not a number about another table.
         let (sql_text, unmatched) = sql("how many unicorns are there?", &none);
         assert_eq!(sql_text, None, "{}", unmatched.text);
+    }
+
+    #[test]
+    fn rolling_windows_and_periods() {
+        let none = ThreadContext::default();
+        // Calendar months back, as SQL's date('now', '-N months') counts them.
+        assert_eq!(TODAY.minus_months(24).iso(), "2022-05-17");
+        let march = Day {
+            year: 2024,
+            month: 3,
+            day: 31,
+        };
+        assert_eq!(march.minus_months(1).iso(), "2024-02-29");
+        assert_eq!(
+            sql("how many orders in the past 2 years?", &none)
+                .0
+                .unwrap(),
+            r#"SELECT count(*) FROM "orders" t0 WHERE t0."ordered_on" >= '2022-05-17'"#
+        );
+        assert_eq!(
+            sql("total order value over the last thirty days", &none)
+                .0
+                .unwrap(),
+            r#"SELECT sum(t0."total_eur") FROM "orders" t0 WHERE t0."ordered_on" >= '2024-04-17'"#
+        );
+        assert_eq!(
+            sql("order totals per year", &none).0.unwrap(),
+            r#"SELECT strftime('%Y', t0."ordered_on") AS "year", sum(t0."total_eur") AS "sum" FROM "orders" t0 GROUP BY strftime('%Y', t0."ordered_on") ORDER BY strftime('%Y', t0."ordered_on")"#
+        );
+    }
+
+    #[test]
+    fn values_by_their_forms_and_numbers_by_their_verbs() {
+        let none = ThreadContext::default();
+        let found = [FoundValues {
+            table: ResourceId(2),
+            column: "segment".into(),
+            values: vec!["Remote".into()],
+        }];
+        let plan = plan(
+            "how many customers work remotely?",
+            &schema(),
+            &none,
+            TODAY,
+            &found,
+            &[IntegrationId(7)],
+        );
+        assert_eq!(
+            plan.sql.unwrap().1,
+            r#"SELECT count(*) FROM "customers" t0 WHERE t0."segment" = 'Remote'"#
+        );
+        assert_eq!(value_forms("euros"), vec!["euros", "euro", "eur"]);
+        assert_eq!(
+            sql("how many orders totaling 99.5?", &none).0.unwrap(),
+            r#"SELECT count(*) FROM "orders" t0 WHERE t0."total_eur" = 99.5"#
+        );
+    }
+
+    #[test]
+    fn intent_follows_what_the_question_names() {
+        let none = ThreadContext::default();
+        // Lineage: the direction from where the named thing stands.
+        let (_, up) = sql(
+            "which tables does monthly_revenue pull its data from?",
+            &none,
+        );
+        assert!(up.text.contains("shop.main.orders"), "{}", up.text);
+        let (_, down) = sql("Is anything built on top of orders?", &none);
+        assert!(
+            down.text.contains("shop.main.monthly_revenue"),
+            "{}",
+            down.text
+        );
+        // Names and general words only: a question about the tables, not their rows.
+        let (sql_text, columns) = sql("what do we keep in orders?", &none);
+        assert_eq!(sql_text, None);
+        assert!(columns.text.contains("total_eur"), "{}", columns.text);
+        let (sql_text, join) = sql("how do customers and regions fit together?", &none);
+        assert_eq!(sql_text, None);
+        assert!(join.text.contains("customers.region_id"), "{}", join.text);
+        // "customer orders": the second name is the head of the phrase.
+        let (_, find) = sql("which table holds customer orders?", &none);
+        assert_eq!(find.context.tables.first(), Some(&3), "{}", find.text);
+        // Money verbs rank by amounts, not by rows.
+        assert_eq!(
+            sql("which customer spent the most on orders?", &none)
+                .0
+                .unwrap(),
+            r#"SELECT t1."name", sum(t0."total_eur") AS "sum" FROM "orders" t0 JOIN "customers" t1 ON t1."id" = t0."customer_id" GROUP BY t1."id", t1."name" ORDER BY sum(t0."total_eur") DESC LIMIT 1"#
+        );
     }
 
     #[test]

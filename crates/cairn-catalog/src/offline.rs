@@ -138,8 +138,18 @@ impl Catalog {
         question: &str,
         context: &ThreadContext,
     ) -> Result<Seeds> {
+        // The question's words with the names they may stand for ("song" → track).
+        let mut words = question.to_string();
+        for word in question.split(|c: char| !c.is_alphanumeric()) {
+            for meaning in cairn_assistant::words::meanings(word).into_iter().skip(1) {
+                if !words.to_lowercase().contains(&meaning) {
+                    words.push(' ');
+                    words.push_str(&meaning);
+                }
+            }
+        }
         let query = ResourceQuery {
-            q: Some(question.chars().take(validate::NAME_MAX).collect()),
+            q: Some(words.chars().take(validate::NAME_MAX).collect()),
             limit: Some(SEARCH_HITS),
             ..ResourceQuery::default()
         };
