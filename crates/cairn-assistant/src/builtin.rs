@@ -562,6 +562,9 @@ fn intent(lower: &str) -> Intent {
             "links",
             "foreign key",
             "path between",
+            "path from",
+            "route from",
+            "way from",
             "fit together",
             "tie together",
             "tied to",
@@ -632,7 +635,10 @@ fn intent(lower: &str) -> Intent {
             "stored",
             "store",
             "kept",
+            "keep",
+            "record",
             "recorded",
+            "know about",
             "structure",
             "look like",
             "looks like",
@@ -727,7 +733,6 @@ fn lineage_intent(words: &[&str], asks_for_data: bool) -> Option<Intent> {
         "impacted",
         "affected",
         "affect",
-        "break",
     ]) {
         return Some(if has(&["dependencies"]) {
             Intent::LineageUp
@@ -1814,7 +1819,7 @@ struct Grounded {
 fn value_spans(reading: &Reading<'_>) -> Vec<(usize, usize, String)> {
     let mut spans = Vec::new();
     for start in 0..reading.tokens.len() {
-        for len in (1..=3.min(reading.tokens.len() - start)).rev() {
+        for len in (1..=4.min(reading.tokens.len() - start)).rev() {
             let tokens = &reading.tokens[start..start + len];
             if reading.taken[start..start + len].iter().any(|taken| *taken) {
                 continue;
@@ -1932,6 +1937,10 @@ fn value_forms(text: &str) -> Vec<String> {
             forms.push(form);
         }
     };
+    // "Protected AAC audio files": the last word singular.
+    if let Some((head, last)) = lower.rsplit_once(' ') {
+        push(format!("{head} {}", stem(last)));
+    }
     if !lower.contains(' ') {
         push(stem(&lower));
         if lower.len() > 5
@@ -2122,9 +2131,10 @@ fn which_has_most(reading: &Reading<'_>) -> Option<(usize, usize, Direction)> {
         ["number", "count", "amount"].contains(&reading.word(index))
             || (reading.word(index) == "how" && reading.word(index + 1) == "many")
     });
-    let superlative_before = (0..first.start)
-        .rev()
-        .find(|index| SUPERLATIVES.contains(&reading.word(*index)));
+    let superlative_before = (0..first.start).rev().find(|index| {
+        SUPERLATIVES.contains(&reading.word(*index))
+            || ["top", "bottom"].contains(&reading.word(*index))
+    });
     if counted_between
         && first.table != second.table
         && let Some(at) = superlative_before
@@ -2342,14 +2352,15 @@ fn data_plan(
     let columns = column_mentions(&reading.tokens, schema, &reading.taken);
 
     let count = any_phrase(&lower, &["how many", "number of", "count", "how much of"]);
+    // A superlative outranks "total", which is often a column's name ("the biggest total").
     let mut aggregate = if any_phrase(&lower, &["average", "avg", "mean"]) {
         Some(Aggregate::Avg)
-    } else if any_phrase(&lower, &["total", "sum", "how much"]) && !count {
-        Some(Aggregate::Sum)
     } else if any_phrase(&lower, &["highest", "maximum", "max", "largest", "biggest"]) {
         Some(Aggregate::Max)
     } else if any_phrase(&lower, &["lowest", "minimum", "min", "smallest"]) {
         Some(Aggregate::Min)
+    } else if any_phrase(&lower, &["total", "sum", "how much"]) && !count {
+        Some(Aggregate::Sum)
     } else if count {
         Some(Aggregate::Count)
     } else {
@@ -2481,16 +2492,15 @@ fn data_plan(
                 .filter(|mention| mention.start > at && mention.start <= at + 3)
                 .collect();
             // A word a table's name took may still be the main table's own column.
-            if near.is_empty() {
-                near = all_columns
-                    .iter()
-                    .filter(|mention| {
-                        mention.table == subject
-                            && mention.score >= 2.7
-                            && mention.start > at
-                            && mention.start <= at + 3
-                    })
-                    .collect();
+            near.extend(all_columns.iter().filter(|mention| {
+                mention.table == subject
+                    && mention.score >= 2.7
+                    && mention.start > at
+                    && mention.start <= at + 3
+            }));
+            // The grouping names what follows it first: "by category, total amount".
+            if let Some(first) = near.iter().map(|mention| mention.start).min() {
+                near.retain(|mention| mention.start == first);
             }
             if let Some((table_index, column)) = best_column(&near) {
                 let item = &schema.tables[table_index];
@@ -2593,8 +2603,18 @@ fn data_plan(
                     .then(|| main_measure(&schema.tables[counted]).map(|index| (counted, index)))
                     .flatten()
             });
-        let counts_rows = !money
-            && superlative.is_none_or(|at| ["most", "fewest", "least"].contains(&reading.word(at)));
+        // "the most orders" counts rows; "the highest expenses" sums their amounts.
+        let by_number = any_phrase(&lower, &["number of", "count of", "how many"]);
+        let counts_rows = by_number
+            || !money
+                && superlative.is_none_or(|at| {
+                    ["most", "fewest", "least", "top", "bottom"].contains(&reading.word(at))
+                });
+        let measured = measured.or_else(|| {
+            (!counts_rows)
+                .then(|| main_measure(&schema.tables[counted]).map(|index| (counted, index)))
+                .flatten()
+        });
         match measured {
             Some((table_index, column)) if !counts_rows => {
                 aggregate = Some(Aggregate::Sum);
