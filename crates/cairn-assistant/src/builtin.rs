@@ -149,6 +149,8 @@ pub struct Condition {
 #[serde(rename_all = "snake_case")]
 pub enum Aggregate {
     Count,
+    /// The number of different values of the measure.
+    Distinct,
     Sum,
     Avg,
     Max,
@@ -158,7 +160,7 @@ pub enum Aggregate {
 impl Aggregate {
     fn sql(self) -> &'static str {
         match self {
-            Aggregate::Count => "count",
+            Aggregate::Count | Aggregate::Distinct => "count",
             Aggregate::Sum => "sum",
             Aggregate::Avg => "avg",
             Aggregate::Max => "max",
@@ -169,6 +171,7 @@ impl Aggregate {
     fn words(self) -> &'static str {
         match self {
             Aggregate::Count => "number",
+            Aggregate::Distinct => "number of different",
             Aggregate::Sum => "total",
             Aggregate::Avg => "average",
             Aggregate::Max => "highest",
@@ -597,8 +600,7 @@ fn intent(lower: &str) -> Intent {
             "who can i ask",
             "who knows",
         ],
-    ) || (words.first() == Some(&"who") && !data_words(lower))
-    {
+    ) {
         return Intent::Owner;
     }
     if any_phrase(lower, &["tag", "tags", "tagged", "label", "classified"]) {
@@ -703,6 +705,10 @@ fn question_intent(reading: &Reading<'_>, refines_previous: bool) -> Intent {
         let first = reading.word(0);
         ["only", "and", "but", "just", "also", "now", "then"].contains(&first)
     };
+    // "who …" about no table: a person responsible for a term or a document.
+    if reading.word(0) == "who" && tables.is_empty() && !refines {
+        return Intent::Owner;
+    }
     match tables.len() {
         0 if !refines
             && !reading.tokens.iter().any(|token| {
@@ -1443,6 +1449,12 @@ const MONTHS: [&str; 12] = [
     "december",
 ];
 
+/// "q1" … "q4": the quarter's number.
+fn quarter_of(word: &str) -> Option<i64> {
+    let digit = word.strip_prefix('q')?;
+    digit.parse::<i64>().ok().filter(|q| (1..=4).contains(q))
+}
+
 fn month_of(word: &str) -> Option<i64> {
     if word.len() < 3 {
         return None;
@@ -1568,8 +1580,10 @@ fn date_range(reading: &mut Reading<'_>, today: Day) -> Option<DateRange> {
                 words: word,
             });
         }
-        // Absolute: [in|since|before|after] [month] year, or a month alone.
-        let month = month_of(&word);
+        // Absolute: [in|since|before|after] [month|quarter] year, or a month alone.
+        let quarter = quarter_of(&word);
+        let month = month_of(&word).or(quarter.map(|q| q * 3 - 2));
+        let months = if quarter.is_some() { 3 } else { 1 };
         let year = year_of(&word);
         if month.is_none() && year.is_none() {
             continue;
@@ -1582,7 +1596,7 @@ fn date_range(reading: &mut Reading<'_>, today: Day) -> Option<DateRange> {
             (Some(month), _) => match year_of(&next) {
                 Some(year) => (
                     Day::month_start(year, month),
-                    Day::month_start(year, month + 1),
+                    Day::month_start(year, month + months),
                     2,
                 ),
                 None => {
@@ -1593,7 +1607,7 @@ fn date_range(reading: &mut Reading<'_>, today: Day) -> Option<DateRange> {
                     };
                     (
                         Day::month_start(year, month),
-                        Day::month_start(year, month + 1),
+                        Day::month_start(year, month + months),
                         1,
                     )
                 }
@@ -1606,6 +1620,35 @@ fn date_range(reading: &mut Reading<'_>, today: Day) -> Option<DateRange> {
         } else {
             String::new()
         };
+        // "between 2021 and 2022", "from March 2023 to June 2023": both ends.
+        let joiner = reading.word(index + used).to_string();
+        if (marker == "between" && joiner == "and")
+            || (marker == "from" && ["to", "through", "until", "till"].contains(&joiner.as_str()))
+        {
+            let second = index + used + 1;
+            let end = match (
+                month_of(reading.word(second)),
+                year_of(reading.word(second)),
+            ) {
+                (Some(month), _) => year_of(reading.word(second + 1))
+                    .map(|year| (Day::month_start(year, month + 1), 2)),
+                (None, Some(year)) => Some((Day::month_start(year + 1, 1), 1)),
+                (None, None) => None,
+            };
+            if let Some((until, second_used)) = end {
+                let last = second + second_used;
+                let words: Vec<String> = reading.tokens[index - 1..last]
+                    .iter()
+                    .map(|token| token.raw.clone())
+                    .collect();
+                take(reading, index - 1, last - (index - 1));
+                return Some(DateRange {
+                    from: Some(range_from),
+                    until: Some(until),
+                    words: words.join(" "),
+                });
+            }
+        }
         let (from, until, first) = match marker.as_str() {
             "since" | "from" => (Some(range_from), None, index - 1),
             "after" => (Some(range_until), None, index - 1),
@@ -2703,6 +2746,32 @@ fn data_plan(
     if spec.aggregate == Some(Aggregate::Count) && ranked_groups.is_none() && spec.rank.is_none() {
         spec.measure = None;
     }
+    // "how many different countries": the values of a column, counted once each.
+    if count
+        && let Some(at) = (0..reading.tokens.len()).find(|index| {
+            ["different", "distinct", "unique", "separate"].contains(&reading.word(*index))
+        })
+    {
+        let named: Vec<&ColumnMention> = all_columns
+            .iter()
+            .filter(|mention| mention.start > at && mention.start <= at + 3)
+            .filter(|mention| mention.score >= 2.0)
+            .collect();
+        if let Some((table_index, column)) = best_column(&named) {
+            let item = &schema.tables[table_index];
+            spec.aggregate = Some(Aggregate::Distinct);
+            spec.measure = Some(ColumnRef {
+                table: item.id.0,
+                column: item.columns[column].name.clone(),
+            });
+            for mention in named {
+                for flag in &mut reading.taken[mention.start..mention.start + mention.len] {
+                    *flag = true;
+                }
+            }
+            reading.taken[at] = true;
+        }
+    }
 
     // Conditions.
     let mut conditions: Vec<Condition> = Vec::new();
@@ -3197,6 +3266,7 @@ fn to_sql(
     let measure = spec.measure.as_ref().map(&mut column_sql).transpose()?;
     let aggregate_sql = |kind: Aggregate| match (kind, &measure) {
         (Aggregate::Count, _) | (_, None) => "count(*)".to_string(),
+        (Aggregate::Distinct, Some(measure)) => format!("count(DISTINCT {measure})"),
         (kind, Some(measure)) => format!("{}({measure})", kind.sql()),
     };
     let mut select: Vec<String> = Vec::new();
@@ -3344,7 +3414,12 @@ pub fn say(plan: &Plan, outcome: Option<Result<Rows<'_>, String>>) -> String {
                             .unwrap_or_else(|_| text.clone()),
                         other => other.to_string(),
                     };
-                    if kind == Aggregate::Count {
+                    if kind == Aggregate::Distinct {
+                        text.push_str(&format!(
+                            "There are {stated} different {}.",
+                            statement.measure
+                        ));
+                    } else if kind == Aggregate::Count {
                         text.push_str(&format!(
                             "There are {stated} {}.",
                             statement.subject.trim_start_matches("the number of ")
@@ -4126,6 +4201,27 @@ mod tests {
                 .0
                 .unwrap(),
             r#"SELECT t1."name", sum(t0."total_eur") AS "sum" FROM "orders" t0 JOIN "customers" t1 ON t1."id" = t0."customer_id" GROUP BY t1."id", t1."name" ORDER BY sum(t0."total_eur") DESC LIMIT 1"#
+        );
+    }
+
+    #[test]
+    fn distinct_counts_spans_and_quarters() {
+        let none = ThreadContext::default();
+        assert_eq!(
+            sql("how many different segments do customers have?", &none)
+                .0
+                .unwrap(),
+            r#"SELECT count(DISTINCT t0."segment") FROM "customers" t0"#
+        );
+        assert_eq!(
+            sql("how many orders between 2021 and 2022?", &none)
+                .0
+                .unwrap(),
+            r#"SELECT count(*) FROM "orders" t0 WHERE t0."ordered_on" >= '2021-01-01' AND t0."ordered_on" < '2023-01-01'"#
+        );
+        assert_eq!(
+            sql("how many orders in Q2 2023?", &none).0.unwrap(),
+            r#"SELECT count(*) FROM "orders" t0 WHERE t0."ordered_on" >= '2023-04-01' AND t0."ordered_on" < '2023-07-01'"#
         );
     }
 
