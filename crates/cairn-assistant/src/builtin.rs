@@ -101,6 +101,8 @@ pub enum Literal {
     Text(String),
     Number(f64),
     Bool(bool),
+    /// No value at all: "tracks with no composer".
+    Null,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -487,6 +489,12 @@ fn data_words(lower: &str) -> bool {
             "each",
             "list",
             "show",
+            "by year",
+            "by month",
+            "by quarter",
+            "yearly",
+            "monthly",
+            "annual",
         ],
     ) || AGGREGATE_WORDS.iter().any(|word| phrase(lower, word))
 }
@@ -642,6 +650,8 @@ fn intent(lower: &str) -> Intent {
             "recorded",
             "know about",
             "structure",
+            "describe",
+            "tell me about",
             "look like",
             "looks like",
             "what's in",
@@ -1088,16 +1098,27 @@ fn main_measure(table: &MetadataItem) -> Option<usize> {
         .or_else(|| measures.first().copied())
 }
 
-/// The columns naming a row of a table: `name`, `title`, a column named like the table, or
-/// first and last names; its first text column otherwise.
+/// The columns naming a row of a table: `name`; first and last names; `title`; a column named
+/// like the table; its key when it has none of these, its first text column otherwise.
 fn label_columns(table: &MetadataItem) -> Vec<usize> {
     let table_words = name_stems(&table.name);
     let columns = &table.columns;
     let words = |index: usize| name_stems(&columns[index].name);
-    if let Some(index) = (0..columns.len()).find(|index| {
-        let words = words(*index);
-        words == ["name"] || words == ["title"]
-    }) {
+    if let Some(index) = (0..columns.len()).find(|index| words(*index) == ["name"]) {
+        return vec![index];
+    }
+    let named: Vec<usize> = (0..columns.len())
+        .filter(|index| {
+            let words = words(*index);
+            is_text(&columns[*index])
+                && words.len() > 1
+                && words.last().is_some_and(|last| last == "name")
+        })
+        .collect();
+    if !named.is_empty() {
+        return named.into_iter().take(2).collect();
+    }
+    if let Some(index) = (0..columns.len()).find(|index| words(*index) == ["title"]) {
         return vec![index];
     }
     if let Some(index) =
@@ -1105,20 +1126,14 @@ fn label_columns(table: &MetadataItem) -> Vec<usize> {
     {
         return vec![index];
     }
-    let named: Vec<usize> = (0..columns.len())
-        .filter(|index| {
-            let words = words(*index);
-            is_text(&columns[*index])
-                && words
-                    .last()
-                    .is_some_and(|last| last == "name" || last == "title")
-        })
-        .collect();
-    if !named.is_empty() {
-        return named.into_iter().take(2).collect();
+    if let Some(index) = (0..columns.len()).find(|index| {
+        let words = words(*index);
+        is_text(&columns[*index]) && words.last().is_some_and(|last| last == "title")
+    }) {
+        return vec![index];
     }
-    (0..columns.len())
-        .find(|index| is_text(&columns[*index]))
+    key_column(table)
+        .or_else(|| (0..columns.len()).find(|index| is_text(&columns[*index])))
         .into_iter()
         .collect()
 }
@@ -2140,12 +2155,36 @@ fn subject_table(
     let _ = lower;
     // The table whose columns explain most of the question's words; a table before a view.
     let mentions = column_mentions(&reading.tokens, graph.schema, &reading.taken);
-    let mut best: Option<(f64, bool, usize)> = None;
-    for table in mentions
+    // Columns named in full first; else a measure a word stands for ("revenue" → Total).
+    let strong = mentions.iter().any(|mention| mention.score >= 2.5);
+    // Only when every other word is general: "revenue by year", not "parking permits in 2023".
+    let measure_word = |index: usize| {
+        mentions.iter().any(|mention| {
+            mention.start <= index
+                && index < mention.start + mention.len
+                && is_measure(&graph.schema.tables[mention.table].columns[mention.column])
+        })
+    };
+    let strong = strong
+        || !reading.tokens.iter().enumerate().all(|(index, token)| {
+            measure_word(index)
+                || is_stopword(&token.text)
+                || is_filler(&token.text)
+                || is_function_word(&token.text)
+                || month_of(&token.text).is_some()
+                || token.text.chars().all(|c| c.is_ascii_digit())
+        });
+    let candidates: Vec<usize> = mentions
         .iter()
-        .filter(|mention| mention.score >= 2.5)
+        .filter(|mention| {
+            mention.score >= 2.5
+                || (!strong
+                    && is_measure(&graph.schema.tables[mention.table].columns[mention.column]))
+        })
         .map(|mention| mention.table)
-    {
+        .collect();
+    let mut best: Option<(f64, bool, usize)> = None;
+    for table in candidates {
         let mut per_token: HashMap<usize, f64> = HashMap::new();
         for mention in mentions.iter().filter(|mention| mention.table == table) {
             for token in mention.start..mention.start + mention.len {
@@ -2592,6 +2631,23 @@ fn data_plan(
                 && is_measure(&schema.tables[mention.table].columns[mention.column])
         })
         .collect();
+    // "top customers by revenue": a word only part of another table's name
+    // (sales_monthly_revenue) may still name a measure.
+    let weakly_named = |token: usize| {
+        reading.tables.iter().any(|mention| {
+            mention.start <= token
+                && token < mention.start + mention.len
+                && mention.score < 2.5
+                && mention.table != subject
+        })
+    };
+    let mut remaining = remaining;
+    if remaining.is_empty() {
+        remaining.extend(all_columns.iter().filter(|mention| {
+            (mention.start..mention.start + mention.len).all(weakly_named)
+                && is_measure(&schema.tables[mention.table].columns[mention.column])
+        }));
+    }
     let superlative =
         (0..reading.tokens.len()).find(|index| SUPERLATIVES.contains(&reading.word(*index)));
     let mut measure_from_words = best_column(&remaining);
@@ -2683,7 +2739,53 @@ fn data_plan(
             });
         let measured =
             measure_from_words.or_else(|| main_measure(table).map(|index| (subject, index)));
-        if let Some((table_index, column)) = measured {
+        // "top 5 countries by sales": the ranked things are a column's values, not rows.
+        let ranked_at = (0..reading.tokens.len()).find(|index| {
+            let word = reading.word(*index);
+            word == "top" || word == "bottom" || SUPERLATIVES.contains(&word)
+        });
+        let ranked_column = ranked_at.and_then(|at| {
+            let noun = (at + 1..reading.tokens.len())
+                .take(3)
+                .find(|index| number_word(reading.word(*index)).is_none())?;
+            if reading
+                .tables
+                .iter()
+                .any(|mention| mention.start <= noun && noun < mention.start + mention.len)
+            {
+                return None;
+            }
+            let named: Vec<&ColumnMention> = all_columns
+                .iter()
+                .filter(|mention| mention.start == noun && mention.score >= 1.5)
+                .filter(|mention| {
+                    let column = &schema.tables[mention.table].columns[mention.column];
+                    is_text(column) && !is_date(column)
+                })
+                .collect();
+            best_column(&named)
+        });
+        if let Some((table_index, column)) = ranked_column
+            && group.is_none()
+        {
+            group = Some(Group::Column(ColumnRef {
+                table: schema.tables[table_index].id.0,
+                column: schema.tables[table_index].columns[column].name.clone(),
+            }));
+            let by_number = any_phrase(&lower, &["number of", "count of", "how many"]);
+            match measured.filter(|_| !by_number) {
+                Some((measure_table, measure_column)) => {
+                    aggregate = Some(Aggregate::Sum);
+                    spec.measure = Some(ColumnRef {
+                        table: schema.tables[measure_table].id.0,
+                        column: schema.tables[measure_table].columns[measure_column]
+                            .name
+                            .clone(),
+                    });
+                }
+                None => aggregate = Some(Aggregate::Count),
+            }
+        } else if let Some((table_index, column)) = measured {
             spec.measure = Some(ColumnRef {
                 table: schema.tables[table_index].id.0,
                 column: schema.tables[table_index].columns[column].name.clone(),
@@ -2703,6 +2805,20 @@ fn data_plan(
             limit: limit.unwrap_or(1),
             ascending: direction == Direction::Least,
         });
+        if spec.measure.is_none() && aggregate.is_none() {
+            let text = format!(
+                "I understood: a ranking of {}, but I could not tell by what: it has no numeric \
+                 column you named. Name the column to rank by (e.g. \"top 5 by amount\").",
+                table.path
+            );
+            return Plan {
+                text: format!("{INTRO}\n{text}"),
+                citations: vec![table.id],
+                sql: None,
+                statement: None,
+                context: context.clone(),
+            };
+        }
     } else if let Some(kind) = aggregate
         && kind != Aggregate::Count
     {
@@ -2817,6 +2933,37 @@ fn data_plan(
                 label: flag.name.clone(),
             });
             reading.taken[index] = true;
+        }
+    }
+    // "tracks with no composer", "orders without a shipping date": the column has no value.
+    for index in 0..reading.tokens.len() {
+        if !["no", "without", "missing", "lacking"].contains(&reading.word(index)) {
+            continue;
+        }
+        let named: Vec<&ColumnMention> = all_columns
+            .iter()
+            .filter(|mention| {
+                mention.start > index && mention.start <= index + 2 && mention.score >= 2.5
+            })
+            .filter(|mention| !schema.tables[mention.table].columns[mention.column].primary_key)
+            .collect();
+        if let Some((table_index, column)) = best_column(&named) {
+            let name = schema.tables[table_index].columns[column].name.clone();
+            conditions.push(Condition {
+                column: ColumnRef {
+                    table: schema.tables[table_index].id.0,
+                    column: name.clone(),
+                },
+                comparison: Comparison::Eq,
+                value: Literal::Null,
+                label: name,
+            });
+            reading.taken[index] = true;
+            for mention in named {
+                for flag in &mut reading.taken[mention.start..mention.start + mention.len] {
+                    *flag = true;
+                }
+            }
         }
     }
     if let Some(number) = &number {
@@ -3154,6 +3301,7 @@ fn describe_spec(schema: &Schema, spec: &QuerySpec) -> String {
                     Literal::Text(text) => text.clone(),
                     Literal::Number(number) => format_number(*number),
                     Literal::Bool(flag) => flag.to_string(),
+                    Literal::Null => "missing".to_string(),
                 };
                 match condition.comparison {
                     Comparison::Eq => format!("{} is {value}", condition.column.column),
@@ -3187,6 +3335,7 @@ fn literal_sql(literal: &Literal) -> String {
         Literal::Text(text) => format!("'{}'", text.replace('\'', "''")),
         Literal::Number(number) => format_number_sql(*number),
         Literal::Bool(flag) => if *flag { "TRUE" } else { "FALSE" }.to_string(),
+        Literal::Null => "NULL".to_string(),
     }
 }
 
@@ -3257,6 +3406,10 @@ fn to_sql(
     let mut wheres = Vec::new();
     for condition in &spec.conditions {
         let column = column_sql(&condition.column)?;
+        if condition.value == Literal::Null {
+            wheres.push(format!("{column} IS NULL"));
+            continue;
+        }
         wheres.push(format!(
             "{column} {} {}",
             condition.comparison.sql(),
@@ -4223,6 +4376,23 @@ mod tests {
             sql("how many orders in Q2 2023?", &none).0.unwrap(),
             r#"SELECT count(*) FROM "orders" t0 WHERE t0."ordered_on" >= '2023-04-01' AND t0."ordered_on" < '2023-07-01'"#
         );
+    }
+
+    #[test]
+    fn missing_values_and_ranked_column_values() {
+        let none = ThreadContext::default();
+        assert_eq!(
+            sql("how many orders have no status?", &none).0.unwrap(),
+            r#"SELECT count(*) FROM "orders" t0 WHERE t0."status" IS NULL"#
+        );
+        assert_eq!(
+            sql("top 2 segments by order total", &none).0.unwrap(),
+            r#"SELECT t1."segment", sum(t0."total_eur") AS "sum" FROM "orders" t0 JOIN "customers" t1 ON t1."id" = t0."customer_id" GROUP BY t1."segment" ORDER BY sum(t0."total_eur") DESC LIMIT 2"#
+        );
+        // Nothing to rank by: it says so rather than list every row.
+        let (sql_text, plan) = sql("top 3 regions", &none);
+        assert_eq!(sql_text, None, "{}", plan.text);
+        assert!(plan.text.contains("by what"), "{}", plan.text);
     }
 
     #[test]

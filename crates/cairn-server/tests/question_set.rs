@@ -55,6 +55,18 @@ async fn offline_engine_answers_the_second_blind_set() {
     .await;
 }
 
+/// Any set in the same form, named by `CAIRN_QUESTION_SET` (a path): scored, never required.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_engine_answers_a_given_set() {
+    let Ok(path) = std::env::var("CAIRN_QUESTION_SET") else {
+        eprintln!("skipping: set CAIRN_QUESTION_SET to a question set's path to score it");
+        return;
+    };
+    let text =
+        std::fs::read_to_string(&path).expect("the question set named by CAIRN_QUESTION_SET");
+    run_set(&path, &text, 1, 0.0).await;
+}
+
 async fn run_set(name: &str, set_text: &str, minimum: usize, required: f64) {
     let Some(app) = common::spawn_app(Backend::Sqlite).await else {
         return;
