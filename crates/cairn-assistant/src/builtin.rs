@@ -2140,7 +2140,43 @@ fn subject_table(
         return Some(ranked.1);
     }
     if let Some(mention) = reading.table_after(after) {
-        return Some(mention.table);
+        let named = mention.table;
+        // "how much have people claimed": a sum needs a measure; the named table has none, so
+        // the related table the question's words describe best holds it.
+        let sums = any_phrase(
+            &reading.lower,
+            &[
+                "total", "sum", "average", "avg", "how much", "highest", "lowest", "mean",
+            ],
+        ) && !any_phrase(
+            &reading.lower,
+            &[
+                "how many",
+                "number of",
+                "count",
+                "top",
+                "by",
+                "per",
+                "each",
+                "every",
+            ],
+        ) && !reading
+            .tokens
+            .iter()
+            .any(|token| SUPERLATIVES.contains(&token.text.as_str()));
+        if sums && main_measure(&graph.schema.tables[named]).is_none() {
+            let better = graph
+                .reachable(named)
+                .into_iter()
+                .filter(|(table, _)| main_measure(&graph.schema.tables[*table]).is_some())
+                .map(|(table, _)| (table_relevance(reading, &graph.schema.tables[table]), table))
+                .filter(|(score, _)| *score > 0.0)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((_, table)) = better {
+                return Some(table);
+            }
+        }
+        return Some(named);
     }
     // No table named: the thread's last table, or a column names it.
     if let Some(from_context) = context
@@ -2202,6 +2238,42 @@ fn subject_table(
         }
     }
     best.map(|(_, _, table)| table)
+}
+
+/// How well a table's name, description and columns hold the question's content words.
+fn table_relevance(reading: &Reading<'_>, table: &MetadataItem) -> f64 {
+    let name = name_stems(&table.name);
+    let description = table
+        .description
+        .as_deref()
+        .map(identifier_words)
+        .unwrap_or_default();
+    let columns: Vec<String> = table
+        .columns
+        .iter()
+        .flat_map(|column| identifier_words(&column.name))
+        .collect();
+    let mut score = 0.0;
+    for token in &reading.tokens {
+        let word = token.text.as_str();
+        if is_stopword(word) || is_filler(word) || is_function_word(word) || word.len() < 3 {
+            continue;
+        }
+        let senses = meanings(word);
+        let matches = |words: &[String]| {
+            words
+                .iter()
+                .any(|candidate| same_word(candidate, word) || senses.contains(candidate))
+        };
+        if matches(&name) {
+            score += 1.5;
+        } else if matches(&description) {
+            score += 1.0;
+        } else if matches(&columns) {
+            score += 0.5;
+        }
+    }
+    score
 }
 
 /// "which supplier has the most products": (supplier, products, direction).
@@ -2383,7 +2455,26 @@ fn ranked_found(schema: &Schema, reading: &Reading<'_>) -> Vec<MetadataItem> {
             }
         }
     }
-    for index in reading.named_tables() {
+    // Tables by how well they hold the question's words, named ones first among equals.
+    let named = reading.named_tables();
+    let mut scored: Vec<(f64, usize)> = (0..schema.tables.len())
+        .map(|index| {
+            let bonus = if named.contains(&index) { 0.25 } else { 0.0 };
+            (
+                table_relevance(reading, &schema.tables[index]) + bonus,
+                index,
+            )
+        })
+        .filter(|(score, _)| *score >= 1.0)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut order: Vec<usize> = scored.into_iter().map(|(_, index)| index).take(5).collect();
+    for index in named {
+        if !order.contains(&index) {
+            order.push(index);
+        }
+    }
+    for index in order {
         let table = &schema.tables[index];
         if !out.iter().any(|item| item.id == table.id) {
             out.push(table.clone());
