@@ -103,6 +103,8 @@ pub enum Literal {
     Bool(bool),
     /// No value at all: "tracks with no composer".
     Null,
+    /// Any value: "customers that have a company".
+    NotNull,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -489,6 +491,8 @@ fn data_words(lower: &str) -> bool {
             "each",
             "list",
             "show",
+            "give me",
+            "all the",
             "by year",
             "by month",
             "by quarter",
@@ -1691,6 +1695,28 @@ struct NumberCondition {
     value: f64,
     /// Where the phrase starts.
     at: usize,
+    /// A unit of time written after the number ("minutes").
+    unit: Option<String>,
+}
+
+/// What a number in `unit` is worth in the units a column named `column` counts.
+fn unit_factor(unit: Option<&str>, column: &str) -> f64 {
+    let seconds = |unit: &str| match stem(unit).as_str() {
+        "millisecond" | "ms" => Some(0.001),
+        "second" | "sec" => Some(1.0),
+        "minute" | "min" => Some(60.0),
+        "hour" => Some(3600.0),
+        "day" => Some(86_400.0),
+        _ => None,
+    };
+    let Some(given) = unit.and_then(seconds) else {
+        return 1.0;
+    };
+    let counted = identifier_words(column)
+        .iter()
+        .rev()
+        .find_map(|word| seconds(word));
+    counted.map_or(1.0, |counted| given / counted)
 }
 
 fn number_condition(reading: &mut Reading<'_>) -> Option<NumberCondition> {
@@ -1727,10 +1753,12 @@ fn number_condition(reading: &mut Reading<'_>) -> Option<NumberCondition> {
         for flag in reading.taken.iter_mut().skip(index).take(skip + 1) {
             *flag = true;
         }
+        let unit = time_unit(reading, value_at + 1);
         return Some(NumberCondition {
             comparison,
             value,
             at: index,
+            unit,
         });
     }
     // "tracks that cost 1.99": a measure's verb right before a number; the verb names it.
@@ -1746,10 +1774,12 @@ fn number_condition(reading: &mut Reading<'_>) -> Option<NumberCondition> {
             continue;
         }
         reading.taken[index] = true;
+        let unit = time_unit(reading, index + 1);
         return Some(NumberCondition {
             comparison: Comparison::Eq,
             value,
             at: index,
+            unit,
         });
     }
     None
@@ -1789,6 +1819,27 @@ fn is_money_word(word: &str) -> bool {
         "generated",
     ]
     .contains(&word)
+}
+
+/// A unit of time at token `at`, taken as explained.
+fn time_unit(reading: &mut Reading<'_>, at: usize) -> Option<String> {
+    let word = reading.word(at).to_string();
+    let known = [
+        "millisecond",
+        "ms",
+        "second",
+        "sec",
+        "minute",
+        "min",
+        "hour",
+        "day",
+    ]
+    .contains(&stem(&word).as_str());
+    if !known {
+        return None;
+    }
+    reading.taken[at] = true;
+    Some(word)
 }
 
 /// Words after which a number is a measure's value: "cost 1.99", "priced at 0.99".
@@ -2835,7 +2886,11 @@ fn data_plan(
             let word = reading.word(*index);
             word == "top" || word == "bottom" || SUPERLATIVES.contains(&word)
         });
-        let ranked_column = ranked_at.and_then(|at| {
+        // Or "which country has the most customers": the noun after "which".
+        let which_at = (reading.word(0) == "which" || reading.word(0) == "what")
+            .then_some(0)
+            .filter(|_| ranked_at.is_some());
+        let ranked_column = [ranked_at, which_at].into_iter().flatten().find_map(|at| {
             let noun = (at + 1..reading.tokens.len())
                 .take(3)
                 .find(|index| number_word(reading.word(*index)).is_none())?;
@@ -3057,6 +3112,47 @@ fn data_plan(
             }
         }
     }
+    // "customers that have a company", "tracks with a composer": the column holds a value.
+    for index in 0..reading.tokens.len() {
+        if !["have", "has", "with"].contains(&reading.word(index)) || !count {
+            continue;
+        }
+        let start = if ["a", "an", "any"].contains(&reading.word(index + 1)) {
+            index + 2
+        } else {
+            index + 1
+        };
+        let named: Vec<&ColumnMention> = all_columns
+            .iter()
+            .filter(|mention| mention.start == start && mention.score >= 2.5)
+            .filter(|mention| {
+                let column = &schema.tables[mention.table].columns[mention.column];
+                !is_key(column) && !is_measure(column) && !is_flag(column)
+            })
+            .filter(|mention| {
+                let after = mention.start + mention.len;
+                !reading.taken[after.min(reading.tokens.len().saturating_sub(1))]
+                    || after >= reading.tokens.len()
+            })
+            .collect();
+        if let Some((table_index, column)) = best_column(&named) {
+            let name = schema.tables[table_index].columns[column].name.clone();
+            conditions.push(Condition {
+                column: ColumnRef {
+                    table: schema.tables[table_index].id.0,
+                    column: name.clone(),
+                },
+                comparison: Comparison::Eq,
+                value: Literal::NotNull,
+                label: name,
+            });
+            for mention in named {
+                for flag in &mut reading.taken[mention.start..mention.start + mention.len] {
+                    *flag = true;
+                }
+            }
+        }
+    }
     if let Some(number) = &number {
         let before: Vec<&ColumnMention> = columns
             .iter()
@@ -3067,28 +3163,32 @@ fn data_plan(
             .collect();
         let target = best_column(&before)
             .or_else(|| {
-                // "cost more than 1": the comparison's own word.
-                let word = reading.word(number.at.saturating_sub(1));
-                let senses = meanings(word);
-                (0..table.columns.len())
-                    .find(|index| {
-                        is_measure(&table.columns[*index])
-                            && name_stems(&table.columns[*index].name)
-                                .iter()
-                                .any(|part| senses.contains(part))
+                // "cost more than 1", "longer than 5 minutes": the comparison's own words.
+                [number.at.saturating_sub(1), number.at]
+                    .into_iter()
+                    .find_map(|at| {
+                        let senses = meanings(reading.word(at));
+                        (0..table.columns.len()).find(|index| {
+                            is_measure(&table.columns[*index])
+                                && name_stems(&table.columns[*index].name)
+                                    .iter()
+                                    .any(|part| senses.contains(part))
+                        })
                     })
                     .map(|index| (subject, index))
             })
             .or_else(|| main_measure(table).map(|index| (subject, index)));
         if let Some((table_index, column)) = target {
             let name = schema.tables[table_index].columns[column].name.clone();
+            // "5 minutes" against milliseconds: the unit the column counts in.
+            let value = number.value * unit_factor(number.unit.as_deref(), &name);
             conditions.push(Condition {
                 column: ColumnRef {
                     table: schema.tables[table_index].id.0,
                     column: name.clone(),
                 },
                 comparison: number.comparison,
-                value: Literal::Number(number.value),
+                value: Literal::Number(value),
                 label: name,
             });
         }
@@ -3393,6 +3493,7 @@ fn describe_spec(schema: &Schema, spec: &QuerySpec) -> String {
                     Literal::Number(number) => format_number(*number),
                     Literal::Bool(flag) => flag.to_string(),
                     Literal::Null => "missing".to_string(),
+                    Literal::NotNull => "present".to_string(),
                 };
                 match condition.comparison {
                     Comparison::Eq => format!("{} is {value}", condition.column.column),
@@ -3427,6 +3528,7 @@ fn literal_sql(literal: &Literal) -> String {
         Literal::Number(number) => format_number_sql(*number),
         Literal::Bool(flag) => if *flag { "TRUE" } else { "FALSE" }.to_string(),
         Literal::Null => "NULL".to_string(),
+        Literal::NotNull => "NOT NULL".to_string(),
     }
 }
 
@@ -3497,8 +3599,8 @@ fn to_sql(
     let mut wheres = Vec::new();
     for condition in &spec.conditions {
         let column = column_sql(&condition.column)?;
-        if condition.value == Literal::Null {
-            wheres.push(format!("{column} IS NULL"));
+        if matches!(condition.value, Literal::Null | Literal::NotNull) {
+            wheres.push(format!("{column} IS {}", literal_sql(&condition.value)));
             continue;
         }
         wheres.push(format!(

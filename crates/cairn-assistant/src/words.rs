@@ -115,6 +115,14 @@ const SYNONYMS: &[(&str, &[&str])] = &[
         &["length", "duration", "millisecond", "second", "minute"],
     ),
     (
+        "longer",
+        &["length", "duration", "millisecond", "second", "minute"],
+    ),
+    (
+        "shorter",
+        &["length", "duration", "millisecond", "second", "minute"],
+    ),
+    (
         "shortest",
         &["length", "duration", "millisecond", "second", "minute"],
     ),
