@@ -1709,6 +1709,16 @@ fn unit_factor(unit: Option<&str>, column: &str) -> f64 {
         "day" => Some(86_400.0),
         _ => None,
     };
+    if unit.is_some_and(|unit| ["cent", "cents", "penny", "pence"].contains(&unit)) {
+        return if identifier_words(column)
+            .iter()
+            .any(|word| stem(word) == "cent")
+        {
+            1.0
+        } else {
+            0.01
+        };
+    }
     let Some(given) = unit.and_then(seconds) else {
         return 1.0;
     };
@@ -1833,6 +1843,9 @@ fn time_unit(reading: &mut Reading<'_>, at: usize) -> Option<String> {
         "min",
         "hour",
         "day",
+        "cent",
+        "penny",
+        "pence",
     ]
     .contains(&stem(&word).as_str());
     if !known {
@@ -2825,6 +2838,35 @@ fn data_plan(
 
     // Which X has the most Y.
     let ranked_groups = which_has_most(&reading);
+    // "which region has the highest total quota": an entity ranked, not one value.
+    if reading.word(0) == "which" && superlative.is_some() && ranked_groups.is_none() {
+        aggregate = None;
+    }
+    // "the oldest employee", "the most recent invoice": ranked by a date.
+    let by_date = (0..reading.tokens.len()).find_map(|index| {
+        if reading.taken[index] {
+            return None;
+        }
+        match reading.word(index) {
+            "oldest" | "earliest" => Some(Direction::Least),
+            "newest" | "latest" | "youngest" | "recent" | "recently" => Some(Direction::Most),
+            _ => None,
+        }
+    });
+    let date_ranked = by_date
+        .filter(|_| measure_from_words.is_none() && ranked_groups.is_none())
+        .and_then(|direction| date_column_for(&reading, table).map(|column| (direction, column)));
+    if let Some((direction, column)) = date_ranked {
+        aggregate = None;
+        spec.measure = Some(ColumnRef {
+            table: table.id.0,
+            column: table.columns[column].name.clone(),
+        });
+        spec.rank = Some(Rank {
+            limit: limit.unwrap_or(1),
+            ascending: direction == Direction::Least,
+        });
+    }
     if let Some((group_table, _, direction)) = ranked_groups {
         group = Some(Group::Table(schema.tables[group_table].id.0));
         let counted = graph
@@ -2870,6 +2912,8 @@ fn data_plan(
             limit: limit.unwrap_or(1),
             ascending: direction == Direction::Least,
         });
+    } else if date_ranked.is_some() {
+        // Ranked by a date above.
     } else if limit.is_some() || (superlative.is_some() && aggregate.is_none()) {
         // Top N rows by a measure.
         let direction = superlative
