@@ -27,8 +27,10 @@ from the catalog's metadata).";
 
 /// Rows shown in an answer's table at most.
 const SHOWN_ROWS: usize = 20;
-/// Value lookups run for one question at most.
-const MAX_LOOKUPS: usize = 16;
+/// Tables a question's value lookups read at most (one statement each).
+const MAX_LOOKUPS: usize = 10;
+/// Text columns of one table a lookup reads at most.
+const MAX_LOOKUP_COLUMNS: usize = 24;
 /// How far (in relations) a question may reach from its main table.
 const MAX_HOPS: usize = 4;
 
@@ -322,11 +324,11 @@ impl Day {
     }
 }
 
-/// A value lookup the catalog may run for the asker before the answer is planned.
+/// A value lookup the catalog may run for the asker before the answer is planned: one
+/// statement per table over its text columns, each row a column's name and a value found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookup {
     pub table: ResourceId,
-    pub column: String,
     pub integration: IntegrationId,
     pub sql: String,
 }
@@ -2148,29 +2150,36 @@ pub fn lookups(
         .join(", ");
     let mut out = Vec::new();
     for (table, _) in graph.reachable(subject) {
-        let item = &schema.tables[table];
-        for column in &item.columns {
-            if out.len() >= MAX_LOOKUPS {
-                return out;
-            }
-            if !is_text(column) || is_date(column) {
-                continue;
-            }
-            let quoted = engine.quote(&column.name);
-            let text = match engine {
-                Engine::Mysql => format!("CAST({quoted} AS CHAR)"),
-                Engine::Postgres | Engine::Sqlite => format!("CAST({quoted} AS TEXT)"),
-            };
-            out.push(Lookup {
-                table: item.id,
-                column: column.name.clone(),
-                integration,
-                sql: format!(
-                    "SELECT DISTINCT {text} FROM {} WHERE lower({text}) IN ({in_list}) LIMIT 20",
-                    engine.table_name(item)
-                ),
-            });
+        if out.len() >= MAX_LOOKUPS {
+            break;
         }
+        let item = &schema.tables[table];
+        let parts: Vec<String> = item
+            .columns
+            .iter()
+            .filter(|column| is_text(column) && !is_date(column))
+            .take(MAX_LOOKUP_COLUMNS)
+            .map(|column| {
+                let quoted = engine.quote(&column.name);
+                let text = match engine {
+                    Engine::Mysql => format!("CAST({quoted} AS CHAR)"),
+                    Engine::Postgres | Engine::Sqlite => format!("CAST({quoted} AS TEXT)"),
+                };
+                format!(
+                    "SELECT '{}' AS c, {text} AS v FROM {} WHERE lower({text}) IN ({in_list})",
+                    column.name.replace('\'', "''"),
+                    engine.table_name(item)
+                )
+            })
+            .collect();
+        if parts.is_empty() {
+            continue;
+        }
+        out.push(Lookup {
+            table: item.id,
+            integration,
+            sql: format!("{} LIMIT 100", parts.join(" UNION ")),
+        });
     }
     out
 }

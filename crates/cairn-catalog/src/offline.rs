@@ -63,23 +63,27 @@ impl Catalog {
                 found = outcome.as_ref().map(|result| result.rows.len()).unwrap_or(0),
                 "value lookup"
             );
-            if let Ok(result) = outcome {
-                let found: Vec<String> = result
-                    .rows
-                    .iter()
-                    .filter_map(|row| row.first())
-                    .filter_map(|value| match value {
-                        Value::String(text) => Some(text.clone()),
-                        Value::Number(number) => Some(number.to_string()),
-                        _ => None,
-                    })
-                    .collect();
-                if !found.is_empty() {
-                    values.push(FoundValues {
+            let Ok(result) = outcome else {
+                continue;
+            };
+            for row in &result.rows {
+                let (Some(Value::String(column)), Some(value)) = (row.first(), row.get(1)) else {
+                    continue;
+                };
+                let value = match value {
+                    Value::String(text) => text.clone(),
+                    Value::Number(number) => number.to_string(),
+                    _ => continue,
+                };
+                match values.iter_mut().find(|found: &&mut FoundValues| {
+                    found.table == lookup.table && &found.column == column
+                }) {
+                    Some(found) => found.values.push(value),
+                    None => values.push(FoundValues {
                         table: lookup.table,
-                        column: lookup.column,
-                        values: found,
-                    });
+                        column: column.clone(),
+                        values: vec![value],
+                    }),
                 }
             }
         }
