@@ -472,6 +472,12 @@ fn plain(tokens: &[Token]) -> String {
         .join(" ")
 }
 
+/// Words after which a word stands as a thing: determiners, "of", "how many".
+const NOUN_INTRODUCERS: &[&str] = &[
+    "the", "a", "an", "our", "their", "its", "his", "her", "my", "your", "of", "per", "each",
+    "every", "any", "many", "much", "number", "these", "those", "some", "no", "top",
+];
+
 const AGGREGATE_WORDS: &[&str] = &[
     "total", "sum", "average", "avg", "mean", "highest", "lowest", "maximum", "minimum", "max",
     "min", "largest", "smallest", "biggest",
@@ -3299,13 +3305,37 @@ fn data_plan(
     }
     spec.conditions.extend(conditions);
 
-    // Words nothing explained: say so rather than answer another question.
+    // Words nothing explained: say so rather than answer another question. Only words that
+    // stand as things do ("the average weight", "how many unicorns", "Spotify"); verbs and
+    // modifiers of a named column ("customers live in", "each office location") do not.
+    let named_at = |index: usize| {
+        reading
+            .tables
+            .iter()
+            .map(|mention| (mention.start, mention.len))
+            .chain(columns.iter().map(|mention| (mention.start, mention.len)))
+            .any(|(start, len)| start <= index && index < start + len)
+    };
+    let significant = |index: usize| {
+        let token = &reading.tokens[index];
+        let proper = index > 0 && token.raw.chars().next().is_some_and(char::is_uppercase);
+        let previous = if index > 0 {
+            reading.word(index - 1)
+        } else {
+            ""
+        };
+        let introduced =
+            NOUN_INTRODUCERS.contains(&previous) || AGGREGATE_WORDS.contains(&previous);
+        let verb_like = token.text.ends_with("ed") || token.text.ends_with("ly");
+        proper || (introduced && !verb_like && !named_at(index + 1))
+    };
     let unexplained: Vec<String> = reading
         .tokens
         .iter()
         .enumerate()
         .filter(|(index, token)| {
-            !reading.taken[*index]
+            significant(*index)
+                && !reading.taken[*index]
                 && !is_stopword(&token.text)
                 && !is_filler(&token.text)
                 && !SUPERLATIVES.contains(&token.text.as_str())
@@ -3381,7 +3411,7 @@ fn build_and_plan(
     schema: &Schema,
     graph: &Graph<'_>,
     spec: QuerySpec,
-    values: &[Grounded],
+    _values: &[Grounded],
     ambiguous: Vec<String>,
     unexplained: Vec<String>,
     sql_integrations: &[IntegrationId],
@@ -3412,22 +3442,17 @@ fn build_and_plan(
             citations,
         );
     }
-    // Without the right to run SQL that is what the asker needs to hear first.
-    let may_run = table
-        .integration
-        .is_some_and(|integration| sql_integrations.contains(&integration));
-    if may_run && !unexplained.is_empty() && values.is_empty() && spec.conditions.is_empty() {
-        let explained_tables = !remembered.tables.is_empty();
-        if explained_tables && unexplained.len() >= 2 {
-            return refuse(
-                format!(
-                    "I understood: {subject_words}. But I could not match \"{}\" to a table, a \
-                     column or a value you may see, so I will not guess a number.",
-                    unexplained.join(" ")
-                ),
-                citations,
-            );
-        }
+    // A word nothing explained may be the whole point ("the average weight"): no number.
+    if !unexplained.is_empty() {
+        return refuse(
+            format!(
+                "I understood: {subject_words}. But I could not match \"{}\" to a table, a \
+                 column or a value you may see (no table I can see holds it), so I will not \
+                 guess a number.",
+                unexplained.join(" ")
+            ),
+            citations,
+        );
     }
     let Some(engine) = table.engine.as_deref().and_then(Engine::parse) else {
         return refuse(
@@ -4639,6 +4664,35 @@ mod tests {
         let (sql_text, plan) = sql("top 3 regions", &none);
         assert_eq!(sql_text, None, "{}", plan.text);
         assert!(plan.text.contains("by what"), "{}", plan.text);
+    }
+
+    #[test]
+    fn unexplained_things_refuse_but_verbs_do_not() {
+        let none = ThreadContext::default();
+        // A thing nothing in the catalog holds: no number.
+        for question in [
+            "what is the average weight of orders?",
+            "how many unicorns did customers order last year?",
+            "how many orders were shipped via Zeppelin?",
+        ] {
+            let (sql_text, plan) = sql(question, &none);
+            assert_eq!(sql_text, None, "{question}: {}", plan.text);
+            assert!(plan.text.contains("could not match"), "{}", plan.text);
+        }
+        // Verbs and general words around what is named still get an answer.
+        for question in [
+            "how many orders were booked in 2023?",
+            "what's the single biggest order total we've ever had?",
+            "how many orders came in last month?",
+        ] {
+            let (sql_text, plan) = sql(question, &none);
+            assert!(sql_text.is_some(), "{question}: {}", plan.text);
+        }
+        // A ranking by date.
+        assert_eq!(
+            sql("what was the most recent order?", &none).0.unwrap(),
+            r#"SELECT t0."id", t0."ordered_on" FROM "orders" t0 ORDER BY t0."ordered_on" DESC LIMIT 1"#
+        );
     }
 
     #[test]
