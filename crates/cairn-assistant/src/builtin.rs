@@ -2665,6 +2665,27 @@ fn data_plan(
         }
     };
 
+    // "show them", "list them", "which ones": the previous question's rows themselves.
+    if follow_up
+        && aggregate.is_none()
+        && any_phrase(
+            &lower,
+            &[
+                "show",
+                "list",
+                "which ones",
+                "what are they",
+                "who are they",
+                "give me",
+            ],
+        )
+    {
+        spec.aggregate = None;
+        spec.measure = None;
+        spec.group = None;
+        spec.rank = None;
+    }
+
     // Columns the question names, the main table's and its neighbours' first.
     let reach: HashMap<usize, usize> = graph.reachable(subject).into_iter().collect();
     let best_column = |mentions: &[&ColumnMention]| -> Option<(usize, usize)> {
@@ -2785,7 +2806,8 @@ fn data_plan(
         {
             *flag = true;
         }
-        if aggregate.is_none() {
+        // "per reason" after "the total amount of refunds" keeps the total.
+        if aggregate.is_none() && !(follow_up && spec.aggregate.is_some()) {
             counts_by_default = true;
             aggregate = Some(Aggregate::Count);
         }
