@@ -138,6 +138,72 @@ fn as_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
+/// The file whose lock marks an index open for writing: tantivy's writer lock, which a running
+/// `cairn serve` holds on its data directory's index for as long as it runs.
+const WRITER_LOCK_FILE: &str = ".tantivy-writer.lock";
+
+/// An index directory held for maintenance: while it lives, no process can open the index for
+/// writing (a `cairn serve` starting on it fails to), and none had it open when it was taken.
+#[derive(Debug)]
+pub struct DirectoryLock {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+impl DirectoryLock {
+    /// Takes the index directory `directory` (created when absent); `None` when a process has
+    /// the index open for writing, e.g. a running server.
+    pub fn take(directory: &Path) -> Result<Option<DirectoryLock>> {
+        let failed = |error: std::io::Error| {
+            SearchError::Directory(format!("{}: {error}", directory.display()))
+        };
+        std::fs::create_dir_all(directory).map_err(failed)?;
+        let path = directory.join(WRITER_LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(failed)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(DirectoryLock { file, path })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(error)) => Err(failed(error)),
+        }
+    }
+
+    /// Empties the index directory: the next server to open it rebuilds the index from the
+    /// store's change feed.
+    pub fn clear(&self) -> Result<()> {
+        let directory = self.path.parent().unwrap_or_else(|| Path::new("."));
+        let failed = |error: std::io::Error| {
+            SearchError::Directory(format!("{}: {error}", directory.display()))
+        };
+        for entry in std::fs::read_dir(directory).map_err(failed)? {
+            let entry = entry.map_err(failed)?;
+            if entry.file_name() == WRITER_LOCK_FILE {
+                continue;
+            }
+            let path = entry.path();
+            if entry.file_type().map_err(failed)?.is_dir() {
+                std::fs::remove_dir_all(&path).map_err(failed)?;
+            } else {
+                std::fs::remove_file(&path).map_err(failed)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DirectoryLock {
+    fn drop(&mut self) {
+        // As tantivy does when its writer closes: the lock file goes with the lock.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
 /// One node's index.
 pub struct SearchIndex {
     reader: IndexReader,
@@ -489,6 +555,33 @@ mod tests {
             owners: vec![],
             teams: teams.iter().copied().map(TeamId).collect(),
         }
+    }
+
+    #[test]
+    fn an_index_open_for_writing_cannot_be_taken_and_a_taken_one_cannot_be_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = dir.path().join("index");
+        let index = SearchIndex::open(&directory).unwrap();
+        index
+            .apply(&[resource(1, 1, "orders", &[1])], &[], 1)
+            .unwrap();
+        assert!(DirectoryLock::take(&directory).unwrap().is_none());
+        drop(index);
+        let lock = DirectoryLock::take(&directory)
+            .unwrap()
+            .expect("free once closed");
+        assert!(
+            SearchIndex::open(&directory).is_err(),
+            "held for maintenance"
+        );
+        lock.clear().unwrap();
+        drop(lock);
+        let again = SearchIndex::open(&directory).unwrap();
+        assert_eq!(
+            again.applied_seq().unwrap(),
+            0,
+            "cleared: rebuilt from the feed"
+        );
     }
 
     #[test]
