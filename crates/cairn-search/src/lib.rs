@@ -11,8 +11,7 @@ use cairn_domain::{ResourceId, ResourceKind, Scope, TeamId, WorkspaceId};
 use tantivy::collector::TopDocs;
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
@@ -597,7 +596,10 @@ impl SearchIndex {
                         .u64("id")?,
                 );
             }
-            if let Some(id) = slot.as_ref().and_then(|column| column.first(address.doc_id)) {
+            if let Some(id) = slot
+                .as_ref()
+                .and_then(|column| column.first(address.doc_id))
+            {
                 scored.push((score, ResourceId(i64::try_from(id).unwrap_or(0))));
             }
         }

@@ -340,9 +340,10 @@ impl Catalog {
         }
         let path = format!("{database}.{schema}.{name}");
         let description = if rng.chance(75) {
+            let adjective = *rng.pick(ADJECTIVES);
             format!(
                 "{} {noun} records from the {system} system, one row per {} per {}.{}",
-                capitalised(*rng.pick(ADJECTIVES)),
+                capitalised(adjective),
                 if other != noun { other } else { "entry" },
                 rng.pick(PERIODS),
                 if rng.chance(30) {
@@ -546,8 +547,8 @@ pub async fn search(resources: usize, query_count: usize) -> Result<()> {
     let questions = self::questions(query_count);
     let fts5 = fts5_side(&dir.path().join("fts5.db"), resources, &questions).await?;
     println!(
-        "sqlite fts5: {:.0} resources/s, queries p50 {:.2} ms p99 {:.2} ms, peak {:.0} MB, {} of \
-         {query_count} queries found something",
+        "sqlite fts5: {:.0} resources/s, queries p50 {:.2} ms p99 {:.2} ms, process peak {:.0} MB \
+         during its run, {} of {query_count} queries found something",
         fts5.index_per_s, fts5.p50_ms, fts5.p99_ms, fts5.peak_mb, fts5.answered
     );
     println!(
