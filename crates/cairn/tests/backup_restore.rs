@@ -135,7 +135,7 @@ impl Api {
 
     /// Names of what a search finds.
     async fn search(&self, words: &str) -> Vec<String> {
-        let found = self.get(&format!("/resources?q={words}&limit=20")).await;
+        let found = self.get(&format!("/resources?q={words}&limit=200")).await;
         found["items"]
             .as_array()
             .expect("a list")
@@ -252,8 +252,27 @@ async fn a_backup_taken_while_serving_restores_into_a_fresh_directory() {
             .contains(&"wombat_payouts".to_string())
     );
 
-    // The snapshot, taken while the server runs.
-    let (_, said) = succeeds(&["backup", "--to", text(&backup), "--data-dir", text(&first)]);
+    // The snapshot, taken while the server runs and people keep writing.
+    let backing_up = tokio::task::spawn_blocking({
+        let (backup, first) = (backup.clone(), first.clone());
+        move || succeeds(&["backup", "--to", text(&backup), "--data-dir", text(&first)])
+    });
+    let mut written = 0;
+    while (!backing_up.is_finished() && written < 150) || written < 3 {
+        api.post(
+            "/resources",
+            json!({"kind": "term", "name": format!("Burst {written}"), "teams": [team]}),
+        )
+        .await;
+        written += 1;
+    }
+    let (_, said) = backing_up.await.unwrap();
+    api.post(
+        "/resources",
+        json!({"kind": "term", "name": format!("Burst {written}"), "teams": [team]}),
+    )
+    .await;
+    written += 1;
     assert!(
         said.contains("secret key"),
         "says the key is not in it: {said}"
@@ -365,6 +384,18 @@ async fn a_backup_taken_while_serving_restores_into_a_fresh_directory() {
             .contains(&"wombat_payouts".to_string())
     );
     assert!(api.search("zebrafinch").await.is_empty());
+    // Of the terms written during the backup, a first stretch is in it, with no gap, and not
+    // the last (written after it finished).
+    let mut bursts: Vec<usize> = api
+        .search("burst")
+        .await
+        .iter()
+        .filter_map(|name| name.strip_prefix("Burst ")?.parse().ok())
+        .collect();
+    bursts.sort_unstable();
+    eprintln!("{} of {written} terms written during the backup are in it", bursts.len());
+    assert!(bursts.len() < written, "{bursts:?} of {written}");
+    assert_eq!(bursts, (0..bursts.len()).collect::<Vec<_>>(), "{bursts:?}");
     // The sealed connection URL opens with the key: the connection test reaches the ledger.
     let tested = api
         .post(&format!("/integrations/{integration_id}/test"), json!({}))
