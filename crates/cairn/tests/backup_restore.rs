@@ -393,7 +393,10 @@ async fn a_backup_taken_while_serving_restores_into_a_fresh_directory() {
         .filter_map(|name| name.strip_prefix("Burst ")?.parse().ok())
         .collect();
     bursts.sort_unstable();
-    eprintln!("{} of {written} terms written during the backup are in it", bursts.len());
+    eprintln!(
+        "{} of {written} terms written during the backup are in it",
+        bursts.len()
+    );
     assert!(bursts.len() < written, "{bursts:?} of {written}");
     assert_eq!(bursts, (0..bursts.len()).collect::<Vec<_>>(), "{bursts:?}");
     // The sealed connection URL opens with the key: the connection test reaches the ledger.
