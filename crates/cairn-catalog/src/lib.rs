@@ -50,6 +50,7 @@ pub use secret::{generate_password, generate_secret, hash_secret};
 pub use settings::{AiSettings, AiSettingsInput, ProviderSetting};
 pub use sql::{PermissionsView, SqlInput};
 pub use syncs::{SyncProgressView, SyncStartedView};
+pub use vault::secret_key_fingerprint;
 
 /// Settings of the catalog services.
 #[derive(Debug, Clone)]

@@ -57,6 +57,42 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// The fingerprint of the key a node on `data_dir` would use (the operator's key if given, else
+/// the data directory's key file), without creating a key file; `None` when there is no key yet.
+/// A store records the fingerprint of the key its credentials are sealed with: equal
+/// fingerprints, same key.
+pub fn secret_key_fingerprint(
+    operator_key: Option<&str>,
+    data_dir: &Path,
+) -> Result<Option<String>> {
+    let key = match operator_key {
+        Some(text) => parse_key(text).ok_or_else(|| {
+            CatalogError::Internal(
+                "CAIRN_SECRET_KEY must be 32 bytes, as base64 or 64 hex digits".into(),
+            )
+        })?,
+        None => {
+            let path = data_dir.join("secret.key");
+            match std::fs::read_to_string(&path) {
+                Ok(text) => parse_key(&text).ok_or_else(|| {
+                    CatalogError::Internal(format!(
+                        "secret key file {} is not a key",
+                        path.display()
+                    ))
+                })?,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(error) => {
+                    return Err(CatalogError::Internal(format!(
+                        "secret key file {}: {error}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+    };
+    Ok(Some(fingerprint(&key)))
+}
+
 impl Vault {
     /// The operator's key if given, else the data directory's key file, created on first use.
     pub(crate) fn open(operator_key: Option<&str>, data_dir: &Path) -> Result<Vault> {
@@ -199,7 +235,20 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        assert_eq!(
+            secret_key_fingerprint(None, dir.path()).unwrap().as_deref(),
+            Some(vault.fingerprint())
+        );
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(secret_key_fingerprint(None, empty.path()).unwrap(), None);
+        assert!(!empty.path().join("secret.key").exists());
         let other = Vault::open(Some(&"ab".repeat(32)), dir.path()).unwrap();
+        assert_eq!(
+            secret_key_fingerprint(Some(&"ab".repeat(32)), empty.path())
+                .unwrap()
+                .as_deref(),
+            Some(other.fingerprint())
+        );
         assert!(other.open_secret(WorkspaceId(1), &sealed).is_err());
         assert!(Vault::open(Some("short"), dir.path()).is_err());
     }

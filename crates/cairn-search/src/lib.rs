@@ -11,8 +11,7 @@ use cairn_domain::{ResourceId, ResourceKind, Scope, TeamId, WorkspaceId};
 use tantivy::collector::TopDocs;
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions, Value,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
@@ -28,7 +27,13 @@ const STOPWORDS: &[&str] = &[
     "our", "show", "tell", "that", "the", "there", "this", "to", "we", "what", "where", "which",
     "who", "whom", "why", "with", "you", "your",
 ];
-const WRITER_MEMORY: usize = 32 * 1024 * 1024;
+/// The writer's indexing memory, shared by its threads (tantivy needs at least 15 MB each). It
+/// is held only while documents are staged: bigger in-memory segments mean fewer, larger
+/// segments on disk and less merging when a sync or a rebuild stages a million resources.
+const WRITER_MEMORY: usize = 128 * 1024 * 1024;
+/// Ids tracked one bit each above the index's highest id at open (32 MB of bits at most);
+/// beyond it every upsert deletes first.
+const MAX_TRACKED_IDS: u64 = 1 << 28;
 
 /// How deep a search may page: offset plus limit.
 pub const MAX_RESULT_WINDOW: usize = 10_000;
@@ -87,7 +92,9 @@ fn schema() -> (Schema, Fields) {
     let text = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer(ANALYZER)
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            // Frequencies for ranking; no positions: searches are term queries, never phrases,
+            // and positions would cost a third of the indexing time and space.
+            .set_index_option(IndexRecordOption::WithFreqs),
     );
     let fields = Fields {
         id: builder.add_u64_field("id", INDEXED | STORED | FAST),
@@ -138,10 +145,130 @@ fn as_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
+/// The file whose lock marks an index open for writing: tantivy's writer lock, which a running
+/// `cairn serve` holds on its data directory's index for as long as it runs.
+const WRITER_LOCK_FILE: &str = ".tantivy-writer.lock";
+
+/// An index directory held for maintenance: while it lives, no process can open the index for
+/// writing (a `cairn serve` starting on it fails to), and none had it open when it was taken.
+#[derive(Debug)]
+pub struct DirectoryLock {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+impl DirectoryLock {
+    /// Takes the index directory `directory` (created when absent); `None` when a process has
+    /// the index open for writing, e.g. a running server.
+    pub fn take(directory: &Path) -> Result<Option<DirectoryLock>> {
+        let failed = |error: std::io::Error| {
+            SearchError::Directory(format!("{}: {error}", directory.display()))
+        };
+        std::fs::create_dir_all(directory).map_err(failed)?;
+        let path = directory.join(WRITER_LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(failed)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(DirectoryLock { file, path })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(error)) => Err(failed(error)),
+        }
+    }
+
+    /// Empties the index directory: the next server to open it rebuilds the index from the
+    /// store's change feed.
+    pub fn clear(&self) -> Result<()> {
+        let directory = self.path.parent().unwrap_or_else(|| Path::new("."));
+        let failed = |error: std::io::Error| {
+            SearchError::Directory(format!("{}: {error}", directory.display()))
+        };
+        for entry in std::fs::read_dir(directory).map_err(failed)? {
+            let entry = entry.map_err(failed)?;
+            if entry.file_name() == WRITER_LOCK_FILE {
+                continue;
+            }
+            let path = entry.path();
+            if entry.file_type().map_err(failed)?.is_dir() {
+                std::fs::remove_dir_all(&path).map_err(failed)?;
+            } else {
+                std::fs::remove_file(&path).map_err(failed)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DirectoryLock {
+    fn drop(&mut self) {
+        // As tantivy does when its writer closes: the lock file goes with the lock.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
+/// Which ids may have a document in the index, so that a resource the index cannot hold yet
+/// is added without first deleting it (each delete is looked up in every segment at the next
+/// commit, which, for a rebuild of a million resources, is most of the work): every id up to
+/// `floor`, the highest in the index when it opened, and those above it added since.
+#[derive(Debug, Default)]
+struct KnownIds {
+    floor: u64,
+    /// Bit `id - floor - 1` is set once `id` is added.
+    added: Vec<u64>,
+    /// An id beyond what is tracked was added: every id may be held.
+    untracked: bool,
+}
+
+impl KnownIds {
+    fn starting_at(floor: u64) -> KnownIds {
+        KnownIds {
+            floor,
+            ..KnownIds::default()
+        }
+    }
+
+    fn may_hold(&self, id: u64) -> bool {
+        if self.untracked || id <= self.floor {
+            return true;
+        }
+        let bit = id - self.floor - 1;
+        usize::try_from(bit / 64)
+            .ok()
+            .and_then(|word| self.added.get(word))
+            .is_some_and(|word| word & (1 << (bit % 64)) != 0)
+    }
+
+    fn add(&mut self, id: u64) {
+        if self.untracked || id <= self.floor {
+            return;
+        }
+        let bit = id - self.floor - 1;
+        let Some(word) = usize::try_from(bit / 64)
+            .ok()
+            .filter(|_| bit < MAX_TRACKED_IDS)
+        else {
+            self.untracked = true;
+            self.added = Vec::new();
+            return;
+        };
+        if word >= self.added.len() {
+            self.added.resize(word + 1, 0);
+        }
+        self.added[word] |= 1 << (bit % 64);
+    }
+}
+
 /// One node's index.
 pub struct SearchIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
+    /// Guarded by the writer's lock in practice: only staging reads and changes it.
+    known: Mutex<KnownIds>,
     fields: Fields,
     /// The last change-feed sequence number applied, as committed in the index's payload.
     applied: AtomicI64,
@@ -196,9 +323,17 @@ impl SearchIndex {
             .payload
             .and_then(|payload| payload.parse().ok())
             .unwrap_or(0);
+        // The highest id any segment holds, deleted documents included.
+        let mut floor = 0;
+        for segment in reader.searcher().segment_readers() {
+            if segment.max_doc() > 0 {
+                floor = floor.max(segment.fast_fields().u64("id")?.max_value());
+            }
+        }
         Ok(SearchIndex {
             reader,
             writer: Mutex::new(writer),
+            known: Mutex::new(KnownIds::starting_at(floor)),
             fields,
             applied: AtomicI64::new(applied),
         })
@@ -230,14 +365,24 @@ impl SearchIndex {
             .writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for id in removed
-            .iter()
-            .chain(upserted.iter().map(|resource| &resource.id))
-        {
-            writer.delete_term(Term::from_field_u64(fields.id, as_u64(id.0)));
+        let mut known = self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for id in removed {
+            if known.may_hold(as_u64(id.0)) {
+                writer.delete_term(Term::from_field_u64(fields.id, as_u64(id.0)));
+            }
         }
+        // Each upsert deletes what the index may hold of it, then adds it: a delete reaches
+        // only documents added before it.
         for resource in upserted {
+            let id = as_u64(resource.id.0);
+            if known.may_hold(id) {
+                writer.delete_term(Term::from_field_u64(fields.id, id));
+            }
             writer.add_document(self.document(resource))?;
+            known.add(id);
         }
         Ok(())
     }
@@ -303,6 +448,10 @@ impl SearchIndex {
         commit.set_payload("0");
         commit.commit()?;
         self.applied.store(0, Ordering::SeqCst);
+        *self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = KnownIds::default();
         drop(writer);
         self.reader.reload()?;
         Ok(())
@@ -433,11 +582,23 @@ impl SearchIndex {
             .order_by_score();
         let hits = searcher.search(&BooleanQuery::new(clauses), &collector)?;
         let mut scored = Vec::with_capacity(hits.len());
+        // Ids from the fast column, not the stored document: no block of stored fields is
+        // read and decompressed per hit.
+        let mut columns: Vec<Option<tantivy::columnar::Column<u64>>> =
+            vec![None; searcher.segment_readers().len()];
         for (score, address) in hits {
-            let document: TantivyDocument = searcher.doc(address)?;
-            if let Some(id) = document
-                .get_first(fields.id)
-                .and_then(|value| value.as_u64())
+            let slot = &mut columns[address.segment_ord as usize];
+            if slot.is_none() {
+                *slot = Some(
+                    searcher
+                        .segment_reader(address.segment_ord)
+                        .fast_fields()
+                        .u64("id")?,
+                );
+            }
+            if let Some(id) = slot
+                .as_ref()
+                .and_then(|column| column.first(address.doc_id))
             {
                 scored.push((score, ResourceId(i64::try_from(id).unwrap_or(0))));
             }
@@ -489,6 +650,87 @@ mod tests {
             owners: vec![],
             teams: teams.iter().copied().map(TeamId).collect(),
         }
+    }
+
+    #[test]
+    fn an_index_open_for_writing_cannot_be_taken_and_a_taken_one_cannot_be_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = dir.path().join("index");
+        let index = SearchIndex::open(&directory).unwrap();
+        index
+            .apply(&[resource(1, 1, "orders", &[1])], &[], 1)
+            .unwrap();
+        assert!(DirectoryLock::take(&directory).unwrap().is_none());
+        drop(index);
+        let lock = DirectoryLock::take(&directory)
+            .unwrap()
+            .expect("free once closed");
+        assert!(
+            SearchIndex::open(&directory).is_err(),
+            "held for maintenance"
+        );
+        lock.clear().unwrap();
+        drop(lock);
+        let again = SearchIndex::open(&directory).unwrap();
+        assert_eq!(
+            again.applied_seq().unwrap(),
+            0,
+            "cleared: rebuilt from the feed"
+        );
+    }
+
+    #[test]
+    fn a_reopened_index_replaces_what_it_held_and_a_fresh_one_what_it_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = dir.path().join("index");
+        let scope = Scope::Workspace(WorkspaceId(1));
+        let find = |index: &SearchIndex, text: &str| {
+            let query = SearchQuery {
+                text: text.into(),
+                ..SearchQuery::default()
+            };
+            index.search(&scope, &query, 0, 10).unwrap()
+        };
+        let index = SearchIndex::open(&directory).unwrap();
+        // Twice in one batch and again in the next: the last one stays.
+        index
+            .apply(
+                &[
+                    resource(1, 1, "orders", &[1]),
+                    resource(1, 1, "invoices", &[1]),
+                    resource(2, 1, "payments", &[1]),
+                ],
+                &[],
+                1,
+            )
+            .unwrap();
+        assert!(find(&index, "orders").is_empty());
+        index
+            .apply(&[resource(2, 1, "refunds", &[1])], &[], 2)
+            .unwrap();
+        assert!(find(&index, "payments").is_empty());
+        assert_eq!(find(&index, "invoices"), vec![ResourceId(1)]);
+        drop(index);
+        let index = SearchIndex::open(&directory).unwrap();
+        index
+            .apply(&[resource(1, 1, "ledgers", &[1])], &[ResourceId(2)], 3)
+            .unwrap();
+        assert!(find(&index, "invoices").is_empty());
+        assert!(find(&index, "refunds").is_empty());
+        assert_eq!(find(&index, "ledgers"), vec![ResourceId(1)]);
+        // Ids far apart are tracked or, past what is tracked, deleted first anyway.
+        let far = i64::try_from(MAX_TRACKED_IDS).unwrap() * 2;
+        for round in ["alpha", "beta"] {
+            index
+                .apply(
+                    &[resource(far, 1, round, &[1]), resource(5, 1, round, &[1])],
+                    &[],
+                    4,
+                )
+                .unwrap();
+        }
+        assert!(find(&index, "alpha").is_empty());
+        assert_eq!(find(&index, "beta").len(), 2);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! change feed in the same transaction, which is what the search index follows.
 
 mod audit;
+mod backup;
 mod error;
 mod integrations;
 mod memory;
@@ -23,6 +24,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
 pub use audit::AuditRow;
+pub use backup::{
+    BackupError, StoreFileInfo, check_sqlite_header, inspect_store_file, latest_migration,
+};
 pub use error::StoreError;
 pub use integrations::{
     CrawlItem, CrawlRelation, DbtApplied, ImportedDoc, IntegrationRow, RelationRow, SyncCounts,

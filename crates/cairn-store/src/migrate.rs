@@ -17,6 +17,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_sign_in_attempts.sql")),
 ];
 
+/// The newest migration this build knows.
+pub(crate) fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |(version, _)| *version)
+}
+
 fn for_backend(sql: &str, backend: Backend) -> String {
     match backend {
         Backend::Sqlite => sql
@@ -80,6 +85,13 @@ async fn apply(store: &Store, connection: &mut sqlx::AnyConnection) -> Result<()
         .iter()
         .map(|row| row.get::<i64, _>(0))
         .collect();
+    if let Some(newest) = applied.iter().max().filter(|newest| **newest > latest()) {
+        return Err(crate::StoreError::Config(format!(
+            "the store is at migration {newest}, newer than this Cairn knows (up to {}): run \
+             the Cairn version that wrote it, or a later one",
+            latest()
+        )));
+    }
     for (version, sql) in MIGRATIONS {
         if applied.contains(version) {
             continue;

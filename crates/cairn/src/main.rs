@@ -8,7 +8,9 @@ use anyhow::{Context, Result, bail};
 use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role};
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod backup;
 mod bench;
+mod bench_search;
 mod bench_sync;
 
 #[derive(Parser, Debug)]
@@ -89,6 +91,28 @@ enum Command {
     /// Benchmarks, printing figures and ratios against a baseline run in the same process.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Writes a consistent snapshot of the SQLite store to a file, while the server runs or
+    /// not. It holds the store only: keep the secret key (DATA_DIR/secret.key or
+    /// CAIRN_SECRET_KEY) apart from it. A PostgreSQL store is backed up with pg_dump.
+    Backup {
+        /// The file to write (refused if it exists, unless --force).
+        #[arg(long)]
+        to: PathBuf,
+        /// Replaces the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Restores a backup into the data directory (the server must be stopped), after checking
+    /// it is an intact Cairn store this version can open. The search index is rebuilt from it
+    /// when the server starts; put the secret key it was sealed with beside it.
+    Restore {
+        /// The backup file written by `cairn backup`.
+        #[arg(long)]
+        from: PathBuf,
+        /// Replaces the data directory's store if it has one (kept beside it under a new name).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -101,6 +125,16 @@ enum BenchCommand {
         /// Questions asked per catalog size.
         #[arg(long, default_value_t = 200)]
         questions: usize,
+    },
+    /// Cairn's search index over a generated catalog (two workspaces, fifty teams) beside
+    /// SQLite FTS5 over the same data, with the same filtered queries; the last line sums it up.
+    Search {
+        /// Resources in the generated catalog.
+        #[arg(long, default_value = "100000", value_parser = parse_count)]
+        resources: usize,
+        /// Queries asked of each side.
+        #[arg(long, default_value_t = 2000)]
+        queries: usize,
     },
     /// A sync through the API against the raw catalog queries it needs, on a generated
     /// PostgreSQL warehouse in a throwaway server, with the store on SQLite and on PostgreSQL.
@@ -238,6 +272,14 @@ fn parse_allow_list(text: &str) -> Result<cairn_connect::TargetPolicy, String> {
     cairn_connect::TargetPolicy::parse(text).map_err(|error| error.to_string())
 }
 
+/// A count such as `1000000` or `1_000_000`.
+fn parse_count(text: &str) -> Result<usize, String> {
+    text.trim()
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("not a count: {text}"))
+}
+
 fn parse_role(text: &str) -> Result<Role, String> {
     Role::parse(text).ok_or_else(|| format!("unknown role {text:?}: admin, editor or viewer"))
 }
@@ -351,6 +393,9 @@ async fn main() -> Result<()> {
     {
         return bench::assistant(&bench::parse_sizes(resources)?, (*questions).max(1)).await;
     }
+    if let Command::Bench(BenchCommand::Search { resources, queries }) = &cli.command {
+        return bench_search::search((*resources).max(1), (*queries).max(1)).await;
+    }
     if let Command::Bench(BenchCommand::Sync { tables, columns }) = &cli.command {
         return bench_sync::sync((*tables).max(1), (*columns).max(3)).await;
     }
@@ -364,6 +409,26 @@ async fn main() -> Result<()> {
         .take()
         .map(absolute_sqlite_url)
         .transpose()?;
+    let secret_key = std::env::var("CAIRN_SECRET_KEY")
+        .ok()
+        .filter(|key| !key.is_empty());
+    // Backup and restore work on the store's file, not through the catalog.
+    match &cli.command {
+        Command::Backup { to, force } => {
+            return backup::backup(&database_url(&cli), &cli.data_dir, to, *force).await;
+        }
+        Command::Restore { from, force } => {
+            return backup::restore(
+                &database_url(&cli),
+                &cli.data_dir,
+                secret_key.as_deref(),
+                from,
+                *force,
+            )
+            .await;
+        }
+        _ => {}
+    }
     let mut config = CatalogConfig::new(cli.data_dir.clone());
     match &cli.command {
         Command::Serve {
@@ -383,9 +448,7 @@ async fn main() -> Result<()> {
             config.scheduled_sync = false;
         }
     }
-    config.secret_key = std::env::var("CAIRN_SECRET_KEY")
-        .ok()
-        .filter(|key| !key.is_empty());
+    config.secret_key = secret_key;
     let catalog = Catalog::open(&database_url(&cli), config)
         .await
         .context("cannot open the store")?;
@@ -540,7 +603,9 @@ async fn main() -> Result<()> {
                 view.added, view.changed, view.removed, view.tables, view.views, view.columns
             );
         }
-        Command::Bench(_) => unreachable!("benchmarks run before the store opens"),
+        Command::Bench(_) | Command::Backup { .. } | Command::Restore { .. } => {
+            unreachable!("benchmarks, backups and restores run before the store opens")
+        }
         Command::Purge => {
             let purged = catalog.purge().await?;
             println!("purged {purged} prompts past their workspace's retention");
