@@ -44,9 +44,7 @@ async fn serve_with(config: ServeConfig) -> (SocketAddr, Member, TestApp) {
 /// A connection to `server` from the loopback address `from` (127.0.0.x: distinct clients).
 async fn connect_from(from: [u8; 4], server: SocketAddr) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
-    socket
-        .bind(SocketAddr::new(IpAddr::from(from), 0))
-        .unwrap();
+    socket.bind(SocketAddr::new(IpAddr::from(from), 0)).unwrap();
     socket.connect(server).await.unwrap()
 }
 

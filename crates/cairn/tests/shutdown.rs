@@ -188,7 +188,10 @@ fn sigterm_finishes_a_streaming_answer_refuses_new_connections_and_exits_zero() 
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("text/event-stream"), "{answer}");
     assert!(answer.contains("event: delta"), "{answer}");
-    assert!(answer.contains("event: done"), "the stream finished: {answer}");
+    assert!(
+        answer.contains("event: done"),
+        "the stream finished: {answer}"
+    );
     assert!(
         answer.to_ascii_lowercase().contains("connection: close"),
         "the connection is closed after the answer: {answer}"
