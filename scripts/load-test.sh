@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Load test: `cairn serve` on loopback over a generated catalog (100k resources by default), driven
 # by wrk with 64 connections for 10 s per scenario: search (`GET /api/v1/resources?q=…`, varying
-# queries) and get-by-id (`GET /api/v1/resources/{id}`, random ids). Prints requests/s, p50, p99
-# and the error count (non-2xx answers and socket errors) per scenario; fails on any error.
+# queries) and get-by-id (`GET /api/v1/resources/{id}`, random ids). Prints requests/s, p50, p99,
+# the error count (non-2xx answers and socket errors) and the server's CPU time per request per
+# scenario; fails on any error.
 #
 #   bash scripts/load-test.sh              # builds the release binary first
 #   bash scripts/load-test.sh PATH/cairn   # uses that binary
@@ -117,12 +118,20 @@ function request()
 end
 EOF
 
+# The server's CPU time (user and system), in clock ticks: per request, it is a figure that
+# depends less on what else the machine runs than requests/s does.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+ticks_per_s=$(getconf CLK_TCK)
+
 failed=0
 for scenario in search get; do
+  before=$(cpu_ticks)
   result=$(CAIRN_TOKEN="$token" CAIRN_LUA_DIR="$work" CAIRN_FIRST_ID="$first_id" \
     CAIRN_LAST_ID="$last_id" wrk -t"$threads" -c"$connections" -d"$duration" \
     -s "$work/$scenario.lua" "$base" | grep '^wrk-result:')
-  echo "load-test: scenario=$scenario resources=$resources connections=$connections duration=$duration ${result#wrk-result: }"
+  requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
+  cpu_us=$(( ($(cpu_ticks) - before) * 1000000 / ticks_per_s / (requests > 0 ? requests : 1) ))
+  echo "load-test: scenario=$scenario resources=$resources connections=$connections duration=$duration ${result#wrk-result: } server_cpu_us_per_request=$cpu_us"
   errors=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$result")
   [ "$errors" = "0" ] || failed=1
 done
