@@ -7,23 +7,18 @@ mod common;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use cairn_catalog::Role;
 use cairn_server::ServeConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use common::{Backend, Member, TestApp};
+use common::{Backend, TestApp};
 
-/// A second server with `config`'s limits over a fresh SQLite store, and an admin's token; the
-/// app returned keeps the store alive.
-async fn serve_with(config: ServeConfig) -> (SocketAddr, Member, TestApp) {
+/// A second server with `config`'s limits over a fresh SQLite store; the app returned keeps
+/// the store alive.
+async fn serve_with(config: ServeConfig) -> (SocketAddr, TestApp) {
     let app = common::spawn_app(Backend::Sqlite)
         .await
         .expect("sqlite runs");
-    let workspace = app.workspace("edge", &["sales"]).await;
-    let member = app
-        .member(workspace, "ada@edge.example", Role::Admin, &["sales"])
-        .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let state = cairn_server::AppState {
@@ -38,7 +33,7 @@ async fn serve_with(config: ServeConfig) -> (SocketAddr, Member, TestApp) {
         config,
         std::future::pending(),
     ));
-    (address, member, app)
+    (address, app)
 }
 
 /// A connection to `server` from the loopback address `from` (127.0.0.x: distinct clients).
@@ -68,18 +63,14 @@ async fn request(from: [u8; 4], server: SocketAddr, head: &str) -> (u16, String)
     (status, answer)
 }
 
-/// A write whose body never comes: it stays in flight, holding its place, until the body
-/// timeout or until the connection is dropped.
-async fn stalled_write(from: [u8; 4], server: SocketAddr, member: &Member) -> TcpStream {
+/// A sign-in whose body never comes: it stays in flight, holding its place, until the body
+/// timeout or until the connection is dropped (nothing before the body touches the store).
+async fn stalled_request(from: [u8; 4], server: SocketAddr) -> TcpStream {
     let mut stream = connect_from(from, server).await;
     stream
         .write_all(
-            format!(
-                "POST /api/v1/resources HTTP/1.1\r\nHost: cairn\r\nAuthorization: Bearer {}\r\n\
-                 Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"kind\"",
-                member.token
-            )
-            .as_bytes(),
+            b"POST /api/v1/session HTTP/1.1\r\nHost: cairn\r\n\
+              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\"",
         )
         .await
         .unwrap();
@@ -110,7 +101,7 @@ fn error_body(answer: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headers_sent_a_byte_at_a_time_are_cut_off() {
-    let (server, _member, _app) = serve_with(ServeConfig {
+    let (server, _app) = serve_with(ServeConfig {
         header_read_timeout: Duration::from_secs(1),
         ..ServeConfig::default()
     })
@@ -138,12 +129,12 @@ async fn headers_sent_a_byte_at_a_time_are_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_does_not_arrive_in_time_answers_408() {
-    let (server, member, _app) = serve_with(ServeConfig {
+    let (server, _app) = serve_with(ServeConfig {
         body_read_timeout: Duration::from_secs(1),
         ..ServeConfig::default()
     })
     .await;
-    let mut stream = stalled_write([127, 0, 0, 1], server, &member).await;
+    let mut stream = stalled_request([127, 0, 0, 1], server).await;
     let mut answer = Vec::new();
     tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
         .await
@@ -160,7 +151,7 @@ async fn a_body_that_does_not_arrive_in_time_answers_408() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_in_flight_are_capped_per_client_and_in_total() {
-    let (server, member, _app) = serve_with(ServeConfig {
+    let (server, _app) = serve_with(ServeConfig {
         max_in_flight: 3,
         max_in_flight_per_client: 2,
         ..ServeConfig::default()
@@ -173,8 +164,8 @@ async fn requests_in_flight_are_capped_per_client_and_in_total() {
 
     // Two requests in flight from the first client: its third waits its turn (429).
     let stalled_first = vec![
-        stalled_write(first, server, &member).await,
-        stalled_write(first, server, &member).await,
+        stalled_request(first, server).await,
+        stalled_request(first, server).await,
     ];
     let answer = until_status(first, server, health, 429).await;
     assert!(
@@ -187,7 +178,7 @@ async fn requests_in_flight_are_capped_per_client_and_in_total() {
     assert_eq!(status, 200, "{answer}");
 
     // A third request in flight fills the server: everyone gets 503 until one finishes.
-    let stalled_second = stalled_write(second, server, &member).await;
+    let stalled_second = stalled_request(second, server).await;
     let answer = until_status(third, server, health, 503).await;
     assert!(
         answer.to_ascii_lowercase().contains("retry-after: 1"),
