@@ -11,6 +11,8 @@ command -v mariadbd >/dev/null 2>&1 || command -v mysqld >/dev/null 2>&1 || need
 [ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || needed+=(libclang-dev)
 [ -x /usr/bin/chromium ] || needed+=(chromium)
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || needed+=(nodejs npm)
+# wrk drives scripts/load-test.sh (not run here: it takes a release build and a minute).
+command -v wrk >/dev/null 2>&1 || needed+=(wrk)
 if [ ${#needed[@]} -gt 0 ]; then
   echo "installing Debian packages: ${needed[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then

@@ -317,14 +317,20 @@ impl Catalog {
 
     /// Resolves an API token to its principal.
     pub async fn authenticate_token(&self, token: &str) -> Result<(Principal, Credential)> {
-        let Some(row) = self.store().token_by_hash(&hash_secret(token)).await? else {
+        let Some((row, role, teams)) = self.store().token_principal(&hash_secret(token)).await?
+        else {
             return Err(CatalogError::Unauthenticated);
         };
         let now = now_ms();
         if row.last_used_at.is_none_or(|last| now - last > 60_000) {
             self.store().touch_token(row.id, now).await?;
         }
-        let principal = self.principal(row.workspace, row.user).await?;
+        let principal = Principal {
+            user: row.user,
+            workspace: row.workspace,
+            role,
+            teams,
+        };
         Ok((principal, Credential::Token { id: row.id }))
     }
 

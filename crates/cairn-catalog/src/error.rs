@@ -25,6 +25,9 @@ pub enum CatalogError {
     RateLimited { retry_after_secs: u64 },
     #[error("store unavailable")]
     Store(#[source] StoreError),
+    /// The store cannot be reached for now (PostgreSQL stopped or restarting): try again.
+    #[error("the metadata store cannot be reached right now; try again shortly")]
+    Unavailable(#[source] StoreError),
     #[error("search index unavailable")]
     Search(#[from] SearchError),
     #[error("internal error")]
@@ -49,6 +52,7 @@ impl CatalogError {
             CatalogError::Conflict(_) => ErrorCode::Conflict,
             CatalogError::Refused { .. } => ErrorCode::PolicyRefused,
             CatalogError::RateLimited { .. } => ErrorCode::RateLimited,
+            CatalogError::Unavailable(_) => ErrorCode::Unavailable,
             CatalogError::Store(_) | CatalogError::Search(_) | CatalogError::Internal(_) => {
                 ErrorCode::Internal
             }
@@ -72,6 +76,7 @@ impl From<StoreError> for CatalogError {
             StoreError::Conflict(_) => {
                 CatalogError::Conflict("conflicts with an existing entry".to_owned())
             }
+            StoreError::Unavailable(_) => CatalogError::Unavailable(error),
             other => CatalogError::Store(other),
         }
     }

@@ -13,6 +13,8 @@ pub enum ErrorCode {
     Conflict,
     PolicyRefused,
     RateLimited,
+    /// A part the answer depends on (the store) cannot be reached for now: try again.
+    Unavailable,
     Internal,
 }
 
@@ -26,6 +28,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::PolicyRefused => "policy_refused",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
     }

@@ -195,6 +195,13 @@ where
                 return Err(ApiError::payload_too_large());
             }
             Err(rejection) => {
+                if let Some(timed_out) = crate::edge::body_timed_out(&rejection) {
+                    return Err(ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request_timeout",
+                        timed_out.to_string(),
+                    ));
+                }
                 return Err(ApiError::bad_request(format!(
                     "cannot read the body: {}",
                     rejection.body_text()

@@ -1,6 +1,7 @@
 //! Completes the OpenAPI document generated from the handlers with what every operation shares:
-//! who may call it (security), the error answers the extractors give (401, 403, 400, 404, 413,
-//! 415) with the one error schema, each body's size limit, and a description on every response.
+//! who may call it (security), the error answers the extractors and the server's edge give (401,
+//! 403, 400, 404, 408, 413, 415, 429, 503) with the one error schema, each body's size limit, and a
+//! description on every response.
 //! Handlers declare only what is particular to them.
 
 use axum::http::StatusCode;
@@ -101,9 +102,23 @@ fn complete_operation(path: &str, method: &str, operation: &mut Value, default_b
             )),
         );
         errors.push((400, "the body is not valid JSON or not valid input"));
+        errors.push((
+            408,
+            "the body did not arrive within the server's body timeout",
+        ));
         errors.push((413, "the body is larger than this route accepts"));
         errors.push((415, "the body is not sent as `application/json`"));
     }
+    // The server's edge, for every operation (see `cairn serve --help`).
+    errors.push((
+        429,
+        "too many requests in flight from the caller's address; retry after `Retry-After` seconds",
+    ));
+    errors.push((
+        503,
+        "the server is at its limit of requests in flight, or its store cannot be reached; \
+         retry after `Retry-After` seconds",
+    ));
     let responses = operation["responses"]
         .as_object_mut()
         .expect("every generated operation has responses");
@@ -137,7 +152,7 @@ fn complete_response(status: &str, response: &mut Value) {
     if is_error && !has_content {
         response["content"] = json!({"application/json": {"schema": {"$ref": ERROR_REF}}});
     }
-    if code == Some(429) {
+    if matches!(code, Some(429 | 503)) {
         response["headers"]["Retry-After"] = json!({
             "description": "seconds to wait before trying again",
             "schema": {"type": "integer", "minimum": 0}

@@ -8,6 +8,9 @@ use cairn_domain::ErrorCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// What a 503 for an unreachable store suggests in `Retry-After`.
+const STORE_RETRY_AFTER_SECS: u64 = 2;
+
 /// An error answer: `{"error": {"code", "message", "field"?}}`.
 #[derive(Debug)]
 pub struct ApiError {
@@ -90,6 +93,7 @@ fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Conflict => StatusCode::CONFLICT,
         ErrorCode::PolicyRefused => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -103,6 +107,10 @@ impl From<CatalogError> for ApiError {
             }
             CatalogError::Store(source) => {
                 tracing::error!(error = %source, "store failure");
+                error.to_string()
+            }
+            CatalogError::Unavailable(source) => {
+                tracing::warn!(error = %source, "store unreachable");
                 error.to_string()
             }
             CatalogError::Search(source) => {
@@ -126,6 +134,7 @@ impl From<CatalogError> for ApiError {
             field: error.field().map(str::to_string),
             retry_after: match error {
                 CatalogError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+                CatalogError::Unavailable(_) => Some(STORE_RETRY_AFTER_SECS),
                 _ => None,
             },
         }

@@ -2,18 +2,20 @@
 
 mod auth;
 mod contract;
+mod edge;
 mod error;
 mod mcp;
 mod routes;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use cairn_catalog::Catalog;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 pub use auth::{Auth, cookie};
+pub use edge::ServeConfig;
 pub use error::ApiError;
 pub use routes::openapi;
 
@@ -40,35 +42,30 @@ pub fn api(state: AppState) -> Router {
     routes::router(state.clone()).merge(mcp::router(state))
 }
 
-/// Serves the API until `shutdown` resolves, keeping the search index following the change feed.
+/// Serves the API with the default limits until `shutdown` resolves, keeping the search index
+/// following the change feed.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = app(state.clone());
-    serve_router(listener, state, router, shutdown).await
+    serve_router(listener, state, router, ServeConfig::default(), shutdown).await
 }
 
-/// Serves `router` (the API, possibly composed with the pages) with the same background work.
+/// Serves `router` (the API, possibly composed with the pages) within `config`'s limits, with the
+/// background work: the search index follows the change feed, scheduled syncs run. When
+/// `shutdown` resolves, stops accepting, lets requests in flight finish (for at most the
+/// shutdown grace), then applies what the change feed still holds to the index and commits it.
 pub async fn serve_router(
     listener: TcpListener,
     state: AppState,
     router: Router,
+    config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let follower = {
-        let catalog = state.catalog.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                if let Err(error) = catalog.follow_changes().await {
-                    tracing::warn!(%error, "following the change feed failed");
-                }
-            }
-        })
-    };
+    let (stopping_tx, stopping) = watch::channel(false);
+    let follower = tokio::spawn(follow_feed(state.catalog.clone(), stopping));
     let scheduler = {
         let catalog = state.catalog.clone();
         let enabled = catalog.config().scheduled_sync;
@@ -88,11 +85,30 @@ pub async fn serve_router(
             }
         })
     };
-    let app = router.into_make_service_with_connect_info::<SocketAddr>();
-    let outcome = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
-    follower.abort();
+    edge::run(listener, router, &config, shutdown).await;
     scheduler.abort();
-    outcome
+    let _ = stopping_tx.send(true);
+    if let Err(error) = follower.await {
+        tracing::warn!(%error, "the change feed follower failed");
+    }
+    Ok(())
+}
+
+/// Keeps the search index following the store's change feed, once a second; when `stopping`
+/// turns true, applies what the feed holds one last time, committing the index.
+async fn follow_feed(catalog: Catalog, mut stopping: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopping.wait_for(|stopping| *stopping) => break,
+        }
+        if let Err(error) = catalog.follow_changes().await {
+            tracing::warn!(%error, "following the change feed failed");
+        }
+    }
+    match catalog.follow_changes().await {
+        Ok(()) => tracing::info!("search index committed"),
+        Err(error) => tracing::warn!(%error, "committing the search index at shutdown failed"),
+    }
 }

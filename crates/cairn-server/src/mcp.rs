@@ -584,7 +584,10 @@ fn finish(result: Result<ToolOutcome, CatalogError>) -> Result<ToolOutcome, RpcE
             error.field, error.message
         ))),
         Err(
-            error @ (CatalogError::Store(_) | CatalogError::Search(_) | CatalogError::Internal(_)),
+            error @ (CatalogError::Store(_)
+            | CatalogError::Unavailable(_)
+            | CatalogError::Search(_)
+            | CatalogError::Internal(_)),
         ) => Err(internal(error)),
         Err(error) => Ok(ToolOutcome::Failed(error.to_string())),
     }

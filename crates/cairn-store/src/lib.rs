@@ -40,6 +40,10 @@ pub use sync::SyncRow;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// How long a statement waits for a connection before the store counts as unavailable: a
+/// request then answers 503 within this bound instead of hanging while PostgreSQL is away.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Which engine holds the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -95,6 +99,10 @@ impl Store {
             .disable_statement_logging();
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A SQLite file cannot go away like a server: pinging it before every statement
+            // only costs a round trip to the connection's thread.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |connection, _| {
                 Box::pin(async move {
                     if backend == Backend::Postgres {

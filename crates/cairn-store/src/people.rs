@@ -532,6 +532,40 @@ impl Store {
         Ok(row.as_ref().map(token_from))
     }
 
+    /// An API token by its hash with its owner's role and teams (by team name), in one
+    /// statement: the principal behind every bearer request. `None` when the token, or the
+    /// member it belongs to, is gone.
+    pub async fn token_principal(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(ApiTokenRow, Role, Vec<TeamId>)>> {
+        let rows = sqlx::query(
+            "SELECT k.id, k.workspace_id, k.user_id, k.name, k.created_at, k.last_used_at,
+                    u.role, t.id AS team_id
+             FROM api_tokens k
+             JOIN users u ON u.workspace_id = k.workspace_id AND u.id = k.user_id
+             LEFT JOIN team_members m ON m.workspace_id = k.workspace_id AND m.user_id = k.user_id
+             LEFT JOIN teams t ON t.id = m.team_id AND t.workspace_id = k.workspace_id
+             WHERE k.token_hash = $1
+             ORDER BY t.name",
+        )
+        .bind(token_hash)
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let role: String = first.get("role");
+        let role = Role::parse(&role)
+            .ok_or_else(|| StoreError::Config(format!("unknown role {role:?} in store")))?;
+        let teams = rows
+            .iter()
+            .filter_map(|row| row.get::<Option<i64>, _>("team_id"))
+            .map(TeamId)
+            .collect();
+        Ok(Some((token_from(first), role, teams)))
+    }
+
     pub async fn touch_token(&self, id: TokenId, at: i64) -> Result<()> {
         sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
             .bind(at)

@@ -22,7 +22,12 @@ pub struct PgServer {
     socket_dir: PathBuf,
     bin_dir: PathBuf,
     psql: PathBuf,
+    pg_isready: Option<PathBuf>,
     version: String,
+    data_dir: PathBuf,
+    /// The server's command line (through `runuser` when the tests run as root).
+    command: Vec<String>,
+    as_root: bool,
 }
 
 /// The PostgreSQL server of this test process, started on first use.
@@ -41,6 +46,18 @@ pub fn postgres() -> Option<&'static PgServer> {
             }
         })
         .as_ref()
+}
+
+/// A PostgreSQL server of the calling test's own, apart from the shared one [`postgres`]
+/// returns, for a test that stops and starts it ([`PgServer::stop`], [`PgServer::start_again`]).
+///
+/// Returns `None` (after printing `skipping: ...`) when PostgreSQL's binaries are not installed.
+pub fn private_postgres() -> Option<PgServer> {
+    let binaries = find_binaries()?;
+    match PgServer::start(binaries) {
+        Ok(server) => Some(server),
+        Err(error) => panic!("postgresql is installed but did not start: {error}"),
+    }
 }
 
 struct Binaries {
@@ -182,29 +199,42 @@ impl PgServer {
             ]
             .map(str::to_owned),
         );
-        let log_file = root.join("server.log");
-        let pid_file = data_dir.join("postmaster.pid");
-        let watcher = process::start_watched(&WatchedServer {
-            root: &root,
-            pid_file: Some(&pid_file),
-            stop_signal: "INT",
-            log_file: &log_file,
-            command: server,
-        })?;
-
         let mut pg_server = PgServer {
-            root: root.clone(),
+            root,
             socket_dir,
             bin_dir: binaries.bin_dir,
             psql: binaries.psql,
+            pg_isready: binaries.pg_isready,
             version: String::new(),
+            data_dir,
+            command: server,
+            as_root,
         };
+        pg_server.launch()?;
+        pg_server.version = pg_server
+            .psql("postgres", "SHOW server_version")?
+            .trim()
+            .to_owned();
+        Ok(pg_server)
+    }
+
+    /// Starts the server process (under a watcher) and waits until it accepts connections.
+    fn launch(&self) -> Result<(), CommandFailed> {
+        let log_file = self.root.join("server.log");
+        let pid_file = self.data_dir.join("postmaster.pid");
+        let watcher = process::start_watched(&WatchedServer {
+            root: &self.root,
+            pid_file: Some(&pid_file),
+            stop_signal: "INT",
+            log_file: &log_file,
+            command: self.command.clone(),
+        })?;
         let ready = process::wait_until(watcher, Duration::from_secs(60), || {
-            if let Some(pg_isready) = &binaries.pg_isready {
+            if let Some(pg_isready) = &self.pg_isready {
                 let status = Command::new(pg_isready)
                     .arg("-q")
                     .arg("-h")
-                    .arg(&pg_server.socket_dir)
+                    .arg(&self.socket_dir)
                     .arg("-p")
                     .arg(PORT.to_string())
                     .arg("-U")
@@ -216,19 +246,46 @@ impl PgServer {
                     return false;
                 }
             }
-            pg_server.psql("postgres", "SELECT 1").is_ok()
+            self.psql("postgres", "SELECT 1").is_ok()
         });
         if !ready {
             return Err(CommandFailed {
                 command: "postgres".to_owned(),
-                stderr: process::give_up(&root, &log_file, watcher),
+                stderr: process::give_up(&self.root, &log_file, watcher),
             });
         }
-        pg_server.version = pg_server
-            .psql("postgres", "SHOW server_version")?
-            .trim()
-            .to_owned();
-        Ok(pg_server)
+        Ok(())
+    }
+
+    /// Stops the server the way an operator's fast shutdown does (open connections are cut)
+    /// and waits until it is gone; its data stays for [`PgServer::start_again`]. Only for a
+    /// server from [`private_postgres`]: the shared one serves other tests.
+    pub fn stop(&self) -> Result<(), CommandFailed> {
+        let mut command = Vec::new();
+        if self.as_root {
+            command.extend(["runuser", "-u", SUPERUSER, "--"].map(str::to_owned));
+        }
+        command.push(self.bin_dir.join("pg_ctl").display().to_string());
+        command.extend(
+            [
+                "stop",
+                "-D",
+                &self.data_dir.display().to_string(),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+            ]
+            .map(str::to_owned),
+        );
+        process::run(Command::new(&command[0]).args(&command[1..])).map(|_| ())
+    }
+
+    /// Starts a server stopped by [`PgServer::stop`] again, on the same data and socket, and
+    /// waits until it accepts connections.
+    pub fn start_again(&self) -> Result<(), CommandFailed> {
+        self.launch()
     }
 
     /// The directory holding the server's socket (`.s.PGSQL.5432`).

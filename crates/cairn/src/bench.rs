@@ -379,3 +379,72 @@ pub fn parse_sizes(text: &str) -> Result<Vec<usize>> {
         })
         .collect()
 }
+
+/// What `cairn bench seed` created.
+pub struct Seeded {
+    pub workspace: String,
+    pub email: String,
+    pub first_id: i64,
+    pub last_id: i64,
+}
+
+/// Fills the store with a generated catalog of about `resources` resources (databases, schemas,
+/// tables of ten columns) in a new workspace `workspace`, crawled by an integration `bench`
+/// whose team `analytics` holds one viewer; the server's index follows it from the change feed.
+pub async fn seed(catalog: &Catalog, workspace: &str, resources: usize) -> Result<Seeded> {
+    let created = catalog.create_workspace(workspace, None).await?;
+    let team = catalog.add_team(created.id, "analytics").await?;
+    let email = format!("viewer@{workspace}.example");
+    catalog
+        .add_user(
+            created.id,
+            NewUser {
+                email: email.clone(),
+                name: None,
+                role: Role::Viewer,
+                teams: vec![team.name.clone()],
+                password: None,
+            },
+        )
+        .await?;
+    let integration = catalog
+        .store()
+        .create_integration(
+            created.id,
+            "bench",
+            "postgres",
+            "v1:unused",
+            86_400,
+            &[team.id],
+        )
+        .await?;
+    let counts = catalog
+        .store()
+        .apply_crawl(
+            created.id,
+            integration.id,
+            &catalog_items("bench", resources),
+            &[],
+        )
+        .await?;
+    // Recorded as the integration's last sync, so the scheduler leaves it (its connection is a
+    // stand-in) for a day.
+    let status = json!({"state": "ok", "added": counts.added, "changed": 0, "removed": 0,
+        "finished_at": cairn_store::now_ms()});
+    catalog
+        .store()
+        .finish_sync(created.id, integration.id, &status.to_string())
+        .await?;
+    let (first_id, last_id): (i64, i64) =
+        sqlx::query_as("SELECT MIN(id), MAX(id) FROM resources WHERE workspace_id = $1")
+            .bind(created.id.0)
+            .fetch_one(catalog.store().pool())
+            .await
+            .context("reading the generated ids")?;
+    Ok(Seeded {
+        workspace: created.name,
+        email,
+        first_id,
+        last_id,
+    })
+}

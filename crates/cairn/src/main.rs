@@ -3,6 +3,7 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role};
@@ -67,6 +68,8 @@ enum Command {
         /// are never allowed.
         #[arg(long, env = "CAIRN_INTEGRATION_ALLOW", value_parser = parse_allow_list, default_value = "")]
         integration_allow: cairn_connect::TargetPolicy,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Workspaces.
     #[command(subcommand)]
@@ -115,6 +118,45 @@ enum Command {
     },
 }
 
+/// How much the server takes from clients, and how long it waits for them.
+#[derive(clap::Args, Debug)]
+struct ServeLimits {
+    /// Seconds a client may take to send a request's headers (also how long an idle
+    /// keep-alive connection stays open); a slower client is cut off.
+    #[arg(long, env = "CAIRN_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_secs: u64,
+    /// Seconds a client may take to send a request's body, from the end of its headers; a
+    /// slower body answers 408.
+    #[arg(long, env = "CAIRN_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_secs: u64,
+    /// Requests answered at once over all clients (open event streams included); more answer
+    /// 503 with Retry-After.
+    #[arg(long, env = "CAIRN_MAX_IN_FLIGHT", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
+    max_in_flight: u64,
+    /// Requests answered at once for one client address (open event streams included); more
+    /// answer 429 with Retry-After. Behind a reverse proxy every client shares its address:
+    /// set this to --max-in-flight there.
+    #[arg(long, env = "CAIRN_MAX_IN_FLIGHT_PER_CLIENT", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    max_in_flight_per_client: u64,
+    /// Seconds shutdown (SIGTERM or Ctrl-C) waits for requests in flight to finish before
+    /// closing their connections.
+    #[arg(long, env = "CAIRN_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    shutdown_grace_secs: u64,
+}
+
+impl ServeLimits {
+    fn config(&self) -> cairn_server::ServeConfig {
+        let count = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
+        cairn_server::ServeConfig {
+            header_read_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_read_timeout: Duration::from_secs(self.body_timeout_secs),
+            max_in_flight: count(self.max_in_flight),
+            max_in_flight_per_client: count(self.max_in_flight_per_client),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum BenchCommand {
     /// The assistant's own overhead per question, with a stand-in model answering at once.
@@ -145,6 +187,19 @@ enum BenchCommand {
         /// Columns per table (at least 3).
         #[arg(long, default_value_t = 20)]
         columns: usize,
+    },
+    /// Fills this data directory's store with a generated catalog for load tests: a new
+    /// workspace holding about N resources (tables of ten columns) crawled by an integration
+    /// `bench`, and a viewer of its team `analytics` (`viewer@WORKSPACE.example`, no password:
+    /// make a token with `cairn token create`). A running server indexes it from the change
+    /// feed. Prints `seeded: workspace=… email=… first_id=… last_id=…`.
+    Seed {
+        /// Resources to generate.
+        #[arg(long, default_value_t = 100_000)]
+        resources: usize,
+        /// The new workspace's name.
+        #[arg(long, default_value = "load")]
+        workspace: String,
     },
 }
 
@@ -457,6 +512,7 @@ async fn main() -> Result<()> {
             listen,
             demo,
             secure_cookies,
+            limits,
             ..
         } => {
             if demo {
@@ -472,8 +528,10 @@ async fn main() -> Result<()> {
             };
             // The pages and the API on one origin: the web app composes the API's routes.
             let router = cairn_web::app(state.clone());
-            cairn_server::serve_router(listener, state, router, shutdown_signal()).await?;
+            cairn_server::serve_router(listener, state, router, limits.config(), shutdown_signal())
+                .await?;
             catalog.store().close().await;
+            eprintln!("cairn stopped");
         }
         Command::Workspace(WorkspaceCommand::Create { name, region }) => {
             let workspace = catalog.create_workspace(&name, region.as_deref()).await?;
@@ -601,6 +659,16 @@ async fn main() -> Result<()> {
             println!(
                 "synced {name}: {} added, {} changed, {} removed ({} tables, {} views, {} columns)",
                 view.added, view.changed, view.removed, view.tables, view.views, view.columns
+            );
+        }
+        Command::Bench(BenchCommand::Seed {
+            resources,
+            workspace,
+        }) => {
+            let seeded = bench::seed(&catalog, &workspace, resources.max(1)).await?;
+            println!(
+                "seeded: workspace={} email={} first_id={} last_id={}",
+                seeded.workspace, seeded.email, seeded.first_id, seeded.last_id
             );
         }
         Command::Bench(_) | Command::Backup { .. } | Command::Restore { .. } => {

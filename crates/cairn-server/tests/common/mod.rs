@@ -73,6 +73,15 @@ pub async fn spawn_app_with(
 ) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = database_url(backend, dir.path())?;
+    Some(spawn_app_at(dir, url, adjust).await)
+}
+
+/// The server over the store at `url`, its data directory in `dir`.
+pub async fn spawn_app_at(
+    dir: tempfile::TempDir,
+    url: String,
+    adjust: impl FnOnce(&mut CatalogConfig),
+) -> TestApp {
     let mut config = CatalogConfig::new(dir.path().join("data"));
     config.sign_in_limits = SignInLimits {
         per_account: 5,
@@ -105,7 +114,7 @@ pub async fn spawn_app_with(
         secure_cookies: false,
     };
     tokio::spawn(cairn_server::serve(listener, state, std::future::pending()));
-    Some(TestApp {
+    TestApp {
         base,
         catalog,
         client: reqwest::Client::builder()
@@ -114,7 +123,7 @@ pub async fn spawn_app_with(
             .expect("client"),
         database_url: url,
         _dir: dir,
-    })
+    }
 }
 
 /// A member with an API token and the password they sign in with.
