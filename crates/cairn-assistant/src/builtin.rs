@@ -2196,7 +2196,6 @@ fn subject_table(
     graph: &Graph<'_>,
     context: &ThreadContext,
 ) -> Option<usize> {
-    let lower = reading.lower.clone();
     let after = [
         "how many",
         "number of",
@@ -2267,7 +2266,6 @@ fn subject_table(
     {
         return Some(from_context);
     }
-    let _ = lower;
     // The table whose columns explain most of the question's words; a table before a view.
     let mentions = column_mentions(&reading.tokens, graph.schema, &reading.taken);
     // Columns named in full first; else a measure a word stands for ("revenue" → Total).
@@ -3380,11 +3378,9 @@ fn data_plan(
         schema,
         &graph,
         spec,
-        &values,
         ambiguous,
         unexplained,
         sql_integrations,
-        context,
     )
 }
 
@@ -3428,16 +3424,13 @@ fn date_column_for(reading: &Reading<'_>, table: &MetadataItem) -> Option<usize>
         .or_else(|| dates.first().copied())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn build_and_plan(
     schema: &Schema,
     graph: &Graph<'_>,
     spec: QuerySpec,
-    _values: &[Grounded],
     ambiguous: Vec<String>,
     unexplained: Vec<String>,
     sql_integrations: &[IntegrationId],
-    context: &ThreadContext,
 ) -> Plan {
     let subject = graph.index_of[&ResourceId(spec.table)];
     let table = &schema.tables[subject];
@@ -3533,7 +3526,6 @@ fn build_and_plan(
         .as_ref()
         .map(|measure| measure.column.clone())
         .unwrap_or_default();
-    let _ = context;
     Plan {
         text: format!("{INTRO}\nI understood: {subject_words}."),
         citations,
