@@ -22,6 +22,11 @@ use crate::{Catalog, CatalogError, Result};
 
 const QUESTION_MAX_CHARS: usize = 4000;
 
+/// What a model continuing a thread is told of an answer the built-in assistant gave: that answer
+/// may hold results, which never go to a model.
+const OFFLINE_TURN: &str =
+    "(Answered by Cairn's built-in assistant; that answer is shown to the user only.)";
+
 /// A question for the assistant.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -562,9 +567,16 @@ impl Catalog {
             .unwrap_or_default();
         let mut next_context = None;
         let mut offline_sql = None;
+        // An answer of the built-in assistant may state results (counts, rows, values it looked
+        // up), so a model that later continues the thread is told only that it was given.
         let memory: Vec<Turn> = prompts
             .into_iter()
             .flat_map(|prompt| {
+                let answer = if prompt.context.is_some() {
+                    OFFLINE_TURN.to_string()
+                } else {
+                    prompt.answer
+                };
                 [
                     Turn {
                         role: TurnRole::User,
@@ -572,7 +584,7 @@ impl Catalog {
                     },
                     Turn {
                         role: TurnRole::Assistant,
-                        text: prompt.answer,
+                        text: answer,
                     },
                 ]
             })

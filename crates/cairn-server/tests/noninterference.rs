@@ -192,6 +192,10 @@ async fn stand_in() -> (String, StandIn) {
 struct Phase {
     bodies: Vec<String>,
     answers: Vec<Value>,
+    /// Requests of a thread the built-in assistant answered first (with rows), then a model.
+    thread_bodies: Vec<String>,
+    /// The built-in assistant's answer in that thread, as the user saw it.
+    offline_answer: String,
 }
 
 /// A fresh Cairn over the database at `url`, asked every probe through the stand-in.
@@ -254,7 +258,34 @@ async fn phase(kind: &str, url: &str) -> Phase {
         );
     }
     let bodies = recorder.bodies.lock().unwrap().clone();
-    Phase { bodies, answers }
+
+    // A thread the built-in assistant answers first, stating rows; then the workspace connects
+    // a model and the thread goes on. The model hears the question, not the rows.
+    put_settings(&app, &admin, json!({"provider": {"kind": "builtin"}})).await;
+    let offline = ask(&app, &admin, "list the customers").await;
+    assert_eq!(offline["provider"], "builtin", "{offline}");
+    put_settings(
+        &app,
+        &admin,
+        json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),
+    )
+    .await;
+    *recorder.script.lock().unwrap() = vec![json!({"content": "Noted."})];
+    let (status, answer) = app
+        .post(
+            &admin,
+            "/api/v1/ai/ask",
+            json!({"question": "and what else is in the shop?", "thread_id": offline["thread_id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let thread_bodies = recorder.bodies.lock().unwrap()[bodies.len()..].to_vec();
+    Phase {
+        bodies,
+        answers,
+        thread_bodies,
+        offline_answer: offline["answer"].as_str().unwrap_or_default().to_string(),
+    }
 }
 
 async fn put_settings(app: &TestApp, admin: &Member, settings: Value) {
@@ -318,6 +349,34 @@ async fn requests_are_identical(kind: &str, load: impl AsyncFnMut(&Rows) -> Stri
         );
     }
     assert_eq!(first.bodies.len(), second.bodies.len());
+
+    // A thread continued by a model after the built-in assistant showed rows: the model is sent
+    // the user's words and the catalog's metadata, never the rows the user saw.
+    assert!(
+        first.offline_answer.contains(ROWS_A.canaries[0]),
+        "{kind}: the built-in assistant showed the rows: {}",
+        first.offline_answer
+    );
+    assert!(
+        !first.thread_bodies.is_empty(),
+        "{kind}: the model was asked"
+    );
+    for body in first.thread_bodies.iter().chain(&second.thread_bodies) {
+        assert!(
+            body.contains("list the customers"),
+            "{kind}: the thread's question"
+        );
+        for canary in ROWS_A.canaries.iter().chain(&ROWS_B.canaries) {
+            assert!(
+                !body.contains(canary),
+                "{kind}: a row the built-in assistant showed reached the model: {body}"
+            );
+        }
+    }
+    assert_eq!(
+        first.thread_bodies, second.thread_bodies,
+        "{kind}: a continued thread's requests differ between the two databases"
+    );
 
     // The user got the rows: each phase its own.
     let shown = |phase: &Phase| -> String {
