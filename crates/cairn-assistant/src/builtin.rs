@@ -200,6 +200,10 @@ pub struct QuerySpec {
     pub conditions: Vec<Condition>,
     /// Rows ranked by the measure (or the aggregate), highest first unless `ascending`.
     pub rank: Option<Rank>,
+    /// A sum, average, highest or lowest stated in another unit: the measure divided by this
+    /// ("average length in seconds" of milliseconds: 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub divide_by: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -620,7 +624,8 @@ fn intent(lower: &str) -> Intent {
             "who can i ask",
             "who knows",
         ],
-    ) {
+    ) && !data_words(lower)
+    {
         return Intent::Owner;
     }
     if any_phrase(lower, &["tag", "tags", "tagged", "label", "classified"]) {
@@ -820,6 +825,21 @@ fn lineage_intent(words: &[&str], asks_for_data: bool) -> Option<Intent> {
             Intent::LineageDown
         } else {
             Intent::LineageUp
+        });
+    }
+    // "which tables feed V" asks upstream of V; "what does T feed" downstream of T.
+    if let Some(at) = words
+        .iter()
+        .position(|word| ["feed", "feeds", "feeding", "populate", "populates"].contains(word))
+        && !asks_for_data
+    {
+        let named_after = words[at + 1..]
+            .iter()
+            .any(|word| !is_stopword(word) && !["into", "to"].contains(word));
+        return Some(if named_after {
+            Intent::LineageUp
+        } else {
+            Intent::LineageDown
         });
     }
     let phrases = words.join(" ");
@@ -2067,11 +2087,14 @@ fn value_forms(text: &str) -> Vec<String> {
             forms.push(form);
         }
     };
-    // "Protected AAC audio files": the last word singular.
-    if let Some((head, last)) = lower.rsplit_once(' ') {
+    // "Protected AAC audio files": the last word singular; a name ("Edwards") stays as written.
+    let written_lower = |word: &str| word.chars().next().is_some_and(char::is_lowercase);
+    if let Some((head, last)) = lower.rsplit_once(' ')
+        && text.rsplit(' ').next().is_some_and(written_lower)
+    {
         push(format!("{head} {}", stem(last)));
     }
-    if !lower.contains(' ') {
+    if !lower.contains(' ') && written_lower(text) {
         push(stem(&lower));
         if lower.len() > 5
             && let Some(base) = lower.strip_suffix("ly")
@@ -2598,6 +2621,15 @@ fn data_plan(
     let dates = date_range(&mut reading, today);
     let number = number_condition(&mut reading);
     let limit = rank_limit(&mut reading);
+    // "in seconds", "in minutes": the unit the answer is wanted in, not a value.
+    let wanted_unit = (1..reading.tokens.len()).find_map(|index| {
+        (reading.word(index - 1) == "in" && !reading.taken[index])
+            .then(|| time_unit(&mut reading, index).map(|unit| (index, unit)))
+            .flatten()
+    });
+    if let Some((index, _)) = wanted_unit {
+        reading.taken[index - 1] = true;
+    }
     let (values, ambiguous) = ground_values(&mut reading, &graph, subject, found);
     let columns = column_mentions(&reading.tokens, schema, &reading.taken);
 
@@ -2660,6 +2692,7 @@ fn data_plan(
             group: None,
             conditions: Vec::new(),
             rank: None,
+            divide_by: None,
         }
     };
 
@@ -2874,7 +2907,10 @@ fn data_plan(
     // Which X has the most Y.
     let ranked_groups = which_has_most(&reading);
     // "which region has the highest total quota": an entity ranked, not one value.
-    if reading.word(0) == "which" && superlative.is_some() && ranked_groups.is_none() {
+    if (reading.word(0) == "which" || reading.word(0) == "who")
+        && superlative.is_some()
+        && ranked_groups.is_none()
+    {
         aggregate = None;
     }
     // "the oldest employee", "the most recent invoice": ranked by a date.
@@ -3087,6 +3123,15 @@ fn data_plan(
     if spec.aggregate == Some(Aggregate::Count) && ranked_groups.is_none() && spec.rank.is_none() {
         spec.measure = None;
     }
+    if let (Some((_, unit)), Some(measure), Some(kind)) =
+        (&wanted_unit, &spec.measure, spec.aggregate)
+        && !matches!(kind, Aggregate::Count | Aggregate::Distinct)
+    {
+        let factor = unit_factor(Some(unit), &measure.column);
+        if factor != 1.0 {
+            spec.divide_by = Some(factor);
+        }
+    }
     // "how many different countries": the values of a column, counted once each.
     if count
         && let Some(at) = (0..reading.tokens.len()).find(|index| {
@@ -3273,15 +3318,24 @@ fn data_plan(
         }
     }
     if let Some(range) = &dates {
-        let date_column = date_column_for(&reading, table);
-        match date_column {
-            Some(column) => {
-                let name = table.columns[column].name.clone();
+        // The main table's date, else the nearest related table's ("songs bought in 2021": the
+        // invoice's date).
+        let dated = date_column_for(&reading, table)
+            .map(|column| (subject, column))
+            .or_else(|| {
+                graph.reachable(subject).into_iter().find_map(|(other, _)| {
+                    date_column_for(&reading, &schema.tables[other]).map(|column| (other, column))
+                })
+            });
+        match dated {
+            Some((dated_table, column)) => {
+                let dated_table = &schema.tables[dated_table];
+                let name = dated_table.columns[column].name.clone();
                 let label = format!("date:{name}");
                 if let Some(from) = range.from {
                     conditions.push(Condition {
                         column: ColumnRef {
-                            table: table.id.0,
+                            table: dated_table.id.0,
                             column: name.clone(),
                         },
                         comparison: Comparison::Ge,
@@ -3292,7 +3346,7 @@ fn data_plan(
                 if let Some(until) = range.until {
                     conditions.push(Condition {
                         column: ColumnRef {
-                            table: table.id.0,
+                            table: dated_table.id.0,
                             column: name,
                         },
                         comparison: Comparison::Lt,
@@ -3705,7 +3759,10 @@ fn to_sql(
     let aggregate_sql = |kind: Aggregate| match (kind, &measure) {
         (Aggregate::Count, _) | (_, None) => "count(*)".to_string(),
         (Aggregate::Distinct, Some(measure)) => format!("count(DISTINCT {measure})"),
-        (kind, Some(measure)) => format!("{}({measure})", kind.sql()),
+        (kind, Some(measure)) => match spec.divide_by {
+            Some(divisor) => format!("{}({measure}) / {divisor:.1}", kind.sql()),
+            None => format!("{}({measure})", kind.sql()),
+        },
     };
     let mut select: Vec<String> = Vec::new();
     let mut group_by: Vec<String> = Vec::new();

@@ -55,6 +55,18 @@ async fn offline_engine_answers_the_second_blind_set() {
     .await;
 }
 
+/// A fourth set, by a third blind writer, measured at the end of the work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_engine_answers_the_third_blind_set() {
+    run_set(
+        "third blind set",
+        include_str!("data/question_set_blind3.tsv"),
+        40,
+        REQUIRED,
+    )
+    .await;
+}
+
 /// Any set in the same form, named by `CAIRN_QUESTION_SET` (a path): scored, never required.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_engine_answers_a_given_set() {
