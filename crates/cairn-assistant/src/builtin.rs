@@ -2650,7 +2650,13 @@ fn data_plan(
     };
 
     // "total payments": the operator word names a column only of the main table itself.
-    if limit.is_none() && which_has_most(&reading).is_none() {
+    // "the best customer by order total": after a superlative and "by", "total" names a measure.
+    let ranks_by = reading.position_of(&["by"]).is_some_and(|by| {
+        (0..by).any(|before| {
+            SUPERLATIVES.contains(&reading.word(before)) || reading.word(before) == "top"
+        })
+    });
+    if limit.is_none() && which_has_most(&reading).is_none() && !ranks_by {
         for index in 0..reading.tokens.len() {
             let word = reading.word(index).to_string();
             if !AGGREGATE_WORDS.contains(&word.as_str()) || reading.taken[index] {
@@ -2736,7 +2742,14 @@ fn data_plan(
     // Grouping: "per X", "by X", "in each X", "for every X".
     let group_at = (0..reading.tokens.len()).find(|index| {
         let word = reading.word(*index);
-        word == "per" || word == "each" || word == "every" || (word == "by" && limit.is_none())
+        // "the best customer by total spend": after a superlative, "by" names what ranks.
+        let ranked_before = (0..*index).any(|before| {
+            SUPERLATIVES.contains(&reading.word(before)) || reading.word(before) == "top"
+        });
+        word == "per"
+            || word == "each"
+            || word == "every"
+            || (word == "by" && limit.is_none() && !ranked_before)
     });
     let mut group: Option<Group> = None;
     let mut group_tokens = (0, 0);
@@ -4763,6 +4776,18 @@ mod tests {
         assert_eq!(
             sql("what was the most recent order?", &none).0.unwrap(),
             r#"SELECT t0."id", t0."ordered_on" FROM "orders" t0 ORDER BY t0."ordered_on" DESC LIMIT 1"#
+        );
+    }
+
+    #[test]
+    fn after_a_superlative_by_names_what_ranks() {
+        let none = ThreadContext::default();
+        assert_eq!(
+            {
+                let (sql_text, plan) = sql("who is our best customer by order total?", &none);
+                sql_text.unwrap_or(plan.text)
+            },
+            r#"SELECT t0."name", sum(t1."total_eur") AS "sum" FROM "customers" t0 JOIN "orders" t1 ON t1."customer_id" = t0."id" GROUP BY t0."id", t0."name" ORDER BY sum(t1."total_eur") DESC LIMIT 1"#
         );
     }
 
