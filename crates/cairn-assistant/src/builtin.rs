@@ -1376,6 +1376,17 @@ impl<'a> Reading<'a> {
                     && named.contains(&column.table)
             })
         });
+        // "the Sales department": a capitalised word that names a table only loosely (a
+        // synonym, part of a name) is more likely a value.
+        tables.retain(|mention| {
+            let capitalised = mention.start > 0
+                && tokens[mention.start]
+                    .raw
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_uppercase);
+            !(capitalised && mention.score < 2.5)
+        });
         let mut taken = vec![false; tokens.len()];
         for mention in &tables {
             for flag in &mut taken[mention.start..mention.start + mention.len] {
@@ -1993,19 +2004,25 @@ fn value_spans(reading: &Reading<'_>) -> Vec<(usize, usize, String)> {
 
 /// How much a column is preferred for a value: the main table's own descriptive columns
 /// first, then the names of the tables it refers to, then others, its own names last.
+/// A name ("Queen", "Nordic Glass") is first the name of a related thing (the artist), then
+/// one of the main table's own columns (a track's composer).
 fn preference(
     graph: &Graph<'_>,
     subject: usize,
     table: usize,
     column: usize,
     distance: usize,
+    proper_name: bool,
 ) -> usize {
     let is_label = label_columns(&graph.schema.tables[table]).contains(&column);
-    match (table == subject, is_label) {
-        (true, false) => 0,
-        (false, true) => 1 + distance,
-        (false, false) => 2 + distance,
-        (true, true) => 10,
+    match (table == subject, is_label, proper_name) {
+        (true, false, false) => 0,
+        (false, true, false) => 1 + distance,
+        (false, false, false) => 2 + distance,
+        (false, true, true) => distance,
+        (true, false, true) => 5,
+        (false, false, true) => 6 + distance,
+        (true, true, _) => 20,
     }
 }
 
@@ -2023,6 +2040,12 @@ fn ground_values(
             continue;
         }
         let wanted = value_forms(&text);
+        let proper_name = start > 0
+            && reading.tokens[start]
+                .raw
+                .chars()
+                .next()
+                .is_some_and(char::is_uppercase);
         let mut candidates: Vec<Grounded> = Vec::new();
         for &(table, distance) in &reach {
             let item = &graph.schema.tables[table];
@@ -2047,7 +2070,14 @@ fn ground_values(
                         table,
                         column: column_index,
                         value,
-                        preference: preference(graph, subject, table, column_index, distance),
+                        preference: preference(
+                            graph,
+                            subject,
+                            table,
+                            column_index,
+                            distance,
+                            proper_name,
+                        ),
                     });
                 }
             }
