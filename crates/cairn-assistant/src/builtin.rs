@@ -3554,13 +3554,23 @@ fn build_and_plan(
             citations,
         );
     }
-    // A word nothing explained may be the whole point ("the average weight"): no number.
+    // A word nothing explained may be the whole point ("the average weight"): no number. An
+    // asker who may not run SQL is told that too: values were not looked up for them.
     if !unexplained.is_empty() {
+        let may_run = table
+            .integration
+            .is_some_and(|integration| sql_integrations.contains(&integration));
+        let permission = if may_run {
+            ""
+        } else {
+            " You also have no permission to run SQL on this integration (an admin turns on Run \
+             SQL and grants query permission), so values could not be looked up for you."
+        };
         return refuse(
             format!(
                 "I understood: {subject_words}. But I could not match \"{}\" to a table, a \
                  column or a value you may see (no table I can see holds it), so I will not \
-                 guess a number.",
+                 guess a number.{permission}",
                 unexplained.join(" ")
             ),
             citations,
