@@ -4832,6 +4832,89 @@ mod tests {
     }
 
     #[test]
+    fn no_question_makes_it_panic() {
+        // Every short sequence of words that steer the reading (dates, numbers, ranks, units,
+        // conditions, follow-ups), at the start, middle and end of questions: an answer each.
+        const WORDS: &[&str] = &[
+            "how",
+            "many",
+            "orders",
+            "between",
+            "and",
+            "in",
+            "from",
+            "to",
+            "past",
+            "last",
+            "q2",
+            "2023",
+            "march",
+            "top",
+            "3",
+            "by",
+            "per",
+            "year",
+            "no",
+            "have",
+            "a",
+            "status",
+            "most",
+            "which",
+            "customers",
+            "minutes",
+            "cents",
+            "cost",
+            "at",
+            "the",
+            "show",
+            "them",
+            "Queen",
+            "feed",
+            "built",
+            "on",
+            "of",
+            "only",
+            "different",
+            "oldest",
+            "?",
+        ];
+        let schema = schema();
+        let (_, first) = sql("how many orders were delivered?", &ThreadContext::default());
+        let contexts = [ThreadContext::default(), first.context];
+        let mut asked = 0;
+        for a in WORDS {
+            for b in WORDS {
+                for c in WORDS {
+                    let question = format!("{a} {b} {c}");
+                    for context in &contexts {
+                        let plan =
+                            plan(&question, &schema, context, TODAY, &[], &[IntegrationId(7)]);
+                        assert!(!plan.text.is_empty(), "{question}");
+                        asked += 1;
+                    }
+                }
+            }
+        }
+        for word in WORDS {
+            for question in [
+                format!("{word}"),
+                format!("how many orders {word}"),
+                format!("{word} {word} {word} {word}"),
+            ] {
+                let lookups = lookups(
+                    &question,
+                    &schema,
+                    &ThreadContext::default(),
+                    TODAY,
+                    &[IntegrationId(7)],
+                );
+                assert!(lookups.len() <= MAX_LOOKUPS, "{question}");
+            }
+        }
+        assert!(asked > 100_000);
+    }
+
+    #[test]
     fn says_counts_and_tables_in_words() {
         let (_, plan) = sql("How many orders were cancelled?", &ThreadContext::default());
         let columns = vec!["count(*)".to_string()];
