@@ -4897,7 +4897,7 @@ mod tests {
         }
         for word in WORDS {
             for question in [
-                format!("{word}"),
+                word.to_string(),
                 format!("how many orders {word}"),
                 format!("{word} {word} {word} {word}"),
             ] {
