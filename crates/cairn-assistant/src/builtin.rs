@@ -1353,6 +1353,8 @@ struct Reading<'a> {
     tokens: Vec<Token>,
     lower: String,
     tables: Vec<TableMention>,
+    /// Every column any span of the question may name, whatever else explains its words.
+    all_columns: Vec<ColumnMention>,
     /// Tokens already explained (names, dates, numbers, values).
     taken: Vec<bool>,
 }
@@ -1398,6 +1400,7 @@ impl<'a> Reading<'a> {
             tokens,
             lower,
             tables,
+            all_columns,
             taken,
         }
     }
@@ -1415,6 +1418,12 @@ impl<'a> Reading<'a> {
                 .enumerate()
                 .all(|(offset, word)| self.word(index + offset) == *word)
         })
+    }
+
+    /// Whether a superlative or "top" comes before token `index` ("the best customer by …").
+    fn ranked_before(&self, index: usize) -> bool {
+        (0..index)
+            .any(|before| SUPERLATIVES.contains(&self.word(before)) || self.word(before) == "top")
     }
 
     /// The first mentioned table after token `after`, else the first at all; of two names
@@ -2681,11 +2690,9 @@ fn data_plan(
 
     // "total payments": the operator word names a column only of the main table itself.
     // "the best customer by order total": after a superlative and "by", "total" names a measure.
-    let ranks_by = reading.position_of(&["by"]).is_some_and(|by| {
-        (0..by).any(|before| {
-            SUPERLATIVES.contains(&reading.word(before)) || reading.word(before) == "top"
-        })
-    });
+    let ranks_by = reading
+        .position_of(&["by"])
+        .is_some_and(|by| reading.ranked_before(by));
     if limit.is_none() && which_has_most(&reading).is_none() && !ranks_by {
         for index in 0..reading.tokens.len() {
             let word = reading.word(index).to_string();
@@ -2773,13 +2780,10 @@ fn data_plan(
     let group_at = (0..reading.tokens.len()).find(|index| {
         let word = reading.word(*index);
         // "the best customer by total spend": after a superlative, "by" names what ranks.
-        let ranked_before = (0..*index).any(|before| {
-            SUPERLATIVES.contains(&reading.word(before)) || reading.word(before) == "top"
-        });
         word == "per"
             || word == "each"
             || word == "every"
-            || (word == "by" && limit.is_none() && !ranked_before)
+            || (word == "by" && limit.is_none() && !reading.ranked_before(*index))
     });
     let mut group: Option<Group> = None;
     let mut group_tokens = (0, 0);
@@ -2800,7 +2804,7 @@ fn data_plan(
         };
         unit.map(|unit| (index, unit))
     });
-    let all_columns = column_mentions(&reading.tokens, schema, &vec![false; reading.tokens.len()]);
+    let all_columns = reading.all_columns.clone();
     let own_column_near = |at: usize| {
         all_columns.iter().any(|mention| {
             mention.table == subject
