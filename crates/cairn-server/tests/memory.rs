@@ -1,6 +1,7 @@
 //! State that strangers can create must not grow the server's memory without bound. One test per
 //! binary, so the resident set measured is this test's alone.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use cairn_catalog::Role;

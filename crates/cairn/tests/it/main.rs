@@ -1,0 +1,8 @@
+//! The crate's integration tests, one binary: linking one test binary per file cost
+//! minutes and gigabytes. Tests that measure this process's memory stay binaries of their own.
+
+mod backup_restore;
+mod logs;
+mod operator_audit;
+mod readme_run;
+mod shutdown;
