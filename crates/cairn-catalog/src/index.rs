@@ -31,8 +31,14 @@ impl Catalog {
             );
             applied = 0;
             self.run_index(move |search| search.clear()).await?;
+            if let Some(semantic) = &self.inner.semantic {
+                semantic.clear();
+            }
         }
         let outcome = self.apply_feed(applied, last).await;
+        if outcome.is_ok() {
+            self.embed_in_background();
+        }
         if outcome.is_err() {
             // Nothing half-applied stays staged: the next follow starts again from `applied`.
             self.run_index(|search| search.rollback()).await?;
@@ -50,6 +56,9 @@ impl Catalog {
                 break;
             }
             let newest = batch.newest;
+            if let Some(semantic) = &self.inner.semantic {
+                semantic.note_changes(&batch.resources, &batch.removed);
+            }
             let removed: Vec<ResourceId> = batch.removed.iter().map(|(_, id)| *id).collect();
             let upserted: Vec<IndexedResource> = batch
                 .resources

@@ -14,6 +14,7 @@ mod offline;
 mod people;
 mod resources;
 mod secret;
+mod semantic;
 mod settings;
 mod sql;
 mod syncs;
@@ -106,6 +107,8 @@ struct Inner {
     /// The operator's policy, closed around this node's data directory and store.
     integration_policy: cairn_connect::TargetPolicy,
     index_follow: tokio::sync::Mutex<()>,
+    /// The embedding model and its vectors, when a model is installed in the data directory.
+    semantic: Option<semantic::Semantic>,
     /// One writer at a time for this node's audit checkpoints.
     audit_checkpoint: std::sync::Mutex<()>,
 }
@@ -126,6 +129,15 @@ impl Catalog {
             SearchIndex::open(&config.data_dir.join("index"))?
         } else {
             SearchIndex::in_memory()?
+        };
+        let semantic = if config.owns_index {
+            let model_dir = config.data_dir.join("model");
+            let index_dir = config.data_dir.join("index");
+            tokio::task::spawn_blocking(move || semantic::Semantic::open(&model_dir, &index_dir))
+                .await
+                .map_err(|error| CatalogError::Internal(error.to_string()))?
+        } else {
+            None
         };
         let vault = vault::Vault::open(config.secret_key.as_deref(), &config.data_dir)?;
         let recorded = store.key_fingerprint_or_record(vault.fingerprint()).await?;
@@ -152,10 +164,12 @@ impl Catalog {
                 vault,
                 config,
                 index_follow: tokio::sync::Mutex::new(()),
+                semantic,
                 audit_checkpoint: std::sync::Mutex::new(()),
             }),
         };
         catalog.follow_changes().await?;
+        catalog.embed_missing().await?;
         Ok(catalog)
     }
 

@@ -707,9 +707,47 @@ impl Catalog {
             tag: query.tag,
             owner: query.owner,
         };
-        let ids = self
-            .search_ids(scope, search_query, offset, limit + 1)
+        // By meaning too, when a model is installed: tables and views only, and only where no
+        // filter the vectors cannot check (tag, owner) applies.
+        let semantic_kinds: &[ResourceKind] = match search_query.kind {
+            None => &[ResourceKind::Table, ResourceKind::View],
+            Some(ResourceKind::Table) => &[ResourceKind::Table],
+            Some(ResourceKind::View) => &[ResourceKind::View],
+            Some(_) => &[],
+        };
+        let semantic = if semantic_kinds.is_empty()
+            || search_query.tag.is_some()
+            || search_query.owner.is_some()
+        {
+            None
+        } else {
+            self.semantic_ids(
+                &scope,
+                &search_query.text,
+                semantic_kinds,
+                offset + limit + 1,
+            )
+            .await?
+        };
+        let lexical = self
+            .search_ids(
+                scope,
+                search_query,
+                if semantic.is_some() { 0 } else { offset },
+                if semantic.is_some() {
+                    offset + limit + 1
+                } else {
+                    limit + 1
+                },
+            )
             .await?;
+        let ids = match semantic {
+            Some(semantic) => {
+                let fused = crate::semantic::fuse(&lexical, &semantic);
+                fused.into_iter().skip(offset).take(limit + 1).collect()
+            }
+            None => lexical,
+        };
         let more = ids.len() > limit;
         let ids = &ids[..ids.len().min(limit)];
         let found = self

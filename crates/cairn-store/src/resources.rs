@@ -600,6 +600,24 @@ impl Store {
         Ok(resources)
     }
 
+    /// Every table and view of every workspace, as (workspace, id): what a newly installed
+    /// embedding model has to read.
+    pub async fn table_and_view_ids(&self) -> Result<Vec<(WorkspaceId, ResourceId)>> {
+        let rows = sqlx::query(
+            "SELECT workspace_id, id FROM resources WHERE kind IN ('table', 'view') ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    WorkspaceId(row.try_get("workspace_id")?),
+                    ResourceId(row.try_get("id")?),
+                ))
+            })
+            .collect()
+    }
+
     /// Tables and views with a recorded popularity, most used first, at most `limit`.
     pub async fn most_popular(
         &self,

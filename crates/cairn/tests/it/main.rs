@@ -3,6 +3,7 @@
 
 mod backup_restore;
 mod logs;
+mod model_install;
 mod operator_audit;
 mod readme_run;
 mod shutdown;
