@@ -72,6 +72,9 @@ pub struct CatalogConfig {
     /// don't: they write to the store only, beside a running server, whose index follows the
     /// change feed.
     pub owns_index: bool,
+    /// Where the local embedding model is (`cairn model install` puts it in DATA_DIR/model);
+    /// without one there, search is lexical and structural.
+    pub model_dir: PathBuf,
     /// Which databases integrations may reach beyond the defaults (`--integration-allow`).
     /// The data directory and the store itself are added when the catalog opens.
     pub integration_policy: cairn_connect::TargetPolicy,
@@ -80,6 +83,7 @@ pub struct CatalogConfig {
 impl CatalogConfig {
     pub fn new(data_dir: PathBuf) -> CatalogConfig {
         CatalogConfig {
+            model_dir: data_dir.join("model"),
             data_dir,
             session_idle: Duration::from_secs(12 * 3600),
             session_absolute: Duration::from_secs(7 * 24 * 3600),
@@ -131,7 +135,7 @@ impl Catalog {
             SearchIndex::in_memory()?
         };
         let semantic = if config.owns_index {
-            let model_dir = config.data_dir.join("model");
+            let model_dir = config.model_dir.clone();
             let index_dir = config.data_dir.join("index");
             tokio::task::spawn_blocking(move || semantic::Semantic::open(&model_dir, &index_dir))
                 .await

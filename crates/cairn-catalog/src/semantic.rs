@@ -422,6 +422,25 @@ impl Catalog {
         Ok(Some(semantic.nearest(vector, scope, kinds, limit)))
     }
 
+    /// The tables and views nearest in meaning to `text` that `principal` may see, by the model
+    /// alone (benchmarks compare it with the fused ranking); `None` without a model.
+    pub async fn nearest_tables(
+        &self,
+        principal: &cairn_domain::Principal,
+        text: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<ResourceId>>> {
+        let found = self
+            .semantic_ids(
+                &principal.scope(),
+                text,
+                &[ResourceKind::Table, ResourceKind::View],
+                limit,
+            )
+            .await?;
+        Ok(found.map(|found| found.into_iter().map(|(id, _)| id).collect()))
+    }
+
     /// How many tables and views have a vector (for benchmarks and status).
     pub fn vector_count(&self) -> usize {
         self.inner
