@@ -13,6 +13,7 @@ mod memory;
 mod offline;
 mod people;
 mod resources;
+mod retrieval;
 mod secret;
 mod settings;
 mod sql;

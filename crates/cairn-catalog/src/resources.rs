@@ -148,6 +148,9 @@ pub struct ResourceQuery {
 pub struct ResourceList {
     pub items: Vec<ResourceView>,
     pub next_cursor: Option<String>,
+    /// Whether an embedding model ranked this search beside words and structure; `false`
+    /// when no model is installed (search is lexical and structural) and for listings.
+    pub semantic: bool,
 }
 
 enum Cursor {
@@ -679,7 +682,11 @@ impl Catalog {
                 .collect();
             self.hide_unreadable_definitions(principal, &mut items)
                 .await?;
-            return Ok(ResourceList { items, next_cursor });
+            return Ok(ResourceList {
+                items,
+                next_cursor,
+                semantic: false,
+            });
         }
         let offset = match cursor {
             Some(Cursor::Offset(offset)) => offset,
@@ -707,14 +714,12 @@ impl Catalog {
             tag: query.tag,
             owner: query.owner,
         };
-        let ids = self
-            .search_ids(scope, search_query, offset, limit + 1)
+        let ranked = self
+            .ranked_search(principal, scope, search_query, offset, limit)
             .await?;
-        let more = ids.len() > limit;
-        let ids = &ids[..ids.len().min(limit)];
         let found = self
             .store()
-            .resources_by_ids(principal.workspace, ids)
+            .resources_by_ids(principal.workspace, &ranked.ids)
             .await?;
         let mut items: Vec<ResourceView> = found
             .into_iter()
@@ -723,8 +728,14 @@ impl Catalog {
             .collect();
         self.hide_unreadable_definitions(principal, &mut items)
             .await?;
-        let next_cursor = more.then(|| encode_cursor(&Cursor::Offset(offset + limit)));
-        Ok(ResourceList { items, next_cursor })
+        let next_cursor = ranked
+            .more
+            .then(|| encode_cursor(&Cursor::Offset(offset + limit)));
+        Ok(ResourceList {
+            items,
+            next_cursor,
+            semantic: ranked.semantic,
+        })
     }
 }
 

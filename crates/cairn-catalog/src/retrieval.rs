@@ -1,0 +1,329 @@
+//! Retrieval: the one ranking behind `GET /resources?q=`, the assistant's search and MCP's
+//! search tool.
+//!
+//! The index gives a lexical list (words, stems, synonyms, typos; for a search of tables, the
+//! columns the words match too). [`fuse`] composes the final order from it and from structure
+//! read from the store: a table gets a share of its columns' scores, foreign-key neighbours of
+//! strong hits a share of theirs, hits in the database (schema) where the best hits are a boost,
+//! and popularity a mild prior. A semantic list joins in [`fuse`] when a model is installed.
+//!
+//! Access: the index is searched within the caller's scope and every resource that takes part
+//! (hit, table lifted from a column, neighbour) is re-checked against the store and the scope
+//! before it counts for anything: nothing the caller may not see is returned or lends a score.
+
+use std::collections::{HashMap, HashSet};
+
+use cairn_domain::{Principal, ResourceId, ResourceKind, Scope};
+use cairn_search::{Hit, SearchQuery};
+use cairn_store::Resource;
+
+use crate::{Catalog, Result};
+
+/// Hits read from the index beyond the page asked for: room for structure to reorder.
+const EXTRA_DEPTH: usize = 200;
+/// The best tables whose foreign-key neighbours are looked up.
+const NEIGHBOUR_SOURCES: usize = 10;
+/// A table's share of its best column's score, and of each further column's.
+const BEST_COLUMN_SHARE: f32 = 0.6;
+const OTHER_COLUMN_SHARE: f32 = 0.15;
+/// A foreign-key neighbour's share of a strong hit's score.
+const NEIGHBOUR_SHARE: f32 = 0.35;
+/// How much more a hit in the best database (schema) weighs, at most.
+const GROUP_BOOST: f32 = 0.5;
+/// How much more the most popular resource weighs, at most.
+const POPULARITY_BOOST: f32 = 0.1;
+
+/// A ranked search: the ids of one page and whether a semantic list took part.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ranked {
+    pub ids: Vec<ResourceId>,
+    /// Resources beyond the page.
+    pub more: bool,
+    pub semantic: bool,
+}
+
+/// What the store says about the resources taking part in a ranking, already filtered by
+/// access: only what the caller may see within the scope is in it.
+#[derive(Debug, Default)]
+pub(crate) struct Structure {
+    pub resources: HashMap<ResourceId, Resource>,
+    /// Table → tables it shares a foreign key (or a view dependency, or lineage) with.
+    pub neighbours: HashMap<ResourceId, Vec<ResourceId>>,
+}
+
+/// Whether the caller may see `resource` within `scope` (a narrower team filter included).
+fn visible(principal: &Principal, scope: &Scope, resource: &Resource) -> bool {
+    principal.can_see(resource.workspace, &resource.teams)
+        && resource.workspace == scope.workspace()
+        && match scope {
+            Scope::Teams(_, teams) => resource.teams.iter().any(|team| teams.contains(team)),
+            _ => true,
+        }
+}
+
+fn is_relation(kind: ResourceKind) -> bool {
+    matches!(kind, ResourceKind::Table | ResourceKind::View)
+}
+
+/// The database (schema) a resource sits in: its path less its own name.
+fn group_of(resource: &Resource) -> &str {
+    let path = if resource.kind == ResourceKind::Column {
+        resource.path.rsplit_once('.').map_or("", |(head, _)| head)
+    } else {
+        &resource.path
+    };
+    path.rsplit_once('.').map_or("", |(head, _)| head)
+}
+
+/// The final order: the lexical hits (and, later, a semantic list) composed with structure.
+/// Returns every candidate the caller may see that passes `kind`, best first; equal scores
+/// in id order.
+pub(crate) fn fuse(
+    lexical: &[Hit],
+    structure: &Structure,
+    kind: Option<ResourceKind>,
+) -> Vec<ResourceId> {
+    let mut score: HashMap<ResourceId, f32> = HashMap::new();
+    let mut column_scores: HashMap<ResourceId, Vec<f32>> = HashMap::new();
+    for hit in lexical {
+        if !structure.resources.contains_key(&hit.id) {
+            continue;
+        }
+        *score.entry(hit.id).or_default() += hit.score;
+        if let Some(table) = hit.table
+            && structure.resources.contains_key(&table)
+        {
+            column_scores.entry(table).or_default().push(hit.score);
+        }
+    }
+    // A table counts the words of its columns: the best column much, the others a little.
+    for (table, mut scores) in column_scores {
+        scores.sort_by(|left, right| right.total_cmp(left));
+        let lifted =
+            scores[0] * BEST_COLUMN_SHARE + scores[1..].iter().sum::<f32>() * OTHER_COLUMN_SHARE;
+        *score.entry(table).or_default() += lifted;
+    }
+    // Foreign-key neighbours of strong tables get a share of their score: a question about
+    // customers and genres needs the invoices between them.
+    let mut tables: Vec<(ResourceId, f32)> = score
+        .iter()
+        .filter(|(id, _)| {
+            structure
+                .resources
+                .get(id)
+                .is_some_and(|r| is_relation(r.kind))
+        })
+        .map(|(id, value)| (*id, *value))
+        .collect();
+    sort_ranked(&mut tables);
+    let mut lent: HashMap<ResourceId, f32> = HashMap::new();
+    for (table, value) in tables.iter().take(NEIGHBOUR_SOURCES) {
+        for neighbour in structure.neighbours.get(table).into_iter().flatten() {
+            if structure.resources.contains_key(neighbour) {
+                let share = lent.entry(*neighbour).or_default();
+                *share = share.max(value * NEIGHBOUR_SHARE);
+            }
+        }
+    }
+    for (neighbour, share) in lent {
+        *score.entry(neighbour).or_default() += share;
+    }
+    // The database where the best hits are: the sum of its three best tables, against the
+    // best such sum.
+    let mut groups: HashMap<&str, Vec<f32>> = HashMap::new();
+    for (id, value) in &score {
+        if let Some(resource) = structure.resources.get(id)
+            && is_relation(resource.kind)
+        {
+            groups.entry(group_of(resource)).or_default().push(*value);
+        }
+    }
+    let group_score: HashMap<&str, f32> = groups
+        .into_iter()
+        .map(|(group, mut values)| {
+            values.sort_by(|left, right| right.total_cmp(left));
+            (group, values.iter().take(3).sum())
+        })
+        .collect();
+    let best_group = group_score.values().copied().fold(0.0_f32, f32::max);
+    let most_popular = structure
+        .resources
+        .values()
+        .filter_map(|resource| resource.popularity)
+        .fold(0.0_f64, f64::max);
+    let mut ranked: Vec<(ResourceId, f32)> = score
+        .into_iter()
+        .filter_map(|(id, value)| {
+            let resource = structure.resources.get(&id)?;
+            if kind.is_some_and(|kind| kind != resource.kind) {
+                return None;
+            }
+            let mut factor = 1.0;
+            if best_group > 0.0 {
+                let group = group_score.get(group_of(resource)).copied().unwrap_or(0.0);
+                factor += GROUP_BOOST * group / best_group;
+            }
+            if let Some(popularity) = resource.popularity
+                && most_popular > 0.0
+            {
+                let share = (popularity.max(0.0).ln_1p() / most_popular.ln_1p()) as f32;
+                factor += POPULARITY_BOOST * share;
+            }
+            Some((id, value * factor))
+        })
+        .collect();
+    sort_ranked(&mut ranked);
+    ranked.into_iter().map(|(id, _)| id).collect()
+}
+
+fn sort_ranked(ranked: &mut [(ResourceId, f32)]) {
+    ranked.sort_by(|(left_id, left), (right_id, right)| {
+        right.total_cmp(left).then_with(|| left_id.cmp(right_id))
+    });
+}
+
+impl Catalog {
+    /// One page of a search, ranked by [`fuse`], within `scope` and what `principal` may see.
+    pub(crate) async fn ranked_search(
+        &self,
+        principal: &Principal,
+        scope: Scope,
+        query: SearchQuery,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Ranked> {
+        let kind = query.kind;
+        // Structure only reorders plain searches: with a tag or owner filter, a table lifted
+        // from its columns or a neighbour might not carry the tag.
+        let structural = query.tag.is_none() && query.owner.is_none();
+        let depth = offset
+            .saturating_add(limit)
+            .saturating_add(EXTRA_DEPTH)
+            .min(cairn_search::MAX_RESULT_WINDOW);
+        let lexical = self
+            .search_hits(scope.clone(), query, structural, depth)
+            .await?;
+        let workspace = principal.workspace;
+        let store = self.store();
+        let mut ids: Vec<ResourceId> = Vec::with_capacity(lexical.len());
+        let mut seen: HashSet<ResourceId> = HashSet::new();
+        for hit in &lexical {
+            for id in std::iter::once(hit.id).chain(hit.table.filter(|_| structural)) {
+                if seen.insert(id) {
+                    ids.push(id);
+                }
+            }
+        }
+        let mut structure = Structure::default();
+        for resource in store.resources_by_ids(workspace, &ids).await? {
+            if visible(principal, &scope, &resource) {
+                structure.resources.insert(resource.id, resource);
+            }
+        }
+        if structural {
+            self.add_neighbours(principal, &scope, &lexical, &mut structure)
+                .await?;
+        }
+        let ranked = fuse(&lexical, &structure, kind);
+        let more = ranked.len() > offset.saturating_add(limit);
+        Ok(Ranked {
+            ids: ranked.into_iter().skip(offset).take(limit).collect(),
+            more,
+            semantic: false,
+        })
+    }
+
+    /// Looks up the foreign-key (and view-dependency, lineage) neighbours of the strongest
+    /// tables among the hits, and adds those the caller may see to `structure`.
+    async fn add_neighbours(
+        &self,
+        principal: &Principal,
+        scope: &Scope,
+        lexical: &[Hit],
+        structure: &mut Structure,
+    ) -> Result<()> {
+        let workspace = principal.workspace;
+        let store = self.store();
+        // The strongest tables, their columns' scores counted as fuse counts them.
+        let preliminary = fuse(lexical, structure, None);
+        let sources: Vec<ResourceId> = preliminary
+            .into_iter()
+            .filter(|id| {
+                structure
+                    .resources
+                    .get(id)
+                    .is_some_and(|resource| is_relation(resource.kind))
+            })
+            .take(NEIGHBOUR_SOURCES)
+            .collect();
+        if sources.is_empty() {
+            return Ok(());
+        }
+        let mut owner: HashMap<ResourceId, ResourceId> = HashMap::new();
+        let mut ends: Vec<ResourceId> = sources.clone();
+        for column in store.children_of(workspace, &sources).await? {
+            if let Some(table) = column.parent {
+                owner.insert(column.id, table);
+                ends.push(column.id);
+            }
+        }
+        let relations = store.relations_of_many(workspace, &ends).await?;
+        // (source table, other end)
+        let mut pairs: Vec<(ResourceId, ResourceId)> = Vec::new();
+        for relation in &relations {
+            for (near, far) in [(relation.from, relation.to), (relation.to, relation.from)] {
+                let source = owner
+                    .get(&near)
+                    .copied()
+                    .or_else(|| sources.contains(&near).then_some(near));
+                if let Some(source) = source {
+                    pairs.push((source, far));
+                }
+            }
+        }
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let far_ids: Vec<ResourceId> = pairs.iter().map(|(_, far)| *far).collect();
+        let far = store.resources_by_ids(workspace, &far_ids).await?;
+        let mut far_table: HashMap<ResourceId, ResourceId> = HashMap::new();
+        for resource in &far {
+            if !visible(principal, scope, resource) {
+                continue;
+            }
+            match (resource.kind, resource.parent) {
+                (ResourceKind::Column, Some(table)) => {
+                    far_table.insert(resource.id, table);
+                }
+                (kind, _) if is_relation(kind) => {
+                    far_table.insert(resource.id, resource.id);
+                }
+                _ => {}
+            }
+        }
+        let unknown: Vec<ResourceId> = far_table
+            .values()
+            .filter(|table| !structure.resources.contains_key(table))
+            .copied()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        for resource in store.resources_by_ids(workspace, &unknown).await? {
+            if is_relation(resource.kind) && visible(principal, scope, &resource) {
+                structure.resources.insert(resource.id, resource);
+            }
+        }
+        for (source, far) in pairs {
+            let Some(table) = far_table.get(&far).copied() else {
+                continue;
+            };
+            if table != source && structure.resources.contains_key(&table) {
+                let list = structure.neighbours.entry(source).or_default();
+                if !list.contains(&table) {
+                    list.push(table);
+                }
+            }
+        }
+        Ok(())
+    }
+}
