@@ -29,7 +29,7 @@ const OTHER_COLUMN_SHARE: f32 = 0.15;
 /// A foreign-key neighbour's share of a strong hit's score.
 const NEIGHBOUR_SHARE: f32 = 0.35;
 /// How much more a hit in the best database (schema) weighs, at most.
-const GROUP_BOOST: f32 = 0.5;
+const GROUP_BOOST: f32 = 1.0;
 /// How much more the most popular resource weighs, at most.
 const POPULARITY_BOOST: f32 = 0.1;
 
@@ -125,8 +125,31 @@ pub(crate) fn fuse(
             }
         }
     }
+    // And a second hop, a share of the share, past a table that links two others (an
+    // invoice line between invoices and tracks, a film's actors between films and actors).
+    let mut bridges: Vec<(ResourceId, f32)> =
+        lent.iter().map(|(id, value)| (*id, *value)).collect();
+    sort_ranked(&mut bridges);
+    let sources: HashSet<ResourceId> = tables
+        .iter()
+        .take(NEIGHBOUR_SOURCES)
+        .map(|(id, _)| *id)
+        .collect();
+    let mut second: HashMap<ResourceId, f32> = HashMap::new();
+    for (bridge, value) in bridges.iter().take(NEIGHBOUR_SOURCES) {
+        for neighbour in structure.neighbours.get(bridge).into_iter().flatten() {
+            if !sources.contains(neighbour) && structure.resources.contains_key(neighbour) {
+                let share = second.entry(*neighbour).or_default();
+                *share = share.max(value * NEIGHBOUR_SHARE);
+            }
+        }
+    }
     for (neighbour, share) in lent {
         *score.entry(neighbour).or_default() += share;
+    }
+    for (neighbour, share) in second {
+        let entry = score.entry(neighbour).or_default();
+        *entry = entry.max(share);
     }
     // The database where the best hits are: the sum of its three best tables, against the
     // best such sum.
@@ -242,8 +265,6 @@ impl Catalog {
         lexical: &[Hit],
         structure: &mut Structure,
     ) -> Result<()> {
-        let workspace = principal.workspace;
-        let store = self.store();
         // The strongest tables, their columns' scores counted as fuse counts them.
         let preliminary = fuse(lexical, structure, None);
         let sources: Vec<ResourceId> = preliminary
@@ -259,9 +280,37 @@ impl Catalog {
         if sources.is_empty() {
             return Ok(());
         }
+        let found = self
+            .link_neighbours(principal, scope, &sources, structure)
+            .await?;
+        // The second hop: from the neighbours just found.
+        let next: Vec<ResourceId> = found
+            .into_iter()
+            .filter(|id| !sources.contains(id))
+            .take(NEIGHBOUR_SOURCES)
+            .collect();
+        if !next.is_empty() {
+            self.link_neighbours(principal, scope, &next, structure)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Records the neighbours of `sources` the caller may see in `structure`; returns them,
+    /// in the order of their sources.
+    async fn link_neighbours(
+        &self,
+        principal: &Principal,
+        scope: &Scope,
+        sources: &[ResourceId],
+        structure: &mut Structure,
+    ) -> Result<Vec<ResourceId>> {
+        let workspace = principal.workspace;
+        let store = self.store();
+        let mut found: Vec<ResourceId> = Vec::new();
         let mut owner: HashMap<ResourceId, ResourceId> = HashMap::new();
-        let mut ends: Vec<ResourceId> = sources.clone();
-        for column in store.children_of(workspace, &sources).await? {
+        let mut ends: Vec<ResourceId> = sources.to_vec();
+        for column in store.children_of(workspace, sources).await? {
             if let Some(table) = column.parent {
                 owner.insert(column.id, table);
                 ends.push(column.id);
@@ -282,7 +331,7 @@ impl Catalog {
             }
         }
         if pairs.is_empty() {
-            return Ok(());
+            return Ok(found);
         }
         let far_ids: Vec<ResourceId> = pairs.iter().map(|(_, far)| *far).collect();
         let far = store.resources_by_ids(workspace, &far_ids).await?;
@@ -322,8 +371,11 @@ impl Catalog {
                 if !list.contains(&table) {
                     list.push(table);
                 }
+                if !found.contains(&table) {
+                    found.push(table);
+                }
             }
         }
-        Ok(())
+        Ok(found)
     }
 }

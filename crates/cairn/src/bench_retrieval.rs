@@ -77,7 +77,7 @@ struct Question {
 }
 
 /// Runs the benchmark and prints its figures.
-pub async fn retrieval(set: &Path, limit: Option<usize>) -> Result<()> {
+pub async fn retrieval(set: &Path, limit: Option<usize>, show_misses: bool) -> Result<()> {
     let (databases, mut questions, form) = load_set(set)?;
     if let Some(limit) = limit {
         questions.truncate(limit);
@@ -233,6 +233,21 @@ pub async fn retrieval(set: &Path, limit: Option<usize>) -> Result<()> {
         latencies.push(started.elapsed());
         let ranked: Vec<ResourceId> = found.items.iter().map(|item| ResourceId(item.id)).collect();
         tally(&mut hits, Ranker::Cairn, &ranked, gold);
+        if show_misses && !gold.iter().all(|id| ranked.contains(id)) {
+            let name = |id: &ResourceId| {
+                names
+                    .iter()
+                    .find(|(known, _)| known == id)
+                    .map_or_else(String::new, |(_, name)| name.clone())
+            };
+            let paths: Vec<&str> = found.items.iter().map(|item| item.path.as_str()).collect();
+            println!(
+                "miss: [{}] {}\n  gold: {:?}\n  top10: {paths:?}",
+                question.database,
+                question.text,
+                gold.iter().map(name).collect::<Vec<_>>()
+            );
+        }
     }
     let asking = run_started.elapsed();
     latencies.sort();

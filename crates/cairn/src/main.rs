@@ -190,6 +190,9 @@ enum BenchCommand {
         /// Ask only the first N questions.
         #[arg(long)]
         limit: Option<usize>,
+        /// Print each question whose gold tables Cairn's top 10 misses.
+        #[arg(long)]
+        show_misses: bool,
     },
     /// A sync through the API against the raw catalog queries it needs, on a generated
     /// PostgreSQL warehouse in a throwaway server, with the store on SQLite and on PostgreSQL.
@@ -464,8 +467,13 @@ async fn main() -> Result<()> {
     if let Command::Bench(BenchCommand::Search { resources, queries }) = &cli.command {
         return bench_search::search((*resources).max(1), (*queries).max(1)).await;
     }
-    if let Command::Bench(BenchCommand::Retrieval { set, limit }) = &cli.command {
-        return bench_retrieval::retrieval(set, *limit).await;
+    if let Command::Bench(BenchCommand::Retrieval {
+        set,
+        limit,
+        show_misses,
+    }) = &cli.command
+    {
+        return bench_retrieval::retrieval(set, *limit, *show_misses).await;
     }
     if let Command::Bench(BenchCommand::Sync { tables, columns }) = &cli.command {
         return bench_sync::sync((*tables).max(1), (*columns).max(3)).await;
