@@ -124,7 +124,11 @@ async fn typos_synonyms_and_neighbours_find_tables_without_a_model(app: TestApp)
     assert_eq!(body["semantic"], json!(false), "no model: {body}");
 
     let (names, _) = search(&app, &shop.viewer, "song").await;
-    assert_eq!(names.first().map(String::as_str), Some("track"), "{names:?}");
+    assert_eq!(
+        names.first().map(String::as_str),
+        Some("track"),
+        "{names:?}"
+    );
     let (names, _) = search(&app, &shop.viewer, "music").await;
     assert!(names.contains(&"track".to_string()), "{names:?}");
     assert!(names.contains(&"genre".to_string()), "{names:?}");
@@ -168,7 +172,10 @@ async fn neighbours_and_synonyms_never_cross_teams_or_workspaces(app: TestApp) {
             .iter()
             .map(|item| item["path"].as_str().unwrap())
             .collect();
-        assert!(paths.iter().all(|path| path.starts_with("other.")), "{paths:?}");
+        assert!(
+            paths.iter().all(|path| path.starts_with("other.")),
+            "{paths:?}"
+        );
         if q == "song" {
             assert!(paths.contains(&"other.main.song_plays"), "{paths:?}");
         }
