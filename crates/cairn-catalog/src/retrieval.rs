@@ -20,9 +20,9 @@ use cairn_store::Resource;
 use crate::{Catalog, Result};
 
 /// Hits read from the index beyond the page asked for: room for structure to reorder.
-const EXTRA_DEPTH: usize = 200;
+const EXTRA_DEPTH: usize = 100;
 /// The best tables whose foreign-key neighbours are looked up.
-const NEIGHBOUR_SOURCES: usize = 10;
+const NEIGHBOUR_SOURCES: usize = 6;
 /// A table's share of its best column's score, and of each further column's.
 const BEST_COLUMN_SHARE: f32 = 0.6;
 const OTHER_COLUMN_SHARE: f32 = 0.15;
