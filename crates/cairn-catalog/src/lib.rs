@@ -109,6 +109,8 @@ struct Inner {
     index_follow: tokio::sync::Mutex<()>,
     /// One writer at a time for this node's audit checkpoints.
     audit_checkpoint: std::sync::Mutex<()>,
+    /// Tables' relation neighbours for search ranking, until the store changes.
+    neighbours: std::sync::Mutex<retrieval::NeighbourCache>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -154,6 +156,7 @@ impl Catalog {
                 config,
                 index_follow: tokio::sync::Mutex::new(()),
                 audit_checkpoint: std::sync::Mutex::new(()),
+                neighbours: std::sync::Mutex::new(retrieval::NeighbourCache::default()),
             }),
         };
         catalog.follow_changes().await?;

@@ -34,6 +34,17 @@ const GROUP_BOOST: f32 = 1.0;
 /// How much more the most popular resource weighs, at most.
 const POPULARITY_BOOST: f32 = 0.1;
 
+/// Tables whose neighbours this node keeps between changes, at most.
+const NEIGHBOUR_CACHE_TABLES: usize = 100_000;
+
+/// The tables each table shares a relation with, as the store had them at change `seq`
+/// (unfiltered: every use filters by what the caller may see). Any change empties it.
+#[derive(Debug, Default)]
+pub(crate) struct NeighbourCache {
+    seq: i64,
+    tables: HashMap<ResourceId, Vec<ResourceId>>,
+}
+
 /// A ranked search: the ids of one page and whether a semantic list took part.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ranked {
@@ -205,6 +216,15 @@ pub(crate) fn fuse(
     ranked.into_iter().map(|(id, _)| id).collect()
 }
 
+impl Catalog {
+    fn neighbour_cache(&self) -> std::sync::MutexGuard<'_, NeighbourCache> {
+        self.inner
+            .neighbours
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 fn sort_ranked(ranked: &mut [(ResourceId, f32)]) {
     ranked.sort_by(|(left_id, left), (right_id, right)| {
         right.total_cmp(left).then_with(|| left_id.cmp(right_id))
@@ -311,160 +331,128 @@ impl Catalog {
         sources: &[ResourceId],
         structure: &mut Structure,
     ) -> Result<Vec<ResourceId>> {
-        let workspace = principal.workspace;
-        let store = self.store();
-        let mut found: Vec<ResourceId> = Vec::new();
-        let mut owner: HashMap<ResourceId, ResourceId> = HashMap::new();
-        let mut ends: Vec<ResourceId> = sources.to_vec();
-        for column in store.children_of(workspace, sources).await? {
-            if let Some(table) = column.parent {
-                owner.insert(column.id, table);
-                ends.push(column.id);
-            }
-        }
-        let relations = store.relations_of_many(workspace, &ends).await?;
-        // (source table, other end)
-        let mut pairs: Vec<(ResourceId, ResourceId)> = Vec::new();
-        for relation in &relations {
-            for (near, far) in [(relation.from, relation.to), (relation.to, relation.from)] {
-                let source = owner
-                    .get(&near)
-                    .copied()
-                    .or_else(|| sources.contains(&near).then_some(near));
-                if let Some(source) = source {
-                    pairs.push((source, far));
-                }
-            }
-        }
-        if pairs.is_empty() {
-            return Ok(found);
-        }
-        let far_ids: Vec<ResourceId> = pairs.iter().map(|(_, far)| *far).collect();
-        let far = store.resources_by_ids(workspace, &far_ids).await?;
-        let mut far_table: HashMap<ResourceId, ResourceId> = HashMap::new();
-        for resource in &far {
-            if !visible(principal, scope, resource) {
-                continue;
-            }
-            match (resource.kind, resource.parent) {
-                (ResourceKind::Column, Some(table)) => {
-                    far_table.insert(resource.id, table);
-                }
-                (kind, _) if is_relation(kind) => {
-                    far_table.insert(resource.id, resource.id);
-                }
-                _ => {}
-            }
-        }
-        let unknown: Vec<ResourceId> = far_table
-            .values()
+        let raw = self.raw_neighbours(principal.workspace, sources).await?;
+        let unknown: Vec<ResourceId> = raw
+            .iter()
+            .flat_map(|(_, tables)| tables.iter().copied())
             .filter(|table| !structure.resources.contains_key(table))
-            .copied()
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        for resource in store.resources_by_ids(workspace, &unknown).await? {
+        for resource in self
+            .store()
+            .resources_by_ids(principal.workspace, &unknown)
+            .await?
+        {
             if is_relation(resource.kind) && visible(principal, scope, &resource) {
                 structure.resources.insert(resource.id, resource);
             }
         }
-        for (source, far) in pairs {
-            let Some(table) = far_table.get(&far).copied() else {
-                continue;
-            };
-            if table != source && structure.resources.contains_key(&table) {
-                let list = structure.neighbours.entry(source).or_default();
-                if !list.contains(&table) {
-                    list.push(table);
-                }
-                if !found.contains(&table) {
-                    found.push(table);
+        let mut found: Vec<ResourceId> = Vec::new();
+        for (source, tables) in raw {
+            for table in tables {
+                if table != source && structure.resources.contains_key(&table) {
+                    let list = structure.neighbours.entry(source).or_default();
+                    if !list.contains(&table) {
+                        list.push(table);
+                    }
+                    if !found.contains(&table) {
+                        found.push(table);
+                    }
                 }
             }
         }
         Ok(found)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use cairn_domain::{TeamId, WorkspaceId};
-
-    fn resource(id: i64, kind: ResourceKind, path: &str, parent: Option<i64>) -> Resource {
-        Resource {
-            id: ResourceId(id),
-            workspace: WorkspaceId(1),
-            kind,
-            name: path.rsplit('.').next().unwrap_or(path).to_string(),
-            path: path.to_string(),
-            parent: parent.map(ResourceId),
-            integration: None,
-            description: None,
-            source_description: None,
-            imported_description: None,
-            data_type: None,
-            definition: None,
-            popularity: None,
-            attributes: String::new(),
-            teams: vec![TeamId(1)],
-            tags: Vec::new(),
-            owners: Vec::new(),
-            created_at: 0,
-            updated_at: 0,
+    /// The tables each of `sources` shares a relation with, whoever may see them (the caller
+    /// filters), in the order of `sources`: from this node's cache while the store has not
+    /// changed, else from the store.
+    async fn raw_neighbours(
+        &self,
+        workspace: cairn_domain::WorkspaceId,
+        sources: &[ResourceId],
+    ) -> Result<Vec<(ResourceId, Vec<ResourceId>)>> {
+        let store = self.store();
+        let seq = store.last_change_seq().await?;
+        let mut known: HashMap<ResourceId, Vec<ResourceId>> = HashMap::new();
+        let mut missing: Vec<ResourceId> = Vec::new();
+        {
+            let mut cache = self.neighbour_cache();
+            if cache.seq != seq {
+                cache.seq = seq;
+                cache.tables.clear();
+            }
+            for source in sources {
+                match cache.tables.get(source) {
+                    Some(tables) => {
+                        known.insert(*source, tables.clone());
+                    }
+                    None => missing.push(*source),
+                }
+            }
         }
-    }
-
-    fn hit(id: i64, score: f32, table: Option<i64>) -> Hit {
-        Hit {
-            id: ResourceId(id),
-            score,
-            table: table.map(ResourceId),
+        if !missing.is_empty() {
+            let mut owner: HashMap<ResourceId, ResourceId> = HashMap::new();
+            let mut ends: Vec<ResourceId> = missing.clone();
+            for column in store.children_of(workspace, &missing).await? {
+                if let Some(table) = column.parent {
+                    owner.insert(column.id, table);
+                    ends.push(column.id);
+                }
+            }
+            let relations = store.relations_of_many(workspace, &ends).await?;
+            // (source table, other end)
+            let mut pairs: Vec<(ResourceId, ResourceId)> = Vec::new();
+            for relation in &relations {
+                for (near, far) in [(relation.from, relation.to), (relation.to, relation.from)] {
+                    let source = owner
+                        .get(&near)
+                        .copied()
+                        .or_else(|| missing.contains(&near).then_some(near));
+                    if let Some(source) = source {
+                        pairs.push((source, far));
+                    }
+                }
+            }
+            let far_ids: Vec<ResourceId> = pairs.iter().map(|(_, far)| *far).collect();
+            let mut far_table: HashMap<ResourceId, ResourceId> = HashMap::new();
+            for resource in store.resources_by_ids(workspace, &far_ids).await? {
+                match (resource.kind, resource.parent) {
+                    (ResourceKind::Column, Some(table)) => {
+                        far_table.insert(resource.id, table);
+                    }
+                    (kind, _) if is_relation(kind) => {
+                        far_table.insert(resource.id, resource.id);
+                    }
+                    _ => {}
+                }
+            }
+            for source in &missing {
+                known.insert(*source, Vec::new());
+            }
+            for (source, far) in pairs {
+                if let Some(table) = far_table.get(&far).copied()
+                    && table != source
+                {
+                    let list = known.entry(source).or_default();
+                    if !list.contains(&table) {
+                        list.push(table);
+                    }
+                }
+            }
+            let mut cache = self.neighbour_cache();
+            if cache.seq == seq && cache.tables.len() < NEIGHBOUR_CACHE_TABLES {
+                for source in &missing {
+                    if let Some(tables) = known.get(source) {
+                        cache.tables.insert(*source, tables.clone());
+                    }
+                }
+            }
         }
-    }
-
-    #[test]
-    fn columns_neighbours_and_the_best_database_lift_tables_and_only_visible_ones_count() {
-        let mut structure = Structure::default();
-        for (id, path) in [
-            (1, "shop.main.customer"),
-            (2, "shop.main.invoice"),
-            (3, "shop.main.genre"),
-            (4, "zoo.main.customer_animal"),
-            (5, "shop.main.secret"),
-        ] {
-            structure.resources.insert(
-                ResourceId(id),
-                resource(id, ResourceKind::Table, path, None),
-            );
-        }
-        structure.resources.insert(
-            ResourceId(10),
-            resource(10, ResourceKind::Column, "shop.main.genre.name", Some(3)),
-        );
-        structure
-            .neighbours
-            .insert(ResourceId(1), vec![ResourceId(2), ResourceId(5)]);
-        // The caller may not see table 5: it is left out of what they may see.
-        structure.resources.remove(&ResourceId(5));
-        let lexical = [
-            hit(1, 5.0, None),
-            hit(4, 3.5, None),
-            hit(10, 5.0, Some(3)),
-            hit(5, 9.0, None),
-        ];
-        let ranked = fuse(&lexical, &structure, Some(ResourceKind::Table));
-        assert_eq!(ranked[0], ResourceId(1), "{ranked:?}");
-        assert!(
-            !ranked.contains(&ResourceId(5)),
-            "never what the caller cannot see"
-        );
-        assert!(!ranked.contains(&ResourceId(10)), "tables only");
-        let position = |id: i64| ranked.iter().position(|found| *found == ResourceId(id));
-        assert!(position(3).is_some(), "the genre table, by its column");
-        assert!(position(2).is_some(), "the invoice table, by its neighbour");
-        // The other database's table scored more than the genre table's share of its column,
-        // but sits alone in its database.
-        assert!(position(3) < position(4), "{ranked:?}");
+        Ok(sources
+            .iter()
+            .filter_map(|source| known.remove(source).map(|tables| (*source, tables)))
+            .collect())
     }
 }
