@@ -456,3 +456,86 @@ impl Catalog {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_domain::{TeamId, WorkspaceId};
+
+    fn resource(id: i64, kind: ResourceKind, path: &str, parent: Option<i64>) -> Resource {
+        Resource {
+            id: ResourceId(id),
+            workspace: WorkspaceId(1),
+            kind,
+            name: path.rsplit('.').next().unwrap_or(path).to_string(),
+            path: path.to_string(),
+            parent: parent.map(ResourceId),
+            integration: None,
+            description: None,
+            source_description: None,
+            imported_description: None,
+            data_type: None,
+            definition: None,
+            popularity: None,
+            attributes: String::new(),
+            teams: vec![TeamId(1)],
+            tags: Vec::new(),
+            owners: Vec::new(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn hit(id: i64, score: f32, table: Option<i64>) -> Hit {
+        Hit {
+            id: ResourceId(id),
+            score,
+            table: table.map(ResourceId),
+        }
+    }
+
+    #[test]
+    fn columns_neighbours_and_the_best_database_lift_tables_and_only_visible_ones_count() {
+        let mut structure = Structure::default();
+        for (id, path) in [
+            (1, "shop.main.customer"),
+            (2, "shop.main.invoice"),
+            (3, "shop.main.genre"),
+            (4, "zoo.main.customer_animal"),
+            (5, "shop.main.secret"),
+        ] {
+            structure.resources.insert(
+                ResourceId(id),
+                resource(id, ResourceKind::Table, path, None),
+            );
+        }
+        structure.resources.insert(
+            ResourceId(10),
+            resource(10, ResourceKind::Column, "shop.main.genre.name", Some(3)),
+        );
+        structure
+            .neighbours
+            .insert(ResourceId(1), vec![ResourceId(2), ResourceId(5)]);
+        // The caller may not see table 5: it is left out of what they may see.
+        structure.resources.remove(&ResourceId(5));
+        let lexical = [
+            hit(1, 5.0, None),
+            hit(4, 3.5, None),
+            hit(10, 5.0, Some(3)),
+            hit(5, 9.0, None),
+        ];
+        let ranked = fuse(&lexical, &structure, Some(ResourceKind::Table));
+        assert_eq!(ranked[0], ResourceId(1), "{ranked:?}");
+        assert!(
+            !ranked.contains(&ResourceId(5)),
+            "never what the caller cannot see"
+        );
+        assert!(!ranked.contains(&ResourceId(10)), "tables only");
+        let position = |id: i64| ranked.iter().position(|found| *found == ResourceId(id));
+        assert!(position(3).is_some(), "the genre table, by its column");
+        assert!(position(2).is_some(), "the invoice table, by its neighbour");
+        // The other database's table scored more than the genre table's share of its column,
+        // but sits alone in its database.
+        assert!(position(3) < position(4), "{ranked:?}");
+    }
+}
