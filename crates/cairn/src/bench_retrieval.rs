@@ -280,7 +280,8 @@ pub async fn retrieval(set: &Path, limit: Option<usize>, show_misses: bool) -> R
                     ""
                 }
             ),
-            None => println!("  {:<32} {:>9} {:>9}", ranker.label(), "n/a (no model)", ""),
+            // The model's rows: filled in once the embedding model is in the catalog.
+            None => println!("  {:<32} {:>19}", ranker.label(), "n/a (no model)"),
         }
     }
     println!(
