@@ -64,6 +64,9 @@ impl Catalog {
                 .resources
                 .into_iter()
                 .map(|resource| IndexedResource {
+                    table: resource
+                        .parent
+                        .filter(|_| resource.kind == cairn_domain::ResourceKind::Column),
                     description: resource
                         .effective_description()
                         .unwrap_or_default()
@@ -93,15 +96,17 @@ impl Catalog {
         Ok(())
     }
 
-    /// Ids matching a search within a scope; the caller re-checks each against the store.
-    pub(crate) async fn search_ids(
+    /// The lexical hits of a search within a scope, with their scores (and, with
+    /// `with_columns`, the columns of a table search); the caller re-checks each against the
+    /// store.
+    pub(crate) async fn search_hits(
         &self,
         scope: Scope,
         query: SearchQuery,
-        offset: usize,
+        with_columns: bool,
         limit: usize,
-    ) -> Result<Vec<ResourceId>> {
-        self.run_index(move |search| search.search(&scope, &query, offset, limit))
+    ) -> Result<Vec<cairn_search::Hit>> {
+        self.run_index(move |search| search.search_hits(&scope, &query, with_columns, limit))
             .await
     }
 

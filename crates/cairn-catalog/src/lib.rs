@@ -13,6 +13,7 @@ mod memory;
 mod offline;
 mod people;
 mod resources;
+mod retrieval;
 mod secret;
 mod semantic;
 mod settings;
@@ -115,6 +116,8 @@ struct Inner {
     semantic: Option<semantic::Semantic>,
     /// One writer at a time for this node's audit checkpoints.
     audit_checkpoint: std::sync::Mutex<()>,
+    /// Tables' relation neighbours for search ranking, until the store changes.
+    neighbours: std::sync::Mutex<retrieval::NeighbourCache>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -170,6 +173,7 @@ impl Catalog {
                 index_follow: tokio::sync::Mutex::new(()),
                 semantic,
                 audit_checkpoint: std::sync::Mutex::new(()),
+                neighbours: std::sync::Mutex::new(retrieval::NeighbourCache::default()),
             }),
         };
         catalog.follow_changes().await?;

@@ -148,6 +148,9 @@ pub struct ResourceQuery {
 pub struct ResourceList {
     pub items: Vec<ResourceView>,
     pub next_cursor: Option<String>,
+    /// Whether an embedding model ranked this search beside words and structure; `false`
+    /// when no model is installed (search is lexical and structural) and for listings.
+    pub semantic: bool,
 }
 
 enum Cursor {
@@ -679,7 +682,11 @@ impl Catalog {
                 .collect();
             self.hide_unreadable_definitions(principal, &mut items)
                 .await?;
-            return Ok(ResourceList { items, next_cursor });
+            return Ok(ResourceList {
+                items,
+                next_cursor,
+                semantic: false,
+            });
         }
         let offset = match cursor {
             Some(Cursor::Offset(offset)) => offset,
@@ -707,52 +714,12 @@ impl Catalog {
             tag: query.tag,
             owner: query.owner,
         };
-        // By meaning too, when a model is installed: tables and views only, and only where no
-        // filter the vectors cannot check (tag, owner) applies.
-        let semantic_kinds: &[ResourceKind] = match search_query.kind {
-            None => &[ResourceKind::Table, ResourceKind::View],
-            Some(ResourceKind::Table) => &[ResourceKind::Table],
-            Some(ResourceKind::View) => &[ResourceKind::View],
-            Some(_) => &[],
-        };
-        let semantic = if semantic_kinds.is_empty()
-            || search_query.tag.is_some()
-            || search_query.owner.is_some()
-        {
-            None
-        } else {
-            self.semantic_ids(
-                &scope,
-                &search_query.text,
-                semantic_kinds,
-                offset + limit + 1,
-            )
-            .await?
-        };
-        let lexical = self
-            .search_ids(
-                scope,
-                search_query,
-                if semantic.is_some() { 0 } else { offset },
-                if semantic.is_some() {
-                    offset + limit + 1
-                } else {
-                    limit + 1
-                },
-            )
+        let ranked = self
+            .ranked_search(principal, scope, search_query, offset, limit)
             .await?;
-        let ids = match semantic {
-            Some(semantic) => {
-                let fused = crate::semantic::fuse(&lexical, &semantic);
-                fused.into_iter().skip(offset).take(limit + 1).collect()
-            }
-            None => lexical,
-        };
-        let more = ids.len() > limit;
-        let ids = &ids[..ids.len().min(limit)];
         let found = self
             .store()
-            .resources_by_ids(principal.workspace, ids)
+            .resources_by_ids(principal.workspace, &ranked.ids)
             .await?;
         let mut items: Vec<ResourceView> = found
             .into_iter()
@@ -761,8 +728,14 @@ impl Catalog {
             .collect();
         self.hide_unreadable_definitions(principal, &mut items)
             .await?;
-        let next_cursor = more.then(|| encode_cursor(&Cursor::Offset(offset + limit)));
-        Ok(ResourceList { items, next_cursor })
+        let next_cursor = ranked
+            .more
+            .then(|| encode_cursor(&Cursor::Offset(offset + limit)));
+        Ok(ResourceList {
+            items,
+            next_cursor,
+            semantic: ranked.semantic,
+        })
     }
 }
 

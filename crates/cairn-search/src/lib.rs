@@ -9,7 +9,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use cairn_domain::{ResourceId, ResourceKind, Scope, TeamId, WorkspaceId};
 use tantivy::collector::TopDocs;
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
+};
+
+mod vocabulary;
+
+/// How much a synonym's hit counts against the word's own.
+const SYNONYM_WEIGHT: f32 = 0.6;
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
@@ -60,6 +67,18 @@ pub struct IndexedResource {
     pub tags: Vec<String>,
     pub owners: Vec<String>,
     pub teams: Vec<TeamId>,
+    /// For a column: the table or view it belongs to, so that a search for tables counts the
+    /// words of their columns.
+    pub table: Option<ResourceId>,
+}
+
+/// One hit of [`SearchIndex::search_hits`]: a resource, its lexical score and, for a column,
+/// its table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    pub id: ResourceId,
+    pub score: f32,
+    pub table: Option<ResourceId>,
 }
 
 /// A search: words to look for and exact filters.
@@ -85,6 +104,8 @@ struct Fields {
     tag: Field,
     owner: Field,
     team: Field,
+    /// A column's table id; 0 for everything else.
+    table: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -108,6 +129,7 @@ fn schema() -> (Schema, Fields) {
         tag: builder.add_text_field("tag", STRING),
         owner: builder.add_text_field("owner", STRING),
         team: builder.add_u64_field("team", INDEXED),
+        table: builder.add_u64_field("table", FAST),
     };
     (builder.build(), fields)
 }
@@ -422,6 +444,7 @@ impl SearchIndex {
             fields.path => split_identifier_words(&resource.path.replace('.', " ")),
             fields.description => resource.description.as_str(),
             fields.name_exact => resource.name.to_lowercase(),
+            fields.table => resource.table.map_or(0, |table| as_u64(table.0)),
         );
         for tag in &resource.tags {
             document.add_text(fields.tag, tag);
@@ -471,6 +494,23 @@ impl SearchIndex {
         if offset.saturating_add(limit) > MAX_RESULT_WINDOW {
             return Ok(Vec::new());
         }
+        let hits = self.search_hits(scope, query, false, offset.saturating_add(limit))?;
+        Ok(hits.into_iter().skip(offset).map(|hit| hit.id).collect())
+    }
+
+    /// The best `limit` hits for `query` within `scope`, with their lexical scores, best
+    /// first. With `with_columns`, a search for tables or views also returns the columns the
+    /// words match, each with its table, so that the caller can count a table's column words
+    /// towards it (a column belongs to its table's document in spirit; kept apart here, a
+    /// table with fifty columns is not diluted by them).
+    pub fn search_hits(
+        &self,
+        scope: &Scope,
+        query: &SearchQuery,
+        with_columns: bool,
+        limit: usize,
+    ) -> Result<Vec<Hit>> {
+        let limit = limit.min(MAX_RESULT_WINDOW);
         let fields = self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
             Occur::Must,
@@ -495,47 +535,43 @@ impl SearchIndex {
                 .collect();
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(any_team))));
         }
-        let exact = [
-            (
-                fields.kind,
-                query.kind.map(|kind| kind.as_str().to_string()),
-            ),
-            (fields.tag, query.tag.clone()),
-            (fields.owner, query.owner.clone()),
-        ];
-        for (field, value) in exact {
+        let kind_term = |kind: ResourceKind| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(fields.kind, kind.as_str()),
+                IndexRecordOption::Basic,
+            ))
+        };
+        match query.kind {
+            Some(kind @ (ResourceKind::Table | ResourceKind::View)) if with_columns => {
+                let either = BooleanQuery::new(vec![
+                    (Occur::Should, kind_term(kind)),
+                    (Occur::Should, kind_term(ResourceKind::Column)),
+                ]);
+                clauses.push((
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(Box::new(either), 0.0)),
+                ));
+            }
+            Some(kind) => clauses.push((Occur::Must, kind_term(kind))),
+            None => {}
+        }
+        for (field, value) in [(fields.tag, &query.tag), (fields.owner, &query.owner)] {
             if let Some(value) = value {
                 clauses.push((
                     Occur::Must,
                     Box::new(TermQuery::new(
-                        Term::from_field_text(field, &value),
+                        Term::from_field_text(field, value),
                         IndexRecordOption::Basic,
                     )),
                 ));
             }
         }
+        let searcher = self.reader.searcher();
         let words = self.words(&query.text);
         if words.is_empty() {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         } else {
-            let weighted = [
-                (fields.name, 3.0),
-                (fields.path, 1.0),
-                (fields.description, 1.0),
-                (fields.keywords, 1.5),
-            ];
-            let mut any_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for word in &words {
-                for (field, boost) in weighted {
-                    let term = Term::from_field_text(field, word);
-                    let term_query = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                    any_word.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(Box::new(term_query), boost)),
-                    ));
-                }
-            }
-            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any_word))));
+            clauses.push((Occur::Must, Box::new(self.word_query(&searcher, &words)?)));
             // A resource named exactly like a word of the query, or like the whole query,
             // comes first; tables and views before their columns.
             let lowered = query.text.trim().to_lowercase();
@@ -566,52 +602,110 @@ impl SearchIndex {
                 (ResourceKind::View, 1.2),
                 (ResourceKind::Term, 1.2),
             ] {
-                let term = TermQuery::new(
-                    Term::from_field_text(fields.kind, kind.as_str()),
-                    IndexRecordOption::Basic,
-                );
                 clauses.push((
                     Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(term), boost)),
+                    Box::new(BoostQuery::new(kind_term(kind), boost)),
                 ));
             }
         }
-        let searcher = self.reader.searcher();
-        let collector = TopDocs::with_limit(limit.max(1))
-            .and_offset(offset)
-            .order_by_score();
+        let collector = TopDocs::with_limit(limit.max(1)).order_by_score();
         let hits = searcher.search(&BooleanQuery::new(clauses), &collector)?;
         let mut scored = Vec::with_capacity(hits.len());
-        // Ids from the fast column, not the stored document: no block of stored fields is
-        // read and decompressed per hit.
-        let mut columns: Vec<Option<tantivy::columnar::Column<u64>>> =
-            vec![None; searcher.segment_readers().len()];
+        // Ids from fast columns, not the stored document: no block of stored fields is read
+        // and decompressed per hit.
+        type Columns = (
+            tantivy::columnar::Column<u64>,
+            Option<tantivy::columnar::Column<u64>>,
+        );
+        let mut columns: Vec<Option<Columns>> = vec![None; searcher.segment_readers().len()];
         for (score, address) in hits {
             let slot = &mut columns[address.segment_ord as usize];
             if slot.is_none() {
-                *slot = Some(
-                    searcher
-                        .segment_reader(address.segment_ord)
-                        .fast_fields()
-                        .u64("id")?,
-                );
+                let fast = searcher.segment_reader(address.segment_ord).fast_fields();
+                *slot = Some((fast.u64("id")?, fast.u64("table").ok()));
             }
-            if let Some(id) = slot
-                .as_ref()
-                .and_then(|column| column.first(address.doc_id))
-            {
-                scored.push((score, ResourceId(i64::try_from(id).unwrap_or(0))));
+            let Some((ids, tables)) = slot.as_ref() else {
+                continue;
+            };
+            if let Some(id) = ids.first(address.doc_id) {
+                let table = tables
+                    .as_ref()
+                    .and_then(|column| column.first(address.doc_id))
+                    .filter(|table| *table > 0)
+                    .map(|table| ResourceId(i64::try_from(table).unwrap_or(0)));
+                scored.push(Hit {
+                    id: ResourceId(i64::try_from(id).unwrap_or(0)),
+                    score,
+                    table,
+                });
             }
         }
         // Equal scores in id order: where a document sits in the index depends on when the
         // feed was applied, and an order that depends on timing (or on anything but the
         // metadata) must not decide what is retrieved.
-        scored.sort_by(|(left_score, left_id), (right_score, right_id)| {
-            right_score
-                .total_cmp(left_score)
-                .then_with(|| left_id.cmp(right_id))
+        scored.sort_by(|left, right| {
+            right
+                .score
+                .total_cmp(&left.score)
+                .then_with(|| left.id.cmp(&right.id))
         });
-        Ok(scored.into_iter().map(|(_, id)| id).collect())
+        Ok(scored)
+    }
+
+    /// Any of the query's words in any text field: exact words first, then their synonyms
+    /// from the built-in vocabulary, then, for a longer word the index does not hold at all,
+    /// the indexed words within one or two edits of it (a typo), each weighted below the last.
+    fn word_query(&self, searcher: &tantivy::Searcher, words: &[String]) -> Result<BooleanQuery> {
+        let fields = self.fields;
+        let weighted = [
+            (fields.name, 3.0),
+            (fields.path, 1.0),
+            (fields.description, 1.0),
+            (fields.keywords, 1.5),
+        ];
+        let mut any_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let add_terms = |word: &str, weight: f32, any_word: &mut Vec<(Occur, Box<dyn Query>)>| {
+            for (field, boost) in weighted {
+                let term = Term::from_field_text(field, word);
+                let term_query = TermQuery::new(term, IndexRecordOption::WithFreqs);
+                any_word.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(term_query), boost * weight)),
+                ));
+            }
+        };
+        for word in words {
+            add_terms(word, 1.0, &mut any_word);
+            for synonym in vocabulary::synonyms(word) {
+                if !words.contains(synonym) {
+                    add_terms(synonym, SYNONYM_WEIGHT, &mut any_word);
+                }
+            }
+            let letters = word.chars().count();
+            if letters < 5 || word.chars().any(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let mut known = 0;
+            for (field, _) in weighted {
+                known += searcher.doc_freq(&Term::from_field_text(field, word))?;
+            }
+            if known > 0 {
+                continue;
+            }
+            let distance = if letters >= 9 { 2 } else { 1 };
+            for (field, boost) in [
+                (fields.name, 2.0),
+                (fields.keywords, 1.0),
+                (fields.description, 0.5),
+            ] {
+                let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, word), distance, true);
+                any_word.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(fuzzy), boost)),
+                ));
+            }
+        }
+        Ok(BooleanQuery::new(any_word))
     }
 
     /// The query's words, analysed exactly as indexed text is, without the function words of
@@ -649,6 +743,7 @@ mod tests {
             tags: vec!["gold".to_string()],
             owners: vec![],
             teams: teams.iter().copied().map(TeamId).collect(),
+            table: None,
         }
     }
 

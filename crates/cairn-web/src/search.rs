@@ -104,6 +104,7 @@ pub async fn page(
     let ResourceList {
         mut items,
         next_cursor,
+        ..
     } = catalog.list_resources(&viewer.principal, query).await?;
     if let Some(integration) = &integration {
         items.retain(|resource| from_integration(resource, integration));

@@ -385,8 +385,9 @@ impl Catalog {
                 attributes.push((column, data_type));
             }
         }
+        let table_id = self.id();
         let table = IndexedResource {
-            id: self.id(),
+            id: table_id,
             workspace,
             kind: if self.rng.chance(10) {
                 ResourceKind::View
@@ -399,6 +400,7 @@ impl Catalog {
             tags,
             owners,
             teams: teams.clone(),
+            table: None,
         };
         self.pending.push(table);
         for (column, data_type) in attributes {
@@ -424,6 +426,7 @@ impl Catalog {
                 tags: Vec::new(),
                 owners: Vec::new(),
                 teams: teams.clone(),
+                table: Some(table_id),
             };
             self.pending.push(resource);
         }

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod backup;
 mod bench;
+mod bench_retrieval;
 mod bench_search;
 mod bench_sync;
 mod model;
@@ -194,6 +195,25 @@ enum BenchCommand {
         /// Queries asked of each side.
         #[arg(long, default_value_t = 2000)]
         queries: usize,
+    },
+    /// How often search hands over the tables a question needs, on a text-to-SQL question set
+    /// (Spider's dev.json + tables.json, or BIRD mini-dev's folder), every database of the set
+    /// synced into one catalog: full recall@5/@10 of plain BM25 over table names and of Cairn's
+    /// search, and Cairn's latency per question; the last line sums it up.
+    Retrieval {
+        /// The set's folder.
+        #[arg(long)]
+        set: std::path::PathBuf,
+        /// Ask only the first N questions.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Print each question whose gold tables Cairn's top 10 misses.
+        #[arg(long)]
+        show_misses: bool,
+        /// The embedding model's directory (default: DATA_DIR/model, where `cairn model
+        /// install` puts it); without one, the model's rankers print n/a.
+        #[arg(long)]
+        model: Option<std::path::PathBuf>,
     },
     /// A sync through the API against the raw catalog queries it needs, on a generated
     /// PostgreSQL warehouse in a throwaway server, with the store on SQLite and on PostgreSQL.
@@ -467,6 +487,19 @@ async fn main() -> Result<()> {
     }
     if let Command::Bench(BenchCommand::Search { resources, queries }) = &cli.command {
         return bench_search::search((*resources).max(1), (*queries).max(1)).await;
+    }
+    if let Command::Bench(BenchCommand::Retrieval {
+        set,
+        limit,
+        show_misses,
+        model,
+    }) = &cli.command
+    {
+        let model = model
+            .clone()
+            .or_else(|| Some(cli.data_dir.join("model")))
+            .filter(|dir| dir.join("model.safetensors").exists());
+        return bench_retrieval::retrieval(set, *limit, *show_misses, model).await;
     }
     if let Command::Bench(BenchCommand::Sync { tables, columns }) = &cli.command {
         return bench_sync::sync((*tables).max(1), (*columns).max(3)).await;

@@ -29,6 +29,7 @@ mod prompt_erasure;
 mod provider_egress;
 mod pseudonyms;
 mod question_set;
+mod retrieval;
 mod scheduled_sync;
 mod semantic;
 mod settings;

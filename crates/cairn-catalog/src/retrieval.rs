@@ -1,0 +1,570 @@
+//! Retrieval: the one ranking behind `GET /resources?q=`, the assistant's search and MCP's
+//! search tool.
+//!
+//! The index gives a lexical list (words, stems, synonyms, typos; for a search of tables, the
+//! columns the words match too). [`fuse`] composes the final order from it and from structure
+//! read from the store: a table gets a share of its columns' scores, foreign-key neighbours of
+//! strong hits a share of theirs, hits in the database (schema) where the best hits are a boost,
+//! and popularity a mild prior. When a model is installed, that order and the model's (tables
+//! and views nearest in meaning) are fused by reciprocal rank.
+//!
+//! Access: the index is searched within the caller's scope and every resource that takes part
+//! (hit, table lifted from a column, neighbour) is re-checked against the store and the scope
+//! before it counts for anything: nothing the caller may not see is returned or lends a score.
+
+use std::collections::{HashMap, HashSet};
+
+use cairn_domain::{Principal, ResourceId, ResourceKind, Scope};
+use cairn_search::{Hit, SearchQuery};
+use cairn_store::Resource;
+
+use crate::{Catalog, Result};
+
+/// Hits read from the index beyond the page asked for: room for structure to reorder.
+const EXTRA_DEPTH: usize = 100;
+/// The best tables whose foreign-key neighbours are looked up.
+const NEIGHBOUR_SOURCES: usize = 6;
+/// A table's share of its best column's score, and of each further column's.
+const BEST_COLUMN_SHARE: f32 = 0.6;
+const OTHER_COLUMN_SHARE: f32 = 0.15;
+/// A foreign-key neighbour's share of a strong hit's score.
+const NEIGHBOUR_SHARE: f32 = 0.35;
+/// How much more a hit in the best database (schema) weighs than one in a database
+/// without any other hit, at most.
+const GROUP_BOOST: f32 = 1.0;
+/// How much more the most popular resource weighs, at most.
+const POPULARITY_BOOST: f32 = 0.1;
+
+/// Tables whose neighbours this node keeps between changes, at most.
+const NEIGHBOUR_CACHE_TABLES: usize = 100_000;
+
+/// The tables each table shares a relation with, as the store had them at change `seq`
+/// (unfiltered: every use filters by what the caller may see). Any change empties it.
+#[derive(Debug, Default)]
+pub(crate) struct NeighbourCache {
+    seq: i64,
+    tables: HashMap<ResourceId, Vec<ResourceId>>,
+}
+
+/// A ranked search: the ids of one page and whether a semantic list took part.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ranked {
+    pub ids: Vec<ResourceId>,
+    /// Resources beyond the page.
+    pub more: bool,
+    pub semantic: bool,
+}
+
+/// What the store says about the resources taking part in a ranking, already filtered by
+/// access: only what the caller may see within the scope is in it.
+#[derive(Debug, Default)]
+pub(crate) struct Structure {
+    pub resources: HashMap<ResourceId, Resource>,
+    /// Table → tables it shares a foreign key (or a view dependency, or lineage) with.
+    pub neighbours: HashMap<ResourceId, Vec<ResourceId>>,
+}
+
+/// Whether the caller may see `resource` within `scope` (a narrower team filter included).
+fn visible(principal: &Principal, scope: &Scope, resource: &Resource) -> bool {
+    principal.can_see(resource.workspace, &resource.teams)
+        && resource.workspace == scope.workspace()
+        && match scope {
+            Scope::Teams(_, teams) => resource.teams.iter().any(|team| teams.contains(team)),
+            _ => true,
+        }
+}
+
+fn is_relation(kind: ResourceKind) -> bool {
+    matches!(kind, ResourceKind::Table | ResourceKind::View)
+}
+
+/// The database (schema) a resource sits in: its path less its own name.
+fn group_of(resource: &Resource) -> &str {
+    let path = if resource.kind == ResourceKind::Column {
+        resource.path.rsplit_once('.').map_or("", |(head, _)| head)
+    } else {
+        &resource.path
+    };
+    path.rsplit_once('.').map_or("", |(head, _)| head)
+}
+
+/// The lexical and structural order: the lexical hits composed with structure. A semantic
+/// list, when there is one, is fused with it afterwards (`semantic::fuse`).
+/// Returns every candidate the caller may see that passes `kind`, best first; equal scores
+/// in id order.
+pub(crate) fn fuse(
+    lexical: &[Hit],
+    structure: &Structure,
+    kind: Option<ResourceKind>,
+) -> Vec<ResourceId> {
+    let mut score: HashMap<ResourceId, f32> = HashMap::new();
+    let mut column_scores: HashMap<ResourceId, Vec<f32>> = HashMap::new();
+    for hit in lexical {
+        if !structure.resources.contains_key(&hit.id) {
+            continue;
+        }
+        *score.entry(hit.id).or_default() += hit.score;
+        if let Some(table) = hit.table
+            && structure.resources.contains_key(&table)
+        {
+            column_scores.entry(table).or_default().push(hit.score);
+        }
+    }
+    // A table counts the words of its columns: the best column much, the others a little.
+    for (table, mut scores) in column_scores {
+        scores.sort_by(|left, right| right.total_cmp(left));
+        let lifted =
+            scores[0] * BEST_COLUMN_SHARE + scores[1..].iter().sum::<f32>() * OTHER_COLUMN_SHARE;
+        *score.entry(table).or_default() += lifted;
+    }
+    // Foreign-key neighbours of strong tables get a share of their score: a question about
+    // customers and genres needs the invoices between them.
+    let mut tables: Vec<(ResourceId, f32)> = score
+        .iter()
+        .filter(|(id, _)| {
+            structure
+                .resources
+                .get(id)
+                .is_some_and(|r| is_relation(r.kind))
+        })
+        .map(|(id, value)| (*id, *value))
+        .collect();
+    sort_ranked(&mut tables);
+    let mut lent: HashMap<ResourceId, f32> = HashMap::new();
+    for (table, value) in tables.iter().take(NEIGHBOUR_SOURCES) {
+        for neighbour in structure.neighbours.get(table).into_iter().flatten() {
+            if structure.resources.contains_key(neighbour) {
+                let share = lent.entry(*neighbour).or_default();
+                *share = share.max(value * NEIGHBOUR_SHARE);
+            }
+        }
+    }
+    // And a second hop, a share of the share, past a table that links two others (an
+    // invoice line between invoices and tracks, a film's actors between films and actors).
+    let mut bridges: Vec<(ResourceId, f32)> =
+        lent.iter().map(|(id, value)| (*id, *value)).collect();
+    sort_ranked(&mut bridges);
+    let sources: HashSet<ResourceId> = tables
+        .iter()
+        .take(NEIGHBOUR_SOURCES)
+        .map(|(id, _)| *id)
+        .collect();
+    let mut second: HashMap<ResourceId, f32> = HashMap::new();
+    for (bridge, value) in bridges.iter().take(NEIGHBOUR_SOURCES) {
+        for neighbour in structure.neighbours.get(bridge).into_iter().flatten() {
+            if !sources.contains(neighbour) && structure.resources.contains_key(neighbour) {
+                let share = second.entry(*neighbour).or_default();
+                *share = share.max(value * NEIGHBOUR_SHARE);
+            }
+        }
+    }
+    for (neighbour, share) in lent {
+        *score.entry(neighbour).or_default() += share;
+    }
+    for (neighbour, share) in second {
+        let entry = score.entry(neighbour).or_default();
+        *entry = entry.max(share);
+    }
+    // The database where the best hits are: the sum of its three best tables, against the
+    // best such sum.
+    let mut groups: HashMap<&str, Vec<f32>> = HashMap::new();
+    for (id, value) in &score {
+        if let Some(resource) = structure.resources.get(id)
+            && is_relation(resource.kind)
+        {
+            groups.entry(group_of(resource)).or_default().push(*value);
+        }
+    }
+    let group_score: HashMap<&str, f32> = groups
+        .into_iter()
+        .map(|(group, mut values)| {
+            values.sort_by(|left, right| right.total_cmp(left));
+            (group, values.iter().take(3).sum())
+        })
+        .collect();
+    let best_group = group_score.values().copied().fold(0.0_f32, f32::max);
+    let most_popular = structure
+        .resources
+        .values()
+        .filter_map(|resource| resource.popularity)
+        .fold(0.0_f64, f64::max);
+    let mut ranked: Vec<(ResourceId, f32)> = score
+        .into_iter()
+        .filter_map(|(id, value)| {
+            let resource = structure.resources.get(&id)?;
+            if kind.is_some_and(|kind| kind != resource.kind) {
+                return None;
+            }
+            // Outside the best database a table weighs less, in proportion; inside it, and for
+            // what belongs to no database (glossary terms, documents), nothing changes.
+            let mut factor = 1.0;
+            if best_group > 0.0
+                && resource.kind != ResourceKind::Term
+                && resource.kind != ResourceKind::Document
+            {
+                let group = group_score.get(group_of(resource)).copied().unwrap_or(0.0);
+                factor = (1.0 + GROUP_BOOST * group / best_group) / (1.0 + GROUP_BOOST);
+            }
+            if let Some(popularity) = resource.popularity
+                && most_popular > 0.0
+            {
+                let share = (popularity.max(0.0).ln_1p() / most_popular.ln_1p()) as f32;
+                factor += POPULARITY_BOOST * share;
+            }
+            Some((id, value * factor))
+        })
+        .collect();
+    sort_ranked(&mut ranked);
+    ranked.into_iter().map(|(id, _)| id).collect()
+}
+
+impl Catalog {
+    fn neighbour_cache(&self) -> std::sync::MutexGuard<'_, NeighbourCache> {
+        self.inner
+            .neighbours
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn sort_ranked(ranked: &mut [(ResourceId, f32)]) {
+    ranked.sort_by(|(left_id, left), (right_id, right)| {
+        right.total_cmp(left).then_with(|| left_id.cmp(right_id))
+    });
+}
+
+impl Catalog {
+    /// One page of a search, ranked by [`fuse`], within `scope` and what `principal` may see.
+    pub(crate) async fn ranked_search(
+        &self,
+        principal: &Principal,
+        scope: Scope,
+        query: SearchQuery,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Ranked> {
+        let kind = query.kind;
+        // Structure only reorders plain searches: with a tag or owner filter, a table lifted
+        // from its columns or a neighbour might not carry the tag.
+        let structural = query.tag.is_none() && query.owner.is_none();
+        let depth = offset
+            .saturating_add(limit)
+            .saturating_add(EXTRA_DEPTH)
+            .min(cairn_search::MAX_RESULT_WINDOW);
+        // By meaning too, when a model is installed: it knows tables and views only, and
+        // nothing of tags or owners.
+        let semantic_kinds: &[ResourceKind] = match kind {
+            None => &[ResourceKind::Table, ResourceKind::View],
+            Some(ResourceKind::Table) => &[ResourceKind::Table],
+            Some(ResourceKind::View) => &[ResourceKind::View],
+            Some(_) => &[],
+        };
+        let semantic = if structural && !semantic_kinds.is_empty() {
+            self.semantic_ids(&scope, &query.text, semantic_kinds, depth)
+                .await?
+        } else {
+            None
+        };
+        let lexical = self
+            .search_hits(scope.clone(), query, structural, depth)
+            .await?;
+        let workspace = principal.workspace;
+        let store = self.store();
+        let mut ids: Vec<ResourceId> = Vec::with_capacity(lexical.len());
+        let mut seen: HashSet<ResourceId> = HashSet::new();
+        for hit in &lexical {
+            for id in std::iter::once(hit.id).chain(hit.table.filter(|_| structural)) {
+                if seen.insert(id) {
+                    ids.push(id);
+                }
+            }
+        }
+        for (id, _) in semantic.iter().flatten() {
+            if seen.insert(*id) {
+                ids.push(*id);
+            }
+        }
+        let mut structure = Structure::default();
+        for resource in store.resources_by_ids(workspace, &ids).await? {
+            if visible(principal, &scope, &resource) {
+                structure.resources.insert(resource.id, resource);
+            }
+        }
+        if structural {
+            self.add_neighbours(principal, &scope, &lexical, &mut structure)
+                .await?;
+        }
+        let mut ranked = fuse(&lexical, &structure, kind);
+        if let Some(semantic) = &semantic {
+            let meant: Vec<(ResourceId, f32)> = semantic
+                .iter()
+                .filter(|(id, _)| structure.resources.contains_key(id))
+                .copied()
+                .collect();
+            ranked = crate::semantic::fuse(&ranked, &meant);
+        }
+        let more = ranked.len() > offset.saturating_add(limit);
+        Ok(Ranked {
+            ids: ranked.into_iter().skip(offset).take(limit).collect(),
+            more,
+            semantic: semantic.is_some(),
+        })
+    }
+
+    /// Looks up the foreign-key (and view-dependency, lineage) neighbours of the strongest
+    /// tables among the hits, and adds those the caller may see to `structure`.
+    async fn add_neighbours(
+        &self,
+        principal: &Principal,
+        scope: &Scope,
+        lexical: &[Hit],
+        structure: &mut Structure,
+    ) -> Result<()> {
+        // The strongest tables, their columns' scores counted as fuse counts them.
+        let preliminary = fuse(lexical, structure, None);
+        let sources: Vec<ResourceId> = preliminary
+            .into_iter()
+            .filter(|id| {
+                structure
+                    .resources
+                    .get(id)
+                    .is_some_and(|resource| is_relation(resource.kind))
+            })
+            .take(NEIGHBOUR_SOURCES)
+            .collect();
+        if sources.is_empty() {
+            return Ok(());
+        }
+        let found = self
+            .link_neighbours(principal, scope, &sources, structure)
+            .await?;
+        // The second hop: from the neighbours just found.
+        let next: Vec<ResourceId> = found
+            .into_iter()
+            .filter(|id| !sources.contains(id))
+            .take(NEIGHBOUR_SOURCES)
+            .collect();
+        if !next.is_empty() {
+            self.link_neighbours(principal, scope, &next, structure)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Records the neighbours of `sources` the caller may see in `structure`; returns them,
+    /// in the order of their sources.
+    async fn link_neighbours(
+        &self,
+        principal: &Principal,
+        scope: &Scope,
+        sources: &[ResourceId],
+        structure: &mut Structure,
+    ) -> Result<Vec<ResourceId>> {
+        let raw = self.raw_neighbours(principal.workspace, sources).await?;
+        let unknown: Vec<ResourceId> = raw
+            .iter()
+            .flat_map(|(_, tables)| tables.iter().copied())
+            .filter(|table| !structure.resources.contains_key(table))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        for resource in self
+            .store()
+            .resources_by_ids(principal.workspace, &unknown)
+            .await?
+        {
+            if is_relation(resource.kind) && visible(principal, scope, &resource) {
+                structure.resources.insert(resource.id, resource);
+            }
+        }
+        let mut found: Vec<ResourceId> = Vec::new();
+        for (source, tables) in raw {
+            for table in tables {
+                if table != source && structure.resources.contains_key(&table) {
+                    let list = structure.neighbours.entry(source).or_default();
+                    if !list.contains(&table) {
+                        list.push(table);
+                    }
+                    if !found.contains(&table) {
+                        found.push(table);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The tables each of `sources` shares a relation with, whoever may see them (the caller
+    /// filters), in the order of `sources`: from this node's cache while the store has not
+    /// changed, else from the store.
+    async fn raw_neighbours(
+        &self,
+        workspace: cairn_domain::WorkspaceId,
+        sources: &[ResourceId],
+    ) -> Result<Vec<(ResourceId, Vec<ResourceId>)>> {
+        let store = self.store();
+        let seq = store.last_change_seq().await?;
+        let mut known: HashMap<ResourceId, Vec<ResourceId>> = HashMap::new();
+        let mut missing: Vec<ResourceId> = Vec::new();
+        {
+            let mut cache = self.neighbour_cache();
+            if cache.seq != seq {
+                cache.seq = seq;
+                cache.tables.clear();
+            }
+            for source in sources {
+                match cache.tables.get(source) {
+                    Some(tables) => {
+                        known.insert(*source, tables.clone());
+                    }
+                    None => missing.push(*source),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let mut owner: HashMap<ResourceId, ResourceId> = HashMap::new();
+            let mut ends: Vec<ResourceId> = missing.clone();
+            for column in store.children_of(workspace, &missing).await? {
+                if let Some(table) = column.parent {
+                    owner.insert(column.id, table);
+                    ends.push(column.id);
+                }
+            }
+            let relations = store.relations_of_many(workspace, &ends).await?;
+            // (source table, other end)
+            let mut pairs: Vec<(ResourceId, ResourceId)> = Vec::new();
+            for relation in &relations {
+                for (near, far) in [(relation.from, relation.to), (relation.to, relation.from)] {
+                    let source = owner
+                        .get(&near)
+                        .copied()
+                        .or_else(|| missing.contains(&near).then_some(near));
+                    if let Some(source) = source {
+                        pairs.push((source, far));
+                    }
+                }
+            }
+            let far_ids: Vec<ResourceId> = pairs.iter().map(|(_, far)| *far).collect();
+            let mut far_table: HashMap<ResourceId, ResourceId> = HashMap::new();
+            for resource in store.resources_by_ids(workspace, &far_ids).await? {
+                match (resource.kind, resource.parent) {
+                    (ResourceKind::Column, Some(table)) => {
+                        far_table.insert(resource.id, table);
+                    }
+                    (kind, _) if is_relation(kind) => {
+                        far_table.insert(resource.id, resource.id);
+                    }
+                    _ => {}
+                }
+            }
+            for source in &missing {
+                known.insert(*source, Vec::new());
+            }
+            for (source, far) in pairs {
+                if let Some(table) = far_table.get(&far).copied()
+                    && table != source
+                {
+                    let list = known.entry(source).or_default();
+                    if !list.contains(&table) {
+                        list.push(table);
+                    }
+                }
+            }
+            let mut cache = self.neighbour_cache();
+            if cache.seq == seq && cache.tables.len() < NEIGHBOUR_CACHE_TABLES {
+                for source in &missing {
+                    if let Some(tables) = known.get(source) {
+                        cache.tables.insert(*source, tables.clone());
+                    }
+                }
+            }
+        }
+        Ok(sources
+            .iter()
+            .filter_map(|source| known.remove(source).map(|tables| (*source, tables)))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_domain::{TeamId, WorkspaceId};
+
+    fn resource(id: i64, kind: ResourceKind, path: &str, parent: Option<i64>) -> Resource {
+        Resource {
+            id: ResourceId(id),
+            workspace: WorkspaceId(1),
+            kind,
+            name: path.rsplit('.').next().unwrap_or(path).to_string(),
+            path: path.to_string(),
+            parent: parent.map(ResourceId),
+            integration: None,
+            description: None,
+            source_description: None,
+            imported_description: None,
+            data_type: None,
+            definition: None,
+            popularity: None,
+            attributes: String::new(),
+            teams: vec![TeamId(1)],
+            tags: Vec::new(),
+            owners: Vec::new(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn hit(id: i64, score: f32, table: Option<i64>) -> Hit {
+        Hit {
+            id: ResourceId(id),
+            score,
+            table: table.map(ResourceId),
+        }
+    }
+
+    #[test]
+    fn columns_neighbours_and_the_best_database_lift_tables_and_only_visible_ones_count() {
+        let mut structure = Structure::default();
+        for (id, path) in [
+            (1, "shop.main.customer"),
+            (2, "shop.main.invoice"),
+            (3, "shop.main.genre"),
+            (4, "zoo.main.customer_animal"),
+            (5, "shop.main.secret"),
+        ] {
+            structure.resources.insert(
+                ResourceId(id),
+                resource(id, ResourceKind::Table, path, None),
+            );
+        }
+        structure.resources.insert(
+            ResourceId(10),
+            resource(10, ResourceKind::Column, "shop.main.genre.name", Some(3)),
+        );
+        structure
+            .neighbours
+            .insert(ResourceId(1), vec![ResourceId(2), ResourceId(5)]);
+        // The caller may not see table 5: it is left out of what they may see.
+        structure.resources.remove(&ResourceId(5));
+        let lexical = [
+            hit(1, 5.0, None),
+            hit(4, 3.5, None),
+            hit(10, 5.0, Some(3)),
+            hit(5, 9.0, None),
+        ];
+        let ranked = fuse(&lexical, &structure, Some(ResourceKind::Table));
+        assert_eq!(ranked[0], ResourceId(1), "{ranked:?}");
+        assert!(
+            !ranked.contains(&ResourceId(5)),
+            "never what the caller cannot see"
+        );
+        assert!(!ranked.contains(&ResourceId(10)), "tables only");
+        let position = |id: i64| ranked.iter().position(|found| *found == ResourceId(id));
+        assert!(position(3).is_some(), "the genre table, by its column");
+        assert!(position(2).is_some(), "the invoice table, by its neighbour");
+        // The other database's table scored more than the genre table's share of its column,
+        // but sits alone in its database.
+        assert!(position(3) < position(4), "{ranked:?}");
+    }
+}
