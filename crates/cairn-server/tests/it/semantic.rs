@@ -105,7 +105,8 @@ async fn search_finds_tables_by_meaning_within_what_the_member_may_see() {
     let admin = demo_member(&app, "admin@acme.example").await;
     // No table is named for staff, workers or personnel; employees is the table they mean.
     for question in ["staff", "personnel", "workforce"] {
-        let (names, _) = search(&app, &admin, question).await;
+        let (names, body) = search(&app, &admin, question).await;
+        assert_eq!(body["semantic"], true, "{body}");
         assert_eq!(
             names.first().map(String::as_str),
             Some("employees"),
