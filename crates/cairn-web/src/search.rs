@@ -104,18 +104,22 @@ pub async fn page(
     let ResourceList {
         mut items,
         next_cursor,
-        ..
+        semantic,
     } = catalog.list_resources(&viewer.principal, query).await?;
     if let Some(integration) = &integration {
         items.retain(|resource| from_integration(resource, integration));
     }
     let words = search_words(&params.q);
     let count = items.len();
-    let count_text = match (count, next_cursor.is_some()) {
+    let mut count_text = match (count, next_cursor.is_some()) {
         (1, false) => "1 result".to_string(),
         (count, false) => format!("{count} results"),
         (count, true) => format!("{count} results on this page, more below"),
     };
+    // Say how they were found: with the local model, tables match by meaning, not only words.
+    if searched && semantic {
+        count_text.push_str(", by words and meaning");
+    }
     let kinds: Vec<&str> = ResourceKind::ALL.iter().map(|kind| kind.as_str()).collect();
     let body = html! {
         div class="page-head" {
