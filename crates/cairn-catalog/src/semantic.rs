@@ -204,11 +204,16 @@ fn nearest(
 /// columns' names. Metadata only.
 fn table_text(table: &Resource, columns: &[&Resource]) -> String {
     let mut text = cairn_search::split_identifier_words(&table.name);
-    let path_words = cairn_search::split_identifier_words(&table.path.replace(['.', '/'], " "));
-    if path_words.trim() != text.trim() {
-        text.push_str(" (");
-        text.push_str(path_words.trim());
-        text.push(')');
+    // Where it lives (database, schema), without the name again: the model reads 64 tokens.
+    let place = table
+        .path
+        .strip_suffix(table.name.as_str())
+        .unwrap_or(&table.path)
+        .replace(['.', '/'], " ");
+    let place = cairn_search::split_identifier_words(place.trim());
+    if !place.is_empty() {
+        text.push_str(" in ");
+        text.push_str(&place);
     }
     if let Some(description) = table
         .effective_description()
