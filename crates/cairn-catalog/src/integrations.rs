@@ -166,6 +166,39 @@ pub struct SyncView {
     pub server_version: String,
     /// This sync's id: `GET /integrations/{id}/syncs/{sync_id}` reports it.
     pub sync_id: i64,
+    /// Where the sync's time went.
+    pub phases_ms: SyncPhases,
+}
+
+/// Milliseconds a sync spent in each phase.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub struct SyncPhases {
+    /// Connecting to the database and running its catalog queries.
+    pub crawl: u64,
+    /// Turning the crawl into resources.
+    pub map: u64,
+    /// Reading the integration's stored resources.
+    pub store_read: u64,
+    /// Hashing the crawl and comparing it with the store.
+    pub compare: u64,
+    /// Inserting new resources.
+    pub insert: u64,
+    /// Updating changed resources.
+    pub update: u64,
+    /// Deleting resources that are gone.
+    pub remove: u64,
+    /// Writing relations (foreign keys, view dependencies).
+    pub relations: u64,
+    /// Appending the change feed.
+    pub feed: u64,
+    /// Committing the store's transaction.
+    pub store_commit: u64,
+    /// Reading the changed resources back for the search index.
+    pub index_read: u64,
+    /// Staging documents in the search index.
+    pub index_stage: u64,
+    /// Committing the search index.
+    pub index_commit: u64,
 }
 
 /// A sync that holds its integration's lease and has its record.
@@ -715,12 +748,15 @@ impl Catalog {
         self.store()
             .set_sync_phase(workspace, record, "indexing", None)
             .await?;
-        let indexed = self.follow_changes().await;
+        let indexed = self.follow_changes_timed().await;
         let error = indexed.as_ref().err().map(ToString::to_string);
         self.store()
             .finish_sync_record(workspace, record, error.as_deref())
             .await?;
-        indexed?;
+        let indexed = indexed?;
+        view.phases_ms.index_read = indexed.read_ms;
+        view.phases_ms.index_stage = indexed.stage_ms;
+        view.phases_ms.index_commit = indexed.commit_ms;
         tracing::info!(workspace = %workspace, integration = %id, added = view.added, changed = view.changed, removed = view.removed, crawled_ms, stored_ms, indexed_ms = started.elapsed().as_millis() - stored_ms, "synced");
         view.sync_id = record;
         Ok(view)
@@ -766,6 +802,10 @@ impl Catalog {
             .await
             .map_err(|error| connect_refusal(&error))?;
         let crawled_ms = started.elapsed().as_millis();
+        let mut phases = SyncPhases {
+            crawl: u64::try_from(crawled_ms).unwrap_or(u64::MAX),
+            ..SyncPhases::default()
+        };
         self.store()
             .set_sync_phase(row.workspace, record, "storing", None)
             .await?;
@@ -782,14 +822,26 @@ impl Catalog {
             relations: crawl.relations.len() as u64,
             server_version: crawl.server_version.clone(),
             sync_id: record,
+            phases_ms: SyncPhases::default(),
         };
+        let mapping = std::time::Instant::now();
         let (items, relations) = crawl_items(&row.name, &crawl);
         // The crawl is as large as the items made from it: only the items go on.
         drop(crawl);
-        let counts = self
+        phases.map = u64::try_from(mapping.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (counts, timings) = self
             .store()
-            .apply_crawl(row.workspace, row.id, &items, &relations)
+            .apply_crawl_timed(row.workspace, row.id, &items, &relations)
             .await?;
+        phases.store_read = timings.read_ms;
+        phases.compare = timings.compare_ms;
+        phases.insert = timings.insert_ms;
+        phases.update = timings.update_ms;
+        phases.remove = timings.remove_ms;
+        phases.relations = timings.relations_ms;
+        phases.feed = timings.feed_ms;
+        phases.store_commit = timings.commit_ms;
+        view.phases_ms = phases;
         drop((items, relations));
         self.store()
             .set_sync_phase(row.workspace, record, "storing", Some(&counts))

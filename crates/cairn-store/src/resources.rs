@@ -125,9 +125,24 @@ pub struct Change {
 pub struct FeedBatch {
     /// The newest sequence number in the stretch.
     pub newest: i64,
-    pub resources: Vec<Resource>,
+    pub resources: Vec<FeedResource>,
     /// Resources named in the stretch that no longer exist.
     pub removed: Vec<(WorkspaceId, ResourceId)>,
+}
+
+/// A changed resource as the search index needs it: what it matches on and who may see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedResource {
+    pub id: ResourceId,
+    pub workspace: WorkspaceId,
+    pub kind: ResourceKind,
+    pub name: String,
+    pub path: String,
+    /// [`Resource::effective_description`], empty when there is none.
+    pub description: String,
+    pub teams: Vec<TeamId>,
+    pub tags: Vec<String>,
+    pub owners: Vec<String>,
 }
 
 pub(crate) const RESOURCE_COLUMNS: &str = "r.id, r.workspace_id, r.kind, r.name, r.path, r.parent_id, \
@@ -653,14 +668,37 @@ impl Store {
             });
         };
         let changed = "SELECT resource_id FROM changes WHERE seq > $1 AND seq <= $2";
+        // Only what the index reads; the description people see first (as
+        // `Resource::effective_description` picks it) is chosen by the store.
         let rows = crate::dynamic_query(&format!(
-            "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.id IN ({changed})"
+            "SELECT r.id, r.workspace_id, r.kind, r.name, r.path,
+                 COALESCE(NULLIF(r.description, ''), NULLIF(r.imported_description, ''),
+                     NULLIF(r.source_description, ''), '')
+             FROM resources r WHERE r.id IN ({changed})"
         ))
         .bind(seq)
         .bind(newest)
         .fetch_all(&self.pool)
         .await?;
-        let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
+        let mut resources = rows
+            .iter()
+            .map(|row| {
+                let kind: String = row.get(2);
+                Ok(FeedResource {
+                    id: ResourceId(row.get(0)),
+                    workspace: WorkspaceId(row.get(1)),
+                    kind: ResourceKind::parse(&kind).ok_or_else(|| {
+                        StoreError::Config(format!("unknown kind {kind:?} in store"))
+                    })?,
+                    name: row.get(3),
+                    path: row.get(4),
+                    description: row.get(5),
+                    teams: Vec::new(),
+                    tags: Vec::new(),
+                    owners: Vec::new(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let position: HashMap<i64, usize> = resources
             .iter()
             .enumerate()
