@@ -16,6 +16,9 @@ const COMMIT_EVERY: usize = 500_000;
 /// Where following the feed spent its time, in milliseconds.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct IndexTimings {
+    /// Waiting for another follow of the feed on this node (the server's own follower may
+    /// have applied the changes meanwhile).
+    pub(crate) wait_ms: u64,
     /// Reading the changed resources from the store.
     pub(crate) read_ms: u64,
     /// Building and staging documents in the index.
@@ -40,7 +43,9 @@ impl Catalog {
         if !self.inner.config.owns_index {
             return Ok(timings);
         }
+        let waiting = std::time::Instant::now();
         let _one_at_a_time = self.inner.index_follow.lock().await;
+        timings.wait_ms = millis(waiting);
         let mut applied = self.inner.search.applied_seq()?;
         let last = self.store().last_change_seq().await?;
         if applied > last {

@@ -193,6 +193,8 @@ pub struct SyncPhases {
     pub feed: u64,
     /// Committing the store's transaction.
     pub store_commit: u64,
+    /// Waiting for this node's index follower, which may have indexed the changes itself.
+    pub index_wait: u64,
     /// Reading the changed resources back for the search index.
     pub index_read: u64,
     /// Staging documents in the search index.
@@ -380,10 +382,14 @@ fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<Crawl
         .objects
         .iter()
         .map(|object| {
+            // As `json!({"nullable": …, "position": …, "primary_key": …}).to_string()` writes
+            // it (the content hash covers this text), without building a map per column.
             let attributes = if object.kind == ObjectKind::Column {
-                json!({"nullable": object.nullable, "position": object.position, "primary_key": object.primary_key})
+                let nullable = object.nullable.map_or("null", |value| if value { "true" } else { "false" });
+                let position = object.position.map_or_else(|| "null".to_string(), |value| value.to_string());
+                format!(r#"{{"nullable":{nullable},"position":{position},"primary_key":{}}}"#, object.primary_key)
             } else {
-                json!({})
+                "{}".to_string()
             };
             CrawlItem {
                 kind: resource_kind(object.kind),
@@ -394,7 +400,7 @@ fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<Crawl
                 data_type: object.data_type.clone(),
                 definition: object.definition.clone(),
                 popularity: object.popularity,
-                attributes: attributes.to_string(),
+                attributes,
             }
         })
         .collect();
@@ -412,6 +418,42 @@ fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<Crawl
         })
         .collect();
     (items, relations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_attributes_are_written_as_json_would_write_them() {
+        for (nullable, position, primary_key) in [
+            (Some(true), Some(1), false),
+            (Some(false), None, true),
+            (None, Some(-3), false),
+        ] {
+            let crawl = CrawledCatalog {
+                objects: vec![cairn_connect::CrawledObject {
+                    kind: ObjectKind::Column,
+                    path: vec!["t".into(), "c".into()],
+                    description: None,
+                    data_type: None,
+                    nullable,
+                    position,
+                    primary_key,
+                    definition: None,
+                    popularity: None,
+                }],
+                relations: Vec::new(),
+                server_version: String::new(),
+            };
+            let (items, _) = crawl_items("wh", &crawl);
+            assert_eq!(
+                items[0].attributes,
+                json!({"nullable": nullable, "position": position, "primary_key": primary_key})
+                    .to_string()
+            );
+        }
+    }
 }
 
 impl Catalog {
@@ -754,6 +796,7 @@ impl Catalog {
             .finish_sync_record(workspace, record, error.as_deref())
             .await?;
         let indexed = indexed?;
+        view.phases_ms.index_wait = indexed.wait_ms;
         view.phases_ms.index_read = indexed.read_ms;
         view.phases_ms.index_stage = indexed.stage_ms;
         view.phases_ms.index_commit = indexed.commit_ms;

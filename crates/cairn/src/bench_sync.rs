@@ -239,7 +239,7 @@ impl Api {
 /// A sync's phase timings, `name ms`, in the order the sync runs them; the API's own text
 /// when it has none.
 fn phases(phases: &Value) -> String {
-    const ORDER: [&str; 13] = [
+    const ORDER: [&str; 14] = [
         "crawl",
         "map",
         "store_read",
@@ -250,6 +250,7 @@ fn phases(phases: &Value) -> String {
         "relations",
         "feed",
         "store_commit",
+        "index_wait",
         "index_read",
         "index_stage",
         "index_commit",
