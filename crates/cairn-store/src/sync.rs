@@ -26,7 +26,7 @@ const PG_ROWS: usize = 10_000;
 
 /// `a,b,c`: ids for `string_to_array($n, ',')::bigint[]` on PostgreSQL, one bound value
 /// however many ids.
-fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
+pub(crate) fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
     let mut text = String::new();
     for id in ids {
         if !text.is_empty() {
@@ -216,6 +216,16 @@ impl Store {
         };
         let mut timings = ApplyTimings::default();
         let mut transaction = self.begin_resource_write().await?;
+        if self.backend == Backend::Postgres {
+            // Connections plan every execution afresh (see `Store::open`), and so would every
+            // foreign-key check of every row written here, run through a saved plan: five
+            // checks a new resource made writing 210,000 resources take 19 s instead of 6.
+            // This transaction's own statements carry their rows in one value each, so the
+            // plans PostgreSQL would otherwise keep cost nothing either.
+            sqlx::query("SET LOCAL plan_cache_mode = auto")
+                .execute(&mut *transaction)
+                .await?;
+        }
         let (stored, root) = stored_resources(&mut transaction, workspace, integration).await?;
         timings.read_ms = lap();
         let now = now_ms();
