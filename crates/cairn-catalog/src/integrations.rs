@@ -385,9 +385,16 @@ fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<Crawl
             // As `json!({"nullable": …, "position": …, "primary_key": …}).to_string()` writes
             // it (the content hash covers this text), without building a map per column.
             let attributes = if object.kind == ObjectKind::Column {
-                let nullable = object.nullable.map_or("null", |value| if value { "true" } else { "false" });
-                let position = object.position.map_or_else(|| "null".to_string(), |value| value.to_string());
-                format!(r#"{{"nullable":{nullable},"position":{position},"primary_key":{}}}"#, object.primary_key)
+                let nullable = object
+                    .nullable
+                    .map_or("null", |value| if value { "true" } else { "false" });
+                let position = object
+                    .position
+                    .map_or_else(|| "null".to_string(), |value| value.to_string());
+                format!(
+                    r#"{{"nullable":{nullable},"position":{position},"primary_key":{}}}"#,
+                    object.primary_key
+                )
             } else {
                 "{}".to_string()
             };
@@ -395,8 +402,12 @@ fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<Crawl
                 kind: resource_kind(object.kind),
                 name: object.name().to_string(),
                 path: path_of(&object.path),
-                parent_path: (object.path.len() > 1).then(|| path_of(&object.path[..object.path.len() - 1])),
-                source_description: object.description.clone().filter(|text| !text.trim().is_empty()),
+                parent_path: (object.path.len() > 1)
+                    .then(|| path_of(&object.path[..object.path.len() - 1])),
+                source_description: object
+                    .description
+                    .clone()
+                    .filter(|text| !text.trim().is_empty()),
                 data_type: object.data_type.clone(),
                 definition: object.definition.clone(),
                 popularity: object.popularity,

@@ -34,7 +34,8 @@ pub use integrations::{
 pub use memory::{EgressRow, NewEgress, NewPrompt, PromptRow};
 pub use people::{ApiTokenRow, SessionRow, Team, User, Workspace};
 pub use resources::{
-    Change, FeedBatch, FeedResource, LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch,
+    Change, FeedBatch, FeedResource, LabelSource, NewResource, Resource, ResourceFilter,
+    ResourcePatch,
 };
 pub use sync::{ApplyTimings, SyncRow};
 

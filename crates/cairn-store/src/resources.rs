@@ -690,9 +690,11 @@ impl Store {
                 "group_concat(t.team_id, ',')",
             ),
         };
-        let bind = |query: sqlx::query::Query<'static, Any, <Any as sqlx::Database>::Arguments>| match &ids {
-            Some(ids) => query.bind(ids.clone()),
-            None => query.bind(seq).bind(newest),
+        let bind = |query: sqlx::query::Query<'static, Any, <Any as sqlx::Database>::Arguments>| {
+            match &ids {
+                Some(ids) => query.bind(ids.clone()),
+                None => query.bind(seq).bind(newest),
+            }
         };
         // Only what the index reads, teams included (one row a resource); the description
         // people see first (as `Resource::effective_description` picks it) is chosen here.
@@ -715,9 +717,9 @@ impl Store {
                     .split(',')
                     .filter(|team| !team.is_empty())
                     .map(|team| {
-                        team.parse().map(TeamId).map_err(|_| {
-                            StoreError::Config(format!("a team id {team:?} in store"))
-                        })
+                        team.parse()
+                            .map(TeamId)
+                            .map_err(|_| StoreError::Config(format!("a team id {team:?} in store")))
                     })
                     .collect::<Result<Vec<_>>>()?;
                 teams.sort_unstable();

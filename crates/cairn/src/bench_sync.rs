@@ -132,7 +132,10 @@ pub async fn sync(tables: usize, columns: usize) -> Result<()> {
                 peak as f64 / 1024.0
             );
         }
-        println!("  phases of the full sync (ms):  {}", phases(&first["phases_ms"]));
+        println!(
+            "  phases of the full sync (ms):  {}",
+            phases(&first["phases_ms"])
+        );
         if let Some(last) = again_phases.last() {
             println!("  phases of the last re-sync (ms): {}", phases(last));
         }

@@ -348,7 +348,9 @@ async fn other_node(app: &TestApp, dir: &std::path::Path) -> (cairn_catalog::Cat
 async fn tables_found_at(app: &TestApp, base: &str, member: &Member, words: &str) -> Vec<String> {
     let response = app
         .client
-        .get(format!("{base}/api/v1/resources?q={words}&kind=table&limit=50"))
+        .get(format!(
+            "{base}/api/v1/resources?q={words}&kind=table&limit=50"
+        ))
         .bearer_auth(&member.token)
         .send()
         .await
