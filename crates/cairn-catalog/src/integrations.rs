@@ -201,6 +201,9 @@ pub struct SyncPhases {
     pub index_stage: u64,
     /// Committing the search index.
     pub index_commit: u64,
+    /// The whole sync, these phases and its bookkeeping (its record, the integration's
+    /// status), from the crawl's start to the index's commit.
+    pub total: u64,
 }
 
 /// A sync that holds its integration's lease and has its record.
@@ -813,6 +816,7 @@ impl Catalog {
         view.phases_ms.index_commit = indexed.commit_ms;
         tracing::info!(workspace = %workspace, integration = %id, added = view.added, changed = view.changed, removed = view.removed, crawled_ms, stored_ms, indexed_ms = started.elapsed().as_millis() - stored_ms, "synced");
         view.sync_id = record;
+        view.phases_ms.total = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         Ok(view)
     }
 

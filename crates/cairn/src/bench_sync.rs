@@ -242,7 +242,7 @@ impl Api {
 /// A sync's phase timings, `name ms`, in the order the sync runs them; the API's own text
 /// when it has none.
 fn phases(phases: &Value) -> String {
-    const ORDER: [&str; 14] = [
+    const ORDER: [&str; 15] = [
         "crawl",
         "map",
         "store_read",
@@ -257,6 +257,7 @@ fn phases(phases: &Value) -> String {
         "index_read",
         "index_stage",
         "index_commit",
+        "total",
     ];
     ORDER
         .iter()
