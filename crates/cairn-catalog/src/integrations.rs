@@ -434,42 +434,6 @@ fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<Crawl
     (items, relations)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn column_attributes_are_written_as_json_would_write_them() {
-        for (nullable, position, primary_key) in [
-            (Some(true), Some(1), false),
-            (Some(false), None, true),
-            (None, Some(-3), false),
-        ] {
-            let crawl = CrawledCatalog {
-                objects: vec![cairn_connect::CrawledObject {
-                    kind: ObjectKind::Column,
-                    path: vec!["t".into(), "c".into()],
-                    description: None,
-                    data_type: None,
-                    nullable,
-                    position,
-                    primary_key,
-                    definition: None,
-                    popularity: None,
-                }],
-                relations: Vec::new(),
-                server_version: String::new(),
-            };
-            let (items, _) = crawl_items("wh", &crawl);
-            assert_eq!(
-                items[0].attributes,
-                json!({"nullable": nullable, "position": position, "primary_key": primary_key})
-                    .to_string()
-            );
-        }
-    }
-}
-
 impl Catalog {
     async fn integration_view(
         &self,
@@ -1116,4 +1080,40 @@ fn validated_docs(mut docs: dbt::DbtDocs) -> Result<dbt::DbtDocs> {
         }
     }
     Ok(docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_attributes_are_written_as_json_would_write_them() {
+        for (nullable, position, primary_key) in [
+            (Some(true), Some(1), false),
+            (Some(false), None, true),
+            (None, Some(-3), false),
+        ] {
+            let crawl = CrawledCatalog {
+                objects: vec![cairn_connect::CrawledObject {
+                    kind: ObjectKind::Column,
+                    path: vec!["t".into(), "c".into()],
+                    description: None,
+                    data_type: None,
+                    nullable,
+                    position,
+                    primary_key,
+                    definition: None,
+                    popularity: None,
+                }],
+                relations: Vec::new(),
+                server_version: String::new(),
+            };
+            let (items, _) = crawl_items("wh", &crawl);
+            assert_eq!(
+                items[0].attributes,
+                json!({"nullable": nullable, "position": position, "primary_key": primary_key})
+                    .to_string()
+            );
+        }
+    }
 }
