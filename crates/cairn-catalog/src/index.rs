@@ -8,7 +8,7 @@ use cairn_search::{IndexedResource, SearchQuery};
 use crate::{Catalog, CatalogError, Result};
 
 /// Changes read from the feed at a time.
-const FEED_BATCH: usize = 20_000;
+const FEED_BATCH: usize = 5000;
 /// Changes staged in the index before a commit: a sync's changes become visible at once, and
 /// a node that stops mid-way re-applies at most this many.
 const COMMIT_EVERY: usize = 500_000;
