@@ -13,13 +13,39 @@ const FEED_BATCH: usize = 5000;
 /// a node that stops mid-way re-applies at most this many.
 const COMMIT_EVERY: usize = 500_000;
 
+/// Where following the feed spent its time, in milliseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IndexTimings {
+    /// Waiting for another follow of the feed on this node (the server's own follower may
+    /// have applied the changes meanwhile).
+    pub(crate) wait_ms: u64,
+    /// Reading the changed resources from the store.
+    pub(crate) read_ms: u64,
+    /// Building and staging documents in the index.
+    pub(crate) stage_ms: u64,
+    /// Committing the index and reloading its reader.
+    pub(crate) commit_ms: u64,
+}
+
+fn millis(since: std::time::Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Catalog {
     /// Applies every change the index has not seen yet. Cheap when there is none.
     pub async fn follow_changes(&self) -> Result<()> {
+        self.follow_changes_timed().await.map(|_| ())
+    }
+
+    /// [`Catalog::follow_changes`], also saying where its time went.
+    pub(crate) async fn follow_changes_timed(&self) -> Result<IndexTimings> {
+        let mut timings = IndexTimings::default();
         if !self.inner.config.owns_index {
-            return Ok(());
+            return Ok(timings);
         }
+        let waiting = std::time::Instant::now();
         let _one_at_a_time = self.inner.index_follow.lock().await;
+        timings.wait_ms = millis(waiting);
         let mut applied = self.inner.search.applied_seq()?;
         let last = self.store().last_change_seq().await?;
         if applied > last {
@@ -35,7 +61,7 @@ impl Catalog {
                 semantic.clear();
             }
         }
-        let outcome = self.apply_feed(applied, last).await;
+        let outcome = self.apply_feed(applied, last, &mut timings).await;
         if outcome.is_ok() {
             self.embed_in_background();
         }
@@ -43,15 +69,23 @@ impl Catalog {
             // Nothing half-applied stays staged: the next follow starts again from `applied`.
             self.run_index(|search| search.rollback()).await?;
         }
-        outcome
+        outcome.map(|()| timings)
     }
 
     /// Stages the feed from `applied` to `last` in the index, committing every
     /// [`COMMIT_EVERY`] changes and at the end.
-    async fn apply_feed(&self, mut applied: i64, last: i64) -> Result<()> {
+    async fn apply_feed(
+        &self,
+        mut applied: i64,
+        last: i64,
+        timings: &mut IndexTimings,
+    ) -> Result<()> {
         let mut staged = 0;
         while applied < last {
+            let clock = std::time::Instant::now();
             let batch = self.store().feed_after(applied, FEED_BATCH).await?;
+            timings.read_ms += millis(clock);
+            let clock = std::time::Instant::now();
             if batch.newest == applied {
                 break;
             }
@@ -67,10 +101,7 @@ impl Catalog {
                     table: resource
                         .parent
                         .filter(|_| resource.kind == cairn_domain::ResourceKind::Column),
-                    description: resource
-                        .effective_description()
-                        .unwrap_or_default()
-                        .to_string(),
+                    description: resource.description,
                     id: resource.id,
                     workspace: resource.workspace,
                     kind: resource.kind,
@@ -84,14 +115,19 @@ impl Catalog {
             staged += upserted.len() + removed.len();
             self.run_index(move |search| search.stage(&upserted, &removed))
                 .await?;
+            timings.stage_ms += millis(clock);
             applied = newest;
             if staged >= COMMIT_EVERY {
+                let clock = std::time::Instant::now();
                 self.run_index(move |search| search.commit(newest)).await?;
+                timings.commit_ms += millis(clock);
                 staged = 0;
             }
         }
         if staged > 0 {
+            let clock = std::time::Instant::now();
             self.run_index(move |search| search.commit(applied)).await?;
+            timings.commit_ms += millis(clock);
         }
         Ok(())
     }

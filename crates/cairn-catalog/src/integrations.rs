@@ -166,6 +166,44 @@ pub struct SyncView {
     pub server_version: String,
     /// This sync's id: `GET /integrations/{id}/syncs/{sync_id}` reports it.
     pub sync_id: i64,
+    /// Where the sync's time went.
+    pub phases_ms: SyncPhases,
+}
+
+/// Milliseconds a sync spent in each phase.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub struct SyncPhases {
+    /// Connecting to the database and running its catalog queries.
+    pub crawl: u64,
+    /// Turning the crawl into resources.
+    pub map: u64,
+    /// Reading the integration's stored resources.
+    pub store_read: u64,
+    /// Hashing the crawl and comparing it with the store.
+    pub compare: u64,
+    /// Inserting new resources.
+    pub insert: u64,
+    /// Updating changed resources.
+    pub update: u64,
+    /// Deleting resources that are gone.
+    pub remove: u64,
+    /// Writing relations (foreign keys, view dependencies).
+    pub relations: u64,
+    /// Appending the change feed.
+    pub feed: u64,
+    /// Committing the store's transaction.
+    pub store_commit: u64,
+    /// Waiting for this node's index follower, which may have indexed the changes itself.
+    pub index_wait: u64,
+    /// Reading the changed resources back for the search index.
+    pub index_read: u64,
+    /// Staging documents in the search index.
+    pub index_stage: u64,
+    /// Committing the search index.
+    pub index_commit: u64,
+    /// The whole sync, these phases and its bookkeeping (its record, the integration's
+    /// status), from the crawl's start to the index's commit.
+    pub total: u64,
 }
 
 /// A sync that holds its integration's lease and has its record.
@@ -347,21 +385,36 @@ fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<Crawl
         .objects
         .iter()
         .map(|object| {
+            // As `json!({"nullable": …, "position": …, "primary_key": …}).to_string()` writes
+            // it (the content hash covers this text), without building a map per column.
             let attributes = if object.kind == ObjectKind::Column {
-                json!({"nullable": object.nullable, "position": object.position, "primary_key": object.primary_key})
+                let nullable = object
+                    .nullable
+                    .map_or("null", |value| if value { "true" } else { "false" });
+                let position = object
+                    .position
+                    .map_or_else(|| "null".to_string(), |value| value.to_string());
+                format!(
+                    r#"{{"nullable":{nullable},"position":{position},"primary_key":{}}}"#,
+                    object.primary_key
+                )
             } else {
-                json!({})
+                "{}".to_string()
             };
             CrawlItem {
                 kind: resource_kind(object.kind),
                 name: object.name().to_string(),
                 path: path_of(&object.path),
-                parent_path: (object.path.len() > 1).then(|| path_of(&object.path[..object.path.len() - 1])),
-                source_description: object.description.clone().filter(|text| !text.trim().is_empty()),
+                parent_path: (object.path.len() > 1)
+                    .then(|| path_of(&object.path[..object.path.len() - 1])),
+                source_description: object
+                    .description
+                    .clone()
+                    .filter(|text| !text.trim().is_empty()),
                 data_type: object.data_type.clone(),
                 definition: object.definition.clone(),
                 popularity: object.popularity,
-                attributes: attributes.to_string(),
+                attributes,
             }
         })
         .collect();
@@ -715,14 +768,19 @@ impl Catalog {
         self.store()
             .set_sync_phase(workspace, record, "indexing", None)
             .await?;
-        let indexed = self.follow_changes().await;
+        let indexed = self.follow_changes_timed().await;
         let error = indexed.as_ref().err().map(ToString::to_string);
         self.store()
             .finish_sync_record(workspace, record, error.as_deref())
             .await?;
-        indexed?;
+        let indexed = indexed?;
+        view.phases_ms.index_wait = indexed.wait_ms;
+        view.phases_ms.index_read = indexed.read_ms;
+        view.phases_ms.index_stage = indexed.stage_ms;
+        view.phases_ms.index_commit = indexed.commit_ms;
         tracing::info!(workspace = %workspace, integration = %id, added = view.added, changed = view.changed, removed = view.removed, crawled_ms, stored_ms, indexed_ms = started.elapsed().as_millis() - stored_ms, "synced");
         view.sync_id = record;
+        view.phases_ms.total = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         Ok(view)
     }
 
@@ -766,6 +824,10 @@ impl Catalog {
             .await
             .map_err(|error| connect_refusal(&error))?;
         let crawled_ms = started.elapsed().as_millis();
+        let mut phases = SyncPhases {
+            crawl: u64::try_from(crawled_ms).unwrap_or(u64::MAX),
+            ..SyncPhases::default()
+        };
         self.store()
             .set_sync_phase(row.workspace, record, "storing", None)
             .await?;
@@ -782,14 +844,26 @@ impl Catalog {
             relations: crawl.relations.len() as u64,
             server_version: crawl.server_version.clone(),
             sync_id: record,
+            phases_ms: SyncPhases::default(),
         };
+        let mapping = std::time::Instant::now();
         let (items, relations) = crawl_items(&row.name, &crawl);
         // The crawl is as large as the items made from it: only the items go on.
         drop(crawl);
-        let counts = self
+        phases.map = u64::try_from(mapping.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (counts, timings) = self
             .store()
-            .apply_crawl(row.workspace, row.id, &items, &relations)
+            .apply_crawl_timed(row.workspace, row.id, &items, &relations)
             .await?;
+        phases.store_read = timings.read_ms;
+        phases.compare = timings.compare_ms;
+        phases.insert = timings.insert_ms;
+        phases.update = timings.update_ms;
+        phases.remove = timings.remove_ms;
+        phases.relations = timings.relations_ms;
+        phases.feed = timings.feed_ms;
+        phases.store_commit = timings.commit_ms;
+        view.phases_ms = phases;
         drop((items, relations));
         self.store()
             .set_sync_phase(row.workspace, record, "storing", Some(&counts))
@@ -1006,4 +1080,40 @@ fn validated_docs(mut docs: dbt::DbtDocs) -> Result<dbt::DbtDocs> {
         }
     }
     Ok(docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_attributes_are_written_as_json_would_write_them() {
+        for (nullable, position, primary_key) in [
+            (Some(true), Some(1), false),
+            (Some(false), None, true),
+            (None, Some(-3), false),
+        ] {
+            let crawl = CrawledCatalog {
+                objects: vec![cairn_connect::CrawledObject {
+                    kind: ObjectKind::Column,
+                    path: vec!["t".into(), "c".into()],
+                    description: None,
+                    data_type: None,
+                    nullable,
+                    position,
+                    primary_key,
+                    definition: None,
+                    popularity: None,
+                }],
+                relations: Vec::new(),
+                server_version: String::new(),
+            };
+            let (items, _) = crawl_items("wh", &crawl);
+            assert_eq!(
+                items[0].attributes,
+                json!({"nullable": nullable, "position": position, "primary_key": primary_key})
+                    .to_string()
+            );
+        }
+    }
 }

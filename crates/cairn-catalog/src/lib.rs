@@ -39,7 +39,7 @@ pub use demo::{DemoPerson, DemoSeed};
 pub use error::{CatalogError, Result};
 pub use integrations::{
     ConnectionTest, DbtImportInput, DbtImportView, IntegrationInput, IntegrationPatch,
-    IntegrationView, SyncState, SyncStatus, SyncView,
+    IntegrationView, SyncPhases, SyncState, SyncStatus, SyncView,
 };
 pub use mcp::{MCP_TOOLS, McpPolicy};
 pub use memory::{EgressView, Export, HistoryPage, PromptView};

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use cairn_domain::{ResourceId, ResourceKind, Scope, TeamId, WorkspaceId};
 use cairn_embed::Embedder;
-use cairn_store::Resource;
+use cairn_store::{FeedResource, Resource};
 
 use crate::{Catalog, CatalogError, Result};
 
@@ -86,7 +86,7 @@ impl Semantic {
     /// change changes its table's text), removed ones to drop.
     pub(crate) fn note_changes(
         &self,
-        upserted: &[Resource],
+        upserted: &[FeedResource],
         removed: &[(WorkspaceId, ResourceId)],
     ) {
         let mut dirty = self

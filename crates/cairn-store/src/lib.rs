@@ -34,9 +34,10 @@ pub use integrations::{
 pub use memory::{EgressRow, NewEgress, NewPrompt, PromptRow};
 pub use people::{ApiTokenRow, SessionRow, Team, User, Workspace};
 pub use resources::{
-    Change, FeedBatch, LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch,
+    Change, FeedBatch, FeedResource, LabelSource, NewResource, Resource, ResourceFilter,
+    ResourcePatch,
 };
-pub use sync::SyncRow;
+pub use sync::{ApplyTimings, SyncRow};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -125,9 +125,26 @@ pub struct Change {
 pub struct FeedBatch {
     /// The newest sequence number in the stretch.
     pub newest: i64,
-    pub resources: Vec<Resource>,
+    pub resources: Vec<FeedResource>,
     /// Resources named in the stretch that no longer exist.
     pub removed: Vec<(WorkspaceId, ResourceId)>,
+}
+
+/// A changed resource as the search index needs it: what it matches on and who may see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedResource {
+    pub id: ResourceId,
+    pub workspace: WorkspaceId,
+    pub kind: ResourceKind,
+    pub name: String,
+    pub path: String,
+    /// [`Resource::effective_description`], empty when there is none.
+    pub description: String,
+    /// The table of a column.
+    pub parent: Option<ResourceId>,
+    pub teams: Vec<TeamId>,
+    pub tags: Vec<String>,
+    pub owners: Vec<String>,
 }
 
 pub(crate) const RESOURCE_COLUMNS: &str = "r.id, r.workspace_id, r.kind, r.name, r.path, r.parent_id, \
@@ -670,39 +687,89 @@ impl Store {
                 removed: Vec::new(),
             });
         };
-        let changed = "SELECT resource_id FROM changes WHERE seq > $1 AND seq <= $2";
-        let rows = crate::dynamic_query(&format!(
-            "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.id IN ({changed})"
-        ))
-        .bind(seq)
-        .bind(newest)
+        // The changed resources: on SQLite through the feed's own stretch (its planner walks the
+        // primary keys); on PostgreSQL by an id list, which it also finds through the primary
+        // keys, where for a stretch of the feed it estimated a hash join over every resource
+        // (and every team row) for each batch.
+        let ids = match self.backend {
+            Backend::Postgres => {
+                let mut ids: Vec<i64> = changes.iter().map(|change| change.resource.0).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                Some(crate::sync::id_list(ids))
+            }
+            Backend::Sqlite => None,
+        };
+        let (changed, teams) = match self.backend {
+            Backend::Postgres => (
+                "r.id = ANY(string_to_array($1, ',')::bigint[])",
+                "string_agg(CAST(t.team_id AS TEXT), ',')",
+            ),
+            Backend::Sqlite => (
+                "r.id IN (SELECT resource_id FROM changes WHERE seq > $1 AND seq <= $2)",
+                "group_concat(t.team_id, ',')",
+            ),
+        };
+        let bind = |query: sqlx::query::Query<'static, Any, <Any as sqlx::Database>::Arguments>| {
+            match &ids {
+                Some(ids) => query.bind(ids.clone()),
+                None => query.bind(seq).bind(newest),
+            }
+        };
+        // Only what the index reads, teams included (one row a resource); the description
+        // people see first (as `Resource::effective_description` picks it) is chosen here.
+        let rows = bind(crate::dynamic_query(&format!(
+            "SELECT r.id, r.workspace_id, r.kind, r.name, r.path,
+                 COALESCE(NULLIF(r.description, ''), NULLIF(r.imported_description, ''),
+                     NULLIF(r.source_description, ''), ''),
+                 (SELECT {teams} FROM resource_teams t WHERE t.resource_id = r.id),
+                 r.parent_id
+             FROM resources r WHERE {changed}"
+        )))
         .fetch_all(&self.pool)
         .await?;
-        let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
+        let mut resources = rows
+            .iter()
+            .map(|row| {
+                let kind: String = row.get(2);
+                let mut teams = row
+                    .get::<Option<String>, _>(6)
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|team| !team.is_empty())
+                    .map(|team| {
+                        team.parse()
+                            .map(TeamId)
+                            .map_err(|_| StoreError::Config(format!("a team id {team:?} in store")))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                teams.sort_unstable();
+                Ok(FeedResource {
+                    id: ResourceId(row.get(0)),
+                    workspace: WorkspaceId(row.get(1)),
+                    kind: ResourceKind::parse(&kind).ok_or_else(|| {
+                        StoreError::Config(format!("unknown kind {kind:?} in store"))
+                    })?,
+                    name: row.get(3),
+                    path: row.get(4),
+                    description: row.get(5),
+                    parent: row.get::<Option<i64>, _>(7).map(ResourceId),
+                    teams,
+                    tags: Vec::new(),
+                    owners: Vec::new(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let position: HashMap<i64, usize> = resources
             .iter()
             .enumerate()
             .map(|(index, resource)| (resource.id.0, index))
             .collect();
-        let teams = crate::dynamic_query(&format!(
-            "SELECT resource_id, team_id FROM resource_teams WHERE resource_id IN ({changed})
-             ORDER BY team_id"
-        ))
-        .bind(seq)
-        .bind(newest)
-        .fetch_all(&self.pool)
-        .await?;
-        for row in teams {
-            if let Some(index) = position.get(&row.get::<i64, _>(0)) {
-                resources[*index].teams.push(TeamId(row.get(1)));
-            }
-        }
-        let labels = crate::dynamic_query(&format!(
-            "SELECT resource_id, label, value FROM resource_labels WHERE resource_id IN ({changed})
-             ORDER BY CASE source WHEN 'user' THEN 0 ELSE 1 END, value"
-        ))
-        .bind(seq)
-        .bind(newest)
+        let labels = bind(crate::dynamic_query(&format!(
+            "SELECT r.resource_id, r.label, r.value FROM resource_labels r WHERE {}
+             ORDER BY CASE r.source WHEN 'user' THEN 0 ELSE 1 END, r.value",
+            changed.replace("r.id", "r.resource_id")
+        )))
         .fetch_all(&self.pool)
         .await?;
         for row in labels {

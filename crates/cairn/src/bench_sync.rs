@@ -77,6 +77,7 @@ pub async fn sync(tables: usize, columns: usize) -> Result<()> {
         let api = Api::start(&catalog).await?;
         let idle = memory_kb("VmRSS");
         reset_peak_memory();
+        let peak_before = memory_kb("VmHWM");
         let id = api
             .post(
                 "/api/v1/integrations",
@@ -92,13 +93,18 @@ pub async fn sync(tables: usize, columns: usize) -> Result<()> {
         let peak = memory_kb("VmHWM");
         let added = first["added"].as_u64().unwrap_or(0);
         let mut again = Vec::new();
+        let mut again_phases = Vec::new();
         for _ in 0..REPETITIONS {
             let started = Instant::now();
             let view = api.post(&sync_path, json!({})).await?;
             again.push(started.elapsed());
-            if view["added"].as_u64() != Some(0) || view["changed"].as_u64() != Some(0) {
+            if view["added"].as_u64() != Some(0)
+                || view["changed"].as_u64() != Some(0)
+                || view["removed"].as_u64() != Some(0)
+            {
                 bail!("a re-sync of an unchanged warehouse changed something: {view}");
             }
+            again_phases.push(view["phases_ms"].clone());
         }
         let resync = median(&mut again);
         let writing = full.saturating_sub(crawl);
@@ -119,9 +125,19 @@ pub async fn sync(tables: usize, columns: usize) -> Result<()> {
         );
         if let (Some(idle), Some(peak)) = (idle, peak) {
             println!(
-                "  peak memory during the first sync     {:>9.1} MB above idle (goal < 300)",
-                (peak.saturating_sub(idle)) as f64 / 1024.0
+                "  peak memory during the first sync     {:>9.1} MB above idle (goal < 300; VmRSS idle {:.1} MB, VmHWM {:.1} MB before, {:.1} MB after)",
+                (peak.saturating_sub(idle)) as f64 / 1024.0,
+                idle as f64 / 1024.0,
+                peak_before.unwrap_or(0) as f64 / 1024.0,
+                peak as f64 / 1024.0
             );
+        }
+        println!(
+            "  phases of the full sync (ms):  {}",
+            phases(&first["phases_ms"])
+        );
+        if let Some(last) = again_phases.last() {
+            println!("  phases of the last re-sync (ms): {}", phases(last));
         }
         api.stop().await?;
         catalog.store().close().await;
@@ -221,6 +237,33 @@ impl Api {
         self.server.await??;
         Ok(())
     }
+}
+
+/// A sync's phase timings, `name ms`, in the order the sync runs them; the API's own text
+/// when it has none.
+fn phases(phases: &Value) -> String {
+    const ORDER: [&str; 15] = [
+        "crawl",
+        "map",
+        "store_read",
+        "compare",
+        "insert",
+        "update",
+        "remove",
+        "relations",
+        "feed",
+        "store_commit",
+        "index_wait",
+        "index_read",
+        "index_stage",
+        "index_commit",
+        "total",
+    ];
+    ORDER
+        .iter()
+        .filter_map(|name| Some(format!("{name} {}", phases.get(name)?.as_u64()?)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A figure from /proc/self/status in kB (Linux only).

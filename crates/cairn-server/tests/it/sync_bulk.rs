@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     a_large_crawl_is_stored_whole_and_a_resync_writes_only_the_difference,
     a_background_sync_reports_its_phase_counts_and_end,
+    another_node_indexes_a_sync_from_the_feed,
 );
 
 /// More tables than one multi-row statement holds, so every write runs in several chunks.
@@ -316,4 +317,131 @@ async fn poll_until_finished(app: &TestApp, admin: &Member, path: &str) -> Value
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the sync did not finish in 30 s; phases seen: {seen:?}");
+}
+
+/// Another node on the same store, with its own data directory (the same secret key) and so
+/// its own search index, which it builds from the change feed alone.
+async fn other_node(app: &TestApp, dir: &std::path::Path) -> (cairn_catalog::Catalog, String) {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(
+        app.catalog.config().data_dir.join("secret.key"),
+        data.join("secret.key"),
+    )
+    .unwrap();
+    let mut config = cairn_catalog::CatalogConfig::new(data);
+    config.scheduled_sync = false;
+    let catalog = cairn_catalog::Catalog::open(&app.database_url, config)
+        .await
+        .expect("the other node");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = cairn_server::AppState {
+        catalog: catalog.clone(),
+        secure_cookies: false,
+    };
+    tokio::spawn(cairn_server::serve(listener, state, std::future::pending()));
+    (catalog, base)
+}
+
+/// Paths of the tables a member finds searching `words` on the node at `base`.
+async fn tables_found_at(app: &TestApp, base: &str, member: &Member, words: &str) -> Vec<String> {
+    let response = app
+        .client
+        .get(format!(
+            "{base}/api/v1/resources?q={words}&kind=table&limit=50"
+        ))
+        .bearer_auth(&member.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let mut paths: Vec<String> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// A sync's changes reach another node's index through the feed: new tables with their
+/// crawled comments and people's descriptions (which win), and a removed table leaves.
+async fn another_node_indexes_a_sync_from_the_feed(app: TestApp) {
+    let Some(server) = cairn_testkit::postgres() else {
+        return;
+    };
+    let (admin, viewer, _) = setup(&app).await;
+    let db = server.create_database_named("feed");
+    server
+        .psql(
+            &db,
+            "CREATE TABLE orders (id int PRIMARY KEY);
+             CREATE TABLE refunds (id int PRIMARY KEY);
+             COMMENT ON TABLE refunds IS 'money returned';
+             CREATE TABLE ledger (id int PRIMARY KEY);
+             COMMENT ON TABLE ledger IS 'bookkeeping entries';",
+        )
+        .unwrap();
+    let id = create_integration(&app, &admin, &server.url(&db)).await;
+    sync(&app, &admin, id).await;
+    let schema = format!("wh.{db}.public");
+    let ledger = resource_at(&app, &viewer, "table", &format!("{schema}.ledger"))
+        .await
+        .expect("the ledger");
+    let (status, body) = app
+        .patch(
+            &admin,
+            &format!("/api/v1/resources/{}", ledger["id"]),
+            json!({"description": "purchases and payments"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (other, base) = other_node(&app, dir.path()).await;
+    other.follow_changes().await.unwrap();
+    assert_eq!(
+        tables_found_at(&app, &base, &viewer, "returned").await,
+        vec![format!("{schema}.refunds")],
+        "a crawled comment is indexed on the other node"
+    );
+    assert_eq!(
+        tables_found_at(&app, &base, &viewer, "purchases").await,
+        vec![format!("{schema}.ledger")],
+        "a person's description is indexed on the other node"
+    );
+    assert!(
+        tables_found_at(&app, &base, &viewer, "bookkeeping")
+            .await
+            .is_empty(),
+        "a person's description wins over the crawled comment"
+    );
+
+    server
+        .psql(
+            &db,
+            "DROP TABLE refunds; CREATE TABLE invoices (id int PRIMARY KEY);",
+        )
+        .unwrap();
+    let again = sync(&app, &admin, id).await;
+    assert_eq!(counts(&again), (2, 0, 2), "{again}");
+    other.follow_changes().await.unwrap();
+    assert_eq!(
+        tables_found_at(&app, &base, &viewer, "invoices").await,
+        vec![format!("{schema}.invoices")]
+    );
+    assert!(
+        tables_found_at(&app, &base, &viewer, "returned")
+            .await
+            .is_empty(),
+        "a removed table leaves the other node's search"
+    );
+    assert_eq!(
+        tables_found_at(&app, &base, &viewer, "purchases").await,
+        vec![format!("{schema}.ledger")],
+        "people's descriptions survive a re-sync"
+    );
 }
