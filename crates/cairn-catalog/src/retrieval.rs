@@ -44,6 +44,22 @@ const NEIGHBOUR_CACHE_TABLES: usize = 100_000;
 pub(crate) struct NeighbourCache {
     seq: i64,
     tables: HashMap<ResourceId, Vec<ResourceId>>,
+    /// What ranking reads of each resource (kind, path, parent, popularity, teams), as the
+    /// store had it at `seq`: a search reads a hundred or more, and under a read-mostly load
+    /// the store's per-row cost dominated it.
+    facts: HashMap<ResourceId, Resource>,
+}
+
+impl NeighbourCache {
+    /// Empties the cache when the store has changed since it was filled.
+    fn at(&mut self, seq: i64) -> &mut NeighbourCache {
+        if self.seq != seq || self.facts.len() > NEIGHBOUR_CACHE_TABLES * 2 {
+            self.seq = seq;
+            self.tables.clear();
+            self.facts.clear();
+        }
+        self
+    }
 }
 
 /// A ranked search: the ids of one page and whether a semantic list took part.
@@ -268,8 +284,9 @@ impl Catalog {
         let lexical = self
             .search_hits(scope.clone(), query, structural, depth)
             .await?;
+        // The store's position: the caches below hold what was read since it last changed.
+        let seq = self.store().last_change_seq().await?;
         let workspace = principal.workspace;
-        let store = self.store();
         let mut ids: Vec<ResourceId> = Vec::with_capacity(lexical.len());
         let mut seen: HashSet<ResourceId> = HashSet::new();
         for hit in &lexical {
@@ -285,13 +302,13 @@ impl Catalog {
             }
         }
         let mut structure = Structure::default();
-        for resource in store.resources_by_ids(workspace, &ids).await? {
+        for resource in self.ranking_facts(seq, workspace, &ids).await? {
             if visible(principal, &scope, &resource) {
                 structure.resources.insert(resource.id, resource);
             }
         }
         if structural {
-            self.add_neighbours(principal, &scope, &lexical, &mut structure)
+            self.add_neighbours(seq, principal, &scope, &lexical, &mut structure)
                 .await?;
         }
         let mut ranked = fuse(&lexical, &structure, kind);
@@ -315,6 +332,7 @@ impl Catalog {
     /// tables among the hits, and adds those the caller may see to `structure`.
     async fn add_neighbours(
         &self,
+        seq: i64,
         principal: &Principal,
         scope: &Scope,
         lexical: &[Hit],
@@ -336,7 +354,7 @@ impl Catalog {
             return Ok(());
         }
         let found = self
-            .link_neighbours(principal, scope, &sources, structure)
+            .link_neighbours(seq, principal, scope, &sources, structure)
             .await?;
         // The second hop: from the neighbours just found.
         let next: Vec<ResourceId> = found
@@ -345,7 +363,7 @@ impl Catalog {
             .take(NEIGHBOUR_SOURCES)
             .collect();
         if !next.is_empty() {
-            self.link_neighbours(principal, scope, &next, structure)
+            self.link_neighbours(seq, principal, scope, &next, structure)
                 .await?;
         }
         Ok(())
@@ -355,12 +373,15 @@ impl Catalog {
     /// in the order of their sources.
     async fn link_neighbours(
         &self,
+        seq: i64,
         principal: &Principal,
         scope: &Scope,
         sources: &[ResourceId],
         structure: &mut Structure,
     ) -> Result<Vec<ResourceId>> {
-        let raw = self.raw_neighbours(principal.workspace, sources).await?;
+        let raw = self
+            .raw_neighbours(seq, principal.workspace, sources)
+            .await?;
         let unknown: Vec<ResourceId> = raw
             .iter()
             .flat_map(|(_, tables)| tables.iter().copied())
@@ -369,8 +390,7 @@ impl Catalog {
             .into_iter()
             .collect();
         for resource in self
-            .store()
-            .resources_by_ids(principal.workspace, &unknown)
+            .ranking_facts(seq, principal.workspace, &unknown)
             .await?
         {
             if is_relation(resource.kind) && visible(principal, scope, &resource) {
@@ -394,24 +414,59 @@ impl Catalog {
         Ok(found)
     }
 
+    /// What ranking reads of `ids` (see [`cairn_store::Store::ranking_resources`]), from this
+    /// node's cache while the store has not changed since `seq`, else from the store. Access
+    /// is decided by the caller on what this returns, and every resource of the page is read
+    /// fresh from the store before it is shown.
+    async fn ranking_facts(
+        &self,
+        seq: i64,
+        workspace: cairn_domain::WorkspaceId,
+        ids: &[ResourceId],
+    ) -> Result<Vec<Resource>> {
+        let mut found = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        {
+            let mut guard = self.neighbour_cache();
+            let cache = guard.at(seq);
+            for id in ids {
+                match cache.facts.get(id) {
+                    Some(resource) if resource.workspace == workspace => {
+                        found.push(resource.clone());
+                    }
+                    Some(_) => {}
+                    None => missing.push(*id),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let read = self.store().ranking_resources(workspace, &missing).await?;
+            let mut guard = self.neighbour_cache();
+            if guard.seq == seq {
+                for resource in &read {
+                    guard.facts.insert(resource.id, resource.clone());
+                }
+            }
+            found.extend(read);
+        }
+        Ok(found)
+    }
+
     /// The tables each of `sources` shares a relation with, whoever may see them (the caller
     /// filters), in the order of `sources`: from this node's cache while the store has not
     /// changed, else from the store.
     async fn raw_neighbours(
         &self,
+        seq: i64,
         workspace: cairn_domain::WorkspaceId,
         sources: &[ResourceId],
     ) -> Result<Vec<(ResourceId, Vec<ResourceId>)>> {
         let store = self.store();
-        let seq = store.last_change_seq().await?;
         let mut known: HashMap<ResourceId, Vec<ResourceId>> = HashMap::new();
         let mut missing: Vec<ResourceId> = Vec::new();
         {
-            let mut cache = self.neighbour_cache();
-            if cache.seq != seq {
-                cache.seq = seq;
-                cache.tables.clear();
-            }
+            let mut guard = self.neighbour_cache();
+            let cache = guard.at(seq);
             for source in sources {
                 match cache.tables.get(source) {
                     Some(tables) => {
@@ -446,7 +501,7 @@ impl Catalog {
             }
             let far_ids: Vec<ResourceId> = pairs.iter().map(|(_, far)| *far).collect();
             let mut far_table: HashMap<ResourceId, ResourceId> = HashMap::new();
-            for resource in store.resources_by_ids(workspace, &far_ids).await? {
+            for resource in self.ranking_facts(seq, workspace, &far_ids).await? {
                 match (resource.kind, resource.parent) {
                     (ResourceKind::Column, Some(table)) => {
                         far_table.insert(resource.id, table);
