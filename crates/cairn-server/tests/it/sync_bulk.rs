@@ -403,14 +403,19 @@ async fn another_node_indexes_a_sync_from_the_feed(app: TestApp) {
     let dir = tempfile::tempdir().unwrap();
     let (other, base) = other_node(&app, dir.path()).await;
     other.follow_changes().await.unwrap();
+    // The table named by the words comes first (its foreign-key neighbours may follow).
     assert_eq!(
-        tables_found_at(&app, &base, &viewer, "returned").await,
-        vec![format!("{schema}.refunds")],
+        tables_found_at(&app, &base, &viewer, "returned")
+            .await
+            .first(),
+        Some(&format!("{schema}.refunds")),
         "a crawled comment is indexed on the other node"
     );
     assert_eq!(
-        tables_found_at(&app, &base, &viewer, "purchases").await,
-        vec![format!("{schema}.ledger")],
+        tables_found_at(&app, &base, &viewer, "purchases")
+            .await
+            .first(),
+        Some(&format!("{schema}.ledger")),
         "a person's description is indexed on the other node"
     );
     assert!(
@@ -430,8 +435,10 @@ async fn another_node_indexes_a_sync_from_the_feed(app: TestApp) {
     assert_eq!(counts(&again), (2, 0, 2), "{again}");
     other.follow_changes().await.unwrap();
     assert_eq!(
-        tables_found_at(&app, &base, &viewer, "invoices").await,
-        vec![format!("{schema}.invoices")]
+        tables_found_at(&app, &base, &viewer, "invoices")
+            .await
+            .first(),
+        Some(&format!("{schema}.invoices"))
     );
     assert!(
         tables_found_at(&app, &base, &viewer, "returned")
@@ -440,8 +447,10 @@ async fn another_node_indexes_a_sync_from_the_feed(app: TestApp) {
         "a removed table leaves the other node's search"
     );
     assert_eq!(
-        tables_found_at(&app, &base, &viewer, "purchases").await,
-        vec![format!("{schema}.ledger")],
+        tables_found_at(&app, &base, &viewer, "purchases")
+            .await
+            .first(),
+        Some(&format!("{schema}.ledger")),
         "people's descriptions survive a re-sync"
     );
 }
