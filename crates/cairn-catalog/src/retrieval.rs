@@ -275,15 +275,21 @@ impl Catalog {
             Some(ResourceKind::View) => &[ResourceKind::View],
             Some(_) => &[],
         };
-        let semantic = if structural && !semantic_kinds.is_empty() {
-            self.semantic_ids(&scope, &query.text, semantic_kinds, depth)
-                .await?
-        } else {
-            None
-        };
-        let lexical = self
-            .search_hits(scope.clone(), query, structural, depth)
-            .await?;
+        let by_meaning = structural && !semantic_kinds.is_empty();
+        let text = query.text.clone();
+        // The question is embedded while the index is searched: two cores, two halves.
+        let (semantic, lexical) = tokio::join!(
+            async {
+                if by_meaning {
+                    self.semantic_ids(&scope, &text, semantic_kinds, depth)
+                        .await
+                } else {
+                    Ok(None)
+                }
+            },
+            self.search_hits(scope.clone(), query, structural, depth)
+        );
+        let (semantic, lexical) = (semantic?, lexical?);
         // The store's position: the caches below hold what was read since it last changed.
         let seq = self.store().last_change_seq().await?;
         let workspace = principal.workspace;
