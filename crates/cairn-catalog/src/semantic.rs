@@ -362,11 +362,9 @@ impl Catalog {
                 }
             }
         }
-        // Tables that went away (their vector was dropped) since they were noted.
         let embedder = Arc::clone(&semantic.embedder);
         let texts: Vec<String> = work.iter().map(|(_, text, _)| text.clone()).collect();
         let made = tokio::task::spawn_blocking(move || -> cairn_embed::Result<Vec<Vec<f32>>> {
-            let mut made = Vec::with_capacity(texts.len());
             let mut order: Vec<usize> = (0..texts.len()).collect();
             // Similar lengths together: each pass pads to its longest text.
             order.sort_by_key(|&index| texts[index].len());
@@ -377,8 +375,7 @@ impl Catalog {
                     vectors[index] = vector;
                 }
             }
-            made.extend(vectors);
-            Ok(made)
+            Ok(vectors)
         })
         .await
         .map_err(|error| CatalogError::Internal(error.to_string()))?
