@@ -83,11 +83,7 @@ pub(crate) struct Structure {
 /// Whether the caller may see `resource` within `scope` (a narrower team filter included).
 fn visible(principal: &Principal, scope: &Scope, resource: &Resource) -> bool {
     principal.can_see(resource.workspace, &resource.teams)
-        && resource.workspace == scope.workspace()
-        && match scope {
-            Scope::Teams(_, teams) => resource.teams.iter().any(|team| teams.contains(team)),
-            _ => true,
-        }
+        && scope.admits(resource.workspace, &resource.teams)
 }
 
 fn is_relation(kind: ResourceKind) -> bool {

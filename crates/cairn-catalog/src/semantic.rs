@@ -179,16 +179,10 @@ fn nearest(
     kinds: &[ResourceKind],
     limit: usize,
 ) -> Vec<(ResourceId, f32)> {
-    let workspace = scope.workspace();
     let mut scored: Vec<(ResourceId, f32)> = vectors
         .iter()
         .filter(|(_, entry)| {
-            entry.workspace == workspace
-                && kinds.contains(&entry.kind)
-                && match scope {
-                    Scope::Workspace(_) => true,
-                    Scope::Teams(_, teams) => entry.teams.iter().any(|team| teams.contains(team)),
-                }
+            kinds.contains(&entry.kind) && scope.admits(entry.workspace, &entry.teams)
         })
         .map(|(id, entry)| (*id, cairn_embed::similarity(question, &entry.vector)))
         .collect();

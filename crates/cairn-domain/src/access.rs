@@ -31,6 +31,17 @@ impl Scope {
             Scope::Workspace(workspace) | Scope::Teams(workspace, _) => *workspace,
         }
     }
+
+    /// Whether a resource of `workspace` owned by `teams` lies within this scope: the filter
+    /// the store and the index apply, for what is held in memory (vectors, ranking facts).
+    pub fn admits(&self, workspace: WorkspaceId, teams: &[TeamId]) -> bool {
+        match self {
+            Scope::Workspace(own) => workspace == *own,
+            Scope::Teams(own, allowed) => {
+                workspace == *own && teams.iter().any(|team| allowed.contains(team))
+            }
+        }
+    }
 }
 
 /// Whether a principal may run SQL on an integration, and if not, which half is missing.
@@ -135,6 +146,25 @@ mod tests {
         assert!(admin.can_see(WorkspaceId(1), &[TeamId(9)]));
         assert!(admin.can_see(WorkspaceId(1), &[]));
         assert!(!admin.can_see(WorkspaceId(2), &[TeamId(9)]));
+    }
+
+    #[test]
+    fn a_scope_admits_what_its_principal_may_see() {
+        for who in [principal(Role::Viewer, &[1]), principal(Role::Admin, &[])] {
+            let scope = who.scope();
+            for (workspace, teams) in [
+                (1, vec![TeamId(1)]),
+                (1, vec![TeamId(2)]),
+                (1, vec![]),
+                (2, vec![TeamId(1)]),
+            ] {
+                assert_eq!(
+                    scope.admits(WorkspaceId(workspace), &teams),
+                    who.can_see(WorkspaceId(workspace), &teams),
+                    "{scope:?} {workspace} {teams:?}"
+                );
+            }
+        }
     }
 
     #[test]
