@@ -147,6 +147,33 @@ pub struct FeedResource {
     pub owners: Vec<String>,
 }
 
+/// A resource's teams as read by [`Store::team_list_sql`]: ids joined by commas, or NULL.
+fn team_list(joined: Option<String>) -> Result<Vec<TeamId>> {
+    let mut teams = joined
+        .unwrap_or_default()
+        .split(',')
+        .filter(|team| !team.is_empty())
+        .map(|team| {
+            team.parse()
+                .map(TeamId)
+                .map_err(|_| StoreError::Config(format!("a team id {team:?} in store")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    teams.sort_unstable();
+    Ok(teams)
+}
+
+impl Store {
+    /// The aggregate that reads a resource's teams in its own row (over `resource_teams t`),
+    /// for [`team_list`].
+    fn team_list_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => "string_agg(CAST(t.team_id AS TEXT), ',')",
+            Backend::Sqlite => "group_concat(t.team_id, ',')",
+        }
+    }
+}
+
 pub(crate) const RESOURCE_COLUMNS: &str = "r.id, r.workspace_id, r.kind, r.name, r.path, r.parent_id, \
      r.integration_id, r.description, r.source_description, r.data_type, r.definition, \
      r.popularity, r.attributes, r.created_at, r.updated_at, r.imported_description";
@@ -449,10 +476,7 @@ impl Store {
         workspace: WorkspaceId,
         ids: &[ResourceId],
     ) -> Result<Vec<Resource>> {
-        let teams = match self.backend {
-            Backend::Postgres => "string_agg(CAST(t.team_id AS TEXT), ',')",
-            Backend::Sqlite => "group_concat(t.team_id, ',')",
-        };
+        let teams = self.team_list_sql();
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(BATCH) {
             let sql = format!(
@@ -467,18 +491,7 @@ impl Store {
             }
             for row in query.fetch_all(&self.pool).await? {
                 let kind: String = row.get(2);
-                let mut teams = row
-                    .get::<Option<String>, _>(7)
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter(|team| !team.is_empty())
-                    .map(|team| {
-                        team.parse()
-                            .map(TeamId)
-                            .map_err(|_| StoreError::Config(format!("a team id {team:?} in store")))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                teams.sort_unstable();
+                let teams = team_list(row.get(7))?;
                 found.push(Resource {
                     id: ResourceId(row.get(0)),
                     workspace: WorkspaceId(row.get(1)),
@@ -767,16 +780,13 @@ impl Store {
             }
             Backend::Sqlite => None,
         };
-        let (changed, teams) = match self.backend {
-            Backend::Postgres => (
-                "r.id = ANY(string_to_array($1, ',')::bigint[])",
-                "string_agg(CAST(t.team_id AS TEXT), ',')",
-            ),
-            Backend::Sqlite => (
-                "r.id IN (SELECT resource_id FROM changes WHERE seq > $1 AND seq <= $2)",
-                "group_concat(t.team_id, ',')",
-            ),
+        let changed = match self.backend {
+            Backend::Postgres => "r.id = ANY(string_to_array($1, ',')::bigint[])",
+            Backend::Sqlite => {
+                "r.id IN (SELECT resource_id FROM changes WHERE seq > $1 AND seq <= $2)"
+            }
         };
+        let teams = self.team_list_sql();
         let bind = |query: sqlx::query::Query<'static, Any, <Any as sqlx::Database>::Arguments>| {
             match &ids {
                 Some(ids) => query.bind(ids.clone()),
@@ -799,18 +809,7 @@ impl Store {
             .iter()
             .map(|row| {
                 let kind: String = row.get(2);
-                let mut teams = row
-                    .get::<Option<String>, _>(6)
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter(|team| !team.is_empty())
-                    .map(|team| {
-                        team.parse()
-                            .map(TeamId)
-                            .map_err(|_| StoreError::Config(format!("a team id {team:?} in store")))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                teams.sort_unstable();
+                let teams = team_list(row.get(6))?;
                 Ok(FeedResource {
                     id: ResourceId(row.get(0)),
                     workspace: WorkspaceId(row.get(1)),
