@@ -2,25 +2,15 @@
 //! names a directory holding them (`scripts/test.sh` installs them with `cairn model install`);
 //! without it the tests say so and skip.
 
-use std::path::PathBuf;
-
 use cairn_embed::{EmbedError, Embedder, similarity};
-
-fn model_dir() -> Option<PathBuf> {
-    match std::env::var_os("CAIRN_TEST_MODEL") {
-        Some(dir) if PathBuf::from(&dir).join("model.safetensors").exists() => Some(dir.into()),
-        _ => {
-            eprintln!("skipping: CAIRN_TEST_MODEL does not name an installed model directory");
-            None
-        }
-    }
-}
 
 /// sentence-transformers' own quick-start example for all-MiniLM-L6-v2 prints these
 /// similarities (to four places): 0.6660, 0.1046 and 0.1411.
 #[test]
 fn similarities_match_sentence_transformers() {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = cairn_testkit::test_model() else {
+        return;
+    };
     let model = Embedder::load(&dir).expect("model loads");
     let texts = [
         "The weather is lovely today.",
@@ -47,7 +37,9 @@ fn similarities_match_sentence_transformers() {
 
 #[test]
 fn a_changed_file_is_refused_by_its_checksum() {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = cairn_testkit::test_model() else {
+        return;
+    };
     let copy = tempfile::tempdir().expect("temp dir");
     for name in ["model.safetensors", "tokenizer.json", "config.json"] {
         std::fs::copy(dir.join(name), copy.path().join(name)).expect("copy");

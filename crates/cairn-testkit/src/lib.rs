@@ -43,6 +43,18 @@ impl std::fmt::Display for CommandFailed {
 
 impl std::error::Error for CommandFailed {}
 
+/// The installed embedding model for tests (`CAIRN_TEST_MODEL`, which `scripts/test.sh` sets
+/// after `cairn model install`). Returns `None` (and prints why) when it is not there.
+pub fn test_model() -> Option<PathBuf> {
+    match std::env::var_os("CAIRN_TEST_MODEL").map(PathBuf::from) {
+        Some(dir) if dir.join("model.safetensors").exists() => Some(dir),
+        _ => {
+            eprintln!("skipping: CAIRN_TEST_MODEL does not name an installed model directory");
+            None
+        }
+    }
+}
+
 /// The shared test data folder (`shared/data` beside the repository root, e.g. `/work/shared/data`
 /// when the repository is `/work/main`). `CAIRN_SHARED_DATA` overrides the search.
 ///

@@ -11,16 +11,6 @@ use cairn_catalog::CatalogConfig;
 use common::{Backend, Member, TestApp};
 use reqwest::StatusCode;
 
-fn model_dir() -> Option<PathBuf> {
-    match std::env::var_os("CAIRN_TEST_MODEL").map(PathBuf::from) {
-        Some(dir) if dir.join("model.safetensors").exists() => Some(dir),
-        _ => {
-            eprintln!("skipping: CAIRN_TEST_MODEL does not name an installed model directory");
-            None
-        }
-    }
-}
-
 /// The model's files linked into the data directory, where `cairn model install` puts them.
 fn with_model(model: PathBuf) -> impl FnOnce(&mut CatalogConfig) {
     move |config| {
@@ -85,7 +75,9 @@ async fn search(app: &TestApp, member: &Member, q: &str) -> (Vec<String>, serde_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_finds_tables_by_meaning_within_what_the_member_may_see() {
-    let Some(model) = model_dir() else { return };
+    let Some(model) = cairn_testkit::test_model() else {
+        return;
+    };
     let Some(app) = common::spawn_app_with(Backend::Sqlite, with_model(model)).await else {
         return;
     };

