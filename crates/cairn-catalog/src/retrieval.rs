@@ -101,7 +101,7 @@ fn group_of(resource: &Resource) -> &str {
 }
 
 /// The lexical and structural order: the lexical hits composed with structure. A semantic
-/// list, when there is one, is fused with it afterwards (`semantic::fuse`).
+/// list, when there is one, is fused with it afterwards (`semantic::reciprocal_rank_fusion`).
 /// Returns every candidate the caller may see that passes `kind`, best first; equal scores
 /// in id order.
 pub(crate) fn fuse(
@@ -320,7 +320,7 @@ impl Catalog {
                 .filter(|(id, _)| structure.resources.contains_key(id))
                 .copied()
                 .collect();
-            ranked = crate::semantic::fuse(&ranked, &meant);
+            ranked = crate::semantic::reciprocal_rank_fusion(&ranked, &meant);
         }
         let more = ranked.len() > offset.saturating_add(limit);
         Ok(Ranked {

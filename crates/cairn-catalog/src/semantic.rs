@@ -449,7 +449,10 @@ impl Catalog {
 /// Reciprocal-rank fusion of the lexical ranking and the semantic one: each list gives a hit
 /// 1/(K + rank), so a hit both agree on comes first, and neither list's raw scores (not
 /// comparable) decide. Ties by id, so the order depends on the metadata only.
-pub(crate) fn fuse(lexical: &[ResourceId], semantic: &[(ResourceId, f32)]) -> Vec<ResourceId> {
+pub(crate) fn reciprocal_rank_fusion(
+    lexical: &[ResourceId],
+    semantic: &[(ResourceId, f32)],
+) -> Vec<ResourceId> {
     const K: f64 = 60.0;
     let mut scores: HashMap<ResourceId, f64> = HashMap::new();
     for (rank, id) in lexical.iter().enumerate() {
@@ -650,11 +653,11 @@ mod tests {
     fn fusion_puts_agreement_first_and_keeps_both_lists() {
         let lexical = [ResourceId(10), ResourceId(20), ResourceId(30)];
         let semantic = [(ResourceId(20), 0.9), (ResourceId(40), 0.8)];
-        let fused = fuse(&lexical, &semantic);
+        let fused = reciprocal_rank_fusion(&lexical, &semantic);
         assert_eq!(fused[0], ResourceId(20));
         assert_eq!(fused.len(), 4);
         assert!(fused.contains(&ResourceId(40)) && fused.contains(&ResourceId(30)));
         // Without a semantic list, the lexical order stands.
-        assert_eq!(fuse(&lexical, &[]), lexical.to_vec());
+        assert_eq!(reciprocal_rank_fusion(&lexical, &[]), lexical.to_vec());
     }
 }
