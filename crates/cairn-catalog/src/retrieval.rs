@@ -286,8 +286,10 @@ impl Catalog {
             self.search_hits(scope.clone(), query, structural, depth)
         );
         let (semantic, lexical) = (semantic?, lexical?);
-        // The store's position: the caches below hold what was read since it last changed.
-        let seq = self.store().last_change_seq().await?;
+        // The store's position, as far as this node's index has followed it (the search
+        // followed the feed just before): the caches below hold what was read since then.
+        // Read from memory, not asked of the store on every search.
+        let seq = self.inner.search.applied_seq()?;
         let workspace = principal.workspace;
         let mut ids: Vec<ResourceId> = Vec::with_capacity(lexical.len());
         let mut seen: HashSet<ResourceId> = HashSet::new();
