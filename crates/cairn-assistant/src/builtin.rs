@@ -204,6 +204,10 @@ pub struct QuerySpec {
     /// ("average length in seconds" of milliseconds: 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub divide_by: Option<f64>,
+    /// A second column of the measure's table the measure is multiplied by (a line's price
+    /// times its quantity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -558,8 +562,15 @@ const SOURCE_VERBS: &[&str] = &[
 ];
 
 fn intent(lower: &str) -> Intent {
+    intent_of(lower, lower)
+}
+
+/// The intent of a question (`lower`); `unnamed` is the same question without the words of the
+/// tables it names, so a name's words ("sales_monthly_revenue") ask for no data.
+fn intent_of(lower: &str, unnamed: &str) -> Intent {
     // "built on top of" is no ranking.
     let lower = &lower.replace("on top of", "on");
+    let unnamed = &unnamed.replace("on top of", "on");
     let words: Vec<&str> = lower.split(' ').collect();
     let has = |list: &[&str]| words.iter().any(|word| list.contains(word));
     if any_phrase(lower, &["popular", "most popular", "busiest"])
@@ -567,7 +578,7 @@ fn intent(lower: &str) -> Intent {
     {
         return Intent::Popular;
     }
-    if let Some(lineage) = lineage_intent(&words, data_words(lower)) {
+    if let Some(lineage) = lineage_intent(&words, data_words(unnamed)) {
         return lineage;
     }
     if any_phrase(
@@ -646,7 +657,22 @@ fn intent(lower: &str) -> Intent {
             "which database",
         ],
     );
-    if about_catalog {
+    // "is there a table with stock per warehouse", "do we have any tables about refunds".
+    let asks_for_a_table = words
+        .iter()
+        .any(|word| ["table", "tables", "view", "views", "dataset", "datasets"].contains(word))
+        && any_phrase(
+            lower,
+            &[
+                "is there",
+                "are there",
+                "do we have",
+                "do we keep",
+                "have we got",
+                "any table",
+            ],
+        );
+    if about_catalog || asks_for_a_table {
         return Intent::Find;
     }
     if any_phrase(
@@ -707,7 +733,17 @@ fn intent(lower: &str) -> Intent {
 /// The question's intent with what it names: a question with no data words that names only
 /// tables (and general words) asks about them, not for their rows.
 fn question_intent(reading: &Reading<'_>, refines_previous: bool) -> Intent {
-    let intent = intent(&reading.lower);
+    let unnamed = (0..reading.tokens.len())
+        .filter(|index| {
+            !reading
+                .tables
+                .iter()
+                .any(|mention| mention.start <= *index && *index < mention.start + mention.len)
+        })
+        .map(|index| reading.word(index))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let intent = intent_of(&reading.lower, &unnamed);
     if intent != Intent::Data || data_words(&reading.lower) {
         return intent;
     }
@@ -2152,6 +2188,12 @@ fn value_forms(text: &str) -> Vec<String> {
             push(code.to_string());
         }
     }
+    // "Canadian customers": the country a nationality names.
+    if !lower.contains(' ') {
+        for form in crate::words::country_forms(&lower) {
+            push(form);
+        }
+    }
     forms
 }
 
@@ -2736,6 +2778,7 @@ fn data_plan(
             conditions: Vec::new(),
             rank: None,
             divide_by: None,
+            times: None,
         }
     };
 
@@ -2951,12 +2994,57 @@ fn data_plan(
         });
     }
 
+    // "sales per year", "revenue by country": a money word that named the table asks for its
+    // amounts, not for its rows.
+    let named_by_money = reading.tables.iter().any(|mention| {
+        mention.table == subject
+            && (mention.start..mention.start + mention.len)
+                .any(|index| is_money_word(reading.word(index)))
+    });
+    if counts_by_default
+        && spec.measure.is_none()
+        && named_by_money
+        && let Some(column) = main_measure(table)
+    {
+        aggregate = Some(Aggregate::Sum);
+        spec.measure = Some(ColumnRef {
+            table: table.id.0,
+            column: table.columns[column].name.clone(),
+        });
+    }
+
     // Which X has the most Y.
     let ranked_groups = which_has_most(&reading);
     // "which region has the highest total quota": an entity ranked, not one value.
     if (reading.word(0) == "which" || reading.word(0) == "who")
         && superlative.is_some()
         && ranked_groups.is_none()
+    {
+        aggregate = None;
+    }
+    // "our single biggest invoice", "the most expensive track": the superlative describes the
+    // main table's rows, so the row is the answer (with its measure), not only the value.
+    let qualifies_rows = superlative.is_some_and(|at| {
+        let next = (at + 1..reading.tokens.len())
+            .find(|index| !["single", "most", "least", "very"].contains(&reading.word(*index)))
+            .map(|index| {
+                if reading.word(at) == "most" || reading.word(at) == "least" {
+                    index + 1
+                } else {
+                    index
+                }
+            });
+        next.is_some_and(|next| {
+            reading
+                .tables
+                .iter()
+                .any(|mention| mention.start == next && mention.table == subject)
+        })
+    });
+    if qualifies_rows
+        && ranked_groups.is_none()
+        && group.is_none()
+        && matches!(aggregate, Some(Aggregate::Max | Aggregate::Min))
     {
         aggregate = None;
     }
@@ -3140,9 +3228,30 @@ fn data_plan(
                 });
             }
             None if !follow_up || spec.measure.is_none() => {
+                let missing: Vec<&str> = (0..reading.tokens.len())
+                    .filter(|index| {
+                        let word = reading.word(*index);
+                        !reading.taken[*index]
+                            && !is_stopword(word)
+                            && !is_filler(word)
+                            && !is_function_word(word)
+                            && !AGGREGATE_WORDS.contains(&word)
+                            && !SUPERLATIVES.contains(&word)
+                    })
+                    .map(|index| reading.tokens[index].raw.as_str())
+                    .collect();
+                let unknown = if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " No table or column I can see holds \"{}\", so I will not guess a \
+                         number.",
+                        missing.join(" ")
+                    )
+                };
                 let text = format!(
                     "I understood: the {} of something in {}, but it has no numeric column to \
-                     compute it on.",
+                     compute it on.{unknown}",
                     kind.words(),
                     table.path
                 );
@@ -3475,6 +3584,8 @@ fn data_plan(
         .map(|(_, token)| token.raw.clone())
         .collect();
 
+    let mut spec = spec;
+    measure_at_its_grain(schema, &graph, &mut spec);
     build_and_plan(
         schema,
         &graph,
@@ -3483,6 +3594,90 @@ fn data_plan(
         unexplained,
         sql_integrations,
     )
+}
+
+/// A sum or average must count each of its measure's rows once. Joined through a
+/// one-to-many step that does not lead to the measure (an invoice's total once per invoice
+/// line, when grouped by the lines' genre), the measure's rows repeat and the result would be a
+/// confident wrong number; the measure then moves to the finest table the join reaches (the
+/// line's price times its quantity), when that table holds one.
+fn measure_at_its_grain(schema: &Schema, graph: &Graph<'_>, spec: &mut QuerySpec) {
+    if !matches!(spec.aggregate, Some(Aggregate::Sum | Aggregate::Avg)) {
+        return;
+    }
+    let Some(measure) = spec.measure.clone() else {
+        return;
+    };
+    let index = |id: i64| graph.index_of.get(&ResourceId(id)).copied();
+    let (Some(subject), Some(measured)) = (index(spec.table), index(measure.table)) else {
+        return;
+    };
+    let mut targets: Vec<i64> = spec
+        .conditions
+        .iter()
+        .map(|condition| condition.column.table)
+        .collect();
+    match &spec.group {
+        Some(Group::Column(column) | Group::Period(column, _)) => targets.push(column.table),
+        Some(Group::Table(id)) => targets.push(*id),
+        None => {}
+    }
+    let Some(to_measure) = graph.path(subject, measured) else {
+        return;
+    };
+    let mut others: Vec<Step> = Vec::new();
+    for target in targets.into_iter().filter_map(index) {
+        let Some(path) = graph.path(subject, target) else {
+            return;
+        };
+        others.extend(path.into_iter().filter(|step| !to_measure.contains(step)));
+    }
+    // Rows repeat past a one-to-many step off the measure's path, or past a many-to-one step
+    // that follows a one-to-many step on it.
+    let repeats_off_path = others.iter().any(|step| !step.outward);
+    let first_fan_out = to_measure.iter().position(|step| !step.outward);
+    let repeats_on_path =
+        first_fan_out.is_some_and(|at| to_measure[at..].iter().any(|step| step.outward));
+    if !repeats_off_path && !repeats_on_path {
+        return;
+    }
+    // The finest table: the last one a one-to-many step reaches.
+    let finest = to_measure
+        .iter()
+        .chain(&others)
+        .filter(|step| !step.outward)
+        .map(|step| step.to)
+        .last();
+    let Some(finest) = finest.filter(|finest| *finest != measured) else {
+        return;
+    };
+    let item = &schema.tables[finest];
+    const MONEY: &[&str] = &[
+        "price", "cost", "amount", "rate", "total", "revenue", "value",
+    ];
+    let has = |index: usize, words: &[&str]| {
+        name_stems(&item.columns[index].name)
+            .iter()
+            .any(|part| words.contains(&part.as_str()))
+    };
+    let measures = || (0..item.columns.len()).filter(|index| is_measure(&item.columns[*index]));
+    let price = measures().find(|index| has(*index, MONEY));
+    // "UnitPrice" is a price, not a number of units.
+    let quantity = measures()
+        .find(|index| has(*index, &["quantity", "qty", "unit", "count"]) && !has(*index, MONEY));
+    let (column, times) = match (price, quantity) {
+        (Some(price), Some(quantity)) if price != quantity => (price, Some(quantity)),
+        (Some(price), _) => (price, None),
+        _ => match main_measure(item) {
+            Some(column) => (column, None),
+            None => return,
+        },
+    };
+    spec.measure = Some(ColumnRef {
+        table: item.id.0,
+        column: item.columns[column].name.clone(),
+    });
+    spec.times = times.map(|index| item.columns[index].name.clone());
 }
 
 fn understood_nothing(question: &str, reading: &Reading<'_>) -> String {
@@ -3679,7 +3874,10 @@ fn describe_spec(schema: &Schema, spec: &QuerySpec) -> String {
         (Some(kind), Some(measure)) => format!(
             "the {} {} of {}",
             kind.words(),
-            measure.column,
+            match &spec.times {
+                Some(times) => format!("{} × {times}", measure.column),
+                None => measure.column.clone(),
+            },
             table_noun(table)
         ),
         (None, Some(measure)) => format!("the {} by {}", table_noun(table), measure.column),
@@ -3812,7 +4010,14 @@ fn to_sql(
             literal_sql(&condition.value)
         ));
     }
-    let measure = spec.measure.as_ref().map(&mut column_sql).transpose()?;
+    let mut measure = spec.measure.as_ref().map(&mut column_sql).transpose()?;
+    if let (Some(sql), Some(reference), Some(times)) = (&measure, &spec.measure, &spec.times) {
+        let other = column_sql(&ColumnRef {
+            table: reference.table,
+            column: times.clone(),
+        })?;
+        measure = Some(format!("{sql} * {other}"));
+    }
     let aggregate_sql = |kind: Aggregate| match (kind, &measure) {
         (Aggregate::Count, _) | (_, None) => "count(*)".to_string(),
         (Aggregate::Distinct, Some(measure)) => format!("count(DISTINCT {measure})"),
@@ -4563,6 +4768,72 @@ mod tests {
             &[IntegrationId(7)],
         );
         (plan.sql.as_ref().map(|(_, sql)| sql.clone()), plan)
+    }
+
+    #[test]
+    fn a_sum_counts_each_row_of_its_measure_once() {
+        // Orders' totals, grouped by the products of their lines, would repeat once per line:
+        // the sum moves to the lines' price times quantity.
+        let mut schema = schema();
+        schema.tables.push(table(
+            5,
+            "products",
+            vec![column("id", "INTEGER", None), column("name", "TEXT", None)],
+        ));
+        schema.tables.push(table(
+            6,
+            "order_lines",
+            vec![
+                column("id", "INTEGER", None),
+                column("order_id", "INTEGER", None),
+                column("product_id", "INTEGER", None),
+                column("unit_price", "REAL", None),
+                column("quantity", "INTEGER", None),
+            ],
+        ));
+        schema.edges.push(foreign_key(6, "order_id", 3));
+        schema.edges.push(foreign_key(6, "product_id", 5));
+        let graph = Graph::new(&schema);
+        let mut spec = QuerySpec {
+            table: 3,
+            aggregate: Some(Aggregate::Sum),
+            measure: Some(ColumnRef {
+                table: 3,
+                column: "total_eur".into(),
+            }),
+            group: Some(Group::Table(5)),
+            conditions: Vec::new(),
+            rank: None,
+            divide_by: None,
+            times: None,
+        };
+        measure_at_its_grain(&schema, &graph, &mut spec);
+        assert_eq!(
+            spec.measure,
+            Some(ColumnRef {
+                table: 6,
+                column: "unit_price".into()
+            })
+        );
+        assert_eq!(spec.times.as_deref(), Some("quantity"));
+        let sql = to_sql(&schema, &graph, &spec, Engine::Sqlite).unwrap();
+        assert!(
+            sql.contains(r#"sum(t1."unit_price" * t1."quantity")"#),
+            "{sql}"
+        );
+        // Grouped by the order's own customer, each order is counted once: unchanged.
+        let mut spec = QuerySpec {
+            group: Some(Group::Table(2)),
+            measure: Some(ColumnRef {
+                table: 3,
+                column: "total_eur".into(),
+            }),
+            times: None,
+            ..spec
+        };
+        measure_at_its_grain(&schema, &graph, &mut spec);
+        assert_eq!(spec.measure.unwrap().column, "total_eur");
+        assert_eq!(spec.times, None);
     }
 
     #[test]

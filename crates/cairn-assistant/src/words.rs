@@ -101,6 +101,10 @@ const SYNONYMS: &[(&str, &[&str])] = &[
     ("sale", &["invoice", "order", "total"]),
     ("revenue", &["revenue", "total", "amount"]),
     ("spend", &["amount", "total"]),
+    ("spending", &["amount", "total"]),
+    ("sold", &["total"]),
+    ("sell", &["total"]),
+    ("selling", &["total"]),
     ("spent", &["amount", "total"]),
     (
         "length",
@@ -509,9 +513,101 @@ pub fn is_stopword(word: &str) -> bool {
     STOPWORDS.contains(&word)
 }
 
+/// The country a word of nationality names ("Canadian" → canada, "French" → france), in lower
+/// case: the irregular ones by name, the others by their suffix, each form a candidate.
+pub fn country_forms(word: &str) -> Vec<String> {
+    const IRREGULAR: &[(&str, &[&str])] = &[
+        ("american", &["usa", "united states", "us"]),
+        ("british", &["united kingdom", "uk"]),
+        ("english", &["england", "united kingdom", "uk"]),
+        ("french", &["france"]),
+        ("dutch", &["netherlands", "the netherlands"]),
+        ("danish", &["denmark"]),
+        ("swiss", &["switzerland"]),
+        ("spanish", &["spain"]),
+        ("polish", &["poland"]),
+        ("swedish", &["sweden"]),
+        ("finnish", &["finland"]),
+        ("irish", &["ireland"]),
+        ("scottish", &["scotland"]),
+        ("turkish", &["turkey"]),
+        ("portuguese", &["portugal"]),
+        ("chinese", &["china"]),
+        ("japanese", &["japan"]),
+        ("norwegian", &["norway"]),
+        ("belgian", &["belgium"]),
+        ("czech", &["czech republic", "czechia"]),
+        ("argentine", &["argentina"]),
+        ("argentinian", &["argentina"]),
+        ("filipino", &["philippines"]),
+        ("greek", &["greece"]),
+        ("thai", &["thailand"]),
+        ("german", &["germany"]),
+        ("mexican", &["mexico"]),
+        ("peruvian", &["peru"]),
+        ("kiwi", &["new zealand"]),
+    ];
+    let lower = word.to_lowercase();
+    if let Some((_, countries)) = IRREGULAR.iter().find(|(name, _)| *name == lower) {
+        return countries
+            .iter()
+            .map(|country| country.to_string())
+            .collect();
+    }
+    let mut forms = Vec::new();
+    // Canadian → canada, Brazilian → brazil, Indian → india, Korean → korea, Chilean → chile,
+    // Hungarian → hungary.
+    for (suffix, replacements) in [
+        ("ian", &["a", "", "ia", "y"][..]),
+        ("ean", &["ea", "e"][..]),
+        ("an", &["a", ""][..]),
+        ("ese", &["", "a"][..]),
+        ("i", &["", "an"][..]),
+    ] {
+        let shortest = if suffix == "i" { 5 } else { 3 };
+        if let Some(base) = lower
+            .strip_suffix(suffix)
+            .filter(|base| base.len() >= shortest)
+        {
+            for replacement in replacements {
+                let form = format!("{base}{replacement}");
+                if !forms.contains(&form) {
+                    forms.push(form);
+                }
+            }
+            break;
+        }
+    }
+    forms
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nationalities_name_countries() {
+        for (word, country) in [
+            ("Canadian", "canada"),
+            ("brazilian", "brazil"),
+            ("Indian", "india"),
+            ("Korean", "korea"),
+            ("French", "france"),
+            ("Portuguese", "portugal"),
+            ("Chinese", "china"),
+            ("Hungarian", "hungary"),
+            ("Israeli", "israel"),
+        ] {
+            assert!(
+                country_forms(word).contains(&country.to_string()),
+                "{word}: {:?}",
+                country_forms(word)
+            );
+        }
+        // Short words and words with no nationality's ending give nothing.
+        assert!(country_forms("taxi").is_empty());
+        assert!(country_forms("orders").is_empty());
+    }
 
     #[test]
     fn identifiers_and_plurals() {
