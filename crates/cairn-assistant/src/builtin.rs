@@ -515,6 +515,12 @@ fn data_words(lower: &str) -> bool {
             "yearly",
             "monthly",
             "annual",
+            "add up",
+            "adds up",
+            "added up",
+            "altogether",
+            "combined",
+            "in total",
         ],
     ) || AGGREGATE_WORDS.iter().any(|word| phrase(lower, word))
 }
@@ -768,6 +774,20 @@ fn question_intent(reading: &Reading<'_>, refines_previous: bool) -> Intent {
         let first = reading.word(0);
         ["only", "and", "but", "just", "also", "now", "then"].contains(&first)
     };
+    // "revenue by country", "expenses by category": a name grouped by another asks for data.
+    let grouped = reading.tokens.iter().enumerate().any(|(index, token)| {
+        ["by", "per"].contains(&token.text.as_str())
+            && index > 0
+            && index + 1 < reading.tokens.len()
+    });
+    // "what genres are there?", "which currencies do we have": the rows themselves.
+    let asks_for_rows = any_phrase(
+        &reading.lower,
+        &["are there", "do we have", "have we got", "exist"],
+    ) && !tables.is_empty();
+    if (only_names || tables.is_empty()) && grouped || only_names && asks_for_rows {
+        return Intent::Data;
+    }
     // "who …" about no table: a person responsible for a term or a document.
     if reading.word(0) == "who" && tables.is_empty() && !refines {
         return Intent::Owner;
@@ -1915,6 +1935,13 @@ fn is_money_word(word: &str) -> bool {
     .contains(&word)
 }
 
+/// Nouns whose rows are amounts of money: grouped, their amounts are summed ("expenses by
+/// category"), where other rows are counted ("orders by status").
+const MONEY_NOUNS: &[&str] = &[
+    "expense", "expenses", "revenue", "revenues", "sale", "sales", "spend", "spending", "income",
+    "earnings", "payroll", "cost", "costs", "turnover",
+];
+
 /// A unit of time at token `at`, taken as explained.
 fn time_unit(reading: &mut Reading<'_>, at: usize) -> Option<String> {
     let word = reading.word(at).to_string();
@@ -2091,7 +2118,11 @@ fn ground_values(
                 .chars()
                 .next()
                 .is_some_and(char::is_uppercase);
-        let mut candidates: Vec<Grounded> = Vec::new();
+        // Candidates with the rank of the form they matched: the words as written before a
+        // derived form ("Canada" the country before "CA" the state).
+        let mut candidates: Vec<(usize, Grounded)> = Vec::new();
+        let as_written = written_forms(&text);
+        let form_rank = |value: &str| usize::from(!as_written.contains(&value.to_lowercase()));
         for &(table, distance) in &reach {
             let item = &graph.schema.tables[table];
             for (column_index, column) in item.columns.iter().enumerate() {
@@ -2111,22 +2142,31 @@ fn ground_values(
                         .find(|value| wanted.contains(&value.to_lowercase()))
                 };
                 if let Some(value) = looked_up.or_else(described) {
-                    candidates.push(Grounded {
-                        table,
-                        column: column_index,
-                        value,
-                        preference: preference(
-                            graph,
-                            subject,
+                    candidates.push((
+                        form_rank(&value),
+                        Grounded {
                             table,
-                            column_index,
-                            distance,
-                            proper_name,
-                        ),
-                    });
+                            column: column_index,
+                            value,
+                            preference: preference(
+                                graph,
+                                subject,
+                                table,
+                                column_index,
+                                distance,
+                                proper_name,
+                            ),
+                        },
+                    ));
                 }
             }
         }
+        let closest = candidates.iter().map(|(rank, _)| *rank).min();
+        let mut candidates: Vec<Grounded> = candidates
+            .into_iter()
+            .filter(|(rank, _)| Some(*rank) == closest)
+            .map(|(_, candidate)| candidate)
+            .collect();
         candidates.sort_by_key(|candidate| candidate.preference);
         let Some(best) = candidates.first().cloned() else {
             continue;
@@ -2155,6 +2195,21 @@ fn ground_values(
 /// The lowercase forms a value phrase may take in the data: as written, singular, without an
 /// adverb's "-ly" ("remotely" → remote), and a currency's code ("euro" → eur).
 fn value_forms(text: &str) -> Vec<String> {
+    let mut forms = written_forms(text);
+    // A country as its codes, for columns that hold codes ("Germany" → DE).
+    for country in forms.clone() {
+        for code in crate::words::country_codes(&country) {
+            if !forms.iter().any(|form| form == code) {
+                forms.push(code.to_string());
+            }
+        }
+    }
+    forms
+}
+
+/// The forms of a value phrase that are its own words: as written, singular, an adverb's base,
+/// a currency's code, the country a nationality names.
+fn written_forms(text: &str) -> Vec<String> {
     let lower = text.to_lowercase();
     let mut forms = vec![lower.clone()];
     let mut push = |form: String| {
@@ -2322,7 +2377,21 @@ fn subject_table(
         return Some(ranked.1);
     }
     if let Some(mention) = reading.table_after(after) {
-        let named = mention.table;
+        // "total revenue from delivered orders": a table named in full outranks one a single
+        // word of a longer name only suggests (sales_monthly_revenue).
+        // A table after a grouping word ("in each region") groups, it is not the subject.
+        let grouping = |other: &TableMention| {
+            (other.start.saturating_sub(2)..other.start)
+                .any(|index| ["per", "each", "every", "by"].contains(&reading.word(index)))
+        };
+        let named = match reading
+            .tables
+            .iter()
+            .find(|other| other.score >= 2.5 && !grouping(other))
+        {
+            Some(strong) if mention.score < 2.0 => strong.table,
+            _ => mention.table,
+        };
         // "how much have people claimed": a sum needs a measure; the named table has none, so
         // the related table the question's words describe best holds it.
         let sums = any_phrase(
@@ -2722,7 +2791,21 @@ fn data_plan(
         Some(Aggregate::Max)
     } else if any_phrase(&lower, &["lowest", "minimum", "min", "smallest"]) {
         Some(Aggregate::Min)
-    } else if any_phrase(&lower, &["total", "sum", "how much"]) && !count {
+    } else if any_phrase(
+        &lower,
+        &[
+            "total",
+            "sum",
+            "how much",
+            "add up",
+            "adds up",
+            "added up",
+            "altogether",
+            "combined",
+            "in total",
+        ],
+    ) && !count
+    {
         Some(Aggregate::Sum)
     } else if count {
         Some(Aggregate::Count)
@@ -2998,8 +3081,10 @@ fn data_plan(
     // amounts, not for its rows.
     let named_by_money = reading.tables.iter().any(|mention| {
         mention.table == subject
-            && (mention.start..mention.start + mention.len)
-                .any(|index| is_money_word(reading.word(index)))
+            && (mention.start..mention.start + mention.len).any(|index| {
+                let word = reading.word(index);
+                is_money_word(word) || MONEY_NOUNS.contains(&word)
+            })
     });
     if counts_by_default
         && spec.measure.is_none()
@@ -4272,16 +4357,106 @@ fn where_answer(question: &str, items: &[MetadataItem], citations: &mut Vec<Reso
                 the name of a table, column or glossary term."
             .to_string();
     }
-    let mut text = format!(
-        "These resources match \"{}\":",
-        first_sentence(question.trim(), 120)
-    );
-    for item in items.iter().take(5) {
+    let shown = &items[..items.len().min(5)];
+    let (missing, held) = words_nothing_holds(question, shown);
+    let mut text = if missing.is_empty() || held > 0 {
+        format!(
+            "These resources match \"{}\":",
+            first_sentence(question.trim(), 120)
+        )
+    } else {
+        format!(
+            "No table or column you may see is named or described by \"{}\". These came \
+             closest:",
+            missing.join(" ")
+        )
+    };
+    for item in shown {
         text.push('\n');
         text.push_str(&describe(item));
         citations.push(item.id);
     }
     text
+}
+
+/// The question's content words that none of `items` holds in its name, path, description or
+/// columns (synonyms count), and how many the items do hold.
+fn words_nothing_holds(question: &str, items: &[MetadataItem]) -> (Vec<String>, usize) {
+    const GENERAL: &[&str] = &[
+        "data",
+        "table",
+        "tables",
+        "view",
+        "views",
+        "column",
+        "columns",
+        "dataset",
+        "datasets",
+        "info",
+        "information",
+        "find",
+        "where",
+        "located",
+        "live",
+        "lives",
+        "stored",
+        "store",
+        "kept",
+        "keep",
+        "record",
+        "records",
+        "held",
+        "hold",
+        "look",
+        "can",
+        "catalog",
+        "thing",
+        "things",
+        "stuff",
+    ];
+    let mut known: Vec<String> = Vec::new();
+    for item in items {
+        known.extend(identifier_words(&item.path));
+        known.extend(
+            item.description
+                .as_deref()
+                .map(identifier_words)
+                .unwrap_or_default(),
+        );
+        for column in &item.columns {
+            known.extend(identifier_words(&column.name));
+            known.extend(
+                column
+                    .description
+                    .as_deref()
+                    .map(identifier_words)
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    let tokens = tokenize(question);
+    let content: Vec<&str> = tokens
+        .iter()
+        .map(|token| token.text.as_str())
+        .filter(|word| {
+            word.len() >= 3
+                && !is_stopword(word)
+                && !is_filler(word)
+                && !is_function_word(word)
+                && !GENERAL.contains(word)
+                && word.chars().all(char::is_alphabetic)
+        })
+        .collect();
+    let (held, missing): (Vec<&str>, Vec<&str>) = content.into_iter().partition(|word| {
+        let senses = meanings(word);
+        known
+            .iter()
+            .any(|candidate| same_word(candidate, word) || senses.contains(candidate))
+    });
+    (
+        missing.into_iter().map(str::to_string).collect(),
+        held.len(),
+    )
 }
 
 fn per_item(

@@ -93,6 +93,7 @@ const SYNONYMS: &[(&str, &[&str])] = &[
     ("buyer", &["customer"]),
     ("account", &["customer"]),
     ("staff", &["employee"]),
+    ("headcount", &["employee"]),
     ("worker", &["employee"]),
     ("people", &["employee", "person"]),
     ("vendor", &["supplier"]),
@@ -581,6 +582,68 @@ pub fn country_forms(word: &str) -> Vec<String> {
     forms
 }
 
+/// The ISO 3166 codes of a country's name in lower case ("germany" → de, deu), for columns
+/// that hold codes instead of names.
+pub fn country_codes(name: &str) -> &'static [&'static str] {
+    const CODES: &[(&str, &[&str])] = &[
+        ("argentina", &["ar", "arg"]),
+        ("australia", &["au", "aus"]),
+        ("austria", &["at", "aut"]),
+        ("belgium", &["be", "bel"]),
+        ("brazil", &["br", "bra"]),
+        ("canada", &["ca", "can"]),
+        ("chile", &["cl", "chl"]),
+        ("china", &["cn", "chn"]),
+        ("colombia", &["co", "col"]),
+        ("czech republic", &["cz", "cze"]),
+        ("czechia", &["cz", "cze"]),
+        ("denmark", &["dk", "dnk"]),
+        ("egypt", &["eg", "egy"]),
+        ("finland", &["fi", "fin"]),
+        ("france", &["fr", "fra"]),
+        ("germany", &["de", "deu"]),
+        ("greece", &["gr", "grc"]),
+        ("hungary", &["hu", "hun"]),
+        ("india", &["in", "ind"]),
+        ("indonesia", &["id", "idn"]),
+        ("ireland", &["ie", "irl"]),
+        ("israel", &["il", "isr"]),
+        ("italy", &["it", "ita"]),
+        ("japan", &["jp", "jpn"]),
+        ("korea", &["kr", "kor"]),
+        ("south korea", &["kr", "kor"]),
+        ("mexico", &["mx", "mex"]),
+        ("netherlands", &["nl", "nld"]),
+        ("the netherlands", &["nl", "nld"]),
+        ("new zealand", &["nz", "nzl"]),
+        ("nigeria", &["ng", "nga"]),
+        ("norway", &["no", "nor"]),
+        ("peru", &["pe", "per"]),
+        ("philippines", &["ph", "phl"]),
+        ("poland", &["pl", "pol"]),
+        ("portugal", &["pt", "prt"]),
+        ("romania", &["ro", "rou"]),
+        ("russia", &["ru", "rus"]),
+        ("singapore", &["sg", "sgp"]),
+        ("south africa", &["za", "zaf"]),
+        ("spain", &["es", "esp"]),
+        ("sweden", &["se", "swe"]),
+        ("switzerland", &["ch", "che"]),
+        ("thailand", &["th", "tha"]),
+        ("turkey", &["tr", "tur"]),
+        ("united arab emirates", &["ae", "are"]),
+        ("united kingdom", &["gb", "gbr", "uk"]),
+        ("uk", &["gb", "gbr"]),
+        ("united states", &["us", "usa"]),
+        ("usa", &["us"]),
+        ("vietnam", &["vn", "vnm"]),
+    ];
+    CODES
+        .iter()
+        .find(|(country, _)| *country == name)
+        .map_or(&[], |(_, codes)| codes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,6 +669,8 @@ mod tests {
         }
         // Short words and words with no nationality's ending give nothing.
         assert!(country_forms("taxi").is_empty());
+        assert_eq!(country_codes("germany"), &["de", "deu"]);
+        assert!(country_codes("orders").is_empty());
         assert!(country_forms("orders").is_empty());
     }
 
