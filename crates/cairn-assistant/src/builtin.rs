@@ -2858,7 +2858,7 @@ fn data_plan(
             aggregate: None,
             measure: None,
             group: None,
-            conditions: Vec::new(),
+            conditions: carried_conditions(&reading, &graph, subject, context),
             rank: None,
             divide_by: None,
             times: None,
@@ -3358,6 +3358,32 @@ fn data_plan(
             spec.aggregate = None;
         }
     }
+    // "which cities are they in?": the previous rows counted by a column of theirs it names.
+    if follow_up && group.is_none() && ["which", "what"].contains(&reading.word(0)) {
+        let named = all_columns
+            .iter()
+            .filter(|mention| {
+                let column = &table.columns[mention.column];
+                mention.table == subject
+                    && (1..=2).contains(&mention.start)
+                    && mention.score >= 2.0
+                    && is_text(column)
+                    && !is_date(column)
+            })
+            .max_by(|a, b| a.score.total_cmp(&b.score));
+        if let Some(mention) = named {
+            group = Some(Group::Column(ColumnRef {
+                table: table.id.0,
+                column: table.columns[mention.column].name.clone(),
+            }));
+            spec.aggregate = Some(Aggregate::Count);
+            spec.measure = None;
+            spec.rank = None;
+            for flag in &mut reading.taken[mention.start..mention.start + mention.len] {
+                *flag = true;
+            }
+        }
+    }
     if group.is_some() {
         spec.group = group;
     }
@@ -3679,6 +3705,36 @@ fn data_plan(
         unexplained,
         sql_integrations,
     )
+}
+
+/// "albums by AC/DC" then "how many tracks are on them?": a question about another table that
+/// points back at the previous rows keeps the previous conditions its table can reach.
+fn carried_conditions(
+    reading: &Reading<'_>,
+    graph: &Graph<'_>,
+    subject: usize,
+    context: &ThreadContext,
+) -> Vec<Condition> {
+    let Some(previous) = &context.query else {
+        return Vec::new();
+    };
+    let points_back = reading.tokens.iter().any(|token| {
+        ["them", "they", "those", "these", "their", "it", "its"].contains(&token.text.as_str())
+    });
+    if !points_back || previous.table == graph.schema.tables[subject].id.0 {
+        return Vec::new();
+    }
+    previous
+        .conditions
+        .iter()
+        .filter(|condition| {
+            graph
+                .index_of
+                .get(&ResourceId(condition.column.table))
+                .is_some_and(|table| graph.path(subject, *table).is_some())
+        })
+        .cloned()
+        .collect()
 }
 
 /// A sum or average must count each of its measure's rows once. Joined through a
