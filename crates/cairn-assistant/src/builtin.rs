@@ -2440,7 +2440,20 @@ fn subject_table(
         return Some(from_context);
     }
     // The table whose columns explain most of the question's words; a table before a view.
-    let mentions = column_mentions(&reading.tokens, graph.schema, &reading.taken);
+    // "last month", "each year" are dates, not a column named `month` or `year`.
+    let mut mentions = column_mentions(&reading.tokens, graph.schema, &reading.taken);
+    mentions.retain(|mention| {
+        let period = ["day", "week", "month", "quarter", "year"]
+            .contains(&stem(reading.word(mention.start)).as_str());
+        let before = mention
+            .start
+            .checked_sub(1)
+            .map_or("", |index| reading.word(index));
+        !(period
+            && mention.len == 1
+            && ["last", "this", "next", "past", "previous", "per", "each", "every"]
+                .contains(&before))
+    });
     // Columns named in full first; else a measure a word stands for ("revenue" → Total).
     let strong = mentions.iter().any(|mention| mention.score >= 2.5);
     // Only when every other word is general: "revenue by year", not "parking permits in 2023".
