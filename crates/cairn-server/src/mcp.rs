@@ -132,17 +132,41 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match answer(&state, &headers, &body).await {
-        Ok(answer) | Err(answer) => answer,
+        Ok(answer) => answer,
+        Err(error) => http_error(error.status, error.code, &error.message),
+    }
+}
+
+/// A request refused before any method ran, answered with an HTTP error status.
+struct Refused {
+    status: StatusCode,
+    code: i64,
+    message: String,
+}
+
+impl Refused {
+    fn new(status: StatusCode, code: i64, message: impl Into<String>) -> Refused {
+        Refused {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 }
 
 /// The answer to one POST: every check in the order the transport asks for (credential,
-/// headers, message), then the request itself. `Err` is an answer given before any method ran.
-async fn answer(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, Response> {
+/// headers, message), then the request itself.
+async fn answer(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refused> {
     let principal = authenticate(state, headers).await?;
     check_headers(headers)?;
     let message = read_message(body)?;
-    let request = read_request(&message)?;
+    let request = match read_request(&message)? {
+        Incoming::Request(request) => request,
+        Incoming::NoAnswer => return Ok(StatusCode::ACCEPTED.into_response()),
+        Incoming::Invalid(id, error) => {
+            return Ok((StatusCode::OK, axum::Json(rpc_error(id, error))).into_response());
+        }
+    };
     let server = Server {
         state,
         principal: &principal,
@@ -155,9 +179,9 @@ async fn answer(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
 }
 
 /// The caller of the bearer token, checked on every request.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Refused> {
     let Some(token) = bearer(headers) else {
-        return Err(http_error(
+        return Err(Refused::new(
             StatusCode::UNAUTHORIZED,
             INVALID_REQUEST,
             "send your Cairn API token as `Authorization: Bearer TOKEN`",
@@ -165,14 +189,14 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal
     };
     match state.catalog.authenticate_token(&token).await {
         Ok((principal, _)) => Ok(principal),
-        Err(CatalogError::Unauthenticated | CatalogError::NotFound) => Err(http_error(
+        Err(CatalogError::Unauthenticated | CatalogError::NotFound) => Err(Refused::new(
             StatusCode::UNAUTHORIZED,
             INVALID_REQUEST,
             "the token is unknown, expired or revoked",
         )),
         Err(error) => {
             tracing::warn!(%error, "authenticating an MCP request failed");
-            Err(http_error(
+            Err(Refused::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 INTERNAL_ERROR,
                 "the catalog is unavailable",
@@ -183,16 +207,16 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal
 
 /// What the transport asks of the headers: JSON accepted, JSON sent, a protocol version this
 /// server speaks (when one is named).
-fn check_headers(headers: &HeaderMap) -> Result<(), Response> {
+fn check_headers(headers: &HeaderMap) -> Result<(), Refused> {
     if !accepts_json(headers) {
-        return Err(http_error(
+        return Err(Refused::new(
             StatusCode::NOT_ACCEPTABLE,
             INVALID_REQUEST,
             "this server answers application/json; include it in Accept",
         ));
     }
     if !is_json(headers) {
-        return Err(http_error(
+        return Err(Refused::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             INVALID_REQUEST,
             "send one JSON-RPC message with Content-Type: application/json",
@@ -203,10 +227,10 @@ fn check_headers(headers: &HeaderMap) -> Result<(), Response> {
         .map(|value| value.to_str().unwrap_or_default())
         && !VERSIONS.contains(&version)
     {
-        return Err(http_error(
+        return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
-            &format!(
+            format!(
                 "unsupported MCP-Protocol-Version; this server speaks {}",
                 VERSIONS.join(", ")
             ),
@@ -217,16 +241,16 @@ fn check_headers(headers: &HeaderMap) -> Result<(), Response> {
 
 /// One JSON-RPC 2.0 message: a JSON object with `"jsonrpc": "2.0"` and, when it has an `id`, a
 /// string or integer one.
-fn read_message(body: &[u8]) -> Result<Map<String, Value>, Response> {
+fn read_message(body: &[u8]) -> Result<Map<String, Value>, Refused> {
     let message: Value = serde_json::from_slice(body).map_err(|error| {
-        http_error(
+        Refused::new(
             StatusCode::BAD_REQUEST,
             PARSE_ERROR,
-            &format!("the body is not JSON: {error}"),
+            format!("the body is not JSON: {error}"),
         )
     })?;
     let Value::Object(message) = message else {
-        return Err(http_error(
+        return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
             "send one JSON-RPC message (an object); batches are not supported",
@@ -238,13 +262,22 @@ fn read_message(body: &[u8]) -> Result<Map<String, Value>, Response> {
         Some(_) => false,
     };
     if message.get("jsonrpc") != Some(&json!("2.0")) || !valid_id {
-        return Err(http_error(
+        return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
             "not a JSON-RPC 2.0 message: `jsonrpc` must be \"2.0\" and `id` a string or integer",
         ));
     }
     Ok(message)
+}
+
+/// What a JSON-RPC message asks of this server.
+enum Incoming {
+    Request(RpcRequest),
+    /// A notification, or the client's answer to a request: acknowledged with 202.
+    NoAnswer,
+    /// A request this server cannot read, answered with a JSON-RPC error.
+    Invalid(Value, RpcError),
 }
 
 /// A request this server answers.
@@ -256,21 +289,21 @@ struct RpcRequest {
 
 /// The request in a message; notifications and the client's own answers need none from this
 /// server (202), and a malformed request is answered here.
-fn read_request(message: &Map<String, Value>) -> Result<RpcRequest, Response> {
+fn read_request(message: &Map<String, Value>) -> Result<Incoming, Refused> {
     let id = message.get("id").cloned();
     let Some(method) = message.get("method") else {
         // A response or error from the client (to a request this server never sends).
         if id.is_some() && (message.contains_key("result") || message.contains_key("error")) {
-            return Err(StatusCode::ACCEPTED.into_response());
+            return Ok(Incoming::NoAnswer);
         }
-        return Err(http_error(
+        return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
             "a JSON-RPC request needs a `method`",
         ));
     };
     let Some(method) = method.as_str() else {
-        return Err(http_error(
+        return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
             "`method` must be a string",
@@ -281,21 +314,21 @@ fn read_request(message: &Map<String, Value>) -> Result<RpcRequest, Response> {
         Some(Value::Object(params)) => params.clone(),
         Some(_) => {
             let error = RpcError::new(INVALID_REQUEST, "`params` must be an object");
-            return Err(match id {
-                Some(id) => (StatusCode::OK, axum::Json(rpc_error(id, error))).into_response(),
-                None => StatusCode::ACCEPTED.into_response(),
+            return Ok(match id {
+                Some(id) => Incoming::Invalid(id, error),
+                None => Incoming::NoAnswer,
             });
         }
     };
     let Some(id) = id else {
         // Notifications (`notifications/initialized`, cancellations …) need no answer.
-        return Err(StatusCode::ACCEPTED.into_response());
+        return Ok(Incoming::NoAnswer);
     };
-    Ok(RpcRequest {
+    Ok(Incoming::Request(RpcRequest {
         id,
         method: method.to_string(),
         params,
-    })
+    }))
 }
 
 struct Server<'a> {
