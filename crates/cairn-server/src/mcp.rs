@@ -14,7 +14,6 @@ use cairn_catalog::{
     CatalogError, ColumnView, McpPolicy, Principal, QueryResult, ResourceId, ResourceQuery,
     ResourceView, SqlInput,
 };
-use cairn_domain::ResourceKind;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -889,15 +888,7 @@ fn card(resource: ResourceView, offset: usize, budget: usize) -> Value {
 /// relations (foreign keys with their column pairs); other resources show their own relations.
 fn keys_and_relations(resource: &ResourceView) -> (Vec<Value>, Vec<Value>) {
     let Some(table_relations) = &resource.table_relations else {
-        let relations = resource.relations.iter().flatten().map(|relation| {
-            relation_entry(
-                &relation.kind,
-                &relation.direction,
-                relation.id,
-                relation.resource_kind,
-                &relation.path,
-            )
-        });
+        let relations = resource.relations.iter().flatten().map(relation_entry);
         return (Vec::new(), relations.collect());
     };
     let (keys, others): (Vec<_>, Vec<_>) = table_relations
@@ -912,27 +903,17 @@ fn keys_and_relations(resource: &ResourceView) -> (Vec<Value>, Vec<Value>) {
             "columns": relation.columns,
         })
     });
-    let others = others.iter().map(|relation| {
-        relation_entry(
-            &relation.kind,
-            &relation.direction,
-            relation.id,
-            relation.resource_kind,
-            &relation.path,
-        )
-    });
+    let others = others.into_iter().map(relation_entry);
     (keys.collect(), others.collect())
 }
 
-/// A relation other than a foreign key, as a card lists it.
-fn relation_entry(
-    kind: &impl Serialize,
-    direction: &impl Serialize,
-    id: i64,
-    resource_kind: ResourceKind,
-    path: &str,
-) -> Value {
-    json!({"kind": kind, "direction": direction, "id": id, "resource_kind": resource_kind, "path": path})
+/// A relation other than a foreign key, as a card lists it: its kind and direction, and the
+/// resource at its other end.
+fn relation_entry(relation: &impl Serialize) -> Value {
+    let whole = json!(relation);
+    let fields = ["kind", "direction", "id", "resource_kind", "path"];
+    let entry = fields.map(|field| (field.to_string(), whole[field].clone()));
+    Value::Object(entry.into_iter().collect())
 }
 
 /// Everything on a card but its columns, which follow in pages.

@@ -192,7 +192,7 @@ pub async fn integrations_page(State(state): State<AppState>, viewer: Viewer) ->
                 fieldset class="field span-2 checks" {
                     legend { "Teams that see it" }
                     @for team in &teams {
-                        label class="check" { input type="checkbox" name="teams" value=(team.name); " " (team.name) }
+                        (check_box("teams", &team.name, false, html! { (team.name) }))
                     }
                 }
                 p class="form-error span-2" id="add-integration-error" role="alert" {}
@@ -241,21 +241,16 @@ fn integration_card(
                     fieldset class="checks" {
                         legend { "Teams" }
                         @for team in teams {
-                            label class="check" {
-                                input type="checkbox" name="teams" value=(team.name)
-                                    checked[granted.is_some_and(|g| g.teams.contains(&team.name))];
-                                " " (team.name)
-                            }
+                            @let checked = granted.is_some_and(|g| g.teams.contains(&team.name));
+                            (check_box("teams", &team.name, checked, html! { (team.name) }))
                         }
                     }
                     fieldset class="checks" {
                         legend { "People" }
                         @for user in users {
-                            label class="check" {
-                                input type="checkbox" name="users" value=(user.id)
-                                    checked[granted.is_some_and(|g| g.users.contains(&user.id))];
-                                " " (user.name) " " span class="muted" { (user.email) }
-                            }
+                            @let checked = granted.is_some_and(|g| g.users.contains(&user.id));
+                            @let label = html! { (user.name) " " span class="muted" { (user.email) } };
+                            (check_box("users", &user.id.to_string(), checked, label))
                         }
                     }
                     p class="form-status" role="status" {}
@@ -357,7 +352,7 @@ fn add_member_section(teams: &[TeamView]) -> Markup {
                 }
                 fieldset class="field span-2 checks" {
                     legend { "Teams" }
-                    @for team in teams { label class="check" { input type="checkbox" name="teams" value=(team.name); " " (team.name) } }
+                    @for team in teams { (check_box("teams", &team.name, false, html! { (team.name) })) }
                 }
                 p class="form-status span-2" id="add-member-status" role="status" {}
                 div class="span-2" { button type="submit" class="button primary" { "Add member" } }
@@ -525,6 +520,13 @@ pub async fn egress_page(State(state): State<AppState>, viewer: Viewer) -> PageR
         "settings-egress",
         body,
     ))
+}
+
+/// A labelled checkbox of a form's `name` list.
+fn check_box(name: &str, value: &str, checked: bool, label: Markup) -> Markup {
+    html! {
+        label class="check" { input type="checkbox" name=(name) value=(value) checked[checked]; " " (label) }
+    }
 }
 
 /// A sync's outcome in words: the counts, or the error.

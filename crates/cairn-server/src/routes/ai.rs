@@ -7,15 +7,28 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cairn_catalog::{AskInput, AskView, EgressPreview, EgressView, HistoryPage, PreviewInput};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiResult, Caller, json, no_content};
 use crate::AppState;
 use crate::auth::{ApiJson, ApiPath, ApiQuery, Auth};
 
+/// The assistant, the caller's history and the egress ledger.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(history, delete_history))
+        .routes(routes!(delete_prompt))
+        .routes(routes!(prompt_egress))
+        .routes(routes!(egress))
+        .routes(routes!(ask))
+        .routes(routes!(preview))
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub(super) struct PageQuery {
+struct PageQuery {
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// At most this many entries.
@@ -24,69 +37,57 @@ pub(super) struct PageQuery {
 
 /// The caller's own prompts and answers, newest first.
 #[utoipa::path(get, path = "/api/v1/ai/history", params(PageQuery), responses((status = 200, body = HistoryPage)))]
-pub(super) async fn history(
-    caller: Caller,
-    ApiQuery(query): ApiQuery<PageQuery>,
+async fn history(
+    Caller { catalog, principal }: Caller,
+    ApiQuery(PageQuery { cursor, limit }): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<HistoryPage>> {
-    let cursor = query.cursor.as_deref();
-    json(
-        caller
-            .catalog
-            .history(&caller.principal, cursor, query.limit)
-            .await,
-    )
+    json(catalog.history(&principal, cursor.as_deref(), limit).await)
 }
 
 /// Deletes all of the caller's prompts: the assistant forgets them.
 #[utoipa::path(delete, path = "/api/v1/ai/history", responses((status = 204)))]
-pub(super) async fn delete_history(caller: Caller) -> ApiResult<StatusCode> {
-    no_content(caller.catalog.delete_history(&caller.principal).await)
+async fn delete_history(Caller { catalog, principal }: Caller) -> ApiResult<StatusCode> {
+    no_content(catalog.delete_history(&principal).await)
 }
 
 /// Deletes one of the caller's prompts.
 #[utoipa::path(delete, path = "/api/v1/ai/history/{id}", params(("id" = i64, Path)), responses((status = 204), (status = 404)))]
-pub(super) async fn delete_prompt(
-    caller: Caller,
+async fn delete_prompt(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    no_content(caller.catalog.delete_prompt(&caller.principal, id).await)
+    no_content(catalog.delete_prompt(&principal, id).await)
 }
 
 /// What was sent to a model provider for one of the caller's own prompts (empty when nothing
 /// left the server).
 #[utoipa::path(get, path = "/api/v1/ai/history/{id}/egress", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<EgressView>), (status = 404)))]
-pub(super) async fn prompt_egress(
-    caller: Caller,
+async fn prompt_egress(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<EgressView>>> {
-    json(caller.catalog.prompt_egress(&caller.principal, id).await)
+    json(catalog.prompt_egress(&principal, id).await)
 }
 
 /// The egress ledger: every request sent to a model provider, newest first (admins).
 #[utoipa::path(get, path = "/api/v1/egress", params(PageQuery), responses((status = 200, body = Vec<EgressView>), (status = 403)))]
-pub(super) async fn egress(
-    caller: Caller,
-    ApiQuery(query): ApiQuery<PageQuery>,
+async fn egress(
+    Caller { catalog, principal }: Caller,
+    ApiQuery(PageQuery { cursor, limit }): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Vec<EgressView>>> {
-    let cursor = query.cursor.as_deref();
-    json(
-        caller
-            .catalog
-            .egress(&caller.principal, cursor, query.limit)
-            .await,
-    )
+    json(catalog.egress(&principal, cursor.as_deref(), limit).await)
 }
 
 /// The exact first request the assistant would send to the workspace's provider for the caller
 /// and this question, with its SHA-256; nothing is sent and nothing is written to the ledger.
 #[utoipa::path(post, path = "/api/v1/ai/preview", request_body = PreviewInput,
     responses((status = 200, body = EgressPreview), (status = 400), (status = 422)))]
-pub(super) async fn preview(
-    caller: Caller,
+async fn preview(
+    Caller { catalog, principal }: Caller,
     ApiJson(body): ApiJson<PreviewInput>,
 ) -> ApiResult<Json<EgressPreview>> {
-    json(caller.catalog.preview_egress(&caller.principal, body).await)
+    json(catalog.preview_egress(&principal, body).await)
 }
 
 /// Asks the assistant. With `Accept: text/event-stream` the answer comes as server-sent events:
@@ -96,7 +97,7 @@ pub(super) async fn preview(
         (status = 200, description = "the answer, or with `Accept: text/event-stream` the answer as events",
             content((AskView = "application/json"), (String = "text/event-stream"))),
         (status = 400), (status = 404), (status = 422)))]
-pub(super) async fn ask(
+async fn ask(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,

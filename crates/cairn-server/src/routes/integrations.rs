@@ -13,78 +13,89 @@ use cairn_catalog::{
 use cairn_domain::IntegrationId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiResult, Caller, created, json, no_content};
+use super::{ApiResult, Caller, body_limit, created, json, no_content};
+use crate::AppState;
 use crate::auth::{ApiJson, ApiPath, ApiQuery};
+
+/// Large enough for a dbt manifest of a big project; read only once the caller is known to be an
+/// admin who sees the integration.
+const DBT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Integrations, their syncs, tests, dbt imports and permissions, and SQL.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_integrations, create_integration))
+        .routes(routes!(
+            get_integration,
+            update_integration,
+            delete_integration
+        ))
+        .routes(routes!(sync_integration))
+        .routes(routes!(sync_progress))
+        .routes(routes!(test_integration))
+        .routes(body_limit(routes!(import_dbt), DBT_MAX_BODY_BYTES))
+        .routes(routes!(get_permissions, put_permissions))
+        .routes(routes!(run_sql))
+}
 
 /// Integrations the caller may see (never their connections).
 #[utoipa::path(get, path = "/api/v1/integrations", responses((status = 200, body = Vec<IntegrationView>)))]
-pub(super) async fn list_integrations(caller: Caller) -> ApiResult<Json<Vec<IntegrationView>>> {
-    json(caller.catalog.list_integrations(&caller.principal).await)
+async fn list_integrations(
+    Caller { catalog, principal }: Caller,
+) -> ApiResult<Json<Vec<IntegrationView>>> {
+    json(catalog.list_integrations(&principal).await)
 }
 
 /// Connects a database (admins). The connection URL is encrypted at rest and never returned.
 #[utoipa::path(post, path = "/api/v1/integrations", request_body = IntegrationInput,
     responses((status = 201, body = IntegrationView), (status = 400), (status = 403),
         (status = 409, description = "an integration of that name exists")))]
-pub(super) async fn create_integration(
-    caller: Caller,
+async fn create_integration(
+    Caller { catalog, principal }: Caller,
     ApiJson(body): ApiJson<IntegrationInput>,
 ) -> ApiResult<(StatusCode, Json<IntegrationView>)> {
-    created(
-        caller
-            .catalog
-            .create_integration(&caller.principal, body)
-            .await,
-    )
+    created(catalog.create_integration(&principal, body).await)
 }
 
 /// One integration.
 #[utoipa::path(get, path = "/api/v1/integrations/{id}", params(("id" = i64, Path)),
     responses((status = 200, body = IntegrationView), (status = 404)))]
-pub(super) async fn get_integration(
-    caller: Caller,
+async fn get_integration(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<IntegrationId>,
 ) -> ApiResult<Json<IntegrationView>> {
-    json(caller.catalog.get_integration(&caller.principal, id).await)
+    json(catalog.get_integration(&principal, id).await)
 }
 
 /// Changes an integration's connection, teams or sync interval (admins).
 #[utoipa::path(patch, path = "/api/v1/integrations/{id}", params(("id" = i64, Path)), request_body = IntegrationPatch,
     responses((status = 200, body = IntegrationView), (status = 400), (status = 404),
         (status = 409, description = "an integration of that name exists")))]
-pub(super) async fn update_integration(
-    caller: Caller,
+async fn update_integration(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<IntegrationId>,
     ApiJson(body): ApiJson<IntegrationPatch>,
 ) -> ApiResult<Json<IntegrationView>> {
-    json(
-        caller
-            .catalog
-            .update_integration(&caller.principal, id, body)
-            .await,
-    )
+    json(catalog.update_integration(&principal, id, body).await)
 }
 
 /// Removes an integration and everything crawled from it (admins).
 #[utoipa::path(delete, path = "/api/v1/integrations/{id}", params(("id" = i64, Path)),
     responses((status = 204), (status = 404)))]
-pub(super) async fn delete_integration(
-    caller: Caller,
+async fn delete_integration(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<IntegrationId>,
 ) -> ApiResult<StatusCode> {
-    no_content(
-        caller
-            .catalog
-            .delete_integration(&caller.principal, id)
-            .await,
-    )
+    no_content(catalog.delete_integration(&principal, id).await)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SyncQuery {
+struct SyncQuery {
     /// `false` starts the sync in the background and answers 202 with its id at once;
     /// by default the answer comes when the sync is done.
     wait: Option<bool>,
@@ -95,19 +106,16 @@ pub(super) struct SyncQuery {
 #[utoipa::path(post, path = "/api/v1/integrations/{id}/sync", params(("id" = i64, Path), SyncQuery),
     responses((status = 200, body = SyncView), (status = 202, body = SyncStartedView), (status = 404),
         (status = 409, description = "the integration is already syncing"), (status = 422)))]
-pub(super) async fn sync_integration(
-    caller: Caller,
+async fn sync_integration(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<IntegrationId>,
     ApiQuery(query): ApiQuery<SyncQuery>,
 ) -> ApiResult<Response> {
     if query.wait == Some(false) {
-        let started = caller.catalog.start_sync(&caller.principal, id).await?;
+        let started = catalog.start_sync(&principal, id).await?;
         return Ok((StatusCode::ACCEPTED, Json(started)).into_response());
     }
-    let done = caller
-        .catalog
-        .sync_integration(&caller.principal, id)
-        .await?;
+    let done = catalog.sync_integration(&principal, id).await?;
     Ok(Json(done).into_response())
 }
 
@@ -115,16 +123,11 @@ pub(super) async fn sync_integration(
 #[utoipa::path(get, path = "/api/v1/integrations/{id}/syncs/{sync_id}",
     params(("id" = i64, Path), ("sync_id" = i64, Path)),
     responses((status = 200, body = SyncProgressView), (status = 404)))]
-pub(super) async fn sync_progress(
-    caller: Caller,
+async fn sync_progress(
+    Caller { catalog, principal }: Caller,
     ApiPath((id, sync_id)): ApiPath<(IntegrationId, i64)>,
 ) -> ApiResult<Json<SyncProgressView>> {
-    json(
-        caller
-            .catalog
-            .sync_progress(&caller.principal, id, sync_id)
-            .await,
-    )
+    json(catalog.sync_progress(&principal, id, sync_id).await)
 }
 
 /// Tries the integration's connection (admins), through the integration policy and the
@@ -133,17 +136,17 @@ pub(super) async fn sync_progress(
 #[utoipa::path(post, path = "/api/v1/integrations/{id}/test", params(("id" = i64, Path)),
     responses((status = 200, body = ConnectionTest), (status = 404),
         (status = 422, description = "the connection does not work; the error says why")))]
-pub(super) async fn test_integration(
-    caller: Caller,
+async fn test_integration(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<IntegrationId>,
 ) -> ApiResult<Json<ConnectionTest>> {
-    json(caller.catalog.test_integration(&caller.principal, id).await)
+    json(catalog.test_integration(&principal, id).await)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub(super) struct DbtImportQuery {
+struct DbtImportQuery {
     /// `true` removes the dbt documentation and lineage earlier imports attached and this one
     /// does not cover; by default they are kept.
     replace: Option<bool>,
@@ -155,77 +158,59 @@ pub(super) struct DbtImportQuery {
 #[utoipa::path(post, path = "/api/v1/integrations/{id}/dbt", params(("id" = i64, Path), DbtImportQuery),
     request_body = DbtImportInput,
     responses((status = 200, body = DbtImportView), (status = 404), (status = 422)))]
-pub(super) async fn import_dbt(
-    caller: Caller,
+async fn import_dbt(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<IntegrationId>,
     ApiQuery(query): ApiQuery<DbtImportQuery>,
     request: axum::extract::Request,
 ) -> ApiResult<Json<DbtImportView>> {
     // Authorise before reading the body: nobody else makes the server read and parse a manifest.
-    caller
-        .catalog
-        .visible_integration(&caller.principal, id)
-        .await?;
-    if !caller.principal.can_administer() {
+    catalog.visible_integration(&principal, id).await?;
+    if !principal.can_administer() {
         return Err(CatalogError::forbidden("only workspace admins manage integrations").into());
     }
     // Reading a JSON body needs no state.
     let ApiJson(body) = ApiJson::<DbtImportInput>::from_request(request, &()).await?;
     let replace = query.replace.unwrap_or(false);
-    json(
-        caller
-            .catalog
-            .import_dbt(&caller.principal, id, body, replace)
-            .await,
-    )
+    json(catalog.import_dbt(&principal, id, body, replace).await)
 }
 
 /// Who may run SQL on an integration (admins).
 #[utoipa::path(get, path = "/api/v1/integrations/{id}/permissions", params(("id" = i64, Path)),
     responses((status = 200, body = PermissionsView), (status = 403), (status = 404)))]
-pub(super) async fn get_permissions(
-    caller: Caller,
+async fn get_permissions(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<IntegrationId>,
 ) -> ApiResult<Json<PermissionsView>> {
-    json(
-        caller
-            .catalog
-            .query_permissions(&caller.principal, id)
-            .await,
-    )
+    json(catalog.query_permissions(&principal, id).await)
 }
 
 /// Replaces who may run SQL on an integration (admins).
 #[utoipa::path(put, path = "/api/v1/integrations/{id}/permissions", params(("id" = i64, Path)), request_body = PermissionsView,
     responses((status = 200, body = PermissionsView), (status = 400), (status = 403), (status = 404)))]
-pub(super) async fn put_permissions(
-    caller: Caller,
+async fn put_permissions(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<IntegrationId>,
     ApiJson(body): ApiJson<PermissionsView>,
 ) -> ApiResult<Json<PermissionsView>> {
-    json(
-        caller
-            .catalog
-            .set_query_permissions(&caller.principal, id, body)
-            .await,
-    )
+    json(catalog.set_query_permissions(&principal, id, body).await)
 }
 
 /// Runs one read-only statement when Run SQL is on and the caller may query the integration.
 /// The result goes to the caller only.
 #[utoipa::path(post, path = "/api/v1/sql", request_body = SqlInput,
     responses((status = 200, body = SqlResult), (status = 403), (status = 404), (status = 422)))]
-pub(super) async fn run_sql(
-    caller: Caller,
+async fn run_sql(
+    Caller { catalog, principal }: Caller,
     ApiJson(body): ApiJson<SqlInput>,
 ) -> ApiResult<Json<SqlResult>> {
-    let result = caller.catalog.run_sql(&caller.principal, body).await;
+    let result = catalog.run_sql(&principal, body).await;
     json(result.map(SqlResult::from))
 }
 
 /// The rows of a query, for the caller only.
 #[derive(Debug, Serialize, ToSchema)]
-pub(super) struct SqlResult {
+struct SqlResult {
     /// Column names, in the statement's order.
     columns: Vec<String>,
     /// One array per row, one value per column: JSON numbers, strings, booleans or null; values

@@ -30,14 +30,6 @@ type ApiResult<T> = Result<T, ApiError>;
 /// Every route but the dbt import: descriptions, permissions, questions and SQL are small.
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
-/// Large enough for a dbt manifest of a big project; read only once the caller is known to be an
-/// admin who sees the integration.
-const DBT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
-
-/// A sign-in is an address, a password and a workspace name: a few KiB at most. Anyone may send
-/// one, so nothing larger is read.
-const SIGN_IN_MAX_BODY_BYTES: usize = 4 * 1024;
-
 /// The catalog and the authenticated caller: what every handler past sign-in starts from.
 struct Caller {
     catalog: Catalog,
@@ -113,48 +105,14 @@ where
 struct ApiDoc;
 
 fn api_router() -> OpenApiRouter<AppState> {
-    use self::{ai::*, integrations::*, people::*, resources::*, session::*, settings::*};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
-        .routes(body_limit(
-            routes!(sign_in, sign_out),
-            SIGN_IN_MAX_BODY_BYTES,
-        ))
-        .routes(routes!(me))
-        .routes(routes!(list_tokens, create_token))
-        .routes(routes!(delete_token))
-        .routes(routes!(list_users, create_user))
-        .routes(routes!(update_user, delete_user))
-        .routes(routes!(list_user_tokens))
-        .routes(routes!(delete_workspace))
-        .routes(routes!(revoke_user_token))
-        .routes(routes!(list_teams, create_team))
-        .routes(routes!(add_team_member, remove_team_member))
-        .routes(routes!(list_resources, create_resource))
-        .routes(routes!(get_resource, update_resource))
-        .routes(routes!(list_integrations, create_integration))
-        .routes(routes!(
-            get_integration,
-            update_integration,
-            delete_integration
-        ))
-        .routes(routes!(sync_integration))
-        .routes(routes!(sync_progress))
-        .routes(routes!(test_integration))
-        .routes(body_limit(routes!(import_dbt), DBT_MAX_BODY_BYTES))
-        .routes(routes!(get_permissions, put_permissions))
-        .routes(routes!(get_ai_settings, put_ai_settings))
-        .routes(routes!(run_sql))
-        .routes(routes!(audit_log))
-        .routes(routes!(audit_verify))
-        .routes(routes!(history, delete_history))
-        .routes(routes!(delete_prompt))
-        .routes(routes!(prompt_egress))
-        .routes(routes!(export))
-        .routes(routes!(egress))
-        .routes(routes!(ask))
-        .routes(routes!(preview))
-        .routes(routes!(describe))
+        .merge(session::routes())
+        .merge(people::routes())
+        .merge(resources::routes())
+        .merge(integrations::routes())
+        .merge(ai::routes())
+        .merge(settings::routes())
 }
 
 /// The OpenAPI 3.1 document of this API, generated from the handlers and completed with what

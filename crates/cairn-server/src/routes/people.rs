@@ -5,18 +5,33 @@ use axum::http::StatusCode;
 use cairn_catalog::{NewUser, TeamId, TeamView, TokenId, TokenView, UserId, UserPatch, UserView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiResult, Caller, created, json, no_content};
+use crate::AppState;
 use crate::auth::{ApiJson, ApiPath};
+
+/// Members, their tokens, teams, and the workspace itself.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(update_user, delete_user))
+        .routes(routes!(list_user_tokens))
+        .routes(routes!(revoke_user_token))
+        .routes(routes!(list_teams, create_team))
+        .routes(routes!(add_team_member, remove_team_member))
+        .routes(routes!(delete_workspace))
+}
 
 /// Members of the workspace (admins).
 #[utoipa::path(get, path = "/api/v1/users", responses((status = 200, body = Vec<UserView>), (status = 403)))]
-pub(super) async fn list_users(caller: Caller) -> ApiResult<Json<Vec<UserView>>> {
-    json(caller.catalog.list_users(&caller.principal).await)
+async fn list_users(Caller { catalog, principal }: Caller) -> ApiResult<Json<Vec<UserView>>> {
+    json(catalog.list_users(&principal).await)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(super) struct CreatedUser {
+struct CreatedUser {
     user: UserView,
     /// The generated password, when none was given; shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -27,11 +42,11 @@ pub(super) struct CreatedUser {
 #[utoipa::path(post, path = "/api/v1/users", request_body = NewUser,
     responses((status = 201, body = CreatedUser), (status = 400), (status = 403),
         (status = 409, description = "the address is already a member")))]
-pub(super) async fn create_user(
-    caller: Caller,
+async fn create_user(
+    Caller { catalog, principal }: Caller,
     ApiJson(body): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
-    let created_user = caller.catalog.create_user(&caller.principal, body).await;
+    let created_user = catalog.create_user(&principal, body).await;
     created(created_user.map(|(user, password)| CreatedUser { user, password }))
 }
 
@@ -39,65 +54,55 @@ pub(super) async fn create_user(
 #[utoipa::path(patch, path = "/api/v1/users/{id}", params(("id" = i64, Path)), request_body = UserPatch,
     responses((status = 200, body = UserView), (status = 404),
         (status = 409, description = "the workspace would be left without an admin")))]
-pub(super) async fn update_user(
-    caller: Caller,
+async fn update_user(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<UserId>,
     ApiJson(body): ApiJson<UserPatch>,
 ) -> ApiResult<Json<UserView>> {
-    json(
-        caller
-            .catalog
-            .update_user(&caller.principal, id, body)
-            .await,
-    )
+    json(catalog.update_user(&principal, id, body).await)
 }
 
 /// Removes a member and erases their data (admins).
 #[utoipa::path(delete, path = "/api/v1/users/{id}", params(("id" = i64, Path)),
     responses((status = 204), (status = 404),
         (status = 409, description = "the workspace would be left without an admin")))]
-pub(super) async fn delete_user(
-    caller: Caller,
+async fn delete_user(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<UserId>,
 ) -> ApiResult<StatusCode> {
-    no_content(caller.catalog.delete_user(&caller.principal, id).await)
+    no_content(catalog.delete_user(&principal, id).await)
 }
 
 /// A member's API tokens, never their secrets (admins).
 #[utoipa::path(get, path = "/api/v1/users/{id}/tokens", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<TokenView>), (status = 403), (status = 404)))]
-pub(super) async fn list_user_tokens(
-    caller: Caller,
+async fn list_user_tokens(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<UserId>,
 ) -> ApiResult<Json<Vec<TokenView>>> {
-    json(caller.catalog.list_user_tokens(&caller.principal, id).await)
+    json(catalog.list_user_tokens(&principal, id).await)
 }
 
 /// Revokes one of a member's API tokens (admins).
 #[utoipa::path(delete, path = "/api/v1/users/{id}/tokens/{token_id}",
     params(("id" = i64, Path), ("token_id" = i64, Path)),
     responses((status = 204), (status = 403), (status = 404)))]
-pub(super) async fn revoke_user_token(
-    caller: Caller,
+async fn revoke_user_token(
+    Caller { catalog, principal }: Caller,
     ApiPath((user, token)): ApiPath<(UserId, TokenId)>,
 ) -> ApiResult<StatusCode> {
-    no_content(
-        caller
-            .catalog
-            .revoke_user_token(&caller.principal, user, token)
-            .await,
-    )
+    no_content(catalog.revoke_user_token(&principal, user, token).await)
 }
 
 /// Teams and their members (admins).
 #[utoipa::path(get, path = "/api/v1/teams", responses((status = 200, body = Vec<TeamView>)))]
-pub(super) async fn list_teams(caller: Caller) -> ApiResult<Json<Vec<TeamView>>> {
-    json(caller.catalog.list_teams(&caller.principal).await)
+async fn list_teams(Caller { catalog, principal }: Caller) -> ApiResult<Json<Vec<TeamView>>> {
+    json(catalog.list_teams(&principal).await)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct NewTeam {
+struct NewTeam {
     name: String,
 }
 
@@ -105,51 +110,36 @@ pub(super) struct NewTeam {
 #[utoipa::path(post, path = "/api/v1/teams", request_body = NewTeam,
     responses((status = 201, body = TeamView), (status = 400),
         (status = 409, description = "a team of that name exists")))]
-pub(super) async fn create_team(
-    caller: Caller,
+async fn create_team(
+    Caller { catalog, principal }: Caller,
     ApiJson(body): ApiJson<NewTeam>,
 ) -> ApiResult<(StatusCode, Json<TeamView>)> {
-    created(
-        caller
-            .catalog
-            .create_team(&caller.principal, &body.name)
-            .await,
-    )
+    created(catalog.create_team(&principal, &body.name).await)
 }
 
 /// Adds a member to a team (admins).
 #[utoipa::path(put, path = "/api/v1/teams/{id}/members/{user_id}",
     params(("id" = i64, Path), ("user_id" = i64, Path)), responses((status = 204), (status = 404)))]
-pub(super) async fn add_team_member(
-    caller: Caller,
+async fn add_team_member(
+    Caller { catalog, principal }: Caller,
     ApiPath((team, user)): ApiPath<(TeamId, UserId)>,
 ) -> ApiResult<StatusCode> {
-    no_content(
-        caller
-            .catalog
-            .add_team_member(&caller.principal, team, user)
-            .await,
-    )
+    no_content(catalog.add_team_member(&principal, team, user).await)
 }
 
 /// Removes a member from a team (admins); effective on the member's next request.
 #[utoipa::path(delete, path = "/api/v1/teams/{id}/members/{user_id}",
     params(("id" = i64, Path), ("user_id" = i64, Path)), responses((status = 204), (status = 404)))]
-pub(super) async fn remove_team_member(
-    caller: Caller,
+async fn remove_team_member(
+    Caller { catalog, principal }: Caller,
     ApiPath((team, user)): ApiPath<(TeamId, UserId)>,
 ) -> ApiResult<StatusCode> {
-    no_content(
-        caller
-            .catalog
-            .remove_team_member(&caller.principal, team, user)
-            .await,
-    )
+    no_content(catalog.remove_team_member(&principal, team, user).await)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct WorkspaceDeletion {
+struct WorkspaceDeletion {
     /// The workspace's name, repeated to confirm.
     name: String,
 }
@@ -159,14 +149,9 @@ pub(super) struct WorkspaceDeletion {
 #[utoipa::path(delete, path = "/api/v1/workspace", request_body = WorkspaceDeletion,
     responses((status = 204), (status = 400, description = "the name does not match"),
         (status = 403)))]
-pub(super) async fn delete_workspace(
-    caller: Caller,
+async fn delete_workspace(
+    Caller { catalog, principal }: Caller,
     ApiJson(body): ApiJson<WorkspaceDeletion>,
 ) -> ApiResult<StatusCode> {
-    no_content(
-        caller
-            .catalog
-            .delete_workspace(&caller.principal, &body.name)
-            .await,
-    )
+    no_content(catalog.delete_workspace(&principal, &body.name).await)
 }

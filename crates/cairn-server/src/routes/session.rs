@@ -10,14 +10,33 @@ use axum::response::{IntoResponse, Response};
 use cairn_catalog::{Export, MeView, NewToken, SignIn, TokenId, TokenView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiResult, Caller, created, json, no_content};
+use super::{ApiResult, Caller, body_limit, created, json, no_content};
 use crate::auth::{ApiJson, ApiPath, Auth, cookie};
 use crate::{AppState, SESSION_COOKIE};
 
+/// A sign-in is an address, a password and a workspace name: a few KiB at most. Anyone may send
+/// one, so nothing larger is read.
+const SIGN_IN_MAX_BODY_BYTES: usize = 4 * 1024;
+
+/// Signing in and out, the caller, their export and their tokens.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(body_limit(
+            routes!(sign_in, sign_out),
+            SIGN_IN_MAX_BODY_BYTES,
+        ))
+        .routes(routes!(me))
+        .routes(routes!(export))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(delete_token))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SignInBody {
+struct SignInBody {
     email: String,
     password: String,
     #[serde(default)]
@@ -25,7 +44,7 @@ pub(super) struct SignInBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(super) struct SessionView {
+struct SessionView {
     #[serde(flatten)]
     me: MeView,
     /// Send this as `X-CSRF-Token` with every cookie-authenticated write.
@@ -44,7 +63,7 @@ fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> HeaderVal
 /// Sign in: sets the session cookie and returns the CSRF token for writes.
 #[utoipa::path(post, path = "/api/v1/session", request_body = SignInBody,
     responses((status = 200, body = SessionView), (status = 401), (status = 429)))]
-pub(super) async fn sign_in(
+async fn sign_in(
     State(state): State<AppState>,
     ConnectInfo(address): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -76,7 +95,7 @@ pub(super) async fn sign_in(
 
 /// Sign out: ends the session and clears the cookie.
 #[utoipa::path(delete, path = "/api/v1/session", responses((status = 204)))]
-pub(super) async fn sign_out(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
+async fn sign_out(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     if let Some(session) = &auth.session {
         state.catalog.sign_out(session).await?;
     }
@@ -89,43 +108,38 @@ pub(super) async fn sign_out(State(state): State<AppState>, auth: Auth) -> ApiRe
 
 /// The caller: user, workspace, role and teams.
 #[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = MeView), (status = 401)))]
-pub(super) async fn me(caller: Caller) -> ApiResult<Json<MeView>> {
-    json(caller.catalog.me(&caller.principal).await)
+async fn me(Caller { catalog, principal }: Caller) -> ApiResult<Json<MeView>> {
+    json(catalog.me(&principal).await)
 }
 
 /// Everything Cairn holds about the caller.
 #[utoipa::path(get, path = "/api/v1/me/export", responses((status = 200, body = Export)))]
-pub(super) async fn export(caller: Caller) -> ApiResult<Json<Export>> {
-    json(caller.catalog.export(&caller.principal).await)
+async fn export(Caller { catalog, principal }: Caller) -> ApiResult<Json<Export>> {
+    json(catalog.export(&principal).await)
 }
 
 /// The caller's API tokens (never their secrets).
 #[utoipa::path(get, path = "/api/v1/tokens", responses((status = 200, body = Vec<TokenView>)))]
-pub(super) async fn list_tokens(caller: Caller) -> ApiResult<Json<Vec<TokenView>>> {
-    json(caller.catalog.list_own_tokens(&caller.principal).await)
+async fn list_tokens(Caller { catalog, principal }: Caller) -> ApiResult<Json<Vec<TokenView>>> {
+    json(catalog.list_own_tokens(&principal).await)
 }
 
 /// A new API token; its secret is in this answer only.
 #[utoipa::path(post, path = "/api/v1/tokens", request_body = NewToken,
     responses((status = 201, body = TokenView)))]
-pub(super) async fn create_token(
-    caller: Caller,
+async fn create_token(
+    Caller { catalog, principal }: Caller,
     ApiJson(body): ApiJson<NewToken>,
 ) -> ApiResult<(StatusCode, Json<TokenView>)> {
-    created(
-        caller
-            .catalog
-            .create_own_token(&caller.principal, body)
-            .await,
-    )
+    created(catalog.create_own_token(&principal, body).await)
 }
 
 /// Revokes one of the caller's tokens.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", params(("id" = i64, Path)),
     responses((status = 204), (status = 404)))]
-pub(super) async fn delete_token(
-    caller: Caller,
+async fn delete_token(
+    Caller { catalog, principal }: Caller,
     ApiPath(id): ApiPath<TokenId>,
 ) -> ApiResult<StatusCode> {
-    no_content(caller.catalog.revoke_own_token(&caller.principal, id).await)
+    no_content(catalog.revoke_own_token(&principal, id).await)
 }
