@@ -62,9 +62,7 @@ async fn a_person_deleted_mid_question_leaves_no_words_on_the_ledger(app: TestAp
     let router = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(holding.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.ok() });
+    let base = format!("{}/v1", common::serve_stand_in(router).await);
     let (status, body) = app
         .call(
             &admin,

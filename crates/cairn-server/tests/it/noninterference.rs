@@ -182,9 +182,7 @@ async fn stand_in() -> (String, StandIn) {
     let app = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(stand_in.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    let base = format!("{}/v1", common::serve_stand_in(app).await);
     (base, stand_in)
 }
 
@@ -213,23 +211,12 @@ async fn phase(kind: &str, url: &str) -> Phase {
         "provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),
     )
     .await;
-    let (status, body) = app
-        .post(
+    let integration = app
+        .connect_and_sync(
             &admin,
-            "/api/v1/integrations",
             json!({"name": "shop", "kind": kind, "connection": url, "teams": ["data"]}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let integration = body["id"].as_i64().unwrap();
-    let (status, body) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{integration}/sync"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = app
         .call(
             &admin,

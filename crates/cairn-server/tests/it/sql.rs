@@ -40,19 +40,7 @@ async fn setup(app: &TestApp) -> Option<Setup> {
              INSERT INTO salaries VALUES ('ada', 123456);",
         )
         .ok()?;
-    let (status, body) = app
-        .post(&admin, "/api/v1/integrations", json!({"name": "shop", "kind": "postgres", "connection": server.url(&db), "teams": ["sales", "hr"]}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let integration = body["id"].as_i64().unwrap();
-    let (status, body) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{integration}/sync"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let integration = app.connect_and_sync(&admin, json!({"name": "shop", "kind": "postgres", "connection": server.url(&db), "teams": ["sales", "hr"]})).await;
     // salaries belong to hr only.
     let (_, found) = app
         .get(&admin, "/api/v1/resources?q=salaries&kind=table")
