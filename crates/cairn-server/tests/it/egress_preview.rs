@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use axum::Json;
 use cairn_catalog::Role;
 use common::TestApp;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 on_both_backends!(the_preview_is_the_first_request_byte_for_byte_and_sends_nothing);
@@ -76,15 +76,11 @@ async fn the_preview_is_the_first_request_byte_for_byte_and_sends_nothing(app: T
     assert!(builtin["body"].is_null(), "{builtin}");
 
     let (base, seen) = stand_in().await;
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            "/api/v1/settings/ai",
-            Some(json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.put_ai_settings(
+        &admin,
+        json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),
+    )
+    .await;
     let before = ledger(&app, &admin).await;
 
     for member in [&viewer, &admin] {

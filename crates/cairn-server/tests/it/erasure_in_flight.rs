@@ -63,15 +63,11 @@ async fn a_person_deleted_mid_question_leaves_no_words_on_the_ledger(app: TestAp
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(holding.clone());
     let base = format!("{}/v1", common::serve_stand_in(router).await);
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            "/api/v1/settings/ai",
-            Some(json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.put_ai_settings(
+        &admin,
+        json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),
+    )
+    .await;
 
     const WORDS: &str = "my-private-words-7f3a";
     let asking = {

@@ -204,8 +204,7 @@ async fn phase(kind: &str, url: &str) -> Phase {
         .member(workspace, "admin@probe.example", Role::Admin, &["data"])
         .await;
     let (base, recorder) = stand_in().await;
-    put_settings(
-        &app,
+    app.put_ai_settings(
         &admin,
         json!({"run_sql_enabled": true,
         "provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),
@@ -248,11 +247,11 @@ async fn phase(kind: &str, url: &str) -> Phase {
 
     // A thread the built-in assistant answers first, stating rows; then the workspace connects
     // a model and the thread goes on. The model hears the question, not the rows.
-    put_settings(&app, &admin, json!({"provider": {"kind": "builtin"}})).await;
+    app.put_ai_settings(&admin, json!({"provider": {"kind": "builtin"}}))
+        .await;
     let offline = ask(&app, &admin, "list the customers").await;
     assert_eq!(offline["provider"], "builtin", "{offline}");
-    put_settings(
-        &app,
+    app.put_ai_settings(
         &admin,
         json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),
     )
@@ -273,13 +272,6 @@ async fn phase(kind: &str, url: &str) -> Phase {
         thread_bodies,
         offline_answer: offline["answer"].as_str().unwrap_or_default().to_string(),
     }
-}
-
-async fn put_settings(app: &TestApp, admin: &Member, settings: Value) {
-    let (status, body) = app
-        .call(admin, Method::PUT, "/api/v1/settings/ai", Some(settings))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 async fn ask(app: &TestApp, member: &Member, question: &str) -> Value {

@@ -64,15 +64,11 @@ async fn setup(
         .member(workspace, "asker@erasable.example", Role::Viewer, &["data"])
         .await;
     let (base, seen) = stand_in().await;
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            "/api/v1/settings/ai",
-            Some(json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.put_ai_settings(
+        &admin,
+        json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),
+    )
+    .await;
     (admin, asker, seen)
 }
 

@@ -114,15 +114,8 @@ async fn run_sql_is_gated_twice_guarded_and_audited(app: TestApp) {
         .0,
         StatusCode::FORBIDDEN
     );
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            "/api/v1/settings/ai",
-            Some(json!({"run_sql_enabled": true})),
-        )
+    app.put_ai_settings(&admin, json!({"run_sql_enabled": true}))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     // On, but no permission yet: still refused, naming the permission.
     let (status, body) = sql(&app, &analyst, integration, count).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

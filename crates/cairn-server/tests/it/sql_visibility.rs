@@ -79,15 +79,8 @@ async fn setup(app: &TestApp, kind: &str, connection: &str) -> Setup {
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            "/api/v1/settings/ai",
-            Some(json!({"run_sql_enabled": true})),
-        )
+    app.put_ai_settings(&admin, json!({"run_sql_enabled": true}))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = app
         .call(
             &admin,

@@ -319,6 +319,15 @@ impl TestApp {
         found
     }
 
+    /// Changes the workspace's AI settings as `admin`: the settings now.
+    pub async fn put_ai_settings(&self, admin: &Member, settings: Value) -> Value {
+        let (status, body) = self
+            .call(admin, Method::PUT, "/api/v1/settings/ai", Some(settings))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
     /// Names of every resource a member finds by browsing (all pages).
     pub async fn browse_names(&self, member: &Member, query: &str) -> Vec<String> {
         let mut names = Vec::new();
