@@ -81,12 +81,7 @@ struct Demo {
 }
 
 async fn demo(app: &TestApp) -> Demo {
-    let seed = app
-        .catalog
-        .seed_demo()
-        .await
-        .unwrap()
-        .expect("a fresh demo");
+    let seed = app.seed_demo().await;
     let member = |email: &str| {
         let person = seed
             .people

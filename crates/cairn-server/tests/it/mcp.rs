@@ -528,12 +528,7 @@ async fn relations_are_the_catalogs_and_every_call_is_audited() {
     let Some(app) = common::spawn_app(common::Backend::Sqlite).await else {
         return;
     };
-    let seed = app
-        .catalog
-        .seed_demo()
-        .await
-        .expect("seed")
-        .expect("a fresh demo");
+    let seed = app.seed_demo().await;
     let admin = app
         .demo_member(seed.workspace, "admin@acme.example", String::new())
         .await;

@@ -318,12 +318,7 @@ async fn enable_sql(app: &TestApp, admin: &Member, integration: i64) {
 }
 
 async fn demo(app: &TestApp) -> Dataset {
-    let seed = app
-        .catalog
-        .seed_demo()
-        .await
-        .unwrap()
-        .expect("a fresh demo");
+    let seed = app.seed_demo().await;
     let mut members = Vec::new();
     for email in ["admin@acme.example", "viewer@acme.example"] {
         members.push(app.demo_member(seed.workspace, email, String::new()).await);

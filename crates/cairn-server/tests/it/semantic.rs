@@ -63,11 +63,7 @@ async fn search_finds_tables_by_meaning_within_what_the_member_may_see() {
         return;
     };
     assert!(app.catalog.semantic_enabled());
-    app.catalog
-        .seed_demo()
-        .await
-        .unwrap()
-        .expect("a fresh demo");
+    app.seed_demo().await;
     app.catalog.follow_changes().await.unwrap();
     app.catalog.embed_pending().await.unwrap();
     assert!(

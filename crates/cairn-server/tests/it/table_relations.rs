@@ -15,12 +15,7 @@ async fn tables_show_their_relations_to_visible_tables() {
     let Some(app) = common::spawn_app(Backend::Sqlite).await else {
         return;
     };
-    let seed = app
-        .catalog
-        .seed_demo()
-        .await
-        .unwrap()
-        .expect("a fresh demo");
+    let seed = app.seed_demo().await;
     let mut members = Vec::new();
     for email in ["admin@acme.example", "viewer@acme.example"] {
         members.push(app.demo_member(seed.workspace, email, String::new()).await);

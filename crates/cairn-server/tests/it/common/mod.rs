@@ -328,6 +328,12 @@ impl TestApp {
         body
     }
 
+    /// Seeds the demo workspace, `acme`, into this fresh app.
+    pub async fn seed_demo(&self) -> cairn_catalog::DemoSeed {
+        let seeded = self.catalog.seed_demo().await.expect("seeding the demo");
+        seeded.expect("a fresh demo")
+    }
+
     /// Names of every resource a member finds by browsing (all pages).
     pub async fn browse_names(&self, member: &Member, query: &str) -> Vec<String> {
         let mut names = Vec::new();
