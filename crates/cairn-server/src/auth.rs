@@ -156,6 +156,13 @@ fn field_in(message: &str) -> Option<String> {
     Some(message[start..end].to_string())
 }
 
+/// What serde said about input it could not take (the rejection's cause), else `fallback`.
+fn serde_message(rejection: &dyn std::error::Error, fallback: String) -> String {
+    rejection
+        .source()
+        .map_or(fallback, |cause| cause.to_string())
+}
+
 /// JSON bodies: a JSON object sent as `application/json` (415 otherwise), within the route's
 /// size limit (413 otherwise); malformed input answers 400 naming what is wrong.
 pub struct ApiJson<T>(pub T);
@@ -219,13 +226,7 @@ where
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => {
                 let detail = match &rejection {
-                    JsonRejection::JsonDataError(error) => {
-                        use std::error::Error;
-                        error
-                            .source()
-                            .map(ToString::to_string)
-                            .unwrap_or_else(|| error.body_text())
-                    }
+                    JsonRejection::JsonDataError(error) => serde_message(error, error.body_text()),
                     other => other.body_text(),
                 };
                 let mut error = ApiError::bad_request(format!("invalid JSON body: {detail}"));
@@ -254,11 +255,7 @@ where
             Err(rejection) => {
                 let detail = match &rejection {
                     QueryRejection::FailedToDeserializeQueryString(error) => {
-                        use std::error::Error;
-                        error
-                            .source()
-                            .map(ToString::to_string)
-                            .unwrap_or_else(|| error.body_text())
+                        serde_message(error, error.body_text())
                     }
                     other => other.body_text(),
                 };

@@ -50,75 +50,26 @@ fn is_method(name: &str) -> bool {
     )
 }
 
-fn complete_operation(path: &str, method: &str, operation: &mut Value, default_body_limit: usize) {
-    let public = PUBLIC.contains(&(method, path));
-    let writes = !matches!(method, "get" | "head" | "options");
-    let mut errors: Vec<(u16, &str)> = Vec::new();
-    if public {
-        operation["security"] = json!([]);
-    } else if writes {
-        operation["security"] = json!([{"bearer": []}, {"session": [], "csrf": []}]);
-        errors.push((401, "not signed in, or the session or token is not valid"));
-        errors.push((
-            403,
-            "not allowed, or a cookie-authenticated write without the X-CSRF-Token header",
-        ));
-    } else {
-        operation["security"] = json!([{"bearer": []}, {"session": []}]);
-        errors.push((401, "not signed in, or the session or token is not valid"));
-    }
-    let parameters: Vec<Value> = operation["parameters"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if parameters.iter().any(|parameter| parameter["in"] == "path") {
-        errors.push((404, "not found, or not visible to the caller"));
-    }
-    if parameters
-        .iter()
-        .any(|parameter| parameter["in"] == "query")
-    {
-        errors.push((400, "a query parameter is not valid"));
-    }
-    if let Some(body) = operation
-        .get_mut("requestBody")
-        .and_then(Value::as_object_mut)
-    {
-        let limit = body
-            .get(BODY_LIMIT_EXTENSION)
-            .and_then(Value::as_u64)
-            .unwrap_or(default_body_limit as u64);
-        body.insert(BODY_LIMIT_EXTENSION.to_owned(), json!(limit));
-        let said = body
-            .get("description")
-            .and_then(Value::as_str)
-            .map(|text| format!("{text} "))
-            .unwrap_or_default();
-        body.insert(
-            "description".to_owned(),
-            json!(format!(
-                "{said}A JSON body of at most {}; a larger one answers 413.",
-                size_text(limit)
-            )),
-        );
-        errors.push((400, "the body is not valid JSON or not valid input"));
-        errors.push((
-            408,
-            "the body did not arrive within the server's body timeout",
-        ));
-        errors.push((413, "the body is larger than this route accepts"));
-        errors.push((415, "the body is not sent as `application/json`"));
-    }
-    // The server's edge, for every operation (see `cairn serve --help`).
-    errors.push((
+/// The error answers of the server's edge, which every operation may give (see
+/// `cairn serve --help`).
+const EDGE_ERRORS: [(u16, &str); 2] = [
+    (
         429,
         "too many requests in flight from the caller's address; retry after `Retry-After` seconds",
-    ));
-    errors.push((
+    ),
+    (
         503,
         "the server is at its limit of requests in flight, or its store cannot be reached; \
          retry after `Retry-After` seconds",
-    ));
+    ),
+];
+
+fn complete_operation(path: &str, method: &str, operation: &mut Value, default_body_limit: usize) {
+    // The first description of a status wins: the caller's, the parameters', the body's, the edge's.
+    let mut errors = add_security(path, method, operation);
+    errors.extend(parameter_errors(operation));
+    errors.extend(complete_body(operation, default_body_limit));
+    errors.extend(EDGE_ERRORS);
     let responses = operation["responses"]
         .as_object_mut()
         .expect("every generated operation has responses");
@@ -130,6 +81,85 @@ fn complete_operation(path: &str, method: &str, operation: &mut Value, default_b
     for (status, response) in responses.iter_mut() {
         complete_response(status, response);
     }
+}
+
+/// Who may call the operation, and the errors of a caller who may not.
+fn add_security(path: &str, method: &str, operation: &mut Value) -> Vec<(u16, &'static str)> {
+    let public = PUBLIC.contains(&(method, path));
+    let writes = !matches!(method, "get" | "head" | "options");
+    let unauthenticated = (401, "not signed in, or the session or token is not valid");
+    if public {
+        operation["security"] = json!([]);
+        Vec::new()
+    } else if writes {
+        operation["security"] = json!([{"bearer": []}, {"session": [], "csrf": []}]);
+        vec![
+            unauthenticated,
+            (
+                403,
+                "not allowed, or a cookie-authenticated write without the X-CSRF-Token header",
+            ),
+        ]
+    } else {
+        operation["security"] = json!([{"bearer": []}, {"session": []}]);
+        vec![unauthenticated]
+    }
+}
+
+/// The errors of the operation's path and query parameters.
+fn parameter_errors(operation: &Value) -> Vec<(u16, &'static str)> {
+    let parameters = operation["parameters"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut errors = Vec::new();
+    if parameters.iter().any(|parameter| parameter["in"] == "path") {
+        errors.push((404, "not found, or not visible to the caller"));
+    }
+    if parameters
+        .iter()
+        .any(|parameter| parameter["in"] == "query")
+    {
+        errors.push((400, "a query parameter is not valid"));
+    }
+    errors
+}
+
+/// States the request body's size limit, and gives the errors of a body that is not accepted;
+/// none when the operation takes no body.
+fn complete_body(operation: &mut Value, default_body_limit: usize) -> Vec<(u16, &'static str)> {
+    let Some(body) = operation
+        .get_mut("requestBody")
+        .and_then(Value::as_object_mut)
+    else {
+        return Vec::new();
+    };
+    let limit = body
+        .get(BODY_LIMIT_EXTENSION)
+        .and_then(Value::as_u64)
+        .unwrap_or(default_body_limit as u64);
+    body.insert(BODY_LIMIT_EXTENSION.to_owned(), json!(limit));
+    let said = body
+        .get("description")
+        .and_then(Value::as_str)
+        .map(|text| format!("{text} "))
+        .unwrap_or_default();
+    body.insert(
+        "description".to_owned(),
+        json!(format!(
+            "{said}A JSON body of at most {}; a larger one answers 413.",
+            size_text(limit)
+        )),
+    );
+    vec![
+        (400, "the body is not valid JSON or not valid input"),
+        (
+            408,
+            "the body did not arrive within the server's body timeout",
+        ),
+        (413, "the body is larger than this route accepts"),
+        (415, "the body is not sent as `application/json`"),
+    ]
 }
 
 fn complete_response(status: &str, response: &mut Value) {

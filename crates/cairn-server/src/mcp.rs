@@ -11,9 +11,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use cairn_catalog::{
-    CatalogError, McpPolicy, Principal, QueryResult, ResourceId, ResourceQuery, ResourceView,
-    SqlInput,
+    CatalogError, ColumnView, McpPolicy, Principal, QueryResult, ResourceId, ResourceQuery,
+    ResourceView, SqlInput,
 };
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -129,132 +130,204 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(token) = bearer(&headers) else {
-        return http_error(
+    match answer(&state, &headers, &body).await {
+        Ok(answer) => answer,
+        Err(error) => http_error(error.status, error.code, &error.message),
+    }
+}
+
+/// A request refused before any method ran, answered with an HTTP error status.
+struct Refused {
+    status: StatusCode,
+    code: i64,
+    message: String,
+}
+
+impl Refused {
+    fn new(status: StatusCode, code: i64, message: impl Into<String>) -> Refused {
+        Refused {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The answer to one POST: every check in the order the transport asks for (credential,
+/// headers, message), then the request itself.
+async fn answer(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refused> {
+    let principal = authenticate(state, headers).await?;
+    check_headers(headers)?;
+    let message = read_message(body)?;
+    let request = match read_request(&message)? {
+        Incoming::Request(request) => request,
+        Incoming::NoAnswer => return Ok(StatusCode::ACCEPTED.into_response()),
+        Incoming::Invalid(id, error) => {
+            return Ok((StatusCode::OK, axum::Json(rpc_error(id, error))).into_response());
+        }
+    };
+    let server = Server {
+        state,
+        principal: &principal,
+    };
+    let answer = match server.request(&request.method, &request.params).await {
+        Ok(result) => json!({"jsonrpc": "2.0", "id": request.id, "result": result}),
+        Err(error) => rpc_error(request.id, error),
+    };
+    Ok(axum::Json(answer).into_response())
+}
+
+/// The caller of the bearer token, checked on every request.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Refused> {
+    let Some(token) = bearer(headers) else {
+        return Err(Refused::new(
             StatusCode::UNAUTHORIZED,
             INVALID_REQUEST,
             "send your Cairn API token as `Authorization: Bearer TOKEN`",
-        );
+        ));
     };
-    let principal = match state.catalog.authenticate_token(&token).await {
-        Ok((principal, _)) => principal,
-        Err(CatalogError::Unauthenticated | CatalogError::NotFound) => {
-            return http_error(
-                StatusCode::UNAUTHORIZED,
-                INVALID_REQUEST,
-                "the token is unknown, expired or revoked",
-            );
-        }
+    match state.catalog.authenticate_token(&token).await {
+        Ok((principal, _)) => Ok(principal),
+        Err(CatalogError::Unauthenticated | CatalogError::NotFound) => Err(Refused::new(
+            StatusCode::UNAUTHORIZED,
+            INVALID_REQUEST,
+            "the token is unknown, expired or revoked",
+        )),
         Err(error) => {
             tracing::warn!(%error, "authenticating an MCP request failed");
-            return http_error(
+            Err(Refused::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 INTERNAL_ERROR,
                 "the catalog is unavailable",
-            );
+            ))
         }
-    };
-    if !accepts_json(&headers) {
-        return http_error(
+    }
+}
+
+/// What the transport asks of the headers: JSON accepted, JSON sent, a protocol version this
+/// server speaks (when one is named).
+fn check_headers(headers: &HeaderMap) -> Result<(), Refused> {
+    if !accepts_json(headers) {
+        return Err(Refused::new(
             StatusCode::NOT_ACCEPTABLE,
             INVALID_REQUEST,
             "this server answers application/json; include it in Accept",
-        );
+        ));
     }
-    if !is_json(&headers) {
-        return http_error(
+    if !is_json(headers) {
+        return Err(Refused::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             INVALID_REQUEST,
             "send one JSON-RPC message with Content-Type: application/json",
-        );
+        ));
     }
     if let Some(version) = headers
         .get("mcp-protocol-version")
         .map(|value| value.to_str().unwrap_or_default())
         && !VERSIONS.contains(&version)
     {
-        return http_error(
+        return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
-            &format!(
+            format!(
                 "unsupported MCP-Protocol-Version; this server speaks {}",
                 VERSIONS.join(", ")
             ),
-        );
+        ));
     }
-    let message: Value = match serde_json::from_slice(&body) {
-        Ok(message) => message,
-        Err(error) => {
-            return http_error(
-                StatusCode::BAD_REQUEST,
-                PARSE_ERROR,
-                &format!("the body is not JSON: {error}"),
-            );
-        }
-    };
+    Ok(())
+}
+
+/// One JSON-RPC 2.0 message: a JSON object with `"jsonrpc": "2.0"` and, when it has an `id`, a
+/// string or integer one.
+fn read_message(body: &[u8]) -> Result<Map<String, Value>, Refused> {
+    let message: Value = serde_json::from_slice(body).map_err(|error| {
+        Refused::new(
+            StatusCode::BAD_REQUEST,
+            PARSE_ERROR,
+            format!("the body is not JSON: {error}"),
+        )
+    })?;
     let Value::Object(message) = message else {
-        return http_error(
+        return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
             "send one JSON-RPC message (an object); batches are not supported",
-        );
+        ));
     };
-    let id = message.get("id").cloned();
-    let valid_id = match &id {
-        None => true,
-        Some(Value::String(_)) => true,
+    let valid_id = match message.get("id") {
+        None | Some(Value::String(_)) => true,
         Some(Value::Number(number)) => number.is_i64() || number.is_u64(),
         Some(_) => false,
     };
     if message.get("jsonrpc") != Some(&json!("2.0")) || !valid_id {
-        return http_error(
+        return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
             "not a JSON-RPC 2.0 message: `jsonrpc` must be \"2.0\" and `id` a string or integer",
-        );
+        ));
     }
+    Ok(message)
+}
+
+/// What a JSON-RPC message asks of this server.
+enum Incoming {
+    Request(RpcRequest),
+    /// A notification, or the client's answer to a request: acknowledged with 202.
+    NoAnswer,
+    /// A request this server cannot read, answered with a JSON-RPC error.
+    Invalid(Value, RpcError),
+}
+
+/// A request this server answers.
+struct RpcRequest {
+    id: Value,
+    method: String,
+    params: Map<String, Value>,
+}
+
+/// The request in a message; notifications and the client's own answers need none from this
+/// server (202), and a malformed request is answered here.
+fn read_request(message: &Map<String, Value>) -> Result<Incoming, Refused> {
+    let id = message.get("id").cloned();
     let Some(method) = message.get("method") else {
         // A response or error from the client (to a request this server never sends).
         if id.is_some() && (message.contains_key("result") || message.contains_key("error")) {
-            return StatusCode::ACCEPTED.into_response();
+            return Ok(Incoming::NoAnswer);
         }
-        return http_error(
+        return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
             "a JSON-RPC request needs a `method`",
-        );
+        ));
     };
     let Some(method) = method.as_str() else {
-        return http_error(
+        return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
             "`method` must be a string",
-        );
+        ));
     };
     let params = match message.get("params") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(params)) => params.clone(),
         Some(_) => {
             let error = RpcError::new(INVALID_REQUEST, "`params` must be an object");
-            return match id {
-                Some(id) => (StatusCode::OK, axum::Json(rpc_error(id, error))).into_response(),
-                None => StatusCode::ACCEPTED.into_response(),
-            };
+            return Ok(match id {
+                Some(id) => Incoming::Invalid(id, error),
+                None => Incoming::NoAnswer,
+            });
         }
     };
     let Some(id) = id else {
         // Notifications (`notifications/initialized`, cancellations …) need no answer.
-        return StatusCode::ACCEPTED.into_response();
+        return Ok(Incoming::NoAnswer);
     };
-    let server = Server {
-        state: &state,
-        principal: &principal,
-    };
-    let answer = match server.request(method, &params).await {
-        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
-        Err(error) => rpc_error(id, error),
-    };
-    axum::Json(answer).into_response()
+    Ok(Incoming::Request(RpcRequest {
+        id,
+        method: method.to_string(),
+        params,
+    }))
 }
 
 struct Server<'a> {
@@ -363,99 +436,95 @@ impl Server<'_> {
         policy: &McpPolicy,
     ) -> Result<ToolOutcome, RpcError> {
         let args = Args(arguments);
-        let result = match name {
-            "search" => {
-                args.only(&["query", "kind", "limit", "cursor", "max_bytes"])?;
-                let query = args.text("query")?.ok_or_else(|| missing("query"))?;
-                if query.trim().is_empty() {
-                    return Err(RpcError::params("`query` must not be empty"));
-                }
-                let page = Page {
-                    limit: args.limit()?,
-                    cursor: args.text("cursor")?,
-                    budget: args.budget()?,
-                };
-                self.search(Some(query), args.text("kind")?, page).await
-            }
-            "list_glossary" => {
-                args.only(&["query", "limit", "cursor", "max_bytes"])?;
-                let page = Page {
-                    limit: args.limit()?,
-                    cursor: args.text("cursor")?,
-                    budget: args.budget()?,
-                };
-                self.search(args.text("query")?, Some("term".to_string()), page)
-                    .await
-            }
-            "read_resource" => {
-                args.only(&["id", "column_cursor", "max_bytes"])?;
-                let id = args.id("id")?.ok_or_else(|| missing("id"))?;
-                let offset = match args.text("column_cursor")? {
-                    None => 0,
-                    Some(text) => text.parse::<usize>().map_err(|_| {
-                        RpcError::params("`column_cursor` is not a cursor this server returned")
-                    })?,
-                };
-                let budget = args.budget()?;
-                self.resource(id)
-                    .await
-                    .map(|resource| card(resource, offset, budget))
-            }
-            "lineage" => {
-                args.only(&["id", "max_bytes"])?;
-                let id = args.id("id")?.ok_or_else(|| missing("id"))?;
-                let budget = args.budget()?;
-                let text = self
-                    .state
-                    .catalog
-                    .lineage(self.principal, ResourceId(id))
-                    .await;
-                return finish(text.map(|text| ToolOutcome::Text(fit_text(&text, budget))));
-            }
-            "join_path" => {
-                args.only(&["from_id", "to_id", "max_bytes"])?;
-                let from = args.id("from_id")?.ok_or_else(|| missing("from_id"))?;
-                let to = args.id("to_id")?.ok_or_else(|| missing("to_id"))?;
-                let budget = args.budget()?;
-                let text = self
-                    .state
-                    .catalog
-                    .join_path(self.principal, ResourceId(from), ResourceId(to))
-                    .await;
-                return finish(text.map(|text| ToolOutcome::Text(fit_text(&text, budget))));
-            }
-            "run_sql" => {
-                args.only(&["integration_id", "sql", "max_bytes"])?;
-                let integration = args
-                    .id("integration_id")?
-                    .ok_or_else(|| missing("integration_id"))?;
-                let sql = args.text("sql")?.ok_or_else(|| missing("sql"))?;
-                let budget = args.budget()?;
-                if !policy
-                    .sql_integrations
-                    .iter()
-                    .any(|(id, _)| *id == integration)
-                {
-                    return Ok(ToolOutcome::Failed(format!(
-                        "you may not run SQL on integration {integration} through MCP; one of: {}",
-                        integration_list(policy)
-                    )));
-                }
-                self.state
-                    .catalog
-                    .run_sql(
-                        self.principal,
-                        SqlInput {
-                            integration_id: integration,
-                            sql,
-                        },
-                    )
-                    .await
-                    .map(|result| fit_rows(result, budget))
-            }
-            _ => return Err(RpcError::params(format!("unknown tool {name:?}"))),
+        match name {
+            "search" => self.search_tool(&args).await,
+            "list_glossary" => self.glossary_tool(&args).await,
+            "read_resource" => self.read_resource_tool(&args).await,
+            "lineage" => self.lineage_tool(&args).await,
+            "join_path" => self.join_path_tool(&args).await,
+            "run_sql" => self.run_sql_tool(&args, policy).await,
+            _ => Err(RpcError::params(format!("unknown tool {name:?}"))),
+        }
+    }
+
+    async fn search_tool(&self, args: &Args<'_>) -> Result<ToolOutcome, RpcError> {
+        args.only(&["query", "kind", "limit", "cursor", "max_bytes"])?;
+        let query = args.text("query")?.ok_or_else(|| missing("query"))?;
+        if query.trim().is_empty() {
+            return Err(RpcError::params("`query` must not be empty"));
+        }
+        let page = args.page()?;
+        let found = self.search(Some(query), args.text("kind")?, page).await;
+        finish(found.map(ToolOutcome::Done))
+    }
+
+    async fn glossary_tool(&self, args: &Args<'_>) -> Result<ToolOutcome, RpcError> {
+        args.only(&["query", "limit", "cursor", "max_bytes"])?;
+        let page = args.page()?;
+        let found = self
+            .search(args.text("query")?, Some("term".to_string()), page)
+            .await;
+        finish(found.map(ToolOutcome::Done))
+    }
+
+    async fn read_resource_tool(&self, args: &Args<'_>) -> Result<ToolOutcome, RpcError> {
+        args.only(&["id", "column_cursor", "max_bytes"])?;
+        let id = args.resource_id("id")?;
+        let offset = match args.text("column_cursor")? {
+            None => 0,
+            Some(text) => text.parse::<usize>().map_err(|_| {
+                RpcError::params("`column_cursor` is not a cursor this server returned")
+            })?,
         };
-        finish(result.map(ToolOutcome::Done))
+        let budget = args.budget()?;
+        let resource = self.resource(id).await;
+        finish(resource.map(|resource| ToolOutcome::Done(card(resource, offset, budget))))
+    }
+
+    async fn lineage_tool(&self, args: &Args<'_>) -> Result<ToolOutcome, RpcError> {
+        args.only(&["id", "max_bytes"])?;
+        let id = args.resource_id("id")?;
+        let budget = args.budget()?;
+        let text = self.state.catalog.lineage(self.principal, id).await;
+        finish(text.map(|text| ToolOutcome::Text(fit_text(&text, budget))))
+    }
+
+    async fn join_path_tool(&self, args: &Args<'_>) -> Result<ToolOutcome, RpcError> {
+        args.only(&["from_id", "to_id", "max_bytes"])?;
+        let from = args.resource_id("from_id")?;
+        let to = args.resource_id("to_id")?;
+        let budget = args.budget()?;
+        let text = self.state.catalog.join_path(self.principal, from, to).await;
+        finish(text.map(|text| ToolOutcome::Text(fit_text(&text, budget))))
+    }
+
+    async fn run_sql_tool(
+        &self,
+        args: &Args<'_>,
+        policy: &McpPolicy,
+    ) -> Result<ToolOutcome, RpcError> {
+        args.only(&["integration_id", "sql", "max_bytes"])?;
+        let integration = args
+            .id("integration_id")?
+            .ok_or_else(|| missing("integration_id"))?;
+        let sql = args.text("sql")?.ok_or_else(|| missing("sql"))?;
+        let budget = args.budget()?;
+        if !policy
+            .sql_integrations
+            .iter()
+            .any(|(id, _)| *id == integration)
+        {
+            return Ok(ToolOutcome::Failed(format!(
+                "you may not run SQL on integration {integration} through MCP; one of: {}",
+                integration_list(policy)
+            )));
+        }
+        let input = SqlInput {
+            integration_id: integration,
+            sql,
+        };
+        let result = self.state.catalog.run_sql(self.principal, input).await;
+        finish(result.map(|result| ToolOutcome::Done(fit_rows(result, budget))))
     }
 
     /// One page of search hits (or glossary terms) that fits the budget: when the page asked
@@ -487,11 +556,8 @@ impl Server<'_> {
         Ok(json!({"items": items, "next_cursor": found.next_cursor}))
     }
 
-    async fn resource(&self, id: i64) -> Result<ResourceView, CatalogError> {
-        self.state
-            .catalog
-            .get_resource(self.principal, ResourceId(id))
-            .await
+    async fn resource(&self, id: ResourceId) -> Result<ResourceView, CatalogError> {
+        self.state.catalog.get_resource(self.principal, id).await
     }
 
     async fn list_resources(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
@@ -548,6 +614,7 @@ impl Server<'_> {
         let id = uri
             .strip_prefix(RESOURCE_URI)
             .and_then(|id| id.parse::<i64>().ok())
+            .map(ResourceId)
             .ok_or_else(not_found)?;
         let resource = match self.resource(id).await {
             Ok(resource) => resource,
@@ -641,6 +708,22 @@ impl Args<'_> {
             Some(id) if id <= 0 => Err(RpcError::params(format!("`{name}` must be a positive id"))),
             other => Ok(other),
         }
+    }
+
+    /// A required resource id.
+    fn resource_id(&self, name: &str) -> Result<ResourceId, RpcError> {
+        let id = self.id(name)?.ok_or_else(|| missing(name))?;
+        Ok(ResourceId(id))
+    }
+
+    /// Where a page starts, how many items it holds and how many bytes it may take: `cursor`,
+    /// `limit` and `max_bytes`.
+    fn page(&self) -> Result<Page, RpcError> {
+        Ok(Page {
+            limit: self.limit()?,
+            cursor: self.text("cursor")?,
+            budget: self.budget()?,
+        })
     }
 
     /// The answer's size budget, `max_bytes`.
@@ -786,57 +869,66 @@ fn fit_rows(result: QueryResult, budget: usize) -> Value {
 }
 
 /// A resource's card: everything but the columns in full (long texts previewed), then columns
-/// from `offset` while the whole stays within `budget` bytes. A table's keys and relations are
-/// the catalog's table-level relations (foreign keys with their column pairs); other resources
-/// show their own relations.
+/// from `offset` while the whole stays within `budget` bytes.
 fn card(resource: ResourceView, offset: usize, budget: usize) -> Value {
     let columns = resource.columns.clone().unwrap_or_default();
+    let (foreign_keys, relations) = keys_and_relations(&resource);
+    let mut card = card_head(&resource, &columns, &foreign_keys, &relations);
+    if let Some(description) = &resource.description
+        && size(&card) > budget / 2
+    {
+        card["description"] = json!(preview(description));
+    }
+    cut_relations(&mut card, foreign_keys, relations, budget / 2);
+    add_columns(&mut card, &columns, offset, budget);
+    card
+}
+
+/// A card's foreign keys and its other relations. A table's are the catalog's table-level
+/// relations (foreign keys with their column pairs); other resources show their own relations.
+fn keys_and_relations(resource: &ResourceView) -> (Vec<Value>, Vec<Value>) {
+    let Some(table_relations) = &resource.table_relations else {
+        let relations = resource.relations.iter().flatten().map(relation_entry);
+        return (Vec::new(), relations.collect());
+    };
+    let (keys, others): (Vec<_>, Vec<_>) = table_relations
+        .iter()
+        .partition(|relation| relation.kind == "foreign_key");
+    let keys = keys.iter().map(|relation| {
+        json!({
+            "direction": if relation.direction == "out" { "references" } else { "referenced_by" },
+            "id": relation.id,
+            "kind": relation.resource_kind,
+            "path": relation.path,
+            "columns": relation.columns,
+        })
+    });
+    let others = others.into_iter().map(relation_entry);
+    (keys.collect(), others.collect())
+}
+
+/// A relation other than a foreign key, as a card lists it: its kind and direction, and the
+/// resource at its other end.
+fn relation_entry(relation: &impl Serialize) -> Value {
+    let whole = json!(relation);
+    let fields = ["kind", "direction", "id", "resource_kind", "path"];
+    let entry = fields.map(|field| (field.to_string(), whole[field].clone()));
+    Value::Object(entry.into_iter().collect())
+}
+
+/// Everything on a card but its columns, which follow in pages.
+fn card_head(
+    resource: &ResourceView,
+    columns: &[ColumnView],
+    foreign_keys: &[Value],
+    relations: &[Value],
+) -> Value {
     let primary_key: Vec<&str> = columns
         .iter()
         .filter(|column| column.primary_key)
         .map(|column| column.name.as_str())
         .collect();
-    let (mut foreign_keys, mut relations): (Vec<Value>, Vec<Value>) =
-        match &resource.table_relations {
-            Some(table_relations) => {
-                let (keys, others): (Vec<_>, Vec<_>) = table_relations
-                    .iter()
-                    .partition(|relation| relation.kind == "foreign_key");
-                (
-                    keys.iter()
-                        .map(|relation| {
-                            json!({
-                                "direction": if relation.direction == "out" { "references" } else { "referenced_by" },
-                                "id": relation.id,
-                                "kind": relation.resource_kind,
-                                "path": relation.path,
-                                "columns": relation.columns,
-                            })
-                        })
-                        .collect(),
-                    others
-                        .iter()
-                        .map(|relation| {
-                            json!({"kind": relation.kind, "direction": relation.direction, "id": relation.id,
-                                "resource_kind": relation.resource_kind, "path": relation.path})
-                        })
-                        .collect(),
-                )
-            }
-            None => (
-                Vec::new(),
-                resource
-                    .relations
-                    .iter()
-                    .flatten()
-                    .map(|relation| {
-                        json!({"kind": relation.kind, "direction": relation.direction, "id": relation.id,
-                            "resource_kind": relation.resource_kind, "path": relation.path})
-                    })
-                    .collect(),
-            ),
-        };
-    let mut card = json!({
+    json!({
         "id": resource.id,
         "kind": resource.kind,
         "name": resource.name,
@@ -852,14 +944,18 @@ fn card(resource: ResourceView, offset: usize, budget: usize) -> Value {
         "column_count": columns.len(),
         "columns": [],
         "next_column_cursor": null,
-    });
-    if let Some(description) = &resource.description
-        && size(&card) > budget / 2
-    {
-        card["description"] = json!(preview(description));
-    }
-    // Keys and relations beyond half the budget are cut; join_path and lineage reach them all.
-    while size(&card) > budget / 2 && (!foreign_keys.is_empty() || !relations.is_empty()) {
+    })
+}
+
+/// Keys and relations beyond `room` bytes are cut, halving the longer list until the card fits;
+/// join_path and lineage reach them all.
+fn cut_relations(
+    card: &mut Value,
+    mut foreign_keys: Vec<Value>,
+    mut relations: Vec<Value>,
+    room: usize,
+) {
+    while size(card) > room && (!foreign_keys.is_empty() || !relations.is_empty()) {
         if relations.len() >= foreign_keys.len() {
             relations.truncate(relations.len() / 2);
         } else {
@@ -869,8 +965,13 @@ fn card(resource: ResourceView, offset: usize, budget: usize) -> Value {
         card["relations"] = json!(relations);
         card["relations_truncated"] = json!(true);
     }
+}
+
+/// The columns from `offset` while the card stays within `budget` bytes (at least one), and the
+/// cursor of the next one left out.
+fn add_columns(card: &mut Value, columns: &[ColumnView], offset: usize, budget: usize) {
     // Room for the cursor that replaces `null`.
-    let mut used = size(&card) + 24;
+    let mut used = size(card) + 24;
     let mut shown = Vec::new();
     let mut next = None;
     for (index, column) in columns.iter().enumerate().skip(offset) {
@@ -891,7 +992,6 @@ fn card(resource: ResourceView, offset: usize, budget: usize) -> Value {
     }
     card["columns"] = json!(shown);
     card["next_column_cursor"] = json!(next);
-    card
 }
 
 fn integration_list(policy: &McpPolicy) -> String {

@@ -16,13 +16,13 @@ pub async fn page(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> PageResult {
-    let id: i64 = id
+    // A path that is not an id names nothing: the page's not-found answer.
+    let id = id
         .parse()
+        .map(ResourceId)
         .map_err(|_| PageError::from(cairn_catalog::CatalogError::NotFound))?;
     let catalog = &state.catalog;
-    let resource = catalog
-        .get_resource(&viewer.principal, ResourceId(id))
-        .await?;
+    let resource = catalog.get_resource(&viewer.principal, id).await?;
     let parent = match resource.parent_id {
         Some(parent) => catalog
             .get_resource(&viewer.principal, ResourceId(parent))

@@ -1,7 +1,7 @@
 //! Search and browse with filters: kind, tag, owner, team and integration.
 
 use axum::extract::{Query, State};
-use cairn_catalog::{ResourceList, ResourceQuery, ResourceView};
+use cairn_catalog::{Catalog, CatalogError, ResourceList, ResourceQuery, ResourceView};
 use cairn_domain::ResourceKind;
 use cairn_server::AppState;
 use maud::{Markup, html};
@@ -74,104 +74,27 @@ pub async fn page(
 ) -> PageResult {
     let catalog = &state.catalog;
     let integrations = catalog.list_integrations(&viewer.principal).await?;
-    let teams: Vec<String> = if viewer.is_admin() {
-        catalog
-            .list_teams(&viewer.principal)
-            .await?
-            .into_iter()
-            .map(|team| team.name)
-            .collect()
-    } else {
-        viewer.me.teams.clone()
-    };
-    let integration = non_empty(&params.integration);
-    // The integration filter reads the path's first segment: with it, fetch the largest page.
-    let limit = if integration.is_some() {
-        FILTERED_PAGE_SIZE
-    } else {
-        PAGE_SIZE
-    };
-    let query = ResourceQuery {
-        q: non_empty(&params.q),
-        kind: non_empty(&params.kind),
-        tag: non_empty(&params.tag),
-        owner: non_empty(&params.owner),
-        team: non_empty(&params.team),
-        limit: Some(limit),
-        cursor: non_empty(&params.cursor),
-    };
+    let teams = team_choices(catalog, &viewer).await?;
+    let query = resource_query(&params);
     let searched = query.q.is_some();
     let ResourceList {
         mut items,
         next_cursor,
         semantic,
     } = catalog.list_resources(&viewer.principal, query).await?;
-    if let Some(integration) = &integration {
-        items.retain(|resource| from_integration(resource, integration));
+    if let Some(integration) = non_empty(&params.integration) {
+        items.retain(|resource| from_integration(resource, &integration));
     }
     let words = search_words(&params.q);
-    let count = items.len();
-    let mut count_text = match (count, next_cursor.is_some()) {
-        (1, false) => "1 result".to_string(),
-        (count, false) => format!("{count} results"),
-        (count, true) => format!("{count} results on this page, more below"),
-    };
-    // Say how they were found: with the local model, tables match by meaning, not only words.
-    if searched && semantic {
-        count_text.push_str(", by words and meaning");
-    }
-    let kinds: Vec<&str> = ResourceKind::ALL.iter().map(|kind| kind.as_str()).collect();
+    let integration_names: Vec<&str> = integrations.iter().map(|item| item.name.as_str()).collect();
     let body = html! {
         div class="page-head" {
             h1 { @if searched { "Search" } @else { "Browse the catalog" } }
         }
-        form class="search-form card" action="/search" method="get" role="search" aria-label="Search with filters" {
-            div class="search-main" {
-                label for="search-q" class="visually-hidden" { "Search words" }
-                input id="search-q" name="q" type="search" value=(params.q) autocomplete="off"
-                    placeholder="Words in names, descriptions, tags…";
-                button type="submit" class="button primary" { "Search" }
-            }
-            div class="filters" {
-                div class="field" {
-                    label for="f-kind" { "Kind" }
-                    select id="f-kind" name="kind" {
-                        option value="" { "Any kind" }
-                        @for kind in &kinds {
-                            option value=(kind) selected[params.kind == *kind] { (kind) }
-                        }
-                    }
-                }
-                div class="field" {
-                    label for="f-tag" { "Tag" }
-                    input id="f-tag" name="tag" type="text" value=(params.tag) placeholder="e.g. pii";
-                }
-                div class="field" {
-                    label for="f-owner" { "Owner" }
-                    input id="f-owner" name="owner" type="text" value=(params.owner) placeholder="e-mail";
-                }
-                div class="field" {
-                    label for="f-team" { "Team" }
-                    select id="f-team" name="team" {
-                        option value="" { "Any team" }
-                        @for team in &teams {
-                            option value=(team) selected[params.team == *team] { (team) }
-                        }
-                    }
-                }
-                div class="field" {
-                    label for="f-integration" { "Integration" }
-                    select id="f-integration" name="integration" {
-                        option value="" { "Any integration" }
-                        @for item in &integrations {
-                            option value=(item.name) selected[params.integration == item.name] { (item.name) }
-                        }
-                    }
-                }
-                a class="button subtle small reset" href="/search" { "Clear filters" }
-            }
+        (search_form(&params, &teams, &integration_names))
+        p class="result-count" id="result-count" role="status" {
+            (count_text(items.len(), next_cursor.is_some(), searched && semantic))
         }
-        p class="result-count" id="result-count" role="status" { (count_text) }
         @if items.is_empty() {
             (empty("Nothing matches. Try fewer words or remove a filter."))
         } @else {
@@ -186,6 +109,96 @@ pub async fn page(
         }
     };
     Ok(shell(&viewer, "Search", Nav::Search, "search", body))
+}
+
+/// The teams a viewer may filter by: every team for admins, their own for others.
+async fn team_choices(catalog: &Catalog, viewer: &Viewer) -> Result<Vec<String>, CatalogError> {
+    if !viewer.is_admin() {
+        return Ok(viewer.me.teams.clone());
+    }
+    let teams = catalog.list_teams(&viewer.principal).await?;
+    Ok(teams.into_iter().map(|team| team.name).collect())
+}
+
+/// The catalog query of the form's fields.
+fn resource_query(params: &SearchParams) -> ResourceQuery {
+    // The integration filter reads the path's first segment: with it, fetch the largest page.
+    let limit = if non_empty(&params.integration).is_some() {
+        FILTERED_PAGE_SIZE
+    } else {
+        PAGE_SIZE
+    };
+    ResourceQuery {
+        q: non_empty(&params.q),
+        kind: non_empty(&params.kind),
+        tag: non_empty(&params.tag),
+        owner: non_empty(&params.owner),
+        team: non_empty(&params.team),
+        limit: Some(limit),
+        cursor: non_empty(&params.cursor),
+    }
+}
+
+/// How many results this page shows, and whether they were found by meaning as well.
+fn count_text(count: usize, more: bool, by_meaning: bool) -> String {
+    let mut text = match (count, more) {
+        (1, false) => "1 result".to_string(),
+        (count, false) => format!("{count} results"),
+        (count, true) => format!("{count} results on this page, more below"),
+    };
+    // Say how they were found: with the local model, tables match by meaning, not only words.
+    if by_meaning {
+        text.push_str(", by words and meaning");
+    }
+    text
+}
+
+fn search_form(params: &SearchParams, teams: &[String], integrations: &[&str]) -> Markup {
+    let kinds: Vec<&str> = ResourceKind::ALL.iter().map(|kind| kind.as_str()).collect();
+    let teams: Vec<&str> = teams.iter().map(String::as_str).collect();
+    html! {
+        form class="search-form card" action="/search" method="get" role="search" aria-label="Search with filters" {
+            div class="search-main" {
+                label for="search-q" class="visually-hidden" { "Search words" }
+                input id="search-q" name="q" type="search" value=(params.q) autocomplete="off"
+                    placeholder="Words in names, descriptions, tags…";
+                button type="submit" class="button primary" { "Search" }
+            }
+            div class="filters" {
+                (choice_field("kind", "Kind", "Any kind", &kinds, &params.kind))
+                (text_field("tag", "Tag", &params.tag, "e.g. pii"))
+                (text_field("owner", "Owner", &params.owner, "e-mail"))
+                (choice_field("team", "Team", "Any team", &teams, &params.team))
+                (choice_field("integration", "Integration", "Any integration", integrations, &params.integration))
+                a class="button subtle small reset" href="/search" { "Clear filters" }
+            }
+        }
+    }
+}
+
+/// A filter chosen from a list, `any` first (no filter).
+fn choice_field(name: &str, label: &str, any: &str, choices: &[&str], chosen: &str) -> Markup {
+    html! {
+        div class="field" {
+            label for={"f-" (name)} { (label) }
+            select id={"f-" (name)} name=(name) {
+                option value="" { (any) }
+                @for choice in choices {
+                    option value=(choice) selected[chosen == *choice] { (choice) }
+                }
+            }
+        }
+    }
+}
+
+/// A filter typed in.
+fn text_field(name: &str, label: &str, value: &str, placeholder: &str) -> Markup {
+    html! {
+        div class="field" {
+            label for={"f-" (name)} { (label) }
+            input id={"f-" (name)} name=(name) type="text" value=(value) placeholder=(placeholder);
+        }
+    }
 }
 
 fn result(resource: &ResourceView, words: &[String]) -> Markup {

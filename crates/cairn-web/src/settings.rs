@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use cairn_catalog::{
-    AuditEntry, CatalogError, IntegrationView, ProviderSetting, TeamView, UserView,
+    AiSettings, AuditEntry, CatalogError, IntegrationView, ProviderSetting, TeamView, UserView,
 };
 use cairn_domain::IntegrationId;
 use cairn_server::AppState;
@@ -30,6 +30,45 @@ fn admin_only(viewer: &Viewer) -> Result<(), PageError> {
 pub async fn ai_page(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     admin_only(&viewer)?;
     let settings = state.catalog.ai_settings(&viewer.principal).await?;
+    let body = html! {
+        div class="page-head" { h1 { "AI settings" } }
+        form id="ai-settings" class="settings-form" data-key-set=(settings.provider_key_set) {
+            (run_sql_section(&settings))
+            (provider_section(&settings))
+            (privacy_section(&settings))
+            div class="form-foot" {
+                p class="form-status" id="ai-settings-status" role="status" {}
+                button type="submit" class="button primary" { "Save settings" }
+            }
+        }
+    };
+    Ok(shell(
+        &viewer,
+        "AI settings",
+        Nav::Settings,
+        "settings-ai",
+        body,
+    ))
+}
+
+fn run_sql_section(settings: &AiSettings) -> Markup {
+    html! {
+        section class="card" aria-labelledby="sql-title" {
+            h2 id="sql-title" { "Run SQL" }
+            div class="switch-row" {
+                input type="checkbox" id="run-sql" name="run_sql_enabled" class="switch" checked[settings.run_sql_enabled];
+                label for="run-sql" {
+                    strong { "Let the assistant run read-only SQL" }
+                    span class="muted" { " for members who also hold a query permission on the integration. Results go to the asker only, never to a model." }
+                }
+            }
+        }
+    }
+}
+
+/// The model provider: built in, or an OpenAI-compatible endpoint with its address, model, key
+/// and region.
+fn provider_section(settings: &AiSettings) -> Markup {
     let (openai, base_url, model, provider_region) = match &settings.provider {
         ProviderSetting::Builtin => (false, String::new(), String::new(), String::new()),
         ProviderSetting::Openai {
@@ -44,87 +83,68 @@ pub async fn ai_page(State(state): State<AppState>, viewer: Viewer) -> PageResul
             region.clone().unwrap_or_default(),
         ),
     };
-    let body = html! {
-        div class="page-head" { h1 { "AI settings" } }
-        form id="ai-settings" class="settings-form" data-key-set=(settings.provider_key_set) {
-            section class="card" aria-labelledby="sql-title" {
-                h2 id="sql-title" { "Run SQL" }
-                div class="switch-row" {
-                    input type="checkbox" id="run-sql" name="run_sql_enabled" class="switch" checked[settings.run_sql_enabled];
-                    label for="run-sql" {
-                        strong { "Let the assistant run read-only SQL" }
-                        span class="muted" { " for members who also hold a query permission on the integration. Results go to the asker only, never to a model." }
-                    }
+    html! {
+        section class="card" aria-labelledby="provider-title" {
+            h2 id="provider-title" { "Model provider" }
+            fieldset class="radio-group" {
+                legend class="visually-hidden" { "Provider" }
+                div class="radio-row" {
+                    input type="radio" id="provider-builtin" name="provider" value="builtin" checked[!openai];
+                    label for="provider-builtin" { strong { "Built-in assistant" } span class="muted" { " — offline, nothing leaves this server" } }
+                }
+                div class="radio-row" {
+                    input type="radio" id="provider-openai" name="provider" value="openai" checked[openai];
+                    label for="provider-openai" { strong { "OpenAI-compatible endpoint" } span class="muted" { " — OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp" } }
                 }
             }
-            section class="card" aria-labelledby="provider-title" {
-                h2 id="provider-title" { "Model provider" }
-                fieldset class="radio-group" {
-                    legend class="visually-hidden" { "Provider" }
-                    div class="radio-row" {
-                        input type="radio" id="provider-builtin" name="provider" value="builtin" checked[!openai];
-                        label for="provider-builtin" { strong { "Built-in assistant" } span class="muted" { " — offline, nothing leaves this server" } }
-                    }
-                    div class="radio-row" {
-                        input type="radio" id="provider-openai" name="provider" value="openai" checked[openai];
-                        label for="provider-openai" { strong { "OpenAI-compatible endpoint" } span class="muted" { " — OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp" } }
-                    }
+            div class="grid-fields" id="openai-fields" {
+                div class="field" {
+                    label for="base-url" { "Base URL" }
+                    input id="base-url" name="base_url" type="url" value=(base_url) placeholder="https://api.example.com/v1";
                 }
-                div class="grid-fields" id="openai-fields" {
-                    div class="field" {
-                        label for="base-url" { "Base URL" }
-                        input id="base-url" name="base_url" type="url" value=(base_url) placeholder="https://api.example.com/v1";
-                    }
-                    div class="field" {
-                        label for="model" { "Model" }
-                        input id="model" name="model" type="text" value=(model);
-                    }
-                    div class="field" {
-                        label for="api-key" { "API key" }
-                        input id="api-key" name="api_key" type="password" autocomplete="off"
-                            placeholder=(if settings.provider_key_set { "stored; leave empty to keep it" } else { "none" });
-                    }
-                    div class="field" {
-                        label for="provider-region" { "Provider region" }
-                        input id="provider-region" name="provider_region" type="text" value=(provider_region) placeholder="e.g. eu";
-                    }
+                div class="field" {
+                    label for="model" { "Model" }
+                    input id="model" name="model" type="text" value=(model);
                 }
-            }
-            section class="card" aria-labelledby="privacy-title" {
-                h2 id="privacy-title" { "Region, retention and privacy" }
-                div class="grid-fields" {
-                    div class="field" {
-                        label for="region" { "Workspace data region" }
-                        input id="region" name="region" type="text" value=(settings.region.clone().unwrap_or_default()) placeholder="any";
-                        p class="hint-text" { "A provider in another region is refused, never silently used." }
-                    }
-                    div class="field" {
-                        label for="retention" { "Keep prompts for (days)" }
-                        input id="retention" name="retention_days" type="number" min="1" step="1"
-                            value=[settings.retention_days] placeholder="forever";
-                    }
+                div class="field" {
+                    label for="api-key" { "API key" }
+                    input id="api-key" name="api_key" type="password" autocomplete="off"
+                        placeholder=(if settings.provider_key_set { "stored; leave empty to keep it" } else { "none" });
                 }
-                div class="switch-row" {
-                    input type="checkbox" id="pseudonymize" name="pseudonymize_people" class="switch" checked[settings.pseudonymize_people];
-                    label for="pseudonymize" {
-                        strong { "Pseudonymise people" }
-                        span class="muted" { " — names and e-mails are replaced before a request leaves and restored in the answer." }
-                    }
+                div class="field" {
+                    label for="provider-region" { "Provider region" }
+                    input id="provider-region" name="provider_region" type="text" value=(provider_region) placeholder="e.g. eu";
                 }
-            }
-            div class="form-foot" {
-                p class="form-status" id="ai-settings-status" role="status" {}
-                button type="submit" class="button primary" { "Save settings" }
             }
         }
-    };
-    Ok(shell(
-        &viewer,
-        "AI settings",
-        Nav::Settings,
-        "settings-ai",
-        body,
-    ))
+    }
+}
+
+fn privacy_section(settings: &AiSettings) -> Markup {
+    html! {
+        section class="card" aria-labelledby="privacy-title" {
+            h2 id="privacy-title" { "Region, retention and privacy" }
+            div class="grid-fields" {
+                div class="field" {
+                    label for="region" { "Workspace data region" }
+                    input id="region" name="region" type="text" value=(settings.region.clone().unwrap_or_default()) placeholder="any";
+                    p class="hint-text" { "A provider in another region is refused, never silently used." }
+                }
+                div class="field" {
+                    label for="retention" { "Keep prompts for (days)" }
+                    input id="retention" name="retention_days" type="number" min="1" step="1"
+                        value=[settings.retention_days] placeholder="forever";
+                }
+            }
+            div class="switch-row" {
+                input type="checkbox" id="pseudonymize" name="pseudonymize_people" class="switch" checked[settings.pseudonymize_people];
+                label for="pseudonymize" {
+                    strong { "Pseudonymise people" }
+                    span class="muted" { " — names and e-mails are replaced before a request leaves and restored in the answer." }
+                }
+            }
+        }
+    }
 }
 
 pub async fn integrations_page(State(state): State<AppState>, viewer: Viewer) -> PageResult {
@@ -172,7 +192,7 @@ pub async fn integrations_page(State(state): State<AppState>, viewer: Viewer) ->
                 fieldset class="field span-2 checks" {
                     legend { "Teams that see it" }
                     @for team in &teams {
-                        label class="check" { input type="checkbox" name="teams" value=(team.name); " " (team.name) }
+                        (check_box("teams", &team.name, false, html! { (team.name) }))
                     }
                 }
                 p class="form-error span-2" id="add-integration-error" role="alert" {}
@@ -221,21 +241,16 @@ fn integration_card(
                     fieldset class="checks" {
                         legend { "Teams" }
                         @for team in teams {
-                            label class="check" {
-                                input type="checkbox" name="teams" value=(team.name)
-                                    checked[granted.is_some_and(|g| g.teams.contains(&team.name))];
-                                " " (team.name)
-                            }
+                            @let checked = granted.is_some_and(|g| g.teams.contains(&team.name));
+                            (check_box("teams", &team.name, checked, html! { (team.name) }))
                         }
                     }
                     fieldset class="checks" {
                         legend { "People" }
                         @for user in users {
-                            label class="check" {
-                                input type="checkbox" name="users" value=(user.id)
-                                    checked[granted.is_some_and(|g| g.users.contains(&user.id))];
-                                " " (user.name) " " span class="muted" { (user.email) }
-                            }
+                            @let checked = granted.is_some_and(|g| g.users.contains(&user.id));
+                            @let label = html! { (user.name) " " span class="muted" { (user.email) } };
+                            (check_box("users", &user.id.to_string(), checked, label))
                         }
                     }
                     p class="form-status" role="status" {}
@@ -264,10 +279,27 @@ pub async fn people_page(State(state): State<AppState>, viewer: Viewer) -> PageR
     let catalog = &state.catalog;
     let users = catalog.list_users(&viewer.principal).await?;
     let teams = catalog.list_teams(&viewer.principal).await?;
-    let name_of: HashMap<i64, &UserView> = users.iter().map(|user| (user.id, user)).collect();
-    let roles = ["admin", "editor", "viewer"];
     let body = html! {
         div class="page-head" { h1 { "Teams & people" } }
+        (members_section(&users, viewer.me.user.id))
+        (add_member_section(&teams))
+        (teams_section(&teams, &users))
+    };
+    Ok(shell(
+        &viewer,
+        "Teams & people",
+        Nav::People,
+        "settings-people",
+        body,
+    ))
+}
+
+const ROLES: [&str; 3] = ["admin", "editor", "viewer"];
+
+/// The members with their roles and teams; `me` cannot change their own role or remove
+/// themselves.
+fn members_section(users: &[UserView], me: i64) -> Markup {
+    html! {
         section class="card" aria-labelledby="members-title" {
             h2 id="members-title" { "Members" }
             div class="table-scroll" tabindex="0" role="region" aria-label="Members, scrolls sideways" {
@@ -275,21 +307,21 @@ pub async fn people_page(State(state): State<AppState>, viewer: Viewer) -> PageR
                     caption class="visually-hidden" { "Members of the workspace" }
                     thead { tr { th scope="col" { "Name" } th scope="col" { "E-mail" } th scope="col" { "Role" } th scope="col" { "Teams" } th scope="col" { span class="visually-hidden" { "Actions" } } } }
                     tbody {
-                        @for user in &users {
+                        @for user in users {
                             tr {
                                 td { (user.name) }
                                 td class="mono" { (user.email) }
                                 td {
                                     label class="visually-hidden" for={"role-" (user.id)} { "Role of " (user.email) }
-                                    select id={"role-" (user.id)} class="compact" data-user-role=(user.id) disabled[user.id == viewer.me.user.id] {
-                                        @for role in roles {
+                                    select id={"role-" (user.id)} class="compact" data-user-role=(user.id) disabled[user.id == me] {
+                                        @for role in ROLES {
                                             option value=(role) selected[user.role.as_str() == role] { (role) }
                                         }
                                     }
                                 }
                                 td { @for team in &user.teams { span class="team" { (team) } } }
                                 td class="right" {
-                                    @if user.id != viewer.me.user.id {
+                                    @if user.id != me {
                                         button type="button" class="button subtle small danger" data-delete-user=(user.id) data-email=(user.email)
                                             aria-label={"Remove " (user.email)} { "Remove" }
                                     }
@@ -300,6 +332,11 @@ pub async fn people_page(State(state): State<AppState>, viewer: Viewer) -> PageR
                 }
             }
         }
+    }
+}
+
+fn add_member_section(teams: &[TeamView]) -> Markup {
+    html! {
         section class="card" aria-labelledby="add-member-title" {
             h2 id="add-member-title" { "Add a member" }
             form id="add-member" class="grid-fields" {
@@ -307,7 +344,7 @@ pub async fn people_page(State(state): State<AppState>, viewer: Viewer) -> PageR
                 div class="field" { label for="m-name" { "Name" } input id="m-name" name="name" type="text"; }
                 div class="field" {
                     label for="m-role" { "Role" }
-                    select id="m-role" name="role" { @for role in roles { option value=(role) selected[role == "viewer"] { (role) } } }
+                    select id="m-role" name="role" { @for role in ROLES { option value=(role) selected[role == "viewer"] { (role) } } }
                 }
                 div class="field" {
                     label for="m-password" { "Password " span class="muted" { "(empty: one is generated)" } }
@@ -315,17 +352,24 @@ pub async fn people_page(State(state): State<AppState>, viewer: Viewer) -> PageR
                 }
                 fieldset class="field span-2 checks" {
                     legend { "Teams" }
-                    @for team in &teams { label class="check" { input type="checkbox" name="teams" value=(team.name); " " (team.name) } }
+                    @for team in teams { (check_box("teams", &team.name, false, html! { (team.name) })) }
                 }
                 p class="form-status span-2" id="add-member-status" role="status" {}
                 div class="span-2" { button type="submit" class="button primary" { "Add member" } }
             }
         }
+    }
+}
+
+/// The teams with their members, who can be removed and added, and a form for a new team.
+fn teams_section(teams: &[TeamView], users: &[UserView]) -> Markup {
+    let name_of: HashMap<i64, &UserView> = users.iter().map(|user| (user.id, user)).collect();
+    html! {
         section class="card" aria-labelledby="teams-title" {
             h2 id="teams-title" { "Teams" }
             @if teams.is_empty() { (empty("No teams yet.")) }
             ul class="team-list" {
-                @for team in &teams {
+                @for team in teams {
                     li class="team-row" {
                         h3 class="team-name" { (team.name) }
                         ul class="chips" aria-label={"Members of " (team.name)} {
@@ -356,14 +400,7 @@ pub async fn people_page(State(state): State<AppState>, viewer: Viewer) -> PageR
                 button type="submit" class="button small" { "Create team" }
             }
         }
-    };
-    Ok(shell(
-        &viewer,
-        "Teams & people",
-        Nav::People,
-        "settings-people",
-        body,
-    ))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -483,6 +520,13 @@ pub async fn egress_page(State(state): State<AppState>, viewer: Viewer) -> PageR
         "settings-egress",
         body,
     ))
+}
+
+/// A labelled checkbox of a form's `name` list.
+fn check_box(name: &str, value: &str, checked: bool, label: Markup) -> Markup {
+    html! {
+        label class="check" { input type="checkbox" name=(name) value=(value) checked[checked]; " " (label) }
+    }
 }
 
 /// A sync's outcome in words: the counts, or the error.

@@ -81,12 +81,7 @@ struct Demo {
 }
 
 async fn demo(app: &TestApp) -> Demo {
-    let seed = app
-        .catalog
-        .seed_demo()
-        .await
-        .unwrap()
-        .expect("a fresh demo");
+    let seed = app.seed_demo().await;
     let member = |email: &str| {
         let person = seed
             .people
@@ -103,27 +98,7 @@ async fn demo(app: &TestApp) -> Demo {
         "viewer@acme.example",
     ] {
         let (email, password) = member(email);
-        let user = app
-            .catalog
-            .store()
-            .user_by_email(seed.workspace, &email)
-            .await
-            .unwrap()
-            .unwrap();
-        let token = app
-            .catalog
-            .issue_token(seed.workspace, user.id, None)
-            .await
-            .unwrap()
-            .token
-            .unwrap();
-        people.push(Member {
-            id: user.id.0,
-            email,
-            password,
-            token,
-            workspace: seed.workspace,
-        });
+        people.push(app.demo_member(seed.workspace, &email, password).await);
     }
     let viewer = people.pop().unwrap();
     let editor = people.pop().unwrap();
@@ -438,9 +413,7 @@ async fn stand_in() -> (String, StandIn) {
     let app = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(stand_in.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    let base = format!("{}/v1", common::serve_stand_in(app).await);
     (base, stand_in)
 }
 

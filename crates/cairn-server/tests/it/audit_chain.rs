@@ -8,7 +8,7 @@ use crate::common;
 
 use cairn_catalog::Role;
 use common::{Member, TestApp};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -25,15 +25,8 @@ async fn admin_with_actions(app: &TestApp, count: usize) -> Member {
         .member(workspace, "admin@audited.example", Role::Admin, &["data"])
         .await;
     for turn in 0..count {
-        let (status, body) = app
-            .call(
-                &admin,
-                Method::PUT,
-                "/api/v1/settings/ai",
-                Some(json!({"run_sql_enabled": turn % 2 == 0})),
-            )
+        app.put_ai_settings(&admin, json!({"run_sql_enabled": turn % 2 == 0}))
             .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
     }
     admin
 }
@@ -196,15 +189,8 @@ async fn deleting_then_appending_is_detected_and_numbers_are_never_reused(app: T
     let last = *before.last().unwrap();
     execute(&app, &format!("DELETE FROM audit_log WHERE seq = {last}")).await;
     // The next action chains on what is left but takes a new number.
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            "/api/v1/settings/ai",
-            Some(json!({"run_sql_enabled": true})),
-        )
+    app.put_ai_settings(&admin, json!({"run_sql_enabled": true}))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let after = seqs(&app, &admin).await;
     assert_eq!(*after.last().unwrap(), last + 1, "{after:?}");
     assert!(!after.contains(&last));

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use axum::Json;
 use cairn_catalog::Role;
 use common::TestApp;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 on_both_backends!(the_preview_is_the_first_request_byte_for_byte_and_sends_nothing);
@@ -31,9 +31,7 @@ async fn stand_in() -> (String, Arc<Mutex<Vec<Vec<u8>>>>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    let base = format!("{}/v1", common::serve_stand_in(app).await);
     (base, seen)
 }
 
@@ -78,15 +76,11 @@ async fn the_preview_is_the_first_request_byte_for_byte_and_sends_nothing(app: T
     assert!(builtin["body"].is_null(), "{builtin}");
 
     let (base, seen) = stand_in().await;
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            "/api/v1/settings/ai",
-            Some(json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.put_ai_settings(
+        &admin,
+        json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),
+    )
+    .await;
     let before = ledger(&app, &admin).await;
 
     for member in [&viewer, &admin] {

@@ -62,18 +62,12 @@ async fn a_person_deleted_mid_question_leaves_no_words_on_the_ledger(app: TestAp
     let router = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(holding.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.ok() });
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            "/api/v1/settings/ai",
-            Some(json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let base = format!("{}/v1", common::serve_stand_in(router).await);
+    app.put_ai_settings(
+        &admin,
+        json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),
+    )
+    .await;
 
     const WORDS: &str = "my-private-words-7f3a";
     let asking = {

@@ -65,24 +65,13 @@ async fn a_database_lost_mid_sync_fails_that_sync_and_leaves_the_catalog_as_it_w
     let admin = app
         .member(workspace, "admin@acme.test", Role::Admin, &[])
         .await;
-    let (status, body) = app
-        .post(
+    let integration = app
+        .connect_and_sync(
             &admin,
-            "/api/v1/integrations",
             json!({"name": "warehouse", "kind": "postgres", "connection": warehouse.url(&db),
                 "teams": ["analytics"]}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let integration = body["id"].as_i64().unwrap();
-    let (status, body) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{integration}/sync"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let before = snapshot(&app, integration).await;
     assert!(before.0.len() > 1000, "the first sync stored the warehouse");
 
@@ -176,14 +165,7 @@ async fn a_database_lost_mid_sync_fails_that_sync_and_leaves_the_catalog_as_it_w
     tokio::task::spawn_blocking(move || restarted.start_again().expect("the warehouse starts"))
         .await
         .unwrap();
-    let (status, body) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{integration}/sync"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = app.sync(&admin, integration).await;
     assert!(body["added"].as_u64().unwrap() >= 1, "{body}");
     assert!(body["removed"].as_u64().unwrap() >= 1, "{body}");
 }

@@ -266,12 +266,7 @@ async fn the_demo_warehouse_stays_allowed_and_is_unreachable_for_callers() {
     else {
         return;
     };
-    let seed = app
-        .catalog
-        .seed_demo()
-        .await
-        .expect("demo")
-        .expect("new demo");
+    let seed = app.seed_demo().await;
     let admin = app
         .member(
             seed.workspace,

@@ -45,14 +45,6 @@ async fn integration(app: &TestApp, admin: &Member, name: &str, kind: &str, url:
     body["id"].as_i64().unwrap()
 }
 
-async fn sync(app: &TestApp, admin: &Member, id: i64) -> Value {
-    let (status, body) = app
-        .post(admin, &format!("/api/v1/integrations/{id}/sync"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
 async fn find(app: &TestApp, member: &Member, query: &str) -> Vec<Value> {
     let (status, body) = app
         .get(member, &format!("/api/v1/resources?limit=200&{query}"))
@@ -78,7 +70,7 @@ async fn postgres_sync_is_idempotent_reports_changes_and_keeps_peoples_edits(app
         .url(&db)
         .replace("postgres@", &format!("postgres:{PASSWORD_CANARY}@"));
     let id = integration(&app, &admin, "shop", "postgres", &url).await;
-    let first = sync(&app, &admin, id).await;
+    let first = app.sync(&admin, id).await;
     // database + schema + 2 tables + 1 view + 3 + 3 + 3 columns
     assert_eq!(
         (
@@ -90,7 +82,7 @@ async fn postgres_sync_is_idempotent_reports_changes_and_keeps_peoples_edits(app
         "{first}"
     );
     assert_eq!(first["added"], 14, "{first}");
-    let again = sync(&app, &admin, id).await;
+    let again = app.sync(&admin, id).await;
     assert_eq!(
         (
             again["added"].as_u64(),
@@ -206,7 +198,7 @@ async fn postgres_sync_is_idempotent_reports_changes_and_keeps_peoples_edits(app
              DROP VIEW big_orders;",
         )
         .unwrap();
-    let changed = sync(&app, &admin, id).await;
+    let changed = app.sync(&admin, id).await;
     // added: full_name, placed_at; removed: name, the view and its 3 columns; changed: customers' comment
     assert_eq!(
         (
@@ -413,7 +405,7 @@ async fn sqlite_chinook_and_dbt_docs_arrive(app: TestApp) {
         &format!("sqlite://{}", file.display()),
     )
     .await;
-    let counts = sync(&app, &admin, id).await;
+    let counts = app.sync(&admin, id).await;
     assert_eq!(counts["tables"], 11, "{counts}");
     assert_eq!(counts["columns"], 64, "{counts}");
     assert_eq!(
@@ -473,7 +465,7 @@ async fn sqlite_chinook_and_dbt_docs_arrive(app: TestApp) {
     }
     server.psql(&db, ddl.as_str()).unwrap();
     let warehouse = integration(&app, &admin, "jaffle", "postgres", &server.url(&db)).await;
-    sync(&app, &admin, warehouse).await;
+    app.sync(&admin, warehouse).await;
     let (status, imported) = app
         .post(
             &admin,
@@ -501,7 +493,7 @@ async fn sqlite_chinook_and_dbt_docs_arrive(app: TestApp) {
         );
     }
     // A re-sync keeps dbt's docs; a malformed manifest is refused and changes nothing.
-    sync(&app, &admin, warehouse).await;
+    app.sync(&admin, warehouse).await;
     let (name, description) = &models[0];
     let found = find(&app, &admin, &format!("q={name}&kind=table")).await;
     assert_eq!(
@@ -564,7 +556,7 @@ async fn mariadb_sakila_crawls_through_the_api() {
         .parse()
         .unwrap();
     let id = integration(&app, &admin, "sakila", "mysql", &url).await;
-    let counts = sync(&app, &admin, id).await;
+    let counts = app.sync(&admin, id).await;
     assert_eq!(
         counts["tables"].as_u64().unwrap() as usize,
         tables,

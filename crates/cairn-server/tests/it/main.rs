@@ -25,6 +25,7 @@ mod mcp;
 mod noninterference;
 mod outage;
 mod parameters;
+mod path_ids;
 mod prompt_erasure;
 mod provider_egress;
 mod pseudonyms;

@@ -390,23 +390,7 @@ async fn wide_tables_come_in_pages_within_the_budget(app: TestApp) {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("wide.sqlite");
     wide_database(&file).await;
-    let (status, body) = app
-        .post(
-            &admin,
-            "/api/v1/integrations",
-            json!({"name": "lake", "kind": "sqlite", "connection": format!("sqlite://{}", file.display()), "teams": ["data"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let integration = body["id"].as_i64().expect("id");
-    let (status, body) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{integration}/sync"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.connect_and_sync(&admin, json!({"name": "lake", "kind": "sqlite", "connection": format!("sqlite://{}", file.display()), "teams": ["data"]})).await;
     let (found, _) = answer_of(
         &call(
             &app,
@@ -537,31 +521,6 @@ on_both_backends!(
     wide_tables_come_in_pages_within_the_budget
 );
 
-/// A demo person's member record, with a fresh API token.
-async fn demo_member(app: &TestApp, workspace: cairn_catalog::WorkspaceId, email: &str) -> Member {
-    let user = app
-        .catalog
-        .store()
-        .user_by_email(workspace, email)
-        .await
-        .expect("store")
-        .expect("demo person");
-    let token = app
-        .catalog
-        .issue_token(workspace, user.id, None)
-        .await
-        .expect("token")
-        .token
-        .expect("secret");
-    Member {
-        id: user.id.0,
-        email: email.to_string(),
-        password: String::new(),
-        token,
-        workspace,
-    }
-}
-
 /// join_path and lineage answer as the assistant's tools do (the catalog's own services, with
 /// the caller's rights), cards carry table-level keys, and every call is audited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -569,14 +528,13 @@ async fn relations_are_the_catalogs_and_every_call_is_audited() {
     let Some(app) = common::spawn_app(common::Backend::Sqlite).await else {
         return;
     };
-    let seed = app
-        .catalog
-        .seed_demo()
-        .await
-        .expect("seed")
-        .expect("a fresh demo");
-    let admin = demo_member(&app, seed.workspace, "admin@acme.example").await;
-    let viewer = demo_member(&app, seed.workspace, "viewer@acme.example").await;
+    let seed = app.seed_demo().await;
+    let admin = app
+        .demo_member(seed.workspace, "admin@acme.example", String::new())
+        .await;
+    let viewer = app
+        .demo_member(seed.workspace, "viewer@acme.example", String::new())
+        .await;
     let table = |name: &'static str| {
         let app = &app;
         let admin = &admin;

@@ -182,9 +182,7 @@ async fn stand_in() -> (String, StandIn) {
     let app = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(stand_in.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    let base = format!("{}/v1", common::serve_stand_in(app).await);
     (base, stand_in)
 }
 
@@ -206,30 +204,18 @@ async fn phase(kind: &str, url: &str) -> Phase {
         .member(workspace, "admin@probe.example", Role::Admin, &["data"])
         .await;
     let (base, recorder) = stand_in().await;
-    put_settings(
-        &app,
+    app.put_ai_settings(
         &admin,
         json!({"run_sql_enabled": true,
         "provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),
     )
     .await;
-    let (status, body) = app
-        .post(
+    let integration = app
+        .connect_and_sync(
             &admin,
-            "/api/v1/integrations",
             json!({"name": "shop", "kind": kind, "connection": url, "teams": ["data"]}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let integration = body["id"].as_i64().unwrap();
-    let (status, body) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{integration}/sync"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = app
         .call(
             &admin,
@@ -261,11 +247,11 @@ async fn phase(kind: &str, url: &str) -> Phase {
 
     // A thread the built-in assistant answers first, stating rows; then the workspace connects
     // a model and the thread goes on. The model hears the question, not the rows.
-    put_settings(&app, &admin, json!({"provider": {"kind": "builtin"}})).await;
+    app.put_ai_settings(&admin, json!({"provider": {"kind": "builtin"}}))
+        .await;
     let offline = ask(&app, &admin, "list the customers").await;
     assert_eq!(offline["provider"], "builtin", "{offline}");
-    put_settings(
-        &app,
+    app.put_ai_settings(
         &admin,
         json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),
     )
@@ -286,13 +272,6 @@ async fn phase(kind: &str, url: &str) -> Phase {
         thread_bodies,
         offline_answer: offline["answer"].as_str().unwrap_or_default().to_string(),
     }
-}
-
-async fn put_settings(app: &TestApp, admin: &Member, settings: Value) {
-    let (status, body) = app
-        .call(admin, Method::PUT, "/api/v1/settings/ai", Some(settings))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 async fn ask(app: &TestApp, member: &Member, question: &str) -> Value {

@@ -45,9 +45,7 @@ async fn stand_in() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    let base = format!("{}/v1", common::serve_stand_in(app).await);
     (base, seen)
 }
 
@@ -66,15 +64,11 @@ async fn setup(
         .member(workspace, "asker@erasable.example", Role::Viewer, &["data"])
         .await;
     let (base, seen) = stand_in().await;
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            "/api/v1/settings/ai",
-            Some(json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.put_ai_settings(
+        &admin,
+        json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),
+    )
+    .await;
     (admin, asker, seen)
 }
 
@@ -88,39 +82,9 @@ async fn ask(app: &TestApp, member: &Member, question: &str, thread: Option<i64>
     answer
 }
 
-/// Every table and column of the store (as `(table, column)`).
+/// Every table and column of the store (as `(table, column)`), the ledger's among them.
 async fn columns(app: &TestApp) -> Vec<(String, String)> {
-    let pool = app.catalog.store().pool();
-    let mut found = Vec::new();
-    if app.database_url.starts_with("sqlite:") {
-        let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'")
-            .fetch_all(pool)
-            .await
-            .unwrap();
-        for table in tables {
-            let table: String = table.get(0);
-            let names = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT name FROM pragma_table_info('{table}')"
-            )))
-            .fetch_all(pool)
-            .await
-            .unwrap();
-            for name in names {
-                found.push((table.clone(), name.get::<String, _>(0)));
-            }
-        }
-    } else {
-        let rows = sqlx::query(
-            "SELECT table_name::text, column_name::text FROM information_schema.columns
-             WHERE table_schema = current_schema()",
-        )
-        .fetch_all(pool)
-        .await
-        .unwrap();
-        for row in rows {
-            found.push((row.get(0), row.get(1)));
-        }
-    }
+    let found = app.store_columns().await;
     assert!(
         found.iter().any(|(table, _)| table == "egress_ledger"),
         "{found:?}"

@@ -81,9 +81,7 @@ async fn stand_in() -> (String, StandIn) {
         .route("/v1/chat/completions", axum::routing::post(completions))
         .route("/v2/chat/completions", axum::routing::post(completions))
         .with_state(stand_in.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    let origin = common::serve_stand_in(app).await;
     (origin, stand_in)
 }
 

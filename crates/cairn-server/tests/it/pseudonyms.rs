@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::State;
 use cairn_catalog::{NewUser, Role, UserId};
 use common::{Member, TestApp};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// Records every request and answers by repeating every placeholder-shaped word it was sent,
@@ -50,9 +50,7 @@ async fn parrot() -> (String, Parrot) {
     let app = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(parrot.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    let base = format!("{}/v1", common::serve_stand_in(app).await);
     (base, parrot)
 }
 
@@ -206,16 +204,12 @@ async fn no_known_person_reaches_the_model_and_answers_restore_only_visible_peop
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (base, parrot) = parrot().await;
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            "/api/v1/settings/ai",
-            Some(json!({"pseudonymize_people": true,
-            "provider": {"kind": "openai", "base_url": base, "model": "stand-in"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.put_ai_settings(
+        &admin,
+        json!({"pseudonymize_people": true,
+            "provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),
+    )
+    .await;
 
     let first = ask(
         &app,

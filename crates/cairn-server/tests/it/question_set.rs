@@ -343,35 +343,10 @@ async fn enable_sql(app: &TestApp, admin: &Member, integration: i64) {
 }
 
 async fn demo(app: &TestApp) -> Dataset {
-    let seed = app
-        .catalog
-        .seed_demo()
-        .await
-        .unwrap()
-        .expect("a fresh demo");
+    let seed = app.seed_demo().await;
     let mut members = Vec::new();
     for email in ["admin@acme.example", "viewer@acme.example"] {
-        let user = app
-            .catalog
-            .store()
-            .user_by_email(seed.workspace, email)
-            .await
-            .unwrap()
-            .unwrap();
-        let token = app
-            .catalog
-            .issue_token(seed.workspace, user.id, None)
-            .await
-            .unwrap()
-            .token
-            .unwrap();
-        members.push(Member {
-            id: user.id.0,
-            email: email.to_string(),
-            password: String::new(),
-            token,
-            workspace: seed.workspace,
-        });
+        members.push(app.demo_member(seed.workspace, email, String::new()).await);
     }
     let viewer = members.pop();
     let admin = members.pop().unwrap();
@@ -395,23 +370,12 @@ async fn warehouse(app: &TestApp, workspace: &str, name: &str, kind: &str, url: 
             &["analytics"],
         )
         .await;
-    let (status, created) = app
-        .post(
+    let integration = app
+        .connect_and_sync(
             &admin,
-            "/api/v1/integrations",
             json!({"name": name, "kind": kind, "connection": url, "teams": ["analytics"]}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let integration = created["id"].as_i64().unwrap();
-    let (status, synced) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{integration}/sync"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{synced}");
     enable_sql(app, &admin, integration).await;
     Dataset {
         admin,

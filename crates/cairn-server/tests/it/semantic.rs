@@ -23,7 +23,6 @@ fn with_model(model: PathBuf) -> impl FnOnce(&mut CatalogConfig) {
 }
 
 async fn demo_member(app: &TestApp, email: &str) -> Member {
-    let seed = app.catalog.store();
     let workspace = app
         .catalog
         .store()
@@ -32,25 +31,7 @@ async fn demo_member(app: &TestApp, email: &str) -> Member {
         .unwrap()
         .expect("demo workspace")
         .id;
-    let user = seed
-        .user_by_email(workspace, email)
-        .await
-        .unwrap()
-        .expect("demo user");
-    let token = app
-        .catalog
-        .issue_token(workspace, user.id, None)
-        .await
-        .unwrap()
-        .token
-        .unwrap();
-    Member {
-        id: user.id.0,
-        email: email.to_string(),
-        password: String::new(),
-        token,
-        workspace,
-    }
+    app.demo_member(workspace, email, String::new()).await
 }
 
 async fn search(app: &TestApp, member: &Member, q: &str) -> (Vec<String>, serde_json::Value) {
@@ -82,11 +63,7 @@ async fn search_finds_tables_by_meaning_within_what_the_member_may_see() {
         return;
     };
     assert!(app.catalog.semantic_enabled());
-    app.catalog
-        .seed_demo()
-        .await
-        .unwrap()
-        .expect("a fresh demo");
+    app.seed_demo().await;
     app.catalog.follow_changes().await.unwrap();
     app.catalog.embed_pending().await.unwrap();
     assert!(

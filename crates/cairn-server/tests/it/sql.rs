@@ -40,19 +40,7 @@ async fn setup(app: &TestApp) -> Option<Setup> {
              INSERT INTO salaries VALUES ('ada', 123456);",
         )
         .ok()?;
-    let (status, body) = app
-        .post(&admin, "/api/v1/integrations", json!({"name": "shop", "kind": "postgres", "connection": server.url(&db), "teams": ["sales", "hr"]}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let integration = body["id"].as_i64().unwrap();
-    let (status, body) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{integration}/sync"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let integration = app.connect_and_sync(&admin, json!({"name": "shop", "kind": "postgres", "connection": server.url(&db), "teams": ["sales", "hr"]})).await;
     // salaries belong to hr only.
     let (_, found) = app
         .get(&admin, "/api/v1/resources?q=salaries&kind=table")
@@ -126,15 +114,8 @@ async fn run_sql_is_gated_twice_guarded_and_audited(app: TestApp) {
         .0,
         StatusCode::FORBIDDEN
     );
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            "/api/v1/settings/ai",
-            Some(json!({"run_sql_enabled": true})),
-        )
+    app.put_ai_settings(&admin, json!({"run_sql_enabled": true}))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     // On, but no permission yet: still refused, naming the permission.
     let (status, body) = sql(&app, &analyst, integration, count).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

@@ -58,19 +58,7 @@ async fn setup(app: &TestApp, kind: &str, connection: &str) -> Setup {
     let analyst = app
         .member(workspace, "analyst@acme.test", Role::Viewer, &["sales"])
         .await;
-    let (status, body) = app
-        .post(&admin, "/api/v1/integrations", json!({"name": "shop", "kind": kind, "connection": connection, "teams": ["sales", "hr"]}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let integration = body["id"].as_i64().unwrap();
-    let (status, body) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{integration}/sync"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let integration = app.connect_and_sync(&admin, json!({"name": "shop", "kind": kind, "connection": connection, "teams": ["sales", "hr"]})).await;
     let salaries = resource_named(app, &admin, "table", "salaries").await;
     let orders = resource_named(app, &admin, "table", "orders").await;
     let note = orders["columns"]
@@ -91,15 +79,8 @@ async fn setup(app: &TestApp, kind: &str, connection: &str) -> Setup {
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            "/api/v1/settings/ai",
-            Some(json!({"run_sql_enabled": true})),
-        )
+    app.put_ai_settings(&admin, json!({"run_sql_enabled": true}))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = app
         .call(
             &admin,

@@ -45,14 +45,6 @@ async fn create_integration(app: &TestApp, admin: &Member, url: &str) -> i64 {
     body["id"].as_i64().unwrap()
 }
 
-async fn sync(app: &TestApp, admin: &Member, id: i64) -> Value {
-    let (status, body) = app
-        .post(admin, &format!("/api/v1/integrations/{id}/sync"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
 fn counts(view: &Value) -> (u64, u64, u64) {
     (
         view["added"].as_u64().unwrap(),
@@ -129,7 +121,7 @@ async fn a_large_crawl_is_stored_whole_and_a_resync_writes_only_the_difference(a
         )
         .unwrap();
     let id = create_integration(&app, &admin, &server.url(&db)).await;
-    let first = sync(&app, &admin, id).await;
+    let first = app.sync(&admin, id).await;
     let columns = TABLES as u64 * 2 + TABLES as u64 / 10;
     assert_eq!(first["tables"], TABLES as u64, "{first}");
     // the database, the schema, the tables and their columns
@@ -160,7 +152,7 @@ async fn a_large_crawl_is_stored_whole_and_a_resync_writes_only_the_difference(a
         format!("{schema}.t{}.id", TABLES - 1)
     );
 
-    let again = sync(&app, &admin, id).await;
+    let again = app.sync(&admin, id).await;
     assert_eq!(counts(&again), (0, 0, 0), "an unchanged database: {again}");
 
     // One comment, one foreign key dropped and one added, one table replaced by a view of
@@ -175,7 +167,7 @@ async fn a_large_crawl_is_stored_whole_and_a_resync_writes_only_the_difference(a
              CREATE VIEW t7 AS SELECT id FROM t8;",
         )
         .unwrap();
-    let changed = sync(&app, &admin, id).await;
+    let changed = app.sync(&admin, id).await;
     // added: t31.prev_id and the view t7; changed: t3.v's comment and t7.id (now under the
     // view); removed: t20.prev_id, the table t7 and its column v.
     assert_eq!(counts(&changed), (2, 2, 3), "{changed}");
@@ -210,7 +202,7 @@ async fn a_large_crawl_is_stored_whole_and_a_resync_writes_only_the_difference(a
         .await
         .expect("t7.id stays");
     assert_eq!(moved["parent_id"], view["id"], "{moved}");
-    assert_eq!(counts(&sync(&app, &admin, id).await), (0, 0, 0));
+    assert_eq!(counts(&app.sync(&admin, id).await), (0, 0, 0));
 }
 
 async fn a_background_sync_reports_its_phase_counts_and_end(app: TestApp) {
@@ -386,7 +378,7 @@ async fn another_node_indexes_a_sync_from_the_feed(app: TestApp) {
         )
         .unwrap();
     let id = create_integration(&app, &admin, &server.url(&db)).await;
-    sync(&app, &admin, id).await;
+    app.sync(&admin, id).await;
     let schema = format!("wh.{db}.public");
     let ledger = resource_at(&app, &viewer, "table", &format!("{schema}.ledger"))
         .await
@@ -431,7 +423,7 @@ async fn another_node_indexes_a_sync_from_the_feed(app: TestApp) {
             "DROP TABLE refunds; CREATE TABLE invoices (id int PRIMARY KEY);",
         )
         .unwrap();
-    let again = sync(&app, &admin, id).await;
+    let again = app.sync(&admin, id).await;
     assert_eq!(counts(&again), (2, 0, 2), "{again}");
     other.follow_changes().await.unwrap();
     assert_eq!(

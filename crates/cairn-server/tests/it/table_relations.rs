@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{Backend, Member};
+use common::Backend;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -15,35 +15,10 @@ async fn tables_show_their_relations_to_visible_tables() {
     let Some(app) = common::spawn_app(Backend::Sqlite).await else {
         return;
     };
-    let seed = app
-        .catalog
-        .seed_demo()
-        .await
-        .unwrap()
-        .expect("a fresh demo");
+    let seed = app.seed_demo().await;
     let mut members = Vec::new();
     for email in ["admin@acme.example", "viewer@acme.example"] {
-        let user = app
-            .catalog
-            .store()
-            .user_by_email(seed.workspace, email)
-            .await
-            .unwrap()
-            .unwrap();
-        let token = app
-            .catalog
-            .issue_token(seed.workspace, user.id, None)
-            .await
-            .unwrap()
-            .token
-            .unwrap();
-        members.push(Member {
-            id: user.id.0,
-            email: email.to_string(),
-            password: String::new(),
-            token,
-            workspace: seed.workspace,
-        });
+        members.push(app.demo_member(seed.workspace, email, String::new()).await);
     }
     let (admin, viewer) = (&members[0], &members[1]);
     let relations = |body: &Value| -> Vec<Relation> {

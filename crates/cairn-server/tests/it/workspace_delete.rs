@@ -11,42 +11,6 @@ use sqlx::Row;
 
 on_both_backends!(a_deleted_workspace_leaves_no_row_and_its_neighbour_is_untouched);
 
-/// Every `(table, column)` of the store.
-async fn columns(app: &TestApp) -> Vec<(String, String)> {
-    let pool = app.catalog.store().pool();
-    let mut found = Vec::new();
-    if app.database_url.starts_with("sqlite:") {
-        let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'")
-            .fetch_all(pool)
-            .await
-            .unwrap();
-        for table in tables {
-            let table: String = table.get(0);
-            let names = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT name FROM pragma_table_info('{table}')"
-            )))
-            .fetch_all(pool)
-            .await
-            .unwrap();
-            for name in names {
-                found.push((table.clone(), name.get::<String, _>(0)));
-            }
-        }
-    } else {
-        let rows = sqlx::query(
-            "SELECT table_name::text, column_name::text FROM information_schema.columns
-             WHERE table_schema = current_schema()",
-        )
-        .fetch_all(pool)
-        .await
-        .unwrap();
-        for row in rows {
-            found.push((row.get(0), row.get(1)));
-        }
-    }
-    found
-}
-
 async fn count(app: &TestApp, sql: String, bind: String) -> i64 {
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(bind)
@@ -60,7 +24,7 @@ async fn count(app: &TestApp, sql: String, bind: String) -> i64 {
 /// any of `words` (its e-mails, its secret) still appears, in any column.
 async fn traces(app: &TestApp, workspace: i64, words: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
-    for (table, column) in columns(app).await {
+    for (table, column) in app.store_columns().await {
         let is_id = column == "workspace_id" || (table == "workspaces" && column == "id");
         if is_id {
             let rows = count(

@@ -6,6 +6,7 @@ use std::time::Duration;
 use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role, SignInLimits, WorkspaceId};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use sqlx::Row;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -233,6 +234,106 @@ impl TestApp {
         self.call(member, Method::PATCH, path, Some(body)).await
     }
 
+    /// Connects an integration (`input` as the API takes it) and syncs it once, as `admin`; its
+    /// id.
+    pub async fn connect_and_sync(&self, admin: &Member, input: Value) -> i64 {
+        let (status, body) = self.post(admin, "/api/v1/integrations", input).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let integration = body["id"].as_i64().expect("the integration's id");
+        self.sync(admin, integration).await;
+        integration
+    }
+
+    /// Syncs an integration now, as `admin`: the sync's counts.
+    pub async fn sync(&self, admin: &Member, integration: i64) -> Value {
+        let path = format!("/api/v1/integrations/{integration}/sync");
+        let (status, body) = self.post(admin, &path, serde_json::json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// A member of the demo workspace by address, with a new API token; `password` is what the
+    /// demo gave them, when a test signs in.
+    pub async fn demo_member(
+        &self,
+        workspace: WorkspaceId,
+        email: &str,
+        password: String,
+    ) -> Member {
+        let user = self
+            .catalog
+            .store()
+            .user_by_email(workspace, email)
+            .await
+            .unwrap()
+            .expect("a demo member");
+        let token = self
+            .catalog
+            .issue_token(workspace, user.id, None)
+            .await
+            .unwrap()
+            .token
+            .unwrap();
+        Member {
+            id: user.id.0,
+            email: email.to_string(),
+            password,
+            token,
+            workspace,
+        }
+    }
+
+    /// Every `(table, column)` of the store.
+    pub async fn store_columns(&self) -> Vec<(String, String)> {
+        let pool = self.catalog.store().pool();
+        let mut found = Vec::new();
+        if self.database_url.starts_with("sqlite:") {
+            let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .fetch_all(pool)
+                .await
+                .unwrap();
+            for table in tables {
+                let table: String = table.get(0);
+                let names = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT name FROM pragma_table_info('{table}')"
+                )))
+                .fetch_all(pool)
+                .await
+                .unwrap();
+                for name in names {
+                    found.push((table.clone(), name.get::<String, _>(0)));
+                }
+            }
+        } else {
+            let rows = sqlx::query(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns
+                 WHERE table_schema = current_schema()",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            for row in rows {
+                found.push((row.get(0), row.get(1)));
+            }
+        }
+        found
+    }
+
+    /// Changes the workspace's AI settings as `admin`: the settings now.
+    pub async fn put_ai_settings(&self, admin: &Member, settings: Value) -> Value {
+        let (status, body) = self
+            .call(admin, Method::PUT, "/api/v1/settings/ai", Some(settings))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Seeds the demo workspace, `acme`, into this fresh app.
+    pub async fn seed_demo(&self) -> cairn_catalog::DemoSeed {
+        let seeded = self.catalog.seed_demo().await.expect("seeding the demo");
+        seeded.expect("a fresh demo")
+    }
+
     /// Names of every resource a member finds by browsing (all pages).
     pub async fn browse_names(&self, member: &Member, query: &str) -> Vec<String> {
         let mut names = Vec::new();
@@ -271,4 +372,13 @@ pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, fiel
     if let Some(field) = field {
         assert_eq!(body["error"]["field"], field, "{body}");
     }
+}
+
+/// Serves a stand-in model provider (or any other stand-in) on a free local port: its origin,
+/// `http://127.0.0.1:PORT`.
+pub async fn serve_stand_in(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.ok() });
+    origin
 }
