@@ -1,12 +1,11 @@
 //! Crawlers for the databases Cairn catalogs: PostgreSQL, MySQL/MariaDB and SQLite, plus the
-//! dbt manifest importer and the demo database.
+//! dbt manifest importer.
 //!
 //! [`crawl`] connects with the engine's real driver (read-only, 5 s connect timeout), reads the
 //! catalog in a few set-based queries and returns plain, sorted data ([`CrawledCatalog`]); the
 //! catalog crate maps it into resources.
 
 pub mod dbt;
-pub mod demo;
 mod error;
 mod model;
 mod mysql;
