@@ -29,9 +29,9 @@ use cairn_sqlguard::{Dialect, ReadOnlyQuery};
 
 use crate::{EngineKind, Redactor};
 
-/// The PostgreSQL `search_path` every session that runs user SQL is pinned to. The guard's
-/// catalog resolves unqualified names in this schema, exactly as the session does.
-pub const POSTGRES_SEARCH_PATH: &str = "public";
+/// The PostgreSQL `search_path` every session that runs user SQL is pinned to: the guard's
+/// resolver resolves unqualified names in this schema, exactly as the session does.
+pub use cairn_sqlguard::POSTGRES_SEARCH_PATH;
 
 /// How much a query may return and how long it may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
 use crate::scope::{CteNames, RelationRef, Resolver};
-use crate::{Catalog, Dialect, Refusal, TableRef, allowlist};
+use crate::{Dialect, Refusal, RelationResolver, TableRef, allowlist};
 
 // MySQL runs the text of `/*! … */` comments and `sqlparser`'s MySQL dialect expands them into
 // tokens too. This dialect keeps them as comments so the guard can see, and refuse, them.
@@ -40,7 +40,7 @@ const RECURSION_LIMIT: usize = 50;
 pub(crate) fn check(
     dialect: Dialect,
     sql: &str,
-    catalog: &dyn Catalog,
+    catalog: &dyn RelationResolver,
 ) -> Result<Vec<TableRef>, Refusal> {
     let mysql = MySqlKeepingComments::new();
     let sqlite = SQLiteDialect {};

@@ -1,4 +1,5 @@
-//! Shared by the guarded-query tests: the attack corpora, catalogs over the fixture databases,
+//! Shared by the guarded-query tests: the attack corpora, the production resolver over the fixture
+//! databases,
 //! and snapshots of the file system.
 
 #![allow(dead_code)]
@@ -6,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use cairn_sqlguard::{Catalog, Dialect, TableRef};
+use cairn_sqlguard::{Dialect, VisibleRelations};
 
 /// Relations of the fixture databases the caller may see. `secrets` exists but is not visible.
 pub const VISIBLE: &[&str] = &["orders", "customers", "events", "delete", "drop", "numbers"];
@@ -63,29 +64,17 @@ fn unescape(text: &str) -> String {
     out
 }
 
-/// The fixture database as its engine resolves names, limited to [`VISIBLE`].
-pub struct FixtureCatalog {
-    pub dialect: Dialect,
-    /// PostgreSQL: the schema on the search path; MySQL: the default database; SQLite: `main`.
-    pub default_schema: String,
-}
-
-impl Catalog for FixtureCatalog {
-    fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
-        let (schema_matches, name) = match self.dialect {
-            Dialect::Postgres | Dialect::Mysql => (
-                schema.is_none_or(|schema| schema == self.default_schema),
-                name.to_owned(),
-            ),
-            Dialect::Sqlite => (
-                schema.is_none_or(|schema| schema.eq_ignore_ascii_case("main")),
-                name.to_ascii_lowercase(),
-            ),
-        };
-        (schema_matches && VISIBLE.contains(&name.as_str())).then(|| TableRef {
-            schema: Some(self.default_schema.clone()),
-            name,
-        })
+/// The production resolver over the fixture database, limited to [`VISIBLE`]: `schema` is
+/// PostgreSQL's search path (`public`), MySQL's default database, SQLite's `main`.
+pub fn fixture_resolver(dialect: Dialect, schema: &str) -> VisibleRelations {
+    VisibleRelations {
+        dialect,
+        tables: VISIBLE
+            .iter()
+            .map(|name| (schema.to_owned(), (*name).to_owned()))
+            .collect(),
+        default_schema: Some(schema.to_owned()),
+        hidden_columns: Default::default(),
     }
 }
 
@@ -115,7 +104,7 @@ pub fn file_system_snapshot(extra: &[&Path]) -> BTreeSet<String> {
 pub async fn run_corpus(
     file: &str,
     dialect: Dialect,
-    catalog: &FixtureCatalog,
+    catalog: &VisibleRelations,
     url: &str,
 ) -> Vec<String> {
     let limits = cairn_connect::query::Limits::default();
