@@ -180,6 +180,11 @@ pub(crate) fn classify_sqlx_error(error: &sqlx::Error, redactor: &Redactor) -> C
     }
 }
 
+/// [`classify_sqlx_error`] with the redactor bound, for `map_err`.
+pub(crate) fn classifier(redactor: &Redactor) -> impl Fn(sqlx::Error) -> ConnectError + Copy + '_ {
+    move |error| classify_sqlx_error(&error, redactor)
+}
+
 /// Runs `connect` with [`CONNECT_TIMEOUT`], mapping errors.
 pub(crate) async fn connect_with_timeout<C, F>(
     connect: F,

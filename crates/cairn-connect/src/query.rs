@@ -26,6 +26,8 @@ mod values;
 use std::time::{Duration, Instant};
 
 use cairn_sqlguard::{Dialect, ReadOnlyQuery};
+use futures_util::TryStreamExt;
+use sqlx::{AssertSqlSafe, Column, Executor, SqlSafeStr, Statement};
 
 use crate::{EngineKind, Redactor};
 
@@ -279,6 +281,58 @@ impl Collector {
             truncated: self.truncated,
         }
     }
+}
+
+/// The loop every engine shares once its session is set up: prepares `sql` (the database parses
+/// and plans it, nothing runs) and reads its column names; to execute, prepares instead the
+/// statement `capped` wraps it in, if any (each value cut on the server before it is sent), then
+/// fetches rows one by one, rendered by `convert_row`, until the [`Collector`] stops at the row
+/// or byte limit. Every driver error goes through `failed`, which tells the engine's timeouts
+/// apart.
+async fn prepare_and_collect<DB>(
+    connection: &mut DB::Connection,
+    sql: &str,
+    limits: &Limits,
+    mode: Mode,
+    failed: impl Fn(sqlx::Error) -> QueryError,
+    capped: impl FnOnce(&DB::Statement) -> Option<String>,
+    convert_row: fn(&DB::Row) -> Vec<serde_json::Value>,
+) -> Result<Fetched, QueryError>
+where
+    DB: sqlx::Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    // One prepared statement over the extended (binary) protocol: the server refuses a second.
+    let statement = (&mut *connection)
+        .prepare(AssertSqlSafe(sql.to_owned()).into_sql_str())
+        .await
+        .map_err(&failed)?;
+    let columns = statement
+        .columns()
+        .iter()
+        .map(|column| column.name().to_owned())
+        .collect();
+    let mut collector = Collector::new(limits);
+    if mode == Mode::Describe {
+        return Ok(collector.finish(columns));
+    }
+    let statement = match capped(&statement) {
+        Some(wrapped) => (&mut *connection)
+            .prepare(AssertSqlSafe(wrapped).into_sql_str())
+            .await
+            .map_err(&failed)?,
+        None => statement,
+    };
+    {
+        let mut rows = statement.query().fetch(&mut *connection);
+        while let Some(row) = rows.try_next().await.map_err(&failed)? {
+            if !collector.push(convert_row(&row)) {
+                break;
+            }
+        }
+    }
+    Ok(collector.finish(columns))
 }
 
 /// Maps a driver error to [`QueryError`]: connection problems apart from database errors.

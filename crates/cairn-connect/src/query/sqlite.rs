@@ -3,15 +3,14 @@
 use std::str::FromStr;
 use std::time::Instant;
 
-use futures_util::TryStreamExt;
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
-use sqlx::{
-    AssertSqlSafe, Column, Connection, Executor, Row, SqlSafeStr, Statement, TypeInfo, ValueRef,
-};
+use sqlx::{Connection, Row, Statement, TypeInfo, ValueRef};
 
 use super::values::{float, hex};
-use super::{Collector, Fetched, Limits, Mode, QueryError, connect, driver_error, value_cap};
+use super::{
+    Fetched, Limits, Mode, QueryError, connect, driver_error, prepare_and_collect, value_cap,
+};
 
 /// SQLite's heap in this process at most, in bytes.
 const SQLITE_HEAP_LIMIT: &str = "201326592";
@@ -71,38 +70,19 @@ async fn fetch(
             driver_error(&error)
         }
     };
-    let statement = connection
-        .prepare(AssertSqlSafe(sql.to_owned()).into_sql_str())
-        .await
-        .map_err(failed)?;
-    let columns = statement
-        .columns()
-        .iter()
-        .map(|column| column.name().to_owned())
-        .collect();
-    let mut collector = Collector::new(limits);
-    if mode == Mode::Describe {
-        return Ok(collector.finish(columns));
-    }
-    let count = statement.columns().len();
-    let statement = if count == 0 {
-        statement
-    } else {
-        let wrapped = capped(sql, count, value_cap(limits, count));
-        connection
-            .prepare(AssertSqlSafe(wrapped).into_sql_str())
-            .await
-            .map_err(failed)?
-    };
-    {
-        let mut rows = statement.query().fetch(&mut *connection);
-        while let Some(row) = rows.try_next().await.map_err(failed)? {
-            if !collector.push(convert_row(&row)) {
-                break;
-            }
-        }
-    }
-    Ok(collector.finish(columns))
+    prepare_and_collect::<sqlx::Sqlite>(
+        connection,
+        sql,
+        limits,
+        mode,
+        failed,
+        |statement| {
+            let count = statement.columns().len();
+            (count > 0).then(|| capped(sql, count, value_cap(limits, count)))
+        },
+        convert_row,
+    )
+    .await
 }
 
 /// The statement wrapped so that each value longer than `cap` (characters of text, bytes of a
