@@ -151,11 +151,17 @@ async fn run_in(
     // the time left after connecting (and the server cancels it then); this outer bound, a
     // moment later, only guards against a server that stops answering altogether.
     let deadline = limits.timeout + DEADLINE_GRACE;
+    let job = Job {
+        sql: query.sql(),
+        limits,
+        mode,
+        started,
+    };
     let work = async {
         match expected {
-            EngineKind::Postgres => postgres::run(url, query.sql(), limits, mode, started).await,
-            EngineKind::Mysql => mysql::run(url, query.sql(), limits, mode, started).await,
-            EngineKind::Sqlite => sqlite::run(url, query.sql(), limits, mode, started).await,
+            EngineKind::Postgres => postgres::run(url, &job).await,
+            EngineKind::Mysql => mysql::run(url, &job).await,
+            EngineKind::Sqlite => sqlite::run(url, &job).await,
         }
     };
     let outcome = match tokio::time::timeout(deadline, work).await {
@@ -204,6 +210,44 @@ fn scrub(error: QueryError, redactor: &Redactor) -> QueryError {
         QueryError::Failed(message) => QueryError::Failed(redactor.scrub(&message)),
         other => other,
     }
+}
+
+/// One statement for an engine's `run`: it connects, then runs the statement within the limits
+/// less the time connecting took.
+struct Job<'a> {
+    sql: &'a str,
+    limits: &'a Limits,
+    mode: Mode,
+    started: Instant,
+}
+
+impl Job<'_> {
+    /// The limits with the time spent since the start (connecting) taken off the timeout.
+    fn limits_left(&self) -> Limits {
+        self.limits.left_after(self.started)
+    }
+}
+
+/// Every cell of a row as JSON: null for SQL NULL (or a cell that cannot be read), the others
+/// rendered by `render` from the row, the cell's index and the database's name for its type.
+fn render_row<R>(
+    row: &R,
+    render: fn(&R, usize, &str) -> serde_json::Value,
+) -> Vec<serde_json::Value>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+{
+    use sqlx::{TypeInfo, ValueRef};
+    (0..row.len())
+        .map(|index| {
+            let type_name = match row.try_get_raw(index) {
+                Ok(raw) if !raw.is_null() => raw.type_info().name().to_owned(),
+                _ => return serde_json::Value::Null,
+            };
+            render(row, index, &type_name)
+        })
+        .collect()
 }
 
 /// Rows as they are fetched, before timing is added.

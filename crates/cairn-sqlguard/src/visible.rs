@@ -22,6 +22,22 @@ pub struct VisibleRelations {
     pub hidden_columns: HashMap<(String, String), Vec<String>>,
 }
 
+impl VisibleRelations {
+    /// The tables `names` of one schema (PostgreSQL's search path, MySQL's default database,
+    /// SQLite's `main`), every column visible.
+    pub fn in_one_schema(dialect: Dialect, schema: &str, names: &[&str]) -> Self {
+        VisibleRelations {
+            dialect,
+            tables: names
+                .iter()
+                .map(|name| (schema.to_owned(), (*name).to_owned()))
+                .collect(),
+            default_schema: Some(schema.to_owned()),
+            hidden_columns: HashMap::new(),
+        }
+    }
+}
+
 impl RelationResolver for VisibleRelations {
     /// PostgreSQL: unqualified names in [`POSTGRES_SEARCH_PATH`], case-sensitive (the parser
     /// has folded unquoted names); MySQL: unqualified names in the default database, none

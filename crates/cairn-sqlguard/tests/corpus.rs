@@ -15,15 +15,7 @@ fn resolver(dialect: Dialect) -> VisibleRelations {
         Dialect::Mysql => "shop",
         Dialect::Sqlite => "main",
     };
-    VisibleRelations {
-        dialect,
-        tables: VISIBLE
-            .iter()
-            .map(|name| (schema.to_owned(), (*name).to_owned()))
-            .collect(),
-        default_schema: Some(schema.to_owned()),
-        hidden_columns: Default::default(),
-    }
+    VisibleRelations::in_one_schema(dialect, schema, VISIBLE)
 }
 
 struct Case {

@@ -5,10 +5,12 @@ use std::str::FromStr;
 
 use serde_json::Value;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
-use sqlx::{AssertSqlSafe, Connection, Executor, Row, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 
 use super::values::{float, format_date, format_time, hex, json_text, text_or_hex};
-use super::{Fetched, Limits, Mode, QueryError, connect, driver_error, prepare_and_collect};
+use super::{
+    Fetched, Job, Limits, Mode, QueryError, connect, driver_error, prepare_and_collect, render_row,
+};
 
 /// The `sql_mode` the guard's MySQL dialect parses with: backslash escapes in strings (no
 /// `NO_BACKSLASH_ESCAPES`), `"…"` as a string (no `ANSI_QUOTES`), `||` as concatenation
@@ -36,15 +38,9 @@ pub(super) async fn open_session(url: &str) -> Result<MySqlConnection, QueryErro
     Ok(connection)
 }
 
-pub(super) async fn run(
-    url: &str,
-    sql: &str,
-    limits: &Limits,
-    mode: Mode,
-    started: std::time::Instant,
-) -> Result<Fetched, QueryError> {
+pub(super) async fn run(url: &str, job: &Job<'_>) -> Result<Fetched, QueryError> {
     let mut connection = open_session(url).await?;
-    let fetched = fetch(&mut connection, sql, &limits.left_after(started), mode).await;
+    let fetched = fetch(&mut connection, job.sql, &job.limits_left(), job.mode).await;
     // Never reused; the open transaction ends with the connection.
     let _ = connection.close_hard().await;
     fetched
@@ -103,20 +99,11 @@ fn classify(error: &sqlx::Error, limits: &Limits) -> QueryError {
 }
 
 fn convert_row(row: &MySqlRow) -> Vec<Value> {
-    (0..row.len())
-        .map(|index| convert_value(row, index))
-        .collect()
+    render_row(row, convert_value)
 }
 
-fn convert_value(row: &MySqlRow, index: usize) -> Value {
-    let Ok(raw) = row.try_get_raw(index) else {
-        return Value::Null;
-    };
-    if raw.is_null() {
-        return Value::Null;
-    }
-    let type_name = raw.type_info().name().to_owned();
-    let decoded = match type_name.as_str() {
+fn convert_value(row: &MySqlRow, index: usize, type_name: &str) -> Value {
+    let decoded = match type_name {
         "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
             row.try_get_unchecked::<i64, _>(index).ok().map(Value::from)
         }

@@ -12,7 +12,7 @@ use super::values::{
     timestamp_from_unix_micros,
 };
 use super::{
-    Fetched, Limits, Mode, QueryError, connect, driver_error, prepare_and_collect, value_cap,
+    Fetched, Job, Limits, Mode, QueryError, connect, driver_error, prepare_and_collect, value_cap,
 };
 
 /// PostgreSQL counts days and microseconds from 2000-01-01.
@@ -56,16 +56,10 @@ pub(super) fn session_options(url: &str, limits: &Limits) -> Result<PgConnectOpt
         .options(settings))
 }
 
-pub(super) async fn run(
-    url: &str,
-    sql: &str,
-    limits: &Limits,
-    mode: Mode,
-    started: std::time::Instant,
-) -> Result<Fetched, QueryError> {
-    let options = session_options(url, limits)?;
+pub(super) async fn run(url: &str, job: &Job<'_>) -> Result<Fetched, QueryError> {
+    let options = session_options(url, job.limits)?;
     let mut connection = connect(PgConnection::connect_with(&options)).await?;
-    let fetched = fetch(&mut connection, sql, &limits.left_after(started), mode).await;
+    let fetched = fetch(&mut connection, job.sql, &job.limits_left(), job.mode).await;
     // Never reused: whatever the statement did to the session ends with it, and the open
     // transaction is rolled back by the server.
     let _ = connection.close_hard().await;

@@ -67,15 +67,7 @@ fn unescape(text: &str) -> String {
 /// The production resolver over the fixture database, limited to [`VISIBLE`]: `schema` is
 /// PostgreSQL's search path (`public`), MySQL's default database, SQLite's `main`.
 pub fn fixture_resolver(dialect: Dialect, schema: &str) -> VisibleRelations {
-    VisibleRelations {
-        dialect,
-        tables: VISIBLE
-            .iter()
-            .map(|name| (schema.to_owned(), (*name).to_owned()))
-            .collect(),
-        default_schema: Some(schema.to_owned()),
-        hidden_columns: Default::default(),
-    }
+    VisibleRelations::in_one_schema(dialect, schema, VISIBLE)
 }
 
 /// Names in the system temp directory that the corpus's attacks would create (`cairn-*`), plus
