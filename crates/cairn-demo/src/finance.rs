@@ -96,9 +96,8 @@ pub(crate) fn write(rows: &mut Rows<'_>, staff: &Staff) {
 }
 
 fn expenses(rows: &mut Rows<'_>, staff: &Staff) {
-    let random = &mut rows.random;
-    let mut expense_rows = Vec::new();
-    for id in 1..=200_i64 {
+    let columns = "id, employee_id, department_id, spent_on, category, amount_eur";
+    rows.table("expenses", columns, 1..=200, |random, id| {
         let employee = random.between(1, EMPLOYEES);
         let category = random.pick(&["travel", "meals", "equipment", "training"]);
         let amount = match category {
@@ -107,18 +106,13 @@ fn expenses(rows: &mut Rows<'_>, staff: &Staff) {
             "equipment" => random.money(30, 2_400),
             _ => random.money(150, 3_000),
         };
-        expense_rows.push(format!(
+        format!(
             "({id}, {employee}, {}, {}, {}, {amount:.2})",
             staff.department_of[employee as usize],
             quoted(&date(random.between(1_000, 1_460))),
             quoted(category)
-        ));
-    }
-    rows.insert(
-        "expenses",
-        "id, employee_id, department_id, spent_on, category, amount_eur",
-        &expense_rows,
-    );
+        )
+    });
 }
 
 fn bank_accounts(rows: &mut Rows<'_>) {
@@ -132,24 +126,15 @@ fn bank_accounts(rows: &mut Rows<'_>) {
         ("Itau", "BR-ITAU-3321-00998877", "BRL"),
         ("BBVA", "ES7601821234561234567890", "EUR"),
     ];
-    let random = &mut rows.random;
-    let values: Vec<String> = accounts
-        .iter()
-        .enumerate()
-        .map(|(index, (bank, iban, currency))| {
-            format!(
-                "({}, {}, {}, {}, {:.2})",
-                index + 1,
-                quoted(bank),
-                quoted(iban),
-                quoted(currency),
-                random.money(20_000, 4_500_000)
-            )
-        })
-        .collect();
-    rows.insert(
-        "bank_accounts",
-        "id, bank_name, iban, currency, balance",
-        &values,
-    );
+    let columns = "id, bank_name, iban, currency, balance";
+    rows.table("bank_accounts", columns, 1..=8, |random, id| {
+        let (bank, iban, currency) = accounts[id as usize - 1];
+        format!(
+            "({id}, {}, {}, {}, {:.2})",
+            quoted(bank),
+            quoted(iban),
+            quoted(currency),
+            random.money(20_000, 4_500_000)
+        )
+    });
 }

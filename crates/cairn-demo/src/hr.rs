@@ -24,6 +24,32 @@ const DEPARTMENTS: [(&str, &str); 8] = [
     ("Customer Success", "CC-800"),
 ];
 
+const TITLES: [&str; 5] = [
+    "Analyst",
+    "Specialist",
+    "Senior Specialist",
+    "Lead",
+    "Manager",
+];
+
+const CITIES: [&str; 6] = [
+    "Amsterdam",
+    "Berlin",
+    "Lisbon",
+    "Atlanta",
+    "Singapore",
+    "Remote",
+];
+
+/// Review summaries, from rating 5 down to rating 1.
+const SUMMARIES: [&str; 5] = [
+    "Consistently exceeds expectations",
+    "Solid delivery, grow cross-team visibility",
+    "Meets expectations",
+    "Needs support on planning",
+    "Outstanding year, ready for promotion",
+];
+
 /// Writes every hr table.
 pub(crate) fn write(rows: &mut Rows<'_>) -> Staff {
     departments(rows);
@@ -35,47 +61,19 @@ pub(crate) fn write(rows: &mut Rows<'_>) -> Staff {
 }
 
 fn departments(rows: &mut Rows<'_>) {
-    let values: Vec<String> = DEPARTMENTS
-        .iter()
-        .enumerate()
-        .map(|(index, (name, cost_center))| {
-            // the head of department N is employee N (employees 1..=8 head departments)
-            format!(
-                "({}, {}, {}, {})",
-                index + 1,
-                quoted(name),
-                quoted(cost_center),
-                index + 1
-            )
-        })
-        .collect();
-    rows.insert(
-        "departments",
-        "id, name, cost_center, head_employee_id",
-        &values,
-    );
+    let columns = "id, name, cost_center, head_employee_id";
+    rows.table("departments", columns, 1..=8, |_, id| {
+        let (name, cost_center) = DEPARTMENTS[id as usize - 1];
+        // the head of department N is employee N (employees 1..=8 head departments)
+        format!("({id}, {}, {}, {id})", quoted(name), quoted(cost_center))
+    });
 }
 
 fn employees(rows: &mut Rows<'_>) -> Staff {
-    let titles = [
-        "Analyst",
-        "Specialist",
-        "Senior Specialist",
-        "Lead",
-        "Manager",
-    ];
-    let cities = [
-        "Amsterdam",
-        "Berlin",
-        "Lisbon",
-        "Atlanta",
-        "Singapore",
-        "Remote",
-    ];
-    let random = &mut rows.random;
-    let mut employee_rows = Vec::new();
+    let columns = "id, first_name, last_name, email, department_id, manager_id, job_title, \
+                   hired_on, location";
     let mut department_of = vec![0_i64; EMPLOYEES as usize + 1];
-    for id in 1..=EMPLOYEES {
+    rows.table("employees", columns, 1..=EMPLOYEES, |random, id| {
         let (first, last) = if id == 42 {
             ("Quintessa", "Marlowe-Vance")
         } else {
@@ -92,7 +90,7 @@ fn employees(rows: &mut Rows<'_>) -> Staff {
                 "1".to_owned(),
                 format!("Head of {}", DEPARTMENTS[id as usize - 1].0),
             ),
-            _ => (department.to_string(), random.pick(&titles).to_owned()),
+            _ => (department.to_string(), random.pick(&TITLES).to_owned()),
         };
         let email = format!(
             "{}.{}{}@northwind-lantern.example",
@@ -100,28 +98,22 @@ fn employees(rows: &mut Rows<'_>) -> Staff {
             last.to_lowercase().replace(['\'', ' '], ""),
             id
         );
-        employee_rows.push(format!(
+        format!(
             "({id}, {}, {}, {}, {department}, {manager}, {}, {}, {})",
             quoted(first),
             quoted(last),
             quoted(&email),
             quoted(&title),
             quoted(&date(random.between(0, 1_200))),
-            quoted(random.pick(&cities))
-        ));
-    }
-    rows.insert(
-        "employees",
-        "id, first_name, last_name, email, department_id, manager_id, job_title, hired_on, location",
-        &employee_rows,
-    );
+            quoted(random.pick(&CITIES))
+        )
+    });
     Staff { department_of }
 }
 
 fn salaries(rows: &mut Rows<'_>) {
-    let random = &mut rows.random;
-    let mut salary_rows = Vec::new();
-    for employee in 1..=EMPLOYEES {
+    let columns = "id, employee_id, amount_eur, effective_from, bank_reference";
+    rows.table("salaries", columns, 1..=EMPLOYEES, |random, employee| {
         let base = match employee {
             1 => 310_000,
             2..=8 => random.between(140_000, 190_000),
@@ -132,64 +124,40 @@ fn salaries(rows: &mut Rows<'_>) {
         } else {
             format!("SAL-REF-{:06}", random.below(1_000_000))
         };
-        salary_rows.push(format!(
+        format!(
             "({employee}, {employee}, {base}.00, {}, {})",
             quoted(&date(random.between(900, 1_300))),
             quoted(&reference)
-        ));
-    }
-    rows.insert(
-        "salaries",
-        "id, employee_id, amount_eur, effective_from, bank_reference",
-        &salary_rows,
-    );
+        )
+    });
 }
 
 fn performance_reviews(rows: &mut Rows<'_>, staff: &Staff) {
-    let summaries = [
-        "Consistently exceeds expectations",
-        "Solid delivery, grow cross-team visibility",
-        "Meets expectations",
-        "Needs support on planning",
-        "Outstanding year, ready for promotion",
-    ];
-    let random = &mut rows.random;
-    let mut review_rows = Vec::new();
-    for id in 1..=120_i64 {
+    let columns = "id, employee_id, reviewer_id, period, rating, summary";
+    rows.table("performance_reviews", columns, 1..=120, |random, id| {
         let employee = 9 + (id - 1) % (EMPLOYEES - 8);
         let reviewer = staff.department_of[employee as usize];
         let period = if id <= 72 { "2024-H1" } else { "2024-H2" };
         let rating = random.between(1, 5);
-        review_rows.push(format!(
+        format!(
             "({id}, {employee}, {reviewer}, {}, {rating}, {})",
             quoted(period),
-            quoted(summaries[(5 - rating) as usize])
-        ));
-    }
-    rows.insert(
-        "performance_reviews",
-        "id, employee_id, reviewer_id, period, rating, summary",
-        &review_rows,
-    );
+            quoted(SUMMARIES[(5 - rating) as usize])
+        )
+    });
 }
 
 fn time_off_requests(rows: &mut Rows<'_>) {
-    let random = &mut rows.random;
-    let mut time_off_rows = Vec::new();
-    for id in 1..=100_i64 {
+    let columns = "id, employee_id, starts_on, ends_on, kind, status";
+    rows.table("time_off_requests", columns, 1..=100, |random, id| {
         let start = random.between(1_100, 1_460);
-        time_off_rows.push(format!(
+        format!(
             "({id}, {}, {}, {}, {}, {})",
             random.between(1, EMPLOYEES),
             quoted(&date(start)),
             quoted(&date(start + random.between(0, 14))),
             quoted(random.pick(&["vacation", "vacation", "sick", "parental"])),
             quoted(random.pick(&["approved", "approved", "requested", "rejected"]))
-        ));
-    }
-    rows.insert(
-        "time_off_requests",
-        "id, employee_id, starts_on, ends_on, kind, status",
-        &time_off_rows,
-    );
+        )
+    });
 }

@@ -50,37 +50,33 @@ fn product_categories(rows: &mut Rows<'_>) {
         ("Sensors", "3"),
         ("Hubs", "3"),
     ];
-    let values: Vec<String> = categories
-        .iter()
-        .enumerate()
-        .map(|(index, (name, parent))| format!("({}, {}, {parent})", index + 1, quoted(name)))
-        .collect();
-    rows.insert("product_categories", "id, name, parent_id", &values);
+    rows.table(
+        "product_categories",
+        "id, name, parent_id",
+        1..=8,
+        |_, id| {
+            let (name, parent) = categories[id as usize - 1];
+            format!("({id}, {}, {parent})", quoted(name))
+        },
+    );
 }
 
 fn suppliers(rows: &mut Rows<'_>) {
-    let values: Vec<String> = SUPPLIERS
-        .iter()
-        .enumerate()
-        .map(|(index, (name, country))| {
-            let email = format!(
-                "purchasing@{}.example",
-                name.to_lowercase().replace(' ', "-")
-            );
-            format!(
-                "({}, {}, {}, {})",
-                index + 1,
-                quoted(name),
-                quoted(country),
-                quoted(&email)
-            )
-        })
-        .collect();
-    rows.insert(
-        "suppliers",
-        "id, name, country_code, contact_email",
-        &values,
-    );
+    let count = SUPPLIERS.len() as i64;
+    let columns = "id, name, country_code, contact_email";
+    rows.table("suppliers", columns, 1..=count, |_, id| {
+        let (name, country) = SUPPLIERS[id as usize - 1];
+        let email = format!(
+            "purchasing@{}.example",
+            name.to_lowercase().replace(' ', "-")
+        );
+        format!(
+            "({id}, {}, {}, {})",
+            quoted(name),
+            quoted(country),
+            quoted(&email)
+        )
+    });
 }
 
 fn products(rows: &mut Rows<'_>) -> Catalogue {
@@ -95,57 +91,51 @@ fn products(rows: &mut Rows<'_>) -> Catalogue {
         "Smart Hub",
         "Floor Lamp",
     ];
-    let random = &mut rows.random;
+    let columns =
+        "id, sku, name, category_id, supplier_id, list_price_eur, launched_on, discontinued";
     let mut price_of = vec![0.0_f64; Catalogue::PRODUCTS as usize + 1];
-    let mut product_rows = Vec::new();
-    for id in 1..=Catalogue::PRODUCTS {
-        let kind_index = (id as usize) % product_kinds.len();
-        let category = [4, 5, 6, 7, 8, 1][kind_index];
-        let price = random.money(19, 349);
-        price_of[id as usize] = price;
-        product_rows.push(format!(
-            "({id}, {}, {}, {category}, {}, {price:.2}, {}, {})",
-            quoted(&format!("NLC-{:04}", 1_000 + id * 7)),
-            quoted(&format!(
-                "{} {} {}",
-                product_words[(id as usize / 6) % product_words.len()],
-                product_kinds[kind_index],
-                ["S", "M", "L", "Pro"][(id as usize) % 4]
-            )),
-            random.between(1, SUPPLIERS.len() as i64),
-            quoted(&date(random.between(0, 1_200))),
-            i64::from(random.below(10) == 0)
-        ));
-    }
-    rows.insert(
+    rows.table(
         "products",
-        "id, sku, name, category_id, supplier_id, list_price_eur, launched_on, discontinued",
-        &product_rows,
+        columns,
+        1..=Catalogue::PRODUCTS,
+        |random, id| {
+            let kind_index = (id as usize) % product_kinds.len();
+            let category = [4, 5, 6, 7, 8, 1][kind_index];
+            let price = random.money(19, 349);
+            price_of[id as usize] = price;
+            format!(
+                "({id}, {}, {}, {category}, {}, {price:.2}, {}, {})",
+                quoted(&format!("NLC-{:04}", 1_000 + id * 7)),
+                quoted(&format!(
+                    "{} {} {}",
+                    product_words[(id as usize / 6) % product_words.len()],
+                    product_kinds[kind_index],
+                    ["S", "M", "L", "Pro"][(id as usize) % 4]
+                )),
+                random.between(1, SUPPLIERS.len() as i64),
+                quoted(&date(random.between(0, 1_200))),
+                i64::from(random.below(10) == 0)
+            )
+        },
     );
     Catalogue { price_of }
 }
 
+/// One count per product and warehouse, product by product.
 fn inventory_levels(rows: &mut Rows<'_>) {
-    let random = &mut rows.random;
-    let mut inventory_rows = Vec::new();
-    let mut inventory_id = 0;
-    for product in 1..=Catalogue::PRODUCTS {
-        for warehouse in ["AMS", "ATL", "SIN"] {
-            inventory_id += 1;
-            inventory_rows.push(format!(
-                "({inventory_id}, {product}, {}, {}, {}, {})",
-                quoted(warehouse),
-                random.between(0, 900),
-                random.between(40, 200),
-                quoted(&date(random.between(1_400, 1_460)))
-            ));
-        }
-    }
-    rows.insert(
-        "inventory_levels",
-        "id, product_id, warehouse, quantity_on_hand, reorder_point, counted_on",
-        &inventory_rows,
-    );
+    let warehouses = ["AMS", "ATL", "SIN"];
+    let columns = "id, product_id, warehouse, quantity_on_hand, reorder_point, counted_on";
+    let counts = Catalogue::PRODUCTS * warehouses.len() as i64;
+    rows.table("inventory_levels", columns, 1..=counts, |random, id| {
+        let product = (id - 1) / 3 + 1;
+        format!(
+            "({id}, {product}, {}, {}, {}, {})",
+            quoted(warehouses[((id - 1) % 3) as usize]),
+            random.between(0, 900),
+            random.between(40, 200),
+            quoted(&date(random.between(1_400, 1_460)))
+        )
+    });
 }
 
 fn unreleased_products(rows: &mut Rows<'_>) {
@@ -157,22 +147,14 @@ fn unreleased_products(rows: &mut Rows<'_>) {
         ("Project Wren", "Air Quality Sensor", 7, "2027-Q1", 99.0),
         ("Project Kiln", "Ceramic Floor Lamp", 1, "2027-Q1", 329.0),
     ];
-    let values: Vec<String> = unreleased
-        .iter()
-        .enumerate()
-        .map(|(index, (codename, title, category, launch, price))| {
-            format!(
-                "({}, {}, {}, {category}, {}, {price:.2})",
-                index + 1,
-                quoted(codename),
-                quoted(title),
-                quoted(launch)
-            )
-        })
-        .collect();
-    rows.insert(
-        "unreleased_products",
-        "id, codename, working_title, category_id, target_launch, projected_price_eur",
-        &values,
-    );
+    let columns = "id, codename, working_title, category_id, target_launch, projected_price_eur";
+    rows.table("unreleased_products", columns, 1..=6, |_, id| {
+        let (codename, title, category, launch, price) = unreleased[id as usize - 1];
+        format!(
+            "({id}, {}, {}, {category}, {}, {price:.2})",
+            quoted(codename),
+            quoted(title),
+            quoted(launch)
+        )
+    });
 }

@@ -2,6 +2,7 @@
 //! file written never changes.
 
 use std::fmt::Write as _;
+use std::ops::RangeInclusive;
 
 use crate::{finance, hr, product, sales};
 
@@ -27,6 +28,19 @@ pub(crate) struct Rows<'a> {
 }
 
 impl Rows<'_> {
+    /// Inserts one row per id of `ids`, in order, each written by `row` from the generator and
+    /// the id.
+    pub(crate) fn table(
+        &mut self,
+        table: &str,
+        columns: &str,
+        ids: RangeInclusive<i64>,
+        mut row: impl FnMut(&mut Generator, i64) -> String,
+    ) {
+        let values: Vec<String> = ids.map(|id| row(&mut self.random, id)).collect();
+        self.insert(table, columns, &values);
+    }
+
     /// `INSERT INTO table (columns) VALUES ...;` in statements of at most 200 rows.
     pub(crate) fn insert(&mut self, table: &str, columns: &str, rows: &[String]) {
         for chunk in rows.chunks(200) {

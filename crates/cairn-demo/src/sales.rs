@@ -34,23 +34,20 @@ pub(crate) struct Accounts {
     rep_of: Vec<i64>,
 }
 
+const REGIONS: [(&str, &str); 6] = [
+    ("EMEA North", "DE"),
+    ("EMEA South", "ES"),
+    ("Americas East", "US"),
+    ("Americas West", "US"),
+    ("APAC", "SG"),
+    ("LATAM", "BR"),
+];
+
 pub(crate) fn regions(rows: &mut Rows<'_>) {
-    let regions = [
-        ("EMEA North", "DE"),
-        ("EMEA South", "ES"),
-        ("Americas East", "US"),
-        ("Americas West", "US"),
-        ("APAC", "SG"),
-        ("LATAM", "BR"),
-    ];
-    let values: Vec<String> = regions
-        .iter()
-        .enumerate()
-        .map(|(index, (name, country))| {
-            format!("({}, {}, {})", index + 1, quoted(name), quoted(country))
-        })
-        .collect();
-    rows.insert("regions", "id, name, country_code", &values);
+    rows.table("regions", "id, name, country_code", 1..=6, |_, id| {
+        let (name, country) = REGIONS[id as usize - 1];
+        format!("({id}, {}, {})", quoted(name), quoted(country))
+    });
 }
 
 /// Sales reps, customers and their contacts.
@@ -62,30 +59,23 @@ pub(crate) fn accounts(rows: &mut Rows<'_>) -> Accounts {
 }
 
 fn sales_reps(rows: &mut Rows<'_>) {
-    let random = &mut rows.random;
-    let mut rep_rows = Vec::new();
-    for id in 1..=SALES_REPS {
+    let columns = "id, employee_id, region_id, quota_eur, started_on";
+    rows.table("sales_reps", columns, 1..=SALES_REPS, |random, id| {
         // the reps are the sales department's first employees after the heads
-        rep_rows.push(format!(
+        format!(
             "({id}, {}, {}, {}.00, {})",
             8 + id,
             1 + (id - 1) % 6,
             random.between(400, 1_500) * 1_000,
             quoted(&date(random.between(0, 900)))
-        ));
-    }
-    rows.insert(
-        "sales_reps",
-        "id, employee_id, region_id, quota_eur, started_on",
-        &rep_rows,
-    );
+        )
+    });
 }
 
 fn customers(rows: &mut Rows<'_>) -> Accounts {
-    let random = &mut rows.random;
-    let mut customer_rows = Vec::new();
+    let columns = "id, name, segment, region_id, sales_rep_id, created_on";
     let mut rep_of = vec![0_i64; CUSTOMERS as usize + 1];
-    for id in 1..=CUSTOMERS {
+    rows.table("customers", columns, 1..=CUSTOMERS, |random, id| {
         let name = format!(
             "{} {}",
             COMPANY_WORDS[(id as usize * 3) % COMPANY_WORDS.len()],
@@ -93,7 +83,7 @@ fn customers(rows: &mut Rows<'_>) -> Accounts {
         );
         let rep = random.between(1, SALES_REPS);
         rep_of[id as usize] = rep;
-        customer_rows.push(format!(
+        format!(
             "({id}, {}, {}, {}, {rep}, {})",
             quoted(&format!(
                 "{name} {}",
@@ -102,20 +92,14 @@ fn customers(rows: &mut Rows<'_>) -> Accounts {
             quoted(random.pick(&["enterprise", "mid-market", "mid-market", "small business"])),
             1 + (rep - 1) % 6,
             quoted(&date(random.between(0, 1_000)))
-        ));
-    }
-    rows.insert(
-        "customers",
-        "id, name, segment, region_id, sales_rep_id, created_on",
-        &customer_rows,
-    );
+        )
+    });
     Accounts { rep_of }
 }
 
 fn customer_contacts(rows: &mut Rows<'_>) {
-    let random = &mut rows.random;
-    let mut contact_rows = Vec::new();
-    for id in 1..=150_i64 {
+    let columns = "id, customer_id, full_name, email, phone";
+    rows.table("customer_contacts", columns, 1..=150, |random, id| {
         let customer = 1 + (id - 1) % CUSTOMERS;
         let (full_name, email) = if id == 77 {
             (
@@ -134,7 +118,7 @@ fn customer_contacts(rows: &mut Rows<'_>) {
                 ),
             )
         };
-        contact_rows.push(format!(
+        format!(
             "({id}, {customer}, {}, {}, {})",
             quoted(&full_name),
             quoted(&email),
@@ -143,13 +127,8 @@ fn customer_contacts(rows: &mut Rows<'_>) {
                 random.below(1_000),
                 random.below(10_000)
             ))
-        ));
-    }
-    rows.insert(
-        "customer_contacts",
-        "id, customer_id, full_name, email, phone",
-        &contact_rows,
-    );
+        )
+    });
 }
 
 /// Orders and their lines; every order not cancelled is billed (invoices, payments, refunds).
