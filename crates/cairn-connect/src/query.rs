@@ -347,7 +347,8 @@ where
     DB::Arguments: sqlx::IntoArguments<DB>,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    // One prepared statement over the extended (binary) protocol: the server refuses a second.
+    // One prepared statement: PostgreSQL (extended protocol) and MySQL (binary protocol) refuse
+    // a second statement in it.
     let statement = (&mut *connection)
         .prepare(AssertSqlSafe(sql.to_owned()).into_sql_str())
         .await
