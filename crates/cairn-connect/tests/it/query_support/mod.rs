@@ -70,14 +70,21 @@ pub fn fixture_resolver(dialect: Dialect, schema: &str) -> VisibleRelations {
     VisibleRelations::in_one_schema(dialect, schema, VISIBLE)
 }
 
-/// Names in the system temp directory that the corpus's attacks would create (`cairn-*`), plus
-/// every entry of the extra directories given.
+/// The temp directories of throwaway servers and test data: tests running beside a corpus start
+/// and stop them at any moment, so they are not the corpus's doing. (The server under test's own
+/// directory is watched entry by entry through `extra`.)
+const THROWAWAY_ROOTS: [&str; 3] = ["cairn-pg-", "cairn-mariadb-", "cairn-web-"];
+
+/// Names in the system temp directory that the corpus's attacks would create (`cairn-*`, but
+/// not [`THROWAWAY_ROOTS`]), plus every entry of the extra directories given.
 pub fn file_system_snapshot(extra: &[&Path]) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("cairn-") {
+            if name.starts_with("cairn-")
+                && !THROWAWAY_ROOTS.iter().any(|root| name.starts_with(root))
+            {
                 names.insert(format!("tmp/{name}"));
             }
         }
