@@ -161,7 +161,7 @@ impl Catalog {
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            cairn_connect::demo::write_demo_database(&target).map_err(std::io::Error::other)
+            cairn_demo::write_demo_database(&target).map_err(std::io::Error::other)
         })
         .await
         .map_err(|error| CatalogError::Internal(error.to_string()))?
@@ -192,7 +192,7 @@ impl Catalog {
             if !matches!(resource.kind, ResourceKind::Table | ResourceKind::View) {
                 continue;
             }
-            let Some(team) = cairn_connect::demo::demo_team_of(&resource.name)
+            let Some(team) = cairn_demo::demo_team_of(&resource.name)
                 .and_then(|name| teams.iter().find(|team| team.name == name))
             else {
                 continue;

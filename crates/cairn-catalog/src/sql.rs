@@ -7,7 +7,7 @@ use std::time::Duration;
 use cairn_connect::EngineKind;
 use cairn_connect::query::{self, Limits, QueryError, QueryResult};
 use cairn_domain::{IntegrationId, Principal, ResourceId, ResourceKind, SqlAccess, TeamId, UserId};
-use cairn_sqlguard::{Dialect, ReadOnlyQuery, TableRef};
+use cairn_sqlguard::{Dialect, ReadOnlyQuery};
 use cairn_store::{IntegrationRow, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -33,55 +33,6 @@ pub struct PermissionsView {
     pub users: Vec<i64>,
     #[serde(default)]
     pub teams: Vec<String>,
-}
-
-/// The tables and views of one integration that a caller may see, resolved the way the
-/// integration's engine resolves names.
-struct VisibleTables {
-    dialect: Dialect,
-    /// (schema or database, table) as crawled.
-    tables: Vec<(String, String)>,
-    /// MySQL's default database: the integration's only database.
-    default_schema: Option<String>,
-    /// Columns the caller may not see, by (schema or database, table) as crawled.
-    hidden_columns: HashMap<(String, String), Vec<String>>,
-}
-
-impl cairn_sqlguard::Catalog for VisibleTables {
-    fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
-        let found = match self.dialect {
-            Dialect::Postgres => {
-                // Unqualified names resolve as in the session, pinned to this search path.
-                let schema = schema.unwrap_or(query::POSTGRES_SEARCH_PATH);
-                self.tables
-                    .iter()
-                    .find(|(owner, table)| owner == schema && table == name)
-            }
-            Dialect::Mysql => {
-                let schema = schema.or(self.default_schema.as_deref())?;
-                self.tables
-                    .iter()
-                    .find(|(owner, table)| owner == schema && table == name)
-            }
-            Dialect::Sqlite => {
-                if schema.is_some_and(|schema| !schema.eq_ignore_ascii_case("main")) {
-                    return None;
-                }
-                self.tables
-                    .iter()
-                    .find(|(_, table)| table.eq_ignore_ascii_case(name))
-            }
-        }?;
-        Some(TableRef {
-            schema: Some(found.0.clone()),
-            name: found.1.clone(),
-        })
-    }
-
-    fn hidden_columns(&self, table: &TableRef) -> Vec<String> {
-        let key = (table.schema.clone().unwrap_or_default(), table.name.clone());
-        self.hidden_columns.get(&key).cloned().unwrap_or_default()
-    }
 }
 
 /// The longest chain of views reading views that is followed; a longer one is not readable.
@@ -184,7 +135,7 @@ impl Catalog {
                 Some(key)
             })
             .collect();
-        let visible = VisibleTables {
+        let visible = cairn_sqlguard::VisibleRelations {
             dialect,
             tables,
             default_schema: (default_schema.len() == 1).then(|| default_schema[0].clone()),

@@ -1,12 +1,11 @@
 //! Crawlers for the databases Cairn catalogs: PostgreSQL, MySQL/MariaDB and SQLite, plus the
-//! dbt manifest importer and the demo database.
+//! dbt manifest importer.
 //!
 //! [`crawl`] connects with the engine's real driver (read-only, 5 s connect timeout), reads the
 //! catalog in a few set-based queries and returns plain, sorted data ([`CrawledCatalog`]); the
 //! catalog crate maps it into resources.
 
 pub mod dbt;
-pub mod demo;
 mod error;
 mod model;
 mod mysql;
@@ -179,6 +178,11 @@ pub(crate) fn classify_sqlx_error(error: &sqlx::Error, redactor: &Redactor) -> C
         }
         other => ConnectError::CrawlFailed(redactor.scrub(&format!("{target}: {other}"))),
     }
+}
+
+/// [`classify_sqlx_error`] with the redactor bound, for `map_err`.
+pub(crate) fn classifier(redactor: &Redactor) -> impl Fn(sqlx::Error) -> ConnectError + Copy + '_ {
+    move |error| classify_sqlx_error(&error, redactor)
 }
 
 /// Runs `connect` with [`CONNECT_TIMEOUT`], mapping errors.

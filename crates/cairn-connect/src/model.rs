@@ -132,6 +132,38 @@ impl CrawledCatalog {
     }
 }
 
+/// What a crawl has found so far: each crawler's steps push objects and relations here.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    pub(crate) objects: Vec<CrawledObject>,
+    pub(crate) relations: Vec<CrawledRelation>,
+}
+
+impl Found {
+    /// Adds an object; returns its index in `objects`.
+    pub(crate) fn push(&mut self, object: CrawledObject) -> usize {
+        self.objects.push(object);
+        self.objects.len() - 1
+    }
+
+    pub(crate) fn relate(&mut self, kind: RelationKind, from: Vec<String>, to: Vec<String>) {
+        self.relations.push(CrawledRelation { kind, from, to });
+    }
+
+    /// Sets the popularity of the objects at the indexes in `usage` from their raw counts,
+    /// scaled against the largest.
+    pub(crate) fn set_popularity(&mut self, usage: &[(usize, f64)]) {
+        let most_used = usage.iter().map(|(_, count)| *count).fold(0.0, f64::max);
+        for &(index, count) in usage {
+            self.objects[index].popularity = Some(normalise_popularity(count, most_used));
+        }
+    }
+
+    pub(crate) fn finish(self, server_version: String) -> CrawledCatalog {
+        CrawledCatalog::finish(self.objects, self.relations, server_version)
+    }
+}
+
 /// Maps raw usage counts (scans, reads) to 0..=1: `ln(1 + count) / ln(1 + max count)`, in
 /// steps of [`POPULARITY_STEP`]. All counts zero gives 0 for every table.
 ///

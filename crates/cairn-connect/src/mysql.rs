@@ -8,8 +8,7 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 
 use crate::error::{ConnectError, Redactor};
 use crate::model::{
-    CrawledCatalog, CrawledObject, CrawledRelation, ObjectKind, RelationKind, clean_description,
-    normalise_popularity,
+    CrawledCatalog, CrawledObject, Found, ObjectKind, RelationKind, clean_description,
 };
 
 const SYSTEM_DATABASES: &str = "('mysql', 'information_schema', 'performance_schema', 'sys')";
@@ -55,8 +54,37 @@ async fn crawl_connected(
     connection: &mut MySqlConnection,
     redactor: &Redactor,
 ) -> Result<CrawledCatalog, ConnectError> {
-    let failed = |error: sqlx::Error| crate::classify_sqlx_error(&error, redactor);
+    let failed = crate::classifier(redactor);
+    let (server_version, scope) = read_version(connection, redactor).await?;
+    sqlx::raw_sql("START TRANSACTION READ ONLY")
+        .execute(&mut *connection)
+        .await
+        .map_err(failed)?;
+    let mut found = Found::default();
+    let crawl = Crawl { redactor, scope };
+    crawl.read_databases(connection, &mut found).await?;
+    let relation_index = crawl.read_tables(connection, &mut found).await?;
+    crawl
+        .read_views(connection, &relation_index, &mut found)
+        .await?;
+    let column_index = crawl
+        .read_columns(connection, &relation_index, &mut found)
+        .await?;
+    crawl
+        .read_keys(connection, &column_index, &mut found)
+        .await?;
+    apply_popularity(connection, scope, &relation_index, &mut found).await;
+    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
+    Ok(found.finish(server_version))
+}
 
+/// The server's version (refused when too old) and what the crawl covers: the URL's database,
+/// or every user database when it names none.
+async fn read_version(
+    connection: &mut MySqlConnection,
+    redactor: &Redactor,
+) -> Result<(String, Scope), ConnectError> {
+    let failed = crate::classifier(redactor);
     let row =
         sqlx::query("SELECT CONVERT(VERSION() USING utf8mb4), CONVERT(DATABASE() USING utf8mb4)")
             .fetch_one(&mut *connection)
@@ -70,171 +98,199 @@ async fn crawl_connected(
     } else {
         Scope::AllUserDatabases
     };
+    Ok((server_version, scope))
+}
 
-    sqlx::raw_sql("START TRANSACTION READ ONLY")
-        .execute(&mut *connection)
-        .await
-        .map_err(failed)?;
+/// (database, table) -> index into the objects found.
+type RelationIndex = HashMap<(String, String), usize>;
 
-    let mut objects = Vec::new();
-    let mut relations = Vec::new();
+/// The information_schema reads of one crawl.
+struct Crawl<'a> {
+    redactor: &'a Redactor,
+    scope: Scope,
+}
 
-    let databases_sql = format!(
-        "SELECT CONVERT(SCHEMA_NAME USING utf8mb4) FROM information_schema.SCHEMATA WHERE {}",
-        scope.filter("SCHEMA_NAME")
-    );
-    for row in sqlx::query(AssertSqlSafe(databases_sql))
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(failed)?
-    {
-        objects.push(CrawledObject::new(
-            ObjectKind::Database,
-            vec![required_text(&row, 0).map_err(failed)?],
-        ));
+impl Crawl<'_> {
+    async fn rows(
+        &self,
+        connection: &mut MySqlConnection,
+        sql: String,
+    ) -> Result<Vec<MySqlRow>, ConnectError> {
+        sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(crate::classifier(self.redactor))
     }
 
-    // (database, table) -> index into objects
-    let mut relation_index: HashMap<(String, String), usize> = HashMap::new();
-    let tables_sql = format!(
-        "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4), CONVERT(TABLE_NAME USING utf8mb4), \
-           CONVERT(TABLE_TYPE USING utf8mb4), CONVERT(TABLE_COMMENT USING utf8mb4) \
-         FROM information_schema.TABLES \
-         WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'VIEW') AND {}",
-        scope.filter("TABLE_SCHEMA")
-    );
-    for row in sqlx::query(AssertSqlSafe(tables_sql))
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(failed)?
-    {
-        let database = required_text(&row, 0).map_err(failed)?;
-        let table = required_text(&row, 1).map_err(failed)?;
-        let is_view = required_text(&row, 2).map_err(failed)? == "VIEW";
-        let kind = if is_view {
-            ObjectKind::View
-        } else {
-            ObjectKind::Table
-        };
-        let mut object = CrawledObject::new(kind, vec![database.clone(), table.clone()]);
-        // MySQL reports the comment of every view as "VIEW"
-        object.description = clean_description(text(&row, 3).map_err(failed)?).filter(|_| !is_view);
-        relation_index.insert((database, table), objects.len());
-        objects.push(object);
+    async fn read_databases(
+        &self,
+        connection: &mut MySqlConnection,
+        found: &mut Found,
+    ) -> Result<(), ConnectError> {
+        let failed = crate::classifier(self.redactor);
+        let sql = format!(
+            "SELECT CONVERT(SCHEMA_NAME USING utf8mb4) FROM information_schema.SCHEMATA \
+             WHERE {}",
+            self.scope.filter("SCHEMA_NAME")
+        );
+        for row in self.rows(connection, sql).await? {
+            let path = vec![required_text(&row, 0).map_err(failed)?];
+            found.push(CrawledObject::new(ObjectKind::Database, path));
+        }
+        Ok(())
     }
 
-    let views_sql = format!(
-        "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4), CONVERT(TABLE_NAME USING utf8mb4), \
-           CONVERT(VIEW_DEFINITION USING utf8mb4) \
-         FROM information_schema.VIEWS WHERE {}",
-        scope.filter("TABLE_SCHEMA")
-    );
-    for row in sqlx::query(AssertSqlSafe(views_sql))
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(failed)?
-    {
-        let database = required_text(&row, 0).map_err(failed)?;
-        let view = required_text(&row, 1).map_err(failed)?;
-        let definition = clean_description(text(&row, 2).map_err(failed)?);
-        if let Some(definition) = &definition {
-            for (read_database, read_table) in qualified_names(definition) {
-                let read = (read_database, read_table);
+    async fn read_tables(
+        &self,
+        connection: &mut MySqlConnection,
+        found: &mut Found,
+    ) -> Result<RelationIndex, ConnectError> {
+        let failed = crate::classifier(self.redactor);
+        let sql = format!(
+            "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4), CONVERT(TABLE_NAME USING utf8mb4), \
+               CONVERT(TABLE_TYPE USING utf8mb4), CONVERT(TABLE_COMMENT USING utf8mb4) \
+             FROM information_schema.TABLES \
+             WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'VIEW') AND {}",
+            self.scope.filter("TABLE_SCHEMA")
+        );
+        let mut relation_index = RelationIndex::new();
+        for row in self.rows(connection, sql).await? {
+            let database = required_text(&row, 0).map_err(failed)?;
+            let table = required_text(&row, 1).map_err(failed)?;
+            let is_view = required_text(&row, 2).map_err(failed)? == "VIEW";
+            let kind = if is_view {
+                ObjectKind::View
+            } else {
+                ObjectKind::Table
+            };
+            let mut object = CrawledObject::new(kind, vec![database.clone(), table.clone()]);
+            // MySQL reports the comment of every view as "VIEW"
+            object.description =
+                clean_description(text(&row, 3).map_err(failed)?).filter(|_| !is_view);
+            relation_index.insert((database, table), found.push(object));
+        }
+        Ok(relation_index)
+    }
+
+    /// Each view's definition, and the tables and views it names.
+    async fn read_views(
+        &self,
+        connection: &mut MySqlConnection,
+        relation_index: &RelationIndex,
+        found: &mut Found,
+    ) -> Result<(), ConnectError> {
+        let failed = crate::classifier(self.redactor);
+        let sql = format!(
+            "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4), CONVERT(TABLE_NAME USING utf8mb4), \
+               CONVERT(VIEW_DEFINITION USING utf8mb4) \
+             FROM information_schema.VIEWS WHERE {}",
+            self.scope.filter("TABLE_SCHEMA")
+        );
+        for row in self.rows(connection, sql).await? {
+            let database = required_text(&row, 0).map_err(failed)?;
+            let view = required_text(&row, 1).map_err(failed)?;
+            let definition = clean_description(text(&row, 2).map_err(failed)?);
+            for read in definition
+                .as_deref()
+                .map(qualified_names)
+                .unwrap_or_default()
+            {
                 if relation_index.contains_key(&read) && read != (database.clone(), view.clone()) {
-                    relations.push(CrawledRelation {
-                        kind: RelationKind::ViewDependency,
-                        from: vec![database.clone(), view.clone()],
-                        to: vec![read.0, read.1],
-                    });
+                    found.relate(
+                        RelationKind::ViewDependency,
+                        vec![database.clone(), view.clone()],
+                        vec![read.0, read.1],
+                    );
                 }
             }
-        }
-        if let Some(&index) = relation_index.get(&(database, view)) {
-            objects[index].definition = definition;
-        }
-    }
-
-    let columns_sql = format!(
-        "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4), CONVERT(TABLE_NAME USING utf8mb4), \
-           CONVERT(COLUMN_NAME USING utf8mb4), CONVERT(COLUMN_TYPE USING utf8mb4), \
-           CONVERT(IS_NULLABLE USING utf8mb4), CAST(ORDINAL_POSITION AS SIGNED), \
-           CONVERT(COLUMN_COMMENT USING utf8mb4) \
-         FROM information_schema.COLUMNS WHERE {}",
-        scope.filter("TABLE_SCHEMA")
-    );
-    let mut column_index: HashMap<Vec<String>, usize> = HashMap::new();
-    for row in sqlx::query(AssertSqlSafe(columns_sql))
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(failed)?
-    {
-        let database = required_text(&row, 0).map_err(failed)?;
-        let table = required_text(&row, 1).map_err(failed)?;
-        if !relation_index.contains_key(&(database.clone(), table.clone())) {
-            continue;
-        }
-        let path = vec![database, table, required_text(&row, 2).map_err(failed)?];
-        let mut object = CrawledObject::new(ObjectKind::Column, path.clone());
-        object.data_type = text(&row, 3).map_err(failed)?;
-        object.nullable = Some(required_text(&row, 4).map_err(failed)? == "YES");
-        object.position = Some(row.try_get::<i64, _>(5).map_err(failed)?);
-        object.description = clean_description(text(&row, 6).map_err(failed)?);
-        column_index.insert(path, objects.len());
-        objects.push(object);
-    }
-
-    let keys_sql = format!(
-        "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4), CONVERT(TABLE_NAME USING utf8mb4), \
-           CONVERT(COLUMN_NAME USING utf8mb4), CONVERT(CONSTRAINT_NAME USING utf8mb4), \
-           CONVERT(REFERENCED_TABLE_SCHEMA USING utf8mb4), \
-           CONVERT(REFERENCED_TABLE_NAME USING utf8mb4), \
-           CONVERT(REFERENCED_COLUMN_NAME USING utf8mb4) \
-         FROM information_schema.KEY_COLUMN_USAGE \
-         WHERE (CONSTRAINT_NAME = 'PRIMARY' OR REFERENCED_TABLE_NAME IS NOT NULL) AND {}",
-        scope.filter("TABLE_SCHEMA")
-    );
-    for row in sqlx::query(AssertSqlSafe(keys_sql))
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(failed)?
-    {
-        let from = vec![
-            required_text(&row, 0).map_err(failed)?,
-            required_text(&row, 1).map_err(failed)?,
-            required_text(&row, 2).map_err(failed)?,
-        ];
-        if required_text(&row, 3).map_err(failed)? == "PRIMARY" {
-            if let Some(&index) = column_index.get(&from) {
-                objects[index].primary_key = true;
+            if let Some(&index) = relation_index.get(&(database, view)) {
+                found.objects[index].definition = definition;
             }
-            continue;
         }
-        let to = vec![
-            required_text(&row, 4).map_err(failed)?,
-            required_text(&row, 5).map_err(failed)?,
-            required_text(&row, 6).map_err(failed)?,
-        ];
-        if column_index.contains_key(&from) {
-            relations.push(CrawledRelation {
-                kind: RelationKind::ForeignKey,
-                from,
-                to,
-            });
-        }
+        Ok(())
     }
 
-    apply_popularity(connection, scope, &relation_index, &mut objects).await;
+    /// The columns of the relations read; returns their indexes in `found` by path.
+    async fn read_columns(
+        &self,
+        connection: &mut MySqlConnection,
+        relation_index: &RelationIndex,
+        found: &mut Found,
+    ) -> Result<HashMap<Vec<String>, usize>, ConnectError> {
+        let failed = crate::classifier(self.redactor);
+        let sql = format!(
+            "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4), CONVERT(TABLE_NAME USING utf8mb4), \
+               CONVERT(COLUMN_NAME USING utf8mb4), CONVERT(COLUMN_TYPE USING utf8mb4), \
+               CONVERT(IS_NULLABLE USING utf8mb4), CAST(ORDINAL_POSITION AS SIGNED), \
+               CONVERT(COLUMN_COMMENT USING utf8mb4) \
+             FROM information_schema.COLUMNS WHERE {}",
+            self.scope.filter("TABLE_SCHEMA")
+        );
+        let mut column_index: HashMap<Vec<String>, usize> = HashMap::new();
+        for row in self.rows(connection, sql).await? {
+            let database = required_text(&row, 0).map_err(failed)?;
+            let table = required_text(&row, 1).map_err(failed)?;
+            if !relation_index.contains_key(&(database.clone(), table.clone())) {
+                continue;
+            }
+            let path = vec![database, table, required_text(&row, 2).map_err(failed)?];
+            let mut object = CrawledObject::new(ObjectKind::Column, path.clone());
+            object.data_type = text(&row, 3).map_err(failed)?;
+            object.nullable = Some(required_text(&row, 4).map_err(failed)? == "YES");
+            object.position = Some(row.try_get::<i64, _>(5).map_err(failed)?);
+            object.description = clean_description(text(&row, 6).map_err(failed)?);
+            column_index.insert(path, found.push(object));
+        }
+        Ok(column_index)
+    }
 
-    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
-    Ok(CrawledCatalog::finish(objects, relations, server_version))
+    /// Primary keys mark their columns; each foreign key column pair becomes a relation.
+    async fn read_keys(
+        &self,
+        connection: &mut MySqlConnection,
+        column_index: &HashMap<Vec<String>, usize>,
+        found: &mut Found,
+    ) -> Result<(), ConnectError> {
+        let failed = crate::classifier(self.redactor);
+        let sql = format!(
+            "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4), CONVERT(TABLE_NAME USING utf8mb4), \
+               CONVERT(COLUMN_NAME USING utf8mb4), CONVERT(CONSTRAINT_NAME USING utf8mb4), \
+               CONVERT(REFERENCED_TABLE_SCHEMA USING utf8mb4), \
+               CONVERT(REFERENCED_TABLE_NAME USING utf8mb4), \
+               CONVERT(REFERENCED_COLUMN_NAME USING utf8mb4) \
+             FROM information_schema.KEY_COLUMN_USAGE \
+             WHERE (CONSTRAINT_NAME = 'PRIMARY' OR REFERENCED_TABLE_NAME IS NOT NULL) AND {}",
+            self.scope.filter("TABLE_SCHEMA")
+        );
+        let texts = |row: &MySqlRow, columns: [usize; 3]| -> Result<Vec<String>, ConnectError> {
+            columns
+                .iter()
+                .map(|&index| required_text(row, index).map_err(failed))
+                .collect()
+        };
+        for row in self.rows(connection, sql).await? {
+            let from = texts(&row, [0, 1, 2])?;
+            if required_text(&row, 3).map_err(failed)? == "PRIMARY" {
+                if let Some(&index) = column_index.get(&from) {
+                    found.objects[index].primary_key = true;
+                }
+                continue;
+            }
+            let to = texts(&row, [4, 5, 6])?;
+            if column_index.contains_key(&from) {
+                found.relate(RelationKind::ForeignKey, from, to);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Table I/O counts from performance_schema, when it is enabled; tables keep `None` otherwise.
 async fn apply_popularity(
     connection: &mut MySqlConnection,
     scope: Scope,
-    relation_index: &HashMap<(String, String), usize>,
-    objects: &mut [CrawledObject],
+    relation_index: &RelationIndex,
+    found: &mut Found,
 ) {
     let usage_sql = format!(
         "SELECT CONVERT(OBJECT_SCHEMA USING utf8mb4), CONVERT(OBJECT_NAME USING utf8mb4), \
@@ -267,13 +323,12 @@ async fn apply_popularity(
             counts.insert(index, count.max(0) as f64);
         }
     }
-    let most_used = counts.values().copied().fold(0.0, f64::max);
-    for &index in relation_index.values() {
-        if objects[index].kind == ObjectKind::Table {
-            let count = counts.get(&index).copied().unwrap_or(0.0);
-            objects[index].popularity = Some(normalise_popularity(count, most_used));
-        }
-    }
+    let usage: Vec<(usize, f64)> = relation_index
+        .values()
+        .filter(|&&index| found.objects[index].kind == ObjectKind::Table)
+        .map(|&index| (index, counts.get(&index).copied().unwrap_or(0.0)))
+        .collect();
+    found.set_popularity(&usage);
 }
 
 fn check_version(version: &str) -> Result<String, ConnectError> {

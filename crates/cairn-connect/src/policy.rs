@@ -279,74 +279,26 @@ impl TargetPolicy {
 
     async fn check_server(&self, kind: EngineKind, url: &str) -> Result<Target, ConnectError> {
         let parts = UrlParts::parse(url);
-        let allowed_options: &[&str] = match kind {
-            EngineKind::Postgres => &["sslmode", "application_name"],
-            _ => &["ssl-mode", "sslmode", "charset"],
-        };
-        let mut socket = None;
-        for (key, value) in &parts.query {
-            let key = key.to_ascii_lowercase();
-            match (kind, key.as_str()) {
-                (EngineKind::Postgres, "host") | (EngineKind::Mysql, "socket") => {
-                    socket = Some(percent_decode(value));
-                }
-                (_, option) if allowed_options.contains(&option) => {}
-                _ => return Err(ConnectError::NotAllowed),
-            }
-        }
-        let host = parts.host.as_deref().map(percent_decode);
-        // PostgreSQL also reads a socket directory from the host part (`%2Frun%2Fpostgresql`).
-        if let Some(host) = &host
-            && host.starts_with('/')
-        {
-            socket = Some(host.clone());
-        }
-        let default_port = match kind {
-            EngineKind::Postgres => 5432,
-            _ => 3306,
-        };
-        let port: u16 = match &parts.port {
-            Some(port) => port
-                .parse()
-                .map_err(|_| ConnectError::InvalidUrl("the port is not a number".into()))?,
-            None => default_port,
-        };
+        let socket = socket_of(kind, &parts)?;
+        let port = port_of(kind, &parts)?;
         let database = parts.database.clone();
         if let Some(socket) = socket {
             return self.check_socket(kind, url, &socket, port, &database);
         }
-        let Some(host) = host.filter(|host| !host.is_empty()) else {
+        let Some(host) = parts
+            .host
+            .as_deref()
+            .map(percent_decode)
+            .filter(|host| !host.is_empty())
+        else {
             return Err(ConnectError::InvalidUrl("the url names no host".into()));
         };
         let bare = host
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let named = self
-            .hosts
-            .iter()
-            .any(|allowed| allowed.eq_ignore_ascii_case(&bare));
-        let addresses: Vec<IpAddr> = match bare.parse::<IpAddr>() {
-            Ok(address) => vec![address],
-            Err(_) => tokio::net::lookup_host((bare.as_str(), port))
-                .await
-                .map_err(|_| ConnectError::Unreachable(cannot_connect()))?
-                .map(|address| address.ip())
-                .collect(),
-        };
-        if addresses.is_empty() {
-            return Err(ConnectError::Unreachable(cannot_connect()));
-        }
-        // Every address the name resolves to must pass: a name is one decision.
-        for address in &addresses {
-            let listed = self
-                .networks
-                .iter()
-                .any(|network| network.contains(*address));
-            if !(named || listed || !is_local_or_special(*address)) {
-                return Err(ConnectError::NotAllowed);
-            }
-        }
+        let addresses = resolve(&bare, port).await?;
+        self.check_addresses(&bare, &addresses)?;
         if kind == EngineKind::Postgres
             && self
                 .is_store_server(&bare, &addresses, port, &database)
@@ -363,6 +315,26 @@ impl TargetPolicy {
             kind,
             url: replace_host(url, &authority),
         })
+    }
+
+    /// Every address the name resolves to must pass: a name is one decision. A host passes when
+    /// it is named in the list, its address is in a listed network, or it is neither local nor
+    /// special.
+    fn check_addresses(&self, bare: &str, addresses: &[IpAddr]) -> Result<(), ConnectError> {
+        let named = self
+            .hosts
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(bare));
+        for address in addresses {
+            let listed = self
+                .networks
+                .iter()
+                .any(|network| network.contains(*address));
+            if !(named || listed || !is_local_or_special(*address)) {
+                return Err(ConnectError::NotAllowed);
+            }
+        }
+        Ok(())
     }
 
     fn check_socket(
@@ -465,6 +437,64 @@ impl TargetPolicy {
     fn is_store_file(&self, _path: &Path) -> bool {
         false
     }
+}
+
+/// The socket a server URL names, if any (`?host=/dir` for PostgreSQL, `?socket=/path` for
+/// MySQL, or a host part starting with `/`); any query option not allowed for the engine is
+/// refused.
+fn socket_of(kind: EngineKind, parts: &UrlParts) -> Result<Option<String>, ConnectError> {
+    let allowed_options: &[&str] = match kind {
+        EngineKind::Postgres => &["sslmode", "application_name"],
+        _ => &["ssl-mode", "sslmode", "charset"],
+    };
+    let mut socket = None;
+    for (key, value) in &parts.query {
+        let key = key.to_ascii_lowercase();
+        match (kind, key.as_str()) {
+            (EngineKind::Postgres, "host") | (EngineKind::Mysql, "socket") => {
+                socket = Some(percent_decode(value));
+            }
+            (_, option) if allowed_options.contains(&option) => {}
+            _ => return Err(ConnectError::NotAllowed),
+        }
+    }
+    // PostgreSQL also reads a socket directory from the host part (`%2Frun%2Fpostgresql`).
+    let host = parts.host.as_deref().map(percent_decode);
+    if let Some(host) = host
+        && host.starts_with('/')
+    {
+        socket = Some(host);
+    }
+    Ok(socket)
+}
+
+/// The URL's port, or the engine's default.
+fn port_of(kind: EngineKind, parts: &UrlParts) -> Result<u16, ConnectError> {
+    match &parts.port {
+        Some(port) => port
+            .parse()
+            .map_err(|_| ConnectError::InvalidUrl("the port is not a number".into())),
+        None => Ok(match kind {
+            EngineKind::Postgres => 5432,
+            _ => 3306,
+        }),
+    }
+}
+
+/// The addresses of a host (an address itself, or a name looked up); at least one.
+async fn resolve(bare: &str, port: u16) -> Result<Vec<IpAddr>, ConnectError> {
+    let addresses: Vec<IpAddr> = match bare.parse::<IpAddr>() {
+        Ok(address) => vec![address],
+        Err(_) => tokio::net::lookup_host((bare, port))
+            .await
+            .map_err(|_| ConnectError::Unreachable(cannot_connect()))?
+            .map(|address| address.ip())
+            .collect(),
+    };
+    if addresses.is_empty() {
+        return Err(ConnectError::Unreachable(cannot_connect()));
+    }
+    Ok(addresses)
 }
 
 /// What [`ConnectError::Unreachable`] says when a target cannot be found or resolved.

@@ -8,8 +8,7 @@ use sqlx::{Connection, Row};
 
 use crate::error::{ConnectError, Redactor};
 use crate::model::{
-    CrawledCatalog, CrawledObject, CrawledRelation, ObjectKind, RelationKind, clean_description,
-    normalise_popularity,
+    CrawledCatalog, CrawledObject, Found, ObjectKind, RelationKind, clean_description,
 };
 
 /// The oldest supported server (`server_version_num`).
@@ -113,6 +112,15 @@ struct Relation {
     name: String,
 }
 
+impl Relation {
+    /// `[database, schema, relation]`, or a column's path below it.
+    fn path(&self, database: &str, column: Option<String>) -> Vec<String> {
+        let mut path = vec![database.to_owned(), self.schema.clone(), self.name.clone()];
+        path.extend(column);
+        path
+    }
+}
+
 pub(crate) async fn crawl(url: &str, redactor: &Redactor) -> Result<CrawledCatalog, ConnectError> {
     let options = PgConnectOptions::from_str(url)
         .map_err(|error| crate::classify_sqlx_error(&error, redactor))?
@@ -128,28 +136,51 @@ async fn crawl_connected(
     connection: &mut PgConnection,
     redactor: &Redactor,
 ) -> Result<CrawledCatalog, ConnectError> {
-    let failed = |error: sqlx::Error| crate::classify_sqlx_error(&error, redactor);
-
-    let version_row = sqlx::query(VERSION_QUERY)
-        .fetch_one(&mut *connection)
-        .await
-        .map_err(failed)?;
-    let version_num: i32 = version_row.try_get(0).map_err(failed)?;
-    let version: String = version_row.try_get(1).map_err(failed)?;
-    let database: String = version_row.try_get(2).map_err(failed)?;
-    let server_version = check_version(version_num, &version)?;
-
+    let failed = crate::classifier(redactor);
+    let (server_version, database_object) = read_version(connection, redactor).await?;
+    let database = database_object.name().to_owned();
     sqlx::raw_sql("BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = '300s'")
         .execute(&mut *connection)
         .await
         .map_err(failed)?;
+    let mut found = Found::default();
+    found.push(database_object);
+    let schemas = read_schemas(connection, redactor, &database, &mut found).await?;
+    let by_oid = read_relations(connection, redactor, &database, &schemas, &mut found).await?;
+    let column_index = read_columns(connection, redactor, &database, &by_oid, &mut found).await?;
+    read_keys(connection, redactor, &column_index, &mut found).await?;
+    read_view_dependencies(connection, redactor, &database, &by_oid, &mut found).await?;
+    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
+    Ok(found.finish(server_version))
+}
 
-    let mut objects = Vec::new();
-    let mut relations = Vec::new();
-    let mut database_object = CrawledObject::new(ObjectKind::Database, vec![database.clone()]);
-    database_object.description = clean_description(version_row.try_get(3).map_err(failed)?);
-    objects.push(database_object);
+/// The server's version (refused when too old) and the connected database, with its comment.
+async fn read_version(
+    connection: &mut PgConnection,
+    redactor: &Redactor,
+) -> Result<(String, CrawledObject), ConnectError> {
+    let failed = crate::classifier(redactor);
+    let row = sqlx::query(VERSION_QUERY)
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(failed)?;
+    let version_num: i32 = row.try_get(0).map_err(failed)?;
+    let version: String = row.try_get(1).map_err(failed)?;
+    let database: String = row.try_get(2).map_err(failed)?;
+    let server_version = check_version(version_num, &version)?;
+    let mut database_object = CrawledObject::new(ObjectKind::Database, vec![database]);
+    database_object.description = clean_description(row.try_get(3).map_err(failed)?);
+    Ok((server_version, database_object))
+}
 
+/// The non-system schemas; returns their names by oid.
+async fn read_schemas(
+    connection: &mut PgConnection,
+    redactor: &Redactor,
+    database: &str,
+    found: &mut Found,
+) -> Result<HashMap<i64, String>, ConnectError> {
+    let failed = crate::classifier(redactor);
     let mut schemas: HashMap<i64, String> = HashMap::new();
     for row in sqlx::query(SCHEMAS_QUERY)
         .fetch_all(&mut *connection)
@@ -159,12 +190,23 @@ async fn crawl_connected(
         let oid: i64 = row.try_get(0).map_err(failed)?;
         let name: String = row.try_get(1).map_err(failed)?;
         let mut object =
-            CrawledObject::new(ObjectKind::Schema, vec![database.clone(), name.clone()]);
+            CrawledObject::new(ObjectKind::Schema, vec![database.to_owned(), name.clone()]);
         object.description = clean_description(row.try_get(2).map_err(failed)?);
-        objects.push(object);
+        found.push(object);
         schemas.insert(oid, name);
     }
+    Ok(schemas)
+}
 
+/// Tables and views with their popularity (from the scan counts); returns them by oid.
+async fn read_relations(
+    connection: &mut PgConnection,
+    redactor: &Redactor,
+    database: &str,
+    schemas: &HashMap<i64, String>,
+    found: &mut Found,
+) -> Result<HashMap<i64, Relation>, ConnectError> {
+    let failed = crate::classifier(redactor);
     let relation_rows = sqlx::query(RELATIONS_QUERY)
         .fetch_all(&mut *connection)
         .await
@@ -172,59 +214,63 @@ async fn crawl_connected(
     let mut by_oid: HashMap<i64, Relation> = HashMap::with_capacity(relation_rows.len());
     let mut usage: Vec<(usize, f64)> = Vec::new();
     for row in &relation_rows {
-        let (oid, relation, object, scans) = relation_from_row(row, &database, &schemas)
+        let (oid, relation, object, scans) = relation_from_row(row, database, schemas)
             .map_err(failed)?
             .ok_or_else(|| {
                 ConnectError::CrawlFailed("a relation's schema vanished during the crawl".into())
             })?;
+        let index = found.push(object);
         if let Some(scans) = scans {
-            usage.push((objects.len(), scans));
+            usage.push((index, scans));
         }
-        objects.push(object);
         by_oid.insert(oid, relation);
     }
-    drop(relation_rows);
-    let most_used = usage.iter().map(|(_, scans)| *scans).fold(0.0, f64::max);
-    for (index, scans) in usage {
-        objects[index].popularity = Some(normalise_popularity(scans, most_used));
-    }
+    found.set_popularity(&usage);
+    Ok(by_oid)
+}
 
-    let column_path = |relation: &Relation, column: String| {
-        vec![
-            database.clone(),
-            relation.schema.clone(),
-            relation.name.clone(),
-            column,
-        ]
-    };
-
+/// The columns of the relations read; returns their indexes in `found` by (relation oid,
+/// attribute number).
+async fn read_columns(
+    connection: &mut PgConnection,
+    redactor: &Redactor,
+    database: &str,
+    by_oid: &HashMap<i64, Relation>,
+    found: &mut Found,
+) -> Result<HashMap<(i64, i64), usize>, ConnectError> {
+    let failed = crate::classifier(redactor);
     let column_rows = sqlx::query(COLUMNS_QUERY)
         .fetch_all(&mut *connection)
         .await
         .map_err(failed)?;
-    // (relation oid, attribute number) -> index into objects
     let mut column_index: HashMap<(i64, i64), usize> = HashMap::with_capacity(column_rows.len());
-    objects.reserve(column_rows.len());
+    found.objects.reserve(column_rows.len());
     for row in &column_rows {
         let relation_oid: i64 = row.try_get(0).map_err(failed)?;
         let Some(relation) = by_oid.get(&relation_oid) else {
             continue;
         };
         let name: String = row.try_get(1).map_err(failed)?;
-        let mut object =
-            CrawledObject::new(ObjectKind::Column, column_path(relation, name.clone()));
+        let path = relation.path(database, Some(name));
+        let mut object = CrawledObject::new(ObjectKind::Column, path);
         object.data_type = row.try_get(2).map_err(failed)?;
         object.nullable = Some(row.try_get(3).map_err(failed)?);
         object.position = Some(row.try_get(4).map_err(failed)?);
         object.description = clean_description(row.try_get(5).map_err(failed)?);
-        column_index.insert(
-            (relation_oid, object.position.unwrap_or_default()),
-            objects.len(),
-        );
-        objects.push(object);
+        let position = object.position.unwrap_or_default();
+        column_index.insert((relation_oid, position), found.push(object));
     }
-    drop(column_rows);
+    Ok(column_index)
+}
 
+/// Primary keys mark their columns; each foreign key column pair becomes a relation.
+async fn read_keys(
+    connection: &mut PgConnection,
+    redactor: &Redactor,
+    column_index: &HashMap<(i64, i64), usize>,
+    found: &mut Found,
+) -> Result<(), ConnectError> {
+    let failed = crate::classifier(redactor);
     for row in sqlx::query(CONSTRAINTS_QUERY)
         .fetch_all(&mut *connection)
         .await
@@ -236,7 +282,7 @@ async fn crawl_connected(
         if kind == "p" {
             for column in columns {
                 if let Some(&index) = column_index.get(&(relation_oid, i64::from(column))) {
-                    objects[index].primary_key = true;
+                    found.objects[index].primary_key = true;
                 }
             }
             continue;
@@ -247,15 +293,26 @@ async fn crawl_connected(
             let from = column_index.get(&(relation_oid, i64::from(column)));
             let to = column_index.get(&(referenced_oid, i64::from(referenced_column)));
             if let (Some(&from), Some(&to)) = (from, to) {
-                relations.push(CrawledRelation {
-                    kind: RelationKind::ForeignKey,
-                    from: objects[from].path.clone(),
-                    to: objects[to].path.clone(),
-                });
+                let (from, to) = (
+                    found.objects[from].path.clone(),
+                    found.objects[to].path.clone(),
+                );
+                found.relate(RelationKind::ForeignKey, from, to);
             }
         }
     }
+    Ok(())
+}
 
+/// Which relations each view reads.
+async fn read_view_dependencies(
+    connection: &mut PgConnection,
+    redactor: &Redactor,
+    database: &str,
+    by_oid: &HashMap<i64, Relation>,
+    found: &mut Found,
+) -> Result<(), ConnectError> {
+    let failed = crate::classifier(redactor);
     for row in sqlx::query(VIEW_DEPENDENCIES_QUERY)
         .fetch_all(&mut *connection)
         .await
@@ -264,16 +321,14 @@ async fn crawl_connected(
         let view_oid: i64 = row.try_get(0).map_err(failed)?;
         let read_oid: i64 = row.try_get(1).map_err(failed)?;
         if let (Some(view), Some(read)) = (by_oid.get(&view_oid), by_oid.get(&read_oid)) {
-            relations.push(CrawledRelation {
-                kind: RelationKind::ViewDependency,
-                from: vec![database.clone(), view.schema.clone(), view.name.clone()],
-                to: vec![database.clone(), read.schema.clone(), read.name.clone()],
-            });
+            found.relate(
+                RelationKind::ViewDependency,
+                view.path(database, None),
+                read.path(database, None),
+            );
         }
     }
-
-    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
-    Ok(CrawledCatalog::finish(objects, relations, server_version))
+    Ok(())
 }
 
 /// `PostgreSQL VERSION` for supported servers (11 and newer).

@@ -26,12 +26,14 @@ mod values;
 use std::time::{Duration, Instant};
 
 use cairn_sqlguard::{Dialect, ReadOnlyQuery};
+use futures_util::TryStreamExt;
+use sqlx::{AssertSqlSafe, Column, Executor, SqlSafeStr, Statement};
 
 use crate::{EngineKind, Redactor};
 
-/// The PostgreSQL `search_path` every session that runs user SQL is pinned to. The guard's
-/// catalog resolves unqualified names in this schema, exactly as the session does.
-pub const POSTGRES_SEARCH_PATH: &str = "public";
+/// The PostgreSQL `search_path` every session that runs user SQL is pinned to: the guard's
+/// resolver resolves unqualified names in this schema, exactly as the session does.
+pub use cairn_sqlguard::POSTGRES_SEARCH_PATH;
 
 /// How much a query may return and how long it may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,11 +151,17 @@ async fn run_in(
     // the time left after connecting (and the server cancels it then); this outer bound, a
     // moment later, only guards against a server that stops answering altogether.
     let deadline = limits.timeout + DEADLINE_GRACE;
+    let job = Job {
+        sql: query.sql(),
+        limits,
+        mode,
+        started,
+    };
     let work = async {
         match expected {
-            EngineKind::Postgres => postgres::run(url, query.sql(), limits, mode, started).await,
-            EngineKind::Mysql => mysql::run(url, query.sql(), limits, mode, started).await,
-            EngineKind::Sqlite => sqlite::run(url, query.sql(), limits, mode, started).await,
+            EngineKind::Postgres => postgres::run(url, &job).await,
+            EngineKind::Mysql => mysql::run(url, &job).await,
+            EngineKind::Sqlite => sqlite::run(url, &job).await,
         }
     };
     let outcome = match tokio::time::timeout(deadline, work).await {
@@ -202,6 +210,44 @@ fn scrub(error: QueryError, redactor: &Redactor) -> QueryError {
         QueryError::Failed(message) => QueryError::Failed(redactor.scrub(&message)),
         other => other,
     }
+}
+
+/// One statement for an engine's `run`: it connects, then runs the statement within the limits
+/// less the time connecting took.
+struct Job<'a> {
+    sql: &'a str,
+    limits: &'a Limits,
+    mode: Mode,
+    started: Instant,
+}
+
+impl Job<'_> {
+    /// The limits with the time spent since the start (connecting) taken off the timeout.
+    fn limits_left(&self) -> Limits {
+        self.limits.left_after(self.started)
+    }
+}
+
+/// Every cell of a row as JSON: null for SQL NULL (or a cell that cannot be read), the others
+/// rendered by `render` from the row, the cell's index and the database's name for its type.
+fn render_row<R>(
+    row: &R,
+    render: fn(&R, usize, &str) -> serde_json::Value,
+) -> Vec<serde_json::Value>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+{
+    use sqlx::{TypeInfo, ValueRef};
+    (0..row.len())
+        .map(|index| {
+            let type_name = match row.try_get_raw(index) {
+                Ok(raw) if !raw.is_null() => raw.type_info().name().to_owned(),
+                _ => return serde_json::Value::Null,
+            };
+            render(row, index, &type_name)
+        })
+        .collect()
 }
 
 /// Rows as they are fetched, before timing is added.
@@ -279,6 +325,59 @@ impl Collector {
             truncated: self.truncated,
         }
     }
+}
+
+/// The loop every engine shares once its session is set up: prepares `sql` (the database parses
+/// and plans it, nothing runs) and reads its column names; to execute, prepares instead the
+/// statement `capped` wraps it in, if any (each value cut on the server before it is sent), then
+/// fetches rows one by one, rendered by `convert_row`, until the [`Collector`] stops at the row
+/// or byte limit. Every driver error goes through `failed`, which tells the engine's timeouts
+/// apart.
+async fn prepare_and_collect<DB>(
+    connection: &mut DB::Connection,
+    sql: &str,
+    limits: &Limits,
+    mode: Mode,
+    failed: impl Fn(sqlx::Error) -> QueryError,
+    capped: impl FnOnce(&DB::Statement) -> Option<String>,
+    convert_row: fn(&DB::Row) -> Vec<serde_json::Value>,
+) -> Result<Fetched, QueryError>
+where
+    DB: sqlx::Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    // One prepared statement: PostgreSQL (extended protocol) and MySQL (binary protocol) refuse
+    // a second statement in it.
+    let statement = (&mut *connection)
+        .prepare(AssertSqlSafe(sql.to_owned()).into_sql_str())
+        .await
+        .map_err(&failed)?;
+    let columns = statement
+        .columns()
+        .iter()
+        .map(|column| column.name().to_owned())
+        .collect();
+    let mut collector = Collector::new(limits);
+    if mode == Mode::Describe {
+        return Ok(collector.finish(columns));
+    }
+    let statement = match capped(&statement) {
+        Some(wrapped) => (&mut *connection)
+            .prepare(AssertSqlSafe(wrapped).into_sql_str())
+            .await
+            .map_err(&failed)?,
+        None => statement,
+    };
+    {
+        let mut rows = statement.query().fetch(&mut *connection);
+        while let Some(row) = rows.try_next().await.map_err(&failed)? {
+            if !collector.push(convert_row(&row)) {
+                break;
+            }
+        }
+    }
+    Ok(collector.finish(columns))
 }
 
 /// Maps a driver error to [`QueryError`]: connection problems apart from database errors.

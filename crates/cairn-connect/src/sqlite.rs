@@ -10,7 +10,7 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 
 use crate::error::{ConnectError, Redactor, percent_decode};
 use crate::model::{
-    CrawledCatalog, CrawledObject, CrawledRelation, ObjectKind, RelationKind, clean_description,
+    CrawledCatalog, CrawledObject, Found, ObjectKind, RelationKind, clean_description,
 };
 use crate::sqlite_comments;
 
@@ -123,96 +123,136 @@ struct Column {
     primary_key: i64,
 }
 
+/// A table or view as `sqlite_master` lists it: name, kind, CREATE statement.
+type MasterEntry = (String, ObjectKind, Option<String>);
+
 async fn crawl_connected(
     connection: &mut SqliteConnection,
     redactor: &Redactor,
 ) -> Result<CrawledCatalog, ConnectError> {
-    let failed = |error: sqlx::Error| crate::classify_sqlx_error(&error, redactor);
+    let failed = crate::classifier(redactor);
     let version: String = sqlx::query_scalar("SELECT sqlite_version()")
         .fetch_one(&mut *connection)
         .await
         .map_err(failed)?;
+    let entries = read_master(connection, redactor).await?;
+    // lower-case name -> name as created
+    let real_name: HashMap<String, String> = entries
+        .iter()
+        .map(|(name, _, _)| (name.to_lowercase(), name.clone()))
+        .collect();
+    let columns = read_columns(connection, &entries, redactor).await?;
+    let mut found = Found::default();
+    found.push(CrawledObject::new(
+        ObjectKind::Database,
+        vec![SQLITE_ROOT.to_owned()],
+    ));
+    for entry in &entries {
+        push_relation(&mut found, entry, &columns, &real_name);
+    }
+    read_foreign_keys(connection, redactor, &columns, &real_name, &mut found).await?;
+    Ok(found.finish(format!("SQLite {version}")))
+}
 
-    let relation_rows = sqlx::query(RELATIONS_QUERY)
+/// The tables and views of `sqlite_master`.
+async fn read_master(
+    connection: &mut SqliteConnection,
+    redactor: &Redactor,
+) -> Result<Vec<MasterEntry>, ConnectError> {
+    let failed = crate::classifier(redactor);
+    let mut entries = Vec::new();
+    for row in sqlx::query(RELATIONS_QUERY)
         .fetch_all(&mut *connection)
         .await
-        .map_err(failed)?;
-    // name -> (kind, CREATE statement)
-    let mut relations_by_name: Vec<(String, ObjectKind, Option<String>)> = Vec::new();
-    for row in &relation_rows {
+        .map_err(failed)?
+    {
         let kind: String = row.try_get(0).map_err(failed)?;
         let kind = if kind == "view" {
             ObjectKind::View
         } else {
             ObjectKind::Table
         };
-        relations_by_name.push((
+        entries.push((
             row.try_get(1).map_err(failed)?,
             kind,
             row.try_get(2).map_err(failed)?,
         ));
     }
-    let real_name: HashMap<String, String> = relations_by_name
-        .iter()
-        .map(|(name, _, _)| (name.to_lowercase(), name.clone()))
-        .collect();
+    Ok(entries)
+}
 
-    let columns = read_columns(connection, &relations_by_name, redactor).await?;
+/// A table or view with its columns; the descriptions come from the `--` comments of its CREATE
+/// statement, and a view's dependencies from the relations its body names.
+fn push_relation(
+    found: &mut Found,
+    (name, kind, sql): &MasterEntry,
+    columns: &HashMap<String, Vec<Column>>,
+    real_name: &HashMap<String, String>,
+) {
+    let mut object = CrawledObject::new(*kind, vec![SQLITE_ROOT.to_owned(), name.clone()]);
+    let sql = sql.as_deref().unwrap_or_default();
+    let column_descriptions = if *kind == ObjectKind::View {
+        let (description, body) = sqlite_comments::view_parts(sql);
+        object.description = clean_description(description);
+        object.definition = body.or_else(|| Some(sql.to_owned()));
+        push_view_dependencies(found, name, sql, real_name);
+        HashMap::new()
+    } else {
+        let (description, column_descriptions) = sqlite_comments::table_comments(sql);
+        object.description = clean_description(description);
+        column_descriptions
+    };
+    found.push(object);
+    for column in columns.get(name).into_iter().flatten() {
+        let mut object = CrawledObject::new(
+            ObjectKind::Column,
+            vec![SQLITE_ROOT.to_owned(), name.clone(), column.name.clone()],
+        );
+        object.data_type = column.data_type.clone();
+        object.nullable = Some(column.nullable);
+        object.position = Some(column.position);
+        object.primary_key = column.primary_key > 0;
+        object.description = clean_description(
+            column_descriptions
+                .get(&column.name.to_lowercase())
+                .cloned(),
+        );
+        found.push(object);
+    }
+}
 
-    let mut objects = vec![CrawledObject::new(
-        ObjectKind::Database,
-        vec![SQLITE_ROOT.to_owned()],
-    )];
-    let mut relations = Vec::new();
-    for (name, kind, sql) in &relations_by_name {
-        let mut object = CrawledObject::new(*kind, vec![SQLITE_ROOT.to_owned(), name.clone()]);
-        let sql = sql.as_deref().unwrap_or_default();
-        let column_descriptions = match kind {
-            ObjectKind::View => {
-                let (description, body) = sqlite_comments::view_parts(sql);
-                object.description = clean_description(description);
-                object.definition = body.or_else(|| Some(sql.to_owned()));
-                let mut seen = Vec::new();
-                for referenced in sqlite_comments::referenced_relations(sql) {
-                    if let Some(target) = real_name.get(&referenced.to_lowercase())
-                        && target != name
-                        && !seen.contains(target)
-                    {
-                        seen.push(target.clone());
-                        relations.push(CrawledRelation {
-                            kind: RelationKind::ViewDependency,
-                            from: vec![SQLITE_ROOT.to_owned(), name.clone()],
-                            to: vec![SQLITE_ROOT.to_owned(), target.clone()],
-                        });
-                    }
-                }
-                HashMap::new()
-            }
-            _ => {
-                let (description, column_descriptions) = sqlite_comments::table_comments(sql);
-                object.description = clean_description(description);
-                column_descriptions
-            }
-        };
-        objects.push(object);
-        for column in columns.get(name).into_iter().flatten() {
-            let mut object = CrawledObject::new(
-                ObjectKind::Column,
-                vec![SQLITE_ROOT.to_owned(), name.clone(), column.name.clone()],
+/// The relations the view `name` reads, once each, as named in its `sql`.
+fn push_view_dependencies(
+    found: &mut Found,
+    name: &str,
+    sql: &str,
+    real_name: &HashMap<String, String>,
+) {
+    let mut seen = Vec::new();
+    for referenced in sqlite_comments::referenced_relations(sql) {
+        if let Some(target) = real_name.get(&referenced.to_lowercase())
+            && target != name
+            && !seen.contains(target)
+        {
+            seen.push(target.clone());
+            found.relate(
+                RelationKind::ViewDependency,
+                vec![SQLITE_ROOT.to_owned(), name.to_owned()],
+                vec![SQLITE_ROOT.to_owned(), target.clone()],
             );
-            object.data_type = column.data_type.clone();
-            object.nullable = Some(column.nullable);
-            object.position = Some(column.position);
-            object.primary_key = column.primary_key > 0;
-            object.description = clean_description(
-                column_descriptions
-                    .get(&column.name.to_lowercase())
-                    .cloned(),
-            );
-            objects.push(object);
         }
     }
+}
 
+/// Every foreign key's column pairs as relations, between the columns as they were created.
+async fn read_foreign_keys(
+    connection: &mut SqliteConnection,
+    redactor: &Redactor,
+    columns: &HashMap<String, Vec<Column>>,
+    real_name: &HashMap<String, String>,
+    found: &mut Found,
+) -> Result<(), ConnectError> {
+    let failed = crate::classifier(redactor);
     let foreign_key_rows = match sqlx::query(FOREIGN_KEYS_QUERY)
         .fetch_all(&mut *connection)
         .await
@@ -243,55 +283,55 @@ async fn crawl_connected(
             let Some(referenced) = real_name.get(&referenced.to_lowercase()) else {
                 continue;
             };
-            let referenced_columns = columns.get(referenced);
-            let to = match to {
-                Some(to) => referenced_columns
-                    .and_then(|list| {
-                        list.iter()
-                            .find(|column| column.name.eq_ignore_ascii_case(&to))
-                    })
-                    .map_or(to, |column| column.name.clone()),
-                // no column named: the referenced table's primary key, in key order
-                None => {
-                    let mut key: Vec<&Column> = referenced_columns
-                        .into_iter()
-                        .flatten()
-                        .filter(|column| column.primary_key > 0)
-                        .collect();
-                    key.sort_by_key(|column| column.primary_key);
-                    match key.get(usize::try_from(seq).unwrap_or(usize::MAX)) {
-                        Some(column) => column.name.clone(),
-                        None => continue,
-                    }
-                }
+            let Some(to) = referenced_column(columns.get(referenced), seq, to) else {
+                continue;
             };
-            let from = columns
-                .get(&table)
-                .and_then(|list| {
-                    list.iter()
-                        .find(|column| column.name.eq_ignore_ascii_case(&from))
-                })
-                .map_or(from, |column| column.name.clone());
-            relations.push(CrawledRelation {
-                kind: RelationKind::ForeignKey,
-                from: vec![SQLITE_ROOT.to_owned(), table.clone(), from],
-                to: vec![SQLITE_ROOT.to_owned(), referenced.clone(), to],
-            });
+            let from = column_as_created(columns.get(&table), from);
+            found.relate(
+                RelationKind::ForeignKey,
+                vec![SQLITE_ROOT.to_owned(), table.clone(), from],
+                vec![SQLITE_ROOT.to_owned(), referenced.clone(), to],
+            );
         }
     }
+    Ok(())
+}
 
-    Ok(CrawledCatalog::finish(
-        objects,
-        relations,
-        format!("SQLite {version}"),
-    ))
+/// The column `name` of a table (any case) as it was created; `name` itself when not found.
+fn column_as_created(columns: Option<&Vec<Column>>, name: String) -> String {
+    columns
+        .and_then(|list| {
+            list.iter()
+                .find(|column| column.name.eq_ignore_ascii_case(&name))
+        })
+        .map_or(name, |column| column.name.clone())
+}
+
+/// The column a foreign key's pair number `seq` references: the one named, or when none is
+/// named, the referenced table's primary key column at that place in key order.
+fn referenced_column(
+    referenced_columns: Option<&Vec<Column>>,
+    seq: i64,
+    to: Option<String>,
+) -> Option<String> {
+    if let Some(to) = to {
+        return Some(column_as_created(referenced_columns, to));
+    }
+    let mut key: Vec<&Column> = referenced_columns
+        .into_iter()
+        .flatten()
+        .filter(|column| column.primary_key > 0)
+        .collect();
+    key.sort_by_key(|column| column.primary_key);
+    key.get(usize::try_from(seq).unwrap_or(usize::MAX))
+        .map(|column| column.name.clone())
 }
 
 /// Every relation's columns, in one query; relation by relation when one of them cannot be read
 /// (e.g. a virtual table whose module is not loaded), skipping those.
 async fn read_columns(
     connection: &mut SqliteConnection,
-    relations: &[(String, ObjectKind, Option<String>)],
+    relations: &[MasterEntry],
     redactor: &Redactor,
 ) -> Result<HashMap<String, Vec<Column>>, ConnectError> {
     let failed = |error: sqlx::Error| crate::classify_sqlx_error(&error, redactor);

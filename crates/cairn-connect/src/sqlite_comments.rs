@@ -47,114 +47,138 @@ impl Token {
 }
 
 fn tokenize(sql: &str) -> Vec<Token> {
-    let chars: Vec<(usize, char)> = sql.char_indices().collect();
+    let mut lexer = Lexer {
+        sql,
+        chars: sql.char_indices().collect(),
+        line: 1,
+    };
     let mut tokens = Vec::new();
-    let mut line = 1;
     let mut index = 0;
-    let byte_at = |index: usize| chars.get(index).map_or(sql.len(), |(byte, _)| *byte);
-    while index < chars.len() {
-        let (start, character) = chars[index];
-        let next = chars.get(index + 1).map(|(_, next)| *next);
-        let token_line = line;
-        match character {
+    while index < lexer.chars.len() {
+        let (start, character) = lexer.chars[index];
+        let next = lexer.char_at(index + 1);
+        let line = lexer.line;
+        let (kind, end) = match character {
             '\n' => {
-                line += 1;
+                lexer.line += 1;
                 index += 1;
+                continue;
             }
-            c if c.is_whitespace() => index += 1,
-            '-' if next == Some('-') => {
-                let mut end = index + 2;
-                while end < chars.len() && chars[end].1 != '\n' {
-                    end += 1;
-                }
-                let text = sql[byte_at(index + 2)..byte_at(end)].trim().to_owned();
-                tokens.push(Token {
-                    kind: TokenKind::Comment(text),
-                    line: token_line,
-                    start,
-                });
-                index = end;
-            }
-            '/' if next == Some('*') => {
-                let mut end = index + 2;
-                while end < chars.len()
-                    && !(chars[end].1 == '*' && chars.get(end + 1).map(|c| c.1) == Some('/'))
-                {
-                    if chars[end].1 == '\n' {
-                        line += 1;
-                    }
-                    end += 1;
-                }
-                let text = sql[byte_at(index + 2)..byte_at(end)].trim().to_owned();
-                tokens.push(Token {
-                    kind: TokenKind::Comment(text),
-                    line: token_line,
-                    start,
-                });
-                index = (end + 2).min(chars.len());
-            }
-            '\'' | '"' | '`' | '[' => {
-                let close = if character == '[' { ']' } else { character };
-                let mut end = index + 1;
-                let mut content = String::new();
-                while end < chars.len() {
-                    let current = chars[end].1;
-                    if current == close {
-                        // a doubled quote is an escaped quote (not for `[...]`)
-                        if close != ']' && chars.get(end + 1).map(|c| c.1) == Some(close) {
-                            content.push(close);
-                            end += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    if current == '\n' {
-                        line += 1;
-                    }
-                    content.push(current);
-                    end += 1;
-                }
-                let kind = if character == '\'' {
-                    TokenKind::Literal
-                } else {
-                    TokenKind::Quoted(content)
-                };
-                tokens.push(Token {
-                    kind,
-                    line: token_line,
-                    start,
-                });
-                index = end + 1;
-            }
-            c if c.is_alphanumeric() || c == '_' || c == '$' || !c.is_ascii() => {
-                let mut end = index;
-                while end < chars.len() && {
-                    let c = chars[end].1;
-                    c.is_alphanumeric()
-                        || c == '_'
-                        || c == '$'
-                        || (!c.is_ascii() && !c.is_whitespace())
-                } {
-                    end += 1;
-                }
-                tokens.push(Token {
-                    kind: TokenKind::Word(sql[start..byte_at(end)].to_owned()),
-                    line: token_line,
-                    start,
-                });
-                index = end;
-            }
-            other => {
-                tokens.push(Token {
-                    kind: TokenKind::Punct(other),
-                    line: token_line,
-                    start,
-                });
+            c if c.is_whitespace() => {
                 index += 1;
+                continue;
             }
-        }
+            '-' if next == Some('-') => lexer.line_comment(index),
+            '/' if next == Some('*') => lexer.block_comment(index),
+            '\'' | '"' | '`' | '[' => lexer.quoted(index, character),
+            c if c.is_alphanumeric() || c == '_' || c == '$' || !c.is_ascii() => lexer.word(index),
+            other => (TokenKind::Punct(other), index + 1),
+        };
+        tokens.push(Token { kind, line, start });
+        index = end;
     }
     tokens
+}
+
+/// The statement's characters and the line reached; each method reads one token starting at a
+/// character index and returns it with the index after it.
+struct Lexer<'a> {
+    sql: &'a str,
+    chars: Vec<(usize, char)>,
+    line: usize,
+}
+
+impl Lexer<'_> {
+    fn char_at(&self, index: usize) -> Option<char> {
+        self.chars.get(index).map(|(_, character)| *character)
+    }
+
+    fn byte_at(&self, index: usize) -> usize {
+        self.chars
+            .get(index)
+            .map_or(self.sql.len(), |(byte, _)| *byte)
+    }
+
+    /// The comment's text, trimmed, between `from` and `to` (character indexes).
+    fn comment(&self, from: usize, to: usize) -> TokenKind {
+        TokenKind::Comment(
+            self.sql[self.byte_at(from)..self.byte_at(to)]
+                .trim()
+                .to_owned(),
+        )
+    }
+
+    /// `-- text` up to the end of the line.
+    fn line_comment(&self, index: usize) -> (TokenKind, usize) {
+        let mut end = index + 2;
+        while end < self.chars.len() && self.chars[end].1 != '\n' {
+            end += 1;
+        }
+        (self.comment(index + 2, end), end)
+    }
+
+    /// `/* text */`, over any number of lines.
+    fn block_comment(&mut self, index: usize) -> (TokenKind, usize) {
+        let mut end = index + 2;
+        while end < self.chars.len()
+            && !(self.chars[end].1 == '*' && self.char_at(end + 1) == Some('/'))
+        {
+            if self.chars[end].1 == '\n' {
+                self.line += 1;
+            }
+            end += 1;
+        }
+        (
+            self.comment(index + 2, end),
+            (end + 2).min(self.chars.len()),
+        )
+    }
+
+    /// A string literal (`'...'`) or a quoted identifier (`"x"`, `` `x` ``, `[x]`); a doubled
+    /// quote inside is an escaped quote (not for `[...]`).
+    fn quoted(&mut self, index: usize, open: char) -> (TokenKind, usize) {
+        let close = if open == '[' { ']' } else { open };
+        let mut end = index + 1;
+        let mut content = String::new();
+        while end < self.chars.len() {
+            let current = self.chars[end].1;
+            if current == close {
+                if close != ']' && self.char_at(end + 1) == Some(close) {
+                    content.push(close);
+                    end += 2;
+                    continue;
+                }
+                break;
+            }
+            if current == '\n' {
+                self.line += 1;
+            }
+            content.push(current);
+            end += 1;
+        }
+        let kind = if open == '\'' {
+            TokenKind::Literal
+        } else {
+            TokenKind::Quoted(content)
+        };
+        (kind, end + 1)
+    }
+
+    /// A bare word: letters, digits, `_`, `$` and any non-ASCII character but whitespace.
+    fn word(&self, index: usize) -> (TokenKind, usize) {
+        let mut end = index;
+        while end < self.chars.len() && {
+            let c = self.chars[end].1;
+            c.is_alphanumeric() || c == '_' || c == '$' || (!c.is_ascii() && !c.is_whitespace())
+        } {
+            end += 1;
+        }
+        let start = self.chars[index].0;
+        (
+            TokenKind::Word(self.sql[start..self.byte_at(end)].to_owned()),
+            end,
+        )
+    }
 }
 
 fn join_comments<'a>(comments: impl Iterator<Item = &'a Token>) -> Option<String> {
@@ -171,12 +195,11 @@ fn join_comments<'a>(comments: impl Iterator<Item = &'a Token>) -> Option<String
 /// from a `CREATE TABLE` statement.
 pub(crate) fn table_comments(sql: &str) -> (Option<String>, HashMap<String, String>) {
     let tokens = tokenize(sql);
-    let mut columns = HashMap::new();
     let Some(open) = tokens
         .iter()
         .position(|token| token.kind == TokenKind::Punct('('))
     else {
-        return (join_comments(tokens.iter()), columns);
+        return (join_comments(tokens.iter()), HashMap::new());
     };
     let first_body_token = tokens[open + 1..]
         .iter()
@@ -193,8 +216,20 @@ pub(crate) fn table_comments(sql: &str) -> (Option<String>, HashMap<String, Stri
         .filter(|token| Some(token.line) == first_body_line)
         .collect();
 
-    // split the body into items at top-level commas: (first token index, name)
-    let mut items: Vec<(usize, Option<String>)> = Vec::new();
+    let items = body_items(&tokens, open);
+    let mut line_comments: Vec<&Token> = tokens[first_body_token..]
+        .iter()
+        .filter(|token| token.is_comment())
+        .collect();
+    line_comments.extend(first_line_comments);
+    let columns = column_comments(&tokens, &items, line_comments);
+    (table_description, columns)
+}
+
+/// The items of a table body (after the `(` at `open`), split at top-level commas: each one's
+/// first token index and, for a column definition, its name (`None` for a constraint).
+fn body_items(tokens: &[Token], open: usize) -> Vec<(usize, Option<String>)> {
+    let mut items = Vec::new();
     let mut depth = 0;
     let mut expecting_item = true;
     for (index, token) in tokens.iter().enumerate().skip(open + 1) {
@@ -224,20 +259,24 @@ pub(crate) fn table_comments(sql: &str) -> (Option<String>, HashMap<String, Stri
             items.push((index, name));
         }
     }
+    items
+}
 
-    let mut line_comments: Vec<&Token> = tokens[first_body_token..]
-        .iter()
-        .filter(|token| token.is_comment())
-        .collect();
-    line_comments.extend(first_line_comments);
-    for comment in line_comments {
+/// Each comment describes the column whose definition starts last on its line before it;
+/// several comments of one column are joined. Keyed by lower-cased column name.
+fn column_comments(
+    tokens: &[Token],
+    items: &[(usize, Option<String>)],
+    comments: Vec<&Token>,
+) -> HashMap<String, String> {
+    let mut columns = HashMap::new();
+    for comment in comments {
         let TokenKind::Comment(text) = &comment.kind else {
             continue;
         };
         if text.is_empty() {
             continue;
         }
-        // the last item starting on the comment's line, before the comment
         let owner = items.iter().rev().find(|(first, _)| {
             tokens[*first].line == comment.line && tokens[*first].start < comment.start
         });
@@ -251,7 +290,7 @@ pub(crate) fn table_comments(sql: &str) -> (Option<String>, HashMap<String, Stri
                 .or_insert_with(|| text.clone());
         }
     }
-    (table_description, columns)
+    columns
 }
 
 /// A view's description (comments before its query) and its query text (after `AS`).

@@ -5,11 +5,11 @@
 use std::time::{Duration, Instant};
 
 use cairn_connect::query::{Limits, QueryError, run};
-use cairn_sqlguard::{Catalog, Dialect, TableRef, check};
+use cairn_sqlguard::{Dialect, RelationResolver, TableRef, check};
 
 struct NoTables;
 
-impl Catalog for NoTables {
+impl RelationResolver for NoTables {
     fn resolve(&self, _schema: Option<&str>, _name: &str) -> Option<TableRef> {
         None
     }

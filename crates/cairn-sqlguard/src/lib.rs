@@ -13,8 +13,11 @@ mod allowlist;
 mod postgres;
 mod scope;
 mod sqlparser_walk;
+mod visible;
 
 use std::fmt;
+
+pub use visible::{POSTGRES_SEARCH_PATH, VisibleRelations};
 
 /// The SQL dialect of the database a statement is meant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,21 +44,21 @@ pub struct TableRef {
     pub name: String,
 }
 
-/// What the caller may see. Implemented by the caller, from the catalog's metadata and the
-/// caller's teams.
+/// What the caller may see: resolves the relations a statement names. [`VisibleRelations`] is
+/// the implementation the catalog builds from its metadata and the caller's teams.
 ///
 /// The guard hands over the name as written in the statement, after the dialect's own
 /// identifier rules that the parser applies: for PostgreSQL unquoted identifiers arrive already
 /// folded to lower case and quoted ones exactly as quoted; for MySQL and SQLite identifiers arrive
 /// as written (without their quotes).
-pub trait Catalog {
+pub trait RelationResolver {
     /// Resolves a relation as the database would (PostgreSQL: unqualified names searched along
     /// `search_path`; MySQL: `db.table`, else the default database; SQLite: case-insensitive,
     /// schema `main` or `temp`). Returns `None` when the relation does not exist or the caller
     /// may not see it: the guard answers both the same way.
     fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef>;
 
-    /// The columns of a relation [`Catalog::resolve`] returned that the caller may not see, as
+    /// The columns of a relation [`RelationResolver::resolve`] returned that the caller may not see, as
     /// the database names them. A statement naming one is refused, and so is every form that
     /// would return one without naming it (`*`, `t.*`, a whole-row reference, a column alias
     /// list, a NATURAL join). The default: every column is visible.
@@ -119,7 +122,11 @@ impl Refusal {
 ///
 /// A [`Refusal`] naming the first construct that is not allowed, or saying that the statement
 /// could not be parsed.
-pub fn check(dialect: Dialect, sql: &str, catalog: &dyn Catalog) -> Result<ReadOnlyQuery, Refusal> {
+pub fn check(
+    dialect: Dialect,
+    sql: &str,
+    catalog: &dyn RelationResolver,
+) -> Result<ReadOnlyQuery, Refusal> {
     let mut tables = match dialect {
         Dialect::Postgres => postgres::check(sql, catalog)?,
         Dialect::Mysql | Dialect::Sqlite => sqlparser_walk::check(dialect, sql, catalog)?,

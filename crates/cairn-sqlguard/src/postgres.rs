@@ -10,9 +10,9 @@ use pg_query::protobuf::{
 };
 
 use crate::scope::{CteNames, RelationRef, Resolver};
-use crate::{Catalog, Refusal, TableRef, allowlist};
+use crate::{Refusal, RelationResolver, TableRef, allowlist};
 
-pub(crate) fn check(sql: &str, catalog: &dyn Catalog) -> Result<Vec<TableRef>, Refusal> {
+pub(crate) fn check(sql: &str, catalog: &dyn RelationResolver) -> Result<Vec<TableRef>, Refusal> {
     refuse_unicode_escapes(sql)?;
     let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT)
         .map_err(|error| Refusal::new(format!("statement could not be parsed: {error}")))?;

@@ -1,6 +1,6 @@
 //! Relation resolution shared by the dialect walkers: CTE scopes and the catalog.
 
-use crate::{Catalog, Refusal, TableRef};
+use crate::{Refusal, RelationResolver, TableRef};
 
 /// A relation as a statement writes it.
 pub(crate) struct RelationRef<'a> {
@@ -52,7 +52,7 @@ struct ColumnUses {
 /// unchecked, so scopes follow the databases' rules: a CTE of a plain `WITH` sees only the CTEs
 /// before it, one of `WITH RECURSIVE` sees them all, and the main query sees them all.
 pub(crate) struct Resolver<'a> {
-    catalog: &'a dyn Catalog,
+    catalog: &'a dyn RelationResolver,
     cte_names: CteNames,
     scopes: Vec<Vec<String>>,
     tables: Vec<TableRef>,
@@ -67,7 +67,7 @@ pub(crate) struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
-    pub(crate) fn new(catalog: &'a dyn Catalog, cte_names: CteNames) -> Self {
+    pub(crate) fn new(catalog: &'a dyn RelationResolver, cte_names: CteNames) -> Self {
         Resolver {
             catalog,
             cte_names,

@@ -23,7 +23,7 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
 use crate::scope::{CteNames, RelationRef, Resolver};
-use crate::{Catalog, Dialect, Refusal, TableRef, allowlist};
+use crate::{Dialect, Refusal, RelationResolver, TableRef, allowlist};
 
 // MySQL runs the text of `/*! … */` comments and `sqlparser`'s MySQL dialect expands them into
 // tokens too. This dialect keeps them as comments so the guard can see, and refuse, them.
@@ -40,7 +40,7 @@ const RECURSION_LIMIT: usize = 50;
 pub(crate) fn check(
     dialect: Dialect,
     sql: &str,
-    catalog: &dyn Catalog,
+    catalog: &dyn RelationResolver,
 ) -> Result<Vec<TableRef>, Refusal> {
     let mysql = MySqlKeepingComments::new();
     let sqlite = SQLiteDialect {};
@@ -313,59 +313,18 @@ impl Walker<'_> {
         }
     }
 
-    #[allow(clippy::too_many_lines)]
     fn select(&mut self, select: &Select) -> Result<(), Refusal> {
+        refuse_unsupported_clauses(select)?;
         let Select {
-            select_token: _,
-            optimizer_hints,
             distinct,
-            select_modifiers,
-            top,
-            top_before_distinct: _,
             projection,
-            exclude,
-            into,
             from,
-            lateral_views,
-            prewhere,
             selection,
-            connect_by,
             group_by,
-            cluster_by,
-            distribute_by,
-            sort_by,
             having,
             named_window,
-            qualify,
-            window_before_qualify: _,
-            value_table_mode,
-            flavor,
+            ..
         } = select;
-        if into.is_some() {
-            return refuse("SELECT … INTO");
-        }
-        if !optimizer_hints.is_empty() {
-            return refuse("an optimizer hint");
-        }
-        if select_modifiers.is_some() {
-            return refuse("a SELECT modifier (HIGH_PRIORITY, SQL_NO_CACHE, …)");
-        }
-        if top.is_some() || exclude.is_some() || value_table_mode.is_some() {
-            return refuse("TOP, EXCLUDE or AS VALUE");
-        }
-        if !lateral_views.is_empty()
-            || prewhere.is_some()
-            || !connect_by.is_empty()
-            || !cluster_by.is_empty()
-            || !distribute_by.is_empty()
-            || !sort_by.is_empty()
-            || qualify.is_some()
-        {
-            return refuse("this clause");
-        }
-        if !matches!(flavor, SelectFlavor::Standard) {
-            return refuse("FROM-first SELECT");
-        }
         match distinct {
             None | Some(Distinct::All | Distinct::Distinct) => {}
             Some(Distinct::On(exprs)) => self.exprs(exprs)?,
@@ -1012,6 +971,63 @@ impl Walker<'_> {
         }
         Ok(())
     }
+}
+
+/// Refuses the clauses of a SELECT that are not allowed, naming the first one found. Every field
+/// of [`Select`] is named here, so a new one must be decided on before this compiles.
+fn refuse_unsupported_clauses(select: &Select) -> Result<(), Refusal> {
+    let Select {
+        select_token: _,
+        optimizer_hints,
+        distinct: _,
+        select_modifiers,
+        top,
+        top_before_distinct: _,
+        projection: _,
+        exclude,
+        into,
+        from: _,
+        lateral_views,
+        prewhere,
+        selection: _,
+        connect_by,
+        group_by: _,
+        cluster_by,
+        distribute_by,
+        sort_by,
+        having: _,
+        named_window: _,
+        qualify,
+        window_before_qualify: _,
+        value_table_mode,
+        flavor,
+    } = select;
+    if into.is_some() {
+        return refuse("SELECT … INTO");
+    }
+    if !optimizer_hints.is_empty() {
+        return refuse("an optimizer hint");
+    }
+    if select_modifiers.is_some() {
+        return refuse("a SELECT modifier (HIGH_PRIORITY, SQL_NO_CACHE, …)");
+    }
+    if top.is_some() || exclude.is_some() || value_table_mode.is_some() {
+        return refuse("TOP, EXCLUDE or AS VALUE");
+    }
+    if !lateral_views.is_empty()
+        || prewhere.is_some()
+        || !connect_by.is_empty()
+        || !cluster_by.is_empty()
+        || !distribute_by.is_empty()
+        || !sort_by.is_empty()
+        || qualify.is_some()
+    {
+        return refuse("this clause");
+    }
+    if !matches!(flavor, SelectFlavor::Standard) {
+        return refuse("FROM-first SELECT");
+    }
+    Ok(())
 }
 
 fn plain_wildcard(options: &WildcardAdditionalOptions) -> Result<(), Refusal> {

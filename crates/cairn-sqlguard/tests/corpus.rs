@@ -1,48 +1,21 @@
-//! Runs the attack corpora (`corpus/*.tsv`) through the guard with a catalog that mirrors the
+//! Runs the attack corpora (`corpus/*.tsv`) through the guard with the production resolver over the
 //! fixture databases: every line's verdict must match.
 
-use cairn_sqlguard::{Catalog, Dialect, TableRef, check};
+use cairn_sqlguard::{Dialect, VisibleRelations, check};
 
 /// Relations the caller may see in every fixture database. `secrets` exists but is not visible.
 const VISIBLE: &[&str] = &["orders", "customers", "events", "delete", "drop"];
 
-struct PostgresCatalog;
-
-impl Catalog for PostgresCatalog {
-    fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
-        // search_path = public; names arrive case-folded by the parser.
-        let schema = schema.unwrap_or("public");
-        (schema == "public" && VISIBLE.contains(&name)).then(|| TableRef {
-            schema: Some("public".to_owned()),
-            name: name.to_owned(),
-        })
-    }
-}
-
-struct MysqlCatalog;
-
-impl Catalog for MysqlCatalog {
-    fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
-        // Default database `shop`; table names are case-sensitive (lower_case_table_names=0).
-        let schema = schema.unwrap_or("shop");
-        (schema == "shop" && VISIBLE.contains(&name)).then(|| TableRef {
-            schema: Some("shop".to_owned()),
-            name: name.to_owned(),
-        })
-    }
-}
-
-struct SqliteCatalog;
-
-impl Catalog for SqliteCatalog {
-    fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
-        let schema_ok = schema.is_none_or(|schema| schema.eq_ignore_ascii_case("main"));
-        let lower = name.to_ascii_lowercase();
-        (schema_ok && VISIBLE.contains(&lower.as_str())).then(|| TableRef {
-            schema: Some("main".to_owned()),
-            name: lower,
-        })
-    }
+/// The production resolver over the fixture database: PostgreSQL's `public` (the pinned search
+/// path), MySQL's default database `shop` (table names case-sensitive,
+/// lower_case_table_names=0), SQLite's `main`.
+fn resolver(dialect: Dialect) -> VisibleRelations {
+    let schema = match dialect {
+        Dialect::Postgres => "public",
+        Dialect::Mysql => "shop",
+        Dialect::Sqlite => "main",
+    };
+    VisibleRelations::in_one_schema(dialect, schema, VISIBLE)
 }
 
 struct Case {
@@ -97,7 +70,7 @@ fn load(file: &str) -> Vec<Case> {
         .collect()
 }
 
-fn run(file: &str, dialect: Dialect, catalog: &dyn Catalog, minimum: usize) {
+fn run(file: &str, dialect: Dialect, catalog: &VisibleRelations, minimum: usize) {
     let cases = load(file);
     assert!(
         cases.len() >= minimum,
@@ -126,27 +99,47 @@ fn run(file: &str, dialect: Dialect, catalog: &dyn Catalog, minimum: usize) {
 
 #[test]
 fn postgres_corpus() {
-    run("postgres.tsv", Dialect::Postgres, &PostgresCatalog, 80);
+    run(
+        "postgres.tsv",
+        Dialect::Postgres,
+        &resolver(Dialect::Postgres),
+        80,
+    );
 }
 
 #[test]
 fn mysql_corpus() {
-    run("mysql.tsv", Dialect::Mysql, &MysqlCatalog, 20);
+    run("mysql.tsv", Dialect::Mysql, &resolver(Dialect::Mysql), 20);
 }
 
 #[test]
 fn sqlite_corpus() {
-    run("sqlite.tsv", Dialect::Sqlite, &SqliteCatalog, 15);
+    run(
+        "sqlite.tsv",
+        Dialect::Sqlite,
+        &resolver(Dialect::Sqlite),
+        15,
+    );
 }
 
 #[test]
 fn unknown_and_forbidden_relations_get_the_same_refusal() {
-    let hidden = check(Dialect::Postgres, "SELECT * FROM secrets", &PostgresCatalog).unwrap_err();
-    let missing = check(Dialect::Postgres, "SELECT * FROM secretz", &PostgresCatalog).unwrap_err();
+    let hidden = check(
+        Dialect::Postgres,
+        "SELECT * FROM secrets",
+        &resolver(Dialect::Postgres),
+    )
+    .unwrap_err();
+    let missing = check(
+        Dialect::Postgres,
+        "SELECT * FROM secretz",
+        &resolver(Dialect::Postgres),
+    )
+    .unwrap_err();
     let system = check(
         Dialect::Postgres,
         "SELECT * FROM pg_authid",
-        &PostgresCatalog,
+        &resolver(Dialect::Postgres),
     )
     .unwrap_err();
     assert_eq!(
@@ -164,14 +157,19 @@ fn unknown_and_forbidden_relations_get_the_same_refusal() {
     let sqlite = check(
         Dialect::Sqlite,
         "SELECT * FROM sqlite_master",
-        &SqliteCatalog,
+        &resolver(Dialect::Sqlite),
     )
     .unwrap_err();
     assert_eq!(
         sqlite.reason,
         r#"relation "sqlite_master" does not exist or is not visible"#
     );
-    let mysql = check(Dialect::Mysql, "SELECT * FROM mysql.user", &MysqlCatalog).unwrap_err();
+    let mysql = check(
+        Dialect::Mysql,
+        "SELECT * FROM mysql.user",
+        &resolver(Dialect::Mysql),
+    )
+    .unwrap_err();
     assert_eq!(
         mysql.reason,
         r#"relation "mysql.user" does not exist or is not visible"#
@@ -212,7 +210,7 @@ fn refusals_name_the_construct() {
         ),
     ];
     for (dialect, sql, needle) in cases {
-        let refusal = check(dialect, sql, &PostgresCatalog).unwrap_err();
+        let refusal = check(dialect, sql, &resolver(Dialect::Postgres)).unwrap_err();
         assert!(refusal.reason.contains(needle), "{sql}: {}", refusal.reason);
     }
 }
@@ -222,7 +220,7 @@ fn the_checked_query_keeps_the_text_and_lists_tables() {
     let query = check(
         Dialect::Postgres,
         "SELECT * FROM orders o JOIN Customers c ON c.id = o.customer_id, orders",
-        &PostgresCatalog,
+        &resolver(Dialect::Postgres),
     )
     .unwrap();
     assert_eq!(query.dialect(), Dialect::Postgres);
@@ -231,11 +229,15 @@ fn the_checked_query_keeps_the_text_and_lists_tables() {
     assert_eq!(names, ["customers", "orders"]);
 }
 
-fn all_dialects() -> [(&'static str, Dialect, &'static dyn Catalog); 3] {
+fn all_dialects() -> [(&'static str, Dialect, VisibleRelations); 3] {
     [
-        ("postgres.tsv", Dialect::Postgres, &PostgresCatalog),
-        ("mysql.tsv", Dialect::Mysql, &MysqlCatalog),
-        ("sqlite.tsv", Dialect::Sqlite, &SqliteCatalog),
+        (
+            "postgres.tsv",
+            Dialect::Postgres,
+            resolver(Dialect::Postgres),
+        ),
+        ("mysql.tsv", Dialect::Mysql, resolver(Dialect::Mysql)),
+        ("sqlite.tsv", Dialect::Sqlite, resolver(Dialect::Sqlite)),
     ]
 }
 
@@ -268,7 +270,7 @@ fn refused_statements_stay_refused_when_embedded() {
                 ));
             }
             for sql in wrappers {
-                if let Ok(query) = check(dialect, &sql, catalog) {
+                if let Ok(query) = check(dialect, &sql, &catalog) {
                     failures.push(format!(
                         "{file}:{}: allowed when embedded (tables {:?}): {sql}",
                         denied.line,
@@ -299,9 +301,9 @@ fn odd_input_is_refused_without_panicking() {
             "/*",
             "SELECT 'unterminated",
         ] {
-            let _ = check(dialect, sql, catalog);
+            let _ = check(dialect, sql, &catalog);
         }
-        let _ = check(dialect, &long_union, catalog);
-        assert!(check(dialect, "SELECT 1\0; DROP TABLE orders", catalog).is_err());
+        let _ = check(dialect, &long_union, &catalog);
+        assert!(check(dialect, "SELECT 1\0; DROP TABLE orders", &catalog).is_err());
     }
 }

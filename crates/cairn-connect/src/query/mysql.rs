@@ -3,15 +3,14 @@
 
 use std::str::FromStr;
 
-use futures_util::TryStreamExt;
 use serde_json::Value;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
-use sqlx::{
-    AssertSqlSafe, Column, Connection, Executor, Row, SqlSafeStr, Statement, TypeInfo, ValueRef,
-};
+use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 
 use super::values::{float, format_date, format_time, hex, json_text, text_or_hex};
-use super::{Collector, Fetched, Limits, Mode, QueryError, connect, driver_error};
+use super::{
+    Fetched, Job, Limits, Mode, QueryError, connect, driver_error, prepare_and_collect, render_row,
+};
 
 /// The `sql_mode` the guard's MySQL dialect parses with: backslash escapes in strings (no
 /// `NO_BACKSLASH_ESCAPES`), `"…"` as a string (no `ANSI_QUOTES`), `||` as concatenation
@@ -39,15 +38,9 @@ pub(super) async fn open_session(url: &str) -> Result<MySqlConnection, QueryErro
     Ok(connection)
 }
 
-pub(super) async fn run(
-    url: &str,
-    sql: &str,
-    limits: &Limits,
-    mode: Mode,
-    started: std::time::Instant,
-) -> Result<Fetched, QueryError> {
+pub(super) async fn run(url: &str, job: &Job<'_>) -> Result<Fetched, QueryError> {
     let mut connection = open_session(url).await?;
-    let fetched = fetch(&mut connection, sql, &limits.left_after(started), mode).await;
+    let fetched = fetch(&mut connection, job.sql, &job.limits_left(), job.mode).await;
     // Never reused; the open transaction ends with the connection.
     let _ = connection.close_hard().await;
     fetched
@@ -88,29 +81,9 @@ async fn fetch(
         .execute("START TRANSACTION READ ONLY")
         .await
         .map_err(failed)?;
-    // One prepared statement: the server refuses several statements in one prepare.
-    let statement = connection
-        .prepare(AssertSqlSafe(sql.to_owned()).into_sql_str())
+    // The statement runs as written: no wrapper cuts values on a MySQL or MariaDB server.
+    prepare_and_collect::<sqlx::MySql>(connection, sql, limits, mode, failed, |_| None, convert_row)
         .await
-        .map_err(failed)?;
-    let columns = statement
-        .columns()
-        .iter()
-        .map(|column| column.name().to_owned())
-        .collect();
-    let mut collector = Collector::new(limits);
-    if mode == Mode::Describe {
-        return Ok(collector.finish(columns));
-    }
-    {
-        let mut rows = statement.query().fetch(&mut *connection);
-        while let Some(row) = rows.try_next().await.map_err(failed)? {
-            if !collector.push(convert_row(&row)) {
-                break;
-            }
-        }
-    }
-    Ok(collector.finish(columns))
 }
 
 fn classify(error: &sqlx::Error, limits: &Limits) -> QueryError {
@@ -126,20 +99,11 @@ fn classify(error: &sqlx::Error, limits: &Limits) -> QueryError {
 }
 
 fn convert_row(row: &MySqlRow) -> Vec<Value> {
-    (0..row.len())
-        .map(|index| convert_value(row, index))
-        .collect()
+    render_row(row, convert_value)
 }
 
-fn convert_value(row: &MySqlRow, index: usize) -> Value {
-    let Ok(raw) = row.try_get_raw(index) else {
-        return Value::Null;
-    };
-    if raw.is_null() {
-        return Value::Null;
-    }
-    let type_name = raw.type_info().name().to_owned();
-    let decoded = match type_name.as_str() {
+fn convert_value(row: &MySqlRow, index: usize, type_name: &str) -> Value {
+    let decoded = match type_name {
         "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
             row.try_get_unchecked::<i64, _>(index).ok().map(Value::from)
         }

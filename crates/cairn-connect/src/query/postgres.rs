@@ -3,18 +3,17 @@
 
 use std::str::FromStr;
 
-use futures_util::TryStreamExt;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow, PgValueFormat, PgValueRef};
-use sqlx::{
-    AssertSqlSafe, Column, Connection, Executor, Row, SqlSafeStr, Statement, TypeInfo, ValueRef,
-};
+use sqlx::{AssertSqlSafe, Column, Connection, Executor, Row, Statement, TypeInfo, ValueRef};
 
 use super::values::{
     date_from_unix_days, float, hex, json_text, text_or_hex, time_from_micros,
     timestamp_from_unix_micros,
 };
-use super::{Collector, Fetched, Limits, Mode, QueryError, connect, driver_error, value_cap};
+use super::{
+    Fetched, Job, Limits, Mode, QueryError, connect, driver_error, prepare_and_collect, value_cap,
+};
 
 /// PostgreSQL counts days and microseconds from 2000-01-01.
 const POSTGRES_EPOCH_DAYS: i64 = 10_957;
@@ -57,16 +56,10 @@ pub(super) fn session_options(url: &str, limits: &Limits) -> Result<PgConnectOpt
         .options(settings))
 }
 
-pub(super) async fn run(
-    url: &str,
-    sql: &str,
-    limits: &Limits,
-    mode: Mode,
-    started: std::time::Instant,
-) -> Result<Fetched, QueryError> {
-    let options = session_options(url, limits)?;
+pub(super) async fn run(url: &str, job: &Job<'_>) -> Result<Fetched, QueryError> {
+    let options = session_options(url, job.limits)?;
     let mut connection = connect(PgConnection::connect_with(&options)).await?;
-    let fetched = fetch(&mut connection, sql, &limits.left_after(started), mode).await;
+    let fetched = fetch(&mut connection, job.sql, &job.limits_left(), job.mode).await;
     // Never reused: whatever the statement did to the session ends with it, and the open
     // transaction is rolled back by the server.
     let _ = connection.close_hard().await;
@@ -91,43 +84,23 @@ async fn fetch(
         )))
         .await
         .map_err(failed)?;
-    // One prepared statement over the extended protocol: the server refuses a second one.
-    let statement = connection
-        .prepare(AssertSqlSafe(sql.to_owned()).into_sql_str())
-        .await
-        .map_err(failed)?;
-    let columns = statement
-        .columns()
-        .iter()
-        .map(|column| column.name().to_owned())
-        .collect();
-    let mut collector = Collector::new(limits);
-    if mode == Mode::Describe {
-        return Ok(collector.finish(columns));
-    }
-    let types: Vec<Option<u32>> = statement
-        .columns()
-        .iter()
-        .map(|column| column.type_info().oid().map(|oid| oid.0))
-        .collect();
-    let statement = if types.is_empty() {
-        statement
-    } else {
-        let wrapped = capped(sql, &types, value_cap(limits, types.len()));
-        connection
-            .prepare(AssertSqlSafe(wrapped).into_sql_str())
-            .await
-            .map_err(failed)?
-    };
-    {
-        let mut rows = statement.query().fetch(&mut *connection);
-        while let Some(row) = rows.try_next().await.map_err(failed)? {
-            if !collector.push(convert_row(&row)) {
-                break;
-            }
-        }
-    }
-    Ok(collector.finish(columns))
+    prepare_and_collect::<sqlx::Postgres>(
+        connection,
+        sql,
+        limits,
+        mode,
+        failed,
+        |statement| {
+            let types: Vec<Option<u32>> = statement
+                .columns()
+                .iter()
+                .map(|column| column.type_info().oid().map(|oid| oid.0))
+                .collect();
+            (!types.is_empty()).then(|| capped(sql, &types, value_cap(limits, types.len())))
+        },
+        convert_row,
+    )
+    .await
 }
 
 /// Type OIDs the converter decodes from the binary format and whose values have a small fixed

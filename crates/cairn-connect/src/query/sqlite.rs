@@ -3,15 +3,15 @@
 use std::str::FromStr;
 use std::time::Instant;
 
-use futures_util::TryStreamExt;
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
-use sqlx::{
-    AssertSqlSafe, Column, Connection, Executor, Row, SqlSafeStr, Statement, TypeInfo, ValueRef,
-};
+use sqlx::{Connection, Row, Statement};
 
 use super::values::{float, hex};
-use super::{Collector, Fetched, Limits, Mode, QueryError, connect, driver_error, value_cap};
+use super::{
+    Fetched, Job, Limits, Mode, QueryError, connect, driver_error, prepare_and_collect, render_row,
+    value_cap,
+};
 
 /// SQLite's heap in this process at most, in bytes.
 const SQLITE_HEAP_LIMIT: &str = "201326592";
@@ -19,13 +19,7 @@ const SQLITE_HEAP_LIMIT: &str = "201326592";
 /// Virtual machine instructions between two looks at the clock.
 const PROGRESS_STEPS: i32 = 10_000;
 
-pub(super) async fn run(
-    url: &str,
-    sql: &str,
-    limits: &Limits,
-    mode: Mode,
-    started: std::time::Instant,
-) -> Result<Fetched, QueryError> {
+pub(super) async fn run(url: &str, job: &Job<'_>) -> Result<Fetched, QueryError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|error| QueryError::Connect(error.to_string()))?
         // SQLITE_OPEN_READONLY, never created: the file cannot be written through this
@@ -44,7 +38,7 @@ pub(super) async fn run(
         // together, the store's included, whose own needs are far below it).
         .pragma("hard_heap_limit", SQLITE_HEAP_LIMIT);
     let mut connection = connect(SqliteConnection::connect_with(&options)).await?;
-    let fetched = fetch(&mut connection, sql, &limits.left_after(started), mode).await;
+    let fetched = fetch(&mut connection, job.sql, &job.limits_left(), job.mode).await;
     let _ = connection.close().await;
     fetched
 }
@@ -71,38 +65,19 @@ async fn fetch(
             driver_error(&error)
         }
     };
-    let statement = connection
-        .prepare(AssertSqlSafe(sql.to_owned()).into_sql_str())
-        .await
-        .map_err(failed)?;
-    let columns = statement
-        .columns()
-        .iter()
-        .map(|column| column.name().to_owned())
-        .collect();
-    let mut collector = Collector::new(limits);
-    if mode == Mode::Describe {
-        return Ok(collector.finish(columns));
-    }
-    let count = statement.columns().len();
-    let statement = if count == 0 {
-        statement
-    } else {
-        let wrapped = capped(sql, count, value_cap(limits, count));
-        connection
-            .prepare(AssertSqlSafe(wrapped).into_sql_str())
-            .await
-            .map_err(failed)?
-    };
-    {
-        let mut rows = statement.query().fetch(&mut *connection);
-        while let Some(row) = rows.try_next().await.map_err(failed)? {
-            if !collector.push(convert_row(&row)) {
-                break;
-            }
-        }
-    }
-    Ok(collector.finish(columns))
+    prepare_and_collect::<sqlx::Sqlite>(
+        connection,
+        sql,
+        limits,
+        mode,
+        failed,
+        |statement| {
+            let count = statement.columns().len();
+            (count > 0).then(|| capped(sql, count, value_cap(limits, count)))
+        },
+        convert_row,
+    )
+    .await
 }
 
 /// The statement wrapped so that each value longer than `cap` (characters of text, bytes of a
@@ -128,21 +103,12 @@ fn capped(sql: &str, columns: usize, cap: usize) -> String {
 }
 
 fn convert_row(row: &SqliteRow) -> Vec<Value> {
-    (0..row.len())
-        .map(|index| convert_value(row, index))
-        .collect()
+    render_row(row, convert_value)
 }
 
-/// SQLite values carry their own storage class, whatever the column was declared as.
-fn convert_value(row: &SqliteRow, index: usize) -> Value {
-    let Ok(raw) = row.try_get_raw(index) else {
-        return Value::Null;
-    };
-    if raw.is_null() {
-        return Value::Null;
-    }
-    let storage = raw.type_info().name().to_owned();
-    let decoded = match storage.as_str() {
+/// SQLite values carry their own storage class (`storage`), whatever the column was declared as.
+fn convert_value(row: &SqliteRow, index: usize, storage: &str) -> Value {
+    let decoded = match storage {
         "INTEGER" => row.try_get_unchecked::<i64, _>(index).ok().map(Value::from),
         "REAL" => row.try_get_unchecked::<f64, _>(index).ok().map(float),
         "BLOB" => row

@@ -4,8 +4,8 @@ use crate::common;
 
 use std::path::Path;
 
-use cairn_connect::demo::{CANARIES, DEMO_RELATIONS, demo_team_of, write_demo_database};
 use cairn_connect::{CrawledRelation, EngineKind, ObjectKind, RelationKind, crawl};
+use cairn_demo::{CANARIES, DEMO_RELATIONS, demo_team_of, write_demo_database};
 use cairn_testkit::shared_data;
 use common::{assert_secret_free, path};
 use sqlx::Connection;

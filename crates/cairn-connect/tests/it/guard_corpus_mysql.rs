@@ -4,7 +4,7 @@
 use crate::query_support;
 
 use cairn_sqlguard::Dialect;
-use query_support::{FixtureCatalog, file_system_snapshot, run_corpus};
+use query_support::{file_system_snapshot, fixture_resolver, run_corpus};
 
 const FIXTURE: &str = r#"
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int, amount decimal(10,2), status text,
@@ -49,10 +49,7 @@ async fn the_mysql_corpus_holds_against_a_real_server() {
     let data_dir = server.root_dir().join("data");
     let files_before = file_system_snapshot(&[&data_dir]);
 
-    let catalog = FixtureCatalog {
-        dialect: Dialect::Mysql,
-        default_schema: name.clone(),
-    };
+    let catalog = fixture_resolver(Dialect::Mysql, &name);
     let failures = run_corpus("mysql.tsv", Dialect::Mysql, &catalog, &url).await;
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 
@@ -74,10 +71,7 @@ async fn executable_comments_run_on_mariadb_and_the_guard_refuses_them() {
     let name = server.create_database_named("executable_comments");
     let url = server.url(&name);
     server.mysql(&name, FIXTURE).expect("fixture");
-    let catalog = FixtureCatalog {
-        dialect: Dialect::Mysql,
-        default_schema: name.clone(),
-    };
+    let catalog = fixture_resolver(Dialect::Mysql, &name);
     let attacks = [
         "SELECT * FROM orders /*M! UNION SELECT id, 1, 1.0, token, NULL, token FROM secrets */",
         "SELECT * FROM orders /*M!100000 UNION SELECT id, 1, 1.0, token, NULL, token FROM secrets */",

@@ -4,7 +4,7 @@
 use crate::query_support;
 
 use cairn_sqlguard::Dialect;
-use query_support::{FixtureCatalog, file_system_snapshot, run_corpus};
+use query_support::{file_system_snapshot, fixture_resolver, run_corpus};
 
 const FIXTURE: &str = r#"
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int, amount numeric(10,2), status text,
@@ -64,10 +64,7 @@ async fn the_postgres_corpus_holds_against_a_real_server() {
     let data_dir = server.root_dir().join("data");
     let files_before = file_system_snapshot(&[&data_dir]);
 
-    let catalog = FixtureCatalog {
-        dialect: Dialect::Postgres,
-        default_schema: "public".to_owned(),
-    };
+    let catalog = fixture_resolver(Dialect::Postgres, "public");
     let failures = run_corpus("postgres.tsv", Dialect::Postgres, &catalog, &url).await;
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 

@@ -6,7 +6,7 @@ use crate::query_support;
 use std::str::FromStr;
 
 use cairn_sqlguard::Dialect;
-use query_support::{FixtureCatalog, file_system_snapshot, run_corpus};
+use query_support::{file_system_snapshot, fixture_resolver, run_corpus};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, Executor};
 
@@ -49,10 +49,7 @@ async fn the_sqlite_corpus_holds_against_a_real_file() {
     let file_before = std::fs::read(&path).unwrap();
     let files_before = file_system_snapshot(&[directory.path()]);
 
-    let catalog = FixtureCatalog {
-        dialect: Dialect::Sqlite,
-        default_schema: "main".to_owned(),
-    };
+    let catalog = fixture_resolver(Dialect::Sqlite, "main");
     let failures = run_corpus("sqlite.tsv", Dialect::Sqlite, &catalog, &url).await;
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 

@@ -3,13 +3,13 @@
 use std::time::{Duration, Instant};
 
 use cairn_connect::query::{Limits, QueryError, run};
-use cairn_sqlguard::{Catalog, Dialect, ReadOnlyQuery, TableRef, check};
+use cairn_sqlguard::{Dialect, ReadOnlyQuery, RelationResolver, TableRef, check};
 use serde_json::json;
 
 /// Sees the one table of the fixture.
 struct Numbers;
 
-impl Catalog for Numbers {
+impl RelationResolver for Numbers {
     fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
         (schema.is_none() && name == "numbers").then(|| TableRef {
             schema: None,

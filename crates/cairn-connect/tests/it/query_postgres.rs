@@ -4,12 +4,12 @@
 use std::time::{Duration, Instant};
 
 use cairn_connect::query::{Limits, QueryError, run};
-use cairn_sqlguard::{Catalog, Dialect, ReadOnlyQuery, TableRef, check};
+use cairn_sqlguard::{Dialect, ReadOnlyQuery, RelationResolver, TableRef, check};
 use serde_json::json;
 
 struct NoTables;
 
-impl Catalog for NoTables {
+impl RelationResolver for NoTables {
     fn resolve(&self, _schema: Option<&str>, _name: &str) -> Option<TableRef> {
         None
     }
@@ -22,7 +22,7 @@ fn guarded(sql: &str) -> ReadOnlyQuery {
 /// The caller may see these tables of `public`.
 struct Public(&'static [&'static str]);
 
-impl Catalog for Public {
+impl RelationResolver for Public {
     fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
         (schema.is_none_or(|schema| schema == "public") && self.0.contains(&name)).then(|| {
             TableRef {

@@ -4,14 +4,14 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use cairn_connect::query::{Limits, QueryError, run};
-use cairn_sqlguard::{Catalog, Dialect, ReadOnlyQuery, TableRef, check};
+use cairn_sqlguard::{Dialect, ReadOnlyQuery, RelationResolver, TableRef, check};
 use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, Executor};
 
 struct Numbers;
 
-impl Catalog for Numbers {
+impl RelationResolver for Numbers {
     fn resolve(&self, _schema: Option<&str>, name: &str) -> Option<TableRef> {
         name.eq_ignore_ascii_case("numbers").then(|| TableRef {
             schema: Some("main".to_owned()),

@@ -9,11 +9,11 @@
 use crate::query_support;
 
 use cairn_connect::query::{Limits, run};
-use cairn_sqlguard::{Catalog, Dialect, ReadOnlyQuery, TableRef, check};
-use query_support::{CANARY, FixtureCatalog};
+use cairn_sqlguard::{Dialect, ReadOnlyQuery, RelationResolver, TableRef, VisibleRelations, check};
+use query_support::{CANARY, fixture_resolver};
 use serde_json::json;
 
-fn guarded(dialect: Dialect, sql: &str, catalog: &dyn Catalog) -> ReadOnlyQuery {
+fn guarded(dialect: Dialect, sql: &str, catalog: &dyn RelationResolver) -> ReadOnlyQuery {
     check(dialect, sql, catalog).unwrap_or_else(|refusal| panic!("{sql}: {refusal}"))
 }
 
@@ -53,11 +53,8 @@ fn postgres_with_role(settings: &str) -> Option<(String, String)> {
     Some((name, url))
 }
 
-fn public_orders() -> FixtureCatalog {
-    FixtureCatalog {
-        dialect: Dialect::Postgres,
-        default_schema: "public".to_owned(),
-    }
+fn public_orders() -> VisibleRelations {
+    fixture_resolver(Dialect::Postgres, "public")
 }
 
 #[tokio::test]
@@ -133,10 +130,7 @@ async fn mariadb_parses_as_the_guard_does_whatever_the_global_sql_mode() {
             .as_str(),
         )
         .expect("fixture");
-    let catalog = FixtureCatalog {
-        dialect: Dialect::Mysql,
-        default_schema: name.clone(),
-    };
+    let catalog = fixture_resolver(Dialect::Mysql, &name);
     server
         .mysql(
             "",

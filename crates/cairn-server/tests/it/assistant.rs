@@ -423,7 +423,7 @@ async fn only_metadata_leaves_for_the_model_and_every_request_is_on_the_ledger()
     let people = demo(&app).await;
     let (base, recorder) = stand_in().await;
     let warehouse = enable_sql_for(&app, &people.admin, &people.viewer).await;
-    let canary = cairn_connect::demo::CANARIES
+    let canary = cairn_demo::CANARIES
         .iter()
         .find(|canary| canary.team == "sales")
         .unwrap();

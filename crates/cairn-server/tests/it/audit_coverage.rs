@@ -264,7 +264,7 @@ async fn every_state_changing_operation_writes_an_audit_entry(app: TestApp) {
     // Integrations.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("walk.sqlite");
-    cairn_connect::demo::write_demo_database(&file).unwrap();
+    cairn_demo::write_demo_database(&file).unwrap();
     let integration = walk
         .call(
             "POST /api/v1/integrations",

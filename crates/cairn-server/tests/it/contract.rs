@@ -337,7 +337,7 @@ async fn concurrent_deletes_of_one_integration_answer_204_then_404() {
         .await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("warehouse.sqlite");
-    cairn_connect::demo::write_demo_database(&file).unwrap();
+    cairn_demo::write_demo_database(&file).unwrap();
     let url = format!("sqlite://{}", file.display());
     for round in 0..3 {
         let name = format!("warehouse{round}");
@@ -388,7 +388,7 @@ async fn integrations_are_checked_tested_and_report_structured_syncs() {
         .await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("warehouse.sqlite");
-    cairn_connect::demo::write_demo_database(&file).unwrap();
+    cairn_demo::write_demo_database(&file).unwrap();
     let good = format!("sqlite://{}", file.display());
 
     for (body, field) in [

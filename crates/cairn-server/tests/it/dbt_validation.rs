@@ -56,7 +56,7 @@ async fn dbt_texts_are_validated_like_a_patch(app: TestApp) {
         .await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("small.sqlite");
-    cairn_connect::demo::write_demo_database(&file).unwrap();
+    cairn_demo::write_demo_database(&file).unwrap();
     let (status, created) = app
         .post(
             &admin,

@@ -572,7 +572,7 @@ async fn the_scheduler_syncs_due_integrations_once() {
     let (admin, _) = admin_and_viewer(&app).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("small.sqlite");
-    cairn_connect::demo::write_demo_database(&file).unwrap();
+    cairn_demo::write_demo_database(&file).unwrap();
     let id = integration(
         &app,
         &admin,
@@ -602,7 +602,7 @@ async fn one_workspaces_interval_cannot_stop_everyones_syncs(app: TestApp) {
         .await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("small.sqlite");
-    cairn_connect::demo::write_demo_database(&file).unwrap();
+    cairn_demo::write_demo_database(&file).unwrap();
     let url = format!("sqlite://{}", file.display());
     let year: u64 = 365 * 24 * 3600;
     for interval in [9_300_000_000_000_000_u64, year + 1, u64::MAX] {
@@ -683,7 +683,7 @@ async fn dbt_bodies_of_non_admins_are_refused_unread(app: TestApp) {
         .await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("small.sqlite");
-    cairn_connect::demo::write_demo_database(&file).unwrap();
+    cairn_demo::write_demo_database(&file).unwrap();
     let id = integration(
         &app,
         &admin,

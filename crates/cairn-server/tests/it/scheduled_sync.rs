@@ -52,7 +52,7 @@ async fn each_integration_is_scheduled_on_its_own(app: TestApp) {
         .await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("small.sqlite");
-    cairn_connect::demo::write_demo_database(&file).unwrap();
+    cairn_demo::write_demo_database(&file).unwrap();
     let url = format!("sqlite://{}", file.display());
     let mut ids = Vec::new();
     for (member, name) in [

@@ -91,7 +91,7 @@ async fn fill(app: &TestApp, name: &str, dir: &std::path::Path) -> (Member, Memb
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let file = dir.join(format!("{name}.sqlite"));
-    cairn_connect::demo::write_demo_database(&file).unwrap();
+    cairn_demo::write_demo_database(&file).unwrap();
     let (status, integration) = app
         .post(
             &admin,

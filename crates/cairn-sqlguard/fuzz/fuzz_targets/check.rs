@@ -2,12 +2,12 @@
 //! Fuzzes the guard with arbitrary text in all three dialects. It must never panic, and anything
 //! it accepts must be accepted again with the same tables (the verdict is a pure function).
 
-use cairn_sqlguard::{Catalog, Dialect, TableRef, check};
+use cairn_sqlguard::{RelationResolver, Dialect, TableRef, check};
 use libfuzzer_sys::fuzz_target;
 
 struct Everything;
 
-impl Catalog for Everything {
+impl RelationResolver for Everything {
     fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
         // Everything but one relation is visible, so the walk goes as deep as it can.
         (name != "secrets").then(|| TableRef {

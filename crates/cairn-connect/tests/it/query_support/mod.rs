@@ -1,4 +1,5 @@
-//! Shared by the guarded-query tests: the attack corpora, catalogs over the fixture databases,
+//! Shared by the guarded-query tests: the attack corpora, the production resolver over the fixture
+//! databases,
 //! and snapshots of the file system.
 
 #![allow(dead_code)]
@@ -6,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use cairn_sqlguard::{Catalog, Dialect, TableRef};
+use cairn_sqlguard::{Dialect, VisibleRelations};
 
 /// Relations of the fixture databases the caller may see. `secrets` exists but is not visible.
 pub const VISIBLE: &[&str] = &["orders", "customers", "events", "delete", "drop", "numbers"];
@@ -63,40 +64,27 @@ fn unescape(text: &str) -> String {
     out
 }
 
-/// The fixture database as its engine resolves names, limited to [`VISIBLE`].
-pub struct FixtureCatalog {
-    pub dialect: Dialect,
-    /// PostgreSQL: the schema on the search path; MySQL: the default database; SQLite: `main`.
-    pub default_schema: String,
+/// The production resolver over the fixture database, limited to [`VISIBLE`]: `schema` is
+/// PostgreSQL's search path (`public`), MySQL's default database, SQLite's `main`.
+pub fn fixture_resolver(dialect: Dialect, schema: &str) -> VisibleRelations {
+    VisibleRelations::in_one_schema(dialect, schema, VISIBLE)
 }
 
-impl Catalog for FixtureCatalog {
-    fn resolve(&self, schema: Option<&str>, name: &str) -> Option<TableRef> {
-        let (schema_matches, name) = match self.dialect {
-            Dialect::Postgres | Dialect::Mysql => (
-                schema.is_none_or(|schema| schema == self.default_schema),
-                name.to_owned(),
-            ),
-            Dialect::Sqlite => (
-                schema.is_none_or(|schema| schema.eq_ignore_ascii_case("main")),
-                name.to_ascii_lowercase(),
-            ),
-        };
-        (schema_matches && VISIBLE.contains(&name.as_str())).then(|| TableRef {
-            schema: Some(self.default_schema.clone()),
-            name,
-        })
-    }
-}
+/// The temp directories of throwaway servers and test data: tests running beside a corpus start
+/// and stop them at any moment, so they are not the corpus's doing. (The server under test's own
+/// directory is watched entry by entry through `extra`.)
+const THROWAWAY_ROOTS: [&str; 3] = ["cairn-pg-", "cairn-mariadb-", "cairn-web-"];
 
-/// Names in the system temp directory that the corpus's attacks would create (`cairn-*`), plus
-/// every entry of the extra directories given.
+/// Names in the system temp directory that the corpus's attacks would create (`cairn-*`, but
+/// not [`THROWAWAY_ROOTS`]), plus every entry of the extra directories given.
 pub fn file_system_snapshot(extra: &[&Path]) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("cairn-") {
+            if name.starts_with("cairn-")
+                && !THROWAWAY_ROOTS.iter().any(|root| name.starts_with(root))
+            {
                 names.insert(format!("tmp/{name}"));
             }
         }
@@ -115,7 +103,7 @@ pub fn file_system_snapshot(extra: &[&Path]) -> BTreeSet<String> {
 pub async fn run_corpus(
     file: &str,
     dialect: Dialect,
-    catalog: &FixtureCatalog,
+    catalog: &VisibleRelations,
     url: &str,
 ) -> Vec<String> {
     let limits = cairn_connect::query::Limits::default();
