@@ -1,0 +1,312 @@
+//! Values grounded in columns: by column descriptions and by the values lookups found.
+
+use cairn_domain::{IntegrationId, ResourceId};
+
+use super::columns::{described_values, is_date, is_text, label_columns};
+use super::dates::{Day, date_range};
+use super::intent::{Intent, question_intent};
+use super::numbers::{number_condition, rank_limit};
+use super::reading::{Reading, column_mentions};
+use super::schema::{Graph, Schema};
+use super::spec::ThreadContext;
+use super::sql::Engine;
+use super::subject::subject_table;
+use crate::words::{is_function_word, is_stopword, stem};
+
+/// Tables a question's value lookups read at most (one statement each).
+pub(super) const MAX_LOOKUPS: usize = 10;
+/// Text columns of one table a lookup reads at most.
+pub(super) const MAX_LOOKUP_COLUMNS: usize = 24;
+
+/// A value lookup the catalog may run for the asker before the answer is planned: one
+/// statement per table over its text columns, each row a column's name and a value found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub table: ResourceId,
+    pub integration: IntegrationId,
+    pub sql: String,
+}
+
+/// Values a lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundValues {
+    pub table: ResourceId,
+    pub column: String,
+    pub values: Vec<String>,
+}
+
+/// A value grounded to a column.
+#[derive(Debug, Clone)]
+pub(super) struct Grounded {
+    pub(super) table: usize,
+    pub(super) column: usize,
+    pub(super) value: String,
+    pub(super) preference: usize,
+}
+
+/// The value phrases a question may hold: spans of one to three tokens not yet explained.
+pub(super) fn value_spans(reading: &Reading<'_>) -> Vec<(usize, usize, String)> {
+    let mut spans = Vec::new();
+    for start in 0..reading.tokens.len() {
+        for len in (1..=4.min(reading.tokens.len() - start)).rev() {
+            let tokens = &reading.tokens[start..start + len];
+            if reading.taken[start..start + len].iter().any(|taken| *taken) {
+                continue;
+            }
+            if is_stopword(&tokens[0].text) || is_stopword(&tokens[len - 1].text) {
+                continue;
+            }
+            if len == 1 && tokens[0].text.parse::<f64>().is_ok() {
+                continue;
+            }
+            let text = tokens
+                .iter()
+                .map(|token| token.raw.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            spans.push((start, len, text));
+        }
+    }
+    spans
+}
+
+/// How much a column is preferred for a value: the main table's own descriptive columns
+/// first, then the names of the tables it refers to, then others, its own names last.
+/// A name ("Queen", "Nordic Glass") is first the name of a related thing (the artist), then
+/// one of the main table's own columns (a track's composer).
+pub(super) fn preference(
+    graph: &Graph<'_>,
+    subject: usize,
+    table: usize,
+    column: usize,
+    distance: usize,
+    proper_name: bool,
+) -> usize {
+    let is_label = label_columns(&graph.schema.tables[table]).contains(&column);
+    match (table == subject, is_label, proper_name) {
+        (true, false, false) => 0,
+        (false, true, false) => 1 + distance,
+        (false, false, false) => 2 + distance,
+        (false, true, true) => distance,
+        (true, false, true) => 5,
+        (false, false, true) => 6 + distance,
+        (true, true, _) => 20,
+    }
+}
+
+pub(super) fn ground_values(
+    reading: &mut Reading<'_>,
+    graph: &Graph<'_>,
+    subject: usize,
+    found: &[FoundValues],
+) -> (Vec<Grounded>, Vec<String>) {
+    let reach = graph.reachable(subject);
+    let mut grounded: Vec<Grounded> = Vec::new();
+    let mut ambiguous = Vec::new();
+    for (start, len, text) in value_spans(reading) {
+        if reading.taken[start..start + len].iter().any(|taken| *taken) {
+            continue;
+        }
+        let wanted = value_forms(&text);
+        let proper_name = start > 0
+            && reading.tokens[start]
+                .raw
+                .chars()
+                .next()
+                .is_some_and(char::is_uppercase);
+        let mut candidates: Vec<Grounded> = Vec::new();
+        for &(table, distance) in &reach {
+            let item = &graph.schema.tables[table];
+            for (column_index, column) in item.columns.iter().enumerate() {
+                let looked_up = found
+                    .iter()
+                    .find(|found| found.table == item.id && found.column == column.name)
+                    .and_then(|found| {
+                        found
+                            .values
+                            .iter()
+                            .find(|value| wanted.contains(&value.to_lowercase()))
+                    })
+                    .cloned();
+                let described = || {
+                    described_values(column)
+                        .into_iter()
+                        .find(|value| wanted.contains(&value.to_lowercase()))
+                };
+                if let Some(value) = looked_up.or_else(described) {
+                    candidates.push(Grounded {
+                        table,
+                        column: column_index,
+                        value,
+                        preference: preference(
+                            graph,
+                            subject,
+                            table,
+                            column_index,
+                            distance,
+                            proper_name,
+                        ),
+                    });
+                }
+            }
+        }
+        candidates.sort_by_key(|candidate| candidate.preference);
+        let Some(best) = candidates.first().cloned() else {
+            continue;
+        };
+        let tied: Vec<&Grounded> = candidates
+            .iter()
+            .filter(|candidate| candidate.preference == best.preference)
+            .filter(|candidate| (candidate.table, candidate.column) != (best.table, best.column))
+            .collect();
+        if !tied.is_empty() {
+            let mut places = vec![column_path(graph.schema, best.table, best.column)];
+            places.extend(
+                tied.iter()
+                    .map(|candidate| column_path(graph.schema, candidate.table, candidate.column)),
+            );
+            ambiguous.push(format!("\"{text}\" could be {}", places.join(" or ")));
+        }
+        for flag in &mut reading.taken[start..start + len] {
+            *flag = true;
+        }
+        grounded.push(best);
+    }
+    (grounded, ambiguous)
+}
+
+/// The lowercase forms a value phrase may take in the data: as written, singular, without an
+/// adverb's "-ly" ("remotely" → remote), and a currency's code ("euro" → eur).
+pub(super) fn value_forms(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    let mut forms = vec![lower.clone()];
+    let mut push = |form: String| {
+        if !form.is_empty() && !forms.contains(&form) {
+            forms.push(form);
+        }
+    };
+    // "Protected AAC audio files": the last word singular; a name ("Edwards") stays as written.
+    let written_lower = |word: &str| word.chars().next().is_some_and(char::is_lowercase);
+    if let Some((head, last)) = lower.rsplit_once(' ')
+        && text.rsplit(' ').next().is_some_and(written_lower)
+    {
+        push(format!("{head} {}", stem(last)));
+    }
+    if !lower.contains(' ') && written_lower(text) {
+        push(stem(&lower));
+        if lower.len() > 5
+            && let Some(base) = lower.strip_suffix("ly")
+        {
+            push(base.to_string());
+        }
+        let code = match stem(&lower).as_str() {
+            "euro" => Some("eur"),
+            "dollar" | "buck" => Some("usd"),
+            "pound" | "sterling" => Some("gbp"),
+            "yen" => Some("jpy"),
+            "franc" => Some("chf"),
+            _ => None,
+        };
+        if let Some(code) = code {
+            push(code.to_string());
+        }
+    }
+    forms
+}
+
+pub(super) fn column_path(schema: &Schema, table: usize, column: usize) -> String {
+    format!(
+        "{}.{}",
+        schema.tables[table].path, schema.tables[table].columns[column].name
+    )
+}
+
+/// Which tables' text columns a value lookup reads, given the main table.
+pub fn lookups(
+    question: &str,
+    schema: &Schema,
+    context: &ThreadContext,
+    today: Day,
+    sql_integrations: &[IntegrationId],
+) -> Vec<Lookup> {
+    let mut reading = Reading::new(question, schema);
+    if question_intent(&reading, context.query.is_some()) != Intent::Data {
+        return Vec::new();
+    }
+    let graph = Graph::new(schema);
+    let Some(subject) = subject_table(&mut reading, &graph, context) else {
+        return Vec::new();
+    };
+    let Some(integration) = schema.tables[subject].integration else {
+        return Vec::new();
+    };
+    if !sql_integrations.contains(&integration) {
+        return Vec::new();
+    }
+    let Some(engine) = schema.tables[subject]
+        .engine
+        .as_deref()
+        .and_then(Engine::parse)
+    else {
+        return Vec::new();
+    };
+    date_range(&mut reading, today);
+    number_condition(&mut reading);
+    rank_limit(&mut reading);
+    // Words a column name explains are not values.
+    for mention in column_mentions(&reading.tokens, schema, &reading.taken) {
+        if mention.score >= 2.5 {
+            for flag in &mut reading.taken[mention.start..mention.start + mention.len] {
+                *flag = true;
+            }
+        }
+    }
+    let spans: Vec<String> = value_spans(&reading)
+        .into_iter()
+        .filter(|(_, _, text)| !text.to_lowercase().split_whitespace().all(is_function_word))
+        .flat_map(|(_, _, text)| value_forms(&text))
+        .take(32)
+        .collect();
+    if spans.is_empty() {
+        return Vec::new();
+    }
+    let in_list = spans
+        .iter()
+        .map(|text| format!("'{}'", text.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = Vec::new();
+    for (table, _) in graph.reachable(subject) {
+        if out.len() >= MAX_LOOKUPS {
+            break;
+        }
+        let item = &schema.tables[table];
+        let parts: Vec<String> = item
+            .columns
+            .iter()
+            .filter(|column| is_text(column) && !is_date(column))
+            .take(MAX_LOOKUP_COLUMNS)
+            .map(|column| {
+                let quoted = engine.quote(&column.name);
+                let text = match engine {
+                    Engine::Mysql => format!("CAST({quoted} AS CHAR)"),
+                    Engine::Postgres | Engine::Sqlite => format!("CAST({quoted} AS TEXT)"),
+                };
+                format!(
+                    "SELECT '{}' AS c, {text} AS v FROM {} WHERE lower({text}) IN ({in_list})",
+                    column.name.replace('\'', "''"),
+                    engine.table_name(item)
+                )
+            })
+            .collect();
+        if parts.is_empty() {
+            continue;
+        }
+        out.push(Lookup {
+            table: item.id,
+            integration,
+            sql: format!("{} LIMIT 100", parts.join(" UNION ")),
+        });
+    }
+    out
+}

@@ -1,0 +1,399 @@
+//! What a question asks: find, define, owner, tags, columns, join path, lineage, popularity
+//! or data.
+
+use super::dates::month_of;
+use super::reading::{Reading, any_phrase, phrase, plain, tokenize};
+use crate::words::{FILLER_WORDS, is_filler, is_function_word, is_stopword, root};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Intent {
+    Find,
+    Define,
+    Owner,
+    Tags,
+    Columns,
+    Join,
+    LineageUp,
+    LineageDown,
+    Popular,
+    Data,
+}
+
+pub(super) const AGGREGATE_WORDS: &[&str] = &[
+    "total", "sum", "average", "avg", "mean", "highest", "lowest", "maximum", "minimum", "max",
+    "min", "largest", "smallest", "biggest",
+];
+
+pub(super) fn data_words(lower: &str) -> bool {
+    any_phrase(
+        lower,
+        &[
+            "how many",
+            "how much",
+            "number of",
+            "count",
+            "top",
+            "most",
+            "fewest",
+            "least",
+            "per",
+            "each",
+            "list",
+            "show",
+            "give me",
+            "all the",
+            "by year",
+            "by month",
+            "by quarter",
+            "yearly",
+            "monthly",
+            "annual",
+        ],
+    ) || AGGREGATE_WORDS.iter().any(|word| phrase(lower, word))
+}
+
+/// Words that say how much something is used.
+pub(super) const USE_WORDS: &[&str] = &[
+    "used", "use", "queried", "accessed", "read", "touched", "hit", "popular", "busiest",
+];
+/// Words that ask for the most of it.
+pub(super) const INTENSITY_WORDS: &[&str] = &[
+    "most",
+    "heavily",
+    "frequently",
+    "often",
+    "popular",
+    "busiest",
+    "commonly",
+];
+
+/// Verbs of "X takes its data from Y": with `from`, `on` or `by` after them, X reads Y.
+pub(super) const SOURCE_VERBS: &[&str] = &[
+    "read",
+    "pull",
+    "draw",
+    "source",
+    "take",
+    "get",
+    "build",
+    "built",
+    "derive",
+    "come",
+    "base",
+    "depend",
+    "drawn",
+    "taken",
+    "got",
+    "fed",
+    "feed",
+    "load",
+    "compute",
+    "calculate",
+    "select",
+    "query",
+    "rely",
+];
+
+pub(super) fn intent(lower: &str) -> Intent {
+    // "built on top of" is no ranking.
+    let lower = &lower.replace("on top of", "on");
+    let words: Vec<&str> = lower.split(' ').collect();
+    let has = |list: &[&str]| words.iter().any(|word| list.contains(word));
+    if any_phrase(lower, &["popular", "most popular", "busiest"])
+        || (has(USE_WORDS) && has(INTENSITY_WORDS) && !has(&["how", "number", "count"]))
+    {
+        return Intent::Popular;
+    }
+    if let Some(lineage) = lineage_intent(&words, data_words(lower)) {
+        return lineage;
+    }
+    if any_phrase(
+        lower,
+        &[
+            "relate",
+            "related",
+            "relation",
+            "relations",
+            "relationship",
+            "join",
+            "joined",
+            "joins",
+            "connect",
+            "connected",
+            "connects",
+            "link",
+            "linked",
+            "links",
+            "foreign key",
+            "path between",
+            "path from",
+            "route from",
+            "way from",
+            "fit together",
+            "tie together",
+            "tied to",
+            "get from",
+            "go from",
+            "navigate",
+        ],
+    ) {
+        return Intent::Join;
+    }
+    if any_phrase(
+        lower,
+        &[
+            "who owns",
+            "owner",
+            "owners",
+            "owned",
+            "responsible for",
+            "who maintains",
+            "maintained by",
+            "looks after",
+            "look after",
+            "in charge",
+            "point of contact",
+            "steward",
+            "who manages",
+            "managed by",
+            "who do i ask",
+            "who should i ask",
+            "who can i ask",
+            "who knows",
+        ],
+    ) && !data_words(lower)
+    {
+        return Intent::Owner;
+    }
+    if any_phrase(lower, &["tag", "tags", "tagged", "label", "classified"]) {
+        return Intent::Tags;
+    }
+    let about_catalog = any_phrase(
+        lower,
+        &[
+            "which table",
+            "what table",
+            "which tables",
+            "what tables",
+            "which view",
+            "which column",
+            "which columns",
+            "where",
+            "which dataset",
+            "which database",
+        ],
+    );
+    if about_catalog {
+        return Intent::Find;
+    }
+    if any_phrase(
+        lower,
+        &[
+            "columns",
+            "fields",
+            "attributes",
+            "schema of",
+            "info",
+            "information",
+            "details",
+            "stored",
+            "store",
+            "kept",
+            "keep",
+            "record",
+            "recorded",
+            "know about",
+            "structure",
+            "describe",
+            "tell me about",
+            "look like",
+            "looks like",
+            "what's in",
+            "what is in",
+            "inside",
+        ],
+    ) && !any_phrase(lower, &["how many", "number of", "count", "how much"])
+        && !AGGREGATE_WORDS.iter().any(|word| phrase(lower, word))
+    {
+        return Intent::Columns;
+    }
+    if data_words(lower) {
+        return Intent::Data;
+    }
+    if any_phrase(
+        lower,
+        &[
+            "mean",
+            "means",
+            "meaning",
+            "define",
+            "definition",
+            "explain",
+            "what is",
+            "what's",
+            "what are",
+            "measured",
+            "calculated",
+        ],
+    ) {
+        return Intent::Define;
+    }
+    Intent::Data
+}
+
+/// The question's intent with what it names: a question with no data words that names only
+/// tables (and general words) asks about them, not for their rows.
+pub(super) fn question_intent(reading: &Reading<'_>, refines_previous: bool) -> Intent {
+    let intent = intent(&reading.lower);
+    if intent != Intent::Data || data_words(&reading.lower) {
+        return intent;
+    }
+    let named = |index: usize| {
+        reading
+            .tables
+            .iter()
+            .any(|mention| mention.start <= index && index < mention.start + mention.len)
+    };
+    let only_names = reading.tokens.iter().enumerate().all(|(index, token)| {
+        named(index)
+            || is_stopword(&token.text)
+            || is_filler(&token.text)
+            || is_function_word(&token.text)
+    }) && !reading
+        .tokens
+        .iter()
+        .any(|token| token.text.chars().any(|c| c.is_ascii_digit()));
+    let mut tables: Vec<usize> = reading.tables.iter().map(|mention| mention.table).collect();
+    tables.dedup();
+    let refines = refines_previous || {
+        let first = reading.word(0);
+        ["only", "and", "but", "just", "also", "now", "then"].contains(&first)
+    };
+    // "who …" about no table: a person responsible for a term or a document.
+    if reading.word(0) == "who" && tables.is_empty() && !refines {
+        return Intent::Owner;
+    }
+    match tables.len() {
+        0 if !refines
+            && !reading.tokens.iter().any(|token| {
+                month_of(&token.text).is_some() || token.text.chars().any(|c| c.is_ascii_digit())
+            }) =>
+        {
+            Intent::Define
+        }
+        1 if only_names => Intent::Columns,
+        2.. if only_names => Intent::Join,
+        _ => Intent::Data,
+    }
+}
+
+/// Lineage questions, their direction read from where the named thing stands: "what does V
+/// read from" asks upstream of V, "is anything built on top of T" downstream of T.
+pub(super) fn lineage_intent(words: &[&str], asks_for_data: bool) -> Option<Intent> {
+    let has = |list: &[&str]| words.iter().any(|word| list.contains(word));
+    if has(&["upstream", "sources", "inputs", "lineage"]) && !has(&["downstream"]) {
+        return Some(Intent::LineageUp);
+    }
+    if has(&[
+        "downstream",
+        "dependents",
+        "dependencies",
+        "consumers",
+        "impact",
+        "impacted",
+        "affected",
+        "affect",
+    ]) {
+        return Some(if has(&["dependencies"]) {
+            Intent::LineageUp
+        } else {
+            Intent::LineageDown
+        });
+    }
+    // "X (verb) ... from|on Y": a source verb with its preposition within four words; a
+    // question asking for a number means its rows ("how many customers come from Brazil").
+    for (index, word) in words.iter().enumerate() {
+        if asks_for_data {
+            break;
+        }
+        let root = root(word);
+        let verb = SOURCE_VERBS
+            .iter()
+            .any(|verb| root == *verb || root == crate::words::root(verb));
+        if !verb {
+            continue;
+        }
+        let preposition = words[index + 1..]
+            .iter()
+            .take(4)
+            .position(|next| ["from", "on", "upon", "by"].contains(next));
+        let Some(offset) = preposition else {
+            continue;
+        };
+        // "get from A to B" is a way between two things, not a source.
+        if words[index + 1 + offset..].contains(&"to") && root == "get" {
+            return None;
+        }
+        let opener = words.first().copied().unwrap_or_default();
+        let passive_by = words[index + 1 + offset] == "by";
+        // Nothing named before the verb: "what depends on orders", "is anything built on X".
+        let open_subject = words[..index].iter().all(|word| {
+            is_stopword(word)
+                || FILLER_WORDS.contains(word)
+                || [
+                    "anything",
+                    "something",
+                    "everything",
+                    "else",
+                    "which",
+                    "what",
+                ]
+                .contains(word)
+        }) && [
+            "what", "which", "is", "are", "does", "do", "anything", "list", "show",
+        ]
+        .contains(&opener);
+        let downstream = if passive_by {
+            !open_subject
+        } else {
+            open_subject
+        };
+        return Some(if downstream {
+            Intent::LineageDown
+        } else {
+            Intent::LineageUp
+        });
+    }
+    // "which tables feed V" asks upstream of V; "what does T feed" downstream of T.
+    if let Some(at) = words
+        .iter()
+        .position(|word| ["feed", "feeds", "feeding", "populate", "populates"].contains(word))
+        && !asks_for_data
+    {
+        let named_after = words[at + 1..]
+            .iter()
+            .any(|word| !is_stopword(word) && !["into", "to"].contains(word));
+        return Some(if named_after {
+            Intent::LineageUp
+        } else {
+            Intent::LineageDown
+        });
+    }
+    let phrases = words.join(" ");
+    if !asks_for_data
+        && (has(&["uses", "reads", "consumes", "feeds"])
+            || any_phrase(
+                &phrases,
+                &["use the", "used by", "read by", "who reads", "what reads"],
+            ))
+    {
+        return Some(Intent::LineageDown);
+    }
+    None
+}
+
+/// Whether a question asks which tables are used most (the catalog then reads its most popular
+/// tables for it).
+pub fn wants_popularity(question: &str) -> bool {
+    intent(&plain(&tokenize(question))) == Intent::Popular
+}

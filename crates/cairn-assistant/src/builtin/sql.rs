@@ -1,0 +1,257 @@
+//! The SQL a query spec becomes, in the dialect of the table's engine.
+
+use std::collections::HashMap;
+
+use cairn_domain::ResourceId;
+
+use super::columns::{key_column, label_columns};
+use super::schema::{Graph, Schema};
+use super::spec::{Aggregate, ColumnRef, Group, Literal, Period, QuerySpec};
+use crate::gate::MetadataItem;
+
+pub(super) fn literal_sql(literal: &Literal) -> String {
+    match literal {
+        Literal::Text(text) => format!("'{}'", text.replace('\'', "''")),
+        Literal::Number(number) => format_number_sql(*number),
+        Literal::Bool(flag) => if *flag { "TRUE" } else { "FALSE" }.to_string(),
+        Literal::Null => "NULL".to_string(),
+        Literal::NotNull => "NOT NULL".to_string(),
+    }
+}
+
+pub(super) fn format_number_sql(number: f64) -> String {
+    if number.fract() == 0.0 && number.abs() < 1e15 {
+        format!("{}", number as i64)
+    } else {
+        format!("{number}")
+    }
+}
+
+pub(super) fn to_sql(
+    schema: &Schema,
+    graph: &Graph<'_>,
+    spec: &QuerySpec,
+    engine: Engine,
+) -> Result<String, String> {
+    let subject = graph.index_of[&ResourceId(spec.table)];
+    let mut aliases: HashMap<usize, String> = HashMap::from([(subject, "t0".to_string())]);
+    let mut joins: Vec<String> = Vec::new();
+    let mut join_to = |target: usize| -> Result<String, String> {
+        if let Some(alias) = aliases.get(&target) {
+            return Ok(alias.clone());
+        }
+        let path = graph.path(subject, target).ok_or_else(|| {
+            format!(
+                "I found no relation path from {} to {} through tables you may see",
+                schema.tables[subject].path, schema.tables[target].path
+            )
+        })?;
+        for step in path {
+            if aliases.contains_key(&step.to) {
+                continue;
+            }
+            let alias = format!("t{}", aliases.len());
+            let from_alias = aliases[&step.from].clone();
+            joins.push(format!(
+                "JOIN {} {alias} ON {alias}.{} = {from_alias}.{}",
+                engine.table_name(&schema.tables[step.to]),
+                engine.quote(&step.to_column),
+                engine.quote(&step.from_column)
+            ));
+            aliases.insert(step.to, alias);
+        }
+        Ok(aliases[&target].clone())
+    };
+    let index_of = |id: i64| {
+        graph
+            .index_of
+            .get(&ResourceId(id))
+            .copied()
+            .ok_or_else(|| "a table it needs is not visible to you".to_string())
+    };
+    let mut column_sql = |reference: &ColumnRef| -> Result<String, String> {
+        let table = index_of(reference.table)?;
+        let alias = join_to(table)?;
+        Ok(format!("{alias}.{}", engine.quote(&reference.column)))
+    };
+    let mut wheres = Vec::new();
+    for condition in &spec.conditions {
+        let column = column_sql(&condition.column)?;
+        if matches!(condition.value, Literal::Null | Literal::NotNull) {
+            wheres.push(format!("{column} IS {}", literal_sql(&condition.value)));
+            continue;
+        }
+        wheres.push(format!(
+            "{column} {} {}",
+            condition.comparison.sql(),
+            literal_sql(&condition.value)
+        ));
+    }
+    let measure = spec.measure.as_ref().map(&mut column_sql).transpose()?;
+    let aggregate_sql = |kind: Aggregate| match (kind, &measure) {
+        (Aggregate::Count, _) | (_, None) => "count(*)".to_string(),
+        (Aggregate::Distinct, Some(measure)) => format!("count(DISTINCT {measure})"),
+        (kind, Some(measure)) => match spec.divide_by {
+            Some(divisor) => format!("{}({measure}) / {divisor:.1}", kind.sql()),
+            None => format!("{}({measure})", kind.sql()),
+        },
+    };
+    let mut select: Vec<String> = Vec::new();
+    let mut group_by: Vec<String> = Vec::new();
+    match &spec.group {
+        Some(Group::Column(column)) => {
+            let column = column_sql(column)?;
+            select.push(column.clone());
+            group_by.push(column);
+        }
+        Some(Group::Period(column, period)) => {
+            let column = column_sql(column)?;
+            let expression = engine.period(&column, *period);
+            select.push(format!("{expression} AS {}", engine.quote(period.words())));
+            group_by.push(expression);
+        }
+        Some(Group::Table(id)) => {
+            let table = index_of(*id)?;
+            let alias = join_to(table)?;
+            let item = &schema.tables[table];
+            if let Some(key) = key_column(item) {
+                group_by.push(format!("{alias}.{}", engine.quote(&item.columns[key].name)));
+            }
+            let labels = label_columns(item);
+            for label in &labels {
+                let column = format!("{alias}.{}", engine.quote(&item.columns[*label].name));
+                select.push(column.clone());
+                if !group_by.contains(&column) {
+                    group_by.push(column);
+                }
+            }
+            if labels.is_empty()
+                && let Some(key) = group_by.first()
+            {
+                select.push(key.clone());
+            }
+        }
+        None => {}
+    }
+    let mut order = None;
+    match (spec.aggregate, &spec.group) {
+        (Some(kind), Some(_)) => {
+            let value = aggregate_sql(kind);
+            select.push(format!("{value} AS {}", engine.quote(kind.sql())));
+            order = Some(value);
+        }
+        (Some(kind), None) => select.push(aggregate_sql(kind)),
+        (None, _) => {
+            let item = &schema.tables[subject];
+            if spec.rank.is_some() {
+                for label in label_columns(item) {
+                    select.push(format!("t0.{}", engine.quote(&item.columns[label].name)));
+                }
+                if let Some(measure) = &measure
+                    && !select.contains(measure)
+                {
+                    select.push(measure.clone());
+                }
+                order = measure.clone();
+            } else {
+                select.push("t0.*".to_string());
+            }
+        }
+    }
+    let mut sql = format!(
+        "SELECT {} FROM {} t0",
+        select.join(", "),
+        engine.table_name(&schema.tables[subject])
+    );
+    for join in &joins {
+        sql.push(' ');
+        sql.push_str(join);
+    }
+    if !wheres.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&wheres.join(" AND "));
+    }
+    if !group_by.is_empty() {
+        sql.push_str(" GROUP BY ");
+        sql.push_str(&group_by.join(", "));
+    }
+    match (&spec.rank, order) {
+        (Some(rank), Some(order)) => {
+            let direction = if rank.ascending { "ASC" } else { "DESC" };
+            let nulls = match engine {
+                Engine::Postgres => " NULLS LAST",
+                Engine::Mysql | Engine::Sqlite => "",
+            };
+            sql.push_str(&format!(
+                " ORDER BY {order} {direction}{nulls} LIMIT {}",
+                rank.limit
+            ));
+        }
+        (None, Some(_)) if matches!(spec.group, Some(Group::Period(..))) => {
+            sql.push_str(&format!(" ORDER BY {}", group_by.join(", ")));
+        }
+        (None, Some(order)) if spec.group.is_some() => {
+            sql.push_str(&format!(" ORDER BY {order} DESC"));
+        }
+        _ => {}
+    }
+    Ok(sql)
+}
+
+/// SQL quoting of one engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Engine {
+    Postgres,
+    Mysql,
+    Sqlite,
+}
+
+impl Engine {
+    pub(super) fn parse(name: &str) -> Option<Engine> {
+        match name.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => Some(Engine::Postgres),
+            "mysql" | "mariadb" => Some(Engine::Mysql),
+            "sqlite" => Some(Engine::Sqlite),
+            _ => None,
+        }
+    }
+
+    /// A date column's year (`2024`) or month (`2024-03`) as text.
+    pub(super) fn period(self, column: &str, period: Period) -> String {
+        match (self, period) {
+            (Engine::Sqlite, Period::Year) => format!("strftime('%Y', {column})"),
+            (Engine::Sqlite, Period::Month) => format!("strftime('%Y-%m', {column})"),
+            (Engine::Postgres, Period::Year) => format!("to_char({column}, 'YYYY')"),
+            (Engine::Postgres, Period::Month) => format!("to_char({column}, 'YYYY-MM')"),
+            (Engine::Mysql, Period::Year) => format!("date_format({column}, '%Y')"),
+            (Engine::Mysql, Period::Month) => format!("date_format({column}, '%Y-%m')"),
+        }
+    }
+
+    pub(super) fn quote(self, identifier: &str) -> String {
+        match self {
+            Engine::Mysql => format!("`{}`", identifier.replace('`', "``")),
+            Engine::Postgres | Engine::Sqlite => format!("\"{}\"", identifier.replace('"', "\"\"")),
+        }
+    }
+
+    /// The table's qualified name: `schema.table` (postgres), `database.table` (mysql) or
+    /// `table` (sqlite), from the last parts of the catalog path.
+    pub(super) fn table_name(self, item: &MetadataItem) -> String {
+        let parts: Vec<&str> = item.path.split('.').filter(|p| !p.is_empty()).collect();
+        let keep = match self {
+            Engine::Sqlite => 1,
+            Engine::Postgres | Engine::Mysql => 2,
+        };
+        let parts = if parts.is_empty() {
+            vec![item.name.as_str()]
+        } else {
+            parts[parts.len().saturating_sub(keep)..].to_vec()
+        };
+        parts
+            .iter()
+            .map(|part| self.quote(part))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+}
