@@ -4,31 +4,25 @@ use std::collections::{HashMap, HashSet};
 
 use cairn_domain::{IntegrationId, ResourceId};
 
-use super::columns::{is_date, is_flag, is_key, is_measure, is_text, main_measure, type_of};
-use super::dates::{Day, date_range};
-use super::grounding::{FoundValues, ground_values};
+use super::columns::{is_date, is_key, is_measure};
+use super::dates::{DateRange, Day, date_range};
+use super::grounding::{FoundValues, Grounded, ground_values};
 use super::intent::AGGREGATE_WORDS;
 use super::metadata::where_answer;
 use super::numbers::{
-    Direction, SUPERLATIVES, direction_of, is_money_word, number_condition, number_word,
-    rank_limit, time_unit, unit_factor,
+    NumberCondition, SUPERLATIVES, number_condition, rank_limit, time_unit, unit_factor,
 };
 use super::reading::{
     ColumnMention, Reading, any_phrase, column_match, column_mentions, name_stems,
 };
 use super::say::{citation_paths, describe_spec, first_sentence};
 use super::schema::{EdgeKind, Graph, Schema};
-use super::spec::{
-    Aggregate, ColumnRef, Comparison, Condition, Group, Literal, Period, QuerySpec, Rank,
-    ThreadContext,
-};
+use super::spec::{Aggregate, ColumnRef, Group, Period, QuerySpec, ThreadContext};
 use super::sql::{Engine, to_sql};
 use super::subject::{subject_table, which_has_most};
 use super::{INTRO, Plan, Statement};
 use crate::gate::MetadataItem;
-use crate::words::{
-    identifier_words, is_filler, is_function_word, is_stopword, meanings, root, same_word, stem,
-};
+use crate::words::{identifier_words, is_function_word, is_stopword, meanings, root, stem};
 
 /// Words after which a word stands as a thing: determiners, "of", "how many".
 pub(super) const NOUN_INTRODUCERS: &[&str] = &[
@@ -36,6 +30,17 @@ pub(super) const NOUN_INTRODUCERS: &[&str] = &[
     "every", "any", "many", "much", "number", "these", "those", "some", "no", "top",
 ];
 
+/// "show them", "list them", "which ones": a follow-up asking for the previous question's rows.
+const SHOW_ROWS: &[&str] = &[
+    "show",
+    "list",
+    "which ones",
+    "what are they",
+    "who are they",
+    "give me",
+];
+
+/// Plans a data question: the query it asks for as one statement, or why there is none.
 pub(super) fn data_plan(
     question: &str,
     mut reading: Reading<'_>,
@@ -46,852 +51,566 @@ pub(super) fn data_plan(
     sql_integrations: &[IntegrationId],
 ) -> Plan {
     let graph = Graph::new(schema);
-    let lower = reading.lower.clone();
     let follow_up = reading.tables.is_empty() && context.query.is_some();
     let Some(subject) = subject_table(&mut reading, &graph, context) else {
-        let mut citations = Vec::new();
-        let mut text = understood_nothing(question, &reading);
-        if !schema.found.is_empty() {
-            text.push_str("\n\n");
-            text.push_str(&where_answer(question, &schema.found, &mut citations));
+        return no_subject(question, &reading, schema, context);
+    };
+    let mut data = DataQuestion::new(schema, &graph, reading, subject, follow_up);
+    match data.shape(context, today, found) {
+        Ok(shaped) => build_and_plan(
+            schema,
+            &graph,
+            shaped.spec,
+            shaped.ambiguous,
+            shaped.unexplained,
+            sql_integrations,
+        ),
+        Err(CannotAnswer(text)) => {
+            Plan::text_only(text, vec![schema.tables[subject].id], context.clone())
         }
-        return Plan {
-            text: format!("{INTRO}\n{text}"),
-            citations,
-            sql: None,
-            statement: None,
-            context: context.clone(),
-        };
-    };
-    let table = &schema.tables[subject];
-
-    // Conditions: dates, numbers, ranks, values, flags.
-    let dates = date_range(&mut reading, today);
-    let number = number_condition(&mut reading);
-    let limit = rank_limit(&mut reading);
-    // "in seconds", "in minutes": the unit the answer is wanted in, not a value.
-    let wanted_unit = (1..reading.tokens.len()).find_map(|index| {
-        (reading.word(index - 1) == "in" && !reading.taken[index])
-            .then(|| time_unit(&mut reading, index).map(|unit| (index, unit)))
-            .flatten()
-    });
-    if let Some((index, _)) = wanted_unit {
-        reading.taken[index - 1] = true;
     }
-    let (values, ambiguous) = ground_values(&mut reading, &graph, subject, found);
-    let columns = column_mentions(&reading.tokens, schema, &reading.taken);
+}
 
-    let count = any_phrase(&lower, &["how many", "number of", "count", "how much of"]);
-    // A superlative outranks "total", which is often a column's name ("the biggest total").
-    let mut aggregate = if any_phrase(&lower, &["average", "avg", "mean"]) {
-        Some(Aggregate::Avg)
-    } else if any_phrase(&lower, &["highest", "maximum", "max", "largest", "biggest"]) {
-        Some(Aggregate::Max)
-    } else if any_phrase(&lower, &["lowest", "minimum", "min", "smallest"]) {
-        Some(Aggregate::Min)
-    } else if any_phrase(&lower, &["total", "sum", "how much"]) && !count {
-        Some(Aggregate::Sum)
-    } else if count {
-        Some(Aggregate::Count)
-    } else {
-        None
-    };
+/// No table the question could be about: what was not understood, and what search found.
+fn no_subject(
+    question: &str,
+    reading: &Reading<'_>,
+    schema: &Schema,
+    context: &ThreadContext,
+) -> Plan {
+    let mut citations = Vec::new();
+    let mut text = understood_nothing(question, reading);
+    if !schema.found.is_empty() {
+        text.push_str("\n\n");
+        text.push_str(&where_answer(question, &schema.found, &mut citations));
+    }
+    Plan::text_only(text, citations, context.clone())
+}
 
-    // "total payments": the operator word names a column only of the main table itself.
-    // "the best customer by order total": after a superlative and "by", "total" names a measure.
-    let ranks_by = reading
-        .position_of(&["by"])
-        .is_some_and(|by| reading.ranked_before(by));
-    if limit.is_none() && which_has_most(&reading).is_none() && !ranks_by {
+/// Why a data question gets no statement although its table is known: what was understood and
+/// what is missing.
+pub(super) struct CannotAnswer(pub(super) String);
+
+/// A data question read against the table it is about, shaped into a [`QuerySpec`] step by
+/// step. Each step marks the tokens it explains as taken, so the order of the steps matters.
+pub(super) struct DataQuestion<'a> {
+    pub(super) schema: &'a Schema,
+    pub(super) graph: &'a Graph<'a>,
+    pub(super) reading: Reading<'a>,
+    /// The table whose rows are counted, listed or aggregated.
+    pub(super) subject: usize,
+    /// The question names no table and refines the thread's last query.
+    pub(super) follow_up: bool,
+    /// The question's words, lowercase.
+    pub(super) lower: String,
+    /// Tables within reach of the subject, with their distance.
+    reach: HashMap<usize, usize>,
+    /// Every column any span of the question may name (the reading's, kept apart from it so
+    /// that tokens can be marked taken while they are looked at).
+    pub(super) all_columns: Vec<ColumnMention>,
+}
+
+/// The phrases of a data question read before its query is shaped.
+pub(super) struct Phrases {
+    pub(super) dates: Option<DateRange>,
+    pub(super) number: Option<NumberCondition>,
+    /// "top 10": the rows a ranking asks for.
+    pub(super) limit: Option<usize>,
+    /// "in seconds": the unit the answer is wanted in, with its token.
+    wanted_unit: Option<(usize, String)>,
+    pub(super) values: Vec<Grounded>,
+    ambiguous: Vec<String>,
+    /// "how many", "number of": the question counts.
+    pub(super) count: bool,
+    /// Columns the question names, less the words an aggregate took.
+    pub(super) columns: Vec<ColumnMention>,
+}
+
+/// The query while it is shaped: the spec, and the aggregate and grouping the words asked for
+/// so far (written into the spec once the ranking is known).
+pub(super) struct Draft {
+    pub(super) spec: QuerySpec,
+    pub(super) aggregate: Option<Aggregate>,
+    pub(super) group: Option<Group>,
+}
+
+/// The measures a question's words name.
+pub(super) struct MeasureWords {
+    /// A numeric column named by the words: (table, column).
+    named: Option<(usize, usize)>,
+    /// `named`, else the measure a superlative means ("longest" → length).
+    pub(super) ranked: Option<(usize, usize)>,
+    /// Where the first superlative stands.
+    pub(super) superlative: Option<usize>,
+}
+
+/// A data question's query, with what stops it from being answered.
+struct Shaped {
+    spec: QuerySpec,
+    ambiguous: Vec<String>,
+    unexplained: Vec<String>,
+}
+
+impl<'a> DataQuestion<'a> {
+    fn new(
+        schema: &'a Schema,
+        graph: &'a Graph<'a>,
+        reading: Reading<'a>,
+        subject: usize,
+        follow_up: bool,
+    ) -> DataQuestion<'a> {
+        DataQuestion {
+            schema,
+            graph,
+            lower: reading.lower.clone(),
+            all_columns: reading.all_columns.clone(),
+            reading,
+            subject,
+            follow_up,
+            reach: graph.reachable(subject).into_iter().collect(),
+        }
+    }
+
+    /// The subject table.
+    pub(super) fn table(&self) -> &'a MetadataItem {
+        &self.schema.tables[self.subject]
+    }
+
+    /// A column by table and column index.
+    pub(super) fn column_ref(&self, table: usize, column: usize) -> ColumnRef {
+        let item = &self.schema.tables[table];
+        ColumnRef {
+            table: item.id.0,
+            column: item.columns[column].name.clone(),
+        }
+    }
+
+    /// Marks tokens `start..start + len` as explained.
+    pub(super) fn take(&mut self, start: usize, len: usize) {
+        for flag in self.reading.taken.iter_mut().skip(start).take(len) {
+            *flag = true;
+        }
+    }
+
+    /// Of the columns mentioned, the best within reach: the main table's and its neighbours'
+    /// first.
+    pub(super) fn best_column(&self, mentions: &[&ColumnMention]) -> Option<(usize, usize)> {
+        mentions
+            .iter()
+            .filter(|mention| self.reach.contains_key(&mention.table))
+            .max_by(|a, b| {
+                let score = |mention: &ColumnMention| {
+                    mention.score - self.reach[&mention.table] as f64 * 0.8
+                        + if mention.table == self.subject {
+                            0.5
+                        } else {
+                            0.0
+                        }
+                };
+                score(a).total_cmp(&score(b))
+            })
+            .map(|mention| (mention.table, mention.column))
+    }
+
+    /// A measure of the subject table a word means ("longest" → length, "cost" → price).
+    pub(super) fn measure_meant_by(&self, word: &str) -> Option<usize> {
+        let table = self.table();
+        let senses = meanings(word);
+        (0..table.columns.len()).find(|index| {
+            let column = &table.columns[*index];
+            is_measure(column)
+                && name_stems(&column.name)
+                    .iter()
+                    .any(|part| senses.contains(part))
+        })
+    }
+
+    /// The question shaped into a query, step by step.
+    fn shape(
+        &mut self,
+        context: &ThreadContext,
+        today: Day,
+        found: &[FoundValues],
+    ) -> Result<Shaped, CannotAnswer> {
+        let phrases = self.read_phrases(today, found);
+        let mut draft = self.draft(context, phrases.count);
+        let counts_by_default = self.group(&mut draft, &phrases);
+        let measures = self.measure_words(&phrases.columns);
+        // "units on hand per warehouse": a measure named with a grouping is summed, not counted.
+        if counts_by_default && let Some((table, column)) = measures.named {
+            draft.aggregate = Some(Aggregate::Sum);
+            draft.spec.measure = Some(self.column_ref(table, column));
+        }
+        let ranked_groups = self.rank(&mut draft, phrases.limit, &measures)?;
+        let mut spec = self.settle(draft, ranked_groups.is_some(), &phrases);
+        let conditions = self.conditions(&phrases)?;
+        if self.follow_up {
+            // New conditions replace the previous ones on the same column.
+            let replaced: HashSet<String> = conditions.iter().map(|c| c.label.clone()).collect();
+            spec.conditions
+                .retain(|condition| !replaced.contains(&condition.label));
+        }
+        spec.conditions.extend(conditions);
+        let unexplained = self.unexplained(&phrases.columns);
+        Ok(Shaped {
+            spec,
+            ambiguous: phrases.ambiguous,
+            unexplained,
+        })
+    }
+
+    /// Dates, numbers, the rank limit, the unit wanted and values, then the columns named.
+    fn read_phrases(&mut self, today: Day, found: &[FoundValues]) -> Phrases {
+        let dates = date_range(&mut self.reading, today);
+        let number = number_condition(&mut self.reading);
+        let limit = rank_limit(&mut self.reading);
+        let wanted_unit = wanted_unit(&mut self.reading);
+        let (values, ambiguous) = ground_values(&mut self.reading, self.graph, self.subject, found);
+        let columns = column_mentions(&self.reading.tokens, self.schema, &self.reading.taken);
+        self.take_aggregate_word(limit);
+        let columns = columns
+            .into_iter()
+            .filter(|mention| !self.reading.taken[mention.start])
+            .collect();
+        Phrases {
+            dates,
+            number,
+            limit,
+            wanted_unit,
+            values,
+            ambiguous,
+            count: any_phrase(
+                &self.lower,
+                &["how many", "number of", "count", "how much of"],
+            ),
+            columns,
+        }
+    }
+
+    /// "total payments": the operator word names a column only of the main table itself.
+    /// "the best customer by order total": after a superlative and "by", "total" names a
+    /// measure.
+    fn take_aggregate_word(&mut self, limit: Option<usize>) {
+        let reading = &self.reading;
+        let ranks_by = reading
+            .position_of(&["by"])
+            .is_some_and(|by| reading.ranked_before(by));
+        if limit.is_some() || which_has_most(reading).is_some() || ranks_by {
+            return;
+        }
         for index in 0..reading.tokens.len() {
             let word = reading.word(index).to_string();
             if !AGGREGATE_WORDS.contains(&word.as_str()) || reading.taken[index] {
                 continue;
             }
-            let own = table
+            let own = self
+                .table()
                 .columns
                 .iter()
                 .any(|column| column_match(&[stem(&word)], &name_stems(&column.name)) >= 2.5);
             if !own {
-                reading.taken[index] = true;
+                self.reading.taken[index] = true;
             }
             break;
         }
     }
-    let columns: Vec<ColumnMention> = columns
-        .into_iter()
-        .filter(|mention| !reading.taken[mention.start])
-        .collect();
 
-    let mut spec = if follow_up {
-        let mut previous = context.query.clone().expect("a follow-up has a query");
-        if let Some(aggregate) = aggregate.filter(|_| count || !AGGREGATE_WORDS.is_empty()) {
-            if count {
-                previous.aggregate = Some(Aggregate::Count);
-                previous.measure = None;
-                previous.rank = None;
-                previous.group = None;
-            } else if aggregate != Aggregate::Count {
-                previous.aggregate = Some(aggregate);
+    /// The query to start from: the thread's last one for a follow-up, else a new one.
+    fn draft(&self, context: &ThreadContext, count: bool) -> Draft {
+        let aggregate = aggregate_asked(&self.lower, count);
+        let mut spec = match context.query.clone().filter(|_| self.follow_up) {
+            Some(mut previous) => {
+                if let Some(aggregate) = aggregate {
+                    if count {
+                        previous.aggregate = Some(Aggregate::Count);
+                        previous.measure = None;
+                        previous.rank = None;
+                        previous.group = None;
+                    } else if aggregate != Aggregate::Count {
+                        previous.aggregate = Some(aggregate);
+                    }
+                }
+                previous
             }
+            None => QuerySpec {
+                table: self.table().id.0,
+                aggregate: None,
+                measure: None,
+                group: None,
+                conditions: Vec::new(),
+                rank: None,
+                divide_by: None,
+            },
+        };
+        // "show them", "list them", "which ones": the previous question's rows themselves.
+        if self.follow_up && aggregate.is_none() && any_phrase(&self.lower, SHOW_ROWS) {
+            spec.aggregate = None;
+            spec.measure = None;
+            spec.group = None;
+            spec.rank = None;
         }
-        previous
-    } else {
-        QuerySpec {
-            table: table.id.0,
-            aggregate: None,
-            measure: None,
+        Draft {
+            spec,
+            aggregate,
             group: None,
-            conditions: Vec::new(),
-            rank: None,
-            divide_by: None,
         }
-    };
-
-    // "show them", "list them", "which ones": the previous question's rows themselves.
-    if follow_up
-        && aggregate.is_none()
-        && any_phrase(
-            &lower,
-            &[
-                "show",
-                "list",
-                "which ones",
-                "what are they",
-                "who are they",
-                "give me",
-            ],
-        )
-    {
-        spec.aggregate = None;
-        spec.measure = None;
-        spec.group = None;
-        spec.rank = None;
     }
 
-    // Columns the question names, the main table's and its neighbours' first.
-    let reach: HashMap<usize, usize> = graph.reachable(subject).into_iter().collect();
-    let best_column = |mentions: &[&ColumnMention]| -> Option<(usize, usize)> {
-        mentions
-            .iter()
-            .filter(|mention| reach.contains_key(&mention.table))
-            .max_by(|a, b| {
-                let score = |mention: &ColumnMention| {
-                    mention.score - reach[&mention.table] as f64 * 0.8
-                        + if mention.table == subject { 0.5 } else { 0.0 }
-                };
-                score(a).total_cmp(&score(b))
-            })
-            .map(|mention| (mention.table, mention.column))
-    };
-
-    // Grouping: "per X", "by X", "in each X", "for every X".
-    let group_at = (0..reading.tokens.len()).find(|index| {
-        let word = reading.word(*index);
-        // "the best customer by total spend": after a superlative, "by" names what ranks.
-        word == "per"
-            || word == "each"
-            || word == "every"
-            || (word == "by" && limit.is_none() && !reading.ranked_before(*index))
-    });
-    let mut group: Option<Group> = None;
-    let mut group_tokens = (0, 0);
-    let mut counts_by_default = false;
-    // "each year", "per month", "monthly": periods of the table's date column.
-    let period_at = (0..reading.tokens.len()).find_map(|index| {
-        let word = reading.word(index);
-        let unit = match stem(word).as_str() {
-            "yearly" | "annual" | "annually" => Some(Period::Year),
-            "monthly" => Some(Period::Month),
-            "year" if group_at.is_some_and(|at| index > at && index <= at + 2) => {
-                Some(Period::Year)
-            }
-            "month" if group_at.is_some_and(|at| index > at && index <= at + 2) => {
-                Some(Period::Month)
-            }
-            _ => None,
+    /// The grouping the question asks for, its words taken. Returns whether the question now
+    /// counts because of it ("orders per region" with no aggregate named).
+    fn group(&mut self, draft: &mut Draft, phrases: &Phrases) -> bool {
+        let Some((group, (start, len))) = self.grouping(phrases.limit, &phrases.columns) else {
+            return false;
         };
-        unit.map(|unit| (index, unit))
-    });
-    let all_columns = reading.all_columns.clone();
-    let own_column_near = |at: usize| {
-        all_columns.iter().any(|mention| {
-            mention.table == subject
+        draft.group = Some(group);
+        self.take(start, len);
+        // "per reason" after "the total amount of refunds" keeps the total.
+        if draft.aggregate.is_none() && !(self.follow_up && draft.spec.aggregate.is_some()) {
+            draft.aggregate = Some(Aggregate::Count);
+            return true;
+        }
+        false
+    }
+
+    /// Grouping: "per X", "by X", "in each X", "for every X", or periods of the table's date
+    /// ("each year", "per month", "monthly"); with the tokens that name what groups.
+    fn grouping(
+        &self,
+        limit: Option<usize>,
+        columns: &[ColumnMention],
+    ) -> Option<(Group, (usize, usize))> {
+        let reading = &self.reading;
+        let group_at = (0..reading.tokens.len()).find(|index| {
+            let word = reading.word(*index);
+            // "the best customer by total spend": after a superlative, "by" names what ranks.
+            word == "per"
+                || word == "each"
+                || word == "every"
+                || (word == "by" && limit.is_none() && !reading.ranked_before(*index))
+        });
+        let period_at = (0..reading.tokens.len()).find_map(|index| {
+            let near_group = group_at.is_some_and(|at| index > at && index <= at + 2);
+            let unit = match stem(reading.word(index)).as_str() {
+                "yearly" | "annual" | "annually" => Some(Period::Year),
+                "monthly" => Some(Period::Month),
+                "year" if near_group => Some(Period::Year),
+                "month" if near_group => Some(Period::Month),
+                _ => None,
+            };
+            unit.map(|unit| (index, unit))
+        });
+        if let Some((index, unit)) = period_at
+            && let Some(column) = date_column_for(reading, self.table())
+        {
+            let group = Group::Period(self.column_ref(self.subject, column), unit);
+            return Some((group, (index, 1)));
+        }
+        let at = group_at?;
+        let own_column_near = self.all_columns.iter().any(|mention| {
+            mention.table == self.subject
                 && mention.score >= 2.7
                 && mention.start > at
                 && mention.start <= at + 3
-        })
-    };
-    if let Some((index, unit)) = period_at
-        && let Some(column) = date_column_for(&reading, table)
-    {
-        group = Some(Group::Period(
-            ColumnRef {
-                table: table.id.0,
-                column: table.columns[column].name.clone(),
-            },
-            unit,
-        ));
-        group_tokens = (index, 1);
-    } else if let Some(at) = group_at {
-        if let Some(mention) = reading.tables.iter().find(|mention| {
+        });
+        let table = reading.tables.iter().find(|mention| {
             mention.start > at
                 && mention.start <= at + 3
-                && (mention.table == subject || reach.contains_key(&mention.table))
-                && !(mention.score < 3.0 && own_column_near(at))
-        }) {
-            if mention.table == subject {
-                group = None;
-            } else {
-                group = Some(Group::Table(schema.tables[mention.table].id.0));
-                group_tokens = (mention.start, mention.len);
-            }
-        } else {
-            let mut near: Vec<&ColumnMention> = columns
-                .iter()
-                .filter(|mention| mention.start > at && mention.start <= at + 3)
-                .collect();
-            // A word a table's name took may still be the main table's own column.
-            near.extend(all_columns.iter().filter(|mention| {
-                mention.table == subject
-                    && mention.score >= 2.7
-                    && mention.start > at
-                    && mention.start <= at + 3
-            }));
-            // The grouping names what follows it first: "by category, total amount".
-            if let Some(first) = near.iter().map(|mention| mention.start).min() {
-                near.retain(|mention| mention.start == first);
-            }
-            if let Some((table_index, column)) = best_column(&near) {
-                let item = &schema.tables[table_index];
-                let column_meta = &item.columns[column];
-                // A reference column groups by the table it refers to.
-                let referenced = schema.edges.iter().find(|edge| {
-                    edge.kind == EdgeKind::ForeignKey
-                        && edge.from == item.id
-                        && edge.from_column.as_deref() == Some(column_meta.name.as_str())
-                });
-                group = Some(match referenced {
-                    Some(edge) if is_key(column_meta) => Group::Table(edge.to.0),
-                    _ => Group::Column(ColumnRef {
-                        table: item.id.0,
-                        column: column_meta.name.clone(),
-                    }),
-                });
-                if let Some(mention) = near.first() {
-                    group_tokens = (mention.start, mention.len);
-                }
-            }
-        }
-    }
-    if group.is_some() {
-        for flag in reading
-            .taken
-            .iter_mut()
-            .skip(group_tokens.0)
-            .take(group_tokens.1)
-        {
-            *flag = true;
-        }
-        // "per reason" after "the total amount of refunds" keeps the total.
-        if aggregate.is_none() && !(follow_up && spec.aggregate.is_some()) {
-            counts_by_default = true;
-            aggregate = Some(Aggregate::Count);
+                && (mention.table == self.subject || self.reach.contains_key(&mention.table))
+                && !(mention.score < 3.0 && own_column_near)
+        });
+        match table {
+            Some(mention) => (mention.table != self.subject).then(|| {
+                let id = self.schema.tables[mention.table].id.0;
+                (Group::Table(id), (mention.start, mention.len))
+            }),
+            None => self.group_by_column(at, columns),
         }
     }
 
-    // The measure: a numeric column the question names, else the table's main one.
-    let remaining: Vec<&ColumnMention> = columns
-        .iter()
-        .filter(|mention| {
-            !reading.taken[mention.start..mention.start + mention.len]
-                .iter()
-                .any(|taken| *taken)
-                && is_measure(&schema.tables[mention.table].columns[mention.column])
-        })
-        .collect();
-    // "top customers by revenue": a word only part of another table's name
-    // (sales_monthly_revenue) may still name a measure.
-    let weakly_named = |token: usize| {
-        reading.tables.iter().any(|mention| {
-            mention.start <= token
-                && token < mention.start + mention.len
-                && mention.score < 2.5
-                && mention.table != subject
-        })
-    };
-    let mut remaining = remaining;
-    if remaining.is_empty() {
-        remaining.extend(all_columns.iter().filter(|mention| {
-            (mention.start..mention.start + mention.len).all(weakly_named)
-                && is_measure(&schema.tables[mention.table].columns[mention.column])
-        }));
-    }
-    let superlative =
-        (0..reading.tokens.len()).find(|index| SUPERLATIVES.contains(&reading.word(*index)));
-    let mut measure_from_words = best_column(&remaining);
-    if measure_from_words.is_none()
-        && let Some(at) = superlative
-    {
-        // "longest", "most expensive": the superlative's own meaning.
-        let word = if reading.word(at) == "most" || reading.word(at) == "least" {
-            reading.word(at + 1).to_string()
-        } else {
-            reading.word(at).to_string()
-        };
-        let senses = meanings(&word);
-        measure_from_words = (0..table.columns.len())
-            .find(|index| {
-                let column = &table.columns[*index];
-                is_measure(column)
-                    && name_stems(&column.name)
-                        .iter()
-                        .any(|part| senses.contains(part))
-            })
-            .map(|index| (subject, index));
-    }
-
-    // "units on hand per warehouse": a measure named with a grouping is summed, not counted.
-    if counts_by_default && let Some((table_index, column)) = best_column(&remaining) {
-        aggregate = Some(Aggregate::Sum);
-        spec.measure = Some(ColumnRef {
-            table: schema.tables[table_index].id.0,
-            column: schema.tables[table_index].columns[column].name.clone(),
-        });
-    }
-
-    // Which X has the most Y.
-    let ranked_groups = which_has_most(&reading);
-    // "which region has the highest total quota": an entity ranked, not one value.
-    if (reading.word(0) == "which" || reading.word(0) == "who")
-        && superlative.is_some()
-        && ranked_groups.is_none()
-    {
-        aggregate = None;
-    }
-    // "the oldest employee", "the most recent invoice": ranked by a date.
-    let by_date = (0..reading.tokens.len()).find_map(|index| {
-        if reading.taken[index] {
-            return None;
-        }
-        match reading.word(index) {
-            "oldest" | "earliest" => Some(Direction::Least),
-            "newest" | "latest" | "youngest" | "recent" | "recently" => Some(Direction::Most),
-            _ => None,
-        }
-    });
-    let date_ranked = by_date
-        .filter(|_| measure_from_words.is_none() && ranked_groups.is_none())
-        .and_then(|direction| date_column_for(&reading, table).map(|column| (direction, column)));
-    if let Some((direction, column)) = date_ranked {
-        aggregate = None;
-        spec.measure = Some(ColumnRef {
-            table: table.id.0,
-            column: table.columns[column].name.clone(),
-        });
-        spec.rank = Some(Rank {
-            limit: limit.unwrap_or(1),
-            ascending: direction == Direction::Least,
-        });
-    }
-    if let Some((group_table, _, direction)) = ranked_groups {
-        group = Some(Group::Table(schema.tables[group_table].id.0));
-        let counted = graph
-            .index_of
-            .get(&ResourceId(spec.table))
-            .copied()
-            .unwrap_or(subject);
-        // "spends the most", "earns the least": money, so the counted rows' amounts are summed.
-        let money = reading
-            .tokens
+    /// "by category": the column named right after the grouping word; a reference column groups
+    /// by the table it refers to.
+    fn group_by_column(
+        &self,
+        at: usize,
+        columns: &[ColumnMention],
+    ) -> Option<(Group, (usize, usize))> {
+        let mut near: Vec<&ColumnMention> = columns
             .iter()
-            .any(|token| is_money_word(&token.text));
-        let measured = measure_from_words
-            .filter(|(table_index, _)| *table_index != group_table)
-            .or_else(|| {
-                money
-                    .then(|| main_measure(&schema.tables[counted]).map(|index| (counted, index)))
-                    .flatten()
-            });
-        // "the most orders" counts rows; "the highest expenses" sums their amounts.
-        let by_number = any_phrase(&lower, &["number of", "count of", "how many"]);
-        let counts_rows = by_number
-            || !money
-                && superlative.is_none_or(|at| {
-                    ["most", "fewest", "least", "top", "bottom"].contains(&reading.word(at))
-                });
-        let measured = measured.or_else(|| {
-            (!counts_rows)
-                .then(|| main_measure(&schema.tables[counted]).map(|index| (counted, index)))
-                .flatten()
-        });
-        match measured {
-            Some((table_index, column)) if !counts_rows => {
-                aggregate = Some(Aggregate::Sum);
-                spec.measure = Some(ColumnRef {
-                    table: schema.tables[table_index].id.0,
-                    column: schema.tables[table_index].columns[column].name.clone(),
-                });
-            }
-            _ => aggregate = Some(Aggregate::Count),
+            .filter(|mention| mention.start > at && mention.start <= at + 3)
+            .collect();
+        // A word a table's name took may still be the main table's own column.
+        near.extend(self.all_columns.iter().filter(|mention| {
+            mention.table == self.subject
+                && mention.score >= 2.7
+                && mention.start > at
+                && mention.start <= at + 3
+        }));
+        // The grouping names what follows it first: "by category, total amount".
+        if let Some(first) = near.iter().map(|mention| mention.start).min() {
+            near.retain(|mention| mention.start == first);
         }
-        spec.rank = Some(Rank {
-            limit: limit.unwrap_or(1),
-            ascending: direction == Direction::Least,
+        let (table_index, column) = self.best_column(&near)?;
+        let item = &self.schema.tables[table_index];
+        let column_meta = &item.columns[column];
+        let referenced = self.schema.edges.iter().find(|edge| {
+            edge.kind == EdgeKind::ForeignKey
+                && edge.from == item.id
+                && edge.from_column.as_deref() == Some(column_meta.name.as_str())
         });
-    } else if date_ranked.is_some() {
-        // Ranked by a date above.
-    } else if limit.is_some() || (superlative.is_some() && aggregate.is_none()) {
-        // Top N rows by a measure.
-        let direction = superlative
-            .map(|at| direction_of(reading.word(at)))
-            .unwrap_or(if lower.contains("bottom") {
-                Direction::Least
-            } else {
-                Direction::Most
-            });
-        let measured =
-            measure_from_words.or_else(|| main_measure(table).map(|index| (subject, index)));
-        // "top 5 countries by sales": the ranked things are a column's values, not rows.
-        let ranked_at = (0..reading.tokens.len()).find(|index| {
-            let word = reading.word(*index);
-            word == "top" || word == "bottom" || SUPERLATIVES.contains(&word)
-        });
-        // Or "which country has the most customers": the noun after "which".
-        let which_at = (reading.word(0) == "which" || reading.word(0) == "what")
-            .then_some(0)
-            .filter(|_| ranked_at.is_some());
-        let ranked_column = [ranked_at, which_at].into_iter().flatten().find_map(|at| {
-            let noun = (at + 1..reading.tokens.len())
-                .take(3)
-                .find(|index| number_word(reading.word(*index)).is_none())?;
-            if reading
-                .tables
-                .iter()
-                .any(|mention| mention.start <= noun && noun < mention.start + mention.len)
-            {
-                return None;
-            }
-            let named: Vec<&ColumnMention> = all_columns
-                .iter()
-                .filter(|mention| mention.start == noun && mention.score >= 1.5)
-                .filter(|mention| {
-                    let column = &schema.tables[mention.table].columns[mention.column];
-                    is_text(column) && !is_date(column)
-                })
-                .collect();
-            best_column(&named)
-        });
-        if let Some((table_index, column)) = ranked_column
-            && group.is_none()
-        {
-            group = Some(Group::Column(ColumnRef {
-                table: schema.tables[table_index].id.0,
-                column: schema.tables[table_index].columns[column].name.clone(),
+        let group = match referenced {
+            Some(edge) if is_key(column_meta) => Group::Table(edge.to.0),
+            _ => Group::Column(self.column_ref(table_index, column)),
+        };
+        let mention = near.first()?;
+        Some((group, (mention.start, mention.len)))
+    }
+
+    /// The measure: a numeric column the question names, else what its superlative means.
+    fn measure_words(&self, columns: &[ColumnMention]) -> MeasureWords {
+        let reading = &self.reading;
+        let schema = self.schema;
+        let mut remaining: Vec<&ColumnMention> = columns
+            .iter()
+            .filter(|mention| {
+                !reading.taken[mention.start..mention.start + mention.len]
+                    .iter()
+                    .any(|taken| *taken)
+                    && is_measure(&schema.tables[mention.table].columns[mention.column])
+            })
+            .collect();
+        // "top customers by revenue": a word only part of another table's name
+        // (sales_monthly_revenue) may still name a measure.
+        let weakly_named = |token: usize| {
+            reading.tables.iter().any(|mention| {
+                mention.start <= token
+                    && token < mention.start + mention.len
+                    && mention.score < 2.5
+                    && mention.table != self.subject
+            })
+        };
+        if remaining.is_empty() {
+            remaining.extend(self.all_columns.iter().filter(|mention| {
+                (mention.start..mention.start + mention.len).all(weakly_named)
+                    && is_measure(&schema.tables[mention.table].columns[mention.column])
             }));
-            let by_number = any_phrase(&lower, &["number of", "count of", "how many"]);
-            match measured.filter(|_| !by_number) {
-                Some((measure_table, measure_column)) => {
-                    aggregate = Some(Aggregate::Sum);
-                    spec.measure = Some(ColumnRef {
-                        table: schema.tables[measure_table].id.0,
-                        column: schema.tables[measure_table].columns[measure_column]
-                            .name
-                            .clone(),
-                    });
-                }
-                None => aggregate = Some(Aggregate::Count),
-            }
-        } else if let Some((table_index, column)) = measured {
-            spec.measure = Some(ColumnRef {
-                table: schema.tables[table_index].id.0,
-                column: schema.tables[table_index].columns[column].name.clone(),
-            });
-            if table_index != subject {
-                // Rank the main table's rows by a measure of related rows.
-                group = Some(Group::Table(table.id.0));
-                aggregate = Some(Aggregate::Sum);
+        }
+        let superlative =
+            (0..reading.tokens.len()).find(|index| SUPERLATIVES.contains(&reading.word(*index)));
+        let named = self.best_column(&remaining);
+        // "longest", "most expensive": the superlative's own meaning.
+        let ranked = named.or_else(|| {
+            let at = superlative?;
+            let word = if reading.word(at) == "most" || reading.word(at) == "least" {
+                reading.word(at + 1)
             } else {
-                aggregate = None;
-                if group.is_some() {
-                    aggregate = Some(Aggregate::Sum);
-                }
-            }
-        }
-        spec.rank = Some(Rank {
-            limit: limit.unwrap_or(1),
-            ascending: direction == Direction::Least,
-        });
-        if spec.measure.is_none() && aggregate.is_none() {
-            let text = format!(
-                "I understood: a ranking of {}, but I could not tell by what: it has no numeric \
-                 column you named. Name the column to rank by (e.g. \"top 5 by amount\").",
-                table.path
-            );
-            return Plan {
-                text: format!("{INTRO}\n{text}"),
-                citations: vec![table.id],
-                sql: None,
-                statement: None,
-                context: context.clone(),
+                reading.word(at)
             };
+            self.measure_meant_by(word)
+                .map(|index| (self.subject, index))
+        });
+        MeasureWords {
+            named,
+            ranked,
+            superlative,
         }
-    } else if let Some(kind) = aggregate
-        && kind != Aggregate::Count
-    {
-        let measured =
-            measure_from_words.or_else(|| main_measure(table).map(|index| (subject, index)));
-        match measured {
-            Some((table_index, column)) => {
-                spec.measure = Some(ColumnRef {
-                    table: schema.tables[table_index].id.0,
-                    column: schema.tables[table_index].columns[column].name.clone(),
-                });
+    }
+
+    /// The aggregate and grouping written into the spec; a count needs no measure; a unit
+    /// wanted divides the measure; "how many different X" counts X's values.
+    fn settle(&mut self, draft: Draft, ranked_groups: bool, phrases: &Phrases) -> QuerySpec {
+        let Draft {
+            mut spec,
+            aggregate,
+            group,
+        } = draft;
+        if !self.follow_up || aggregate.is_some() {
+            if let Some(kind) = aggregate {
+                spec.aggregate = Some(kind);
+            } else if !self.follow_up {
+                spec.aggregate = None;
             }
-            None if !follow_up || spec.measure.is_none() => {
-                let text = format!(
-                    "I understood: the {} of something in {}, but it has no numeric column to \
-                     compute it on.",
-                    kind.words(),
-                    table.path
-                );
-                return Plan {
-                    text: format!("{INTRO}\n{text}"),
-                    citations: vec![table.id],
-                    sql: None,
-                    statement: None,
-                    context: context.clone(),
-                };
+        }
+        if group.is_some() {
+            spec.group = group;
+        }
+        if spec.aggregate == Some(Aggregate::Count) && !ranked_groups && spec.rank.is_none() {
+            spec.measure = None;
+        }
+        if let (Some((_, unit)), Some(measure), Some(kind)) =
+            (&phrases.wanted_unit, &spec.measure, spec.aggregate)
+            && !matches!(kind, Aggregate::Count | Aggregate::Distinct)
+        {
+            let factor = unit_factor(Some(unit), &measure.column);
+            if factor != 1.0 {
+                spec.divide_by = Some(factor);
             }
-            None => {}
         }
-    }
-    if !follow_up || aggregate.is_some() {
-        if let Some(kind) = aggregate {
-            spec.aggregate = Some(kind);
-        } else if !follow_up {
-            spec.aggregate = None;
+        if phrases.count {
+            self.count_distinct(&mut spec);
         }
+        spec
     }
-    if group.is_some() {
-        spec.group = group;
-    }
-    if spec.aggregate == Some(Aggregate::Count) && ranked_groups.is_none() && spec.rank.is_none() {
-        spec.measure = None;
-    }
-    if let (Some((_, unit)), Some(measure), Some(kind)) =
-        (&wanted_unit, &spec.measure, spec.aggregate)
-        && !matches!(kind, Aggregate::Count | Aggregate::Distinct)
-    {
-        let factor = unit_factor(Some(unit), &measure.column);
-        if factor != 1.0 {
-            spec.divide_by = Some(factor);
-        }
-    }
-    // "how many different countries": the values of a column, counted once each.
-    if count
-        && let Some(at) = (0..reading.tokens.len()).find(|index| {
+
+    /// "how many different countries": the values of a column, counted once each.
+    fn count_distinct(&mut self, spec: &mut QuerySpec) {
+        let reading = &self.reading;
+        let Some(at) = (0..reading.tokens.len()).find(|index| {
             ["different", "distinct", "unique", "separate"].contains(&reading.word(*index))
-        })
-    {
-        let named: Vec<&ColumnMention> = all_columns
+        }) else {
+            return;
+        };
+        let named: Vec<&ColumnMention> = self
+            .all_columns
             .iter()
             .filter(|mention| mention.start > at && mention.start <= at + 3)
             .filter(|mention| mention.score >= 2.0)
             .collect();
-        if let Some((table_index, column)) = best_column(&named) {
-            let item = &schema.tables[table_index];
-            spec.aggregate = Some(Aggregate::Distinct);
-            spec.measure = Some(ColumnRef {
-                table: item.id.0,
-                column: item.columns[column].name.clone(),
-            });
-            for mention in named {
-                for flag in &mut reading.taken[mention.start..mention.start + mention.len] {
-                    *flag = true;
-                }
-            }
-            reading.taken[at] = true;
-        }
-    }
-
-    // Conditions.
-    let mut conditions: Vec<Condition> = Vec::new();
-    for value in &values {
-        let item = &schema.tables[value.table];
-        conditions.push(Condition {
-            column: ColumnRef {
-                table: item.id.0,
-                column: item.columns[value.column].name.clone(),
-            },
-            comparison: Comparison::Eq,
-            value: Literal::Text(value.value.clone()),
-            label: item.columns[value.column].name.clone(),
-        });
-    }
-    // Flags: "discontinued products".
-    for (index, token) in reading.tokens.iter().enumerate() {
-        if reading.taken[index] || is_function_word(&token.text) {
-            continue;
-        }
-        if let Some(flag) = table.columns.iter().find(|column| {
-            is_flag(column) && {
-                let words = name_stems(&column.name);
-                let words: Vec<&String> = words
-                    .iter()
-                    .filter(|word| *word != "is" && *word != "has")
-                    .collect();
-                words.len() == 1 && same_word(words[0], &token.text)
-            }
-        }) {
-            let boolean = type_of(flag).contains("bool");
-            conditions.push(Condition {
-                column: ColumnRef {
-                    table: table.id.0,
-                    column: flag.name.clone(),
-                },
-                comparison: Comparison::Eq,
-                value: if boolean {
-                    Literal::Bool(true)
-                } else {
-                    Literal::Number(1.0)
-                },
-                label: flag.name.clone(),
-            });
-            reading.taken[index] = true;
-        }
-    }
-    // "tracks with no composer", "orders without a shipping date": the column has no value.
-    for index in 0..reading.tokens.len() {
-        if !["no", "without", "missing", "lacking"].contains(&reading.word(index)) {
-            continue;
-        }
-        let named: Vec<&ColumnMention> = all_columns
-            .iter()
-            .filter(|mention| {
-                mention.start > index && mention.start <= index + 2 && mention.score >= 2.5
-            })
-            .filter(|mention| !schema.tables[mention.table].columns[mention.column].primary_key)
-            .collect();
-        if let Some((table_index, column)) = best_column(&named) {
-            let name = schema.tables[table_index].columns[column].name.clone();
-            conditions.push(Condition {
-                column: ColumnRef {
-                    table: schema.tables[table_index].id.0,
-                    column: name.clone(),
-                },
-                comparison: Comparison::Eq,
-                value: Literal::Null,
-                label: name,
-            });
-            reading.taken[index] = true;
-            for mention in named {
-                for flag in &mut reading.taken[mention.start..mention.start + mention.len] {
-                    *flag = true;
-                }
-            }
-        }
-    }
-    // "customers that have a company", "tracks with a composer": the column holds a value.
-    for index in 0..reading.tokens.len() {
-        if !["have", "has", "with"].contains(&reading.word(index)) || !count {
-            continue;
-        }
-        let start = if ["a", "an", "any"].contains(&reading.word(index + 1)) {
-            index + 2
-        } else {
-            index + 1
+        let Some((table, column)) = self.best_column(&named) else {
+            return;
         };
-        let named: Vec<&ColumnMention> = all_columns
-            .iter()
-            .filter(|mention| mention.start == start && mention.score >= 2.5)
-            .filter(|mention| {
-                let column = &schema.tables[mention.table].columns[mention.column];
-                !is_key(column) && !is_measure(column) && !is_flag(column)
-            })
-            .filter(|mention| {
-                let after = mention.start + mention.len;
-                !reading.taken[after.min(reading.tokens.len().saturating_sub(1))]
-                    || after >= reading.tokens.len()
-            })
-            .collect();
-        if let Some((table_index, column)) = best_column(&named) {
-            let name = schema.tables[table_index].columns[column].name.clone();
-            conditions.push(Condition {
-                column: ColumnRef {
-                    table: schema.tables[table_index].id.0,
-                    column: name.clone(),
-                },
-                comparison: Comparison::Eq,
-                value: Literal::NotNull,
-                label: name,
-            });
-            for mention in named {
-                for flag in &mut reading.taken[mention.start..mention.start + mention.len] {
-                    *flag = true;
-                }
-            }
-        }
-    }
-    if let Some(number) = &number {
-        let before: Vec<&ColumnMention> = columns
-            .iter()
-            .filter(|mention| {
-                mention.start < number.at
-                    && is_measure(&schema.tables[mention.table].columns[mention.column])
-            })
-            .collect();
-        let target = best_column(&before)
-            .or_else(|| {
-                // "cost more than 1", "longer than 5 minutes": the comparison's own words.
-                [number.at.saturating_sub(1), number.at]
-                    .into_iter()
-                    .find_map(|at| {
-                        let senses = meanings(reading.word(at));
-                        (0..table.columns.len()).find(|index| {
-                            is_measure(&table.columns[*index])
-                                && name_stems(&table.columns[*index].name)
-                                    .iter()
-                                    .any(|part| senses.contains(part))
-                        })
-                    })
-                    .map(|index| (subject, index))
-            })
-            .or_else(|| main_measure(table).map(|index| (subject, index)));
-        if let Some((table_index, column)) = target {
-            let name = schema.tables[table_index].columns[column].name.clone();
-            // "5 minutes" against milliseconds: the unit the column counts in.
-            let value = number.value * unit_factor(number.unit.as_deref(), &name);
-            conditions.push(Condition {
-                column: ColumnRef {
-                    table: schema.tables[table_index].id.0,
-                    column: name.clone(),
-                },
-                comparison: number.comparison,
-                value: Literal::Number(value),
-                label: name,
-            });
-        }
-    }
-    if let Some(range) = &dates {
-        // The main table's date, else the nearest related table's ("songs bought in 2021": the
-        // invoice's date).
-        let dated = date_column_for(&reading, table)
-            .map(|column| (subject, column))
-            .or_else(|| {
-                graph.reachable(subject).into_iter().find_map(|(other, _)| {
-                    date_column_for(&reading, &schema.tables[other]).map(|column| (other, column))
-                })
-            });
-        match dated {
-            Some((dated_table, column)) => {
-                let dated_table = &schema.tables[dated_table];
-                let name = dated_table.columns[column].name.clone();
-                let label = format!("date:{name}");
-                if let Some(from) = range.from {
-                    conditions.push(Condition {
-                        column: ColumnRef {
-                            table: dated_table.id.0,
-                            column: name.clone(),
-                        },
-                        comparison: Comparison::Ge,
-                        value: Literal::Text(from.iso()),
-                        label: label.clone(),
-                    });
-                }
-                if let Some(until) = range.until {
-                    conditions.push(Condition {
-                        column: ColumnRef {
-                            table: dated_table.id.0,
-                            column: name,
-                        },
-                        comparison: Comparison::Lt,
-                        value: Literal::Text(until.iso()),
-                        label,
-                    });
-                }
-            }
-            None => {
-                let text = format!(
-                    "I understood a question about {} {}, but that table has no date column to \
-                     filter on.",
-                    table.path, range.words
-                );
-                return Plan {
-                    text: format!("{INTRO}\n{text}"),
-                    citations: vec![table.id],
-                    sql: None,
-                    statement: None,
-                    context: context.clone(),
-                };
-            }
-        }
-    }
-    if follow_up {
-        // New conditions replace the previous ones on the same column.
-        let replaced: HashSet<String> = conditions.iter().map(|c| c.label.clone()).collect();
-        spec.conditions
-            .retain(|condition| !replaced.contains(&condition.label));
-    }
-    spec.conditions.extend(conditions);
-
-    // Words nothing explained: say so rather than answer another question. Only words that
-    // stand as things do ("the average weight", "how many unicorns", "Spotify"); verbs and
-    // modifiers of a named column ("customers live in", "each office location") do not.
-    let named_at = |index: usize| {
-        reading
-            .tables
+        spec.aggregate = Some(Aggregate::Distinct);
+        spec.measure = Some(self.column_ref(table, column));
+        let spans: Vec<(usize, usize)> = named
             .iter()
             .map(|mention| (mention.start, mention.len))
-            .chain(columns.iter().map(|mention| (mention.start, mention.len)))
-            .any(|(start, len)| start <= index && index < start + len)
-    };
-    let significant = |index: usize| {
-        let token = &reading.tokens[index];
-        let proper = index > 0 && token.raw.chars().next().is_some_and(char::is_uppercase);
-        let previous = if index > 0 {
-            reading.word(index - 1)
-        } else {
-            ""
-        };
-        let introduced =
-            NOUN_INTRODUCERS.contains(&previous) || AGGREGATE_WORDS.contains(&previous);
-        let verb_like = token.text.ends_with("ed") || token.text.ends_with("ly");
-        proper || (introduced && !verb_like && !named_at(index + 1))
-    };
-    let unexplained: Vec<String> = reading
-        .tokens
-        .iter()
-        .enumerate()
-        .filter(|(index, token)| {
-            significant(*index)
-                && !reading.taken[*index]
-                && !is_stopword(&token.text)
-                && !is_filler(&token.text)
-                && !SUPERLATIVES.contains(&token.text.as_str())
-                && token.text.parse::<f64>().is_err()
-                && !columns
-                    .iter()
-                    .any(|mention| mention.start <= *index && *index < mention.start + mention.len)
-                && !schema.tables.iter().any(|table| {
-                    table.description.as_deref().is_some_and(|description| {
-                        identifier_words(description)
-                            .iter()
-                            .any(|word| same_word(word, &token.text))
-                    })
-                })
-        })
-        .map(|(_, token)| token.raw.clone())
-        .collect();
+            .collect();
+        for (start, len) in spans {
+            self.take(start, len);
+        }
+        self.reading.taken[at] = true;
+    }
+}
 
-    build_and_plan(
-        schema,
-        &graph,
-        spec,
-        ambiguous,
-        unexplained,
-        sql_integrations,
-    )
+/// The aggregate the words ask for. A superlative outranks "total", which is often a column's
+/// name ("the biggest total").
+fn aggregate_asked(lower: &str, count: bool) -> Option<Aggregate> {
+    if any_phrase(lower, &["average", "avg", "mean"]) {
+        Some(Aggregate::Avg)
+    } else if any_phrase(lower, &["highest", "maximum", "max", "largest", "biggest"]) {
+        Some(Aggregate::Max)
+    } else if any_phrase(lower, &["lowest", "minimum", "min", "smallest"]) {
+        Some(Aggregate::Min)
+    } else if any_phrase(lower, &["total", "sum", "how much"]) && !count {
+        Some(Aggregate::Sum)
+    } else if count {
+        Some(Aggregate::Count)
+    } else {
+        None
+    }
+}
+
+/// "in seconds", "in minutes": the unit the answer is wanted in, not a value; taken with its
+/// "in".
+fn wanted_unit(reading: &mut Reading<'_>) -> Option<(usize, String)> {
+    let wanted = (1..reading.tokens.len()).find_map(|index| {
+        (reading.word(index - 1) == "in" && !reading.taken[index])
+            .then(|| time_unit(reading, index).map(|unit| (index, unit)))
+            .flatten()
+    });
+    if let Some((index, _)) = wanted {
+        reading.taken[index - 1] = true;
+    }
+    wanted
 }
 
 pub(super) fn understood_nothing(question: &str, reading: &Reading<'_>) -> String {
@@ -934,6 +653,7 @@ pub(super) fn date_column_for(reading: &Reading<'_>, table: &MetadataItem) -> Op
         .or_else(|| dates.first().copied())
 }
 
+/// The plan of a shaped query: its statement and how to say its result, or why it is not run.
 pub(super) fn build_and_plan(
     schema: &Schema,
     graph: &Graph<'_>,
@@ -950,84 +670,26 @@ pub(super) fn build_and_plan(
         query: Some(spec.clone()),
     };
     let subject_words = describe_spec(schema, &spec);
-    let refuse = |text: String, citations: Vec<ResourceId>| Plan {
-        text: format!("{INTRO}\n{text}"),
-        citations,
-        sql: None,
-        statement: None,
-        context: remembered.clone(),
-    };
-    if !ambiguous.is_empty() {
-        return refuse(
-            format!(
-                "I understood: {subject_words}. But a value is ambiguous: {}. Name the column \
-                 (e.g. \"whose status is …\") and ask again.",
-                ambiguous.join("; ")
-            ),
-            citations,
-        );
+    let may_run = table
+        .integration
+        .is_some_and(|integration| sql_integrations.contains(&integration));
+    if let Some(why) = not_understood(&ambiguous, &unexplained, may_run) {
+        let text = format!("I understood: {subject_words}. {why}");
+        return Plan::text_only(text, citations, remembered);
     }
-    // A word nothing explained may be the whole point ("the average weight"): no number. An
-    // asker who may not run SQL is told that too: values were not looked up for them.
-    if !unexplained.is_empty() {
-        let may_run = table
-            .integration
-            .is_some_and(|integration| sql_integrations.contains(&integration));
-        let permission = if may_run {
-            ""
-        } else {
-            " You also have no permission to run SQL on this integration (an admin turns on Run \
-             SQL and grants query permission), so values could not be looked up for you."
-        };
-        return refuse(
-            format!(
-                "I understood: {subject_words}. But I could not match \"{}\" to a table, a \
-                 column or a value you may see (no table I can see holds it), so I will not \
-                 guess a number.{permission}",
-                unexplained.join(" ")
-            ),
-            citations,
-        );
-    }
-    let Some(engine) = table.engine.as_deref().and_then(Engine::parse) else {
-        return refuse(
-            format!(
-                "I understood: {subject_words}. {} is not in a database I can write SQL for.",
-                table.path
-            ),
-            citations,
-        );
-    };
-    let Some(integration) = table.integration else {
-        return refuse(
-            format!(
-                "I understood: {subject_words}. {} has no integration.",
-                table.path
-            ),
-            citations,
-        );
-    };
-    let sql = match to_sql(schema, graph, &spec, engine) {
-        Ok(sql) => sql,
-        Err(missing) => {
-            return refuse(
-                format!("I understood: {subject_words}. But {missing}."),
-                citations,
-            );
+    let target = sql_target(table).and_then(|(engine, integration)| {
+        let sql =
+            to_sql(schema, graph, &spec, engine).map_err(|missing| format!("But {missing}."))?;
+        Ok((integration, sql))
+    });
+    let (integration, sql) = match target {
+        Ok(target) => target,
+        Err(why) => {
+            let text = format!("I understood: {subject_words}. {why}");
+            return Plan::text_only(text, citations, remembered);
         }
     };
-    for condition in &spec.conditions {
-        if let Some(&index) = graph.index_of.get(&ResourceId(condition.column.table))
-            && !citations.contains(&schema.tables[index].id)
-        {
-            citations.push(schema.tables[index].id);
-        }
-    }
-    if let Some(Group::Table(id)) = &spec.group
-        && !citations.contains(&ResourceId(*id))
-    {
-        citations.push(ResourceId(*id));
-    }
+    cite_spec_tables(schema, graph, &spec, &mut citations);
     if !sql_integrations.contains(&integration) {
         let text = format!(
             "I understood: {subject_words}. I cannot run it for you: you have no permission to \
@@ -1035,7 +697,7 @@ pub(super) fn build_and_plan(
              permission). The statement would be:\n```sql\n{sql}\n```\nSources: {}",
             citation_paths(schema, &citations)
         );
-        return refuse(text, citations);
+        return Plan::text_only(text, citations, remembered);
     }
     let single = match (&spec.aggregate, &spec.group) {
         (Some(kind), None) => Some(*kind),
@@ -1056,5 +718,67 @@ pub(super) fn build_and_plan(
             measure,
         }),
         context: remembered,
+    }
+}
+
+/// Why a query understood is not written: an ambiguous value, or a word nothing explained
+/// (which may be the whole point: "the average weight"), so no number. An asker who may not
+/// run SQL is told that too: values were not looked up for them.
+fn not_understood(ambiguous: &[String], unexplained: &[String], may_run: bool) -> Option<String> {
+    if !ambiguous.is_empty() {
+        return Some(format!(
+            "But a value is ambiguous: {}. Name the column (e.g. \"whose status is …\") and ask \
+             again.",
+            ambiguous.join("; ")
+        ));
+    }
+    if unexplained.is_empty() {
+        return None;
+    }
+    let permission = if may_run {
+        ""
+    } else {
+        " You also have no permission to run SQL on this integration (an admin turns on Run \
+         SQL and grants query permission), so values could not be looked up for you."
+    };
+    Some(format!(
+        "But I could not match \"{}\" to a table, a column or a value you may see (no table I \
+         can see holds it), so I will not guess a number.{permission}",
+        unexplained.join(" ")
+    ))
+}
+
+/// The engine and integration a table's SQL is written for and run on.
+fn sql_target(table: &MetadataItem) -> Result<(Engine, IntegrationId), String> {
+    let Some(engine) = table.engine.as_deref().and_then(Engine::parse) else {
+        return Err(format!(
+            "{} is not in a database I can write SQL for.",
+            table.path
+        ));
+    };
+    let Some(integration) = table.integration else {
+        return Err(format!("{} has no integration.", table.path));
+    };
+    Ok((engine, integration))
+}
+
+/// The tables a query's conditions and grouping read, cited after its own.
+fn cite_spec_tables(
+    schema: &Schema,
+    graph: &Graph<'_>,
+    spec: &QuerySpec,
+    citations: &mut Vec<ResourceId>,
+) {
+    for condition in &spec.conditions {
+        if let Some(&index) = graph.index_of.get(&ResourceId(condition.column.table))
+            && !citations.contains(&schema.tables[index].id)
+        {
+            citations.push(schema.tables[index].id);
+        }
+    }
+    if let Some(Group::Table(id)) = &spec.group
+        && !citations.contains(&ResourceId(*id))
+    {
+        citations.push(ResourceId(*id));
     }
 }

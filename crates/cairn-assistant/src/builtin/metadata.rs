@@ -2,12 +2,81 @@
 
 use cairn_domain::{ResourceId, ResourceKind};
 
+use super::intent::Intent;
 use super::reading::{Reading, name_stems};
 use super::say::first_sentence;
 use super::schema::{EdgeKind, Graph, Schema, Step};
+use super::spec::ThreadContext;
 use super::subject::table_relevance;
 use crate::gate::MetadataItem;
 use crate::words::stem;
+
+/// A question about the catalog answered from metadata: the text, and the tables (indexes) it
+/// is about.
+pub(super) fn metadata_answer(
+    intent: Intent,
+    question: &str,
+    reading: &Reading<'_>,
+    schema: &Schema,
+    context: &ThreadContext,
+    citations: &mut Vec<ResourceId>,
+) -> (String, Vec<usize>) {
+    let mentioned = reading.named_tables();
+    let context_table = || {
+        context
+            .query
+            .as_ref()
+            .map(|query| query.table)
+            .or_else(|| context.tables.first().copied())
+            .and_then(|id| schema.tables.iter().position(|table| table.id.0 == id))
+    };
+    match intent {
+        Intent::Popular => (popular_answer(schema, citations), Vec::new()),
+        Intent::Join => (join_answer(schema, &mentioned, citations), mentioned),
+        Intent::LineageUp | Intent::LineageDown => {
+            let upstream = intent == Intent::LineageUp;
+            let table = mentioned.first().copied().or_else(context_table);
+            let text = match table {
+                Some(table) => lineage_answer(schema, table, upstream, citations),
+                None => "I found no table or view by that name among those you may see.".into(),
+            };
+            (text, table.into_iter().collect())
+        }
+        Intent::Columns => match mentioned.first().copied().or_else(context_table) {
+            Some(table) => (columns_answer(schema, table, citations), vec![table]),
+            None => (where_answer(question, &schema.found, citations), Vec::new()),
+        },
+        Intent::Owner => {
+            let text = per_item(&ranked_found(schema, reading), citations, |item| {
+                if item.owners.is_empty() {
+                    "no owner is recorded".to_string()
+                } else {
+                    format!("owned by {}", item.owners.join(", "))
+                }
+            });
+            (text, mentioned)
+        }
+        Intent::Tags => {
+            let text = per_item(&ranked_found(schema, reading), citations, |item| {
+                if item.tags.is_empty() {
+                    "no tags".to_string()
+                } else {
+                    format!("tagged {}", item.tags.join(", "))
+                }
+            });
+            (text, mentioned)
+        }
+        Intent::Define => (
+            meaning_answer(&ranked_found(schema, reading), citations),
+            mentioned,
+        ),
+        // Data questions are planned apart; answered here, they are searched for.
+        Intent::Find | Intent::Data => (
+            where_answer(question, &ranked_found(schema, reading), citations),
+            mentioned,
+        ),
+    }
+}
 
 /// Search hits with the tables the question names first.
 pub(super) fn ranked_found(schema: &Schema, reading: &Reading<'_>) -> Vec<MetadataItem> {

@@ -11,12 +11,14 @@
 //! Nothing of them is stored, and this module never talks to a model.
 
 mod columns;
+mod conditions;
 mod data;
 mod dates;
 mod grounding;
 mod intent;
 mod metadata;
 mod numbers;
+mod ranking;
 mod reading;
 mod say;
 mod schema;
@@ -37,22 +39,13 @@ pub use self::spec::{
     ThreadContext,
 };
 
+use cairn_domain::{IntegrationId, ResourceId};
+
 use self::data::data_plan;
-use self::intent::Intent;
-use self::intent::question_intent;
-use self::metadata::columns_answer;
-use self::metadata::is_table;
-use self::metadata::join_answer;
-use self::metadata::lineage_answer;
-use self::metadata::meaning_answer;
-use self::metadata::per_item;
-use self::metadata::popular_answer;
-use self::metadata::ranked_found;
-use self::metadata::where_answer;
+use self::intent::{Intent, question_intent};
+use self::metadata::{is_table, metadata_answer};
 use self::reading::Reading;
 use crate::gate::MetadataItem;
-use cairn_domain::IntegrationId;
-use cairn_domain::ResourceId;
 
 const INTRO: &str = "Cairn's offline assistant (no language model is connected; this answer comes \
 from the catalog's metadata).";
@@ -130,102 +123,9 @@ pub fn plan(
     sql_integrations: &[IntegrationId],
 ) -> Plan {
     let reading = Reading::new(question, schema);
-    let mut citations = Vec::new();
-    let mentioned: Vec<usize> = reading.named_tables();
-    let context_table = || {
-        context
-            .query
-            .as_ref()
-            .map(|query| query.table)
-            .or_else(|| context.tables.first().copied())
-            .and_then(|id| schema.tables.iter().position(|table| table.id.0 == id))
-    };
-    let finish = |text: String, citations: Vec<ResourceId>, tables: Vec<usize>| {
-        let mut remembered = ThreadContext {
-            tables: tables
-                .iter()
-                .map(|index| schema.tables[*index].id.0)
-                .collect(),
-            // The last query stays while the thread talks about its table.
-            query: context.query.clone().filter(|query| {
-                tables.is_empty()
-                    || tables
-                        .iter()
-                        .all(|index| schema.tables[*index].id.0 == query.table)
-            }),
-        };
-        if remembered.tables.is_empty() {
-            remembered = context.clone();
-        }
-        Plan {
-            text: format!("{INTRO}\n{text}"),
-            citations,
-            sql: None,
-            statement: None,
-            context: remembered,
-        }
-    };
     let intent = question_intent(&reading, context.query.is_some());
-    match intent {
-        Intent::Popular => {
-            let text = popular_answer(schema, &mut citations);
-            finish(text, citations, Vec::new())
-        }
-        Intent::Join => {
-            let text = join_answer(schema, &mentioned, &mut citations);
-            finish(text, citations, mentioned)
-        }
-        Intent::LineageUp | Intent::LineageDown => {
-            let upstream = intent == Intent::LineageUp;
-            let table = mentioned.first().copied().or_else(context_table);
-            let text = match table {
-                Some(table) => lineage_answer(schema, table, upstream, &mut citations),
-                None => "I found no table or view by that name among those you may see.".into(),
-            };
-            finish(text, citations, table.into_iter().collect())
-        }
-        Intent::Columns => {
-            let table = mentioned.first().copied().or_else(context_table);
-            match table {
-                Some(table) => {
-                    let text = columns_answer(schema, table, &mut citations);
-                    finish(text, citations, vec![table])
-                }
-                None => {
-                    let text = where_answer(question, &schema.found, &mut citations);
-                    finish(text, citations, Vec::new())
-                }
-            }
-        }
-        Intent::Owner => {
-            let text = per_item(&ranked_found(schema, &reading), &mut citations, |item| {
-                if item.owners.is_empty() {
-                    "no owner is recorded".to_string()
-                } else {
-                    format!("owned by {}", item.owners.join(", "))
-                }
-            });
-            finish(text, citations, mentioned)
-        }
-        Intent::Tags => {
-            let text = per_item(&ranked_found(schema, &reading), &mut citations, |item| {
-                if item.tags.is_empty() {
-                    "no tags".to_string()
-                } else {
-                    format!("tagged {}", item.tags.join(", "))
-                }
-            });
-            finish(text, citations, mentioned)
-        }
-        Intent::Define => {
-            let text = meaning_answer(&ranked_found(schema, &reading), &mut citations);
-            finish(text, citations, mentioned)
-        }
-        Intent::Find => {
-            let text = where_answer(question, &ranked_found(schema, &reading), &mut citations);
-            finish(text, citations, mentioned)
-        }
-        Intent::Data => data_plan(
+    if intent == Intent::Data {
+        return data_plan(
             question,
             reading,
             schema,
@@ -233,6 +133,42 @@ pub fn plan(
             today,
             found,
             sql_integrations,
-        ),
+        );
+    }
+    let mut citations = Vec::new();
+    let (text, tables) =
+        metadata_answer(intent, question, &reading, schema, context, &mut citations);
+    Plan::text_only(text, citations, remembered(schema, context, &tables))
+}
+
+/// What the thread remembers after an answer about `tables` (indexes): those tables, and the
+/// last query while the thread talks about its table; about no table, what it remembered.
+fn remembered(schema: &Schema, context: &ThreadContext, tables: &[usize]) -> ThreadContext {
+    if tables.is_empty() {
+        return context.clone();
+    }
+    ThreadContext {
+        tables: tables
+            .iter()
+            .map(|index| schema.tables[*index].id.0)
+            .collect(),
+        query: context.query.clone().filter(|query| {
+            tables
+                .iter()
+                .all(|index| schema.tables[*index].id.0 == query.table)
+        }),
+    }
+}
+
+impl Plan {
+    /// An answer in text alone, nothing to run.
+    fn text_only(text: String, citations: Vec<ResourceId>, context: ThreadContext) -> Plan {
+        Plan {
+            text: format!("{INTRO}\n{text}"),
+            citations,
+            sql: None,
+            statement: None,
+            context,
+        }
     }
 }
