@@ -134,191 +134,216 @@ pub(super) struct DateRange {
 
 /// Finds the question's date phrase and marks its tokens taken.
 pub(super) fn date_range(reading: &mut Reading<'_>, today: Day) -> Option<DateRange> {
-    let n = reading.tokens.len();
-    for index in 0..n {
-        let word = reading.word(index).to_string();
-        let next = reading.word(index + 1).to_string();
-        let after = reading.word(index + 2).to_string();
-        let take = |reading: &mut Reading<'_>, from: usize, count: usize| {
-            for flag in reading.taken.iter_mut().skip(from).take(count) {
-                *flag = true;
-            }
-        };
-        // Rolling windows: "past 3 years", "last 30 days", "the past year", "last two months".
-        if ["last", "past", "previous"].contains(&word.as_str()) {
-            let (count, unit, used) = match number_word(&next) {
-                Some(count) => (Some(count as i64), after.clone(), 3),
-                None if word == "past" => (Some(1), next.clone(), 2),
-                None => (None, String::new(), 0),
-            };
-            let months = match stem(&unit).as_str() {
-                "year" => Some(12),
-                "month" => Some(1),
-                "quarter" => Some(3),
-                _ => None,
-            };
-            let days = match stem(&unit).as_str() {
-                "day" => Some(1),
-                "week" => Some(7),
-                _ => None,
-            };
-            if let Some(count) = count
-                && (months.is_some() || days.is_some())
-            {
-                let from = match (months, days) {
-                    (Some(months), _) => today.minus_months(months * count),
-                    (None, Some(days)) => today.plus_days(-days * count),
-                    (None, None) => today,
-                };
-                let words: Vec<String> = reading.tokens[index..index + used]
-                    .iter()
-                    .map(|token| token.raw.clone())
-                    .collect();
-                take(reading, index, used);
-                return Some(DateRange {
-                    from: Some(from),
-                    until: None,
-                    words: words.join(" "),
-                });
-            }
+    for index in 0..reading.tokens.len() {
+        let range = rolling_window(reading, index, today)
+            .or_else(|| relative_period(reading, index, today))
+            .or_else(|| named_day(reading, index, today))
+            .or_else(|| calendar_range(reading, index, today));
+        if range.is_some() {
+            return range;
         }
-        // Relative: last/this/previous month|year|week.
-        if ["last", "this", "previous", "current"].contains(&word.as_str()) {
-            let this = word == "this" || word == "current";
-            let (from, until) = match next.as_str() {
-                "month" => {
-                    let start = Day::month_start(today.year, today.month);
-                    if this {
-                        (start, Day::month_start(today.year, today.month + 1))
-                    } else {
-                        (Day::month_start(today.year, today.month - 1), start)
-                    }
-                }
-                "year" => {
-                    let start = Day::month_start(today.year, 1);
-                    if this {
-                        (start, Day::month_start(today.year + 1, 1))
-                    } else {
-                        (Day::month_start(today.year - 1, 1), start)
-                    }
-                }
-                "week" => {
-                    let weekday = (today.unix_days() + 3).rem_euclid(7);
-                    let monday = today.plus_days(-weekday);
-                    if this {
-                        (monday, monday.plus_days(7))
-                    } else {
-                        (monday.plus_days(-7), monday)
-                    }
-                }
-                _ => continue,
-            };
-            take(reading, index, 2);
-            return Some(DateRange {
-                from: Some(from),
-                until: Some(until),
-                words: format!("{word} {next}"),
-            });
-        }
-        if word == "today" || word == "yesterday" {
-            let day = if word == "today" {
-                today
-            } else {
-                today.plus_days(-1)
-            };
-            take(reading, index, 1);
-            return Some(DateRange {
-                from: Some(day),
-                until: Some(day.plus_days(1)),
-                words: word,
-            });
-        }
-        // Absolute: [in|since|before|after] [month|quarter] year, or a month alone.
-        let quarter = quarter_of(&word);
-        let month = month_of(&word).or(quarter.map(|q| q * 3 - 2));
-        let months = if quarter.is_some() { 3 } else { 1 };
-        let year = year_of(&word);
-        if month.is_none() && year.is_none() {
-            continue;
-        }
-        // "may" alone is a verb far more often than a month.
-        if month.is_some() && word == "may" && year_of(&next).is_none() {
-            continue;
-        }
-        let (range_from, range_until, used) = match (month, year) {
-            (Some(month), _) => match year_of(&next) {
-                Some(year) => (
-                    Day::month_start(year, month),
-                    Day::month_start(year, month + months),
-                    2,
-                ),
-                None => {
-                    let year = if month > today.month {
-                        today.year - 1
-                    } else {
-                        today.year
-                    };
-                    (
-                        Day::month_start(year, month),
-                        Day::month_start(year, month + months),
-                        1,
-                    )
-                }
-            },
-            (None, Some(year)) => (Day::month_start(year, 1), Day::month_start(year + 1, 1), 1),
-            (None, None) => continue,
-        };
-        let marker = if index > 0 {
-            reading.word(index - 1).to_string()
-        } else {
-            String::new()
-        };
-        // "between 2021 and 2022", "from March 2023 to June 2023": both ends.
-        let joiner = reading.word(index + used).to_string();
-        if (marker == "between" && joiner == "and")
-            || (marker == "from" && ["to", "through", "until", "till"].contains(&joiner.as_str()))
-        {
-            let second = index + used + 1;
-            let end = match (
-                month_of(reading.word(second)),
-                year_of(reading.word(second)),
-            ) {
-                (Some(month), _) => year_of(reading.word(second + 1))
-                    .map(|year| (Day::month_start(year, month + 1), 2)),
-                (None, Some(year)) => Some((Day::month_start(year + 1, 1), 1)),
-                (None, None) => None,
-            };
-            if let Some((until, second_used)) = end {
-                let last = second + second_used;
-                let words: Vec<String> = reading.tokens[index - 1..last]
-                    .iter()
-                    .map(|token| token.raw.clone())
-                    .collect();
-                take(reading, index - 1, last - (index - 1));
-                return Some(DateRange {
-                    from: Some(range_from),
-                    until: Some(until),
-                    words: words.join(" "),
-                });
-            }
-        }
-        let (from, until, first) = match marker.as_str() {
-            "since" | "from" => (Some(range_from), None, index - 1),
-            "after" => (Some(range_until), None, index - 1),
-            "before" | "until" => (None, Some(range_from), index - 1),
-            "in" | "during" | "for" | "of" => (Some(range_from), Some(range_until), index - 1),
-            _ => (Some(range_from), Some(range_until), index),
-        };
-        let words: Vec<String> = reading.tokens[first..index + used]
-            .iter()
-            .map(|token| token.raw.clone())
-            .collect();
-        take(reading, first, index + used - first);
-        return Some(DateRange {
-            from,
-            until,
-            words: words.join(" "),
-        });
     }
     None
+}
+
+/// The range of tokens `first..first + count`, taken, written as the asker wrote them.
+fn take_range(
+    reading: &mut Reading<'_>,
+    first: usize,
+    count: usize,
+    from: Option<Day>,
+    until: Option<Day>,
+) -> DateRange {
+    let words: Vec<String> = reading.tokens[first..first + count]
+        .iter()
+        .map(|token| token.raw.clone())
+        .collect();
+    take(reading, first, count);
+    DateRange {
+        from,
+        until,
+        words: words.join(" "),
+    }
+}
+
+fn take(reading: &mut Reading<'_>, first: usize, count: usize) {
+    for flag in reading.taken.iter_mut().skip(first).take(count) {
+        *flag = true;
+    }
+}
+
+/// Rolling windows: "past 3 years", "last 30 days", "the past year", "last two months".
+fn rolling_window(reading: &mut Reading<'_>, index: usize, today: Day) -> Option<DateRange> {
+    let word = reading.word(index);
+    if !["last", "past", "previous"].contains(&word) {
+        return None;
+    }
+    let next = reading.word(index + 1);
+    let (count, unit, used) = match number_word(next) {
+        Some(count) => (count as i64, reading.word(index + 2), 3),
+        None if word == "past" => (1, next, 2),
+        None => return None,
+    };
+    let from = match stem(unit).as_str() {
+        "year" => today.minus_months(12 * count),
+        "month" => today.minus_months(count),
+        "quarter" => today.minus_months(3 * count),
+        "day" => today.plus_days(-count),
+        "week" => today.plus_days(-7 * count),
+        _ => return None,
+    };
+    Some(take_range(reading, index, used, Some(from), None))
+}
+
+/// Relative: last/this/previous month|year|week.
+fn relative_period(reading: &mut Reading<'_>, index: usize, today: Day) -> Option<DateRange> {
+    let word = reading.word(index).to_string();
+    if !["last", "this", "previous", "current"].contains(&word.as_str()) {
+        return None;
+    }
+    let next = reading.word(index + 1).to_string();
+    let this = word == "this" || word == "current";
+    let (from, until) = match next.as_str() {
+        "month" => {
+            let start = Day::month_start(today.year, today.month);
+            if this {
+                (start, Day::month_start(today.year, today.month + 1))
+            } else {
+                (Day::month_start(today.year, today.month - 1), start)
+            }
+        }
+        "year" => {
+            let start = Day::month_start(today.year, 1);
+            if this {
+                (start, Day::month_start(today.year + 1, 1))
+            } else {
+                (Day::month_start(today.year - 1, 1), start)
+            }
+        }
+        "week" => {
+            let weekday = (today.unix_days() + 3).rem_euclid(7);
+            let monday = today.plus_days(-weekday);
+            if this {
+                (monday, monday.plus_days(7))
+            } else {
+                (monday.plus_days(-7), monday)
+            }
+        }
+        _ => return None,
+    };
+    take(reading, index, 2);
+    Some(DateRange {
+        from: Some(from),
+        until: Some(until),
+        words: format!("{word} {next}"),
+    })
+}
+
+/// "today", "yesterday".
+fn named_day(reading: &mut Reading<'_>, index: usize, today: Day) -> Option<DateRange> {
+    let day = match reading.word(index) {
+        "today" => today,
+        "yesterday" => today.plus_days(-1),
+        _ => return None,
+    };
+    let word = reading.word(index).to_string();
+    take(reading, index, 1);
+    Some(DateRange {
+        from: Some(day),
+        until: Some(day.plus_days(1)),
+        words: word,
+    })
+}
+
+/// Absolute: [in|since|before|after] [month|quarter] year, or a month alone; or both ends.
+fn calendar_range(reading: &mut Reading<'_>, index: usize, today: Day) -> Option<DateRange> {
+    let (range_from, range_until, used) =
+        calendar_period(reading.word(index), reading.word(index + 1), today)?;
+    let marker = if index > 0 {
+        reading.word(index - 1).to_string()
+    } else {
+        String::new()
+    };
+    if let Some(range) = both_ends(reading, index, used, &marker, range_from) {
+        return Some(range);
+    }
+    let (from, until, first) = match marker.as_str() {
+        "since" | "from" => (Some(range_from), None, index - 1),
+        "after" => (Some(range_until), None, index - 1),
+        "before" | "until" => (None, Some(range_from), index - 1),
+        "in" | "during" | "for" | "of" => (Some(range_from), Some(range_until), index - 1),
+        _ => (Some(range_from), Some(range_until), index),
+    };
+    Some(take_range(
+        reading,
+        first,
+        index + used - first,
+        from,
+        until,
+    ))
+}
+
+/// The month, quarter or year `word` names (with `next`, its year): its first day, the day
+/// after it and the tokens it takes. A month without a year is the last one that began.
+fn calendar_period(word: &str, next: &str, today: Day) -> Option<(Day, Day, usize)> {
+    let quarter = quarter_of(word);
+    let month = month_of(word).or(quarter.map(|q| q * 3 - 2));
+    let months = if quarter.is_some() { 3 } else { 1 };
+    // "may" alone is a verb far more often than a month.
+    if month.is_some() && word == "may" && year_of(next).is_none() {
+        return None;
+    }
+    match (month, year_of(word)) {
+        (Some(month), _) => {
+            let (year, used) = match year_of(next) {
+                Some(year) => (year, 2),
+                None if month > today.month => (today.year - 1, 1),
+                None => (today.year, 1),
+            };
+            Some((
+                Day::month_start(year, month),
+                Day::month_start(year, month + months),
+                used,
+            ))
+        }
+        (None, Some(year)) => Some((Day::month_start(year, 1), Day::month_start(year + 1, 1), 1)),
+        (None, None) => None,
+    }
+}
+
+/// "between 2021 and 2022", "from March 2023 to June 2023": both ends, the marker before the
+/// first taken too.
+fn both_ends(
+    reading: &mut Reading<'_>,
+    index: usize,
+    used: usize,
+    marker: &str,
+    range_from: Day,
+) -> Option<DateRange> {
+    let joiner = reading.word(index + used);
+    let joined = (marker == "between" && joiner == "and")
+        || (marker == "from" && ["to", "through", "until", "till"].contains(&joiner));
+    if !joined {
+        return None;
+    }
+    let second = index + used + 1;
+    let (until, second_used) = match (
+        month_of(reading.word(second)),
+        year_of(reading.word(second)),
+    ) {
+        (Some(month), _) => {
+            year_of(reading.word(second + 1)).map(|year| (Day::month_start(year, month + 1), 2))
+        }
+        (None, Some(year)) => Some((Day::month_start(year + 1, 1), 1)),
+        (None, None) => None,
+    }?;
+    let last = second + second_used;
+    let first = index - 1;
+    Some(take_range(
+        reading,
+        first,
+        last - first,
+        Some(range_from),
+        Some(until),
+    ))
 }

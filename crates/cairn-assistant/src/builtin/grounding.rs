@@ -8,9 +8,11 @@ use super::intent::{Intent, question_intent};
 use super::numbers::{number_condition, rank_limit};
 use super::reading::{Reading, column_mentions};
 use super::schema::{Graph, Schema};
+use super::spec::Literal;
 use super::spec::ThreadContext;
-use super::sql::Engine;
+use super::sql::{Engine, literal_sql};
 use super::subject::subject_table;
+use crate::gate::{ColumnMeta, MetadataItem};
 use crate::words::{is_function_word, is_stopword, stem};
 
 /// Tables a question's value lookups read at most (one statement each).
@@ -118,22 +120,7 @@ pub(super) fn ground_values(
         for &(table, distance) in &reach {
             let item = &graph.schema.tables[table];
             for (column_index, column) in item.columns.iter().enumerate() {
-                let looked_up = found
-                    .iter()
-                    .find(|found| found.table == item.id && found.column == column.name)
-                    .and_then(|found| {
-                        found
-                            .values
-                            .iter()
-                            .find(|value| wanted.contains(&value.to_lowercase()))
-                    })
-                    .cloned();
-                let described = || {
-                    described_values(column)
-                        .into_iter()
-                        .find(|value| wanted.contains(&value.to_lowercase()))
-                };
-                if let Some(value) = looked_up.or_else(described) {
+                if let Some(value) = column_value(found, item, column, &wanted) {
                     candidates.push(Grounded {
                         table,
                         column: column_index,
@@ -173,6 +160,31 @@ pub(super) fn ground_values(
         grounded.push(best);
     }
     (grounded, ambiguous)
+}
+
+/// The value of a column in one of the `wanted` forms: one a lookup found, else one its
+/// description lists.
+fn column_value(
+    found: &[FoundValues],
+    item: &MetadataItem,
+    column: &ColumnMeta,
+    wanted: &[String],
+) -> Option<String> {
+    let looked_up = found
+        .iter()
+        .find(|found| found.table == item.id && found.column == column.name)
+        .and_then(|found| {
+            found
+                .values
+                .iter()
+                .find(|value| wanted.contains(&value.to_lowercase()))
+        })
+        .cloned();
+    looked_up.or_else(|| {
+        described_values(column)
+            .into_iter()
+            .find(|value| wanted.contains(&value.to_lowercase()))
+    })
 }
 
 /// The lowercase forms a value phrase may take in the data: as written, singular, without an
@@ -250,9 +262,36 @@ pub fn lookups(
     else {
         return Vec::new();
     };
-    date_range(&mut reading, today);
-    number_condition(&mut reading);
-    rank_limit(&mut reading);
+    let values = value_words(&mut reading, schema, today);
+    if values.is_empty() {
+        return Vec::new();
+    }
+    let in_list = values
+        .iter()
+        .map(|text| literal_sql(&Literal::Text(text.clone())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    graph
+        .reachable(subject)
+        .into_iter()
+        .filter_map(|(table, _)| {
+            let item = &schema.tables[table];
+            lookup_sql(engine, item, &in_list).map(|sql| Lookup {
+                table: item.id,
+                integration,
+                sql,
+            })
+        })
+        .take(MAX_LOOKUPS)
+        .collect()
+}
+
+/// The forms of the words a lookup looks for: what dates, numbers, rank limits and column
+/// names do not explain.
+fn value_words(reading: &mut Reading<'_>, schema: &Schema, today: Day) -> Vec<String> {
+    date_range(reading, today);
+    number_condition(reading);
+    rank_limit(reading);
     // Words a column name explains are not values.
     for mention in column_mentions(&reading.tokens, schema, &reading.taken) {
         if mention.score >= 2.5 {
@@ -261,52 +300,34 @@ pub fn lookups(
             }
         }
     }
-    let spans: Vec<String> = value_spans(&reading)
+    value_spans(reading)
         .into_iter()
         .filter(|(_, _, text)| !text.to_lowercase().split_whitespace().all(is_function_word))
         .flat_map(|(_, _, text)| value_forms(&text))
         .take(32)
-        .collect();
-    if spans.is_empty() {
-        return Vec::new();
-    }
-    let in_list = spans
+        .collect()
+}
+
+/// One table's lookup: each text column's values among `in_list`, as (column, value) rows;
+/// `None` when it has no text column.
+fn lookup_sql(engine: Engine, item: &MetadataItem, in_list: &str) -> Option<String> {
+    let parts: Vec<String> = item
+        .columns
         .iter()
-        .map(|text| format!("'{}'", text.replace('\'', "''")))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut out = Vec::new();
-    for (table, _) in graph.reachable(subject) {
-        if out.len() >= MAX_LOOKUPS {
-            break;
-        }
-        let item = &schema.tables[table];
-        let parts: Vec<String> = item
-            .columns
-            .iter()
-            .filter(|column| is_text(column) && !is_date(column))
-            .take(MAX_LOOKUP_COLUMNS)
-            .map(|column| {
-                let quoted = engine.quote(&column.name);
-                let text = match engine {
-                    Engine::Mysql => format!("CAST({quoted} AS CHAR)"),
-                    Engine::Postgres | Engine::Sqlite => format!("CAST({quoted} AS TEXT)"),
-                };
-                format!(
-                    "SELECT '{}' AS c, {text} AS v FROM {} WHERE lower({text}) IN ({in_list})",
-                    column.name.replace('\'', "''"),
-                    engine.table_name(item)
-                )
-            })
-            .collect();
-        if parts.is_empty() {
-            continue;
-        }
-        out.push(Lookup {
-            table: item.id,
-            integration,
-            sql: format!("{} LIMIT 100", parts.join(" UNION ")),
-        });
-    }
-    out
+        .filter(|column| is_text(column) && !is_date(column))
+        .take(MAX_LOOKUP_COLUMNS)
+        .map(|column| {
+            let quoted = engine.quote(&column.name);
+            let text = match engine {
+                Engine::Mysql => format!("CAST({quoted} AS CHAR)"),
+                Engine::Postgres | Engine::Sqlite => format!("CAST({quoted} AS TEXT)"),
+            };
+            format!(
+                "SELECT {} AS c, {text} AS v FROM {} WHERE lower({text}) IN ({in_list})",
+                literal_sql(&Literal::Text(column.name.clone())),
+                engine.table_name(item)
+            )
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("{} LIMIT 100", parts.join(" UNION ")))
 }

@@ -94,6 +94,112 @@ pub(super) const SOURCE_VERBS: &[&str] = &[
     "rely",
 ];
 
+/// Words of relations between tables: a join path question.
+const JOIN_PHRASES: &[&str] = &[
+    "relate",
+    "related",
+    "relation",
+    "relations",
+    "relationship",
+    "join",
+    "joined",
+    "joins",
+    "connect",
+    "connected",
+    "connects",
+    "link",
+    "linked",
+    "links",
+    "foreign key",
+    "path between",
+    "path from",
+    "route from",
+    "way from",
+    "fit together",
+    "tie together",
+    "tied to",
+    "get from",
+    "go from",
+    "navigate",
+];
+
+/// Words of ownership and responsibility.
+const OWNER_PHRASES: &[&str] = &[
+    "who owns",
+    "owner",
+    "owners",
+    "owned",
+    "responsible for",
+    "who maintains",
+    "maintained by",
+    "looks after",
+    "look after",
+    "in charge",
+    "point of contact",
+    "steward",
+    "who manages",
+    "managed by",
+    "who do i ask",
+    "who should i ask",
+    "who can i ask",
+    "who knows",
+];
+
+/// Words asking where something is in the catalog.
+const FIND_PHRASES: &[&str] = &[
+    "which table",
+    "what table",
+    "which tables",
+    "what tables",
+    "which view",
+    "which column",
+    "which columns",
+    "where",
+    "which dataset",
+    "which database",
+];
+
+/// Words asking what a table holds: its columns.
+const COLUMNS_PHRASES: &[&str] = &[
+    "columns",
+    "fields",
+    "attributes",
+    "schema of",
+    "info",
+    "information",
+    "details",
+    "stored",
+    "store",
+    "kept",
+    "keep",
+    "record",
+    "recorded",
+    "know about",
+    "structure",
+    "describe",
+    "tell me about",
+    "look like",
+    "looks like",
+    "what's in",
+    "what is in",
+    "inside",
+];
+
+/// Words asking what something means.
+const DEFINE_PHRASES: &[&str] = &[
+    "mean",
+    "means",
+    "meaning",
+    "define",
+    "definition",
+    "explain",
+    "what is",
+    "what's",
+    "what are",
+    "measured",
+    "calculated",
+];
+
 pub(super) fn intent(lower: &str) -> Intent {
     // "built on top of" is no ranking.
     let lower = &lower.replace("on top of", "on");
@@ -107,112 +213,21 @@ pub(super) fn intent(lower: &str) -> Intent {
     if let Some(lineage) = lineage_intent(&words, data_words(lower)) {
         return lineage;
     }
-    if any_phrase(
-        lower,
-        &[
-            "relate",
-            "related",
-            "relation",
-            "relations",
-            "relationship",
-            "join",
-            "joined",
-            "joins",
-            "connect",
-            "connected",
-            "connects",
-            "link",
-            "linked",
-            "links",
-            "foreign key",
-            "path between",
-            "path from",
-            "route from",
-            "way from",
-            "fit together",
-            "tie together",
-            "tied to",
-            "get from",
-            "go from",
-            "navigate",
-        ],
-    ) {
+    if any_phrase(lower, JOIN_PHRASES) {
         return Intent::Join;
     }
-    if any_phrase(
-        lower,
-        &[
-            "who owns",
-            "owner",
-            "owners",
-            "owned",
-            "responsible for",
-            "who maintains",
-            "maintained by",
-            "looks after",
-            "look after",
-            "in charge",
-            "point of contact",
-            "steward",
-            "who manages",
-            "managed by",
-            "who do i ask",
-            "who should i ask",
-            "who can i ask",
-            "who knows",
-        ],
-    ) && !data_words(lower)
-    {
+    if any_phrase(lower, OWNER_PHRASES) && !data_words(lower) {
         return Intent::Owner;
     }
     if any_phrase(lower, &["tag", "tags", "tagged", "label", "classified"]) {
         return Intent::Tags;
     }
-    let about_catalog = any_phrase(
-        lower,
-        &[
-            "which table",
-            "what table",
-            "which tables",
-            "what tables",
-            "which view",
-            "which column",
-            "which columns",
-            "where",
-            "which dataset",
-            "which database",
-        ],
-    );
+    let about_catalog = any_phrase(lower, FIND_PHRASES);
     if about_catalog {
         return Intent::Find;
     }
-    if any_phrase(
-        lower,
-        &[
-            "columns",
-            "fields",
-            "attributes",
-            "schema of",
-            "info",
-            "information",
-            "details",
-            "stored",
-            "store",
-            "kept",
-            "keep",
-            "record",
-            "recorded",
-            "know about",
-            "structure",
-            "describe",
-            "tell me about",
-            "look like",
-            "looks like",
-            "what's in",
-            "what is in",
-            "inside",
-        ],
-    ) && !any_phrase(lower, &["how many", "number of", "count", "how much"])
+    if any_phrase(lower, COLUMNS_PHRASES)
+        && !any_phrase(lower, &["how many", "number of", "count", "how much"])
         && !AGGREGATE_WORDS.iter().any(|word| phrase(lower, word))
     {
         return Intent::Columns;
@@ -220,22 +235,7 @@ pub(super) fn intent(lower: &str) -> Intent {
     if data_words(lower) {
         return Intent::Data;
     }
-    if any_phrase(
-        lower,
-        &[
-            "mean",
-            "means",
-            "meaning",
-            "define",
-            "definition",
-            "explain",
-            "what is",
-            "what's",
-            "what are",
-            "measured",
-            "calculated",
-        ],
-    ) {
+    if any_phrase(lower, DEFINE_PHRASES) {
         return Intent::Define;
     }
     Intent::Data
@@ -310,59 +310,9 @@ pub(super) fn lineage_intent(words: &[&str], asks_for_data: bool) -> Option<Inte
             Intent::LineageDown
         });
     }
-    // "X (verb) ... from|on Y": a source verb with its preposition within four words; a
-    // question asking for a number means its rows ("how many customers come from Brazil").
-    for (index, word) in words.iter().enumerate() {
-        if asks_for_data {
-            break;
-        }
-        let root = root(word);
-        let verb = SOURCE_VERBS
-            .iter()
-            .any(|verb| root == *verb || root == crate::words::root(verb));
-        if !verb {
-            continue;
-        }
-        let preposition = words[index + 1..]
-            .iter()
-            .take(4)
-            .position(|next| ["from", "on", "upon", "by"].contains(next));
-        let Some(offset) = preposition else {
-            continue;
-        };
-        // "get from A to B" is a way between two things, not a source.
-        if words[index + 1 + offset..].contains(&"to") && root == "get" {
-            return None;
-        }
-        let opener = words.first().copied().unwrap_or_default();
-        let passive_by = words[index + 1 + offset] == "by";
-        // Nothing named before the verb: "what depends on orders", "is anything built on X".
-        let open_subject = words[..index].iter().all(|word| {
-            is_stopword(word)
-                || FILLER_WORDS.contains(word)
-                || [
-                    "anything",
-                    "something",
-                    "everything",
-                    "else",
-                    "which",
-                    "what",
-                ]
-                .contains(word)
-        }) && [
-            "what", "which", "is", "are", "does", "do", "anything", "list", "show",
-        ]
-        .contains(&opener);
-        let downstream = if passive_by {
-            !open_subject
-        } else {
-            open_subject
-        };
-        return Some(if downstream {
-            Intent::LineageDown
-        } else {
-            Intent::LineageUp
-        });
+    // A question asking for a number means its rows ("how many customers come from Brazil").
+    if !asks_for_data && let Some(found) = source_verb(words) {
+        return found;
     }
     // "which tables feed V" asks upstream of V; "what does T feed" downstream of T.
     if let Some(at) = words
@@ -390,6 +340,61 @@ pub(super) fn lineage_intent(words: &[&str], asks_for_data: bool) -> Option<Inte
         return Some(Intent::LineageDown);
     }
     None
+}
+
+/// "X (verb) ... from|on Y": the first source verb with its preposition within four words
+/// gives the direction; `Some(None)` when it is a way between two things ("get from A to B").
+fn source_verb(words: &[&str]) -> Option<Option<Intent>> {
+    for (index, word) in words.iter().enumerate() {
+        let root = root(word);
+        let verb = SOURCE_VERBS
+            .iter()
+            .any(|verb| root == *verb || root == crate::words::root(verb));
+        if !verb {
+            continue;
+        }
+        let preposition = words[index + 1..]
+            .iter()
+            .take(4)
+            .position(|next| ["from", "on", "upon", "by"].contains(next));
+        let Some(offset) = preposition else {
+            continue;
+        };
+        // "get from A to B" is a way between two things, not a source.
+        if words[index + 1 + offset..].contains(&"to") && root == "get" {
+            return Some(None);
+        }
+        let passive_by = words[index + 1 + offset] == "by";
+        // "X is read by Y" names the reader after the verb.
+        let downstream = open_subject(words, index) != passive_by;
+        return Some(Some(if downstream {
+            Intent::LineageDown
+        } else {
+            Intent::LineageUp
+        }));
+    }
+    None
+}
+
+/// Nothing named before the verb at `verb`: "what depends on orders", "is anything built on X".
+fn open_subject(words: &[&str], verb: usize) -> bool {
+    let opener = words.first().copied().unwrap_or_default();
+    words[..verb].iter().all(|word| {
+        is_stopword(word)
+            || FILLER_WORDS.contains(word)
+            || [
+                "anything",
+                "something",
+                "everything",
+                "else",
+                "which",
+                "what",
+            ]
+            .contains(word)
+    }) && [
+        "what", "which", "is", "are", "does", "do", "anything", "list", "show",
+    ]
+    .contains(&opener)
 }
 
 /// Whether a question asks which tables are used most (the catalog then reads its most popular

@@ -6,7 +6,7 @@ use cairn_domain::ResourceId;
 
 use super::columns::{key_column, label_columns};
 use super::schema::{Graph, Schema};
-use super::spec::{Aggregate, ColumnRef, Group, Literal, Period, QuerySpec};
+use super::spec::{Aggregate, ColumnRef, Condition, Group, Literal, Period, QuerySpec};
 use crate::gate::MetadataItem;
 
 pub(super) fn literal_sql(literal: &Literal) -> String {
@@ -27,6 +27,8 @@ pub(super) fn format_number_sql(number: f64) -> String {
     }
 }
 
+/// The statement a query spec becomes: the subject as `t0`, other tables joined along the
+/// shortest relation path; `Err` says what is missing.
 pub(super) fn to_sql(
     schema: &Schema,
     graph: &Graph<'_>,
@@ -34,49 +36,109 @@ pub(super) fn to_sql(
     engine: Engine,
 ) -> Result<String, String> {
     let subject = graph.index_of[&ResourceId(spec.table)];
-    let mut aliases: HashMap<usize, String> = HashMap::from([(subject, "t0".to_string())]);
-    let mut joins: Vec<String> = Vec::new();
-    let mut join_to = |target: usize| -> Result<String, String> {
-        if let Some(alias) = aliases.get(&target) {
+    let mut joins = Joins {
+        schema,
+        graph,
+        engine,
+        subject,
+        aliases: HashMap::from([(subject, "t0".to_string())]),
+        joins: Vec::new(),
+    };
+    // Tables are joined in the order they are first needed: conditions, measure, grouping.
+    let wheres = conditions_sql(&mut joins, &spec.conditions)?;
+    let measure = spec
+        .measure
+        .as_ref()
+        .map(|measure| joins.column(measure))
+        .transpose()?;
+    let (mut select, group_by) = match &spec.group {
+        Some(group) => grouping_sql(&mut joins, group)?,
+        None => (Vec::new(), Vec::new()),
+    };
+    let order = selection_sql(schema, spec, engine, subject, measure, &mut select);
+    let mut sql = format!(
+        "SELECT {} FROM {} t0",
+        select.join(", "),
+        engine.table_name(&schema.tables[subject])
+    );
+    for join in &joins.joins {
+        sql.push(' ');
+        sql.push_str(join);
+    }
+    if !wheres.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&wheres.join(" AND "));
+    }
+    if !group_by.is_empty() {
+        sql.push_str(" GROUP BY ");
+        sql.push_str(&group_by.join(", "));
+    }
+    sql.push_str(&order_sql(spec, engine, order, &group_by));
+    Ok(sql)
+}
+
+/// The tables a statement reads, each under its alias, joined as they are first needed.
+struct Joins<'a> {
+    schema: &'a Schema,
+    graph: &'a Graph<'a>,
+    engine: Engine,
+    subject: usize,
+    aliases: HashMap<usize, String>,
+    joins: Vec<String>,
+}
+
+impl Joins<'_> {
+    /// The alias of a table (by index), joining the path to it first.
+    fn alias(&mut self, target: usize) -> Result<String, String> {
+        if let Some(alias) = self.aliases.get(&target) {
             return Ok(alias.clone());
         }
-        let path = graph.path(subject, target).ok_or_else(|| {
+        let tables = &self.schema.tables;
+        let path = self.graph.path(self.subject, target).ok_or_else(|| {
             format!(
                 "I found no relation path from {} to {} through tables you may see",
-                schema.tables[subject].path, schema.tables[target].path
+                tables[self.subject].path, tables[target].path
             )
         })?;
         for step in path {
-            if aliases.contains_key(&step.to) {
+            if self.aliases.contains_key(&step.to) {
                 continue;
             }
-            let alias = format!("t{}", aliases.len());
-            let from_alias = aliases[&step.from].clone();
-            joins.push(format!(
+            let alias = format!("t{}", self.aliases.len());
+            let from_alias = self.aliases[&step.from].clone();
+            self.joins.push(format!(
                 "JOIN {} {alias} ON {alias}.{} = {from_alias}.{}",
-                engine.table_name(&schema.tables[step.to]),
-                engine.quote(&step.to_column),
-                engine.quote(&step.from_column)
+                self.engine.table_name(&tables[step.to]),
+                self.engine.quote(&step.to_column),
+                self.engine.quote(&step.from_column)
             ));
-            aliases.insert(step.to, alias);
+            self.aliases.insert(step.to, alias);
         }
-        Ok(aliases[&target].clone())
-    };
-    let index_of = |id: i64| {
-        graph
+        Ok(self.aliases[&target].clone())
+    }
+
+    /// A table's index by its id.
+    fn index_of(&self, id: i64) -> Result<usize, String> {
+        self.graph
             .index_of
             .get(&ResourceId(id))
             .copied()
             .ok_or_else(|| "a table it needs is not visible to you".to_string())
-    };
-    let mut column_sql = |reference: &ColumnRef| -> Result<String, String> {
-        let table = index_of(reference.table)?;
-        let alias = join_to(table)?;
-        Ok(format!("{alias}.{}", engine.quote(&reference.column)))
-    };
+    }
+
+    /// A column as `alias.column`.
+    fn column(&mut self, reference: &ColumnRef) -> Result<String, String> {
+        let table = self.index_of(reference.table)?;
+        let alias = self.alias(table)?;
+        Ok(format!("{alias}.{}", self.engine.quote(&reference.column)))
+    }
+}
+
+/// The WHERE clause's terms.
+fn conditions_sql(joins: &mut Joins<'_>, conditions: &[Condition]) -> Result<Vec<String>, String> {
     let mut wheres = Vec::new();
-    for condition in &spec.conditions {
-        let column = column_sql(&condition.column)?;
+    for condition in conditions {
+        let column = joins.column(&condition.column)?;
         if matches!(condition.value, Literal::Null | Literal::NotNull) {
             wheres.push(format!("{column} IS {}", literal_sql(&condition.value)));
             continue;
@@ -87,33 +149,34 @@ pub(super) fn to_sql(
             literal_sql(&condition.value)
         ));
     }
-    let measure = spec.measure.as_ref().map(&mut column_sql).transpose()?;
-    let aggregate_sql = |kind: Aggregate| match (kind, &measure) {
-        (Aggregate::Count, _) | (_, None) => "count(*)".to_string(),
-        (Aggregate::Distinct, Some(measure)) => format!("count(DISTINCT {measure})"),
-        (kind, Some(measure)) => match spec.divide_by {
-            Some(divisor) => format!("{}({measure}) / {divisor:.1}", kind.sql()),
-            None => format!("{}({measure})", kind.sql()),
-        },
-    };
+    Ok(wheres)
+}
+
+/// What a grouping selects and groups by: a column, a period of a date, or a table's key and
+/// the columns naming its rows.
+fn grouping_sql(
+    joins: &mut Joins<'_>,
+    group: &Group,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    let engine = joins.engine;
     let mut select: Vec<String> = Vec::new();
     let mut group_by: Vec<String> = Vec::new();
-    match &spec.group {
-        Some(Group::Column(column)) => {
-            let column = column_sql(column)?;
+    match group {
+        Group::Column(column) => {
+            let column = joins.column(column)?;
             select.push(column.clone());
             group_by.push(column);
         }
-        Some(Group::Period(column, period)) => {
-            let column = column_sql(column)?;
+        Group::Period(column, period) => {
+            let column = joins.column(column)?;
             let expression = engine.period(&column, *period);
             select.push(format!("{expression} AS {}", engine.quote(period.words())));
             group_by.push(expression);
         }
-        Some(Group::Table(id)) => {
-            let table = index_of(*id)?;
-            let alias = join_to(table)?;
-            let item = &schema.tables[table];
+        Group::Table(id) => {
+            let table = joins.index_of(*id)?;
+            let alias = joins.alias(table)?;
+            let item = &joins.schema.tables[table];
             if let Some(key) = key_column(item) {
                 group_by.push(format!("{alias}.{}", engine.quote(&item.columns[key].name)));
             }
@@ -131,50 +194,64 @@ pub(super) fn to_sql(
                 select.push(key.clone());
             }
         }
-        None => {}
     }
-    let mut order = None;
+    Ok((select, group_by))
+}
+
+/// The aggregate or the rows selected after the grouping's columns; returns what the rows are
+/// ordered by, when anything.
+fn selection_sql(
+    schema: &Schema,
+    spec: &QuerySpec,
+    engine: Engine,
+    subject: usize,
+    measure: Option<String>,
+    select: &mut Vec<String>,
+) -> Option<String> {
+    let aggregate_sql = |kind: Aggregate| match (kind, &measure) {
+        (Aggregate::Count, _) | (_, None) => "count(*)".to_string(),
+        (Aggregate::Distinct, Some(measure)) => format!("count(DISTINCT {measure})"),
+        (kind, Some(measure)) => match spec.divide_by {
+            Some(divisor) => format!("{}({measure}) / {divisor:.1}", kind.sql()),
+            None => format!("{}({measure})", kind.sql()),
+        },
+    };
     match (spec.aggregate, &spec.group) {
         (Some(kind), Some(_)) => {
             let value = aggregate_sql(kind);
             select.push(format!("{value} AS {}", engine.quote(kind.sql())));
-            order = Some(value);
+            Some(value)
         }
-        (Some(kind), None) => select.push(aggregate_sql(kind)),
-        (None, _) => {
+        (Some(kind), None) => {
+            select.push(aggregate_sql(kind));
+            None
+        }
+        (None, _) if spec.rank.is_some() => {
             let item = &schema.tables[subject];
-            if spec.rank.is_some() {
-                for label in label_columns(item) {
-                    select.push(format!("t0.{}", engine.quote(&item.columns[label].name)));
-                }
-                if let Some(measure) = &measure
-                    && !select.contains(measure)
-                {
-                    select.push(measure.clone());
-                }
-                order = measure.clone();
-            } else {
-                select.push("t0.*".to_string());
+            for label in label_columns(item) {
+                select.push(format!("t0.{}", engine.quote(&item.columns[label].name)));
             }
+            if let Some(measure) = &measure
+                && !select.contains(measure)
+            {
+                select.push(measure.clone());
+            }
+            measure
+        }
+        (None, _) => {
+            select.push("t0.*".to_string());
+            None
         }
     }
-    let mut sql = format!(
-        "SELECT {} FROM {} t0",
-        select.join(", "),
-        engine.table_name(&schema.tables[subject])
-    );
-    for join in &joins {
-        sql.push(' ');
-        sql.push_str(join);
-    }
-    if !wheres.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&wheres.join(" AND "));
-    }
-    if !group_by.is_empty() {
-        sql.push_str(" GROUP BY ");
-        sql.push_str(&group_by.join(", "));
-    }
+}
+
+/// ORDER BY and LIMIT: a ranking's, a period's in time order, else groups largest first.
+fn order_sql(
+    spec: &QuerySpec,
+    engine: Engine,
+    order: Option<String>,
+    group_by: &[String],
+) -> String {
     match (&spec.rank, order) {
         (Some(rank), Some(order)) => {
             let direction = if rank.ascending { "ASC" } else { "DESC" };
@@ -182,20 +259,14 @@ pub(super) fn to_sql(
                 Engine::Postgres => " NULLS LAST",
                 Engine::Mysql | Engine::Sqlite => "",
             };
-            sql.push_str(&format!(
-                " ORDER BY {order} {direction}{nulls} LIMIT {}",
-                rank.limit
-            ));
+            format!(" ORDER BY {order} {direction}{nulls} LIMIT {}", rank.limit)
         }
         (None, Some(_)) if matches!(spec.group, Some(Group::Period(..))) => {
-            sql.push_str(&format!(" ORDER BY {}", group_by.join(", ")));
+            format!(" ORDER BY {}", group_by.join(", "))
         }
-        (None, Some(order)) if spec.group.is_some() => {
-            sql.push_str(&format!(" ORDER BY {order} DESC"));
-        }
-        _ => {}
+        (None, Some(order)) if spec.group.is_some() => format!(" ORDER BY {order} DESC"),
+        _ => String::new(),
     }
-    Ok(sql)
 }
 
 /// SQL quoting of one engine.

@@ -21,7 +21,27 @@ pub(super) fn subject_table(
     graph: &Graph<'_>,
     context: &ThreadContext,
 ) -> Option<usize> {
-    let after = [
+    // "which X has the most Y": Y's rows are counted.
+    if let Some(ranked) = which_has_most(reading) {
+        return Some(ranked.1);
+    }
+    if let Some(mention) = reading.table_after(first_after_marker(reading)) {
+        let named = mention.table;
+        return Some(measured_neighbour(reading, graph, named).unwrap_or(named));
+    }
+    // No table named: the thread's last table, or a column names it.
+    let from_context = context
+        .query
+        .as_ref()
+        .map(|query| query.table)
+        .or_else(|| context.tables.first().copied())
+        .and_then(|id| graph.index_of.get(&ResourceId(id)).copied());
+    from_context.or_else(|| table_by_columns(reading, graph))
+}
+
+/// Where the words after "how many", "list", "which" … begin (the earliest), else 0.
+fn first_after_marker(reading: &Reading<'_>) -> usize {
+    [
         "how many",
         "number of",
         "count",
@@ -37,60 +57,49 @@ pub(super) fn subject_table(
         reading.position_of(&words).map(|at| at + words.len())
     })
     .min()
-    .unwrap_or(0);
-    // "which X has the most Y": Y's rows are counted.
-    if let Some(ranked) = which_has_most(reading) {
-        return Some(ranked.1);
+    .unwrap_or(0)
+}
+
+/// "how much have people claimed": a sum needs a measure; when the named table has none, the
+/// related table the question's words describe best holds it.
+fn measured_neighbour(reading: &Reading<'_>, graph: &Graph<'_>, named: usize) -> Option<usize> {
+    let sums = any_phrase(
+        &reading.lower,
+        &[
+            "total", "sum", "average", "avg", "how much", "highest", "lowest", "mean",
+        ],
+    ) && !any_phrase(
+        &reading.lower,
+        &[
+            "how many",
+            "number of",
+            "count",
+            "top",
+            "by",
+            "per",
+            "each",
+            "every",
+        ],
+    ) && !reading
+        .tokens
+        .iter()
+        .any(|token| SUPERLATIVES.contains(&token.text.as_str()));
+    if !sums || main_measure(&graph.schema.tables[named]).is_some() {
+        return None;
     }
-    if let Some(mention) = reading.table_after(after) {
-        let named = mention.table;
-        // "how much have people claimed": a sum needs a measure; the named table has none, so
-        // the related table the question's words describe best holds it.
-        let sums = any_phrase(
-            &reading.lower,
-            &[
-                "total", "sum", "average", "avg", "how much", "highest", "lowest", "mean",
-            ],
-        ) && !any_phrase(
-            &reading.lower,
-            &[
-                "how many",
-                "number of",
-                "count",
-                "top",
-                "by",
-                "per",
-                "each",
-                "every",
-            ],
-        ) && !reading
-            .tokens
-            .iter()
-            .any(|token| SUPERLATIVES.contains(&token.text.as_str()));
-        if sums && main_measure(&graph.schema.tables[named]).is_none() {
-            let better = graph
-                .reachable(named)
-                .into_iter()
-                .filter(|(table, _)| main_measure(&graph.schema.tables[*table]).is_some())
-                .map(|(table, _)| (table_relevance(reading, &graph.schema.tables[table]), table))
-                .filter(|(score, _)| *score > 0.0)
-                .max_by(|a, b| a.0.total_cmp(&b.0));
-            if let Some((_, table)) = better {
-                return Some(table);
-            }
-        }
-        return Some(named);
-    }
-    // No table named: the thread's last table, or a column names it.
-    if let Some(from_context) = context
-        .query
-        .as_ref()
-        .map(|query| query.table)
-        .or_else(|| context.tables.first().copied())
-        .and_then(|id| graph.index_of.get(&ResourceId(id)).copied())
-    {
-        return Some(from_context);
-    }
+    graph
+        .reachable(named)
+        .into_iter()
+        .filter(|(table, _)| main_measure(&graph.schema.tables[*table]).is_some())
+        .map(|(table, _)| (table_relevance(reading, &graph.schema.tables[table]), table))
+        .filter(|(score, _)| *score > 0.0)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, table)| table)
+}
+
+/// No table named and none remembered: the table whose columns explain most of the question's
+/// words.
+fn table_by_columns(reading: &Reading<'_>, graph: &Graph<'_>) -> Option<usize> {
     // The table whose columns explain most of the question's words; a table before a view.
     let mentions = column_mentions(&reading.tokens, graph.schema, &reading.taken);
     // Columns named in full first; else a measure a word stands for ("revenue" → Total).
