@@ -65,15 +65,20 @@ pub(super) fn is_measure(column: &ColumnMeta) -> bool {
     is_numeric(column) && !is_key(column) && !is_flag(column)
 }
 
+/// The indexes of a table's columns of one kind.
+pub(super) fn columns_of_kind(table: &MetadataItem, kind: fn(&ColumnMeta) -> bool) -> Vec<usize> {
+    (0..table.columns.len())
+        .filter(|index| kind(&table.columns[*index]))
+        .collect()
+}
+
 /// The column that best stands for "how much" of a table's rows.
 pub(super) fn main_measure(table: &MetadataItem) -> Option<usize> {
     const PREFERRED: &[&str] = &[
         "amount", "total", "price", "cost", "value", "revenue", "quota", "salary", "balance",
         "quantity",
     ];
-    let measures: Vec<usize> = (0..table.columns.len())
-        .filter(|index| is_measure(&table.columns[*index]))
-        .collect();
+    let measures = columns_of_kind(table, is_measure);
     measures
         .iter()
         .copied()

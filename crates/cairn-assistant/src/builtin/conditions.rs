@@ -103,9 +103,7 @@ impl DataQuestion<'_> {
                 .filter(|mention| {
                     mention.start > index && mention.start <= index + 2 && mention.score >= 2.5
                 })
-                .filter(|mention| {
-                    !self.schema.tables[mention.table].columns[mention.column].primary_key
-                })
+                .filter(|mention| !mention.meta(self.schema).primary_key)
                 .collect();
             if let Some((table, column)) = self.best_column(&named) {
                 conditions.push(self.condition(table, column, Literal::Null));
@@ -129,11 +127,9 @@ impl DataQuestion<'_> {
                 index + 1
             };
             let named: Vec<&ColumnMention> = self
-                .all_columns
-                .iter()
-                .filter(|mention| mention.start == start && mention.score >= 2.5)
+                .mentions_at(start, 2.5)
                 .filter(|mention| {
-                    let column = &self.schema.tables[mention.table].columns[mention.column];
+                    let column = mention.meta(self.schema);
                     !is_key(column) && !is_measure(column) && !is_flag(column)
                 })
                 .filter(|mention| {
@@ -159,10 +155,7 @@ impl DataQuestion<'_> {
     ) -> Option<Condition> {
         let before: Vec<&ColumnMention> = columns
             .iter()
-            .filter(|mention| {
-                mention.start < number.at
-                    && is_measure(&self.schema.tables[mention.table].columns[mention.column])
-            })
+            .filter(|mention| mention.start < number.at && is_measure(mention.meta(self.schema)))
             .collect();
         let (table, column) = self
             .best_column(&before)

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use cairn_domain::{IntegrationId, ResourceId};
 
-use super::columns::{is_date, is_key, is_measure};
+use super::columns::{columns_of_kind, is_date, is_key, is_measure};
 use super::dates::{DateRange, Day, date_range};
 use super::grounding::{FoundValues, Grounded, ground_values};
 use super::intent::AGGREGATE_WORDS;
@@ -210,6 +210,17 @@ impl<'a> DataQuestion<'a> {
                 score(a).total_cmp(&score(b))
             })
             .map(|mention| (mention.table, mention.column))
+    }
+
+    /// The columns named by a span starting at token `start`, at least this well.
+    pub(super) fn mentions_at(
+        &self,
+        start: usize,
+        min_score: f64,
+    ) -> impl Iterator<Item = &ColumnMention> {
+        self.all_columns
+            .iter()
+            .filter(move |mention| mention.start == start && mention.score >= min_score)
     }
 
     /// A measure of the subject table a word means ("longest" → length, "cost" → price).
@@ -475,7 +486,7 @@ impl<'a> DataQuestion<'a> {
                 !reading.taken[mention.start..mention.start + mention.len]
                     .iter()
                     .any(|taken| *taken)
-                    && is_measure(&schema.tables[mention.table].columns[mention.column])
+                    && is_measure(mention.meta(schema))
             })
             .collect();
         // "top customers by revenue": a word only part of another table's name
@@ -491,7 +502,7 @@ impl<'a> DataQuestion<'a> {
         if remaining.is_empty() {
             remaining.extend(self.all_columns.iter().filter(|mention| {
                 (mention.start..mention.start + mention.len).all(weakly_named)
-                    && is_measure(&schema.tables[mention.table].columns[mention.column])
+                    && is_measure(mention.meta(schema))
             }));
         }
         let superlative =
@@ -634,9 +645,7 @@ pub(super) fn understood_nothing(question: &str, reading: &Reading<'_>) -> Strin
 /// The date column a question's dates apply to: one its words name ("issued" → `issued_on`),
 /// else the table's first.
 pub(super) fn date_column_for(reading: &Reading<'_>, table: &MetadataItem) -> Option<usize> {
-    let dates: Vec<usize> = (0..table.columns.len())
-        .filter(|index| is_date(&table.columns[*index]))
-        .collect();
+    let dates = columns_of_kind(table, is_date);
     dates
         .iter()
         .copied()

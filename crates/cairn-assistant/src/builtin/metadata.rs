@@ -47,23 +47,14 @@ pub(super) fn metadata_answer(
             None => (where_answer(question, &schema.found, citations), Vec::new()),
         },
         Intent::Owner => {
-            let text = per_item(&ranked_found(schema, reading), citations, |item| {
-                if item.owners.is_empty() {
-                    "no owner is recorded".to_string()
-                } else {
-                    format!("owned by {}", item.owners.join(", "))
-                }
-            });
+            let owners =
+                |item: &MetadataItem| listed(&item.owners, "no owner is recorded", "owned by");
+            let text = per_item(&ranked_found(schema, reading), citations, owners);
             (text, mentioned)
         }
         Intent::Tags => {
-            let text = per_item(&ranked_found(schema, reading), citations, |item| {
-                if item.tags.is_empty() {
-                    "no tags".to_string()
-                } else {
-                    format!("tagged {}", item.tags.join(", "))
-                }
-            });
+            let tags = |item: &MetadataItem| listed(&item.tags, "no tags", "tagged");
+            let text = per_item(&ranked_found(schema, reading), citations, tags);
             (text, mentioned)
         }
         Intent::Define => (
@@ -75,6 +66,15 @@ pub(super) fn metadata_answer(
             where_answer(question, &ranked_found(schema, reading), citations),
             mentioned,
         ),
+    }
+}
+
+/// "owned by a, b", or what to say when there is none.
+fn listed(values: &[String], none: &str, lead: &str) -> String {
+    if values.is_empty() {
+        none.to_string()
+    } else {
+        format!("{lead} {}", values.join(", "))
     }
 }
 

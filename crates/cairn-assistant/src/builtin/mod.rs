@@ -9,6 +9,16 @@
 //! Values are grounded with the catalog's own descriptions ("open, paid or overdue") and with
 //! [`lookups`]: `SELECT DISTINCT` statements the catalog may run at question time for the asker.
 //! Nothing of them is stored, and this module never talks to a model.
+//!
+//! The way through, file by file:
+//! - [`plan`] (this file): reads the question and answers it from metadata or as data;
+//! - `reading`: tokens, and the tables and columns the words name; `intent`: what it asks;
+//! - `schema`: what the engine knows and the relation graph; `columns`: kinds of columns;
+//! - `metadata`: answers from metadata alone (where, columns, joins, lineage, owners, meanings);
+//! - `data`: a data question shaped into a [`QuerySpec`] step by step (`subject`: the table it
+//!   is about; `dates`, `numbers`, `grounding`: its phrases and values; `ranking`: rankings and
+//!   measures; `conditions`: its conditions and the words nothing explained);
+//! - `sql`: the statement a spec becomes; `say`: the answer's words and the result stated.
 
 mod columns;
 mod conditions;

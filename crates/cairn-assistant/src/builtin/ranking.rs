@@ -199,11 +199,9 @@ impl DataQuestion<'_> {
                 return None;
             }
             let named: Vec<&ColumnMention> = self
-                .all_columns
-                .iter()
-                .filter(|mention| mention.start == noun && mention.score >= 1.5)
+                .mentions_at(noun, 1.5)
                 .filter(|mention| {
-                    let column = &self.schema.tables[mention.table].columns[mention.column];
+                    let column = mention.meta(self.schema);
                     is_text(column) && !is_date(column)
                 })
                 .collect();

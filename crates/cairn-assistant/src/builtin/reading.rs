@@ -2,6 +2,7 @@
 
 use super::numbers::SUPERLATIVES;
 use super::schema::Schema;
+use crate::gate::ColumnMeta;
 use crate::words::{identifier_words, is_function_word, meanings, same_word, stem};
 
 #[derive(Debug, Clone)]
@@ -70,6 +71,13 @@ pub(super) struct ColumnMention {
     pub(super) table: usize,
     pub(super) column: usize,
     pub(super) score: f64,
+}
+
+impl ColumnMention {
+    /// The column mentioned.
+    pub(super) fn meta<'s>(&self, schema: &'s Schema) -> &'s ColumnMeta {
+        &schema.tables[self.table].columns[self.column]
+    }
 }
 
 pub(super) fn name_stems(name: &str) -> Vec<String> {

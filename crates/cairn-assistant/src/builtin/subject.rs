@@ -109,7 +109,7 @@ fn table_by_columns(reading: &Reading<'_>, graph: &Graph<'_>) -> Option<usize> {
         mentions.iter().any(|mention| {
             mention.start <= index
                 && index < mention.start + mention.len
-                && is_measure(&graph.schema.tables[mention.table].columns[mention.column])
+                && is_measure(mention.meta(graph.schema))
         })
     };
     let strong = strong
@@ -124,9 +124,7 @@ fn table_by_columns(reading: &Reading<'_>, graph: &Graph<'_>) -> Option<usize> {
     let candidates: Vec<usize> = mentions
         .iter()
         .filter(|mention| {
-            mention.score >= 2.5
-                || (!strong
-                    && is_measure(&graph.schema.tables[mention.table].columns[mention.column]))
+            mention.score >= 2.5 || (!strong && is_measure(mention.meta(graph.schema)))
         })
         .map(|mention| mention.table)
         .collect();
