@@ -44,12 +44,12 @@ const SHOW_ROWS: &[&str] = &[
 pub(super) fn data_plan(
     question: &str,
     mut reading: Reading<'_>,
-    schema: &Schema,
     context: &ThreadContext,
     today: Day,
     found: &[FoundValues],
     sql_integrations: &[IntegrationId],
 ) -> Plan {
+    let schema = reading.schema;
     let graph = Graph::new(schema);
     let follow_up = reading.tables.is_empty() && context.query.is_some();
     let Some(subject) = subject_table(&mut reading, &graph, context) else {

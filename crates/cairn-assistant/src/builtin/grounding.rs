@@ -37,12 +37,14 @@ pub struct FoundValues {
     pub values: Vec<String>,
 }
 
-/// A value grounded to a column.
+/// A value grounded to a column (table and column indexes).
 #[derive(Debug, Clone)]
 pub(super) struct Grounded {
     pub(super) table: usize,
     pub(super) column: usize,
+    /// The value as the data holds it.
     pub(super) value: String,
+    /// Lower is preferred (see [`preference`]).
     pub(super) preference: usize,
 }
 

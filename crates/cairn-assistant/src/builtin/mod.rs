@@ -135,15 +135,7 @@ pub fn plan(
     let reading = Reading::new(question, schema);
     let intent = question_intent(&reading, context.query.is_some());
     if intent == Intent::Data {
-        return data_plan(
-            question,
-            reading,
-            schema,
-            context,
-            today,
-            found,
-            sql_integrations,
-        );
+        return data_plan(question, reading, context, today, found, sql_integrations);
     }
     let mut citations = Vec::new();
     let (text, tables) =

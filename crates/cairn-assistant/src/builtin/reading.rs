@@ -56,20 +56,25 @@ pub(super) fn plain(tokens: &[Token]) -> String {
         .join(" ")
 }
 
+/// Tokens `start..start + len` of the question name a table (by its index).
 #[derive(Debug, Clone)]
 pub(super) struct TableMention {
     pub(super) start: usize,
     pub(super) len: usize,
     pub(super) table: usize,
+    /// How well the words name it (see [`name_match`]), a little more for a longer span.
     pub(super) score: f64,
 }
 
+/// Tokens `start..start + len` of the question name a column of a table.
 #[derive(Debug, Clone)]
 pub(super) struct ColumnMention {
     pub(super) start: usize,
     pub(super) len: usize,
+    /// The table's index, and the column's index in the table.
     pub(super) table: usize,
     pub(super) column: usize,
+    /// How well the words name it (see [`column_match`]), a little more for a longer span.
     pub(super) score: f64,
 }
 
@@ -256,7 +261,8 @@ pub(super) fn column_mentions(
 }
 
 pub(super) struct Reading<'a> {
-    pub(super) _schema: std::marker::PhantomData<&'a Schema>,
+    /// The tables the question is read against.
+    pub(super) schema: &'a Schema,
     pub(super) tokens: Vec<Token>,
     pub(super) lower: String,
     pub(super) tables: Vec<TableMention>,
@@ -303,7 +309,7 @@ impl<'a> Reading<'a> {
             }
         }
         Reading {
-            _schema: std::marker::PhantomData,
+            schema,
             tokens,
             lower,
             tables,

@@ -45,6 +45,7 @@ impl EdgeKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableEdge {
     pub kind: EdgeKind,
+    /// The table holding the reference, the view, or the dbt model's source (see [`EdgeKind`]).
     pub from: ResourceId,
     pub to: ResourceId,
     /// For foreign keys: the referencing column of `from` and the referenced column of `to`.
