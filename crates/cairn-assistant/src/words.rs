@@ -93,6 +93,7 @@ const SYNONYMS: &[(&str, &[&str])] = &[
     ("buyer", &["customer"]),
     ("account", &["customer"]),
     ("staff", &["employee"]),
+    ("headcount", &["employee"]),
     ("worker", &["employee"]),
     ("people", &["employee", "person"]),
     ("vendor", &["supplier"]),
@@ -101,6 +102,10 @@ const SYNONYMS: &[(&str, &[&str])] = &[
     ("sale", &["invoice", "order", "total"]),
     ("revenue", &["revenue", "total", "amount"]),
     ("spend", &["amount", "total"]),
+    ("spending", &["amount", "total"]),
+    ("sold", &["total"]),
+    ("sell", &["total"]),
+    ("selling", &["total"]),
     ("spent", &["amount", "total"]),
     (
         "length",
@@ -509,9 +514,165 @@ pub fn is_stopword(word: &str) -> bool {
     STOPWORDS.contains(&word)
 }
 
+/// The country a word of nationality names ("Canadian" → canada, "French" → france), in lower
+/// case: the irregular ones by name, the others by their suffix, each form a candidate.
+pub fn country_forms(word: &str) -> Vec<String> {
+    const IRREGULAR: &[(&str, &[&str])] = &[
+        ("american", &["usa", "united states", "us"]),
+        ("british", &["united kingdom", "uk"]),
+        ("english", &["england", "united kingdom", "uk"]),
+        ("french", &["france"]),
+        ("dutch", &["netherlands", "the netherlands"]),
+        ("danish", &["denmark"]),
+        ("swiss", &["switzerland"]),
+        ("spanish", &["spain"]),
+        ("polish", &["poland"]),
+        ("swedish", &["sweden"]),
+        ("finnish", &["finland"]),
+        ("irish", &["ireland"]),
+        ("scottish", &["scotland"]),
+        ("turkish", &["turkey"]),
+        ("portuguese", &["portugal"]),
+        ("chinese", &["china"]),
+        ("japanese", &["japan"]),
+        ("norwegian", &["norway"]),
+        ("belgian", &["belgium"]),
+        ("czech", &["czech republic", "czechia"]),
+        ("argentine", &["argentina"]),
+        ("argentinian", &["argentina"]),
+        ("filipino", &["philippines"]),
+        ("greek", &["greece"]),
+        ("thai", &["thailand"]),
+        ("german", &["germany"]),
+        ("mexican", &["mexico"]),
+        ("peruvian", &["peru"]),
+        ("kiwi", &["new zealand"]),
+    ];
+    let lower = word.to_lowercase();
+    if let Some((_, countries)) = IRREGULAR.iter().find(|(name, _)| *name == lower) {
+        return countries
+            .iter()
+            .map(|country| country.to_string())
+            .collect();
+    }
+    let mut forms = Vec::new();
+    // Canadian → canada, Brazilian → brazil, Indian → india, Korean → korea, Chilean → chile,
+    // Hungarian → hungary.
+    for (suffix, replacements) in [
+        ("ian", &["a", "", "ia", "y"][..]),
+        ("ean", &["ea", "e"][..]),
+        ("an", &["a", ""][..]),
+        ("ese", &["", "a"][..]),
+        ("i", &["", "an"][..]),
+    ] {
+        let shortest = if suffix == "i" { 5 } else { 3 };
+        if let Some(base) = lower
+            .strip_suffix(suffix)
+            .filter(|base| base.len() >= shortest)
+        {
+            for replacement in replacements {
+                let form = format!("{base}{replacement}");
+                if !forms.contains(&form) {
+                    forms.push(form);
+                }
+            }
+            break;
+        }
+    }
+    forms
+}
+
+/// The ISO 3166 codes of a country's name in lower case ("germany" → de, deu), for columns
+/// that hold codes instead of names.
+pub fn country_codes(name: &str) -> &'static [&'static str] {
+    const CODES: &[(&str, &[&str])] = &[
+        ("argentina", &["ar", "arg"]),
+        ("australia", &["au", "aus"]),
+        ("austria", &["at", "aut"]),
+        ("belgium", &["be", "bel"]),
+        ("brazil", &["br", "bra"]),
+        ("canada", &["ca", "can"]),
+        ("chile", &["cl", "chl"]),
+        ("china", &["cn", "chn"]),
+        ("colombia", &["co", "col"]),
+        ("czech republic", &["cz", "cze"]),
+        ("czechia", &["cz", "cze"]),
+        ("denmark", &["dk", "dnk"]),
+        ("egypt", &["eg", "egy"]),
+        ("finland", &["fi", "fin"]),
+        ("france", &["fr", "fra"]),
+        ("germany", &["de", "deu"]),
+        ("greece", &["gr", "grc"]),
+        ("hungary", &["hu", "hun"]),
+        ("india", &["in", "ind"]),
+        ("indonesia", &["id", "idn"]),
+        ("ireland", &["ie", "irl"]),
+        ("israel", &["il", "isr"]),
+        ("italy", &["it", "ita"]),
+        ("japan", &["jp", "jpn"]),
+        ("korea", &["kr", "kor"]),
+        ("south korea", &["kr", "kor"]),
+        ("mexico", &["mx", "mex"]),
+        ("netherlands", &["nl", "nld"]),
+        ("the netherlands", &["nl", "nld"]),
+        ("new zealand", &["nz", "nzl"]),
+        ("nigeria", &["ng", "nga"]),
+        ("norway", &["no", "nor"]),
+        ("peru", &["pe", "per"]),
+        ("philippines", &["ph", "phl"]),
+        ("poland", &["pl", "pol"]),
+        ("portugal", &["pt", "prt"]),
+        ("romania", &["ro", "rou"]),
+        ("russia", &["ru", "rus"]),
+        ("singapore", &["sg", "sgp"]),
+        ("south africa", &["za", "zaf"]),
+        ("spain", &["es", "esp"]),
+        ("sweden", &["se", "swe"]),
+        ("switzerland", &["ch", "che"]),
+        ("thailand", &["th", "tha"]),
+        ("turkey", &["tr", "tur"]),
+        ("united arab emirates", &["ae", "are"]),
+        ("united kingdom", &["gb", "gbr", "uk"]),
+        ("uk", &["gb", "gbr"]),
+        ("united states", &["us", "usa"]),
+        ("usa", &["us"]),
+        ("vietnam", &["vn", "vnm"]),
+    ];
+    CODES
+        .iter()
+        .find(|(country, _)| *country == name)
+        .map_or(&[], |(_, codes)| codes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nationalities_name_countries() {
+        for (word, country) in [
+            ("Canadian", "canada"),
+            ("brazilian", "brazil"),
+            ("Indian", "india"),
+            ("Korean", "korea"),
+            ("French", "france"),
+            ("Portuguese", "portugal"),
+            ("Chinese", "china"),
+            ("Hungarian", "hungary"),
+            ("Israeli", "israel"),
+        ] {
+            assert!(
+                country_forms(word).contains(&country.to_string()),
+                "{word}: {:?}",
+                country_forms(word)
+            );
+        }
+        // Short words and words with no nationality's ending give nothing.
+        assert!(country_forms("taxi").is_empty());
+        assert_eq!(country_codes("germany"), &["de", "deu"]);
+        assert!(country_codes("orders").is_empty());
+        assert!(country_forms("orders").is_empty());
+    }
 
     #[test]
     fn identifiers_and_plurals() {

@@ -4,20 +4,21 @@ use std::collections::{HashMap, HashSet};
 
 use cairn_domain::{IntegrationId, ResourceId};
 
-use super::columns::{columns_of_kind, is_date, is_key, is_measure};
+use super::columns::{columns_of_kind, is_date, is_key, is_measure, is_text, main_measure};
 use super::dates::{DateRange, Day, date_range};
 use super::grounding::{FoundValues, Grounded, ground_values};
 use super::intent::AGGREGATE_WORDS;
 use super::metadata::where_answer;
 use super::numbers::{
-    NumberCondition, SUPERLATIVES, number_condition, rank_limit, time_unit, unit_factor,
+    MONEY_NOUNS, NumberCondition, SUPERLATIVES, is_money_word, number_condition, rank_limit,
+    time_unit, unit_factor,
 };
 use super::reading::{
     ColumnMention, Reading, any_phrase, column_match, column_mentions, name_stems,
 };
 use super::say::{citation_paths, describe_spec, first_sentence};
-use super::schema::{EdgeKind, Graph, Schema};
-use super::spec::{Aggregate, ColumnRef, Group, Period, QuerySpec, ThreadContext};
+use super::schema::{EdgeKind, Graph, Schema, Step};
+use super::spec::{Aggregate, ColumnRef, Condition, Group, Period, QuerySpec, ThreadContext};
 use super::sql::{Engine, to_sql};
 use super::subject::{subject_table, which_has_most};
 use super::{INTRO, Plan, Statement};
@@ -28,6 +29,19 @@ use crate::words::{identifier_words, is_function_word, is_stopword, meanings, ro
 pub(super) const NOUN_INTRODUCERS: &[&str] = &[
     "the", "a", "an", "our", "their", "its", "his", "her", "my", "your", "of", "per", "each",
     "every", "any", "many", "much", "number", "these", "those", "some", "no", "top",
+];
+
+/// Words that ask for a sum.
+const SUM_PHRASES: &[&str] = &[
+    "total",
+    "sum",
+    "how much",
+    "add up",
+    "adds up",
+    "added up",
+    "altogether",
+    "combined",
+    "in total",
 ];
 
 /// "show them", "list them", "which ones": a follow-up asking for the previous question's rows.
@@ -57,14 +71,18 @@ pub(super) fn data_plan(
     };
     let mut data = DataQuestion::new(schema, &graph, reading, subject, follow_up);
     match data.shape(context, today, found) {
-        Ok(shaped) => build_and_plan(
-            schema,
-            &graph,
-            shaped.spec,
-            shaped.ambiguous,
-            shaped.unexplained,
-            sql_integrations,
-        ),
+        Ok(shaped) => {
+            let mut spec = shaped.spec;
+            measure_at_its_grain(schema, &graph, &mut spec);
+            build_and_plan(
+                schema,
+                &graph,
+                spec,
+                shaped.ambiguous,
+                shaped.unexplained,
+                sql_integrations,
+            )
+        }
         Err(CannotAnswer(text)) => {
             Plan::text_only(text, vec![schema.tables[subject].id], context.clone())
         }
@@ -252,7 +270,18 @@ impl<'a> DataQuestion<'a> {
             draft.aggregate = Some(Aggregate::Sum);
             draft.spec.measure = Some(self.column_ref(table, column));
         }
+        // "sales per year", "expenses by category": a money word that named the table asks for
+        // its amounts, not for its rows.
+        if counts_by_default
+            && draft.spec.measure.is_none()
+            && self.named_by_money()
+            && let Some(column) = main_measure(self.table())
+        {
+            draft.aggregate = Some(Aggregate::Sum);
+            draft.spec.measure = Some(self.column_ref(self.subject, column));
+        }
         let ranked_groups = self.rank(&mut draft, phrases.limit, &measures)?;
+        self.count_previous_rows_by_column(&mut draft);
         let mut spec = self.settle(draft, ranked_groups.is_some(), &phrases);
         let conditions = self.conditions(&phrases)?;
         if self.follow_up {
@@ -348,9 +377,10 @@ impl<'a> DataQuestion<'a> {
                 aggregate: None,
                 measure: None,
                 group: None,
-                conditions: Vec::new(),
+                conditions: carried_conditions(&self.reading, self.graph, self.subject, context),
                 rank: None,
                 divide_by: None,
+                times: None,
             },
         };
         // "show them", "list them", "which ones": the previous question's rows themselves.
@@ -562,6 +592,49 @@ impl<'a> DataQuestion<'a> {
         spec
     }
 
+    /// Whether a money word named the subject table ("sales", "expenses").
+    fn named_by_money(&self) -> bool {
+        self.reading.tables.iter().any(|mention| {
+            mention.table == self.subject
+                && (mention.start..mention.start + mention.len).any(|index| {
+                    let word = self.reading.word(index);
+                    is_money_word(word) || MONEY_NOUNS.contains(&word)
+                })
+        })
+    }
+
+    /// "which cities are they in?": a follow-up counting the previous rows by a column of theirs
+    /// it names.
+    fn count_previous_rows_by_column(&mut self, draft: &mut Draft) {
+        if !self.follow_up
+            || draft.group.is_some()
+            || !["which", "what"].contains(&self.reading.word(0))
+        {
+            return;
+        }
+        let table = self.table();
+        let named = self
+            .all_columns
+            .iter()
+            .filter(|mention| {
+                let column = &table.columns[mention.column];
+                mention.table == self.subject
+                    && (1..=2).contains(&mention.start)
+                    && mention.score >= 2.0
+                    && is_text(column)
+                    && !is_date(column)
+            })
+            .max_by(|a, b| a.score.total_cmp(&b.score))
+            .map(|mention| (mention.start, mention.len, mention.column));
+        if let Some((start, len, column)) = named {
+            draft.group = Some(Group::Column(self.column_ref(self.subject, column)));
+            draft.spec.aggregate = Some(Aggregate::Count);
+            draft.spec.measure = None;
+            draft.spec.rank = None;
+            self.take(start, len);
+        }
+    }
+
     /// "how many different countries": the values of a column, counted once each.
     fn count_distinct(&mut self, spec: &mut QuerySpec) {
         let reading = &self.reading;
@@ -601,7 +674,7 @@ fn aggregate_asked(lower: &str, count: bool) -> Option<Aggregate> {
         Some(Aggregate::Max)
     } else if any_phrase(lower, &["lowest", "minimum", "min", "smallest"]) {
         Some(Aggregate::Min)
-    } else if any_phrase(lower, &["total", "sum", "how much"]) && !count {
+    } else if any_phrase(lower, SUM_PHRASES) && !count {
         Some(Aggregate::Sum)
     } else if count {
         Some(Aggregate::Count)
@@ -790,4 +863,118 @@ fn cite_spec_tables(
     {
         citations.push(ResourceId(*id));
     }
+}
+
+/// "albums by AC/DC" then "how many tracks are on them?": a question about another table that
+/// points back at the previous rows keeps the previous conditions its table can reach.
+fn carried_conditions(
+    reading: &Reading<'_>,
+    graph: &Graph<'_>,
+    subject: usize,
+    context: &ThreadContext,
+) -> Vec<Condition> {
+    let Some(previous) = &context.query else {
+        return Vec::new();
+    };
+    let points_back = reading.tokens.iter().any(|token| {
+        ["them", "they", "those", "these", "their", "it", "its"].contains(&token.text.as_str())
+    });
+    if !points_back || previous.table == graph.schema.tables[subject].id.0 {
+        return Vec::new();
+    }
+    previous
+        .conditions
+        .iter()
+        .filter(|condition| {
+            graph
+                .index_of
+                .get(&ResourceId(condition.column.table))
+                .is_some_and(|table| graph.path(subject, *table).is_some())
+        })
+        .cloned()
+        .collect()
+}
+
+/// A sum or average must count each of its measure's rows once. Joined through a
+/// one-to-many step that does not lead to the measure (an invoice's total once per invoice
+/// line, when grouped by the lines' genre), the measure's rows repeat and the result would be a
+/// confident wrong number; the measure then moves to the finest table the join reaches (the
+/// line's price times its quantity), when that table holds one.
+pub(super) fn measure_at_its_grain(schema: &Schema, graph: &Graph<'_>, spec: &mut QuerySpec) {
+    if !matches!(spec.aggregate, Some(Aggregate::Sum | Aggregate::Avg)) {
+        return;
+    }
+    let Some(measure) = spec.measure.clone() else {
+        return;
+    };
+    let index = |id: i64| graph.index_of.get(&ResourceId(id)).copied();
+    let (Some(subject), Some(measured)) = (index(spec.table), index(measure.table)) else {
+        return;
+    };
+    let mut targets: Vec<i64> = spec
+        .conditions
+        .iter()
+        .map(|condition| condition.column.table)
+        .collect();
+    match &spec.group {
+        Some(Group::Column(column) | Group::Period(column, _)) => targets.push(column.table),
+        Some(Group::Table(id)) => targets.push(*id),
+        None => {}
+    }
+    let Some(to_measure) = graph.path(subject, measured) else {
+        return;
+    };
+    let mut others: Vec<Step> = Vec::new();
+    for target in targets.into_iter().filter_map(index) {
+        let Some(path) = graph.path(subject, target) else {
+            return;
+        };
+        others.extend(path.into_iter().filter(|step| !to_measure.contains(step)));
+    }
+    // Rows repeat past a one-to-many step off the measure's path, or past a many-to-one step
+    // that follows a one-to-many step on it.
+    let repeats_off_path = others.iter().any(|step| !step.outward);
+    let first_fan_out = to_measure.iter().position(|step| !step.outward);
+    let repeats_on_path =
+        first_fan_out.is_some_and(|at| to_measure[at..].iter().any(|step| step.outward));
+    if !repeats_off_path && !repeats_on_path {
+        return;
+    }
+    // The finest table: the last one a one-to-many step reaches.
+    let finest = to_measure
+        .iter()
+        .chain(&others)
+        .filter(|step| !step.outward)
+        .map(|step| step.to)
+        .last();
+    let Some(finest) = finest.filter(|finest| *finest != measured) else {
+        return;
+    };
+    let item = &schema.tables[finest];
+    const MONEY: &[&str] = &[
+        "price", "cost", "amount", "rate", "total", "revenue", "value",
+    ];
+    let has = |index: usize, words: &[&str]| {
+        name_stems(&item.columns[index].name)
+            .iter()
+            .any(|part| words.contains(&part.as_str()))
+    };
+    let measures = || (0..item.columns.len()).filter(|index| is_measure(&item.columns[*index]));
+    let price = measures().find(|index| has(*index, MONEY));
+    // "UnitPrice" is a price, not a number of units.
+    let quantity = measures()
+        .find(|index| has(*index, &["quantity", "qty", "unit", "count"]) && !has(*index, MONEY));
+    let (column, times) = match (price, quantity) {
+        (Some(price), Some(quantity)) if price != quantity => (price, Some(quantity)),
+        (Some(price), _) => (price, None),
+        _ => match main_measure(item) {
+            Some(column) => (column, None),
+            None => return,
+        },
+    };
+    spec.measure = Some(ColumnRef {
+        table: item.id.0,
+        column: item.columns[column].name.clone(),
+    });
+    spec.times = times.map(|index| item.columns[index].name.clone());
 }

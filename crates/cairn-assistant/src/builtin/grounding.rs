@@ -118,27 +118,40 @@ pub(super) fn ground_values(
                 .chars()
                 .next()
                 .is_some_and(char::is_uppercase);
-        let mut candidates: Vec<Grounded> = Vec::new();
+        // Candidates with the rank of the form they matched: the words as written before a
+        // derived form ("Canada" the country before "CA" the state).
+        let as_written = written_forms(&text);
+        let form_rank = |value: &str| usize::from(!as_written.contains(&value.to_lowercase()));
+        let mut candidates: Vec<(usize, Grounded)> = Vec::new();
         for &(table, distance) in &reach {
             let item = &graph.schema.tables[table];
             for (column_index, column) in item.columns.iter().enumerate() {
                 if let Some(value) = column_value(found, item, column, &wanted) {
-                    candidates.push(Grounded {
-                        table,
-                        column: column_index,
-                        value,
-                        preference: preference(
-                            graph,
-                            subject,
+                    candidates.push((
+                        form_rank(&value),
+                        Grounded {
                             table,
-                            column_index,
-                            distance,
-                            proper_name,
-                        ),
-                    });
+                            column: column_index,
+                            value,
+                            preference: preference(
+                                graph,
+                                subject,
+                                table,
+                                column_index,
+                                distance,
+                                proper_name,
+                            ),
+                        },
+                    ));
                 }
             }
         }
+        let closest = candidates.iter().map(|(rank, _)| *rank).min();
+        let mut candidates: Vec<Grounded> = candidates
+            .into_iter()
+            .filter(|(rank, _)| Some(*rank) == closest)
+            .map(|(_, candidate)| candidate)
+            .collect();
         candidates.sort_by_key(|candidate| candidate.preference);
         let Some(best) = candidates.first().cloned() else {
             continue;
@@ -192,6 +205,21 @@ fn column_value(
 /// The lowercase forms a value phrase may take in the data: as written, singular, without an
 /// adverb's "-ly" ("remotely" → remote), and a currency's code ("euro" → eur).
 pub(super) fn value_forms(text: &str) -> Vec<String> {
+    let mut forms = written_forms(text);
+    // A country as its codes, for columns that hold codes ("Germany" → DE).
+    for country in forms.clone() {
+        for code in crate::words::country_codes(&country) {
+            if !forms.iter().any(|form| form == code) {
+                forms.push(code.to_string());
+            }
+        }
+    }
+    forms
+}
+
+/// The forms of a value phrase that are its own words: as written, singular, an adverb's base,
+/// a currency's code, the country a nationality names.
+fn written_forms(text: &str) -> Vec<String> {
     let lower = text.to_lowercase();
     let mut forms = vec![lower.clone()];
     let mut push = |form: String| {
@@ -223,6 +251,12 @@ pub(super) fn value_forms(text: &str) -> Vec<String> {
         };
         if let Some(code) = code {
             push(code.to_string());
+        }
+    }
+    // "Canadian customers": the country a nationality names.
+    if !lower.contains(' ') {
+        for form in crate::words::country_forms(&lower) {
+            push(form);
         }
     }
     forms

@@ -48,6 +48,12 @@ pub(super) fn data_words(lower: &str) -> bool {
             "yearly",
             "monthly",
             "annual",
+            "add up",
+            "adds up",
+            "added up",
+            "altogether",
+            "combined",
+            "in total",
         ],
     ) || AGGREGATE_WORDS.iter().any(|word| phrase(lower, word))
 }
@@ -201,8 +207,15 @@ const DEFINE_PHRASES: &[&str] = &[
 ];
 
 pub(super) fn intent(lower: &str) -> Intent {
+    intent_of(lower, lower)
+}
+
+/// The intent of a question (`lower`); `unnamed` is the same question without the words of the
+/// tables it names, so a name's words ("sales_monthly_revenue") ask for no data.
+fn intent_of(lower: &str, unnamed: &str) -> Intent {
     // "built on top of" is no ranking.
     let lower = &lower.replace("on top of", "on");
+    let unnamed = &unnamed.replace("on top of", "on");
     let words: Vec<&str> = lower.split(' ').collect();
     let has = |list: &[&str]| words.iter().any(|word| list.contains(word));
     if any_phrase(lower, &["popular", "most popular", "busiest"])
@@ -210,7 +223,7 @@ pub(super) fn intent(lower: &str) -> Intent {
     {
         return Intent::Popular;
     }
-    if let Some(lineage) = lineage_intent(&words, data_words(lower)) {
+    if let Some(lineage) = lineage_intent(&words, data_words(unnamed)) {
         return lineage;
     }
     if any_phrase(lower, JOIN_PHRASES) {
@@ -223,7 +236,22 @@ pub(super) fn intent(lower: &str) -> Intent {
         return Intent::Tags;
     }
     let about_catalog = any_phrase(lower, FIND_PHRASES);
-    if about_catalog {
+    // "is there a table with stock per warehouse", "do we have any tables about refunds".
+    let asks_for_a_table = words
+        .iter()
+        .any(|word| ["table", "tables", "view", "views", "dataset", "datasets"].contains(word))
+        && any_phrase(
+            lower,
+            &[
+                "is there",
+                "are there",
+                "do we have",
+                "do we keep",
+                "have we got",
+                "any table",
+            ],
+        );
+    if about_catalog || asks_for_a_table {
         return Intent::Find;
     }
     if any_phrase(lower, COLUMNS_PHRASES)
@@ -244,7 +272,17 @@ pub(super) fn intent(lower: &str) -> Intent {
 /// The question's intent with what it names: a question with no data words that names only
 /// tables (and general words) asks about them, not for their rows.
 pub(super) fn question_intent(reading: &Reading<'_>, refines_previous: bool) -> Intent {
-    let intent = intent(&reading.lower);
+    let unnamed = (0..reading.tokens.len())
+        .filter(|index| {
+            !reading
+                .tables
+                .iter()
+                .any(|mention| mention.start <= *index && *index < mention.start + mention.len)
+        })
+        .map(|index| reading.word(index))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let intent = intent_of(&reading.lower, &unnamed);
     if intent != Intent::Data || data_words(&reading.lower) {
         return intent;
     }
@@ -269,6 +307,20 @@ pub(super) fn question_intent(reading: &Reading<'_>, refines_previous: bool) -> 
         let first = reading.word(0);
         ["only", "and", "but", "just", "also", "now", "then"].contains(&first)
     };
+    // "revenue by country", "expenses by category": a name grouped by another asks for data.
+    let grouped = reading.tokens.iter().enumerate().any(|(index, token)| {
+        ["by", "per"].contains(&token.text.as_str())
+            && index > 0
+            && index + 1 < reading.tokens.len()
+    });
+    // "what genres are there?", "which currencies do we have": the rows themselves.
+    let asks_for_rows = any_phrase(
+        &reading.lower,
+        &["are there", "do we have", "have we got", "exist"],
+    ) && !tables.is_empty();
+    if (only_names || tables.is_empty()) && grouped || only_names && asks_for_rows {
+        return Intent::Data;
+    }
     // "who …" about no table: a person responsible for a term or a document.
     if reading.word(0) == "who" && tables.is_empty() && !refines {
         return Intent::Owner;

@@ -3,13 +3,15 @@
 use cairn_domain::{ResourceId, ResourceKind};
 
 use super::intent::Intent;
-use super::reading::{Reading, name_stems};
+use super::reading::{Reading, name_stems, tokenize};
 use super::say::first_sentence;
 use super::schema::{EdgeKind, Graph, Schema, Step};
 use super::spec::ThreadContext;
 use super::subject::table_relevance;
 use crate::gate::MetadataItem;
-use crate::words::stem;
+use crate::words::{
+    identifier_words, is_filler, is_function_word, is_stopword, meanings, same_word, stem,
+};
 
 /// A question about the catalog answered from metadata: the text, and the tables (indexes) it
 /// is about.
@@ -157,11 +159,21 @@ pub(super) fn where_answer(
                 the name of a table, column or glossary term."
             .to_string();
     }
-    let mut text = format!(
-        "These resources match \"{}\":",
-        first_sentence(question.trim(), 120)
-    );
-    for item in items.iter().take(5) {
+    let shown = &items[..items.len().min(5)];
+    let (missing, held) = words_nothing_holds(question, shown);
+    let mut text = if missing.is_empty() || held > 0 {
+        format!(
+            "These resources match \"{}\":",
+            first_sentence(question.trim(), 120)
+        )
+    } else {
+        format!(
+            "No table or column you may see is named or described by \"{}\". These came \
+             closest:",
+            missing.join(" ")
+        )
+    };
+    for item in shown {
         text.push('\n');
         text.push_str(&describe(item));
         citations.push(item.id);
@@ -481,4 +493,84 @@ pub fn columns_text(schema: &Schema, table: ResourceId) -> String {
     };
     let mut citations = Vec::new();
     columns_answer(schema, index, &mut citations)
+}
+
+/// The question's content words that none of `items` holds in its name, path, description or
+/// columns (synonyms count), and how many the items do hold.
+fn words_nothing_holds(question: &str, items: &[MetadataItem]) -> (Vec<String>, usize) {
+    const GENERAL: &[&str] = &[
+        "data",
+        "table",
+        "tables",
+        "view",
+        "views",
+        "column",
+        "columns",
+        "dataset",
+        "datasets",
+        "info",
+        "information",
+        "find",
+        "where",
+        "located",
+        "live",
+        "lives",
+        "stored",
+        "store",
+        "kept",
+        "keep",
+        "record",
+        "records",
+        "held",
+        "hold",
+        "look",
+        "can",
+        "catalog",
+        "thing",
+        "things",
+        "stuff",
+    ];
+    let mut known: Vec<String> = Vec::new();
+    for item in items {
+        known.extend(identifier_words(&item.path));
+        known.extend(
+            item.description
+                .as_deref()
+                .map(identifier_words)
+                .unwrap_or_default(),
+        );
+        for column in &item.columns {
+            known.extend(identifier_words(&column.name));
+            known.extend(
+                column
+                    .description
+                    .as_deref()
+                    .map(identifier_words)
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    let tokens = tokenize(question);
+    let content: Vec<&str> = tokens
+        .iter()
+        .map(|token| token.text.as_str())
+        .filter(|word| {
+            word.len() >= 3
+                && !is_stopword(word)
+                && !is_filler(word)
+                && !is_function_word(word)
+                && !GENERAL.contains(word)
+                && word.chars().all(char::is_alphabetic)
+        })
+        .collect();
+    let (held, missing): (Vec<&str>, Vec<&str>) = content.into_iter().partition(|word| {
+        let senses = meanings(word);
+        known
+            .iter()
+            .any(|candidate| same_word(candidate, word) || senses.contains(candidate))
+    });
+    (
+        missing.into_iter().map(str::to_string).collect(),
+        held.len(),
+    )
 }

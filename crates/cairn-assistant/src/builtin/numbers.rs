@@ -185,6 +185,13 @@ pub(super) fn is_money_word(word: &str) -> bool {
     .contains(&word)
 }
 
+/// Nouns whose rows are amounts of money: grouped, their amounts are summed ("expenses by
+/// category"), where other rows are counted ("orders by status").
+pub(super) const MONEY_NOUNS: &[&str] = &[
+    "expense", "expenses", "revenue", "revenues", "sale", "sales", "spend", "spending", "income",
+    "earnings", "payroll", "cost", "costs", "turnover",
+];
+
 /// A unit of time at token `at`, taken as explained.
 pub(super) fn time_unit(reading: &mut Reading<'_>, at: usize) -> Option<String> {
     let word = reading.word(at).to_string();

@@ -5,10 +5,12 @@ use cairn_domain::ResourceId;
 
 use super::columns::{is_date, is_text, main_measure};
 use super::data::{CannotAnswer, DataQuestion, Draft, MeasureWords, date_column_for};
+use super::intent::AGGREGATE_WORDS;
 use super::numbers::{Direction, SUPERLATIVES, direction_of, is_money_word, number_word};
 use super::reading::{ColumnMention, any_phrase};
 use super::spec::{Aggregate, Group, Rank};
 use super::subject::which_has_most;
+use crate::words::{is_filler, is_function_word, is_stopword};
 
 impl DataQuestion<'_> {
     /// Ranks and measures the draft; returns "which X has the most Y" when the question asks
@@ -25,6 +27,15 @@ impl DataQuestion<'_> {
         if (reading.word(0) == "which" || reading.word(0) == "who")
             && measures.superlative.is_some()
             && ranked_groups.is_none()
+        {
+            draft.aggregate = None;
+        }
+        // "our single biggest invoice", "the most expensive track": the superlative describes
+        // the main table's rows, so the row is the answer (with its measure), not the value.
+        if self.superlative_qualifies_rows(measures.superlative)
+            && ranked_groups.is_none()
+            && draft.group.is_none()
+            && matches!(draft.aggregate, Some(Aggregate::Max | Aggregate::Min))
         {
             draft.aggregate = None;
         }
@@ -48,6 +59,30 @@ impl DataQuestion<'_> {
             self.aggregate_measure(draft, kind, measures)?;
         }
         Ok(ranked_groups)
+    }
+
+    /// Whether the superlative at `at` stands right before the subject table's name ("the
+    /// single biggest invoice", "the most expensive track").
+    fn superlative_qualifies_rows(&self, superlative: Option<usize>) -> bool {
+        let reading = &self.reading;
+        let Some(at) = superlative else {
+            return false;
+        };
+        let next = (at + 1..reading.tokens.len())
+            .find(|index| !["single", "most", "least", "very"].contains(&reading.word(*index)))
+            .map(|index| {
+                if reading.word(at) == "most" || reading.word(at) == "least" {
+                    index + 1
+                } else {
+                    index
+                }
+            });
+        next.is_some_and(|next| {
+            reading
+                .tables
+                .iter()
+                .any(|mention| mention.start == next && mention.table == self.subject)
+        })
     }
 
     /// "the oldest employee", "the most recent invoice": ranked by the subject's date column.
@@ -209,6 +244,23 @@ impl DataQuestion<'_> {
         })
     }
 
+    /// The words of the question nothing has explained yet, as written.
+    fn unexplained_words(&self) -> Vec<&str> {
+        let reading = &self.reading;
+        (0..reading.tokens.len())
+            .filter(|index| {
+                let word = reading.word(*index);
+                !reading.taken[*index]
+                    && !is_stopword(word)
+                    && !is_filler(word)
+                    && !is_function_word(word)
+                    && !AGGREGATE_WORDS.contains(&word)
+                    && !SUPERLATIVES.contains(&word)
+            })
+            .map(|index| reading.tokens[index].raw.as_str())
+            .collect()
+    }
+
     /// A sum, average, highest or lowest: on the measure named, else the table's main one.
     fn aggregate_measure(
         &self,
@@ -225,9 +277,19 @@ impl DataQuestion<'_> {
                 draft.spec.measure = Some(self.column_ref(table_index, column));
             }
             None if !self.follow_up || draft.spec.measure.is_none() => {
+                let missing = self.unexplained_words();
+                let unknown = if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " No table or column I can see holds \"{}\", so I will not guess a \
+                         number.",
+                        missing.join(" ")
+                    )
+                };
                 return Err(CannotAnswer(format!(
                     "I understood: the {} of something in {}, but it has no numeric column to \
-                     compute it on.",
+                     compute it on.{unknown}",
                     kind.words(),
                     table.path
                 )));

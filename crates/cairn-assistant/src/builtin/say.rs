@@ -133,7 +133,10 @@ pub(super) fn describe_spec(schema: &Schema, spec: &QuerySpec) -> String {
         (Some(kind), Some(measure)) => format!(
             "the {} {} of {}",
             kind.words(),
-            measure.column,
+            match &spec.times {
+                Some(times) => format!("{} × {times}", measure.column),
+                None => measure.column.clone(),
+            },
             table_noun(table)
         ),
         (None, Some(measure)) => format!("the {} by {}", table_noun(table), measure.column),

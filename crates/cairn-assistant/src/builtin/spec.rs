@@ -117,6 +117,10 @@ pub struct QuerySpec {
     /// ("average length in seconds" of milliseconds: 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub divide_by: Option<f64>,
+    /// A second column of the measure's table the measure is multiplied by (a line's price
+    /// times its quantity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

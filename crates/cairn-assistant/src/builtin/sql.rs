@@ -46,11 +46,19 @@ pub(super) fn to_sql(
     };
     // Tables are joined in the order they are first needed: conditions, measure, grouping.
     let wheres = conditions_sql(&mut joins, &spec.conditions)?;
-    let measure = spec
+    let mut measure = spec
         .measure
         .as_ref()
         .map(|measure| joins.column(measure))
         .transpose()?;
+    // A line's price times its quantity: two columns of the measure's table.
+    if let (Some(sql), Some(reference), Some(times)) = (&measure, &spec.measure, &spec.times) {
+        let other = joins.column(&ColumnRef {
+            table: reference.table,
+            column: times.clone(),
+        })?;
+        measure = Some(format!("{sql} * {other}"));
+    }
     let (mut select, group_by) = match &spec.group {
         Some(group) => grouping_sql(&mut joins, group)?,
         None => (Vec::new(), Vec::new()),

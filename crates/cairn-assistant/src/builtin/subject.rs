@@ -7,12 +7,12 @@ use cairn_domain::{ResourceId, ResourceKind};
 use super::columns::{is_measure, main_measure};
 use super::dates::month_of;
 use super::numbers::{Direction, SUPERLATIVES, direction_of};
-use super::reading::{Reading, any_phrase, column_mentions, name_stems};
+use super::reading::{Reading, TableMention, any_phrase, column_mentions, name_stems};
 use super::schema::Graph;
 use super::spec::ThreadContext;
 use crate::gate::MetadataItem;
 use crate::words::{
-    identifier_words, is_filler, is_function_word, is_stopword, meanings, same_word,
+    identifier_words, is_filler, is_function_word, is_stopword, meanings, same_word, stem,
 };
 
 /// The table whose rows the question is about.
@@ -26,7 +26,7 @@ pub(super) fn subject_table(
         return Some(ranked.1);
     }
     if let Some(mention) = reading.table_after(first_after_marker(reading)) {
-        let named = mention.table;
+        let named = named_in_full(reading, mention);
         return Some(measured_neighbour(reading, graph, named).unwrap_or(named));
     }
     // No table named: the thread's last table, or a column names it.
@@ -37,6 +37,24 @@ pub(super) fn subject_table(
         .or_else(|| context.tables.first().copied())
         .and_then(|id| graph.index_of.get(&ResourceId(id)).copied());
     from_context.or_else(|| table_by_columns(reading, graph))
+}
+
+/// "total revenue from delivered orders": a table named in full outranks one a single word of a
+/// longer name only suggests (sales_monthly_revenue); a table after a grouping word ("in each
+/// region") groups, it is not the subject.
+fn named_in_full(reading: &Reading<'_>, mention: &TableMention) -> usize {
+    let grouping = |other: &TableMention| {
+        (other.start.saturating_sub(2)..other.start)
+            .any(|index| ["per", "each", "every", "by"].contains(&reading.word(index)))
+    };
+    match reading
+        .tables
+        .iter()
+        .find(|other| other.score >= 2.5 && !grouping(other))
+    {
+        Some(strong) if mention.score < 2.0 => strong.table,
+        _ => mention.table,
+    }
 }
 
 /// Where the words after "how many", "list", "which" … begin (the earliest), else 0.
@@ -101,7 +119,22 @@ fn measured_neighbour(reading: &Reading<'_>, graph: &Graph<'_>, named: usize) ->
 /// words.
 fn table_by_columns(reading: &Reading<'_>, graph: &Graph<'_>) -> Option<usize> {
     // The table whose columns explain most of the question's words; a table before a view.
-    let mentions = column_mentions(&reading.tokens, graph.schema, &reading.taken);
+    // "last month", "each year" are dates, not a column named `month` or `year`.
+    let mut mentions = column_mentions(&reading.tokens, graph.schema, &reading.taken);
+    mentions.retain(|mention| {
+        let period = ["day", "week", "month", "quarter", "year"]
+            .contains(&stem(reading.word(mention.start)).as_str());
+        let before = mention
+            .start
+            .checked_sub(1)
+            .map_or("", |index| reading.word(index));
+        !(period
+            && mention.len == 1
+            && [
+                "last", "this", "next", "past", "previous", "per", "each", "every",
+            ]
+            .contains(&before))
+    });
     // Columns named in full first; else a measure a word stands for ("revenue" → Total).
     let strong = mentions.iter().any(|mention| mention.score >= 2.5);
     // Only when every other word is general: "revenue by year", not "parking permits in 2023".

@@ -1,6 +1,9 @@
 use cairn_domain::ResourceKind;
 
+use super::data::measure_at_its_grain;
 use super::grounding::{MAX_LOOKUPS, value_forms};
+use super::schema::Graph;
+use super::sql::{Engine, to_sql};
 
 use super::*;
 use crate::gate::ColumnMeta;
@@ -109,6 +112,72 @@ fn sql(question: &str, context: &ThreadContext) -> (Option<String>, Plan) {
         &[IntegrationId(7)],
     );
     (plan.sql.as_ref().map(|(_, sql)| sql.clone()), plan)
+}
+
+#[test]
+fn a_sum_counts_each_row_of_its_measure_once() {
+    // Orders' totals, grouped by the products of their lines, would repeat once per line:
+    // the sum moves to the lines' price times quantity.
+    let mut schema = schema();
+    schema.tables.push(table(
+        5,
+        "products",
+        vec![column("id", "INTEGER", None), column("name", "TEXT", None)],
+    ));
+    schema.tables.push(table(
+        6,
+        "order_lines",
+        vec![
+            column("id", "INTEGER", None),
+            column("order_id", "INTEGER", None),
+            column("product_id", "INTEGER", None),
+            column("unit_price", "REAL", None),
+            column("quantity", "INTEGER", None),
+        ],
+    ));
+    schema.edges.push(foreign_key(6, "order_id", 3));
+    schema.edges.push(foreign_key(6, "product_id", 5));
+    let graph = Graph::new(&schema);
+    let mut spec = QuerySpec {
+        table: 3,
+        aggregate: Some(Aggregate::Sum),
+        measure: Some(ColumnRef {
+            table: 3,
+            column: "total_eur".into(),
+        }),
+        group: Some(Group::Table(5)),
+        conditions: Vec::new(),
+        rank: None,
+        divide_by: None,
+        times: None,
+    };
+    measure_at_its_grain(&schema, &graph, &mut spec);
+    assert_eq!(
+        spec.measure,
+        Some(ColumnRef {
+            table: 6,
+            column: "unit_price".into()
+        })
+    );
+    assert_eq!(spec.times.as_deref(), Some("quantity"));
+    let sql = to_sql(&schema, &graph, &spec, Engine::Sqlite).unwrap();
+    assert!(
+        sql.contains(r#"sum(t1."unit_price" * t1."quantity")"#),
+        "{sql}"
+    );
+    // Grouped by the order's own customer, each order is counted once: unchanged.
+    let mut spec = QuerySpec {
+        group: Some(Group::Table(2)),
+        measure: Some(ColumnRef {
+            table: 3,
+            column: "total_eur".into(),
+        }),
+        times: None,
+        ..spec
+    };
+    measure_at_its_grain(&schema, &graph, &mut spec);
+    assert_eq!(spec.measure.unwrap().column, "total_eur");
+    assert_eq!(spec.times, None);
 }
 
 #[test]

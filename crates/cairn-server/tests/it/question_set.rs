@@ -67,6 +67,31 @@ async fn offline_engine_answers_the_third_blind_set() {
     .await;
 }
 
+/// A fifth set, by a fourth blind writer (70 questions): 85.7 % blind, before the work on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_engine_answers_the_fourth_blind_set() {
+    run_set(
+        "fourth blind set",
+        include_str!("../data/question_set_blind4.tsv"),
+        60,
+        REQUIRED,
+    )
+    .await;
+}
+
+/// A sixth set, by a fifth blind writer (70 first-day questions): 78.6 % blind, before the work
+/// on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_engine_answers_the_fifth_blind_set() {
+    run_set(
+        "fifth blind set",
+        include_str!("../data/question_set_blind5.tsv"),
+        60,
+        REQUIRED,
+    )
+    .await;
+}
+
 /// Any set in the same form, named by `CAIRN_QUESTION_SET` (a path): scored, never required.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_engine_answers_a_given_set() {
