@@ -9,6 +9,8 @@ use super::dates::{DateRange, Day, date_range};
 use super::grounding::{FoundValues, Grounded, ground_values};
 use super::intent::AGGREGATE_WORDS;
 use super::metadata::where_answer;
+
+use super::graph::Graph;
 use super::numbers::{
     NumberCondition, SUPERLATIVES, number_condition, rank_limit, time_unit, unit_factor,
 };
@@ -16,8 +18,8 @@ use super::reading::{
     ColumnMention, Reading, any_phrase, column_match, column_mentions, name_stems,
 };
 use super::say::{citation_paths, describe_spec, first_sentence};
-use super::schema::{EdgeKind, Graph, Schema};
 use super::spec::{Aggregate, ColumnRef, Group, Period, QuerySpec, ThreadContext};
+use super::spec::{EdgeKind, Schema};
 use super::sql::{Engine, to_sql};
 use super::subject::{subject_table, which_has_most};
 use super::{INTRO, Plan, Statement};
