@@ -9,6 +9,9 @@ use super::dates::{DateRange, Day, date_range};
 use super::grounding::{FoundValues, Grounded, ground_values};
 use super::intent::AGGREGATE_WORDS;
 use super::metadata::where_answer;
+
+use super::graph::Graph;
+use super::graph::Step;
 use super::numbers::{
     MONEY_NOUNS, NumberCondition, SUPERLATIVES, is_money_word, number_condition, rank_limit,
     time_unit, unit_factor,
@@ -17,8 +20,8 @@ use super::reading::{
     ColumnMention, Reading, any_phrase, column_match, column_mentions, name_stems,
 };
 use super::say::{citation_paths, describe_spec, first_sentence};
-use super::schema::{EdgeKind, Graph, Schema, Step};
 use super::spec::{Aggregate, ColumnRef, Condition, Group, Period, QuerySpec, ThreadContext};
+use super::spec::{EdgeKind, Schema};
 use super::sql::{Engine, to_sql};
 use super::subject::{subject_table, which_has_most};
 use super::{INTRO, Plan, Statement};

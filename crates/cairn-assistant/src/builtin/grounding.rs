@@ -4,12 +4,11 @@ use cairn_domain::{IntegrationId, ResourceId};
 
 use super::columns::{described_values, is_date, is_text, label_columns};
 use super::dates::{Day, date_range};
+use super::graph::Graph;
 use super::intent::{Intent, question_intent};
 use super::numbers::{number_condition, rank_limit};
 use super::reading::{Reading, column_mentions};
-use super::schema::{Graph, Schema};
-use super::spec::Literal;
-use super::spec::ThreadContext;
+use super::spec::{Literal, Schema, ThreadContext};
 use super::sql::{Engine, literal_sql};
 use super::subject::subject_table;
 use crate::gate::{ColumnMeta, MetadataItem};

@@ -2,11 +2,11 @@
 
 use cairn_domain::{ResourceId, ResourceKind};
 
+use super::graph::{Graph, Step};
 use super::intent::Intent;
 use super::reading::{Reading, name_stems, tokenize};
 use super::say::first_sentence;
-use super::schema::{EdgeKind, Graph, Schema, Step};
-use super::spec::ThreadContext;
+use super::spec::{EdgeKind, Schema, ThreadContext};
 use super::subject::table_relevance;
 use crate::gate::MetadataItem;
 use crate::words::{

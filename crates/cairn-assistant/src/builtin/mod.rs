@@ -13,7 +13,8 @@
 //! The way through, file by file:
 //! - [`plan`] (this file): reads the question and answers it from metadata or as data;
 //! - `reading`: tokens, and the tables and columns the words name; `intent`: what it asks;
-//! - `schema`: what the engine knows and the relation graph; `columns`: kinds of columns;
+//! - `spec`: the engine's types (what it knows, what a question asks); `graph`: the relation
+//!   graph; `columns`: kinds of columns;
 //! - `metadata`: answers from metadata alone (where, columns, joins, lineage, owners, meanings);
 //! - `data`: a data question shaped into a [`QuerySpec`] step by step (`subject`: the table it
 //!   is about; `dates`, `numbers`, `grounding`: its phrases and values; `ranking`: rankings and
@@ -24,6 +25,7 @@ mod columns;
 mod conditions;
 mod data;
 mod dates;
+mod graph;
 mod grounding;
 mod intent;
 mod metadata;
@@ -31,7 +33,6 @@ mod numbers;
 mod ranking;
 mod reading;
 mod say;
-mod schema;
 mod spec;
 mod sql;
 mod subject;
@@ -43,10 +44,9 @@ pub use self::grounding::{FoundValues, Lookup, lookups};
 pub use self::intent::wants_popularity;
 pub use self::metadata::{columns_text, join_path_text, lineage_text};
 pub use self::say::{Rows, format_number, say};
-pub use self::schema::{EdgeKind, Schema, TableEdge};
 pub use self::spec::{
-    Aggregate, ColumnRef, Comparison, Condition, Group, Literal, Period, QuerySpec, Rank,
-    ThreadContext,
+    Aggregate, ColumnRef, Comparison, Condition, EdgeKind, Group, Literal, Period, QuerySpec, Rank,
+    Schema, TableEdge, ThreadContext,
 };
 
 use cairn_domain::{IntegrationId, ResourceId};

@@ -1,7 +1,7 @@
 //! Reading a question: its tokens and the tables and columns its words name.
 
 use super::numbers::SUPERLATIVES;
-use super::schema::Schema;
+use super::spec::Schema;
 use crate::gate::ColumnMeta;
 use crate::words::{identifier_words, is_function_word, meanings, same_word, stem};
 

@@ -4,8 +4,7 @@ use cairn_domain::ResourceId;
 use serde_json::Value;
 
 use super::Plan;
-use super::schema::Schema;
-use super::spec::{Aggregate, Comparison, Group, Literal, QuerySpec};
+use super::spec::{Aggregate, Comparison, Group, Literal, QuerySpec, Schema};
 use crate::gate::MetadataItem;
 use crate::words::identifier_words;
 

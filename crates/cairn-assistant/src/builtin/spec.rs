@@ -1,6 +1,66 @@
-//! What a data question asks ([`QuerySpec`]), remembered by its thread for follow-ups.
+//! The engine's types: what it may know for one question ([`Schema`]) and what a data
+//! question asks ([`QuerySpec`]), remembered by its thread for follow-ups.
 
+use cairn_domain::ResourceId;
 use serde::{Deserialize, Serialize};
+
+use crate::gate::MetadataItem;
+
+/// How two tables are related.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// `from` holds a column referencing a column of `to`.
+    ForeignKey,
+    /// The view `from` reads `to`.
+    ViewDependency,
+    /// dbt lineage: `to` is built from `from`.
+    Lineage,
+}
+
+impl EdgeKind {
+    pub fn parse(kind: &str) -> Option<EdgeKind> {
+        match kind {
+            "foreign_key" => Some(EdgeKind::ForeignKey),
+            "view_dependency" => Some(EdgeKind::ViewDependency),
+            "lineage" => Some(EdgeKind::Lineage),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::ForeignKey => "foreign_key",
+            EdgeKind::ViewDependency => "view_dependency",
+            EdgeKind::Lineage => "lineage",
+        }
+    }
+}
+
+/// A relation between two tables (or views), lifted from column-level foreign keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableEdge {
+    pub kind: EdgeKind,
+    /// The table holding the reference, the view, or the dbt model's source (see [`EdgeKind`]).
+    pub from: ResourceId,
+    pub to: ResourceId,
+    /// For foreign keys: the referencing column of `from` and the referenced column of `to`.
+    pub from_column: Option<String>,
+    pub to_column: Option<String>,
+}
+
+/// What the engine may know for one question: all of it visible to the asker.
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    /// Search hits for the question, best first (any kind).
+    pub found: Vec<MetadataItem>,
+    /// Tables and views: the hits' tables and their relations' neighbours, with columns.
+    pub tables: Vec<MetadataItem>,
+    /// Relations between `tables`.
+    pub edges: Vec<TableEdge>,
+    /// The most used tables, most first (for popularity questions).
+    pub popular: Vec<MetadataItem>,
+}
 
 /// A column of a table, by the table's id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

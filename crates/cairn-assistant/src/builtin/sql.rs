@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use cairn_domain::ResourceId;
 
 use super::columns::{key_column, label_columns};
-use super::schema::{Graph, Schema};
-use super::spec::{Aggregate, ColumnRef, Condition, Group, Literal, Period, QuerySpec};
+use super::graph::Graph;
+use super::spec::{Aggregate, ColumnRef, Condition, Group, Literal, Period, QuerySpec, Schema};
 use crate::gate::MetadataItem;
 
 pub(super) fn literal_sql(literal: &Literal) -> String {

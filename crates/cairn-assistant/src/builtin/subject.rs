@@ -6,11 +6,12 @@ use cairn_domain::{ResourceId, ResourceKind};
 
 use super::columns::{is_measure, main_measure};
 use super::dates::month_of;
+use super::graph::Graph;
 use super::numbers::{Direction, SUPERLATIVES, direction_of};
 use super::reading::{Reading, TableMention, any_phrase, column_mentions, name_stems};
-use super::schema::Graph;
 use super::spec::ThreadContext;
 use crate::gate::MetadataItem;
+
 use crate::words::{
     identifier_words, is_filler, is_function_word, is_stopword, meanings, same_word, stem,
 };

@@ -1,8 +1,8 @@
 use cairn_domain::ResourceKind;
 
 use super::data::measure_at_its_grain;
+use super::graph::Graph;
 use super::grounding::{MAX_LOOKUPS, value_forms};
-use super::schema::Graph;
 use super::sql::{Engine, to_sql};
 
 use super::*;
