@@ -13,7 +13,7 @@ use crate::gate::{
     Conversation, GateError, GateLimits, GateSettings, MetadataItem, ModelRequest, ToolCallError,
     ToolOutput, ToolSet, Turn,
 };
-use crate::provider::{EgressLedger, Provider, ProviderError, ToolCall};
+use crate::provider::{EgressLedger, ModelReply, Provider, ProviderError, ToolCall};
 
 /// What the agent may do inside the workspace, for the asking user. The host applies the user's
 /// access to everything it returns.
@@ -176,98 +176,37 @@ const MAX_SQL_CHARS: usize = 20_000;
 
 /// Checks a tool call from the model against the offered tools, strictly.
 fn validate(call: &ToolCall, tools: &ToolSet) -> Result<ToolRequest, ToolCallError> {
-    let invalid = |why: &str| ToolCallError::InvalidArguments(why.to_string());
-    let arguments = if call.arguments.trim().is_empty() {
-        Value::Object(Map::new())
-    } else {
-        serde_json::from_str::<Value>(&call.arguments)
-            .map_err(|_| invalid("arguments are not valid json"))?
-    };
-    let Value::Object(arguments) = arguments else {
-        return Err(invalid("arguments must be a json object"));
-    };
-    let only = |allowed: &[&str]| -> Result<(), ToolCallError> {
-        match arguments
-            .keys()
-            .find(|key| !allowed.contains(&key.as_str()))
-        {
-            Some(key) => Err(ToolCallError::InvalidArguments(format!(
-                "unexpected field `{key}`"
-            ))),
-            None => Ok(()),
-        }
-    };
+    let arguments = Arguments::parse(&call.arguments)?;
     match call.name.as_str() {
         "search_catalog" => {
-            only(&["query"])?;
-            let query = arguments
-                .get("query")
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|query| !query.is_empty())
-                .ok_or_else(|| invalid("`query` must be a non-empty string"))?;
-            if query.chars().count() > MAX_QUERY_CHARS {
-                return Err(invalid("`query` is too long"));
-            }
-            Ok(ToolRequest::Search {
-                query: query.to_string(),
-            })
+            arguments.only(&["query"])?;
+            let query = arguments.text("query", MAX_QUERY_CHARS)?;
+            Ok(ToolRequest::Search { query })
         }
         "read_resource" => {
-            only(&["id"])?;
-            let id = arguments
-                .get("id")
-                .and_then(integer)
-                .ok_or_else(|| invalid("`id` must be an integer"))?;
-            Ok(ToolRequest::Read { id: ResourceId(id) })
+            arguments.only(&["id"])?;
+            let id = ResourceId(arguments.integer("id")?);
+            Ok(ToolRequest::Read { id })
         }
         "run_sql" if !tools.sql_integrations().is_empty() => {
-            only(&["integration_id", "sql"])?;
-            let integration = arguments
-                .get("integration_id")
-                .and_then(integer)
-                .map(IntegrationId)
-                .ok_or_else(|| invalid("`integration_id` must be an integer"))?;
-            let sql = arguments
-                .get("sql")
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|sql| !sql.is_empty())
-                .ok_or_else(|| invalid("`sql` must be a non-empty string"))?;
-            if sql.chars().count() > MAX_SQL_CHARS {
-                return Err(invalid("`sql` is too long"));
-            }
+            arguments.only(&["integration_id", "sql"])?;
+            let integration = IntegrationId(arguments.integer("integration_id")?);
+            let sql = arguments.text("sql", MAX_SQL_CHARS)?;
             if !tools.sql_integrations().contains(&integration) {
                 return Err(ToolCallError::IntegrationNotAllowed(integration));
             }
-            Ok(ToolRequest::RunSql {
-                integration,
-                sql: sql.to_string(),
-            })
+            Ok(ToolRequest::RunSql { integration, sql })
         }
         "join_path" => {
-            only(&["from_id", "to_id"])?;
-            let id = |field: &str| {
-                arguments
-                    .get(field)
-                    .and_then(integer)
-                    .map(ResourceId)
-                    .ok_or_else(|| {
-                        ToolCallError::InvalidArguments(format!("`{field}` must be an integer"))
-                    })
-            };
+            arguments.only(&["from_id", "to_id"])?;
             Ok(ToolRequest::JoinPath {
-                from: id("from_id")?,
-                to: id("to_id")?,
+                from: ResourceId(arguments.integer("from_id")?),
+                to: ResourceId(arguments.integer("to_id")?),
             })
         }
         "lineage" | "table_columns" => {
-            only(&["id"])?;
-            let id = arguments
-                .get("id")
-                .and_then(integer)
-                .map(ResourceId)
-                .ok_or_else(|| invalid("`id` must be an integer"))?;
+            arguments.only(&["id"])?;
+            let id = ResourceId(arguments.integer("id")?);
             Ok(if call.name == "lineage" {
                 ToolRequest::Lineage { id }
             } else {
@@ -276,6 +215,59 @@ fn validate(call: &ToolCall, tools: &ToolSet) -> Result<ToolRequest, ToolCallErr
         }
         other => Err(ToolCallError::UnknownTool(other.to_string())),
     }
+}
+
+/// A tool call's arguments: a JSON object, read field by field.
+struct Arguments(Map<String, Value>);
+
+impl Arguments {
+    /// Empty arguments are an empty object.
+    fn parse(text: &str) -> Result<Arguments, ToolCallError> {
+        let arguments = if text.trim().is_empty() {
+            Value::Object(Map::new())
+        } else {
+            serde_json::from_str::<Value>(text)
+                .map_err(|_| invalid("arguments are not valid json"))?
+        };
+        match arguments {
+            Value::Object(arguments) => Ok(Arguments(arguments)),
+            _ => Err(invalid("arguments must be a json object")),
+        }
+    }
+
+    /// No field but these.
+    fn only(&self, allowed: &[&str]) -> Result<(), ToolCallError> {
+        match self.0.keys().find(|key| !allowed.contains(&key.as_str())) {
+            Some(key) => Err(invalid(&format!("unexpected field `{key}`"))),
+            None => Ok(()),
+        }
+    }
+
+    /// A non-empty string, trimmed, of at most `max_chars` characters.
+    fn text(&self, field: &str, max_chars: usize) -> Result<String, ToolCallError> {
+        let text = self
+            .0
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .ok_or_else(|| invalid(&format!("`{field}` must be a non-empty string")))?;
+        if text.chars().count() > max_chars {
+            return Err(invalid(&format!("`{field}` is too long")));
+        }
+        Ok(text.to_string())
+    }
+
+    fn integer(&self, field: &str) -> Result<i64, ToolCallError> {
+        self.0
+            .get(field)
+            .and_then(integer)
+            .ok_or_else(|| invalid(&format!("`{field}` must be an integer")))
+    }
+}
+
+fn invalid(why: &str) -> ToolCallError {
+    ToolCallError::InvalidArguments(why.to_string())
 }
 
 /// An integer, or a string of digits (some models quote numbers).
@@ -382,6 +374,16 @@ where
     }
 }
 
+/// What the loop gathers across the model's replies.
+struct Gathered {
+    /// Resources the host returned, in order, without repeats.
+    citations: Vec<ResourceId>,
+    /// The last statement the host accepted.
+    sql: Option<(IntegrationId, String)>,
+    /// `run_sql` calls made.
+    sql_calls: usize,
+}
+
 async fn run_inner<P, H>(
     provider: &P,
     host: &H,
@@ -394,10 +396,13 @@ where
     P: Provider + Sync,
     H: ToolHost + Sync,
 {
-    let (mut conversation, mut citations) =
+    let (mut conversation, citations) =
         start_conversation(provider, host, question, history, options).await;
-    let mut sql = None;
-    let mut sql_calls = 0;
+    let mut gathered = Gathered {
+        citations,
+        sql: None,
+        sql_calls: 0,
+    };
     let max_calls = options.max_model_calls.max(1);
 
     for call_number in 1..=max_calls {
@@ -416,21 +421,7 @@ where
 
         // On the last request no tools are offered: take its text even if it asked for some.
         if reply.tool_calls.is_empty() || !offer_tools {
-            let text = reply.content.unwrap_or_default();
-            if text.trim().is_empty() {
-                return Err(if reply.tool_calls.is_empty() {
-                    AgentErrorKind::EmptyAnswer
-                } else {
-                    AgentErrorKind::StepLimit(max_calls)
-                });
-            }
-            return Ok(AgentOutcome {
-                answer: conversation.restore(&text),
-                citations,
-                requests: Vec::new(),
-                sql,
-                model: reply.model,
-            });
+            return final_answer(&conversation, reply, gathered, max_calls);
         }
 
         conversation.push_tool_calls(reply.content.as_deref(), &reply.tool_calls);
@@ -439,75 +430,107 @@ where
                 conversation.push_tool_error(&call.id, &ToolCallError::TooManyCalls);
                 continue;
             }
-            let validated = validate(call, conversation.tools());
-            let request = match validated {
-                Ok(request) => request,
+            match validate(call, conversation.tools()) {
+                Ok(request) => {
+                    run_tool(
+                        host,
+                        &mut conversation,
+                        &call.id,
+                        request,
+                        options,
+                        &mut gathered,
+                    )
+                    .await;
+                }
                 Err(error) => {
                     tracing::info!(tool = %call.name, error = ?error, "tool call refused");
                     conversation.push_tool_error(&call.id, &error);
-                    continue;
-                }
-            };
-            match request {
-                ToolRequest::Search { query } => {
-                    let query = conversation.restore(&query);
-                    let items = host.search(&query, options.search_limit).await;
-                    cite(&mut citations, &items);
-                    conversation.push_tool_output(&call.id, &ToolOutput::Metadata(items));
-                }
-                ToolRequest::Read { id } => match host.read(id).await {
-                    Some(item) => {
-                        let items = vec![item];
-                        cite(&mut citations, &items);
-                        conversation.push_tool_output(&call.id, &ToolOutput::Metadata(items));
-                    }
-                    None => conversation.push_tool_error(&call.id, &ToolCallError::NotFound(id)),
-                },
-                ToolRequest::JoinPath { from, to } => {
-                    relation_output(
-                        &mut conversation,
-                        &call.id,
-                        from,
-                        host.join_path(from, to).await,
-                    );
-                }
-                ToolRequest::Lineage { id } => {
-                    relation_output(&mut conversation, &call.id, id, host.lineage(id).await);
-                }
-                ToolRequest::TableColumns { id } => {
-                    relation_output(
-                        &mut conversation,
-                        &call.id,
-                        id,
-                        host.table_columns(id).await,
-                    );
-                }
-                ToolRequest::RunSql {
-                    integration,
-                    sql: text,
-                } => {
-                    if sql_calls >= options.max_sql_calls {
-                        conversation.push_tool_error(
-                            &call.id,
-                            &ToolCallError::TooManyStatements(options.max_sql_calls),
-                        );
-                        continue;
-                    }
-                    sql_calls += 1;
-                    let text = conversation.restore(&text);
-                    let output = host.run_sql(integration, &text).await;
-                    if matches!(output, ToolOutput::Shape(_)) {
-                        sql = Some((integration, text));
-                    }
-                    if let ToolOutput::Metadata(items) = &output {
-                        cite(&mut citations, items);
-                    }
-                    conversation.push_tool_output(&call.id, &output);
                 }
             }
         }
     }
     Err(AgentErrorKind::StepLimit(max_calls))
+}
+
+/// The model's text as the answer, people restored; an empty text is no answer.
+fn final_answer(
+    conversation: &Conversation,
+    reply: ModelReply,
+    gathered: Gathered,
+    max_calls: usize,
+) -> Result<AgentOutcome, AgentErrorKind> {
+    let text = reply.content.unwrap_or_default();
+    if text.trim().is_empty() {
+        return Err(if reply.tool_calls.is_empty() {
+            AgentErrorKind::EmptyAnswer
+        } else {
+            AgentErrorKind::StepLimit(max_calls)
+        });
+    }
+    Ok(AgentOutcome {
+        answer: conversation.restore(&text),
+        citations: gathered.citations,
+        requests: Vec::new(),
+        sql: gathered.sql,
+        model: reply.model,
+    })
+}
+
+/// Runs one validated tool call on the host and puts its output (or why it was not run) into
+/// the conversation.
+async fn run_tool<H>(
+    host: &H,
+    conversation: &mut Conversation,
+    call_id: &str,
+    request: ToolRequest,
+    options: &AgentOptions,
+    gathered: &mut Gathered,
+) where
+    H: ToolHost + Sync,
+{
+    match request {
+        ToolRequest::Search { query } => {
+            let query = conversation.restore(&query);
+            let items = host.search(&query, options.search_limit).await;
+            cite(&mut gathered.citations, &items);
+            conversation.push_tool_output(call_id, &ToolOutput::Metadata(items));
+        }
+        ToolRequest::Read { id } => match host.read(id).await {
+            Some(item) => {
+                let items = vec![item];
+                cite(&mut gathered.citations, &items);
+                conversation.push_tool_output(call_id, &ToolOutput::Metadata(items));
+            }
+            None => conversation.push_tool_error(call_id, &ToolCallError::NotFound(id)),
+        },
+        ToolRequest::JoinPath { from, to } => {
+            let text = host.join_path(from, to).await;
+            relation_output(conversation, call_id, from, text);
+        }
+        ToolRequest::Lineage { id } => {
+            relation_output(conversation, call_id, id, host.lineage(id).await);
+        }
+        ToolRequest::TableColumns { id } => {
+            relation_output(conversation, call_id, id, host.table_columns(id).await);
+        }
+        ToolRequest::RunSql { integration, sql } => {
+            if gathered.sql_calls >= options.max_sql_calls {
+                let error = ToolCallError::TooManyStatements(options.max_sql_calls);
+                conversation.push_tool_error(call_id, &error);
+                return;
+            }
+            gathered.sql_calls += 1;
+            let sql = conversation.restore(&sql);
+            let output = host.run_sql(integration, &sql).await;
+            if matches!(output, ToolOutput::Shape(_)) {
+                gathered.sql = Some((integration, sql));
+            }
+            if let ToolOutput::Metadata(items) = &output {
+                cite(&mut gathered.citations, items);
+            }
+            conversation.push_tool_output(call_id, &output);
+        }
+    }
 }
 
 #[cfg(test)]
