@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::{Catalog, CatalogError, Result};
+use crate::{Catalog, CatalogError, Result, require_admin};
 
 /// An audit entry as admins read it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -213,11 +213,7 @@ impl Catalog {
         after: Option<i64>,
         limit: Option<usize>,
     ) -> Result<Vec<AuditEntry>> {
-        if !principal.can_administer() {
-            return Err(CatalogError::forbidden(
-                "only workspace admins read the audit log",
-            ));
-        }
+        require_admin(principal, "read the audit log")?;
         let limit = limit.unwrap_or(100);
         if limit == 0 || limit > 1000 {
             return Err(CatalogError::invalid("limit", "must be between 1 and 1000"));
@@ -375,11 +371,7 @@ impl Catalog {
     }
 
     pub async fn verify_own_audit(&self, principal: &Principal) -> Result<AuditVerification> {
-        if !principal.can_administer() {
-            return Err(CatalogError::forbidden(
-                "only workspace admins verify the audit log",
-            ));
-        }
+        require_admin(principal, "verify the audit log")?;
         self.verify_audit(principal.workspace).await
     }
 }

@@ -243,7 +243,7 @@ impl Catalog {
                     name: None,
                     role,
                     teams: team_names.clone(),
-                    password: Some(password.clone()),
+                    password: Some(password.clone().into()),
                 },
             )
             .await?;

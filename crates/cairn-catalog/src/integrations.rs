@@ -3,18 +3,19 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use cairn_connect::dbt::{self, DbtRelation};
+use cairn_connect::dbt::{self, DbtError, DbtRelation};
 use cairn_connect::{ConnectError, CrawledCatalog, EngineKind, ObjectKind, RelationKind, Target};
-use cairn_domain::{IntegrationId, Principal, ResourceKind, WorkspaceId, validate};
+use cairn_domain::{IntegrationId, Principal, Refusal, ResourceKind, WorkspaceId, validate};
 use cairn_store::{
     CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, Resource, ResourcePatch, StoreError,
     now_ms,
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::{Catalog, CatalogError, Result};
+use crate::{Catalog, CatalogError, Result, require_admin};
 
 pub const DEFAULT_SYNC_INTERVAL_SECS: u64 = 24 * 3600;
 const MIN_SYNC_INTERVAL_SECS: u64 = 60;
@@ -31,7 +32,8 @@ pub struct IntegrationInput {
     /// `postgres`, `mysql` or `sqlite`.
     pub kind: String,
     /// `postgres://…`, `mysql://…` or `sqlite:///path`; stored encrypted, never returned.
-    pub connection: String,
+    #[schema(value_type = String)]
+    pub connection: SecretString,
     #[serde(default)]
     pub teams: Vec<String>,
     #[serde(default)]
@@ -43,7 +45,8 @@ pub struct IntegrationInput {
 #[serde(deny_unknown_fields)]
 pub struct IntegrationPatch {
     #[serde(default)]
-    pub connection: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub connection: Option<SecretString>,
     #[serde(default)]
     pub teams: Option<Vec<String>>,
     #[serde(default)]
@@ -248,16 +251,6 @@ pub struct DbtImportView {
     pub lineage_kept: u64,
 }
 
-pub(crate) fn admin_only(principal: &Principal) -> Result<()> {
-    if principal.can_administer() {
-        Ok(())
-    } else {
-        Err(CatalogError::forbidden(
-            "only workspace admins manage integrations",
-        ))
-    }
-}
-
 fn parse_engine(kind: &str) -> Result<EngineKind> {
     match kind {
         "postgres" => Ok(EngineKind::Postgres),
@@ -347,10 +340,26 @@ fn check_connection_shape(engine: EngineKind, connection: &str) -> Result<()> {
 pub(crate) const DEMO_WAREHOUSE_CONNECTION: &str = "cairn-demo:acme-warehouse";
 
 fn connect_refusal(error: &ConnectError) -> CatalogError {
-    CatalogError::Refused {
-        code: error.code(),
-        message: error.to_string(),
-    }
+    let refusal = match error {
+        ConnectError::Unreachable(_) => Refusal::Unreachable,
+        ConnectError::AuthFailed(_) => Refusal::AuthFailed,
+        ConnectError::DatabaseNotFound(_) => Refusal::DatabaseNotFound,
+        ConnectError::UnsupportedVersion(_) => Refusal::UnsupportedVersion,
+        ConnectError::NotSqlite(_) => Refusal::NotSqlite,
+        ConnectError::InvalidUrl(_) => Refusal::InvalidUrl,
+        ConnectError::CrawlFailed(_) => Refusal::CrawlFailed,
+        ConnectError::NotAllowed => Refusal::NotAllowed,
+    };
+    CatalogError::refused(refusal, error.to_string())
+}
+
+fn dbt_refusal(error: &DbtError) -> CatalogError {
+    let refusal = match error {
+        DbtError::NotAManifest(_) => Refusal::NotAManifest,
+        DbtError::UnsupportedManifestVersion(_) => Refusal::UnsupportedManifestVersion,
+        DbtError::NotACatalog(_) => Refusal::NotACatalog,
+    };
+    CatalogError::refused(refusal, error.to_string())
 }
 
 fn check_interval(interval: Option<u64>) -> Result<Option<i64>> {
@@ -498,7 +507,7 @@ impl Catalog {
         principal: &Principal,
         input: IntegrationInput,
     ) -> Result<IntegrationView> {
-        admin_only(principal)?;
+        require_admin(principal, "manage integrations")?;
         let name = validate::label("name", &input.name)?;
         if name.contains('.') {
             return Err(CatalogError::invalid(
@@ -507,8 +516,9 @@ impl Catalog {
             ));
         }
         let engine = parse_engine(&input.kind)?;
-        check_connection(engine, &input.connection)?;
-        self.check_target(engine, &input.connection).await?;
+        let connection = input.connection.expose_secret();
+        check_connection(engine, connection)?;
+        self.check_target(engine, connection).await?;
         let interval = check_interval(input.sync_interval_secs)?
             .unwrap_or(i64::try_from(DEFAULT_SYNC_INTERVAL_SECS).unwrap_or(86_400));
         if input.teams.is_empty() {
@@ -520,10 +530,7 @@ impl Catalog {
         let teams = self
             .team_ids_named(principal.workspace, &input.teams)
             .await?;
-        let secret = self
-            .inner
-            .vault
-            .seal(principal.workspace, &input.connection)?;
+        let secret = self.inner.vault.seal(principal.workspace, connection)?;
         let row = match self
             .store()
             .create_integration(
@@ -584,10 +591,11 @@ impl Catalog {
         patch: IntegrationPatch,
     ) -> Result<IntegrationView> {
         let row = self.visible_integration(principal, id).await?;
-        admin_only(principal)?;
+        require_admin(principal, "manage integrations")?;
         let engine = parse_engine(&row.kind)?;
         let secret = match &patch.connection {
             Some(connection) => {
+                let connection = connection.expose_secret();
                 check_connection(engine, connection)?;
                 self.check_target(engine, connection).await?;
                 Some(self.inner.vault.seal(principal.workspace, connection)?)
@@ -639,7 +647,7 @@ impl Catalog {
 
     pub async fn delete_integration(&self, principal: &Principal, id: IntegrationId) -> Result<()> {
         self.visible_integration(principal, id).await?;
-        admin_only(principal)?;
+        require_admin(principal, "manage integrations")?;
         self.store()
             .delete_integration(principal.workspace, id)
             .await?;
@@ -660,7 +668,7 @@ impl Catalog {
         id: IntegrationId,
     ) -> Result<SyncView> {
         self.visible_integration(principal, id).await?;
-        admin_only(principal)?;
+        require_admin(principal, "manage integrations")?;
         let view = self.sync(principal.workspace, id).await?;
         self.audit(principal.workspace, Some(principal.user), "integration.synced", json!({"integration": id.0, "added": view.added, "changed": view.changed, "removed": view.removed})).await?;
         Ok(view)
@@ -674,7 +682,7 @@ impl Catalog {
         id: IntegrationId,
     ) -> Result<ConnectionTest> {
         let row = self.visible_integration(principal, id).await?;
-        admin_only(principal)?;
+        require_admin(principal, "manage integrations")?;
         let target = self.integration_target(&row).await?;
         let crawl = cairn_connect::crawl(target.kind(), target.url()).await;
         self.audit(
@@ -920,13 +928,9 @@ impl Catalog {
         replace: bool,
     ) -> Result<DbtImportView> {
         let row = self.visible_integration(principal, id).await?;
-        admin_only(principal)?;
-        let docs = dbt::parse(&input.manifest, input.catalog.as_ref()).map_err(|error| {
-            CatalogError::Refused {
-                code: error.code(),
-                message: error.to_string(),
-            }
-        })?;
+        require_admin(principal, "manage integrations")?;
+        let docs = dbt::parse(&input.manifest, input.catalog.as_ref())
+            .map_err(|error| dbt_refusal(&error))?;
         let docs = validated_docs(docs)?;
         let resources = self
             .store()

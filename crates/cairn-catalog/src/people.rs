@@ -2,13 +2,14 @@
 
 use cairn_domain::{Principal, Role, TeamId, TokenId, UserId, WorkspaceId, validate};
 use cairn_store::{StoreError, Team, User, Workspace};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::hash_password;
 use crate::secret::{generate_password, generate_secret, hash_secret};
-use crate::{Catalog, CatalogError, Result};
+use crate::{Catalog, CatalogError, Result, require_admin};
 
 /// A member as admins see them.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -32,7 +33,8 @@ pub struct NewUser {
     #[serde(default)]
     pub teams: Vec<String>,
     #[serde(default)]
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<SecretString>,
 }
 
 /// Changes to a member.
@@ -44,7 +46,8 @@ pub struct UserPatch {
     #[serde(default)]
     pub role: Option<Role>,
     #[serde(default)]
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<SecretString>,
 }
 
 /// A team with its members' ids.
@@ -95,14 +98,6 @@ pub struct MeWorkspace {
     pub id: i64,
     pub name: String,
     pub region: Option<String>,
-}
-
-fn admin_only(principal: &Principal) -> Result<()> {
-    if principal.can_administer() {
-        Ok(())
-    } else {
-        Err(CatalogError::forbidden("only workspace admins may do this"))
-    }
 }
 
 fn display_name(email: &str) -> String {
@@ -165,10 +160,10 @@ impl Catalog {
             Some(password) => (password, None),
             None => {
                 let password = generate_password();
-                (password.clone(), Some(password))
+                (SecretString::from(password.clone()), Some(password))
             }
         };
-        validate::password("password", &password)?;
+        validate::password("password", password.expose_secret())?;
         let hash = hash_password(password).await?;
         let user = match self
             .store()
@@ -357,7 +352,7 @@ impl Catalog {
     /// Deletes the caller's workspace and everything in it (admins); `confirm` must repeat
     /// the workspace's name.
     pub async fn delete_workspace(&self, principal: &Principal, confirm: &str) -> Result<()> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let workspace = self.store().workspace(principal.workspace).await?;
         if confirm != workspace.name {
             return Err(CatalogError::invalid(
@@ -387,7 +382,7 @@ impl Catalog {
         principal: &Principal,
         user: UserId,
     ) -> Result<Vec<TokenView>> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         self.store()
             .user(principal.workspace, user)
             .await?
@@ -412,7 +407,7 @@ impl Catalog {
         user: UserId,
         id: TokenId,
     ) -> Result<()> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         if !self
             .store()
             .delete_token(principal.workspace, user, id)
@@ -430,7 +425,7 @@ impl Catalog {
     }
 
     pub async fn list_users(&self, principal: &Principal) -> Result<Vec<UserView>> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let mut views = Vec::new();
         for user in self.store().list_users(principal.workspace).await? {
             views.push(self.user_view(user).await?);
@@ -443,7 +438,7 @@ impl Catalog {
         principal: &Principal,
         new: NewUser,
     ) -> Result<(UserView, Option<String>)> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let (user, password) = self.add_user(principal.workspace, new).await?;
         self.audit(
             principal.workspace,
@@ -462,7 +457,7 @@ impl Catalog {
         id: UserId,
         patch: UserPatch,
     ) -> Result<UserView> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let user = self
             .store()
             .user(principal.workspace, id)
@@ -478,7 +473,7 @@ impl Catalog {
         }
         let hash = match patch.password {
             Some(password) => {
-                validate::password("password", &password)?;
+                validate::password("password", password.expose_secret())?;
                 Some(hash_password(password).await?)
             }
             None => None,
@@ -536,7 +531,7 @@ impl Catalog {
 
     /// Removes a member and erases what Cairn holds about them: sessions end at once.
     pub async fn delete_user(&self, principal: &Principal, id: UserId) -> Result<()> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let user = self
             .store()
             .user(principal.workspace, id)
@@ -558,7 +553,7 @@ impl Catalog {
     }
 
     pub async fn list_teams(&self, principal: &Principal) -> Result<Vec<TeamView>> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let mut views = Vec::new();
         for team in self.store().list_teams(principal.workspace).await? {
             let members = self
@@ -575,7 +570,7 @@ impl Catalog {
     }
 
     pub async fn create_team(&self, principal: &Principal, name: &str) -> Result<TeamView> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let team = self.add_team(principal.workspace, name).await?;
         self.audit(
             principal.workspace,
@@ -597,7 +592,7 @@ impl Catalog {
         team: TeamId,
         user: UserId,
     ) -> Result<()> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let workspace = principal.workspace;
         if self.store().team(workspace, team).await?.is_none()
             || self.store().user(workspace, user).await?.is_none()
@@ -621,7 +616,7 @@ impl Catalog {
         team: TeamId,
         user: UserId,
     ) -> Result<()> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         if self
             .store()
             .remove_team_member(principal.workspace, team, user)

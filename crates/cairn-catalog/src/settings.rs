@@ -1,15 +1,16 @@
 //! The workspace's AI settings: Run SQL, model provider, data region, prompt retention and
 //! pseudonymisation. Members read them; admins change them. Provider keys are write-only.
 
-use cairn_domain::{Principal, WorkspaceId, validate};
+use cairn_domain::{Principal, Refusal, WorkspaceId, validate};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::{Catalog, CatalogError, Result};
+use crate::{Catalog, CatalogError, Result, require_admin};
 
 /// Where the assistant's model runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ProviderSetting {
     /// In-process and offline: nothing leaves the machine.
@@ -24,12 +25,13 @@ pub enum ProviderSetting {
         region: Option<String>,
         /// Never returned; the stored key is sealed like integration credentials.
         #[serde(default, skip_serializing)]
-        api_key: Option<String>,
+        #[schema(value_type = Option<String>)]
+        api_key: Option<SecretString>,
     },
 }
 
 /// The stored settings (the key sealed).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StoredSettings {
     #[serde(default)]
     pub run_sql_enabled: bool,
@@ -48,6 +50,26 @@ pub(crate) struct StoredSettings {
     /// MCP tools an admin switched off for the workspace.
     #[serde(default)]
     pub mcp_disabled_tools: Vec<String>,
+}
+
+/// The region rule: a workspace with a region sends to a provider declaring that region only.
+/// Checked before anything is sent to a model.
+pub(crate) fn check_region(workspace: Option<&str>, provider: Option<&str>) -> Result<()> {
+    region_rule(workspace, provider, "; nothing was sent")
+}
+
+/// The region rule, its refusal ending with `consequence`.
+fn region_rule(workspace: Option<&str>, provider: Option<&str>, consequence: &str) -> Result<()> {
+    match workspace {
+        Some(wanted) if provider != Some(wanted) => Err(CatalogError::refused(
+            Refusal::RegionMismatch,
+            format!(
+                "the provider's region ({}) is not the workspace's region ({wanted}){consequence}",
+                provider.unwrap_or("unspecified")
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn builtin() -> ProviderSetting {
@@ -195,11 +217,7 @@ impl Catalog {
         principal: &Principal,
         input: AiSettingsInput,
     ) -> Result<AiSettings> {
-        if !principal.can_administer() {
-            return Err(CatalogError::forbidden(
-                "only workspace admins change AI settings",
-            ));
-        }
+        require_admin(principal, "change AI settings")?;
         let (mut region, mut stored) = self.stored_settings(principal.workspace).await?;
         if let Some(value) = &input.region {
             region = match value {
@@ -300,11 +318,12 @@ impl Catalog {
                         stored.provider_key = None;
                     }
                     if let Some(key) = api_key {
+                        let key = key.expose_secret();
                         if key.len() > 4096 || key.chars().any(char::is_control) {
                             return Err(CatalogError::invalid("provider.api_key", "is not a key"));
                         }
                         stored.provider_key =
-                            Some(self.inner.vault.seal(principal.workspace, &key)?);
+                            Some(self.inner.vault.seal(principal.workspace, key)?);
                     }
                     ProviderSetting::Openai {
                         base_url,
@@ -315,22 +334,12 @@ impl Catalog {
                 }
             };
         }
-        if let (
-            Some(workspace_region),
-            ProviderSetting::Openai {
-                region: provider_region,
-                ..
-            },
-        ) = (&region, &stored.provider)
-            && provider_region.as_ref() != Some(workspace_region)
+        if let ProviderSetting::Openai {
+            region: provider_region,
+            ..
+        } = &stored.provider
         {
-            return Err(CatalogError::Refused {
-                code: "region_mismatch",
-                message: format!(
-                    "the provider's region ({}) is not the workspace's region ({workspace_region})",
-                    provider_region.as_deref().unwrap_or("unspecified")
-                ),
-            });
+            region_rule(region.as_deref(), provider_region.as_deref(), "")?;
         }
         let text = serde_json::to_string(&stored)
             .map_err(|error| CatalogError::Internal(error.to_string()))?;

@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use cairn_connect::EngineKind;
 use cairn_connect::query::{self, Limits, QueryError, QueryResult};
-use cairn_domain::{IntegrationId, Principal, ResourceId, ResourceKind, SqlAccess, TeamId, UserId};
+use cairn_domain::{
+    IntegrationId, Principal, Refusal, ResourceId, ResourceKind, SqlAccess, TeamId, UserId,
+};
 use cairn_sqlguard::{Dialect, ReadOnlyQuery, TableRef};
 use cairn_store::{IntegrationRow, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::{Catalog, CatalogError, Result};
+use crate::{Catalog, CatalogError, Result, require_admin};
 
 const SQL_MAX_CHARS: usize = 100_000;
 
@@ -99,10 +101,7 @@ fn dialect_of(kind: &str) -> Result<Dialect> {
 }
 
 fn refused(reason: impl Into<String>) -> CatalogError {
-    CatalogError::Refused {
-        code: "sql_not_allowed",
-        message: reason.into(),
-    }
+    CatalogError::refused(Refusal::SqlNotAllowed, reason)
 }
 
 impl Catalog {
@@ -373,18 +372,13 @@ impl Catalog {
         query::describe(target.url(), &checked, &limits)
             .await
             .map_err(|error| match error {
-                QueryError::Failed(message) => CatalogError::Refused {
-                    code: "query_invalid",
-                    message,
-                },
-                QueryError::Connect(message) => CatalogError::Refused {
-                    code: "unreachable",
-                    message,
-                },
-                other => CatalogError::Refused {
-                    code: "query_failed",
-                    message: other.to_string(),
-                },
+                QueryError::Failed(message) => {
+                    CatalogError::refused(Refusal::QueryInvalid, message)
+                }
+                QueryError::Connect(message) => {
+                    CatalogError::refused(Refusal::Unreachable, message)
+                }
+                other => CatalogError::refused(Refusal::QueryFailed, other.to_string()),
             })
     }
 
@@ -408,9 +402,9 @@ impl Catalog {
                 Ok(result)
             }
             Err(error) => {
-                let code = match error {
-                    QueryError::Connect(_) => "unreachable",
-                    _ => "query_failed",
+                let refusal = match error {
+                    QueryError::Connect(_) => Refusal::Unreachable,
+                    _ => Refusal::QueryFailed,
                 };
                 let message = error.to_string();
                 self.audit(
@@ -420,7 +414,7 @@ impl Catalog {
                     json!({"request": audit_base, "error": message}),
                 )
                 .await?;
-                Err(CatalogError::Refused { code, message })
+                Err(CatalogError::Refused { refusal, message })
             }
         }
     }
@@ -431,11 +425,7 @@ impl Catalog {
         integration: IntegrationId,
     ) -> Result<PermissionsView> {
         self.visible_integration(principal, integration).await?;
-        if !principal.can_administer() {
-            return Err(CatalogError::forbidden(
-                "only workspace admins manage query permissions",
-            ));
-        }
+        require_admin(principal, "manage query permissions")?;
         let (users, teams) = self
             .store()
             .query_permissions(principal.workspace, integration)
@@ -453,11 +443,7 @@ impl Catalog {
         input: PermissionsView,
     ) -> Result<PermissionsView> {
         self.visible_integration(principal, integration).await?;
-        if !principal.can_administer() {
-            return Err(CatalogError::forbidden(
-                "only workspace admins manage query permissions",
-            ));
-        }
+        require_admin(principal, "manage query permissions")?;
         if input.users.len() > 1000 {
             return Err(CatalogError::invalid(
                 "users",

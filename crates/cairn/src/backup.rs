@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use cairn_store::{Store, StoreFileInfo};
+use secrecy::SecretString;
 
 /// What to tell an operator whose store is on PostgreSQL.
 const POSTGRES_BACKUP: &str = "the store is on PostgreSQL: back it up with PostgreSQL's own \
@@ -132,7 +133,7 @@ pub async fn backup(database_url: &str, data_dir: &Path, to: &Path, force: bool)
 pub async fn restore(
     database_url: &str,
     data_dir: &Path,
-    secret_key: Option<&str>,
+    secret_key: Option<&SecretString>,
     from: &Path,
     force: bool,
 ) -> Result<()> {
@@ -251,7 +252,11 @@ fn remove_sqlite_files(path: &Path) {
 
 /// Says when the key a server would use on this data directory is not the one the restored
 /// store's credentials are sealed with: such a server refuses to start.
-fn warn_about_key(info: &StoreFileInfo, secret_key: Option<&str>, data_dir: &Path) -> Result<()> {
+fn warn_about_key(
+    info: &StoreFileInfo,
+    secret_key: Option<&SecretString>,
+    data_dir: &Path,
+) -> Result<()> {
     let Some(needed) = &info.key_fingerprint else {
         return Ok(());
     };

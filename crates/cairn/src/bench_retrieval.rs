@@ -141,7 +141,7 @@ pub async fn retrieval(
                 IntegrationInput {
                     name: database.id.clone(),
                     kind: "sqlite".into(),
-                    connection: format!("sqlite://{}", file.display()),
+                    connection: format!("sqlite://{}", file.display()).into(),
                     teams: vec!["analytics".into()],
                     sync_interval_secs: None,
                 },

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role};
 use clap::{Parser, Subcommand, ValueEnum};
+use secrecy::{ExposeSecret, SecretString};
 
 mod backup;
 mod bench;
@@ -38,6 +39,11 @@ struct Cli {
     /// for machines (one JSON object a line). `RUST_LOG` picks what is logged.
     #[arg(long, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
+    /// The operator's key for integration credentials and the audit chain: 32 bytes, as base64
+    /// or 64 hex digits. Without it a key file is generated in the data directory. Prefer the
+    /// environment variable: a command line is visible to other users of the machine.
+    #[arg(long, env = "CAIRN_SECRET_KEY", hide_env_values = true, global = true, value_parser = parse_secret)]
+    secret_key: Option<SecretString>,
     #[command(subcommand)]
     command: Command,
 }
@@ -472,6 +478,11 @@ fn init_logs(format: LogFormat) {
     }
 }
 
+/// A secret from the command line or the environment, never shown by `Debug`.
+fn parse_secret(text: &str) -> std::result::Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(text))
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut cli = Cli::parse();
@@ -517,9 +528,10 @@ async fn main() -> Result<()> {
     if let Command::Model(ModelCommand::Install { from }) = &mut cli.command {
         return model::install(&cli.data_dir, std::mem::take(from)).await;
     }
-    let secret_key = std::env::var("CAIRN_SECRET_KEY")
-        .ok()
-        .filter(|key| !key.is_empty());
+    let secret_key = cli
+        .secret_key
+        .take()
+        .filter(|key| !key.expose_secret().is_empty());
     // Backup and restore work on the store's file, not through the catalog.
     match &cli.command {
         Command::Backup { to, force } => {
@@ -529,7 +541,7 @@ async fn main() -> Result<()> {
             return backup::restore(
                 &database_url(&cli),
                 &cli.data_dir,
-                secret_key.as_deref(),
+                secret_key.as_ref(),
                 from,
                 *force,
             )
@@ -632,7 +644,7 @@ async fn main() -> Result<()> {
                 if password.is_empty() {
                     bail!("no password on standard input");
                 }
-                Some(password)
+                Some(SecretString::from(password))
             } else {
                 None
             };

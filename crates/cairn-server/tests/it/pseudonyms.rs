@@ -73,7 +73,7 @@ async fn person(
                 name: Some(name.to_string()),
                 role,
                 teams: teams.iter().map(|team| team.to_string()).collect(),
-                password: Some(common::PASSWORD.to_string()),
+                password: Some(common::PASSWORD.into()),
             },
         )
         .await

@@ -174,7 +174,7 @@ impl TestApp {
                     name: None,
                     role,
                     teams: teams.iter().map(|team| team.to_string()).collect(),
-                    password: Some(PASSWORD.to_string()),
+                    password: Some(PASSWORD.into()),
                 },
             )
             .await
