@@ -101,7 +101,7 @@ fn checkpoint_message(workspace_id: i64, seq: i64, hash: &str) -> String {
 impl Catalog {
     /// Records what the operator did from the command line: no member acts, and the entry
     /// says `"by": "operator"`.
-    pub async fn audit_operator_action(
+    pub(crate) async fn audit_operator_action(
         &self,
         workspace: WorkspaceId,
         action: &str,
@@ -237,7 +237,7 @@ impl Catalog {
 
     /// Recomputes the whole chain of a workspace and compares it with this node's signed
     /// checkpoint.
-    pub async fn verify_audit(&self, workspace: WorkspaceId) -> Result<AuditVerification> {
+    pub(crate) async fn verify_audit(&self, workspace: WorkspaceId) -> Result<AuditVerification> {
         self.verify_audit_against(workspace, &[]).await
     }
 
@@ -245,7 +245,7 @@ impl Catalog {
     /// entry linked to the one before, each keyed hash (HMAC) holding, entries written before
     /// keying only at the start; then every signed checkpoint (this node's and `exported`)
     /// must name an entry the log still holds, with the same hash.
-    pub async fn verify_audit_against(
+    pub(crate) async fn verify_audit_against(
         &self,
         workspace: WorkspaceId,
         exported: &[AuditCheckpoint],

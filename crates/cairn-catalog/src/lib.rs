@@ -11,6 +11,7 @@ mod integrations;
 mod mcp;
 mod memory;
 mod offline;
+mod operator;
 mod people;
 mod resources;
 mod retrieval;
@@ -44,6 +45,7 @@ pub use integrations::{
 };
 pub use mcp::{MCP_TOOLS, McpPolicy};
 pub use memory::{EgressView, Export, HistoryPage, PromptView};
+pub use operator::Operator;
 pub use people::{MeView, NewToken, NewUser, TeamView, TokenView, UserPatch, UserView};
 pub use resources::{
     ColumnPair, ColumnView, NewResourceInput, RelationView, ResourceList, ResourcePatchInput,
@@ -194,7 +196,7 @@ impl Catalog {
         Ok(catalog)
     }
 
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
 

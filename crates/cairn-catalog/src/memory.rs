@@ -254,7 +254,7 @@ impl Catalog {
     }
 
     /// Applies every workspace's prompt retention now; returns prompts deleted.
-    pub async fn purge(&self) -> Result<u64> {
+    pub(crate) async fn purge(&self) -> Result<u64> {
         let mut purged = 0;
         for workspace in self.store().list_workspaces().await? {
             purged += self.purge_workspace(workspace.id).await?;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::hash_password;
 use crate::secret::{generate_password, generate_secret, hash_secret};
-use crate::{Catalog, CatalogError, Result, require_admin};
+use crate::{Catalog, CatalogError, Operator, Result, require_admin};
 
 /// A member as admins see them.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -104,9 +104,8 @@ fn display_name(email: &str) -> String {
     email.split('@').next().unwrap_or(email).to_string()
 }
 
-impl Catalog {
-    // ---- operator commands (CLI): no principal, the operator owns the machine ---------------
-
+/// Operator commands (CLI): no principal, the operator owns the machine.
+impl Operator<'_> {
     /// Creates a workspace (CLI).
     pub async fn create_workspace(&self, name: &str, region: Option<&str>) -> Result<Workspace> {
         let name = validate::label("name", name)?;
@@ -114,6 +113,7 @@ impl Catalog {
             .map(|region| validate::label("region", region))
             .transpose()?;
         match self
+            .catalog
             .store()
             .create_workspace(&name, region.as_deref())
             .await
@@ -127,15 +127,19 @@ impl Catalog {
 
     /// A workspace by name, or a clear error naming it.
     pub async fn workspace_named(&self, name: &str) -> Result<Workspace> {
-        self.store().workspace_by_name(name).await?.ok_or_else(|| {
-            CatalogError::invalid("workspace", format!("no workspace named {name:?}"))
-        })
+        self.catalog
+            .store()
+            .workspace_by_name(name)
+            .await?
+            .ok_or_else(|| {
+                CatalogError::invalid("workspace", format!("no workspace named {name:?}"))
+            })
     }
 
     /// Creates a team in a workspace (CLI and admins).
     pub async fn add_team(&self, workspace: WorkspaceId, name: &str) -> Result<Team> {
         let name = validate::label("name", name)?;
-        match self.store().create_team(workspace, &name).await {
+        match self.catalog.store().create_team(workspace, &name).await {
             Err(StoreError::Conflict(_)) => Err(CatalogError::Conflict(format!(
                 "a team named {name:?} already exists"
             ))),
@@ -155,7 +159,7 @@ impl Catalog {
             Some(name) => validate::name("name", name)?,
             None => display_name(&email),
         };
-        let teams = self.teams_named(workspace, &new.teams).await?;
+        let teams = self.catalog.teams_named(workspace, &new.teams).await?;
         let (password, generated) = match new.password {
             Some(password) => (password, None),
             None => {
@@ -165,9 +169,12 @@ impl Catalog {
         };
         validate::password("password", password.expose_secret())?;
         let hash = hash_password(password).await?;
+        let team_ids: Vec<TeamId> = teams.iter().map(|team| team.id).collect();
+        // The member and their teams in one transaction: a failure leaves no one half-added.
         let user = match self
+            .catalog
             .store()
-            .create_user(workspace, &email, &name, new.role, Some(&hash))
+            .create_member(workspace, &email, &name, new.role, Some(&hash), &team_ids)
             .await
         {
             Err(StoreError::Conflict(_)) => {
@@ -177,14 +184,43 @@ impl Catalog {
             }
             other => other?,
         };
-        for team in &teams {
-            self.store()
-                .add_team_member(workspace, team.id, user.id)
-                .await?;
-        }
-        Ok((self.user_view(user).await?, generated))
+        Ok((self.catalog.user_view(user).await?, generated))
     }
 
+    /// Creates an API token for a member (CLI); the secret is returned once.
+    pub async fn issue_token(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        name: Option<&str>,
+    ) -> Result<TokenView> {
+        let name = match name {
+            Some(name) => validate::label("name", name)?,
+            None => "api token".to_string(),
+        };
+        let secret = generate_secret("cairn_");
+        let row = self
+            .catalog
+            .store()
+            .create_token(workspace, user, &name, &hash_secret(&secret))
+            .await?;
+        Ok(TokenView {
+            id: row.id.0,
+            name: row.name,
+            created_at: row.created_at,
+            last_used_at: None,
+            token: Some(secret),
+        })
+    }
+
+    /// Deletes a workspace by name and everything in it (the operator, from the CLI).
+    pub async fn delete_workspace(&self, name: &str) -> Result<()> {
+        let workspace = self.workspace_named(name).await?;
+        self.catalog.erase_workspace(workspace.id).await
+    }
+}
+
+impl Catalog {
     async fn teams_named(&self, workspace: WorkspaceId, names: &[String]) -> Result<Vec<Team>> {
         let names = validate::labels("teams", names)?;
         let known = self.store().list_teams(workspace).await?;
@@ -241,31 +277,6 @@ impl Catalog {
         })
     }
 
-    /// Creates an API token for a member (CLI); the secret is returned once.
-    pub async fn issue_token(
-        &self,
-        workspace: WorkspaceId,
-        user: UserId,
-        name: Option<&str>,
-    ) -> Result<TokenView> {
-        let name = match name {
-            Some(name) => validate::label("name", name)?,
-            None => "api token".to_string(),
-        };
-        let secret = generate_secret("cairn_");
-        let row = self
-            .store()
-            .create_token(workspace, user, &name, &hash_secret(&secret))
-            .await?;
-        Ok(TokenView {
-            id: row.id.0,
-            name: row.name,
-            created_at: row.created_at,
-            last_used_at: None,
-            token: Some(secret),
-        })
-    }
-
     // ---- the caller ---------------------------------------------------------------------------
 
     pub async fn me(&self, principal: &Principal) -> Result<MeView> {
@@ -299,6 +310,7 @@ impl Catalog {
         new: NewToken,
     ) -> Result<TokenView> {
         let token = self
+            .operator()
             .issue_token(principal.workspace, principal.user, new.name.as_deref())
             .await?;
         self.audit(
@@ -360,12 +372,6 @@ impl Catalog {
                 "must repeat the workspace's name to confirm",
             ));
         }
-        self.erase_workspace(workspace.id).await
-    }
-
-    /// Deletes a workspace by name and everything in it (the operator, from the CLI).
-    pub async fn operator_delete_workspace(&self, name: &str) -> Result<()> {
-        let workspace = self.workspace_named(name).await?;
         self.erase_workspace(workspace.id).await
     }
 
@@ -439,7 +445,7 @@ impl Catalog {
         new: NewUser,
     ) -> Result<(UserView, Option<String>)> {
         require_admin(principal, "may do this")?;
-        let (user, password) = self.add_user(principal.workspace, new).await?;
+        let (user, password) = self.operator().add_user(principal.workspace, new).await?;
         self.audit(
             principal.workspace,
             Some(principal.user),
@@ -571,7 +577,7 @@ impl Catalog {
 
     pub async fn create_team(&self, principal: &Principal, name: &str) -> Result<TeamView> {
         require_admin(principal, "may do this")?;
-        let team = self.add_team(principal.workspace, name).await?;
+        let team = self.operator().add_team(principal.workspace, name).await?;
         self.audit(
             principal.workspace,
             Some(principal.user),

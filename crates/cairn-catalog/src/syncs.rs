@@ -121,7 +121,7 @@ impl Catalog {
 impl Catalog {
     /// Syncs a workspace's integration named `name` as the operator (no principal: the
     /// command line), calling `on_phase` with each phase the sync enters and its view so far.
-    pub async fn operator_sync(
+    pub(crate) async fn operator_sync(
         &self,
         workspace: cairn_domain::WorkspaceId,
         name: &str,

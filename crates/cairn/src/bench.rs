@@ -192,9 +192,13 @@ pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
             config,
         )
         .await?;
-        let workspace = catalog.create_workspace("bench", None).await?;
-        let team = catalog.add_team(workspace.id, "analytics").await?;
+        let workspace = catalog.operator().create_workspace("bench", None).await?;
+        let team = catalog
+            .operator()
+            .add_team(workspace.id, "analytics")
+            .await?;
         let (user, _) = catalog
+            .operator()
             .add_user(
                 workspace.id,
                 NewUser {
@@ -207,6 +211,7 @@ pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
             )
             .await?;
         let integration = catalog
+            .operator()
             .store()
             .create_integration(
                 workspace.id,
@@ -220,6 +225,7 @@ pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
         let started = Instant::now();
         let items = catalog_items("bench", size);
         catalog
+            .operator()
             .store()
             .apply_crawl(workspace.id, integration.id, &items, &[])
             .await?;
@@ -363,7 +369,7 @@ pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
         for (took, question) in slowest.iter().take(3) {
             println!("           slowest: {:>8.2} ms  {question}", ms(*took));
         }
-        catalog.store().close().await;
+        catalog.operator().close().await;
     }
     Ok(())
 }
@@ -392,10 +398,11 @@ pub struct Seeded {
 /// tables of ten columns) in a new workspace `workspace`, crawled by an integration `bench`
 /// whose team `analytics` holds one viewer; the server's index follows it from the change feed.
 pub async fn seed(catalog: &Catalog, workspace: &str, resources: usize) -> Result<Seeded> {
-    let created = catalog.create_workspace(workspace, None).await?;
-    let team = catalog.add_team(created.id, "analytics").await?;
+    let created = catalog.operator().create_workspace(workspace, None).await?;
+    let team = catalog.operator().add_team(created.id, "analytics").await?;
     let email = format!("viewer@{workspace}.example");
     catalog
+        .operator()
         .add_user(
             created.id,
             NewUser {
@@ -408,6 +415,7 @@ pub async fn seed(catalog: &Catalog, workspace: &str, resources: usize) -> Resul
         )
         .await?;
     let integration = catalog
+        .operator()
         .store()
         .create_integration(
             created.id,
@@ -419,6 +427,7 @@ pub async fn seed(catalog: &Catalog, workspace: &str, resources: usize) -> Resul
         )
         .await?;
     let counts = catalog
+        .operator()
         .store()
         .apply_crawl(
             created.id,
@@ -432,13 +441,14 @@ pub async fn seed(catalog: &Catalog, workspace: &str, resources: usize) -> Resul
     let status = json!({"state": "ok", "added": counts.added, "changed": 0, "removed": 0,
         "finished_at": cairn_store::now_ms()});
     catalog
+        .operator()
         .store()
         .finish_sync(created.id, integration.id, &status.to_string())
         .await?;
     let (first_id, last_id): (i64, i64) =
         sqlx::query_as("SELECT MIN(id), MAX(id) FROM resources WHERE workspace_id = $1")
             .bind(created.id.0)
-            .fetch_one(catalog.store().pool())
+            .fetch_one(catalog.operator().store().pool())
             .await
             .context("reading the generated ids")?;
     Ok(Seeded {

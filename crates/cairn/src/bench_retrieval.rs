@@ -117,9 +117,13 @@ pub async fn retrieval(
         },
     )
     .await?;
-    let workspace = catalog.create_workspace("bench", None).await?;
-    catalog.add_team(workspace.id, "analytics").await?;
+    let workspace = catalog.operator().create_workspace("bench", None).await?;
+    catalog
+        .operator()
+        .add_team(workspace.id, "analytics")
+        .await?;
     let (user, _) = catalog
+        .operator()
         .add_user(
             workspace.id,
             NewUser {
@@ -161,6 +165,7 @@ pub async fn retrieval(
     let mut names: Vec<(ResourceId, String)> = Vec::new();
     for kind in [ResourceKind::Table, ResourceKind::View] {
         let found = catalog
+            .operator()
             .store()
             .list_resources(
                 &Scope::Workspace(workspace.id),

@@ -140,7 +140,7 @@ pub async fn sync(tables: usize, columns: usize) -> Result<()> {
             println!("  phases of the last re-sync (ms): {}", phases(last));
         }
         api.stop().await?;
-        catalog.store().close().await;
+        catalog.operator().close().await;
     }
     Ok(())
 }
@@ -177,9 +177,13 @@ struct Api {
 
 impl Api {
     async fn start(catalog: &Catalog) -> Result<Api> {
-        let workspace = catalog.create_workspace("bench", None).await?;
-        catalog.add_team(workspace.id, "analytics").await?;
+        let workspace = catalog.operator().create_workspace("bench", None).await?;
+        catalog
+            .operator()
+            .add_team(workspace.id, "analytics")
+            .await?;
         let (user, _) = catalog
+            .operator()
             .add_user(
                 workspace.id,
                 NewUser {
@@ -192,6 +196,7 @@ impl Api {
             )
             .await?;
         let token = catalog
+            .operator()
             .issue_token(workspace.id, cairn_catalog::UserId(user.id), None)
             .await?
             .token

@@ -595,13 +595,17 @@ async fn main() -> Result<()> {
             let router = cairn_web::app(state.clone());
             cairn_server::serve_router(listener, state, router, limits.config(), shutdown_signal())
                 .await?;
-            catalog.store().close().await;
+            catalog.operator().close().await;
             eprintln!("cairn stopped");
         }
         Command::Workspace(WorkspaceCommand::Create { name, region }) => {
-            let workspace = catalog.create_workspace(&name, region.as_deref()).await?;
+            let workspace = catalog
+                .operator()
+                .create_workspace(&name, region.as_deref())
+                .await?;
             catalog
-                .audit_operator_action(
+                .operator()
+                .audit_action(
                     workspace.id,
                     "workspace.created",
                     serde_json::json!({"name": workspace.name, "region": workspace.region}),
@@ -613,14 +617,15 @@ async fn main() -> Result<()> {
             if !yes {
                 bail!("deleting workspace {name} removes everything in it; add --yes to confirm");
             }
-            catalog.operator_delete_workspace(&name).await?;
+            catalog.operator().delete_workspace(&name).await?;
             eprintln!("deleted workspace {name} and everything in it");
         }
         Command::Team(TeamCommand::Add { workspace, name }) => {
-            let workspace = catalog.workspace_named(&workspace).await?;
-            let team = catalog.add_team(workspace.id, &name).await?;
+            let workspace = catalog.operator().workspace_named(&workspace).await?;
+            let team = catalog.operator().add_team(workspace.id, &name).await?;
             catalog
-                .audit_operator_action(
+                .operator()
+                .audit_action(
                     workspace.id,
                     "team.created",
                     serde_json::json!({"team": team.id.0, "name": team.name}),
@@ -636,7 +641,7 @@ async fn main() -> Result<()> {
             name,
             password_stdin,
         }) => {
-            let workspace = catalog.workspace_named(&workspace).await?;
+            let workspace = catalog.operator().workspace_named(&workspace).await?;
             let password = if password_stdin {
                 let mut text = String::new();
                 std::io::stdin().read_to_string(&mut text)?;
@@ -649,6 +654,7 @@ async fn main() -> Result<()> {
                 None
             };
             let (user, generated) = catalog
+                .operator()
                 .add_user(
                     workspace.id,
                     NewUser {
@@ -661,7 +667,8 @@ async fn main() -> Result<()> {
                 )
                 .await?;
             catalog
-                .audit_operator_action(
+                .operator()
+                .audit_action(
                     workspace.id,
                     "user.created",
                     serde_json::json!({"user": user.id, "role": user.role.as_str(),
@@ -684,26 +691,33 @@ async fn main() -> Result<()> {
             email,
             name,
         }) => {
-            let workspace = catalog.workspace_named(&workspace).await?;
-            let email = email.trim().to_lowercase();
+            let workspace = catalog.operator().workspace_named(&workspace).await?;
             let user = catalog
-                .store()
-                .user_by_email(workspace.id, &email)
+                .operator()
+                .member_by_email(workspace.id, &email)
                 .await?
-                .with_context(|| format!("{email} is not a member of {}", workspace.name))?;
+                .with_context(|| {
+                    format!(
+                        "{} is not a member of {}",
+                        email.trim().to_lowercase(),
+                        workspace.name
+                    )
+                })?;
             let token = catalog
+                .operator()
                 .issue_token(workspace.id, user.id, name.as_deref())
                 .await?;
             catalog
-                .audit_operator_action(
+                .operator()
+                .audit_action(
                     workspace.id,
                     "token.created",
                     serde_json::json!({"token": token.id, "user": user.id.0, "name": token.name}),
                 )
                 .await?;
             eprintln!(
-                "token {} for {email} in {} (shown once):",
-                token.id, workspace.name
+                "token {} for {} in {} (shown once):",
+                token.id, user.email, workspace.name
             );
             println!("{}", token.token.unwrap_or_default());
         }
@@ -713,9 +727,10 @@ async fn main() -> Result<()> {
             progress,
             ..
         }) => {
-            let workspace = catalog.workspace_named(&workspace).await?;
+            let workspace = catalog.operator().workspace_named(&workspace).await?;
             let view = catalog
-                .operator_sync(workspace.id, &name, |step| {
+                .operator()
+                .sync(workspace.id, &name, |step| {
                     if progress {
                         eprintln!("{:>8.1} s  {}", step.elapsed_ms as f64 / 1000.0, step.phase);
                     }
@@ -745,14 +760,14 @@ async fn main() -> Result<()> {
             )
         }
         Command::Purge => {
-            let purged = catalog.purge().await?;
+            let purged = catalog.operator().purge().await?;
             println!("purged {purged} prompts past their workspace's retention");
         }
         Command::Audit(AuditCommand::Verify {
             workspace,
             checkpoint,
         }) => {
-            let workspace = catalog.workspace_named(&workspace).await?;
+            let workspace = catalog.operator().workspace_named(&workspace).await?;
             let mut checkpoints = Vec::new();
             for path in &checkpoint {
                 let text = std::fs::read_to_string(path)
@@ -763,6 +778,7 @@ async fn main() -> Result<()> {
                 );
             }
             let verification = catalog
+                .operator()
                 .verify_audit_against(workspace.id, &checkpoints)
                 .await?;
             if verification.ok {
@@ -781,8 +797,8 @@ async fn main() -> Result<()> {
             }
         }
         Command::Audit(AuditCommand::Checkpoint { workspace }) => {
-            let workspace = catalog.workspace_named(&workspace).await?;
-            let verification = catalog.verify_audit(workspace.id).await?;
+            let workspace = catalog.operator().workspace_named(&workspace).await?;
+            let verification = catalog.operator().verify_audit(workspace.id).await?;
             if !verification.ok {
                 bail!(
                     "audit log of {} is broken at entry {}: {}",
@@ -802,7 +818,7 @@ async fn main() -> Result<()> {
 
 async fn seed_demo(catalog: &Catalog, data_dir: &Path) -> Result<()> {
     let credentials = data_dir.join("demo-credentials.txt");
-    match catalog.seed_demo().await? {
+    match catalog.operator().seed_demo().await? {
         Some(seed) => {
             let text = seed.credentials_text();
             write_private(&credentials, &text)?;

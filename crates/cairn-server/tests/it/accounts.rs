@@ -306,6 +306,7 @@ async fn admins_list_and_revoke_any_members_tokens(app: TestApp) {
 async fn non_admins_cannot_tell_real_team_names_from_made_up_ones(app: TestApp) {
     let (admin, editor, _) = acme(&app).await;
     app.catalog
+        .operator()
         .add_team(editor.workspace, "finance")
         .await
         .expect("team");

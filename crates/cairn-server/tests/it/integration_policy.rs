@@ -268,6 +268,7 @@ async fn the_demo_warehouse_stays_allowed_and_is_unreachable_for_callers() {
     };
     let seed = app
         .catalog
+        .operator()
         .seed_demo()
         .await
         .expect("demo")

@@ -214,6 +214,7 @@ async fn protocol_errors(app: TestApp) {
     // Every tool call is audited, refused ones included.
     let calls = app
         .catalog
+        .operator()
         .store()
         .audit_entries(workspace, 0, 1000)
         .await
@@ -541,6 +542,7 @@ on_both_backends!(
 async fn demo_member(app: &TestApp, workspace: cairn_catalog::WorkspaceId, email: &str) -> Member {
     let user = app
         .catalog
+        .operator()
         .store()
         .user_by_email(workspace, email)
         .await
@@ -548,6 +550,7 @@ async fn demo_member(app: &TestApp, workspace: cairn_catalog::WorkspaceId, email
         .expect("demo person");
     let token = app
         .catalog
+        .operator()
         .issue_token(workspace, user.id, None)
         .await
         .expect("token")
@@ -571,6 +574,7 @@ async fn relations_are_the_catalogs_and_every_call_is_audited() {
     };
     let seed = app
         .catalog
+        .operator()
         .seed_demo()
         .await
         .expect("seed")
@@ -687,6 +691,7 @@ async fn relations_are_the_catalogs_and_every_call_is_audited() {
     // Every call is audited, with who made it and how it ended.
     let audited = || async {
         app.catalog
+            .operator()
             .store()
             .audit_entries(seed.workspace, 0, 10_000)
             .await

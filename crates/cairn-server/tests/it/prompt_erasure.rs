@@ -90,7 +90,7 @@ async fn ask(app: &TestApp, member: &Member, question: &str, thread: Option<i64>
 
 /// Every table and column of the store (as `(table, column)`).
 async fn columns(app: &TestApp) -> Vec<(String, String)> {
-    let pool = app.catalog.store().pool();
+    let pool = app.catalog.operator().store().pool();
     let mut found = Vec::new();
     if app.database_url.starts_with("sqlite:") {
         let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -136,7 +136,7 @@ async fn places_holding(app: &TestApp, word: &str) -> Vec<(String, String)> {
             "SELECT COUNT(*) FROM \"{table}\" WHERE LOWER(CAST(\"{column}\" AS TEXT)) LIKE $1"
         )))
         .bind(format!("%{}%", word.to_lowercase()))
-        .fetch_one(app.catalog.store().pool())
+        .fetch_one(app.catalog.operator().store().pool())
         .await
         .unwrap()
         .get(0);
@@ -241,6 +241,7 @@ async fn cleared_history_purged_prompts_and_erased_people_leave_no_copy(app: Tes
     let workspace = admin.workspace;
     let cutoff = cairn_store::now_ms() + 1;
     app.catalog
+        .operator()
         .store()
         .purge_prompts(workspace, cutoff)
         .await

@@ -66,6 +66,7 @@ async fn person(
 ) -> Member {
     let (user, _) = app
         .catalog
+        .operator()
         .add_user(
             workspace,
             NewUser {
@@ -80,6 +81,7 @@ async fn person(
         .expect("member");
     let token = app
         .catalog
+        .operator()
         .issue_token(workspace, UserId(user.id), None)
         .await
         .expect("token")

@@ -320,6 +320,7 @@ async fn enable_sql(app: &TestApp, admin: &Member, integration: i64) {
 async fn demo(app: &TestApp) -> Dataset {
     let seed = app
         .catalog
+        .operator()
         .seed_demo()
         .await
         .unwrap()
@@ -328,6 +329,7 @@ async fn demo(app: &TestApp) -> Dataset {
     for email in ["admin@acme.example", "viewer@acme.example"] {
         let user = app
             .catalog
+            .operator()
             .store()
             .user_by_email(seed.workspace, email)
             .await
@@ -335,6 +337,7 @@ async fn demo(app: &TestApp) -> Dataset {
             .unwrap();
         let token = app
             .catalog
+            .operator()
             .issue_token(seed.workspace, user.id, None)
             .await
             .unwrap()

@@ -23,9 +23,10 @@ fn with_model(model: PathBuf) -> impl FnOnce(&mut CatalogConfig) {
 }
 
 async fn demo_member(app: &TestApp, email: &str) -> Member {
-    let seed = app.catalog.store();
+    let seed = app.catalog.operator().store();
     let workspace = app
         .catalog
+        .operator()
         .store()
         .workspace_by_name("acme")
         .await
@@ -39,6 +40,7 @@ async fn demo_member(app: &TestApp, email: &str) -> Member {
         .expect("demo user");
     let token = app
         .catalog
+        .operator()
         .issue_token(workspace, user.id, None)
         .await
         .unwrap()
@@ -83,6 +85,7 @@ async fn search_finds_tables_by_meaning_within_what_the_member_may_see() {
     };
     assert!(app.catalog.semantic_enabled());
     app.catalog
+        .operator()
         .seed_demo()
         .await
         .unwrap()

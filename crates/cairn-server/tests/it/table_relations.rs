@@ -17,6 +17,7 @@ async fn tables_show_their_relations_to_visible_tables() {
     };
     let seed = app
         .catalog
+        .operator()
         .seed_demo()
         .await
         .unwrap()
@@ -25,6 +26,7 @@ async fn tables_show_their_relations_to_visible_tables() {
     for email in ["admin@acme.example", "viewer@acme.example"] {
         let user = app
             .catalog
+            .operator()
             .store()
             .user_by_email(seed.workspace, email)
             .await
@@ -32,6 +34,7 @@ async fn tables_show_their_relations_to_visible_tables() {
             .unwrap();
         let token = app
             .catalog
+            .operator()
             .issue_token(seed.workspace, user.id, None)
             .await
             .unwrap()

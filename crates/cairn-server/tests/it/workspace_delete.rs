@@ -13,7 +13,7 @@ on_both_backends!(a_deleted_workspace_leaves_no_row_and_its_neighbour_is_untouch
 
 /// Every `(table, column)` of the store.
 async fn columns(app: &TestApp) -> Vec<(String, String)> {
-    let pool = app.catalog.store().pool();
+    let pool = app.catalog.operator().store().pool();
     let mut found = Vec::new();
     if app.database_url.starts_with("sqlite:") {
         let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -50,7 +50,7 @@ async fn columns(app: &TestApp) -> Vec<(String, String)> {
 async fn count(app: &TestApp, sql: String, bind: String) -> i64 {
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(bind)
-        .fetch_one(app.catalog.store().pool())
+        .fetch_one(app.catalog.operator().store().pool())
         .await
         .unwrap()
         .get(0)

@@ -146,11 +146,13 @@ impl TestApp {
     pub async fn workspace(&self, name: &str, teams: &[&str]) -> WorkspaceId {
         let workspace = self
             .catalog
+            .operator()
             .create_workspace(name, None)
             .await
             .expect("workspace");
         for team in teams {
             self.catalog
+                .operator()
                 .add_team(workspace.id, team)
                 .await
                 .expect("team");
@@ -167,6 +169,7 @@ impl TestApp {
     ) -> Member {
         let (user, _) = self
             .catalog
+            .operator()
             .add_user(
                 workspace,
                 NewUser {
@@ -181,6 +184,7 @@ impl TestApp {
             .expect("member");
         let token = self
             .catalog
+            .operator()
             .issue_token(workspace, cairn_catalog::UserId(user.id), None)
             .await
             .expect("token")
