@@ -250,98 +250,38 @@ impl Catalog {
         workspace: WorkspaceId,
         exported: &[AuditCheckpoint],
     ) -> Result<AuditVerification> {
-        let mut checkpoints = exported.to_vec();
-        let own = self.read_checkpoint(workspace);
-        let counted = u64::try_from(checkpoints.len() + usize::from(matches!(own, Ok(Some(_)))))
-            .unwrap_or(u64::MAX);
-        match own {
-            Ok(Some(checkpoint)) => checkpoints.push(checkpoint),
-            Ok(None) => {}
+        let (checkpoints, counted) = self.checkpoints_to_compare(workspace, exported);
+        let checkpoints = match checkpoints {
+            Ok(checkpoints) => checkpoints,
             Err(reason) => return Ok(AuditVerification::broken(0, None, reason, counted)),
-        }
-        for checkpoint in &checkpoints {
-            if checkpoint.workspace_id != workspace.0 || !self.checkpoint_holds(checkpoint) {
-                return Ok(AuditVerification::broken(
-                    0,
-                    None,
-                    format!(
-                        "the checkpoint of entry {} is not signed by this server's key for this workspace",
-                        checkpoint.seq
-                    ),
-                    counted,
-                ));
-            }
-        }
-        let vault = &self.inner.vault;
-        let mut previous = String::new();
+        };
+        let mut walk = ChainWalk {
+            workspace,
+            vault: &self.inner.vault,
+            checkpoints: &checkpoints,
+            previous: String::new(),
+            entries: 0,
+            keyed_seen: false,
+        };
         let mut after = 0;
-        let mut entries = 0u64;
-        let mut keyed_seen = false;
         loop {
             let rows: Vec<AuditRow> = self.store().audit_entries(workspace, after, 1000).await?;
             let Some(last) = rows.last().map(|row| row.seq) else {
                 break;
             };
             for row in &rows {
-                let wanted_seq = i64::try_from(entries).unwrap_or(i64::MAX) + 1;
-                let broken = |reason: String| {
-                    Ok(AuditVerification::broken(
-                        entries,
-                        Some(wanted_seq.min(row.seq)),
+                if let Err((at, reason)) = walk.step(row) {
+                    return Ok(AuditVerification::broken(
+                        walk.entries,
+                        Some(at),
                         reason,
                         counted,
-                    ))
-                };
-                if row.seq != wanted_seq {
-                    return broken(format!("entry {wanted_seq} is missing"));
-                }
-                if row.prev_hash != previous {
-                    return broken(format!("entry {} does not link to the one before", row.seq));
-                }
-                let expected = if row.keyed {
-                    keyed_seen = true;
-                    let message = entry_message(
-                        workspace,
-                        &previous,
-                        row.seq,
-                        row.at,
-                        row.actor,
-                        &row.action,
-                        &row.detail,
-                    );
-                    vault.audit_mac(message.as_bytes())
-                } else if keyed_seen {
-                    return broken(format!(
-                        "entry {} is not keyed but follows keyed entries",
-                        row.seq
-                    ));
-                } else {
-                    legacy_hash(
-                        &previous,
-                        row.seq,
-                        row.at,
-                        row.actor,
-                        &row.action,
-                        &row.detail,
-                    )
-                };
-                if row.hash != expected {
-                    return broken(format!("the hash of entry {} does not hold", row.seq));
-                }
-                if let Some(checkpoint) = checkpoints
-                    .iter()
-                    .find(|checkpoint| checkpoint.seq == row.seq && checkpoint.hash != row.hash)
-                {
-                    return broken(format!(
-                        "entry {} differs from its signed checkpoint",
-                        checkpoint.seq
                     ));
                 }
-                previous = row.hash.clone();
-                entries += 1;
             }
             after = last;
         }
+        let (entries, previous) = (walk.entries, walk.previous);
         let head_seq = i64::try_from(entries).unwrap_or(i64::MAX);
         let handed_out = self.store().audit_last_seq(workspace).await?;
         if let Some(beyond) = checkpoints
@@ -370,8 +310,118 @@ impl Catalog {
         })
     }
 
+    /// The signed checkpoints to compare the chain with (`exported` and this node's own), and
+    /// how many there are; why not, when one cannot be read or is not signed by this node's key.
+    fn checkpoints_to_compare(
+        &self,
+        workspace: WorkspaceId,
+        exported: &[AuditCheckpoint],
+    ) -> (std::result::Result<Vec<AuditCheckpoint>, String>, u64) {
+        let mut checkpoints = exported.to_vec();
+        let own = self.read_checkpoint(workspace);
+        let counted = u64::try_from(checkpoints.len() + usize::from(matches!(own, Ok(Some(_)))))
+            .unwrap_or(u64::MAX);
+        match own {
+            Ok(Some(checkpoint)) => checkpoints.push(checkpoint),
+            Ok(None) => {}
+            Err(reason) => return (Err(reason), counted),
+        }
+        if let Some(unsigned) = checkpoints.iter().find(|checkpoint| {
+            checkpoint.workspace_id != workspace.0 || !self.checkpoint_holds(checkpoint)
+        }) {
+            return (
+                Err(format!(
+                    "the checkpoint of entry {} is not signed by this server's key for this workspace",
+                    unsigned.seq
+                )),
+                counted,
+            );
+        }
+        (Ok(checkpoints), counted)
+    }
+
     pub async fn verify_own_audit(&self, principal: &Principal) -> Result<AuditVerification> {
         require_admin(principal, "verify the audit log")?;
         self.verify_audit(principal.workspace).await
+    }
+}
+
+/// A walk along a workspace's audit chain, entry by entry: where it is and what it has seen.
+struct ChainWalk<'a> {
+    workspace: WorkspaceId,
+    vault: &'a crate::vault::Vault,
+    checkpoints: &'a [AuditCheckpoint],
+    /// The hash of the last entry checked.
+    previous: String,
+    entries: u64,
+    keyed_seen: bool,
+}
+
+impl ChainWalk<'_> {
+    /// Checks the next entry; where the chain breaks and why, if it does there.
+    fn step(&mut self, row: &AuditRow) -> std::result::Result<(), (i64, String)> {
+        let wanted_seq = i64::try_from(self.entries).unwrap_or(i64::MAX) + 1;
+        let at = wanted_seq.min(row.seq);
+        if row.seq != wanted_seq {
+            return Err((at, format!("entry {wanted_seq} is missing")));
+        }
+        if row.prev_hash != self.previous {
+            return Err((
+                at,
+                format!("entry {} does not link to the one before", row.seq),
+            ));
+        }
+        let expected = self.expected_hash(row).map_err(|reason| (at, reason))?;
+        if row.hash != expected {
+            return Err((at, format!("the hash of entry {} does not hold", row.seq)));
+        }
+        if let Some(checkpoint) = self
+            .checkpoints
+            .iter()
+            .find(|checkpoint| checkpoint.seq == row.seq && checkpoint.hash != row.hash)
+        {
+            return Err((
+                at,
+                format!(
+                    "entry {} differs from its signed checkpoint",
+                    checkpoint.seq
+                ),
+            ));
+        }
+        self.previous = row.hash.clone();
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// The hash the entry must carry: keyed (HMAC), or the legacy hash of entries written
+    /// before keying, which only ever come first.
+    fn expected_hash(&mut self, row: &AuditRow) -> std::result::Result<String, String> {
+        if row.keyed {
+            self.keyed_seen = true;
+            let message = entry_message(
+                self.workspace,
+                &self.previous,
+                row.seq,
+                row.at,
+                row.actor,
+                &row.action,
+                &row.detail,
+            );
+            Ok(self.vault.audit_mac(message.as_bytes()))
+        } else if self.keyed_seen {
+            Err(format!(
+                "entry {} is not keyed but follows keyed entries",
+                row.seq
+            ))
+        } else {
+            Ok(legacy_hash(
+                &self.previous,
+                row.seq,
+                row.at,
+                row.actor,
+                &row.action,
+                &row.detail,
+            ))
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use cairn_domain::{Principal, TokenId, UserId, WorkspaceId, validate};
-use cairn_store::now_ms;
+use cairn_store::{User, now_ms};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::secret::{generate_secret, hash_secret};
@@ -267,7 +267,22 @@ impl Catalog {
             }
         };
         limiter.succeeded(self, counted).await?;
-        if let Some(previous) = &request.previous_session {
+        self.start_session(
+            member,
+            &request.client_address,
+            request.previous_session.as_deref(),
+        )
+        .await
+    }
+
+    /// A new session for a member who signed in, ending the one their browser had before.
+    async fn start_session(
+        &self,
+        member: User,
+        client_address: &str,
+        previous_session: Option<&str>,
+    ) -> Result<Authenticated> {
+        if let Some(previous) = previous_session {
             self.store().delete_session(&hash_secret(previous)).await?;
         }
         let session_token = generate_secret("cs_");
@@ -285,7 +300,7 @@ impl Catalog {
             member.workspace,
             Some(member.id),
             "session.created",
-            serde_json::json!({"address": request.client_address}),
+            serde_json::json!({"address": client_address}),
         )
         .await?;
         tracing::info!(workspace = %member.workspace, user = %member.id, "signed in");

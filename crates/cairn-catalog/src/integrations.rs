@@ -936,99 +936,20 @@ impl Catalog {
             .store()
             .integration_resources(principal.workspace, id, true)
             .await?;
-        let prefix = format!("{}.", row.name);
-        let relative = |resource: &Resource| -> Vec<String> {
-            resource
-                .path
-                .strip_prefix(&prefix)
-                .unwrap_or(&resource.path)
-                .split('.')
-                .map(str::to_string)
-                .collect()
-        };
-        let relations: Vec<&Resource> = resources
-            .iter()
-            .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
-            .collect();
-        // The warehouse's database name often differs from dbt's (another target, a copy), so a
-        // relation matches on database, schema and name, or else on schema and name alone.
-        let find = |relation: &DbtRelation| {
-            let anywhere = DbtRelation {
-                database: None,
-                ..relation.clone()
-            };
-            let matching = |wanted: &DbtRelation| {
-                relations
-                    .iter()
-                    .find(|resource| wanted.matches_path(&relative(resource)))
-                    .copied()
-            };
-            matching(relation).or_else(|| matching(&anywhere))
-        };
-        let mut columns_of: HashMap<i64, Vec<&Resource>> = HashMap::new();
-        for resource in resources
-            .iter()
-            .filter(|resource| resource.kind == ResourceKind::Column)
-        {
-            if let Some(parent) = resource.parent {
-                columns_of.entry(parent.0).or_default().push(resource);
-            }
-        }
-        let mut imported = Vec::new();
-        let mut unmatched = Vec::new();
-        let mut unmatched_columns = Vec::new();
-        let mut matched = 0u64;
-        let mut columns_documented = 0u64;
-        for node in &docs.nodes {
-            let Some(table) = find(&node.relation) else {
-                unmatched.push(format!("{}.{}", node.relation.schema, node.relation.name));
-                continue;
-            };
-            matched += 1;
-            imported.push(ImportedDoc {
-                resource: table.id,
-                description: node
-                    .description
-                    .clone()
-                    .filter(|text| !text.trim().is_empty()),
-                tags: node.tags.clone(),
-                owners: node.owner.iter().cloned().collect(),
-            });
-            for column in &node.columns {
-                let description = column
-                    .description
-                    .clone()
-                    .filter(|text| !text.trim().is_empty());
-                let documented = description.is_some() || !column.tags.is_empty();
-                let Some(crawled) = columns_of.get(&table.id.0).and_then(|columns| {
-                    columns
-                        .iter()
-                        .find(|candidate| candidate.name.eq_ignore_ascii_case(&column.name))
-                }) else {
-                    if documented {
-                        unmatched_columns.push(format!(
-                            "{}.{}.{}",
-                            node.relation.schema, node.relation.name, column.name
-                        ));
-                    }
-                    continue;
-                };
-                if documented {
-                    columns_documented += 1;
-                    imported.push(ImportedDoc {
-                        resource: crawled.id,
-                        description,
-                        tags: column.tags.clone(),
-                        owners: Vec::new(),
-                    });
-                }
-            }
-        }
+        let crawled = CrawledRelations::new(&row.name, &resources);
+        let matched = DbtMatch::of(&docs, &crawled);
         let lineage: Vec<_> = docs
             .lineage
             .iter()
-            .filter_map(|edge| Some((find(&edge.from)?.id, find(&edge.to)?.id)))
+            .filter_map(|edge| Some((crawled.find(&edge.from)?.id, crawled.find(&edge.to)?.id)))
             .collect();
+        let DbtMatch {
+            imported,
+            unmatched,
+            unmatched_columns,
+            matched,
+            columns_documented,
+        } = matched;
         let applied = self
             .store()
             .apply_dbt(principal.workspace, id, &imported, &lineage, replace)
@@ -1057,6 +978,144 @@ impl Catalog {
             lineage_kept: applied.lineage_kept,
         })
     }
+}
+
+/// An integration's crawled tables and views, and their columns, as dbt nodes are matched to
+/// them.
+struct CrawledRelations<'a> {
+    /// `integration.`, stripped from paths before they are compared with dbt's.
+    prefix: String,
+    relations: Vec<&'a Resource>,
+    columns_of: HashMap<i64, Vec<&'a Resource>>,
+}
+
+impl<'a> CrawledRelations<'a> {
+    fn new(integration: &str, resources: &'a [Resource]) -> CrawledRelations<'a> {
+        let relations = resources
+            .iter()
+            .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
+            .collect();
+        let mut columns_of: HashMap<i64, Vec<&Resource>> = HashMap::new();
+        for resource in resources
+            .iter()
+            .filter(|resource| resource.kind == ResourceKind::Column)
+        {
+            if let Some(parent) = resource.parent {
+                columns_of.entry(parent.0).or_default().push(resource);
+            }
+        }
+        CrawledRelations {
+            prefix: format!("{integration}."),
+            relations,
+            columns_of,
+        }
+    }
+
+    /// A resource's path within the integration, in parts.
+    fn relative(&self, resource: &Resource) -> Vec<String> {
+        resource
+            .path
+            .strip_prefix(&self.prefix)
+            .unwrap_or(&resource.path)
+            .split('.')
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The warehouse's database name often differs from dbt's (another target, a copy), so a
+    /// relation matches on database, schema and name, or else on schema and name alone.
+    fn find(&self, relation: &DbtRelation) -> Option<&'a Resource> {
+        let matching = |wanted: &DbtRelation| {
+            self.relations
+                .iter()
+                .find(|resource| wanted.matches_path(&self.relative(resource)))
+                .copied()
+        };
+        matching(relation).or_else(|| {
+            matching(&DbtRelation {
+                database: None,
+                ..relation.clone()
+            })
+        })
+    }
+
+    /// A table's crawled column by name, whatever its case.
+    fn column(&self, table: &Resource, name: &str) -> Option<&'a Resource> {
+        self.columns_of.get(&table.id.0).and_then(|columns| {
+            columns
+                .iter()
+                .find(|candidate| candidate.name.eq_ignore_ascii_case(name))
+                .copied()
+        })
+    }
+}
+
+/// What of a dbt project matched the crawled tables and columns.
+#[derive(Default)]
+struct DbtMatch {
+    imported: Vec<ImportedDoc>,
+    unmatched: Vec<String>,
+    unmatched_columns: Vec<String>,
+    matched: u64,
+    columns_documented: u64,
+}
+
+impl DbtMatch {
+    fn of(docs: &dbt::DbtDocs, crawled: &CrawledRelations<'_>) -> DbtMatch {
+        let mut found = DbtMatch::default();
+        for node in &docs.nodes {
+            let Some(table) = crawled.find(&node.relation) else {
+                found
+                    .unmatched
+                    .push(format!("{}.{}", node.relation.schema, node.relation.name));
+                continue;
+            };
+            found.matched += 1;
+            found.imported.push(ImportedDoc {
+                resource: table.id,
+                description: non_blank(node.description.as_ref()),
+                tags: node.tags.clone(),
+                owners: node.owner.iter().cloned().collect(),
+            });
+            for column in &node.columns {
+                found.column(crawled, node, table, column);
+            }
+        }
+        found
+    }
+
+    /// A documented dbt column: imported onto the crawled column, or named as unmatched.
+    fn column(
+        &mut self,
+        crawled: &CrawledRelations<'_>,
+        node: &dbt::DbtNode,
+        table: &Resource,
+        column: &dbt::DbtColumn,
+    ) {
+        let description = non_blank(column.description.as_ref());
+        if description.is_none() && column.tags.is_empty() {
+            return;
+        }
+        match crawled.column(table, &column.name) {
+            Some(crawled) => {
+                self.columns_documented += 1;
+                self.imported.push(ImportedDoc {
+                    resource: crawled.id,
+                    description,
+                    tags: column.tags.clone(),
+                    owners: Vec::new(),
+                });
+            }
+            None => self.unmatched_columns.push(format!(
+                "{}.{}.{}",
+                node.relation.schema, node.relation.name, column.name
+            )),
+        }
+    }
+}
+
+fn non_blank(text: Option<&String>) -> Option<String> {
+    text.filter(|text| !text.trim().is_empty()).cloned()
 }
 
 /// dbt's texts held to the rules a PATCH is held to (description length, tag and owner count

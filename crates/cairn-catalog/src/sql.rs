@@ -202,17 +202,43 @@ impl Catalog {
         principal: &Principal,
         views: &[ResourceId],
     ) -> Result<HashSet<ResourceId>> {
+        let graph = self.view_graph(principal, views).await?;
+        let read_ids: Vec<ResourceId> = graph.known.keys().copied().collect();
+        let with_hidden_columns: HashSet<ResourceId> = self
+            .store()
+            .children_of(principal.workspace, &read_ids)
+            .await?
+            .into_iter()
+            .filter(|column| column.kind == ResourceKind::Column)
+            .filter(|column| !principal.can_see(column.workspace, &column.teams))
+            .filter_map(|column| column.parent)
+            .collect();
+        let fully_visible = |id: &ResourceId| {
+            graph.known.get(id).is_some_and(|resource| {
+                principal.can_see(resource.workspace, &resource.teams)
+                    && !with_hidden_columns.contains(id)
+            })
+        };
+        let mut decided = HashMap::new();
+        Ok(views
+            .iter()
+            .copied()
+            .filter(|view| graph.readable(*view, &fully_visible, &mut Vec::new(), &mut decided))
+            .collect())
+    }
+
+    /// What `views` read, followed through views down to [`MAX_VIEW_DEPTH`].
+    async fn view_graph(&self, principal: &Principal, views: &[ResourceId]) -> Result<ViewGraph> {
         let store = self.store();
-        let mut reads: HashMap<ResourceId, Vec<ResourceId>> = HashMap::new();
-        let mut known: HashMap<ResourceId, Resource> = HashMap::new();
+        let mut graph = ViewGraph::default();
         let mut frontier: Vec<ResourceId> = views.to_vec();
         for _ in 0..MAX_VIEW_DEPTH {
-            frontier.retain(|view| !reads.contains_key(view));
+            frontier.retain(|view| !graph.reads.contains_key(view));
             if frontier.is_empty() {
                 break;
             }
             for view in &frontier {
-                reads.insert(*view, Vec::new());
+                graph.reads.insert(*view, Vec::new());
             }
             let relations = store
                 .relations_of_many(principal.workspace, &frontier)
@@ -220,8 +246,12 @@ impl Catalog {
             let mut targets = Vec::new();
             for relation in relations {
                 if relation.kind == "view_dependency" && frontier.contains(&relation.from) {
-                    reads.entry(relation.from).or_default().push(relation.to);
-                    if !known.contains_key(&relation.to) && !targets.contains(&relation.to) {
+                    graph
+                        .reads
+                        .entry(relation.from)
+                        .or_default()
+                        .push(relation.to);
+                    if !graph.known.contains_key(&relation.to) && !targets.contains(&relation.to) {
                         targets.push(relation.to);
                     }
                 }
@@ -234,70 +264,11 @@ impl Catalog {
                 .filter(|resource| resource.kind == ResourceKind::View)
                 .map(|resource| resource.id)
                 .collect();
-            known.extend(found.into_iter().map(|resource| (resource.id, resource)));
+            graph
+                .known
+                .extend(found.into_iter().map(|resource| (resource.id, resource)));
         }
-        let read_ids: Vec<ResourceId> = known.keys().copied().collect();
-        let with_hidden_columns: HashSet<ResourceId> = store
-            .children_of(principal.workspace, &read_ids)
-            .await?
-            .into_iter()
-            .filter(|column| column.kind == ResourceKind::Column)
-            .filter(|column| !principal.can_see(column.workspace, &column.teams))
-            .filter_map(|column| column.parent)
-            .collect();
-        let fully_visible = |id: &ResourceId| {
-            known.get(id).is_some_and(|resource| {
-                principal.can_see(resource.workspace, &resource.teams)
-                    && !with_hidden_columns.contains(id)
-            })
-        };
-        // Decided view by view, depth first; a view met again on its own path (a cycle, which
-        // databases do not allow) counts as unreadable.
-        fn readable(
-            view: ResourceId,
-            reads: &HashMap<ResourceId, Vec<ResourceId>>,
-            known: &HashMap<ResourceId, Resource>,
-            fully_visible: &dyn Fn(&ResourceId) -> bool,
-            path: &mut Vec<ResourceId>,
-            decided: &mut HashMap<ResourceId, bool>,
-        ) -> bool {
-            if let Some(verdict) = decided.get(&view) {
-                return *verdict;
-            }
-            let Some(targets) = reads.get(&view) else {
-                // Beyond the depth followed.
-                return false;
-            };
-            if path.contains(&view) || path.len() > MAX_VIEW_DEPTH {
-                return false;
-            }
-            path.push(view);
-            let verdict = targets.iter().all(|target| {
-                fully_visible(target)
-                    && (known
-                        .get(target)
-                        .is_none_or(|resource| resource.kind != ResourceKind::View)
-                        || readable(*target, reads, known, fully_visible, path, decided))
-            });
-            path.pop();
-            decided.insert(view, verdict);
-            verdict
-        }
-        let mut decided = HashMap::new();
-        Ok(views
-            .iter()
-            .copied()
-            .filter(|view| {
-                readable(
-                    *view,
-                    &reads,
-                    &known,
-                    &fully_visible,
-                    &mut Vec::new(),
-                    &mut decided,
-                )
-            })
-            .collect())
+        Ok(graph)
     }
 
     /// Both gates and the guard, for a statement about to be described or run; refusals are
@@ -482,5 +453,49 @@ impl Catalog {
         )
         .await?;
         Ok(view)
+    }
+}
+
+/// What views read: each view followed to the tables and views it reads, and every resource
+/// met on the way.
+#[derive(Default)]
+struct ViewGraph {
+    reads: HashMap<ResourceId, Vec<ResourceId>>,
+    known: HashMap<ResourceId, Resource>,
+}
+
+impl ViewGraph {
+    /// Whether everything `view` reads is `fully_visible`, decided view by view, depth first;
+    /// a view met again on its own path (a cycle, which databases do not allow) or beyond the
+    /// depth followed counts as unreadable.
+    fn readable(
+        &self,
+        view: ResourceId,
+        fully_visible: &dyn Fn(&ResourceId) -> bool,
+        path: &mut Vec<ResourceId>,
+        decided: &mut HashMap<ResourceId, bool>,
+    ) -> bool {
+        if let Some(verdict) = decided.get(&view) {
+            return *verdict;
+        }
+        let Some(targets) = self.reads.get(&view) else {
+            // Beyond the depth followed.
+            return false;
+        };
+        if path.contains(&view) || path.len() > MAX_VIEW_DEPTH {
+            return false;
+        }
+        path.push(view);
+        let verdict = targets.iter().all(|target| {
+            fully_visible(target)
+                && (self
+                    .known
+                    .get(target)
+                    .is_none_or(|resource| resource.kind != ResourceKind::View)
+                    || self.readable(*target, fully_visible, path, decided))
+        });
+        path.pop();
+        decided.insert(view, verdict);
+        verdict
     }
 }
