@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use axum::response::IntoResponse;
 use cairn_catalog::{
-    AiSettingsInput, AskInput, Catalog, CatalogConfig, NewUser, ProviderSetting, Role,
+    AiSettingsInput, AskInput, Catalog, CatalogConfig, NewUser, Principal, ProviderSetting, Role,
+    UserId,
 };
 use cairn_domain::ResourceKind;
 use cairn_store::CrawlItem;
@@ -173,6 +174,16 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
+/// A benchmark catalog of `size` resources, the bench member and an admin acting for them.
+struct SizedCatalog {
+    catalog: Catalog,
+    admin: Principal,
+    principal: Principal,
+    /// Writing the crawl to the store, and indexing it.
+    stored: Duration,
+    indexed: Duration,
+}
+
 /// Runs the benchmark at each size and prints figures.
 pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
     let base = stand_in().await?;
@@ -183,193 +194,219 @@ pub async fn assistant(sizes: &[usize], questions: usize) -> Result<()> {
     );
     for &size in sizes {
         let dir = tempfile::tempdir()?;
-        let config = CatalogConfig {
-            scheduled_sync: false,
-            ..CatalogConfig::new(dir.path().to_path_buf())
-        };
-        let catalog = Catalog::open(
-            &format!("sqlite://{}", dir.path().join("bench.db").display()),
-            config,
+        let sized = sized_catalog(dir.path(), size).await?;
+        set_provider(
+            &sized,
+            ProviderSetting::Openai {
+                base_url: base.clone(),
+                model: "bench".into(),
+                region: None,
+                api_key: None,
+            },
         )
         .await?;
-        let workspace = catalog.operator().create_workspace("bench", None).await?;
-        let team = catalog
-            .operator()
-            .add_team(workspace.id, "analytics")
-            .await?;
-        let (user, _) = catalog
-            .operator()
-            .add_user(
-                workspace.id,
-                NewUser {
-                    email: "bench@example.com".into(),
-                    name: None,
-                    role: Role::Viewer,
-                    teams: vec!["analytics".into()],
-                    password: None,
-                },
-            )
-            .await?;
-        let integration = catalog
-            .operator()
-            .store()
-            .create_integration(
-                workspace.id,
-                "bench",
-                "postgres",
-                "v1:unused",
-                86_400,
-                &[team.id],
-            )
-            .await?;
-        let started = Instant::now();
-        let items = catalog_items("bench", size);
-        catalog
-            .operator()
-            .store()
-            .apply_crawl(workspace.id, integration.id, &items, &[])
-            .await?;
-        let stored = started.elapsed();
-        let started = Instant::now();
-        catalog.follow_changes().await?;
-        let indexed = started.elapsed();
-        let admin = cairn_catalog::Principal {
-            user: cairn_catalog::UserId(user.id),
-            workspace: workspace.id,
-            role: Role::Admin,
-            teams: vec![team.id],
-        };
-        catalog
-            .update_ai_settings(
-                &admin,
-                AiSettingsInput {
-                    provider: Some(ProviderSetting::Openai {
-                        base_url: base.clone(),
-                        model: "bench".into(),
-                        region: None,
-                        api_key: None,
-                    }),
-                    ..AiSettingsInput::default()
-                },
-            )
-            .await?;
-        let principal = catalog
-            .principal(workspace.id, cairn_catalog::UserId(user.id))
-            .await?;
-        let mut asks = Vec::with_capacity(questions);
-        let mut round_trips = Vec::with_capacity(questions);
-        let mut searches = Vec::with_capacity(questions);
-        for index in 0..questions {
-            let question = format!(
-                "which table holds the {} of each {}?",
-                word(index * 7 + 3),
-                word(index * 13 + 11)
-            );
-            let started = Instant::now();
-            let query = cairn_catalog::ResourceQuery {
-                q: Some(question.clone()),
-                limit: Some(8),
-                ..Default::default()
-            };
-            catalog.list_resources(&principal, query).await?;
-            searches.push(started.elapsed());
-            let started = Instant::now();
-            let answer = catalog
-                .ask(
-                    &principal,
-                    AskInput {
-                        question,
-                        thread_id: None,
-                    },
-                )
-                .await?;
-            asks.push(started.elapsed());
-            anyhow::ensure!(!answer.answer.is_empty(), "empty answer");
-            let started = Instant::now();
-            client
-                .post(format!("{base}/chat/completions"))
-                .json(&json!({"model": "bench", "messages": [{"role": "user", "content": "x"}], "stream": true}))
-                .send()
-                .await?
-                .text()
-                .await?;
-            round_trips.push(started.elapsed());
-        }
-        let (ask_50, ask_99) = (percentile(&mut asks, 0.5), percentile(&mut asks, 0.99));
-        let (trip_50, trip_99) = (
-            percentile(&mut round_trips, 0.5),
-            percentile(&mut round_trips, 0.99),
-        );
-        let (search_50, search_99) = (
-            percentile(&mut searches, 0.5),
-            percentile(&mut searches, 0.99),
-        );
-        println!(
-            "{size:>9} resources: a catalog search alone p50 {:.2} ms p99 {:.2} ms",
-            ms(search_50),
-            ms(search_99)
-        );
-        println!(
-            "{size:>9} resources: store {:.1} s, index {:.1} s | ask p50 {:.2} ms p99 {:.2} ms | bare stand-in round trip p50 {:.2} ms p99 {:.2} ms | overhead p50 {:.2} ms p99 {:.2} ms ({:.1}x the round trip at p99)",
-            stored.as_secs_f64(),
-            indexed.as_secs_f64(),
-            ms(ask_50),
-            ms(ask_99),
-            ms(trip_50),
-            ms(trip_99),
-            ms(ask_50.saturating_sub(trip_50)),
-            ms(ask_99.saturating_sub(trip_99)),
-            ms(ask_99) / ms(trip_99).max(0.001),
-        );
+        ask_stand_in(&sized, &client, &base, size, questions).await?;
         // The built-in offline assistant: the question engine with no model at all.
-        catalog
-            .update_ai_settings(
-                &admin,
-                AiSettingsInput {
-                    provider: Some(ProviderSetting::Builtin),
-                    ..AiSettingsInput::default()
+        set_provider(&sized, ProviderSetting::Builtin).await?;
+        ask_offline(&sized, size, questions).await?;
+        sized.catalog.operator().close().await;
+    }
+    Ok(())
+}
+
+async fn sized_catalog(dir: &std::path::Path, size: usize) -> Result<SizedCatalog> {
+    let config = CatalogConfig {
+        scheduled_sync: false,
+        ..CatalogConfig::new(dir.to_path_buf())
+    };
+    let catalog = Catalog::open(
+        &format!("sqlite://{}", dir.join("bench.db").display()),
+        config,
+    )
+    .await?;
+    let operator = catalog.operator();
+    let workspace = operator.create_workspace("bench", None).await?;
+    let team = operator.add_team(workspace.id, "analytics").await?;
+    let (user, _) = operator
+        .add_user(
+            workspace.id,
+            NewUser {
+                email: "bench@example.com".into(),
+                name: None,
+                role: Role::Viewer,
+                teams: vec!["analytics".into()],
+                password: None,
+            },
+        )
+        .await?;
+    let integration = operator
+        .store()
+        .create_integration(
+            workspace.id,
+            "bench",
+            "postgres",
+            "v1:unused",
+            86_400,
+            &[team.id],
+        )
+        .await?;
+    let started = Instant::now();
+    let items = catalog_items("bench", size);
+    operator
+        .store()
+        .apply_crawl(workspace.id, integration.id, &items, &[])
+        .await?;
+    let stored = started.elapsed();
+    let started = Instant::now();
+    catalog.follow_changes().await?;
+    let indexed = started.elapsed();
+    let admin = Principal {
+        user: UserId(user.id),
+        workspace: workspace.id,
+        role: Role::Admin,
+        teams: vec![team.id],
+    };
+    let principal = catalog.principal(workspace.id, UserId(user.id)).await?;
+    Ok(SizedCatalog {
+        catalog,
+        admin,
+        principal,
+        stored,
+        indexed,
+    })
+}
+
+async fn set_provider(sized: &SizedCatalog, provider: ProviderSetting) -> Result<()> {
+    sized
+        .catalog
+        .update_ai_settings(
+            &sized.admin,
+            AiSettingsInput {
+                provider: Some(provider),
+                ..AiSettingsInput::default()
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// Questions to the stand-in model, against a search alone and the bare round trip.
+async fn ask_stand_in(
+    sized: &SizedCatalog,
+    client: &reqwest::Client,
+    base: &str,
+    size: usize,
+    questions: usize,
+) -> Result<()> {
+    let catalog = &sized.catalog;
+    let mut asks = Vec::with_capacity(questions);
+    let mut round_trips = Vec::with_capacity(questions);
+    let mut searches = Vec::with_capacity(questions);
+    for index in 0..questions {
+        let question = format!(
+            "which table holds the {} of each {}?",
+            word(index * 7 + 3),
+            word(index * 13 + 11)
+        );
+        let started = Instant::now();
+        let query = cairn_catalog::ResourceQuery {
+            q: Some(question.clone()),
+            limit: Some(8),
+            ..Default::default()
+        };
+        catalog.list_resources(&sized.principal, query).await?;
+        searches.push(started.elapsed());
+        let started = Instant::now();
+        let answer = catalog
+            .ask(
+                &sized.principal,
+                AskInput {
+                    question,
+                    thread_id: None,
                 },
             )
             .await?;
-        let mut offline = Vec::with_capacity(questions);
-        let mut slowest: Vec<(Duration, String)> = Vec::new();
-        for index in 0..questions {
-            let (first, second) = (word(index * 7 + 3), word(index * 13 + 11));
-            let question = match index % 5 {
-                0 => format!("which table holds the {first} of each {second}?"),
-                1 => format!("how many {first} {second} are there?"),
-                2 => format!("total {first} value per {second}"),
-                3 => format!("how does {first} relate to {second}?"),
-                _ => format!("what columns does the {first} table have?"),
-            };
-            let started = Instant::now();
-            let answer = catalog
-                .ask(
-                    &principal,
-                    AskInput {
-                        question: question.clone(),
-                        thread_id: None,
-                    },
-                )
-                .await?;
-            offline.push(started.elapsed());
-            slowest.push((started.elapsed(), question));
-            anyhow::ensure!(!answer.answer.is_empty(), "empty answer");
-        }
-        let (offline_50, offline_99) = (
-            percentile(&mut offline, 0.5),
-            percentile(&mut offline, 0.99),
-        );
-        println!(
-            "{size:>9} resources: built-in offline assistant ask p50 {:.2} ms p99 {:.2} ms",
-            ms(offline_50),
-            ms(offline_99)
-        );
-        slowest.sort_by_key(|entry| std::cmp::Reverse(entry.0));
-        for (took, question) in slowest.iter().take(3) {
-            println!("           slowest: {:>8.2} ms  {question}", ms(*took));
-        }
-        catalog.operator().close().await;
+        asks.push(started.elapsed());
+        anyhow::ensure!(!answer.answer.is_empty(), "empty answer");
+        let started = Instant::now();
+        client
+            .post(format!("{base}/chat/completions"))
+            .json(&json!({"model": "bench", "messages": [{"role": "user", "content": "x"}], "stream": true}))
+            .send()
+            .await?
+            .text()
+            .await?;
+        round_trips.push(started.elapsed());
+    }
+    let (ask_50, ask_99) = (percentile(&mut asks, 0.5), percentile(&mut asks, 0.99));
+    let (trip_50, trip_99) = (
+        percentile(&mut round_trips, 0.5),
+        percentile(&mut round_trips, 0.99),
+    );
+    let (search_50, search_99) = (
+        percentile(&mut searches, 0.5),
+        percentile(&mut searches, 0.99),
+    );
+    println!(
+        "{size:>9} resources: a catalog search alone p50 {:.2} ms p99 {:.2} ms",
+        ms(search_50),
+        ms(search_99)
+    );
+    println!(
+        "{size:>9} resources: store {:.1} s, index {:.1} s | ask p50 {:.2} ms p99 {:.2} ms | bare stand-in round trip p50 {:.2} ms p99 {:.2} ms | overhead p50 {:.2} ms p99 {:.2} ms ({:.1}x the round trip at p99)",
+        sized.stored.as_secs_f64(),
+        sized.indexed.as_secs_f64(),
+        ms(ask_50),
+        ms(ask_99),
+        ms(trip_50),
+        ms(trip_99),
+        ms(ask_50.saturating_sub(trip_50)),
+        ms(ask_99.saturating_sub(trip_99)),
+        ms(ask_99) / ms(trip_99).max(0.001),
+    );
+    Ok(())
+}
+
+/// Questions of five shapes to the built-in offline assistant; the slowest three shown.
+async fn ask_offline(sized: &SizedCatalog, size: usize, questions: usize) -> Result<()> {
+    let mut offline = Vec::with_capacity(questions);
+    let mut slowest: Vec<(Duration, String)> = Vec::new();
+    for index in 0..questions {
+        let (first, second) = (word(index * 7 + 3), word(index * 13 + 11));
+        let question = match index % 5 {
+            0 => format!("which table holds the {first} of each {second}?"),
+            1 => format!("how many {first} {second} are there?"),
+            2 => format!("total {first} value per {second}"),
+            3 => format!("how does {first} relate to {second}?"),
+            _ => format!("what columns does the {first} table have?"),
+        };
+        let started = Instant::now();
+        let answer = sized
+            .catalog
+            .ask(
+                &sized.principal,
+                AskInput {
+                    question: question.clone(),
+                    thread_id: None,
+                },
+            )
+            .await?;
+        offline.push(started.elapsed());
+        slowest.push((started.elapsed(), question));
+        anyhow::ensure!(!answer.answer.is_empty(), "empty answer");
+    }
+    let (offline_50, offline_99) = (
+        percentile(&mut offline, 0.5),
+        percentile(&mut offline, 0.99),
+    );
+    println!(
+        "{size:>9} resources: built-in offline assistant ask p50 {:.2} ms p99 {:.2} ms",
+        ms(offline_50),
+        ms(offline_99)
+    );
+    slowest.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    for (took, question) in slowest.iter().take(3) {
+        println!("           slowest: {:>8.2} ms  {question}", ms(*took));
     }
     Ok(())
 }
