@@ -65,14 +65,15 @@ impl AuditVerification {
 }
 
 /// The plain hash of entries written before the chain was keyed.
-fn legacy_hash(
-    prev_hash: &str,
-    seq: i64,
-    at: i64,
-    actor: Option<UserId>,
-    action: &str,
-    detail: &str,
-) -> String {
+fn legacy_hash(prev_hash: &str, row: &AuditRow) -> String {
+    let AuditRow {
+        seq,
+        at,
+        actor,
+        action,
+        detail,
+        ..
+    } = row;
     let actor = actor.map(|user| user.0.to_string()).unwrap_or_default();
     let text = format!("{prev_hash}\n{seq}\n{at}\n{actor}\n{action}\n{detail}");
     crate::secret::hash_secret(&text)
@@ -414,14 +415,7 @@ impl ChainWalk<'_> {
                 row.seq
             ))
         } else {
-            Ok(legacy_hash(
-                &self.previous,
-                row.seq,
-                row.at,
-                row.actor,
-                &row.action,
-                &row.detail,
-            ))
+            Ok(legacy_hash(&self.previous, row))
         }
     }
 }

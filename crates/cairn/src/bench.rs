@@ -8,10 +8,10 @@ use anyhow::{Context, Result};
 use axum::response::IntoResponse;
 use cairn_catalog::{
     AiSettingsInput, AskInput, Catalog, CatalogConfig, NewUser, Principal, ProviderSetting, Role,
-    UserId,
+    UserId, UserView,
 };
-use cairn_domain::ResourceKind;
-use cairn_store::CrawlItem;
+use cairn_domain::{IntegrationId, ResourceKind};
+use cairn_store::{CrawlItem, SyncCounts, Team, Workspace};
 use serde_json::json;
 
 const WORDS: &[&str] = &[
@@ -170,6 +170,77 @@ fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
     samples[index.min(samples.len() - 1)]
 }
 
+/// The median and the 99th percentile.
+fn p50_p99(samples: &mut [Duration]) -> (Duration, Duration) {
+    (percentile(samples, 0.5), percentile(samples, 0.99))
+}
+
+/// A benchmark's workspace: its team `analytics` and one member in it.
+pub struct BenchMember {
+    pub workspace: Workspace,
+    pub team: Team,
+    pub user: UserView,
+}
+
+/// Creates workspace `name` with the team `analytics` and a member `email` of `role` in it.
+pub async fn bench_member(
+    catalog: &Catalog,
+    name: &str,
+    email: &str,
+    role: Role,
+) -> Result<BenchMember> {
+    let operator = catalog.operator();
+    let workspace = operator.create_workspace(name, None).await?;
+    let team = operator.add_team(workspace.id, "analytics").await?;
+    let (user, _) = operator
+        .add_user(
+            workspace.id,
+            NewUser {
+                email: email.into(),
+                name: None,
+                role,
+                teams: vec![team.name.clone()],
+                password: None,
+            },
+        )
+        .await?;
+    Ok(BenchMember {
+        workspace,
+        team,
+        user,
+    })
+}
+
+/// A stand-in integration of the team's (its connection reaches nothing) and a generated
+/// crawl of `size` resources written through it.
+async fn stand_in_crawl(
+    catalog: &Catalog,
+    member: &BenchMember,
+    size: usize,
+) -> Result<(IntegrationId, SyncCounts)> {
+    let store = catalog.operator().store();
+    let workspace = member.workspace.id;
+    let integration = store
+        .create_integration(
+            workspace,
+            "bench",
+            "postgres",
+            "v1:unused",
+            86_400,
+            &[member.team.id],
+        )
+        .await?;
+    let counts = store
+        .apply_crawl(
+            workspace,
+            integration.id,
+            &catalog_items("bench", size),
+            &[],
+        )
+        .await?;
+    Ok((integration.id, counts))
+}
+
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
@@ -224,49 +295,21 @@ async fn sized_catalog(dir: &std::path::Path, size: usize) -> Result<SizedCatalo
         config,
     )
     .await?;
-    let operator = catalog.operator();
-    let workspace = operator.create_workspace("bench", None).await?;
-    let team = operator.add_team(workspace.id, "analytics").await?;
-    let (user, _) = operator
-        .add_user(
-            workspace.id,
-            NewUser {
-                email: "bench@example.com".into(),
-                name: None,
-                role: Role::Viewer,
-                teams: vec!["analytics".into()],
-                password: None,
-            },
-        )
-        .await?;
-    let integration = operator
-        .store()
-        .create_integration(
-            workspace.id,
-            "bench",
-            "postgres",
-            "v1:unused",
-            86_400,
-            &[team.id],
-        )
-        .await?;
+    let member = bench_member(&catalog, "bench", "bench@example.com", Role::Viewer).await?;
     let started = Instant::now();
-    let items = catalog_items("bench", size);
-    operator
-        .store()
-        .apply_crawl(workspace.id, integration.id, &items, &[])
-        .await?;
+    stand_in_crawl(&catalog, &member, size).await?;
     let stored = started.elapsed();
     let started = Instant::now();
     catalog.follow_changes().await?;
     let indexed = started.elapsed();
+    let (workspace, user) = (member.workspace.id, UserId(member.user.id));
     let admin = Principal {
-        user: UserId(user.id),
-        workspace: workspace.id,
+        user,
+        workspace,
         role: Role::Admin,
-        teams: vec![team.id],
+        teams: vec![member.team.id],
     };
-    let principal = catalog.principal(workspace.id, UserId(user.id)).await?;
+    let principal = catalog.principal(workspace, user).await?;
     Ok(SizedCatalog {
         catalog,
         admin,
@@ -338,15 +381,9 @@ async fn ask_stand_in(
             .await?;
         round_trips.push(started.elapsed());
     }
-    let (ask_50, ask_99) = (percentile(&mut asks, 0.5), percentile(&mut asks, 0.99));
-    let (trip_50, trip_99) = (
-        percentile(&mut round_trips, 0.5),
-        percentile(&mut round_trips, 0.99),
-    );
-    let (search_50, search_99) = (
-        percentile(&mut searches, 0.5),
-        percentile(&mut searches, 0.99),
-    );
+    let (ask_50, ask_99) = p50_p99(&mut asks);
+    let (trip_50, trip_99) = p50_p99(&mut round_trips);
+    let (search_50, search_99) = p50_p99(&mut searches);
     println!(
         "{size:>9} resources: a catalog search alone p50 {:.2} ms p99 {:.2} ms",
         ms(search_50),
@@ -395,10 +432,7 @@ async fn ask_offline(sized: &SizedCatalog, size: usize, questions: usize) -> Res
         slowest.push((started.elapsed(), question));
         anyhow::ensure!(!answer.answer.is_empty(), "empty answer");
     }
-    let (offline_50, offline_99) = (
-        percentile(&mut offline, 0.5),
-        percentile(&mut offline, 0.99),
-    );
+    let (offline_50, offline_99) = p50_p99(&mut offline);
     println!(
         "{size:>9} resources: built-in offline assistant ask p50 {:.2} ms p99 {:.2} ms",
         ms(offline_50),
@@ -435,44 +469,10 @@ pub struct Seeded {
 /// tables of ten columns) in a new workspace `workspace`, crawled by an integration `bench`
 /// whose team `analytics` holds one viewer; the server's index follows it from the change feed.
 pub async fn seed(catalog: &Catalog, workspace: &str, resources: usize) -> Result<Seeded> {
-    let created = catalog.operator().create_workspace(workspace, None).await?;
-    let team = catalog.operator().add_team(created.id, "analytics").await?;
     let email = format!("viewer@{workspace}.example");
-    catalog
-        .operator()
-        .add_user(
-            created.id,
-            NewUser {
-                email: email.clone(),
-                name: None,
-                role: Role::Viewer,
-                teams: vec![team.name.clone()],
-                password: None,
-            },
-        )
-        .await?;
-    let integration = catalog
-        .operator()
-        .store()
-        .create_integration(
-            created.id,
-            "bench",
-            "postgres",
-            "v1:unused",
-            86_400,
-            &[team.id],
-        )
-        .await?;
-    let counts = catalog
-        .operator()
-        .store()
-        .apply_crawl(
-            created.id,
-            integration.id,
-            &catalog_items("bench", resources),
-            &[],
-        )
-        .await?;
+    let member = bench_member(catalog, workspace, &email, Role::Viewer).await?;
+    let (integration, counts) = stand_in_crawl(catalog, &member, resources).await?;
+    let created = &member.workspace;
     // Recorded as the integration's last sync, so the scheduler leaves it (its connection is a
     // stand-in) for a day.
     let status = json!({"state": "ok", "added": counts.added, "changed": 0, "removed": 0,
@@ -480,7 +480,7 @@ pub async fn seed(catalog: &Catalog, workspace: &str, resources: usize) -> Resul
     catalog
         .operator()
         .store()
-        .finish_sync(created.id, integration.id, &status.to_string())
+        .finish_sync(created.id, integration, &status.to_string())
         .await?;
     let (first_id, last_id): (i64, i64) =
         sqlx::query_as("SELECT MIN(id), MAX(id) FROM resources WHERE workspace_id = $1")
@@ -489,7 +489,7 @@ pub async fn seed(catalog: &Catalog, workspace: &str, resources: usize) -> Resul
             .await
             .context("reading the generated ids")?;
     Ok(Seeded {
-        workspace: created.name,
+        workspace: created.name.clone(),
         email,
         first_id,
         last_id,

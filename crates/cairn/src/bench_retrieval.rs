@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use cairn_catalog::{
-    Catalog, CatalogConfig, IntegrationInput, NewUser, Principal, ResourceList, ResourceQuery,
-    Role, UserId, WorkspaceId,
+    Catalog, CatalogConfig, IntegrationInput, Principal, ResourceList, ResourceQuery, Role, UserId,
+    WorkspaceId,
 };
 use cairn_domain::{ResourceId, ResourceKind, Scope};
 use serde_json::Value;
@@ -190,21 +190,9 @@ async fn build_catalog(dir: &Path, files: &Path, databases: &[Database]) -> Resu
         },
     )
     .await?;
-    let operator = catalog.operator();
-    let workspace = operator.create_workspace("bench", None).await?;
-    operator.add_team(workspace.id, "analytics").await?;
-    let (user, _) = operator
-        .add_user(
-            workspace.id,
-            NewUser {
-                email: "bench@example.com".into(),
-                name: None,
-                role: Role::Admin,
-                teams: vec!["analytics".into()],
-                password: None,
-            },
-        )
-        .await?;
+    let crate::bench::BenchMember {
+        workspace, user, ..
+    } = crate::bench::bench_member(&catalog, "bench", "bench@example.com", Role::Admin).await?;
     let principal = catalog.principal(workspace.id, UserId(user.id)).await?;
     for database in databases {
         let file = files.join(format!("{}.sqlite", database.id));

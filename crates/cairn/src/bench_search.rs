@@ -560,6 +560,25 @@ struct Figures {
     answered: usize,
 }
 
+impl Figures {
+    /// A side's figures: `resources` indexed in `indexing`, the questions' times, how many
+    /// found anything, and the peak memory so far.
+    fn measured(
+        resources: usize,
+        indexing: Duration,
+        times: &mut [Duration],
+        answered: usize,
+    ) -> Figures {
+        Figures {
+            index_per_s: resources as f64 / indexing.as_secs_f64().max(1e-9),
+            p50_ms: percentile(times, 0.5),
+            p99_ms: percentile(times, 0.99),
+            peak_mb: memory_kb("VmHWM").unwrap_or(0) as f64 / 1024.0,
+            answered,
+        }
+    }
+}
+
 /// Runs the benchmark and prints its figures, the last line in a fixed form.
 pub async fn search(resources: usize, query_count: usize) -> Result<()> {
     let questions = questions(query_count);
@@ -654,14 +673,7 @@ fn cairn_side(
             answered += usize::from(!found.is_empty());
         }
     }
-    let peak_mb = memory_kb("VmHWM").unwrap_or(0) as f64 / 1024.0;
-    Ok(Figures {
-        index_per_s: resources as f64 / indexing.as_secs_f64().max(1e-9),
-        p50_ms: percentile(&mut times, 0.5),
-        p99_ms: percentile(&mut times, 0.99),
-        peak_mb,
-        answered,
-    })
+    Ok(Figures::measured(resources, indexing, &mut times, answered))
 }
 
 /// The text columns FTS5 gets, made as Cairn's index makes its fields: names with their words
@@ -705,15 +717,9 @@ async fn fts5_side(
     fts5_fill(&mut connection, resources).await?;
     let indexing = started.elapsed();
     let (mut times, answered) = fts5_ask(&mut connection, questions).await?;
-    let peak_mb = memory_kb("VmHWM").unwrap_or(0) as f64 / 1024.0;
+    let figures = Figures::measured(resources, indexing, &mut times, answered);
     connection.close().await?;
-    Ok(Figures {
-        index_per_s: resources as f64 / indexing.as_secs_f64().max(1e-9),
-        p50_ms: percentile(&mut times, 0.5),
-        p99_ms: percentile(&mut times, 0.99),
-        peak_mb,
-        answered,
-    })
+    Ok(figures)
 }
 
 /// A new SQLite file with the FTS5 side's tables.

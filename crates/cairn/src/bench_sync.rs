@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role};
+use cairn_catalog::{Catalog, CatalogConfig, Role};
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection, Executor};
@@ -217,24 +217,9 @@ struct Api {
 
 impl Api {
     async fn start(catalog: &Catalog) -> Result<Api> {
-        let workspace = catalog.operator().create_workspace("bench", None).await?;
-        catalog
-            .operator()
-            .add_team(workspace.id, "analytics")
-            .await?;
-        let (user, _) = catalog
-            .operator()
-            .add_user(
-                workspace.id,
-                NewUser {
-                    email: "admin@example.com".into(),
-                    name: None,
-                    role: Role::Admin,
-                    teams: vec!["analytics".into()],
-                    password: None,
-                },
-            )
-            .await?;
+        let crate::bench::BenchMember {
+            workspace, user, ..
+        } = crate::bench::bench_member(catalog, "bench", "admin@example.com", Role::Admin).await?;
         let token = catalog
             .operator()
             .issue_token(workspace.id, cairn_catalog::UserId(user.id), None)
