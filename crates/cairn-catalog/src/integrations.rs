@@ -735,10 +735,13 @@ impl Catalog {
         match self.store().create_sync(workspace, id).await {
             Ok(record) => Ok(SyncRun { row, record }),
             Err(error) => {
+                // The status is read over the API: it says what the catalog says, never the
+                // store's own text (a constraint's names, a statement's error).
+                let error = CatalogError::from(error);
                 let status = serde_json::to_string(&SyncStatus::failed(error.to_string()))
                     .map_err(|error| CatalogError::Internal(error.to_string()))?;
                 self.store().finish_sync(workspace, id, &status).await?;
-                Err(error.into())
+                Err(error)
             }
         }
     }

@@ -905,9 +905,26 @@ async fn seed_demo(catalog: &Catalog, data_dir: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     use super::Cli;
+
+    /// The operator's key is read through clap like every other setting, and neither `Debug`
+    /// nor `--help` shows it.
+    #[test]
+    fn the_secret_key_is_read_by_clap_and_never_shown() {
+        use secrecy::ExposeSecret;
+
+        let cli = Cli::try_parse_from(["cairn", "--secret-key", "s3cret-key-value", "purge"])
+            .expect("the key is a global option");
+        assert_eq!(
+            cli.secret_key.as_ref().map(ExposeSecret::expose_secret),
+            Some("s3cret-key-value")
+        );
+        assert!(!format!("{cli:?}").contains("s3cret-key-value"));
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("CAIRN_SECRET_KEY"), "{help}");
+    }
 
     /// Every option and argument of every command, as `cairn … --help` shows them, has a
     /// description.
