@@ -174,7 +174,7 @@ impl Operator<'_> {
         let user = match self
             .catalog
             .store()
-            .create_member(workspace, &email, &name, new.role, Some(&hash), &team_ids)
+            .create_member(workspace, &team_ids, &email, &name, new.role, Some(&hash))
             .await
         {
             Err(StoreError::Conflict(_)) => {

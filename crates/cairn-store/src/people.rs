@@ -172,7 +172,7 @@ impl Store {
         role: Role,
         password_hash: Option<&str>,
     ) -> Result<User> {
-        self.create_member(workspace, email, name, role, password_hash, &[])
+        self.create_member(workspace, &[], email, name, role, password_hash)
             .await
     }
 
@@ -180,11 +180,11 @@ impl Store {
     pub async fn create_member(
         &self,
         workspace: WorkspaceId,
+        teams: &[TeamId],
         email: &str,
         name: &str,
         role: Role,
         password_hash: Option<&str>,
-        teams: &[TeamId],
     ) -> Result<User> {
         let mut transaction = self.pool.begin().await?;
         let row = crate::dynamic_query(&format!(

@@ -20,11 +20,11 @@ async fn a_member_is_added_with_their_teams_or_not_at_all(app: TestApp) {
         .store()
         .create_member(
             workspace.id,
+            &[team.id, TeamId(i64::MAX)],
             "half@ops.example",
             "half",
             Role::Viewer,
             None,
-            &[team.id, TeamId(i64::MAX)],
         )
         .await;
     assert!(failed.is_err(), "a missing team fails the whole addition");
