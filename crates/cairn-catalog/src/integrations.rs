@@ -1152,6 +1152,40 @@ fn validated_docs(mut docs: dbt::DbtDocs) -> Result<dbt::DbtDocs> {
 mod tests {
     use super::*;
 
+    /// A connector's or a dbt project's refusal answers with the code its error names.
+    #[test]
+    fn refusals_keep_the_codes_of_connect_and_dbt_errors() {
+        let detail = || "detail".to_string();
+        let connect = [
+            ConnectError::Unreachable(detail()),
+            ConnectError::AuthFailed(detail()),
+            ConnectError::DatabaseNotFound(detail()),
+            ConnectError::UnsupportedVersion(detail()),
+            ConnectError::NotSqlite(detail()),
+            ConnectError::InvalidUrl(detail()),
+            ConnectError::CrawlFailed(detail()),
+            ConnectError::NotAllowed,
+        ];
+        for error in &connect {
+            let CatalogError::Refused { refusal, message } = connect_refusal(error) else {
+                panic!("{error:?} is a refusal");
+            };
+            assert_eq!(refusal.code(), error.code());
+            assert_eq!(message, error.to_string());
+        }
+        let dbt = [
+            DbtError::NotAManifest(detail()),
+            DbtError::UnsupportedManifestVersion(3),
+            DbtError::NotACatalog(detail()),
+        ];
+        for error in &dbt {
+            let CatalogError::Refused { refusal, .. } = dbt_refusal(error) else {
+                panic!("{error:?} is a refusal");
+            };
+            assert_eq!(refusal.code(), error.code());
+        }
+    }
+
     #[test]
     fn column_attributes_are_written_as_json_would_write_them() {
         for (nullable, position, primary_key) in [
