@@ -8,18 +8,19 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cairn_domain::WorkspaceId;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 
 use crate::{CatalogError, Result};
 
 const VERSION: &str = "v1:";
 
-/// The key that opens integration credentials. `Debug` never prints it.
+/// The key that opens integration credentials. `Debug` prints neither it, nor the cipher built
+/// from it, nor the audit key derived from it.
 pub(crate) struct Vault {
     cipher: Aes256Gcm,
     fingerprint: String,
     /// Derived from the secret key: keys the audit chain and its checkpoints.
-    audit_key: [u8; 32],
+    audit_key: SecretBox<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -111,14 +112,14 @@ impl Vault {
         Ok(Vault {
             cipher,
             fingerprint: fingerprint(&key),
-            audit_key: hmac_sha256(&key, b"cairn audit chain key v1"),
+            audit_key: SecretBox::new(Box::new(hmac_sha256(&key, b"cairn audit chain key v1"))),
         })
     }
 
     /// HMAC-SHA256 of `message` under the audit key, in hex. Without the secret key (which
     /// lives outside the store) nobody can compute it.
     pub(crate) fn audit_mac(&self, message: &[u8]) -> String {
-        hmac_sha256(&self.audit_key, message)
+        hmac_sha256(self.audit_key.expose_secret(), message)
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect()
