@@ -9,14 +9,16 @@ use cairn_assistant::{
     Role as TurnRole, ToolHost, ToolOutput, Turn,
 };
 use cairn_connect::query::QueryResult;
-use cairn_domain::{IntegrationId, Principal, ResourceId, ResourceKind, SqlAccess, validate};
+use cairn_domain::{
+    IntegrationId, Principal, Refusal, ResourceId, ResourceKind, SqlAccess, validate,
+};
 use cairn_store::{NewEgress, NewPrompt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::resources::ResourceQuery;
-use crate::settings::ProviderSetting;
+use crate::settings::{ProviderSetting, check_region};
 use crate::sql::SqlInput;
 use crate::{Catalog, CatalogError, Result};
 
@@ -310,7 +312,7 @@ impl ToolHost for Host<'_> {
             Ok(columns) => ToolOutput::Shape(ResultShape { columns }),
             // Our own refusals (guard, gates) are our words.
             Err(CatalogError::Refused {
-                code: "sql_not_allowed",
+                refusal: Refusal::SqlNotAllowed,
                 message,
             }) => ToolOutput::Refused { reason: message },
             Err(CatalogError::Forbidden(message)) => ToolOutput::Refused { reason: message },
@@ -322,7 +324,7 @@ impl ToolHost for Host<'_> {
             },
             // The database's refusal to prepare it: parse and plan only, nothing read.
             Err(CatalogError::Refused {
-                code: "query_invalid",
+                refusal: Refusal::QueryInvalid,
                 message,
             }) => ToolOutput::Invalid { reason: message },
             Err(_) => ToolOutput::Unchecked,
@@ -428,19 +430,6 @@ impl Catalog {
     }
 }
 
-fn check_region(workspace: Option<&str>, provider: Option<&str>) -> Result<()> {
-    match workspace {
-        Some(wanted) if provider != Some(wanted) => Err(CatalogError::Refused {
-            code: "region_mismatch",
-            message: format!(
-                "the provider's region ({}) is not the workspace's region ({wanted}); nothing was sent",
-                provider.unwrap_or("unspecified")
-            ),
-        }),
-        _ => Ok(()),
-    }
-}
-
 impl Catalog {
     fn openai_provider(
         &self,
@@ -456,7 +445,7 @@ impl Catalog {
             ));
         }
         OpenAiProvider::new(config).map_err(|error| CatalogError::Refused {
-            code: "provider_unavailable",
+            refusal: Refusal::ProviderUnavailable,
             message: error.to_string(),
         })
     }
@@ -616,7 +605,7 @@ impl Catalog {
                 let outcome =
                     cairn_assistant::run(&provider, &host, &question, &memory, &options).await;
                 let outcome = outcome.map_err(|error| CatalogError::Refused {
-                    code: "provider_failed",
+                    refusal: Refusal::ProviderFailed,
                     message: error.to_string(),
                 })?;
                 (outcome.answer, outcome.citations, outcome.sql, "openai")
@@ -751,7 +740,7 @@ impl Catalog {
                     cairn_assistant::first_request(&provider, &host, &question, &[], &options)
                         .await
                         .map_err(|error| CatalogError::Refused {
-                            code: "provider_failed",
+                            refusal: Refusal::ProviderFailed,
                             message: error.to_string(),
                         })?;
                 EgressPreview {
@@ -940,7 +929,7 @@ impl Catalog {
         };
         let outcome = cairn_assistant::run(&provider, &host, &question, &[], &options).await;
         let outcome = outcome.map_err(|error| CatalogError::Refused {
-            code: "provider_failed",
+            refusal: Refusal::ProviderFailed,
             message: error.to_string(),
         })?;
         Ok(DescriptionDraft {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::{Catalog, CatalogError, Result};
+use crate::{Catalog, CatalogError, Result, require_admin};
 
 /// An audit entry as admins read it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -65,14 +65,15 @@ impl AuditVerification {
 }
 
 /// The plain hash of entries written before the chain was keyed.
-fn legacy_hash(
-    prev_hash: &str,
-    seq: i64,
-    at: i64,
-    actor: Option<UserId>,
-    action: &str,
-    detail: &str,
-) -> String {
+fn legacy_hash(prev_hash: &str, row: &AuditRow) -> String {
+    let AuditRow {
+        seq,
+        at,
+        actor,
+        action,
+        detail,
+        ..
+    } = row;
     let actor = actor.map(|user| user.0.to_string()).unwrap_or_default();
     let text = format!("{prev_hash}\n{seq}\n{at}\n{actor}\n{action}\n{detail}");
     crate::secret::hash_secret(&text)
@@ -101,7 +102,7 @@ fn checkpoint_message(workspace_id: i64, seq: i64, hash: &str) -> String {
 impl Catalog {
     /// Records what the operator did from the command line: no member acts, and the entry
     /// says `"by": "operator"`.
-    pub async fn audit_operator_action(
+    pub(crate) async fn audit_operator_action(
         &self,
         workspace: WorkspaceId,
         action: &str,
@@ -213,11 +214,7 @@ impl Catalog {
         after: Option<i64>,
         limit: Option<usize>,
     ) -> Result<Vec<AuditEntry>> {
-        if !principal.can_administer() {
-            return Err(CatalogError::forbidden(
-                "only workspace admins read the audit log",
-            ));
-        }
+        require_admin(principal, "read the audit log")?;
         let limit = limit.unwrap_or(100);
         if limit == 0 || limit > 1000 {
             return Err(CatalogError::invalid("limit", "must be between 1 and 1000"));
@@ -241,7 +238,7 @@ impl Catalog {
 
     /// Recomputes the whole chain of a workspace and compares it with this node's signed
     /// checkpoint.
-    pub async fn verify_audit(&self, workspace: WorkspaceId) -> Result<AuditVerification> {
+    pub(crate) async fn verify_audit(&self, workspace: WorkspaceId) -> Result<AuditVerification> {
         self.verify_audit_against(workspace, &[]).await
     }
 
@@ -249,103 +246,43 @@ impl Catalog {
     /// entry linked to the one before, each keyed hash (HMAC) holding, entries written before
     /// keying only at the start; then every signed checkpoint (this node's and `exported`)
     /// must name an entry the log still holds, with the same hash.
-    pub async fn verify_audit_against(
+    pub(crate) async fn verify_audit_against(
         &self,
         workspace: WorkspaceId,
         exported: &[AuditCheckpoint],
     ) -> Result<AuditVerification> {
-        let mut checkpoints = exported.to_vec();
-        let own = self.read_checkpoint(workspace);
-        let counted = u64::try_from(checkpoints.len() + usize::from(matches!(own, Ok(Some(_)))))
-            .unwrap_or(u64::MAX);
-        match own {
-            Ok(Some(checkpoint)) => checkpoints.push(checkpoint),
-            Ok(None) => {}
+        let (checkpoints, counted) = self.checkpoints_to_compare(workspace, exported);
+        let checkpoints = match checkpoints {
+            Ok(checkpoints) => checkpoints,
             Err(reason) => return Ok(AuditVerification::broken(0, None, reason, counted)),
-        }
-        for checkpoint in &checkpoints {
-            if checkpoint.workspace_id != workspace.0 || !self.checkpoint_holds(checkpoint) {
-                return Ok(AuditVerification::broken(
-                    0,
-                    None,
-                    format!(
-                        "the checkpoint of entry {} is not signed by this server's key for this workspace",
-                        checkpoint.seq
-                    ),
-                    counted,
-                ));
-            }
-        }
-        let vault = &self.inner.vault;
-        let mut previous = String::new();
+        };
+        let mut walk = ChainWalk {
+            workspace,
+            vault: &self.inner.vault,
+            checkpoints: &checkpoints,
+            previous: String::new(),
+            entries: 0,
+            keyed_seen: false,
+        };
         let mut after = 0;
-        let mut entries = 0u64;
-        let mut keyed_seen = false;
         loop {
             let rows: Vec<AuditRow> = self.store().audit_entries(workspace, after, 1000).await?;
             let Some(last) = rows.last().map(|row| row.seq) else {
                 break;
             };
             for row in &rows {
-                let wanted_seq = i64::try_from(entries).unwrap_or(i64::MAX) + 1;
-                let broken = |reason: String| {
-                    Ok(AuditVerification::broken(
-                        entries,
-                        Some(wanted_seq.min(row.seq)),
+                if let Err((at, reason)) = walk.step(row) {
+                    return Ok(AuditVerification::broken(
+                        walk.entries,
+                        Some(at),
                         reason,
                         counted,
-                    ))
-                };
-                if row.seq != wanted_seq {
-                    return broken(format!("entry {wanted_seq} is missing"));
-                }
-                if row.prev_hash != previous {
-                    return broken(format!("entry {} does not link to the one before", row.seq));
-                }
-                let expected = if row.keyed {
-                    keyed_seen = true;
-                    let message = entry_message(
-                        workspace,
-                        &previous,
-                        row.seq,
-                        row.at,
-                        row.actor,
-                        &row.action,
-                        &row.detail,
-                    );
-                    vault.audit_mac(message.as_bytes())
-                } else if keyed_seen {
-                    return broken(format!(
-                        "entry {} is not keyed but follows keyed entries",
-                        row.seq
-                    ));
-                } else {
-                    legacy_hash(
-                        &previous,
-                        row.seq,
-                        row.at,
-                        row.actor,
-                        &row.action,
-                        &row.detail,
-                    )
-                };
-                if row.hash != expected {
-                    return broken(format!("the hash of entry {} does not hold", row.seq));
-                }
-                if let Some(checkpoint) = checkpoints
-                    .iter()
-                    .find(|checkpoint| checkpoint.seq == row.seq && checkpoint.hash != row.hash)
-                {
-                    return broken(format!(
-                        "entry {} differs from its signed checkpoint",
-                        checkpoint.seq
                     ));
                 }
-                previous = row.hash.clone();
-                entries += 1;
             }
             after = last;
         }
+        let (entries, previous) = (walk.entries, walk.previous);
         let head_seq = i64::try_from(entries).unwrap_or(i64::MAX);
         let handed_out = self.store().audit_last_seq(workspace).await?;
         if let Some(beyond) = checkpoints
@@ -374,12 +311,111 @@ impl Catalog {
         })
     }
 
+    /// The signed checkpoints to compare the chain with (`exported` and this node's own), and
+    /// how many there are; why not, when one cannot be read or is not signed by this node's key.
+    fn checkpoints_to_compare(
+        &self,
+        workspace: WorkspaceId,
+        exported: &[AuditCheckpoint],
+    ) -> (std::result::Result<Vec<AuditCheckpoint>, String>, u64) {
+        let mut checkpoints = exported.to_vec();
+        let own = self.read_checkpoint(workspace);
+        let counted = u64::try_from(checkpoints.len() + usize::from(matches!(own, Ok(Some(_)))))
+            .unwrap_or(u64::MAX);
+        match own {
+            Ok(Some(checkpoint)) => checkpoints.push(checkpoint),
+            Ok(None) => {}
+            Err(reason) => return (Err(reason), counted),
+        }
+        if let Some(unsigned) = checkpoints.iter().find(|checkpoint| {
+            checkpoint.workspace_id != workspace.0 || !self.checkpoint_holds(checkpoint)
+        }) {
+            return (
+                Err(format!(
+                    "the checkpoint of entry {} is not signed by this server's key for this workspace",
+                    unsigned.seq
+                )),
+                counted,
+            );
+        }
+        (Ok(checkpoints), counted)
+    }
+
     pub async fn verify_own_audit(&self, principal: &Principal) -> Result<AuditVerification> {
-        if !principal.can_administer() {
-            return Err(CatalogError::forbidden(
-                "only workspace admins verify the audit log",
+        require_admin(principal, "verify the audit log")?;
+        self.verify_audit(principal.workspace).await
+    }
+}
+
+/// A walk along a workspace's audit chain, entry by entry: where it is and what it has seen.
+struct ChainWalk<'a> {
+    workspace: WorkspaceId,
+    vault: &'a crate::vault::Vault,
+    checkpoints: &'a [AuditCheckpoint],
+    /// The hash of the last entry checked.
+    previous: String,
+    entries: u64,
+    keyed_seen: bool,
+}
+
+impl ChainWalk<'_> {
+    /// Checks the next entry; where the chain breaks and why, if it does there.
+    fn step(&mut self, row: &AuditRow) -> std::result::Result<(), (i64, String)> {
+        let wanted_seq = i64::try_from(self.entries).unwrap_or(i64::MAX) + 1;
+        let at = wanted_seq.min(row.seq);
+        if row.seq != wanted_seq {
+            return Err((at, format!("entry {wanted_seq} is missing")));
+        }
+        if row.prev_hash != self.previous {
+            return Err((
+                at,
+                format!("entry {} does not link to the one before", row.seq),
             ));
         }
-        self.verify_audit(principal.workspace).await
+        let expected = self.expected_hash(row).map_err(|reason| (at, reason))?;
+        if row.hash != expected {
+            return Err((at, format!("the hash of entry {} does not hold", row.seq)));
+        }
+        if let Some(checkpoint) = self
+            .checkpoints
+            .iter()
+            .find(|checkpoint| checkpoint.seq == row.seq && checkpoint.hash != row.hash)
+        {
+            return Err((
+                at,
+                format!(
+                    "entry {} differs from its signed checkpoint",
+                    checkpoint.seq
+                ),
+            ));
+        }
+        self.previous = row.hash.clone();
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// The hash the entry must carry: keyed (HMAC), or the legacy hash of entries written
+    /// before keying, which only ever come first.
+    fn expected_hash(&mut self, row: &AuditRow) -> std::result::Result<String, String> {
+        if row.keyed {
+            self.keyed_seen = true;
+            let message = entry_message(
+                self.workspace,
+                &self.previous,
+                row.seq,
+                row.at,
+                row.actor,
+                &row.action,
+                &row.detail,
+            );
+            Ok(self.vault.audit_mac(message.as_bytes()))
+        } else if self.keyed_seen {
+            Err(format!(
+                "entry {} is not keyed but follows keyed entries",
+                row.seq
+            ))
+        } else {
+            Ok(legacy_hash(&self.previous, row))
+        }
     }
 }

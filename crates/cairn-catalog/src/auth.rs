@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use cairn_domain::{Principal, TokenId, UserId, WorkspaceId, validate};
-use cairn_store::now_ms;
+use cairn_store::{User, now_ms};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::secret::{generate_secret, hash_secret};
 use crate::{Catalog, CatalogError, Result};
@@ -17,10 +18,10 @@ fn hasher() -> Argon2<'static> {
 }
 
 /// Hashes a password with argon2id on a blocking thread.
-pub(crate) async fn hash_password(password: String) -> Result<String> {
+pub(crate) async fn hash_password(password: SecretString) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         hasher()
-            .hash_password(password.as_bytes())
+            .hash_password(password.expose_secret().as_bytes())
             .map(|hash| hash.to_string())
             .map_err(|error| CatalogError::Internal(format!("password hashing failed: {error}")))
     })
@@ -39,12 +40,16 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-async fn verify_password(password: String, hash: Option<String>) -> bool {
+async fn verify_password(password: SecretString, hash: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
-        let matches =
-            PasswordVerifier::<str>::verify_password(&hasher(), password.as_bytes(), &hash).is_ok();
+        let matches = PasswordVerifier::<str>::verify_password(
+            &hasher(),
+            password.expose_secret().as_bytes(),
+            &hash,
+        )
+        .is_ok();
         known && matches
     })
     .await
@@ -178,7 +183,7 @@ impl SignInLimiter {
 #[derive(Debug, Clone)]
 pub struct SignIn {
     pub email: String,
-    pub password: String,
+    pub password: SecretString,
     /// Needed when the address belongs to members of several workspaces.
     pub workspace: Option<String>,
     /// The client's address, for rate limiting.
@@ -207,7 +212,7 @@ impl Catalog {
     pub async fn sign_in(&self, request: SignIn) -> Result<Authenticated> {
         // Checked before anything else: nothing a stranger sends is kept or looked up unchecked.
         let email = validate::email("email", &request.email)?;
-        if request.password.len() > validate::PASSWORD_MAX {
+        if request.password.expose_secret().len() > validate::PASSWORD_MAX {
             return Err(CatalogError::invalid("password", "is too long"));
         }
         let limiter = &self.inner.limiter;
@@ -262,7 +267,22 @@ impl Catalog {
             }
         };
         limiter.succeeded(self, counted).await?;
-        if let Some(previous) = &request.previous_session {
+        self.start_session(
+            member,
+            &request.client_address,
+            request.previous_session.as_deref(),
+        )
+        .await
+    }
+
+    /// A new session for a member who signed in, ending the one their browser had before.
+    async fn start_session(
+        &self,
+        member: User,
+        client_address: &str,
+        previous_session: Option<&str>,
+    ) -> Result<Authenticated> {
+        if let Some(previous) = previous_session {
             self.store().delete_session(&hash_secret(previous)).await?;
         }
         let session_token = generate_secret("cs_");
@@ -280,7 +300,7 @@ impl Catalog {
             member.workspace,
             Some(member.id),
             "session.created",
-            serde_json::json!({"address": request.client_address}),
+            serde_json::json!({"address": client_address}),
         )
         .await?;
         tracing::info!(workspace = %member.workspace, user = %member.id, "signed in");
@@ -359,7 +379,7 @@ impl Catalog {
         password: &str,
     ) -> Result<()> {
         validate::password("password", password)?;
-        let hash = hash_password(password.to_string()).await?;
+        let hash = hash_password(password.into()).await?;
         self.store()
             .update_user(workspace, user, None, None, Some(&hash))
             .await?;

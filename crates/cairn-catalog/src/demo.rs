@@ -209,7 +209,7 @@ impl Catalog {
     }
 
     /// Seeds the demo workspace unless it exists; returns what was created, or `None`.
-    pub async fn seed_demo(&self) -> Result<Option<DemoSeed>> {
+    pub(crate) async fn seed_demo(&self) -> Result<Option<DemoSeed>> {
         if self
             .store()
             .workspace_by_name(DEMO_WORKSPACE)
@@ -218,10 +218,11 @@ impl Catalog {
         {
             return Ok(None);
         }
-        let workspace = self.create_workspace(DEMO_WORKSPACE, None).await?;
+        let operator = self.operator();
+        let workspace = operator.create_workspace(DEMO_WORKSPACE, None).await?;
         let mut teams = Vec::new();
         for name in ["sales", "finance", "hr", "product"] {
-            teams.push(self.add_team(workspace.id, name).await?);
+            teams.push(operator.add_team(workspace.id, name).await?);
         }
         let people_spec: [(&str, Role, &[&str]); 3] = [
             (
@@ -236,17 +237,18 @@ impl Catalog {
         for (email, role, team_names) in people_spec {
             let password = generate_password();
             let team_names: Vec<String> = team_names.iter().map(|name| name.to_string()).collect();
-            self.add_user(
-                workspace.id,
-                NewUser {
-                    email: email.to_string(),
-                    name: None,
-                    role,
-                    teams: team_names.clone(),
-                    password: Some(password.clone()),
-                },
-            )
-            .await?;
+            operator
+                .add_user(
+                    workspace.id,
+                    NewUser {
+                        email: email.to_string(),
+                        name: None,
+                        role,
+                        teams: team_names.clone(),
+                        password: Some(password.clone().into()),
+                    },
+                )
+                .await?;
             people.push(DemoPerson {
                 email: email.to_string(),
                 password,

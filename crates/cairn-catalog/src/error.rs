@@ -1,4 +1,4 @@
-use cairn_domain::{ErrorCode, ValidationError};
+use cairn_domain::{ErrorCode, Refusal, ValidationError};
 use cairn_search::SearchError;
 use cairn_store::StoreError;
 
@@ -20,7 +20,7 @@ pub enum CatalogError {
     Conflict(String),
     /// Refused by policy or by the connected database: 422 with its own code.
     #[error("{message}")]
-    Refused { code: &'static str, message: String },
+    Refused { refusal: Refusal, message: String },
     #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("store unavailable")]
@@ -41,6 +41,13 @@ impl CatalogError {
 
     pub fn forbidden(message: impl Into<String>) -> CatalogError {
         CatalogError::Forbidden(message.into())
+    }
+
+    pub fn refused(refusal: Refusal, message: impl Into<String>) -> CatalogError {
+        CatalogError::Refused {
+            refusal,
+            message: message.into(),
+        }
     }
 
     pub fn code(&self) -> ErrorCode {

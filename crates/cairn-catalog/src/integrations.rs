@@ -3,18 +3,19 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use cairn_connect::dbt::{self, DbtRelation};
+use cairn_connect::dbt::{self, DbtError, DbtRelation};
 use cairn_connect::{ConnectError, CrawledCatalog, EngineKind, ObjectKind, RelationKind, Target};
-use cairn_domain::{IntegrationId, Principal, ResourceKind, WorkspaceId, validate};
+use cairn_domain::{IntegrationId, Principal, Refusal, ResourceKind, WorkspaceId, validate};
 use cairn_store::{
     CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, Resource, ResourcePatch, StoreError,
     now_ms,
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::{Catalog, CatalogError, Result};
+use crate::{Catalog, CatalogError, Result, require_admin};
 
 pub const DEFAULT_SYNC_INTERVAL_SECS: u64 = 24 * 3600;
 const MIN_SYNC_INTERVAL_SECS: u64 = 60;
@@ -31,7 +32,8 @@ pub struct IntegrationInput {
     /// `postgres`, `mysql` or `sqlite`.
     pub kind: String,
     /// `postgres://…`, `mysql://…` or `sqlite:///path`; stored encrypted, never returned.
-    pub connection: String,
+    #[schema(value_type = String)]
+    pub connection: SecretString,
     #[serde(default)]
     pub teams: Vec<String>,
     #[serde(default)]
@@ -43,7 +45,8 @@ pub struct IntegrationInput {
 #[serde(deny_unknown_fields)]
 pub struct IntegrationPatch {
     #[serde(default)]
-    pub connection: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub connection: Option<SecretString>,
     #[serde(default)]
     pub teams: Option<Vec<String>>,
     #[serde(default)]
@@ -248,16 +251,6 @@ pub struct DbtImportView {
     pub lineage_kept: u64,
 }
 
-pub(crate) fn admin_only(principal: &Principal) -> Result<()> {
-    if principal.can_administer() {
-        Ok(())
-    } else {
-        Err(CatalogError::forbidden(
-            "only workspace admins manage integrations",
-        ))
-    }
-}
-
 fn parse_engine(kind: &str) -> Result<EngineKind> {
     match kind {
         "postgres" => Ok(EngineKind::Postgres),
@@ -347,10 +340,26 @@ fn check_connection_shape(engine: EngineKind, connection: &str) -> Result<()> {
 pub(crate) const DEMO_WAREHOUSE_CONNECTION: &str = "cairn-demo:acme-warehouse";
 
 fn connect_refusal(error: &ConnectError) -> CatalogError {
-    CatalogError::Refused {
-        code: error.code(),
-        message: error.to_string(),
-    }
+    let refusal = match error {
+        ConnectError::Unreachable(_) => Refusal::Unreachable,
+        ConnectError::AuthFailed(_) => Refusal::AuthFailed,
+        ConnectError::DatabaseNotFound(_) => Refusal::DatabaseNotFound,
+        ConnectError::UnsupportedVersion(_) => Refusal::UnsupportedVersion,
+        ConnectError::NotSqlite(_) => Refusal::NotSqlite,
+        ConnectError::InvalidUrl(_) => Refusal::InvalidUrl,
+        ConnectError::CrawlFailed(_) => Refusal::CrawlFailed,
+        ConnectError::NotAllowed => Refusal::NotAllowed,
+    };
+    CatalogError::refused(refusal, error.to_string())
+}
+
+fn dbt_refusal(error: &DbtError) -> CatalogError {
+    let refusal = match error {
+        DbtError::NotAManifest(_) => Refusal::NotAManifest,
+        DbtError::UnsupportedManifestVersion(_) => Refusal::UnsupportedManifestVersion,
+        DbtError::NotACatalog(_) => Refusal::NotACatalog,
+    };
+    CatalogError::refused(refusal, error.to_string())
 }
 
 fn check_interval(interval: Option<u64>) -> Result<Option<i64>> {
@@ -498,7 +507,7 @@ impl Catalog {
         principal: &Principal,
         input: IntegrationInput,
     ) -> Result<IntegrationView> {
-        admin_only(principal)?;
+        require_admin(principal, "manage integrations")?;
         let name = validate::label("name", &input.name)?;
         if name.contains('.') {
             return Err(CatalogError::invalid(
@@ -507,8 +516,9 @@ impl Catalog {
             ));
         }
         let engine = parse_engine(&input.kind)?;
-        check_connection(engine, &input.connection)?;
-        self.check_target(engine, &input.connection).await?;
+        let connection = input.connection.expose_secret();
+        check_connection(engine, connection)?;
+        self.check_target(engine, connection).await?;
         let interval = check_interval(input.sync_interval_secs)?
             .unwrap_or(i64::try_from(DEFAULT_SYNC_INTERVAL_SECS).unwrap_or(86_400));
         if input.teams.is_empty() {
@@ -520,10 +530,7 @@ impl Catalog {
         let teams = self
             .team_ids_named(principal.workspace, &input.teams)
             .await?;
-        let secret = self
-            .inner
-            .vault
-            .seal(principal.workspace, &input.connection)?;
+        let secret = self.inner.vault.seal(principal.workspace, connection)?;
         let row = match self
             .store()
             .create_integration(
@@ -584,10 +591,11 @@ impl Catalog {
         patch: IntegrationPatch,
     ) -> Result<IntegrationView> {
         let row = self.visible_integration(principal, id).await?;
-        admin_only(principal)?;
+        require_admin(principal, "manage integrations")?;
         let engine = parse_engine(&row.kind)?;
         let secret = match &patch.connection {
             Some(connection) => {
+                let connection = connection.expose_secret();
                 check_connection(engine, connection)?;
                 self.check_target(engine, connection).await?;
                 Some(self.inner.vault.seal(principal.workspace, connection)?)
@@ -639,7 +647,7 @@ impl Catalog {
 
     pub async fn delete_integration(&self, principal: &Principal, id: IntegrationId) -> Result<()> {
         self.visible_integration(principal, id).await?;
-        admin_only(principal)?;
+        require_admin(principal, "manage integrations")?;
         self.store()
             .delete_integration(principal.workspace, id)
             .await?;
@@ -660,7 +668,7 @@ impl Catalog {
         id: IntegrationId,
     ) -> Result<SyncView> {
         self.visible_integration(principal, id).await?;
-        admin_only(principal)?;
+        require_admin(principal, "manage integrations")?;
         let view = self.sync(principal.workspace, id).await?;
         self.audit(principal.workspace, Some(principal.user), "integration.synced", json!({"integration": id.0, "added": view.added, "changed": view.changed, "removed": view.removed})).await?;
         Ok(view)
@@ -674,7 +682,7 @@ impl Catalog {
         id: IntegrationId,
     ) -> Result<ConnectionTest> {
         let row = self.visible_integration(principal, id).await?;
-        admin_only(principal)?;
+        require_admin(principal, "manage integrations")?;
         let target = self.integration_target(&row).await?;
         let crawl = cairn_connect::crawl(target.kind(), target.url()).await;
         self.audit(
@@ -727,10 +735,13 @@ impl Catalog {
         match self.store().create_sync(workspace, id).await {
             Ok(record) => Ok(SyncRun { row, record }),
             Err(error) => {
+                // The status is read over the API: it says what the catalog says, never the
+                // store's own text (a constraint's names, a statement's error).
+                let error = CatalogError::from(error);
                 let status = serde_json::to_string(&SyncStatus::failed(error.to_string()))
                     .map_err(|error| CatalogError::Internal(error.to_string()))?;
                 self.store().finish_sync(workspace, id, &status).await?;
-                Err(error.into())
+                Err(error)
             }
         }
     }
@@ -920,111 +931,28 @@ impl Catalog {
         replace: bool,
     ) -> Result<DbtImportView> {
         let row = self.visible_integration(principal, id).await?;
-        admin_only(principal)?;
-        let docs = dbt::parse(&input.manifest, input.catalog.as_ref()).map_err(|error| {
-            CatalogError::Refused {
-                code: error.code(),
-                message: error.to_string(),
-            }
-        })?;
+        require_admin(principal, "manage integrations")?;
+        let docs = dbt::parse(&input.manifest, input.catalog.as_ref())
+            .map_err(|error| dbt_refusal(&error))?;
         let docs = validated_docs(docs)?;
         let resources = self
             .store()
             .integration_resources(principal.workspace, id, true)
             .await?;
-        let prefix = format!("{}.", row.name);
-        let relative = |resource: &Resource| -> Vec<String> {
-            resource
-                .path
-                .strip_prefix(&prefix)
-                .unwrap_or(&resource.path)
-                .split('.')
-                .map(str::to_string)
-                .collect()
-        };
-        let relations: Vec<&Resource> = resources
-            .iter()
-            .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
-            .collect();
-        // The warehouse's database name often differs from dbt's (another target, a copy), so a
-        // relation matches on database, schema and name, or else on schema and name alone.
-        let find = |relation: &DbtRelation| {
-            let anywhere = DbtRelation {
-                database: None,
-                ..relation.clone()
-            };
-            let matching = |wanted: &DbtRelation| {
-                relations
-                    .iter()
-                    .find(|resource| wanted.matches_path(&relative(resource)))
-                    .copied()
-            };
-            matching(relation).or_else(|| matching(&anywhere))
-        };
-        let mut columns_of: HashMap<i64, Vec<&Resource>> = HashMap::new();
-        for resource in resources
-            .iter()
-            .filter(|resource| resource.kind == ResourceKind::Column)
-        {
-            if let Some(parent) = resource.parent {
-                columns_of.entry(parent.0).or_default().push(resource);
-            }
-        }
-        let mut imported = Vec::new();
-        let mut unmatched = Vec::new();
-        let mut unmatched_columns = Vec::new();
-        let mut matched = 0u64;
-        let mut columns_documented = 0u64;
-        for node in &docs.nodes {
-            let Some(table) = find(&node.relation) else {
-                unmatched.push(format!("{}.{}", node.relation.schema, node.relation.name));
-                continue;
-            };
-            matched += 1;
-            imported.push(ImportedDoc {
-                resource: table.id,
-                description: node
-                    .description
-                    .clone()
-                    .filter(|text| !text.trim().is_empty()),
-                tags: node.tags.clone(),
-                owners: node.owner.iter().cloned().collect(),
-            });
-            for column in &node.columns {
-                let description = column
-                    .description
-                    .clone()
-                    .filter(|text| !text.trim().is_empty());
-                let documented = description.is_some() || !column.tags.is_empty();
-                let Some(crawled) = columns_of.get(&table.id.0).and_then(|columns| {
-                    columns
-                        .iter()
-                        .find(|candidate| candidate.name.eq_ignore_ascii_case(&column.name))
-                }) else {
-                    if documented {
-                        unmatched_columns.push(format!(
-                            "{}.{}.{}",
-                            node.relation.schema, node.relation.name, column.name
-                        ));
-                    }
-                    continue;
-                };
-                if documented {
-                    columns_documented += 1;
-                    imported.push(ImportedDoc {
-                        resource: crawled.id,
-                        description,
-                        tags: column.tags.clone(),
-                        owners: Vec::new(),
-                    });
-                }
-            }
-        }
+        let crawled = CrawledRelations::new(&row.name, &resources);
+        let matched = DbtMatch::of(&docs, &crawled);
         let lineage: Vec<_> = docs
             .lineage
             .iter()
-            .filter_map(|edge| Some((find(&edge.from)?.id, find(&edge.to)?.id)))
+            .filter_map(|edge| Some((crawled.find(&edge.from)?.id, crawled.find(&edge.to)?.id)))
             .collect();
+        let DbtMatch {
+            imported,
+            unmatched,
+            unmatched_columns,
+            matched,
+            columns_documented,
+        } = matched;
         let applied = self
             .store()
             .apply_dbt(principal.workspace, id, &imported, &lineage, replace)
@@ -1053,6 +981,144 @@ impl Catalog {
             lineage_kept: applied.lineage_kept,
         })
     }
+}
+
+/// An integration's crawled tables and views, and their columns, as dbt nodes are matched to
+/// them.
+struct CrawledRelations<'a> {
+    /// `integration.`, stripped from paths before they are compared with dbt's.
+    prefix: String,
+    relations: Vec<&'a Resource>,
+    columns_of: HashMap<i64, Vec<&'a Resource>>,
+}
+
+impl<'a> CrawledRelations<'a> {
+    fn new(integration: &str, resources: &'a [Resource]) -> CrawledRelations<'a> {
+        let relations = resources
+            .iter()
+            .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
+            .collect();
+        let mut columns_of: HashMap<i64, Vec<&Resource>> = HashMap::new();
+        for resource in resources
+            .iter()
+            .filter(|resource| resource.kind == ResourceKind::Column)
+        {
+            if let Some(parent) = resource.parent {
+                columns_of.entry(parent.0).or_default().push(resource);
+            }
+        }
+        CrawledRelations {
+            prefix: format!("{integration}."),
+            relations,
+            columns_of,
+        }
+    }
+
+    /// A resource's path within the integration, in parts.
+    fn relative(&self, resource: &Resource) -> Vec<String> {
+        resource
+            .path
+            .strip_prefix(&self.prefix)
+            .unwrap_or(&resource.path)
+            .split('.')
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The warehouse's database name often differs from dbt's (another target, a copy), so a
+    /// relation matches on database, schema and name, or else on schema and name alone.
+    fn find(&self, relation: &DbtRelation) -> Option<&'a Resource> {
+        let matching = |wanted: &DbtRelation| {
+            self.relations
+                .iter()
+                .find(|resource| wanted.matches_path(&self.relative(resource)))
+                .copied()
+        };
+        matching(relation).or_else(|| {
+            matching(&DbtRelation {
+                database: None,
+                ..relation.clone()
+            })
+        })
+    }
+
+    /// A table's crawled column by name, whatever its case.
+    fn column(&self, table: &Resource, name: &str) -> Option<&'a Resource> {
+        self.columns_of.get(&table.id.0).and_then(|columns| {
+            columns
+                .iter()
+                .find(|candidate| candidate.name.eq_ignore_ascii_case(name))
+                .copied()
+        })
+    }
+}
+
+/// What of a dbt project matched the crawled tables and columns.
+#[derive(Default)]
+struct DbtMatch {
+    imported: Vec<ImportedDoc>,
+    unmatched: Vec<String>,
+    unmatched_columns: Vec<String>,
+    matched: u64,
+    columns_documented: u64,
+}
+
+impl DbtMatch {
+    fn of(docs: &dbt::DbtDocs, crawled: &CrawledRelations<'_>) -> DbtMatch {
+        let mut found = DbtMatch::default();
+        for node in &docs.nodes {
+            let Some(table) = crawled.find(&node.relation) else {
+                found
+                    .unmatched
+                    .push(format!("{}.{}", node.relation.schema, node.relation.name));
+                continue;
+            };
+            found.matched += 1;
+            found.imported.push(ImportedDoc {
+                resource: table.id,
+                description: non_blank(node.description.as_ref()),
+                tags: node.tags.clone(),
+                owners: node.owner.iter().cloned().collect(),
+            });
+            for column in &node.columns {
+                found.column(crawled, node, table, column);
+            }
+        }
+        found
+    }
+
+    /// A documented dbt column: imported onto the crawled column, or named as unmatched.
+    fn column(
+        &mut self,
+        crawled: &CrawledRelations<'_>,
+        node: &dbt::DbtNode,
+        table: &Resource,
+        column: &dbt::DbtColumn,
+    ) {
+        let description = non_blank(column.description.as_ref());
+        if description.is_none() && column.tags.is_empty() {
+            return;
+        }
+        match crawled.column(table, &column.name) {
+            Some(crawled) => {
+                self.columns_documented += 1;
+                self.imported.push(ImportedDoc {
+                    resource: crawled.id,
+                    description,
+                    tags: column.tags.clone(),
+                    owners: Vec::new(),
+                });
+            }
+            None => self.unmatched_columns.push(format!(
+                "{}.{}.{}",
+                node.relation.schema, node.relation.name, column.name
+            )),
+        }
+    }
+}
+
+fn non_blank(text: Option<&String>) -> Option<String> {
+    text.filter(|text| !text.trim().is_empty()).cloned()
 }
 
 /// dbt's texts held to the rules a PATCH is held to (description length, tag and owner count
@@ -1085,6 +1151,40 @@ fn validated_docs(mut docs: dbt::DbtDocs) -> Result<dbt::DbtDocs> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connector's or a dbt project's refusal answers with the code its error names.
+    #[test]
+    fn refusals_keep_the_codes_of_connect_and_dbt_errors() {
+        let detail = || "detail".to_string();
+        let connect = [
+            ConnectError::Unreachable(detail()),
+            ConnectError::AuthFailed(detail()),
+            ConnectError::DatabaseNotFound(detail()),
+            ConnectError::UnsupportedVersion(detail()),
+            ConnectError::NotSqlite(detail()),
+            ConnectError::InvalidUrl(detail()),
+            ConnectError::CrawlFailed(detail()),
+            ConnectError::NotAllowed,
+        ];
+        for error in &connect {
+            let CatalogError::Refused { refusal, message } = connect_refusal(error) else {
+                panic!("{error:?} is a refusal");
+            };
+            assert_eq!(refusal.code(), error.code());
+            assert_eq!(message, error.to_string());
+        }
+        let dbt = [
+            DbtError::NotAManifest(detail()),
+            DbtError::UnsupportedManifestVersion(3),
+            DbtError::NotACatalog(detail()),
+        ];
+        for error in &dbt {
+            let CatalogError::Refused { refusal, .. } = dbt_refusal(error) else {
+                panic!("{error:?} is a refusal");
+            };
+            assert_eq!(refusal.code(), error.code());
+        }
+    }
 
     #[test]
     fn column_attributes_are_written_as_json_would_write_them() {

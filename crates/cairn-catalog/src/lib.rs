@@ -11,6 +11,7 @@ mod integrations;
 mod mcp;
 mod memory;
 mod offline;
+mod operator;
 mod people;
 mod resources;
 mod retrieval;
@@ -28,6 +29,7 @@ use std::time::Duration;
 pub use cairn_domain::{Principal, ResourceId, Role, TeamId, TokenId, UserId, WorkspaceId};
 use cairn_search::SearchIndex;
 pub use cairn_store::{Backend, Store};
+use secrecy::SecretString;
 
 pub use assistant::{
     AskInput, AskView, CitationView, DescriptionDraft, EgressPreview, PreviewInput, SqlAnswer,
@@ -43,6 +45,7 @@ pub use integrations::{
 };
 pub use mcp::{MCP_TOOLS, McpPolicy};
 pub use memory::{EgressView, Export, HistoryPage, PromptView};
+pub use operator::Operator;
 pub use people::{MeView, NewToken, NewUser, TeamView, TokenView, UserPatch, UserView};
 pub use resources::{
     ColumnPair, ColumnView, NewResourceInput, RelationView, ResourceList, ResourcePatchInput,
@@ -53,6 +56,18 @@ pub use settings::{AiSettings, AiSettingsInput, ProviderSetting};
 pub use sql::{PermissionsView, SqlInput};
 pub use syncs::{SyncProgressView, SyncStartedView};
 pub use vault::secret_key_fingerprint;
+
+/// Workspace administration (people, teams, settings, integrations, the audit log) is for
+/// admins: anyone else is `Forbidden`, told that only workspace admins do `what`.
+pub(crate) fn require_admin(principal: &Principal, what: &str) -> Result<()> {
+    if principal.can_administer() {
+        Ok(())
+    } else {
+        Err(CatalogError::forbidden(format!(
+            "only workspace admins {what}"
+        )))
+    }
+}
 
 /// Settings of the catalog services.
 #[derive(Debug, Clone)]
@@ -66,7 +81,7 @@ pub struct CatalogConfig {
     pub sign_in_limits: SignInLimits,
     /// The operator's key for integration credentials (`CAIRN_SECRET_KEY`); without it a key
     /// file is generated in the data directory.
-    pub secret_key: Option<String>,
+    pub secret_key: Option<SecretString>,
     /// Whether this node syncs integrations when their interval has passed.
     pub scheduled_sync: bool,
     /// Whether this process keeps the node's search index (`cairn serve`). Operator commands
@@ -146,11 +161,11 @@ impl Catalog {
         } else {
             None
         };
-        let vault = vault::Vault::open(config.secret_key.as_deref(), &config.data_dir)?;
+        let vault = vault::Vault::open(config.secret_key.as_ref(), &config.data_dir)?;
         let recorded = store.key_fingerprint_or_record(vault.fingerprint()).await?;
         if recorded != vault.fingerprint() {
             return Err(CatalogError::Refused {
-                code: "secret_key_mismatch",
+                refusal: cairn_domain::Refusal::SecretKeyMismatch,
                 message: "this node's secret key is not the key the store was first opened \
                           with: start every node with the same CAIRN_SECRET_KEY (or the same \
                           secret.key file)"
@@ -181,7 +196,7 @@ impl Catalog {
         Ok(catalog)
     }
 
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
 
@@ -203,5 +218,107 @@ impl Catalog {
             role: member.role,
             teams: teams.into_iter().map(|team| team.id).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+
+    const SECRET: &str = "hunter2-very-secret-Zq9";
+
+    fn secret() -> SecretString {
+        SecretString::from(SECRET)
+    }
+
+    /// Every type that carries a secret formats with `{:?}` without it.
+    #[test]
+    fn debug_never_prints_a_secret() {
+        let sign_in = SignIn {
+            email: "a@example.com".into(),
+            password: secret(),
+            workspace: None,
+            client_address: "127.0.0.1".into(),
+            previous_session: None,
+        };
+        let new_user = NewUser {
+            email: "a@example.com".into(),
+            name: None,
+            role: Role::Viewer,
+            teams: Vec::new(),
+            password: Some(secret()),
+        };
+        let patch = UserPatch {
+            password: Some(secret()),
+            ..UserPatch::default()
+        };
+        let integration = IntegrationInput {
+            name: "warehouse".into(),
+            kind: "postgres".into(),
+            connection: SecretString::from(format!("postgres://u:{SECRET}@db/x")),
+            teams: Vec::new(),
+            sync_interval_secs: None,
+        };
+        let integration_patch = IntegrationPatch {
+            connection: Some(secret()),
+            ..IntegrationPatch::default()
+        };
+        let mut config = CatalogConfig::new(PathBuf::from("/tmp/cairn"));
+        config.secret_key = Some(secret());
+        let provider = ProviderSetting::Openai {
+            base_url: "https://api.example.com/v1".into(),
+            model: "m".into(),
+            region: None,
+            api_key: Some(secret()),
+        };
+        let settings = AiSettingsInput {
+            provider: Some(provider.clone()),
+            ..AiSettingsInput::default()
+        };
+        let api_key = cairn_assistant::ApiKey::new(SECRET);
+        let printed = [
+            format!("{sign_in:?}"),
+            format!("{new_user:?}"),
+            format!("{patch:?}"),
+            format!("{integration:?}"),
+            format!("{integration_patch:?}"),
+            format!("{config:?}"),
+            format!("{provider:?}"),
+            format!("{settings:?}"),
+            format!("{api_key:?}"),
+        ];
+        for text in printed {
+            assert!(!text.contains(SECRET), "a secret in {text}");
+            assert!(
+                text.contains("REDACTED"),
+                "the secret's place is marked: {text}"
+            );
+        }
+    }
+
+    /// A store's unique-constraint text never becomes the answer's message.
+    #[test]
+    fn conflicts_answer_a_fixed_message() {
+        let error = CatalogError::from(cairn_store::StoreError::Conflict(
+            "duplicate key value violates unique constraint \"users_workspace_email_key\"".into(),
+        ));
+        assert!(matches!(error, CatalogError::Conflict(_)));
+        assert!(!error.to_string().contains("users_workspace_email_key"));
+    }
+
+    #[test]
+    fn only_admins_pass_require_admin() {
+        let principal = |role| Principal {
+            user: UserId(1),
+            workspace: WorkspaceId(1),
+            role,
+            teams: Vec::new(),
+        };
+        assert!(require_admin(&principal(Role::Admin), "do this").is_ok());
+        let refused = require_admin(&principal(Role::Editor), "do this").unwrap_err();
+        assert_eq!(refused.to_string(), "only workspace admins do this");
+        assert!(matches!(refused, CatalogError::Forbidden(_)));
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::{Catalog, CatalogError, MeView, Result, TokenView};
+use crate::{Catalog, CatalogError, MeView, Result, TokenView, require_admin};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
@@ -209,11 +209,7 @@ impl Catalog {
         cursor: Option<&str>,
         limit: Option<usize>,
     ) -> Result<Vec<EgressView>> {
-        if !principal.can_administer() {
-            return Err(CatalogError::forbidden(
-                "only workspace admins read the egress ledger",
-            ));
-        }
+        require_admin(principal, "read the egress ledger")?;
         let limit = check_limit(limit)?;
         let rows = self
             .store()
@@ -258,7 +254,7 @@ impl Catalog {
     }
 
     /// Applies every workspace's prompt retention now; returns prompts deleted.
-    pub async fn purge(&self) -> Result<u64> {
+    pub(crate) async fn purge(&self) -> Result<u64> {
         let mut purged = 0;
         for workspace in self.store().list_workspaces().await? {
             purged += self.purge_workspace(workspace.id).await?;

@@ -2,13 +2,14 @@
 
 use cairn_domain::{Principal, Role, TeamId, TokenId, UserId, WorkspaceId, validate};
 use cairn_store::{StoreError, Team, User, Workspace};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::hash_password;
 use crate::secret::{generate_password, generate_secret, hash_secret};
-use crate::{Catalog, CatalogError, Result};
+use crate::{Catalog, CatalogError, Operator, Result, require_admin};
 
 /// A member as admins see them.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -32,7 +33,8 @@ pub struct NewUser {
     #[serde(default)]
     pub teams: Vec<String>,
     #[serde(default)]
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<SecretString>,
 }
 
 /// Changes to a member.
@@ -44,7 +46,8 @@ pub struct UserPatch {
     #[serde(default)]
     pub role: Option<Role>,
     #[serde(default)]
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<SecretString>,
 }
 
 /// A team with its members' ids.
@@ -97,21 +100,12 @@ pub struct MeWorkspace {
     pub region: Option<String>,
 }
 
-fn admin_only(principal: &Principal) -> Result<()> {
-    if principal.can_administer() {
-        Ok(())
-    } else {
-        Err(CatalogError::forbidden("only workspace admins may do this"))
-    }
-}
-
 fn display_name(email: &str) -> String {
     email.split('@').next().unwrap_or(email).to_string()
 }
 
-impl Catalog {
-    // ---- operator commands (CLI): no principal, the operator owns the machine ---------------
-
+/// Operator commands (CLI): no principal, the operator owns the machine.
+impl Operator<'_> {
     /// Creates a workspace (CLI).
     pub async fn create_workspace(&self, name: &str, region: Option<&str>) -> Result<Workspace> {
         let name = validate::label("name", name)?;
@@ -119,6 +113,7 @@ impl Catalog {
             .map(|region| validate::label("region", region))
             .transpose()?;
         match self
+            .catalog
             .store()
             .create_workspace(&name, region.as_deref())
             .await
@@ -132,15 +127,19 @@ impl Catalog {
 
     /// A workspace by name, or a clear error naming it.
     pub async fn workspace_named(&self, name: &str) -> Result<Workspace> {
-        self.store().workspace_by_name(name).await?.ok_or_else(|| {
-            CatalogError::invalid("workspace", format!("no workspace named {name:?}"))
-        })
+        self.catalog
+            .store()
+            .workspace_by_name(name)
+            .await?
+            .ok_or_else(|| {
+                CatalogError::invalid("workspace", format!("no workspace named {name:?}"))
+            })
     }
 
     /// Creates a team in a workspace (CLI and admins).
     pub async fn add_team(&self, workspace: WorkspaceId, name: &str) -> Result<Team> {
         let name = validate::label("name", name)?;
-        match self.store().create_team(workspace, &name).await {
+        match self.catalog.store().create_team(workspace, &name).await {
             Err(StoreError::Conflict(_)) => Err(CatalogError::Conflict(format!(
                 "a team named {name:?} already exists"
             ))),
@@ -160,19 +159,22 @@ impl Catalog {
             Some(name) => validate::name("name", name)?,
             None => display_name(&email),
         };
-        let teams = self.teams_named(workspace, &new.teams).await?;
+        let teams = self.catalog.teams_named(workspace, &new.teams).await?;
         let (password, generated) = match new.password {
             Some(password) => (password, None),
             None => {
                 let password = generate_password();
-                (password.clone(), Some(password))
+                (SecretString::from(password.clone()), Some(password))
             }
         };
-        validate::password("password", &password)?;
+        validate::password("password", password.expose_secret())?;
         let hash = hash_password(password).await?;
+        let team_ids: Vec<TeamId> = teams.iter().map(|team| team.id).collect();
+        // The member and their teams in one transaction: a failure leaves no one half-added.
         let user = match self
+            .catalog
             .store()
-            .create_user(workspace, &email, &name, new.role, Some(&hash))
+            .create_member(workspace, &team_ids, &email, &name, new.role, Some(&hash))
             .await
         {
             Err(StoreError::Conflict(_)) => {
@@ -182,14 +184,43 @@ impl Catalog {
             }
             other => other?,
         };
-        for team in &teams {
-            self.store()
-                .add_team_member(workspace, team.id, user.id)
-                .await?;
-        }
-        Ok((self.user_view(user).await?, generated))
+        Ok((self.catalog.user_view(user).await?, generated))
     }
 
+    /// Creates an API token for a member (CLI); the secret is returned once.
+    pub async fn issue_token(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        name: Option<&str>,
+    ) -> Result<TokenView> {
+        let name = match name {
+            Some(name) => validate::label("name", name)?,
+            None => "api token".to_string(),
+        };
+        let secret = generate_secret("cairn_");
+        let row = self
+            .catalog
+            .store()
+            .create_token(workspace, user, &name, &hash_secret(&secret))
+            .await?;
+        Ok(TokenView {
+            id: row.id.0,
+            name: row.name,
+            created_at: row.created_at,
+            last_used_at: None,
+            token: Some(secret),
+        })
+    }
+
+    /// Deletes a workspace by name and everything in it (the operator, from the CLI).
+    pub async fn delete_workspace(&self, name: &str) -> Result<()> {
+        let workspace = self.workspace_named(name).await?;
+        self.catalog.erase_workspace(workspace.id).await
+    }
+}
+
+impl Catalog {
     async fn teams_named(&self, workspace: WorkspaceId, names: &[String]) -> Result<Vec<Team>> {
         let names = validate::labels("teams", names)?;
         let known = self.store().list_teams(workspace).await?;
@@ -246,31 +277,6 @@ impl Catalog {
         })
     }
 
-    /// Creates an API token for a member (CLI); the secret is returned once.
-    pub async fn issue_token(
-        &self,
-        workspace: WorkspaceId,
-        user: UserId,
-        name: Option<&str>,
-    ) -> Result<TokenView> {
-        let name = match name {
-            Some(name) => validate::label("name", name)?,
-            None => "api token".to_string(),
-        };
-        let secret = generate_secret("cairn_");
-        let row = self
-            .store()
-            .create_token(workspace, user, &name, &hash_secret(&secret))
-            .await?;
-        Ok(TokenView {
-            id: row.id.0,
-            name: row.name,
-            created_at: row.created_at,
-            last_used_at: None,
-            token: Some(secret),
-        })
-    }
-
     // ---- the caller ---------------------------------------------------------------------------
 
     pub async fn me(&self, principal: &Principal) -> Result<MeView> {
@@ -304,6 +310,7 @@ impl Catalog {
         new: NewToken,
     ) -> Result<TokenView> {
         let token = self
+            .operator()
             .issue_token(principal.workspace, principal.user, new.name.as_deref())
             .await?;
         self.audit(
@@ -357,7 +364,7 @@ impl Catalog {
     /// Deletes the caller's workspace and everything in it (admins); `confirm` must repeat
     /// the workspace's name.
     pub async fn delete_workspace(&self, principal: &Principal, confirm: &str) -> Result<()> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let workspace = self.store().workspace(principal.workspace).await?;
         if confirm != workspace.name {
             return Err(CatalogError::invalid(
@@ -365,12 +372,6 @@ impl Catalog {
                 "must repeat the workspace's name to confirm",
             ));
         }
-        self.erase_workspace(workspace.id).await
-    }
-
-    /// Deletes a workspace by name and everything in it (the operator, from the CLI).
-    pub async fn operator_delete_workspace(&self, name: &str) -> Result<()> {
-        let workspace = self.workspace_named(name).await?;
         self.erase_workspace(workspace.id).await
     }
 
@@ -387,7 +388,7 @@ impl Catalog {
         principal: &Principal,
         user: UserId,
     ) -> Result<Vec<TokenView>> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         self.store()
             .user(principal.workspace, user)
             .await?
@@ -412,7 +413,7 @@ impl Catalog {
         user: UserId,
         id: TokenId,
     ) -> Result<()> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         if !self
             .store()
             .delete_token(principal.workspace, user, id)
@@ -430,7 +431,7 @@ impl Catalog {
     }
 
     pub async fn list_users(&self, principal: &Principal) -> Result<Vec<UserView>> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let mut views = Vec::new();
         for user in self.store().list_users(principal.workspace).await? {
             views.push(self.user_view(user).await?);
@@ -443,8 +444,8 @@ impl Catalog {
         principal: &Principal,
         new: NewUser,
     ) -> Result<(UserView, Option<String>)> {
-        admin_only(principal)?;
-        let (user, password) = self.add_user(principal.workspace, new).await?;
+        require_admin(principal, "may do this")?;
+        let (user, password) = self.operator().add_user(principal.workspace, new).await?;
         self.audit(
             principal.workspace,
             Some(principal.user),
@@ -462,7 +463,7 @@ impl Catalog {
         id: UserId,
         patch: UserPatch,
     ) -> Result<UserView> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let user = self
             .store()
             .user(principal.workspace, id)
@@ -478,7 +479,7 @@ impl Catalog {
         }
         let hash = match patch.password {
             Some(password) => {
-                validate::password("password", &password)?;
+                validate::password("password", password.expose_secret())?;
                 Some(hash_password(password).await?)
             }
             None => None,
@@ -536,7 +537,7 @@ impl Catalog {
 
     /// Removes a member and erases what Cairn holds about them: sessions end at once.
     pub async fn delete_user(&self, principal: &Principal, id: UserId) -> Result<()> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let user = self
             .store()
             .user(principal.workspace, id)
@@ -558,7 +559,7 @@ impl Catalog {
     }
 
     pub async fn list_teams(&self, principal: &Principal) -> Result<Vec<TeamView>> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let mut views = Vec::new();
         for team in self.store().list_teams(principal.workspace).await? {
             let members = self
@@ -575,8 +576,8 @@ impl Catalog {
     }
 
     pub async fn create_team(&self, principal: &Principal, name: &str) -> Result<TeamView> {
-        admin_only(principal)?;
-        let team = self.add_team(principal.workspace, name).await?;
+        require_admin(principal, "may do this")?;
+        let team = self.operator().add_team(principal.workspace, name).await?;
         self.audit(
             principal.workspace,
             Some(principal.user),
@@ -597,7 +598,7 @@ impl Catalog {
         team: TeamId,
         user: UserId,
     ) -> Result<()> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         let workspace = principal.workspace;
         if self.store().team(workspace, team).await?.is_none()
             || self.store().user(workspace, user).await?.is_none()
@@ -621,7 +622,7 @@ impl Catalog {
         team: TeamId,
         user: UserId,
     ) -> Result<()> {
-        admin_only(principal)?;
+        require_admin(principal, "may do this")?;
         if self
             .store()
             .remove_team_member(principal.workspace, team, user)

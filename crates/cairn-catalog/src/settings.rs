@@ -1,15 +1,16 @@
 //! The workspace's AI settings: Run SQL, model provider, data region, prompt retention and
 //! pseudonymisation. Members read them; admins change them. Provider keys are write-only.
 
-use cairn_domain::{Principal, WorkspaceId, validate};
+use cairn_domain::{Principal, Refusal, WorkspaceId, validate};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::{Catalog, CatalogError, Result};
+use crate::{Catalog, CatalogError, Result, require_admin};
 
 /// Where the assistant's model runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ProviderSetting {
     /// In-process and offline: nothing leaves the machine.
@@ -24,12 +25,13 @@ pub enum ProviderSetting {
         region: Option<String>,
         /// Never returned; the stored key is sealed like integration credentials.
         #[serde(default, skip_serializing)]
-        api_key: Option<String>,
+        #[schema(value_type = Option<String>)]
+        api_key: Option<SecretString>,
     },
 }
 
 /// The stored settings (the key sealed).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StoredSettings {
     #[serde(default)]
     pub run_sql_enabled: bool,
@@ -48,6 +50,26 @@ pub(crate) struct StoredSettings {
     /// MCP tools an admin switched off for the workspace.
     #[serde(default)]
     pub mcp_disabled_tools: Vec<String>,
+}
+
+/// The region rule: a workspace with a region sends to a provider declaring that region only.
+/// Checked before anything is sent to a model.
+pub(crate) fn check_region(workspace: Option<&str>, provider: Option<&str>) -> Result<()> {
+    region_rule(workspace, provider, "; nothing was sent")
+}
+
+/// The region rule, its refusal ending with `consequence`.
+fn region_rule(workspace: Option<&str>, provider: Option<&str>, consequence: &str) -> Result<()> {
+    match workspace {
+        Some(wanted) if provider != Some(wanted) => Err(CatalogError::refused(
+            Refusal::RegionMismatch,
+            format!(
+                "the provider's region ({}) is not the workspace's region ({wanted}){consequence}",
+                provider.unwrap_or("unspecified")
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn builtin() -> ProviderSetting {
@@ -195,38 +217,13 @@ impl Catalog {
         principal: &Principal,
         input: AiSettingsInput,
     ) -> Result<AiSettings> {
-        if !principal.can_administer() {
-            return Err(CatalogError::forbidden(
-                "only workspace admins change AI settings",
-            ));
-        }
+        require_admin(principal, "change AI settings")?;
         let (mut region, mut stored) = self.stored_settings(principal.workspace).await?;
         if let Some(value) = &input.region {
-            region = match value {
-                Value::Null => None,
-                Value::String(text) => Some(validate::label("region", text)?),
-                _ => return Err(CatalogError::invalid("region", "must be a string or null")),
-            };
+            region = region_input(value)?;
         }
         if let Some(value) = &input.retention_days {
-            stored.retention_days = match value {
-                Value::Null => None,
-                Value::Number(number) => match number.as_u64() {
-                    Some(days @ 1..=36_500) => Some(u32::try_from(days).unwrap_or(36_500)),
-                    _ => {
-                        return Err(CatalogError::invalid(
-                            "retention_days",
-                            "must be between 1 and 36500, or null",
-                        ));
-                    }
-                },
-                _ => {
-                    return Err(CatalogError::invalid(
-                        "retention_days",
-                        "must be a number of days or null",
-                    ));
-                }
-            };
+            stored.retention_days = retention_input(value)?;
         }
         if let Some(enabled) = input.run_sql_enabled {
             stored.run_sql_enabled = enabled;
@@ -238,99 +235,17 @@ impl Catalog {
             stored.mcp_sql_enabled = enabled;
         }
         if let Some(tools) = input.mcp_disabled_tools {
-            if let Some(unknown) = tools
-                .iter()
-                .find(|tool| !crate::mcp::MCP_TOOLS.contains(&tool.as_str()))
-            {
-                return Err(CatalogError::invalid(
-                    "mcp_disabled_tools",
-                    format!(
-                        "unknown tool {unknown:?}; one of {}",
-                        crate::mcp::MCP_TOOLS.join(", ")
-                    ),
-                ));
-            }
-            let mut tools = tools;
-            tools.sort();
-            tools.dedup();
-            stored.mcp_disabled_tools = tools;
+            stored.mcp_disabled_tools = mcp_tools_input(tools)?;
         }
         if let Some(provider) = input.provider {
-            stored.provider = match provider {
-                ProviderSetting::Builtin => {
-                    stored.provider_key = None;
-                    ProviderSetting::Builtin
-                }
-                ProviderSetting::Openai {
-                    base_url,
-                    model,
-                    region: provider_region,
-                    api_key,
-                } => {
-                    let base_url = base_url.trim().trim_end_matches('/').to_string();
-                    if !(base_url.starts_with("https://") || base_url.starts_with("http://"))
-                        || base_url.len() > 500
-                    {
-                        return Err(CatalogError::invalid(
-                            "provider.base_url",
-                            "must be an http(s) URL",
-                        ));
-                    }
-                    let model = validate::label("provider.model", &model)?;
-                    let provider_region = provider_region
-                        .map(|text| validate::label("provider.region", &text))
-                        .transpose()?;
-                    let origin = endpoint_origin(&base_url).ok_or_else(|| {
-                        CatalogError::invalid("provider.base_url", "must be an http(s) URL")
-                    })?;
-                    if has_credentials(&base_url) {
-                        return Err(CatalogError::invalid(
-                            "provider.base_url",
-                            "must not contain a user name or password; give the key in \
-                             provider.api_key, which is never shown",
-                        ));
-                    }
-                    // A stored key belongs to the endpoint it was given for: when the origin
-                    // changes, it never follows to the new host.
-                    let previous_origin = match &stored.provider {
-                        ProviderSetting::Openai { base_url, .. } => endpoint_origin(base_url),
-                        ProviderSetting::Builtin => None,
-                    };
-                    if previous_origin.as_deref() != Some(origin.as_str()) {
-                        stored.provider_key = None;
-                    }
-                    if let Some(key) = api_key {
-                        if key.len() > 4096 || key.chars().any(char::is_control) {
-                            return Err(CatalogError::invalid("provider.api_key", "is not a key"));
-                        }
-                        stored.provider_key =
-                            Some(self.inner.vault.seal(principal.workspace, &key)?);
-                    }
-                    ProviderSetting::Openai {
-                        base_url,
-                        model,
-                        region: provider_region,
-                        api_key: None,
-                    }
-                }
-            };
+            self.set_provider(principal.workspace, &mut stored, provider)?;
         }
-        if let (
-            Some(workspace_region),
-            ProviderSetting::Openai {
-                region: provider_region,
-                ..
-            },
-        ) = (&region, &stored.provider)
-            && provider_region.as_ref() != Some(workspace_region)
+        if let ProviderSetting::Openai {
+            region: provider_region,
+            ..
+        } = &stored.provider
         {
-            return Err(CatalogError::Refused {
-                code: "region_mismatch",
-                message: format!(
-                    "the provider's region ({}) is not the workspace's region ({workspace_region})",
-                    provider_region.as_deref().unwrap_or("unspecified")
-                ),
-            });
+            region_rule(region.as_deref(), provider_region.as_deref(), "")?;
         }
         let text = serde_json::to_string(&stored)
             .map_err(|error| CatalogError::Internal(error.to_string()))?;
@@ -346,6 +261,130 @@ impl Catalog {
         )
         .await?;
         Ok(view)
+    }
+}
+
+/// The workspace's region as given: a label, or `null` to clear it.
+fn region_input(value: &Value) -> Result<Option<String>> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(text) => Ok(Some(validate::label("region", text)?)),
+        _ => Err(CatalogError::invalid("region", "must be a string or null")),
+    }
+}
+
+/// Prompt retention as given: 1 to 36,500 days, or `null` to keep prompts.
+fn retention_input(value: &Value) -> Result<Option<u32>> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Number(number) => match number.as_u64() {
+            Some(days @ 1..=36_500) => Ok(Some(u32::try_from(days).unwrap_or(36_500))),
+            _ => Err(CatalogError::invalid(
+                "retention_days",
+                "must be between 1 and 36500, or null",
+            )),
+        },
+        _ => Err(CatalogError::invalid(
+            "retention_days",
+            "must be a number of days or null",
+        )),
+    }
+}
+
+/// MCP tools switched off: known tools only, sorted, each once.
+fn mcp_tools_input(mut tools: Vec<String>) -> Result<Vec<String>> {
+    if let Some(unknown) = tools
+        .iter()
+        .find(|tool| !crate::mcp::MCP_TOOLS.contains(&tool.as_str()))
+    {
+        return Err(CatalogError::invalid(
+            "mcp_disabled_tools",
+            format!(
+                "unknown tool {unknown:?}; one of {}",
+                crate::mcp::MCP_TOOLS.join(", ")
+            ),
+        ));
+    }
+    tools.sort();
+    tools.dedup();
+    Ok(tools)
+}
+
+/// An OpenAI-compatible endpoint's URL as given, trimmed: http(s) only.
+fn endpoint_input(base_url: &str) -> Result<String> {
+    let base_url = base_url.trim().trim_end_matches('/').to_string();
+    if !(base_url.starts_with("https://") || base_url.starts_with("http://"))
+        || base_url.len() > 500
+    {
+        return Err(CatalogError::invalid(
+            "provider.base_url",
+            "must be an http(s) URL",
+        ));
+    }
+    Ok(base_url)
+}
+
+/// The origin of an endpoint's URL, which must carry no credentials.
+fn credential_free_origin(base_url: &str) -> Result<String> {
+    let origin = endpoint_origin(base_url)
+        .ok_or_else(|| CatalogError::invalid("provider.base_url", "must be an http(s) URL"))?;
+    if has_credentials(base_url) {
+        return Err(CatalogError::invalid(
+            "provider.base_url",
+            "must not contain a user name or password; give the key in \
+             provider.api_key, which is never shown",
+        ));
+    }
+    Ok(origin)
+}
+
+impl Catalog {
+    /// Sets the model provider; a key given is sealed, a stored key dropped when the endpoint's
+    /// origin changes (it never follows to another host).
+    fn set_provider(
+        &self,
+        workspace: WorkspaceId,
+        stored: &mut StoredSettings,
+        provider: ProviderSetting,
+    ) -> Result<()> {
+        let ProviderSetting::Openai {
+            base_url,
+            model,
+            region: provider_region,
+            api_key,
+        } = provider
+        else {
+            stored.provider_key = None;
+            stored.provider = ProviderSetting::Builtin;
+            return Ok(());
+        };
+        let base_url = endpoint_input(&base_url)?;
+        let model = validate::label("provider.model", &model)?;
+        let provider_region = provider_region
+            .map(|text| validate::label("provider.region", &text))
+            .transpose()?;
+        let origin = credential_free_origin(&base_url)?;
+        let previous_origin = match &stored.provider {
+            ProviderSetting::Openai { base_url, .. } => endpoint_origin(base_url),
+            ProviderSetting::Builtin => None,
+        };
+        if previous_origin.as_deref() != Some(origin.as_str()) {
+            stored.provider_key = None;
+        }
+        if let Some(key) = api_key {
+            let key = key.expose_secret();
+            if key.len() > 4096 || key.chars().any(char::is_control) {
+                return Err(CatalogError::invalid("provider.api_key", "is not a key"));
+            }
+            stored.provider_key = Some(self.inner.vault.seal(workspace, key)?);
+        }
+        stored.provider = ProviderSetting::Openai {
+            base_url,
+            model,
+            region: provider_region,
+            api_key: None,
+        };
+        Ok(())
     }
 }
 

@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use cairn_connect::EngineKind;
 use cairn_connect::query::{self, Limits, QueryError, QueryResult};
-use cairn_domain::{IntegrationId, Principal, ResourceId, ResourceKind, SqlAccess, TeamId, UserId};
+use cairn_domain::{
+    IntegrationId, Principal, Refusal, ResourceId, ResourceKind, SqlAccess, TeamId, UserId,
+};
 use cairn_sqlguard::{Dialect, ReadOnlyQuery};
 use cairn_store::{IntegrationRow, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::{Catalog, CatalogError, Result};
+use crate::{Catalog, CatalogError, Result, require_admin};
 
 const SQL_MAX_CHARS: usize = 100_000;
 
@@ -50,10 +52,7 @@ fn dialect_of(kind: &str) -> Result<Dialect> {
 }
 
 fn refused(reason: impl Into<String>) -> CatalogError {
-    CatalogError::Refused {
-        code: "sql_not_allowed",
-        message: reason.into(),
-    }
+    CatalogError::refused(Refusal::SqlNotAllowed, reason)
 }
 
 impl Catalog {
@@ -154,17 +153,43 @@ impl Catalog {
         principal: &Principal,
         views: &[ResourceId],
     ) -> Result<HashSet<ResourceId>> {
+        let graph = self.view_graph(principal, views).await?;
+        let read_ids: Vec<ResourceId> = graph.known.keys().copied().collect();
+        let with_hidden_columns: HashSet<ResourceId> = self
+            .store()
+            .children_of(principal.workspace, &read_ids)
+            .await?
+            .into_iter()
+            .filter(|column| column.kind == ResourceKind::Column)
+            .filter(|column| !principal.can_see(column.workspace, &column.teams))
+            .filter_map(|column| column.parent)
+            .collect();
+        let fully_visible = |id: &ResourceId| {
+            graph.known.get(id).is_some_and(|resource| {
+                principal.can_see(resource.workspace, &resource.teams)
+                    && !with_hidden_columns.contains(id)
+            })
+        };
+        let mut decided = HashMap::new();
+        Ok(views
+            .iter()
+            .copied()
+            .filter(|view| graph.readable(*view, &fully_visible, &mut Vec::new(), &mut decided))
+            .collect())
+    }
+
+    /// What `views` read, followed through views down to [`MAX_VIEW_DEPTH`].
+    async fn view_graph(&self, principal: &Principal, views: &[ResourceId]) -> Result<ViewGraph> {
         let store = self.store();
-        let mut reads: HashMap<ResourceId, Vec<ResourceId>> = HashMap::new();
-        let mut known: HashMap<ResourceId, Resource> = HashMap::new();
+        let mut graph = ViewGraph::default();
         let mut frontier: Vec<ResourceId> = views.to_vec();
         for _ in 0..MAX_VIEW_DEPTH {
-            frontier.retain(|view| !reads.contains_key(view));
+            frontier.retain(|view| !graph.reads.contains_key(view));
             if frontier.is_empty() {
                 break;
             }
             for view in &frontier {
-                reads.insert(*view, Vec::new());
+                graph.reads.insert(*view, Vec::new());
             }
             let relations = store
                 .relations_of_many(principal.workspace, &frontier)
@@ -172,8 +197,12 @@ impl Catalog {
             let mut targets = Vec::new();
             for relation in relations {
                 if relation.kind == "view_dependency" && frontier.contains(&relation.from) {
-                    reads.entry(relation.from).or_default().push(relation.to);
-                    if !known.contains_key(&relation.to) && !targets.contains(&relation.to) {
+                    graph
+                        .reads
+                        .entry(relation.from)
+                        .or_default()
+                        .push(relation.to);
+                    if !graph.known.contains_key(&relation.to) && !targets.contains(&relation.to) {
                         targets.push(relation.to);
                     }
                 }
@@ -186,70 +215,11 @@ impl Catalog {
                 .filter(|resource| resource.kind == ResourceKind::View)
                 .map(|resource| resource.id)
                 .collect();
-            known.extend(found.into_iter().map(|resource| (resource.id, resource)));
+            graph
+                .known
+                .extend(found.into_iter().map(|resource| (resource.id, resource)));
         }
-        let read_ids: Vec<ResourceId> = known.keys().copied().collect();
-        let with_hidden_columns: HashSet<ResourceId> = store
-            .children_of(principal.workspace, &read_ids)
-            .await?
-            .into_iter()
-            .filter(|column| column.kind == ResourceKind::Column)
-            .filter(|column| !principal.can_see(column.workspace, &column.teams))
-            .filter_map(|column| column.parent)
-            .collect();
-        let fully_visible = |id: &ResourceId| {
-            known.get(id).is_some_and(|resource| {
-                principal.can_see(resource.workspace, &resource.teams)
-                    && !with_hidden_columns.contains(id)
-            })
-        };
-        // Decided view by view, depth first; a view met again on its own path (a cycle, which
-        // databases do not allow) counts as unreadable.
-        fn readable(
-            view: ResourceId,
-            reads: &HashMap<ResourceId, Vec<ResourceId>>,
-            known: &HashMap<ResourceId, Resource>,
-            fully_visible: &dyn Fn(&ResourceId) -> bool,
-            path: &mut Vec<ResourceId>,
-            decided: &mut HashMap<ResourceId, bool>,
-        ) -> bool {
-            if let Some(verdict) = decided.get(&view) {
-                return *verdict;
-            }
-            let Some(targets) = reads.get(&view) else {
-                // Beyond the depth followed.
-                return false;
-            };
-            if path.contains(&view) || path.len() > MAX_VIEW_DEPTH {
-                return false;
-            }
-            path.push(view);
-            let verdict = targets.iter().all(|target| {
-                fully_visible(target)
-                    && (known
-                        .get(target)
-                        .is_none_or(|resource| resource.kind != ResourceKind::View)
-                        || readable(*target, reads, known, fully_visible, path, decided))
-            });
-            path.pop();
-            decided.insert(view, verdict);
-            verdict
-        }
-        let mut decided = HashMap::new();
-        Ok(views
-            .iter()
-            .copied()
-            .filter(|view| {
-                readable(
-                    *view,
-                    &reads,
-                    &known,
-                    &fully_visible,
-                    &mut Vec::new(),
-                    &mut decided,
-                )
-            })
-            .collect())
+        Ok(graph)
     }
 
     /// Both gates and the guard, for a statement about to be described or run; refusals are
@@ -324,18 +294,13 @@ impl Catalog {
         query::describe(target.url(), &checked, &limits)
             .await
             .map_err(|error| match error {
-                QueryError::Failed(message) => CatalogError::Refused {
-                    code: "query_invalid",
-                    message,
-                },
-                QueryError::Connect(message) => CatalogError::Refused {
-                    code: "unreachable",
-                    message,
-                },
-                other => CatalogError::Refused {
-                    code: "query_failed",
-                    message: other.to_string(),
-                },
+                QueryError::Failed(message) => {
+                    CatalogError::refused(Refusal::QueryInvalid, message)
+                }
+                QueryError::Connect(message) => {
+                    CatalogError::refused(Refusal::Unreachable, message)
+                }
+                other => CatalogError::refused(Refusal::QueryFailed, other.to_string()),
             })
     }
 
@@ -359,9 +324,9 @@ impl Catalog {
                 Ok(result)
             }
             Err(error) => {
-                let code = match error {
-                    QueryError::Connect(_) => "unreachable",
-                    _ => "query_failed",
+                let refusal = match error {
+                    QueryError::Connect(_) => Refusal::Unreachable,
+                    _ => Refusal::QueryFailed,
                 };
                 let message = error.to_string();
                 self.audit(
@@ -371,7 +336,7 @@ impl Catalog {
                     json!({"request": audit_base, "error": message}),
                 )
                 .await?;
-                Err(CatalogError::Refused { code, message })
+                Err(CatalogError::Refused { refusal, message })
             }
         }
     }
@@ -382,11 +347,7 @@ impl Catalog {
         integration: IntegrationId,
     ) -> Result<PermissionsView> {
         self.visible_integration(principal, integration).await?;
-        if !principal.can_administer() {
-            return Err(CatalogError::forbidden(
-                "only workspace admins manage query permissions",
-            ));
-        }
+        require_admin(principal, "manage query permissions")?;
         let (users, teams) = self
             .store()
             .query_permissions(principal.workspace, integration)
@@ -404,11 +365,7 @@ impl Catalog {
         input: PermissionsView,
     ) -> Result<PermissionsView> {
         self.visible_integration(principal, integration).await?;
-        if !principal.can_administer() {
-            return Err(CatalogError::forbidden(
-                "only workspace admins manage query permissions",
-            ));
-        }
+        require_admin(principal, "manage query permissions")?;
         if input.users.len() > 1000 {
             return Err(CatalogError::invalid(
                 "users",
@@ -447,5 +404,49 @@ impl Catalog {
         )
         .await?;
         Ok(view)
+    }
+}
+
+/// What views read: each view followed to the tables and views it reads, and every resource
+/// met on the way.
+#[derive(Default)]
+struct ViewGraph {
+    reads: HashMap<ResourceId, Vec<ResourceId>>,
+    known: HashMap<ResourceId, Resource>,
+}
+
+impl ViewGraph {
+    /// Whether everything `view` reads is `fully_visible`, decided view by view, depth first;
+    /// a view met again on its own path (a cycle, which databases do not allow) or beyond the
+    /// depth followed counts as unreadable.
+    fn readable(
+        &self,
+        view: ResourceId,
+        fully_visible: &dyn Fn(&ResourceId) -> bool,
+        path: &mut Vec<ResourceId>,
+        decided: &mut HashMap<ResourceId, bool>,
+    ) -> bool {
+        if let Some(verdict) = decided.get(&view) {
+            return *verdict;
+        }
+        let Some(targets) = self.reads.get(&view) else {
+            // Beyond the depth followed.
+            return false;
+        };
+        if path.contains(&view) || path.len() > MAX_VIEW_DEPTH {
+            return false;
+        }
+        path.push(view);
+        let verdict = targets.iter().all(|target| {
+            fully_visible(target)
+                && (self
+                    .known
+                    .get(target)
+                    .is_none_or(|resource| resource.kind != ResourceKind::View)
+                    || self.readable(*target, fully_visible, path, decided))
+        });
+        path.pop();
+        decided.insert(view, verdict);
+        verdict
     }
 }

@@ -5,8 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::integrations::admin_only;
-use crate::{Catalog, CatalogError, Result};
+use crate::{Catalog, CatalogError, Result, require_admin};
 
 /// A sync started in the background.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -43,7 +42,7 @@ impl Catalog {
         id: IntegrationId,
     ) -> Result<SyncStartedView> {
         self.visible_integration(principal, id).await?;
-        admin_only(principal)?;
+        require_admin(principal, "manage integrations")?;
         let run = self.begin_sync(principal.workspace, id).await?;
         let started = SyncStartedView {
             sync_id: run.record,
@@ -79,7 +78,7 @@ impl Catalog {
         sync_id: i64,
     ) -> Result<SyncProgressView> {
         self.visible_integration(principal, id).await?;
-        admin_only(principal)?;
+        require_admin(principal, "manage integrations")?;
         self.progress_of(principal.workspace, id, sync_id).await
     }
 
@@ -122,7 +121,7 @@ impl Catalog {
 impl Catalog {
     /// Syncs a workspace's integration named `name` as the operator (no principal: the
     /// command line), calling `on_phase` with each phase the sync enters and its view so far.
-    pub async fn operator_sync(
+    pub(crate) async fn operator_sync(
         &self,
         workspace: cairn_domain::WorkspaceId,
         name: &str,

@@ -8,23 +8,34 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cairn_domain::WorkspaceId;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 
 use crate::{CatalogError, Result};
 
 const VERSION: &str = "v1:";
 
-/// The key that opens integration credentials. `Debug` never prints it.
+/// The key that opens integration credentials. `Debug` prints neither it, nor the cipher built
+/// from it, nor the audit key derived from it.
 pub(crate) struct Vault {
     cipher: Aes256Gcm,
     fingerprint: String,
     /// Derived from the secret key: keys the audit chain and its checkpoints.
-    audit_key: [u8; 32],
+    audit_key: SecretBox<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Vault(..)")
     }
+}
+
+/// The operator's key (`CAIRN_SECRET_KEY`): 32 bytes, as base64 or 64 hex digits.
+fn parse_operator_key(text: &SecretString) -> Result<[u8; 32]> {
+    parse_key(text.expose_secret()).ok_or_else(|| {
+        CatalogError::Internal(
+            "CAIRN_SECRET_KEY must be 32 bytes, as base64 or 64 hex digits".into(),
+        )
+    })
 }
 
 fn parse_key(text: &str) -> Option<[u8; 32]> {
@@ -62,15 +73,11 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 /// A store records the fingerprint of the key its credentials are sealed with: equal
 /// fingerprints, same key.
 pub fn secret_key_fingerprint(
-    operator_key: Option<&str>,
+    operator_key: Option<&SecretString>,
     data_dir: &Path,
 ) -> Result<Option<String>> {
     let key = match operator_key {
-        Some(text) => parse_key(text).ok_or_else(|| {
-            CatalogError::Internal(
-                "CAIRN_SECRET_KEY must be 32 bytes, as base64 or 64 hex digits".into(),
-            )
-        })?,
+        Some(text) => parse_operator_key(text)?,
         None => {
             let path = data_dir.join("secret.key");
             match std::fs::read_to_string(&path) {
@@ -95,13 +102,9 @@ pub fn secret_key_fingerprint(
 
 impl Vault {
     /// The operator's key if given, else the data directory's key file, created on first use.
-    pub(crate) fn open(operator_key: Option<&str>, data_dir: &Path) -> Result<Vault> {
+    pub(crate) fn open(operator_key: Option<&SecretString>, data_dir: &Path) -> Result<Vault> {
         let key = match operator_key {
-            Some(text) => parse_key(text).ok_or_else(|| {
-                CatalogError::Internal(
-                    "CAIRN_SECRET_KEY must be 32 bytes, as base64 or 64 hex digits".into(),
-                )
-            })?,
+            Some(text) => parse_operator_key(text)?,
             None => Self::key_file(&data_dir.join("secret.key"))?,
         };
         let cipher = Aes256Gcm::new_from_slice(&key)
@@ -109,14 +112,14 @@ impl Vault {
         Ok(Vault {
             cipher,
             fingerprint: fingerprint(&key),
-            audit_key: hmac_sha256(&key, b"cairn audit chain key v1"),
+            audit_key: SecretBox::new(Box::new(hmac_sha256(&key, b"cairn audit chain key v1"))),
         })
     }
 
     /// HMAC-SHA256 of `message` under the audit key, in hex. Without the secret key (which
     /// lives outside the store) nobody can compute it.
     pub(crate) fn audit_mac(&self, message: &[u8]) -> String {
-        hmac_sha256(&self.audit_key, message)
+        hmac_sha256(self.audit_key.expose_secret(), message)
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect()
@@ -242,14 +245,14 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         assert_eq!(secret_key_fingerprint(None, empty.path()).unwrap(), None);
         assert!(!empty.path().join("secret.key").exists());
-        let other = Vault::open(Some(&"ab".repeat(32)), dir.path()).unwrap();
+        let other = Vault::open(Some(&"ab".repeat(32).into()), dir.path()).unwrap();
         assert_eq!(
-            secret_key_fingerprint(Some(&"ab".repeat(32)), empty.path())
+            secret_key_fingerprint(Some(&"ab".repeat(32).into()), empty.path())
                 .unwrap()
                 .as_deref(),
             Some(other.fingerprint())
         );
         assert!(other.open_secret(WorkspaceId(1), &sealed).is_err());
-        assert!(Vault::open(Some("short"), dir.path()).is_err());
+        assert!(Vault::open(Some(&"short".into()), dir.path()).is_err());
     }
 }

@@ -9,6 +9,6 @@ pub mod resource;
 pub mod validate;
 
 pub use access::{Principal, Scope, SqlAccess};
-pub use error::{ErrorCode, ValidationError};
+pub use error::{ErrorCode, Refusal, ValidationError};
 pub use ids::{IntegrationId, ResourceId, TeamId, TokenId, UserId, WorkspaceId};
 pub use resource::{ResourceKind, Role};

@@ -124,7 +124,7 @@ impl From<CatalogError> for ApiError {
             _ => error.to_string(),
         };
         let code_text = match &error {
-            CatalogError::Refused { code, .. } => code,
+            CatalogError::Refused { refusal, .. } => refusal.code(),
             _ => code.as_str(),
         };
         ApiError {

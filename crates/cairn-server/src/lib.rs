@@ -79,7 +79,7 @@ pub async fn serve_router(
                 if let Err(error) = catalog.sync_due().await {
                     tracing::warn!(%error, "scheduling syncs failed");
                 }
-                if let Err(error) = catalog.purge().await {
+                if let Err(error) = catalog.operator().purge().await {
                     tracing::warn!(%error, "applying prompt retention failed");
                 }
             }

@@ -172,6 +172,21 @@ impl Store {
         role: Role,
         password_hash: Option<&str>,
     ) -> Result<User> {
+        self.create_member(workspace, &[], email, name, role, password_hash)
+            .await
+    }
+
+    /// A new member and their teams in one transaction: a failure leaves no one half-added.
+    pub async fn create_member(
+        &self,
+        workspace: WorkspaceId,
+        teams: &[TeamId],
+        email: &str,
+        name: &str,
+        role: Role,
+        password_hash: Option<&str>,
+    ) -> Result<User> {
+        let mut transaction = self.pool.begin().await?;
         let row = crate::dynamic_query(&format!(
             "INSERT INTO users (workspace_id, email, name, role, password_hash, created_at)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {USER_COLUMNS}"
@@ -182,9 +197,26 @@ impl Store {
         .bind(role.as_str())
         .bind(password_hash)
         .bind(now_ms())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *transaction)
         .await?;
-        user_from(&row)
+        let user = user_from(&row)?;
+        let mut added = Vec::with_capacity(teams.len());
+        for team in teams {
+            if added.contains(team) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO team_members (workspace_id, team_id, user_id) VALUES ($1, $2, $3)",
+            )
+            .bind(workspace.0)
+            .bind(team.0)
+            .bind(user.id.0)
+            .execute(&mut *transaction)
+            .await?;
+            added.push(*team);
+        }
+        transaction.commit().await?;
+        Ok(user)
     }
 
     pub async fn user(&self, workspace: WorkspaceId, id: UserId) -> Result<Option<User>> {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use cairn_store::{Store, StoreFileInfo};
+use secrecy::SecretString;
 
 /// What to tell an operator whose store is on PostgreSQL.
 const POSTGRES_BACKUP: &str = "the store is on PostgreSQL: back it up with PostgreSQL's own \
@@ -132,7 +133,7 @@ pub async fn backup(database_url: &str, data_dir: &Path, to: &Path, force: bool)
 pub async fn restore(
     database_url: &str,
     data_dir: &Path,
-    secret_key: Option<&str>,
+    secret_key: Option<&SecretString>,
     from: &Path,
     force: bool,
 ) -> Result<()> {
@@ -166,54 +167,75 @@ pub async fn restore(
     }
     // Checked as a copy in place: what is checked is exactly what goes live.
     let copy = sibling(&store_path, "restoring");
-    let outcome = async {
-        std::fs::copy(from, &copy)
-            .with_context(|| format!("cannot copy {} to {}", from.display(), copy.display()))?;
-        make_private(&copy)?;
-        let info = cairn_store::inspect_store_file(&copy)
-            .await
-            .map_err(|error| anyhow::anyhow!("cannot restore: {}", reword(&error, &copy, from)))?;
-        std::fs::File::open(&copy)
-            .and_then(|file| file.sync_all())
-            .with_context(|| format!("cannot flush {}", copy.display()))?;
-        Ok::<_, anyhow::Error>(info)
-    }
-    .await;
-    let info = match outcome {
-        Ok(info) => info,
-        Err(error) => {
-            remove_sqlite_files(&copy);
-            return Err(error);
-        }
-    };
+    let info = checked_copy(from, &copy).await?;
     let stamp = cairn_store::now_ms();
     if existing {
-        let kept = store_path.with_file_name(format!(
-            "{}.before-restore-{stamp}",
-            store_path
-                .file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ));
-        // The store with its write-ahead log, under one new name, so it opens as it was.
-        for suffix in ["", "-wal"] {
-            let from = PathBuf::from(format!("{}{suffix}", store_path.display()));
-            if from.exists() {
-                let to = PathBuf::from(format!("{}{suffix}", kept.display()));
-                std::fs::rename(&from, &to)
-                    .with_context(|| format!("cannot move {} aside", from.display()))?;
-            }
-        }
-        let _ = std::fs::remove_file(format!("{}-shm", store_path.display()));
-        eprintln!("the replaced store is kept as {}", kept.display());
+        keep_aside(&store_path, stamp)?;
     }
     std::fs::rename(&copy, &store_path)
         .with_context(|| format!("cannot move the restored store to {}", store_path.display()))?;
     // The index described the replaced store: the next server rebuilds it from the feed.
     lock.clear()?;
     drop(lock);
-    // This node's audit checkpoints vouch for the replaced store's chain, which may run past
-    // the backup: kept aside, they show what the restore cut (`cairn audit verify --checkpoint`).
+    keep_checkpoints_aside(data_dir, stamp)?;
+    eprintln!(
+        "restored {} ({}) into {}; the search index is rebuilt from the store when cairn serve \
+         starts",
+        from.display(),
+        describe(&info),
+        store_path.display()
+    );
+    warn_about_key(&info, secret_key, data_dir)?;
+    Ok(())
+}
+
+/// `from` copied to `copy`, private and flushed, once it is known to be a Cairn store; nothing
+/// is left behind when it is not.
+async fn checked_copy(from: &Path, copy: &Path) -> Result<StoreFileInfo> {
+    let outcome = async {
+        std::fs::copy(from, copy)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), copy.display()))?;
+        make_private(copy)?;
+        let info = cairn_store::inspect_store_file(copy)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot restore: {}", reword(&error, copy, from)))?;
+        std::fs::File::open(copy)
+            .and_then(|file| file.sync_all())
+            .with_context(|| format!("cannot flush {}", copy.display()))?;
+        Ok::<_, anyhow::Error>(info)
+    }
+    .await;
+    if outcome.is_err() {
+        remove_sqlite_files(copy);
+    }
+    outcome
+}
+
+/// The replaced store with its write-ahead log, under one new name, so it opens as it was.
+fn keep_aside(store_path: &Path, stamp: i64) -> Result<()> {
+    let kept = store_path.with_file_name(format!(
+        "{}.before-restore-{stamp}",
+        store_path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    for suffix in ["", "-wal"] {
+        let from = PathBuf::from(format!("{}{suffix}", store_path.display()));
+        if from.exists() {
+            let to = PathBuf::from(format!("{}{suffix}", kept.display()));
+            std::fs::rename(&from, &to)
+                .with_context(|| format!("cannot move {} aside", from.display()))?;
+        }
+    }
+    let _ = std::fs::remove_file(format!("{}-shm", store_path.display()));
+    eprintln!("the replaced store is kept as {}", kept.display());
+    Ok(())
+}
+
+/// This node's audit checkpoints vouch for the replaced store's chain, which may run past the
+/// backup: kept aside, they show what the restore cut (`cairn audit verify --checkpoint`).
+fn keep_checkpoints_aside(data_dir: &Path, stamp: i64) -> Result<()> {
     let audit = data_dir.join("audit");
     if audit.is_dir() {
         let kept = data_dir.join(format!("audit.before-restore-{stamp}"));
@@ -224,14 +246,6 @@ pub async fn restore(
             kept.display()
         );
     }
-    eprintln!(
-        "restored {} ({}) into {}; the search index is rebuilt from the store when cairn serve \
-         starts",
-        from.display(),
-        describe(&info),
-        store_path.display()
-    );
-    warn_about_key(&info, secret_key, data_dir)?;
     Ok(())
 }
 
@@ -251,7 +265,11 @@ fn remove_sqlite_files(path: &Path) {
 
 /// Says when the key a server would use on this data directory is not the one the restored
 /// store's credentials are sealed with: such a server refuses to start.
-fn warn_about_key(info: &StoreFileInfo, secret_key: Option<&str>, data_dir: &Path) -> Result<()> {
+fn warn_about_key(
+    info: &StoreFileInfo,
+    secret_key: Option<&SecretString>,
+    data_dir: &Path,
+) -> Result<()> {
     let Some(needed) = &info.key_fingerprint else {
         return Ok(());
     };

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use cairn_catalog::{
-    Catalog, CatalogConfig, IntegrationInput, NewUser, ResourceQuery, Role, UserId,
+    Catalog, CatalogConfig, IntegrationInput, Principal, ResourceList, ResourceQuery, Role, UserId,
+    WorkspaceId,
 };
 use cairn_domain::{ResourceId, ResourceKind, Scope};
 use serde_json::Value;
@@ -79,6 +80,31 @@ struct Question {
     sql: String,
 }
 
+/// What a benchmark's questions are asked of: the catalog, its bench member, and how to open it
+/// again with the model.
+struct BenchCatalog {
+    catalog: Catalog,
+    principal: Principal,
+    workspace: WorkspaceId,
+    store_url: String,
+    config: CatalogConfig,
+}
+
+/// Questions with their gold tables, and the names of every table and view.
+struct Asked<'a> {
+    questions: Vec<(&'a Question, HashSet<ResourceId>)>,
+    names: Vec<(ResourceId, String)>,
+}
+
+/// What the model's rankers measured.
+struct ModelFigures {
+    embedded: usize,
+    loading: Duration,
+    embedding: Duration,
+    alone: Vec<Duration>,
+    fused: Vec<Duration>,
+}
+
 /// Runs the benchmark and prints its figures.
 pub async fn retrieval(
     set: &Path,
@@ -101,38 +127,74 @@ pub async fn retrieval(
     let dir = tempfile::tempdir()?;
     // The databases live apart: a catalog never reaches into its own data directory.
     let databases_dir = tempfile::tempdir()?;
-    let files = databases_dir.path().to_path_buf();
+    let bench = build_catalog(dir.path(), databases_dir.path(), &databases).await?;
+    let loaded = started.elapsed();
+    let asked = gold_questions(&bench, &questions).await?;
+    println!(
+        "catalog built through {} integrations and syncs in {:.1} s: {} tables and views",
+        databases.len(),
+        loaded.as_secs_f64(),
+        asked.names.len()
+    );
+    let mut hits: HashMap<Ranker, (usize, usize)> = HashMap::new();
+    let run_started = Instant::now();
+    let latencies = ask_lexical(&bench, &asked, show_misses, &mut hits).await?;
+    let asking = run_started.elapsed();
+    // The same catalog with the model: every table embedded, then the model's rankers.
+    let model_figures = match model {
+        Some(model) => Some(ask_with_model(bench, &asked, model, &mut hits).await?),
+        None => None,
+    };
+    let total = asked.questions.len();
+    let recall = |ranker: Ranker| {
+        hits.get(&ranker)
+            .map(|(at5, at10)| (*at5 as f64 / total as f64, *at10 as f64 / total as f64))
+    };
+    print_recall(total, &recall);
+    let (p50, p99) = (percentile(&latencies, 50), percentile(&latencies, 99));
+    println!(
+        "Cairn question latency: p50 {:.2} ms, p99 {:.2} ms (goal < 20 ms); questions asked in {:.1} s; whole run {:.1} s",
+        ms(p50),
+        ms(p99),
+        asking.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    let model_line = model_figures.as_ref().map_or_else(
+        || String::from(" model=none"),
+        |figures| print_model(figures, &recall),
+    );
+    let (base5, base10) = recall(Ranker::Bm25).unwrap_or((0.0, 0.0));
+    let (cairn5, cairn10) = recall(Ranker::Cairn).unwrap_or((0.0, 0.0));
+    println!(
+        "retrieval-bench: questions={total} bm25_r5={base5:.3} bm25_r10={base10:.3} cairn_r5={cairn5:.3} cairn_r10={cairn10:.3} p50_ms={:.2} p99_ms={:.2}{model_line}",
+        ms(p50),
+        ms(p99)
+    );
+    Ok(())
+}
+
+/// A catalog in `dir` with one SQLite integration per database (written into `files`),
+/// synced, without the model: the lexical rankers are measured on their own first.
+async fn build_catalog(dir: &Path, files: &Path, databases: &[Database]) -> Result<BenchCatalog> {
     let config = CatalogConfig {
         scheduled_sync: false,
         integration_policy: cairn_connect::TargetPolicy::parse(&files.display().to_string())?,
-        ..CatalogConfig::new(dir.path().to_path_buf())
+        ..CatalogConfig::new(dir.to_path_buf())
     };
-    let store_url = format!("sqlite://{}", dir.path().join("cairn.db").display());
-    // Without the model first: the lexical rankers are measured on their own.
-    let mut catalog = Catalog::open(
+    let store_url = format!("sqlite://{}", dir.join("cairn.db").display());
+    let catalog = Catalog::open(
         &store_url,
         CatalogConfig {
-            model_dir: dir.path().join("no-model"),
+            model_dir: dir.join("no-model"),
             ..config.clone()
         },
     )
     .await?;
-    let workspace = catalog.create_workspace("bench", None).await?;
-    catalog.add_team(workspace.id, "analytics").await?;
-    let (user, _) = catalog
-        .add_user(
-            workspace.id,
-            NewUser {
-                email: "bench@example.com".into(),
-                name: None,
-                role: Role::Admin,
-                teams: vec!["analytics".into()],
-                password: None,
-            },
-        )
-        .await?;
+    let crate::bench::BenchMember {
+        workspace, user, ..
+    } = crate::bench::bench_member(&catalog, "bench", "bench@example.com", Role::Admin).await?;
     let principal = catalog.principal(workspace.id, UserId(user.id)).await?;
-    for database in &databases {
+    for database in databases {
         let file = files.join(format!("{}.sqlite", database.id));
         write_database(&file, database).await?;
         let integration = catalog
@@ -141,7 +203,7 @@ pub async fn retrieval(
                 IntegrationInput {
                     name: database.id.clone(),
                     kind: "sqlite".into(),
-                    connection: format!("sqlite://{}", file.display()),
+                    connection: format!("sqlite://{}", file.display()).into(),
                     teams: vec!["analytics".into()],
                     sync_interval_secs: None,
                 },
@@ -154,16 +216,28 @@ pub async fn retrieval(
             .with_context(|| format!("syncing database {}", database.id))?;
     }
     catalog.follow_changes().await?;
-    let loaded = started.elapsed();
+    Ok(BenchCatalog {
+        catalog,
+        principal,
+        workspace: workspace.id,
+        store_url,
+        config,
+    })
+}
 
+/// Gold tables per question; a question whose SQL does not parse or names a table the
+/// catalog lacks is left out (and counted).
+async fn gold_questions<'a>(bench: &BenchCatalog, questions: &'a [Question]) -> Result<Asked<'a>> {
     // Every table and view of the catalog, by (database, lower-case name).
     let mut resources: HashMap<(String, String), ResourceId> = HashMap::new();
     let mut names: Vec<(ResourceId, String)> = Vec::new();
     for kind in [ResourceKind::Table, ResourceKind::View] {
-        let found = catalog
+        let found = bench
+            .catalog
+            .operator()
             .store()
             .list_resources(
-                &Scope::Workspace(workspace.id),
+                &Scope::Workspace(bench.workspace),
                 &cairn_store::ResourceFilter {
                     kind: Some(kind),
                     limit: 1_000_000,
@@ -180,34 +254,24 @@ pub async fn retrieval(
             names.push((resource.id, resource.name.clone()));
         }
     }
-    println!(
-        "catalog built through {} integrations and syncs in {:.1} s: {} tables and views",
-        databases.len(),
-        loaded.as_secs_f64(),
-        names.len()
-    );
-
-    // Gold tables per question; a question whose SQL does not parse or names a table the
-    // catalog lacks is left out (and counted).
-    let mut asked: Vec<(&Question, HashSet<ResourceId>)> = Vec::new();
+    let mut asked = Vec::new();
     let mut unusable = 0;
-    for question in &questions {
-        match gold_tables(&question.sql) {
-            Some(tables) if !tables.is_empty() => {
-                let gold: Option<HashSet<ResourceId>> = tables
+    for question in questions {
+        let gold: Option<HashSet<ResourceId>> = gold_tables(&question.sql)
+            .filter(|tables| !tables.is_empty())
+            .and_then(|tables| {
+                tables
                     .iter()
                     .map(|table| {
                         resources
                             .get(&(question.database.clone(), table.to_lowercase()))
                             .copied()
                     })
-                    .collect();
-                match gold {
-                    Some(gold) => asked.push((question, gold)),
-                    None => unusable += 1,
-                }
-            }
-            _ => unusable += 1,
+                    .collect()
+            });
+        match gold {
+            Some(gold) => asked.push((question, gold)),
+            None => unusable += 1,
         }
     }
     if asked.is_empty() {
@@ -216,131 +280,159 @@ pub async fn retrieval(
     if unusable > 0 {
         println!("{unusable} questions left out: gold SQL unparsed or naming no known table");
     }
+    Ok(Asked {
+        questions: asked,
+        names,
+    })
+}
 
-    let bm25 = NameIndex::build(&names)?;
-    let mut hits: HashMap<Ranker, (usize, usize)> = HashMap::new();
-    let mut latencies = Vec::with_capacity(asked.len());
-    let run_started = Instant::now();
-    for (question, gold) in &asked {
+/// Asks every question of BM25 over names and of Cairn's search; Cairn's latencies, sorted.
+async fn ask_lexical(
+    bench: &BenchCatalog,
+    asked: &Asked<'_>,
+    show_misses: bool,
+    hits: &mut HashMap<Ranker, (usize, usize)>,
+) -> Result<Vec<Duration>> {
+    let bm25 = NameIndex::build(&asked.names)?;
+    let mut latencies = Vec::with_capacity(asked.questions.len());
+    for (question, gold) in &asked.questions {
         let ranked = bm25.search(&question.text, 10)?;
-        tally(&mut hits, Ranker::Bm25, &ranked, gold);
+        tally(hits, Ranker::Bm25, &ranked, gold);
         let started = Instant::now();
-        let found = catalog
-            .list_resources(
-                &principal,
-                ResourceQuery {
-                    // As the assistant asks: the API takes at most 200 characters.
-                    q: Some(
-                        question
-                            .text
-                            .chars()
-                            .take(cairn_domain::validate::NAME_MAX)
-                            .collect(),
-                    ),
-                    kind: Some("table".into()),
-                    limit: Some(10),
-                    ..ResourceQuery::default()
-                },
-            )
-            .await?;
+        let found = search_tables(bench, question_text(question)).await?;
         latencies.push(started.elapsed());
         let ranked: Vec<ResourceId> = found.items.iter().map(|item| ResourceId(item.id)).collect();
-        tally(&mut hits, Ranker::Cairn, &ranked, gold);
+        tally(hits, Ranker::Cairn, &ranked, gold);
         if show_misses && !gold.iter().all(|id| ranked.contains(id)) {
-            let name = |id: &ResourceId| {
-                names
-                    .iter()
-                    .find(|(known, _)| known == id)
-                    .map_or_else(String::new, |(_, name)| name.clone())
-            };
-            let paths: Vec<&str> = found.items.iter().map(|item| item.path.as_str()).collect();
-            println!(
-                "miss: [{}] {}\n  gold: {:?}\n  top10: {paths:?}",
-                question.database,
-                question.text,
-                gold.iter().map(name).collect::<Vec<_>>()
-            );
+            print_miss(question, gold, &found, &asked.names);
         }
     }
-    let asking = run_started.elapsed();
     latencies.sort();
+    Ok(latencies)
+}
 
-    // The same catalog with the model: every table embedded, then the model's rankers.
-    let mut model_figures = None;
-    if let Some(model) = model {
-        drop(catalog);
-        let embed_started = Instant::now();
-        catalog = Catalog::open(
-            &store_url,
-            CatalogConfig {
-                model_dir: model.clone(),
-                ..config.clone()
+/// As the assistant asks: the API takes at most 200 characters.
+fn question_text(question: &Question) -> String {
+    question
+        .text
+        .chars()
+        .take(cairn_domain::validate::NAME_MAX)
+        .collect()
+}
+
+/// Cairn's search for tables, the top ten.
+async fn search_tables(bench: &BenchCatalog, text: String) -> Result<ResourceList> {
+    Ok(bench
+        .catalog
+        .list_resources(
+            &bench.principal,
+            ResourceQuery {
+                q: Some(text),
+                kind: Some("table".into()),
+                limit: Some(10),
+                ..ResourceQuery::default()
             },
         )
-        .await?;
-        let loading = embed_started.elapsed();
-        if !catalog.semantic_enabled() {
-            bail!(
-                "the model in {} did not load (see the log); install it with `cairn model install`",
-                model.display()
-            );
-        }
-        catalog.embed_pending().await?;
-        // From the catalog's open to the last vector, less the open itself (the model's load
-        // and checksums, the store): embedding begins in the background during the open, so
-        // this is the slower side of the truth.
-        let embedding = embed_started.elapsed().saturating_sub(loading);
-        let embedded = catalog.vector_count();
-        let mut alone_latencies = Vec::with_capacity(asked.len());
-        let mut fused_latencies = Vec::with_capacity(asked.len());
-        for (question, gold) in &asked {
-            let text: String = question
-                .text
-                .chars()
-                .take(cairn_domain::validate::NAME_MAX)
-                .collect();
-            let started = Instant::now();
-            let ranked = catalog
-                .nearest_tables(&principal, &text, 10)
-                .await?
-                .unwrap_or_default();
-            alone_latencies.push(started.elapsed());
-            tally(&mut hits, Ranker::ModelAlone, &ranked, gold);
-            let started = Instant::now();
-            let found = catalog
-                .list_resources(
-                    &principal,
-                    ResourceQuery {
-                        q: Some(text),
-                        kind: Some("table".into()),
-                        limit: Some(10),
-                        ..ResourceQuery::default()
-                    },
-                )
-                .await?;
-            fused_latencies.push(started.elapsed());
-            let ranked: Vec<ResourceId> =
-                found.items.iter().map(|item| ResourceId(item.id)).collect();
-            tally(&mut hits, Ranker::CairnWithModel, &ranked, gold);
-        }
-        alone_latencies.sort();
-        fused_latencies.sort();
-        model_figures = Some((
-            embedded,
-            loading,
-            embedding,
-            alone_latencies,
-            fused_latencies,
-        ));
-    }
-    let p50 = percentile(&latencies, 50);
-    let p99 = percentile(&latencies, 99);
-    let total = asked.len();
-    let recall = |ranker: Ranker| {
-        hits.get(&ranker)
-            .map(|(at5, at10)| (*at5 as f64 / total as f64, *at10 as f64 / total as f64))
+        .await?)
+}
+
+fn print_miss(
+    question: &Question,
+    gold: &HashSet<ResourceId>,
+    found: &ResourceList,
+    names: &[(ResourceId, String)],
+) {
+    let name = |id: &ResourceId| {
+        names
+            .iter()
+            .find(|(known, _)| known == id)
+            .map_or_else(String::new, |(_, name)| name.clone())
     };
-    let (base5, base10) = recall(Ranker::Bm25).unwrap_or((0.0, 0.0));
+    let paths: Vec<&str> = found.items.iter().map(|item| item.path.as_str()).collect();
+    println!(
+        "miss: [{}] {}\n  gold: {:?}\n  top10: {paths:?}",
+        question.database,
+        question.text,
+        gold.iter().map(name).collect::<Vec<_>>()
+    );
+}
+
+/// Opens the catalog again with the model, embeds every table, and asks every question of
+/// the model alone and of Cairn with the model.
+async fn ask_with_model(
+    bench: BenchCatalog,
+    asked: &Asked<'_>,
+    model: PathBuf,
+    hits: &mut HashMap<Ranker, (usize, usize)>,
+) -> Result<ModelFigures> {
+    let BenchCatalog {
+        catalog,
+        principal,
+        workspace,
+        store_url,
+        config,
+    } = bench;
+    drop(catalog);
+    let embed_started = Instant::now();
+    let catalog = Catalog::open(
+        &store_url,
+        CatalogConfig {
+            model_dir: model.clone(),
+            ..config.clone()
+        },
+    )
+    .await?;
+    let loading = embed_started.elapsed();
+    if !catalog.semantic_enabled() {
+        bail!(
+            "the model in {} did not load (see the log); install it with `cairn model install`",
+            model.display()
+        );
+    }
+    catalog.embed_pending().await?;
+    // From the catalog's open to the last vector, less the open itself (the model's load
+    // and checksums, the store): embedding begins in the background during the open, so
+    // this is the slower side of the truth.
+    let embedding = embed_started.elapsed().saturating_sub(loading);
+    let bench = BenchCatalog {
+        catalog,
+        principal,
+        workspace,
+        store_url,
+        config,
+    };
+    let mut alone = Vec::with_capacity(asked.questions.len());
+    let mut fused = Vec::with_capacity(asked.questions.len());
+    for (question, gold) in &asked.questions {
+        let text = question_text(question);
+        let started = Instant::now();
+        let ranked = bench
+            .catalog
+            .nearest_tables(&bench.principal, &text, 10)
+            .await?
+            .unwrap_or_default();
+        alone.push(started.elapsed());
+        tally(hits, Ranker::ModelAlone, &ranked, gold);
+        let started = Instant::now();
+        let found = search_tables(&bench, text).await?;
+        fused.push(started.elapsed());
+        let ranked: Vec<ResourceId> = found.items.iter().map(|item| ResourceId(item.id)).collect();
+        tally(hits, Ranker::CairnWithModel, &ranked, gold);
+    }
+    alone.sort();
+    fused.sort();
+    Ok(ModelFigures {
+        embedded: bench.catalog.vector_count(),
+        loading,
+        embedding,
+        alone,
+        fused,
+    })
+}
+
+/// The recall table, each ranker against BM25.
+fn print_recall(total: usize, recall: &dyn Fn(Ranker) -> Option<(f64, f64)>) {
+    let (_, base10) = recall(Ranker::Bm25).unwrap_or((0.0, 0.0));
     println!(
         "full recall over {total} questions (all gold tables in the top k; tables and views):"
     );
@@ -366,44 +458,38 @@ pub async fn retrieval(
             None => println!("  {:<32} {:>19}", ranker.label(), "n/a (no model)"),
         }
     }
+}
+
+/// The model's figures; returns their part of the summary line.
+fn print_model(figures: &ModelFigures, recall: &dyn Fn(Ranker) -> Option<(f64, f64)>) -> String {
+    let ModelFigures {
+        embedded,
+        loading,
+        embedding,
+        alone,
+        fused,
+    } = figures;
+    let per_s = *embedded as f64 / embedding.as_secs_f64().max(1e-9);
     println!(
-        "Cairn question latency: p50 {:.2} ms, p99 {:.2} ms (goal < 20 ms); questions asked in {:.1} s; whole run {:.1} s",
-        ms(p50),
-        ms(p99),
-        asking.as_secs_f64(),
-        started.elapsed().as_secs_f64()
+        "embedding: {embedded} tables and views in {:.1} s, {per_s:.0} per second (goal >= 200; \
+         store reads included), after opening the catalog with the model in {:.2} s",
+        embedding.as_secs_f64(),
+        loading.as_secs_f64()
     );
-    let mut model_line = String::from(" model=none");
-    if let Some((embedded, loading, embedding, alone, fused)) = &model_figures {
-        let per_s = *embedded as f64 / embedding.as_secs_f64().max(1e-9);
-        println!(
-            "embedding: {embedded} tables and views in {:.1} s, {per_s:.0} per second (goal >= 200; \
-             store reads included), after opening the catalog with the model in {:.2} s",
-            embedding.as_secs_f64(),
-            loading.as_secs_f64()
-        );
-        println!(
-            "model alone question latency: p50 {:.2} ms, p99 {:.2} ms; Cairn with the model: p50 {:.2} ms, p99 {:.2} ms (goal < 20 ms)",
-            ms(percentile(alone, 50)),
-            ms(percentile(alone, 99)),
-            ms(percentile(fused, 50)),
-            ms(percentile(fused, 99))
-        );
-        let (model5, model10) = recall(Ranker::ModelAlone).unwrap_or((0.0, 0.0));
-        let (with5, with10) = recall(Ranker::CairnWithModel).unwrap_or((0.0, 0.0));
-        model_line = format!(
-            " model_r5={model5:.3} model_r10={model10:.3} cairn_model_r5={with5:.3} cairn_model_r10={with10:.3} embed_per_s={per_s:.0} model_p50_ms={:.2} model_p99_ms={:.2}",
-            ms(percentile(fused, 50)),
-            ms(percentile(fused, 99))
-        );
-    }
-    let (cairn5, cairn10) = recall(Ranker::Cairn).unwrap_or((0.0, 0.0));
     println!(
-        "retrieval-bench: questions={total} bm25_r5={base5:.3} bm25_r10={base10:.3} cairn_r5={cairn5:.3} cairn_r10={cairn10:.3} p50_ms={:.2} p99_ms={:.2}{model_line}",
-        ms(p50),
-        ms(p99)
+        "model alone question latency: p50 {:.2} ms, p99 {:.2} ms; Cairn with the model: p50 {:.2} ms, p99 {:.2} ms (goal < 20 ms)",
+        ms(percentile(alone, 50)),
+        ms(percentile(alone, 99)),
+        ms(percentile(fused, 50)),
+        ms(percentile(fused, 99))
     );
-    Ok(())
+    let (model5, model10) = recall(Ranker::ModelAlone).unwrap_or((0.0, 0.0));
+    let (with5, with10) = recall(Ranker::CairnWithModel).unwrap_or((0.0, 0.0));
+    format!(
+        " model_r5={model5:.3} model_r10={model10:.3} cairn_model_r5={with5:.3} cairn_model_r10={with10:.3} embed_per_s={per_s:.0} model_p50_ms={:.2} model_p99_ms={:.2}",
+        ms(percentile(fused, 50)),
+        ms(percentile(fused, 99))
+    )
 }
 
 fn tally(

@@ -295,96 +295,17 @@ impl Catalog {
 
     /// The next table with its columns, preceded now and then by a new schema.
     fn table(&mut self) {
+        let (workspace, teams) = table_teams(&mut self.rng);
         let rng = &mut self.rng;
-        let in_first = rng.chance(60);
-        let workspace = WorkspaceId(if in_first { 1 } else { 2 });
-        let team_range = if in_first {
-            0..FIRST_WORKSPACE_TEAMS
-        } else {
-            FIRST_WORKSPACE_TEAMS..TEAMS
-        };
-        let team_count = team_range.len();
-        let mut teams = vec![TeamId(
-            (team_range.start + rng.skewed(team_count)) as i64 + 1,
-        )];
-        if rng.chance(20) {
-            let other = TeamId((team_range.start + rng.below(team_count)) as i64 + 1);
-            if other != teams[0] {
-                teams.push(other);
-            }
-        }
         let database = *rng.pick(DATABASES);
         let schema = *rng.pick(SCHEMAS);
         let system = *rng.pick(SYSTEMS);
         let (noun, other) = (rng.noun(), rng.noun());
-        let prefix = *rng.pick(PREFIXES);
-        let suffix = *rng.pick(SUFFIXES);
-        let mut name = String::new();
-        if !prefix.is_empty() {
-            name.push_str(prefix);
-            name.push('_');
-        }
-        if prefix == "stg" {
-            name.push_str(&system.replace(' ', "_"));
-            name.push_str("__");
-        }
-        name.push_str(noun);
-        if other != noun && rng.chance(40) {
-            name.push('_');
-            name.push_str(other);
-        }
-        name.push('s');
-        if !suffix.is_empty() {
-            name.push('_');
-            name.push_str(suffix);
-        }
+        let name = table_name(rng, system, noun, other);
         let path = format!("{database}.{schema}.{name}");
-        let description = if rng.chance(75) {
-            let adjective = *rng.pick(ADJECTIVES);
-            format!(
-                "{} {noun} records from the {system} system, one row per {} per {}.{}",
-                capitalised(adjective),
-                if other != noun { other } else { "entry" },
-                rng.pick(PERIODS),
-                if rng.chance(30) {
-                    format!(" Used for {} and {} reporting.", rng.noun(), rng.noun())
-                } else {
-                    String::new()
-                }
-            )
-        } else {
-            String::new()
-        };
-        let mut tags: Vec<String> = Vec::new();
-        for _ in 0..rng.below(3) {
-            let tag = rng.pick(TAGS).to_string();
-            if rng.chance(50) && !tags.contains(&tag) {
-                tags.push(tag);
-            }
-        }
-        let owners: Vec<String> = if rng.chance(40) {
-            vec![format!("{}@example.com", rng.pick(PEOPLE))]
-        } else {
-            Vec::new()
-        };
-        let columns = 4 + rng.below(16);
-        let mut attributes: Vec<(String, &str)> = Vec::with_capacity(columns);
-        for index in 0..columns {
-            let (attribute, data_type) = *self.rng.pick(ATTRIBUTES);
-            let subject = if index == 0 || self.rng.chance(50) {
-                noun
-            } else {
-                self.rng.noun()
-            };
-            let column = if index == 0 {
-                format!("{noun}_id")
-            } else {
-                format!("{subject}_{attribute}")
-            };
-            if attributes.iter().all(|(seen, _)| *seen != column) {
-                attributes.push((column, data_type));
-            }
-        }
+        let description = table_description(rng, system, noun, other);
+        let (tags, owners) = tags_and_owners(rng);
+        let attributes = column_names(rng, noun);
         let table_id = self.id();
         let table = IndexedResource {
             id: table_id,
@@ -404,18 +325,7 @@ impl Catalog {
         };
         self.pending.push(table);
         for (column, data_type) in attributes {
-            let rng = &mut self.rng;
-            let description = if rng.chance(35) {
-                let words: Vec<&str> = column.split('_').collect();
-                format!(
-                    "The {} of the {}, as {} reports it ({data_type}).",
-                    words[1..].join(" "),
-                    words[0],
-                    rng.pick(SYSTEMS)
-                )
-            } else {
-                String::new()
-            };
+            let description = column_description(&mut self.rng, &column, data_type);
             let resource = IndexedResource {
                 id: self.id(),
                 workspace,
@@ -431,6 +341,127 @@ impl Catalog {
             self.pending.push(resource);
         }
     }
+}
+
+/// A table's workspace (three in five in the first) and its teams: one, now and then two.
+fn table_teams(rng: &mut Rng) -> (WorkspaceId, Vec<TeamId>) {
+    let in_first = rng.chance(60);
+    let workspace = WorkspaceId(if in_first { 1 } else { 2 });
+    let team_range = if in_first {
+        0..FIRST_WORKSPACE_TEAMS
+    } else {
+        FIRST_WORKSPACE_TEAMS..TEAMS
+    };
+    let team_count = team_range.len();
+    let mut teams = vec![TeamId(
+        (team_range.start + rng.skewed(team_count)) as i64 + 1,
+    )];
+    if rng.chance(20) {
+        let other = TeamId((team_range.start + rng.below(team_count)) as i64 + 1);
+        if other != teams[0] {
+            teams.push(other);
+        }
+    }
+    (workspace, teams)
+}
+
+/// A warehouse-style name: `fct_orders_daily`, `stg_billing_system__invoices`, …
+fn table_name(rng: &mut Rng, system: &str, noun: &str, other: &str) -> String {
+    let prefix = *rng.pick(PREFIXES);
+    let suffix = *rng.pick(SUFFIXES);
+    let mut name = String::new();
+    if !prefix.is_empty() {
+        name.push_str(prefix);
+        name.push('_');
+    }
+    if prefix == "stg" {
+        name.push_str(&system.replace(' ', "_"));
+        name.push_str("__");
+    }
+    name.push_str(noun);
+    if other != noun && rng.chance(40) {
+        name.push('_');
+        name.push_str(other);
+    }
+    name.push('s');
+    if !suffix.is_empty() {
+        name.push('_');
+        name.push_str(suffix);
+    }
+    name
+}
+
+/// Three tables in four are described.
+fn table_description(rng: &mut Rng, system: &str, noun: &str, other: &str) -> String {
+    if !rng.chance(75) {
+        return String::new();
+    }
+    let adjective = *rng.pick(ADJECTIVES);
+    format!(
+        "{} {noun} records from the {system} system, one row per {} per {}.{}",
+        capitalised(adjective),
+        if other != noun { other } else { "entry" },
+        rng.pick(PERIODS),
+        if rng.chance(30) {
+            format!(" Used for {} and {} reporting.", rng.noun(), rng.noun())
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// Up to two tags; an owner for two tables in five.
+fn tags_and_owners(rng: &mut Rng) -> (Vec<String>, Vec<String>) {
+    let mut tags: Vec<String> = Vec::new();
+    for _ in 0..rng.below(3) {
+        let tag = rng.pick(TAGS).to_string();
+        if rng.chance(50) && !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    let owners: Vec<String> = if rng.chance(40) {
+        vec![format!("{}@example.com", rng.pick(PEOPLE))]
+    } else {
+        Vec::new()
+    };
+    (tags, owners)
+}
+
+/// 4 to 19 distinct columns, the first the table's id, with their types.
+fn column_names(rng: &mut Rng, noun: &str) -> Vec<(String, &'static str)> {
+    let columns = 4 + rng.below(16);
+    let mut attributes: Vec<(String, &str)> = Vec::with_capacity(columns);
+    for index in 0..columns {
+        let (attribute, data_type) = *rng.pick(ATTRIBUTES);
+        let subject = if index == 0 || rng.chance(50) {
+            noun
+        } else {
+            rng.noun()
+        };
+        let column = if index == 0 {
+            format!("{noun}_id")
+        } else {
+            format!("{subject}_{attribute}")
+        };
+        if attributes.iter().all(|(seen, _)| *seen != column) {
+            attributes.push((column, data_type));
+        }
+    }
+    attributes
+}
+
+/// About a third of columns are described.
+fn column_description(rng: &mut Rng, column: &str, data_type: &str) -> String {
+    if !rng.chance(35) {
+        return String::new();
+    }
+    let words: Vec<&str> = column.split('_').collect();
+    format!(
+        "The {} of the {}, as {} reports it ({data_type}).",
+        words[1..].join(" "),
+        words[0],
+        rng.pick(SYSTEMS)
+    )
 }
 
 impl Iterator for Catalog {
@@ -529,6 +560,25 @@ struct Figures {
     answered: usize,
 }
 
+impl Figures {
+    /// A side's figures: `resources` indexed in `indexing`, the questions' times, how many
+    /// found anything, and the peak memory so far.
+    fn measured(
+        resources: usize,
+        indexing: Duration,
+        times: &mut [Duration],
+        answered: usize,
+    ) -> Figures {
+        Figures {
+            index_per_s: resources as f64 / indexing.as_secs_f64().max(1e-9),
+            p50_ms: percentile(times, 0.5),
+            p99_ms: percentile(times, 0.99),
+            peak_mb: memory_kb("VmHWM").unwrap_or(0) as f64 / 1024.0,
+            answered,
+        }
+    }
+}
+
 /// Runs the benchmark and prints its figures, the last line in a fixed form.
 pub async fn search(resources: usize, query_count: usize) -> Result<()> {
     let questions = questions(query_count);
@@ -623,14 +673,7 @@ fn cairn_side(
             answered += usize::from(!found.is_empty());
         }
     }
-    let peak_mb = memory_kb("VmHWM").unwrap_or(0) as f64 / 1024.0;
-    Ok(Figures {
-        index_per_s: resources as f64 / indexing.as_secs_f64().max(1e-9),
-        p50_ms: percentile(&mut times, 0.5),
-        p99_ms: percentile(&mut times, 0.99),
-        peak_mb,
-        answered,
-    })
+    Ok(Figures::measured(resources, indexing, &mut times, answered))
 }
 
 /// The text columns FTS5 gets, made as Cairn's index makes its fields: names with their words
@@ -669,6 +712,18 @@ async fn fts5_side(
     questions: &[Question],
 ) -> Result<Figures> {
     reset_peak_memory();
+    let mut connection = open_fts5(file).await?;
+    let started = Instant::now();
+    fts5_fill(&mut connection, resources).await?;
+    let indexing = started.elapsed();
+    let (mut times, answered) = fts5_ask(&mut connection, questions).await?;
+    let figures = Figures::measured(resources, indexing, &mut times, answered);
+    connection.close().await?;
+    Ok(figures)
+}
+
+/// A new SQLite file with the FTS5 side's tables.
+async fn open_fts5(file: &std::path::Path) -> Result<sqlx::SqliteConnection> {
     let mut connection = SqliteConnectOptions::new()
         .filename(file)
         .create_if_missing(true)
@@ -697,15 +752,21 @@ async fn fts5_side(
             .execute(&mut connection)
             .await?;
     }
-    let insert = |table: &str, columns: &str, width: usize, rows: usize| {
-        let row = format!("({})", vec!["?"; width].join(", "));
-        format!(
-            "INSERT INTO {table} ({columns}) VALUES {}",
-            vec![row; rows].join(", ")
-        )
-    };
+    Ok(connection)
+}
+
+/// `INSERT INTO table (columns) VALUES (?, …), …` for `rows` rows of `width` values.
+fn insert_sql(table: &str, columns: &str, width: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    format!(
+        "INSERT INTO {table} ({columns}) VALUES {}",
+        vec![row; rows].join(", ")
+    )
+}
+
+/// Writes the generated catalog, many rows a statement, committing every [`COMMIT_EVERY`].
+async fn fts5_fill(connection: &mut sqlx::SqliteConnection, resources: usize) -> Result<()> {
     let mut catalog = Catalog::new(resources);
-    let started = Instant::now();
     let mut staged = 0usize;
     let mut transaction = connection.begin().await?;
     loop {
@@ -713,47 +774,7 @@ async fn fts5_side(
         if chunk.is_empty() {
             break;
         }
-        let sql = insert("resources", "id, workspace, kind", 3, chunk.len());
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for resource in &chunk {
-            query = query
-                .bind(resource.id.0)
-                .bind(resource.workspace.0)
-                .bind(resource.kind.as_str());
-        }
-        query.execute(&mut *transaction).await?;
-        let pairs: Vec<(i64, i64)> = chunk
-            .iter()
-            .flat_map(|resource| {
-                resource
-                    .teams
-                    .iter()
-                    .map(move |team| (team.0, resource.id.0))
-            })
-            .collect();
-        let sql = insert("resource_teams", "team_id, resource_id", 2, pairs.len());
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (team, resource) in pairs {
-            query = query.bind(team).bind(resource);
-        }
-        query.execute(&mut *transaction).await?;
-        let sql = insert(
-            "resource_text",
-            "rowid, name, path, description, keywords",
-            5,
-            chunk.len(),
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for resource in &chunk {
-            let [name, path, description, keywords] = fts5_columns(resource);
-            query = query
-                .bind(resource.id.0)
-                .bind(name)
-                .bind(path)
-                .bind(description)
-                .bind(keywords);
-        }
-        query.execute(&mut *transaction).await?;
+        fts5_insert(&mut transaction, &chunk).await?;
         staged += chunk.len();
         if staged >= COMMIT_EVERY {
             transaction.commit().await?;
@@ -762,7 +783,63 @@ async fn fts5_side(
         }
     }
     transaction.commit().await?;
-    let indexing = started.elapsed();
+    Ok(())
+}
+
+/// One chunk of resources: their rows, their teams and their text.
+async fn fts5_insert(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    chunk: &[IndexedResource],
+) -> Result<()> {
+    let sql = insert_sql("resources", "id, workspace, kind", 3, chunk.len());
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for resource in chunk {
+        query = query
+            .bind(resource.id.0)
+            .bind(resource.workspace.0)
+            .bind(resource.kind.as_str());
+    }
+    query.execute(&mut **transaction).await?;
+    let pairs: Vec<(i64, i64)> = chunk
+        .iter()
+        .flat_map(|resource| {
+            resource
+                .teams
+                .iter()
+                .map(move |team| (team.0, resource.id.0))
+        })
+        .collect();
+    let sql = insert_sql("resource_teams", "team_id, resource_id", 2, pairs.len());
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (team, resource) in pairs {
+        query = query.bind(team).bind(resource);
+    }
+    query.execute(&mut **transaction).await?;
+    let sql = insert_sql(
+        "resource_text",
+        "rowid, name, path, description, keywords",
+        5,
+        chunk.len(),
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for resource in chunk {
+        let [name, path, description, keywords] = fts5_columns(resource);
+        query = query
+            .bind(resource.id.0)
+            .bind(name)
+            .bind(path)
+            .bind(description)
+            .bind(keywords);
+    }
+    query.execute(&mut **transaction).await?;
+    Ok(())
+}
+
+/// Asks every question (after a warm-up); the times and how many found anything.
+async fn fts5_ask(
+    connection: &mut sqlx::SqliteConnection,
+    questions: &[Question],
+) -> Result<(Vec<Duration>, usize)> {
     let mut times = Vec::with_capacity(questions.len());
     let mut answered = 0;
     for (number, question) in questions
@@ -796,22 +873,14 @@ async fn fts5_side(
             query = query.bind(team.0);
         }
         let started = Instant::now();
-        let found = query.fetch_all(&mut connection).await?;
+        let found = query.fetch_all(&mut *connection).await?;
         let took = started.elapsed();
         if number >= WARM_UP {
             times.push(took);
             answered += usize::from(!found.is_empty());
         }
     }
-    let peak_mb = memory_kb("VmHWM").unwrap_or(0) as f64 / 1024.0;
-    connection.close().await?;
-    Ok(Figures {
-        index_per_s: resources as f64 / indexing.as_secs_f64().max(1e-9),
-        p50_ms: percentile(&mut times, 0.5),
-        p99_ms: percentile(&mut times, 0.99),
-        peak_mb,
-        answered,
-    })
+    Ok((times, answered))
 }
 
 #[cfg(test)]

@@ -9,12 +9,25 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role};
+use cairn_catalog::{Catalog, CatalogConfig, Role};
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection, Executor};
 
 const REPETITIONS: usize = 3;
+
+/// What one store's syncs measured.
+struct SyncFigures {
+    full: Duration,
+    resync: Duration,
+    added: u64,
+    /// VmRSS before the first sync, VmHWM before it (reset) and after it, in KiB.
+    idle: Option<u64>,
+    peak_before: Option<u64>,
+    peak: Option<u64>,
+    first_phases: Value,
+    last_phases: Option<Value>,
+}
 
 /// Runs the benchmark and prints its figures.
 pub async fn sync(tables: usize, columns: usize) -> Result<()> {
@@ -36,27 +49,7 @@ pub async fn sync(tables: usize, columns: usize) -> Result<()> {
         server.version()
     );
     let url = server.url(&warehouse);
-
-    let raw = raw_query_time(&url).await?;
-    let mut crawls = Vec::new();
-    let mut resources = 0;
-    for _ in 0..REPETITIONS {
-        let started = Instant::now();
-        let crawl = cairn_connect::crawl(cairn_connect::EngineKind::Postgres, &url).await?;
-        crawls.push(started.elapsed());
-        resources = crawl.objects.len();
-    }
-    let crawl = median(&mut crawls);
-    println!(
-        "raw catalog queries (open connection)   {:>9.1} ms   (baseline, median of {REPETITIONS})",
-        ms(raw)
-    );
-    println!(
-        "crawl alone (connect, queries, mapping) {:>9.1} ms   {:.2}x the raw queries, {resources} objects",
-        ms(crawl),
-        ratio(crawl, raw)
-    );
-
+    let (raw, crawl) = baselines(&url).await?;
     cairn_assistant::install_tls_provider();
     let policy = cairn_connect::TargetPolicy::parse(&format!(
         "{},127.0.0.0/8",
@@ -75,74 +68,121 @@ pub async fn sync(tables: usize, columns: usize) -> Result<()> {
         };
         let catalog = Catalog::open(&store_url, config).await?;
         let api = Api::start(&catalog).await?;
-        let idle = memory_kb("VmRSS");
-        reset_peak_memory();
-        let peak_before = memory_kb("VmHWM");
-        let id = api
-            .post(
-                "/api/v1/integrations",
-                json!({"name": "warehouse", "kind": "postgres", "connection": url, "teams": ["analytics"]}),
-            )
-            .await?["id"]
-            .as_i64()
-            .context("integration id")?;
-        let sync_path = format!("/api/v1/integrations/{id}/sync");
-        let started = Instant::now();
-        let first = api.post(&sync_path, json!({})).await?;
-        let full = started.elapsed();
-        let peak = memory_kb("VmHWM");
-        let added = first["added"].as_u64().unwrap_or(0);
-        let mut again = Vec::new();
-        let mut again_phases = Vec::new();
-        for _ in 0..REPETITIONS {
-            let started = Instant::now();
-            let view = api.post(&sync_path, json!({})).await?;
-            again.push(started.elapsed());
-            if view["added"].as_u64() != Some(0)
-                || view["changed"].as_u64() != Some(0)
-                || view["removed"].as_u64() != Some(0)
-            {
-                bail!("a re-sync of an unchanged warehouse changed something: {view}");
-            }
-            again_phases.push(view["phases_ms"].clone());
-        }
-        let resync = median(&mut again);
-        let writing = full.saturating_sub(crawl);
-        println!("store on {backend}:");
-        println!(
-            "  full sync through the API             {:>9.1} ms   {:.2}x the raw queries (goal <= 3), {added} resources added",
-            ms(full),
-            ratio(full, raw)
-        );
-        println!(
-            "  re-sync, nothing changed              {:>9.1} ms   {:.2}x the raw queries (goal <= 1)",
-            ms(resync),
-            ratio(resync, raw)
-        );
-        println!(
-            "  store and index writes                {:>9.0} resources/s (full sync less the crawl; goal >= 100,000)",
-            added as f64 / writing.as_secs_f64().max(1e-9)
-        );
-        if let (Some(idle), Some(peak)) = (idle, peak) {
-            println!(
-                "  peak memory during the first sync     {:>9.1} MB above idle (goal < 300; VmRSS idle {:.1} MB, VmHWM {:.1} MB before, {:.1} MB after)",
-                (peak.saturating_sub(idle)) as f64 / 1024.0,
-                idle as f64 / 1024.0,
-                peak_before.unwrap_or(0) as f64 / 1024.0,
-                peak as f64 / 1024.0
-            );
-        }
-        println!(
-            "  phases of the full sync (ms):  {}",
-            phases(&first["phases_ms"])
-        );
-        if let Some(last) = again_phases.last() {
-            println!("  phases of the last re-sync (ms): {}", phases(last));
-        }
+        let figures = sync_through_api(&api, &url).await?;
+        print_syncs(backend, &figures, raw, crawl);
         api.stop().await?;
-        catalog.store().close().await;
+        catalog.operator().close().await;
     }
     Ok(())
+}
+
+/// The raw catalog queries and the crawl alone, medians, printed; both returned.
+async fn baselines(url: &str) -> Result<(Duration, Duration)> {
+    let raw = raw_query_time(url).await?;
+    let mut crawls = Vec::new();
+    let mut resources = 0;
+    for _ in 0..REPETITIONS {
+        let started = Instant::now();
+        let crawl = cairn_connect::crawl(cairn_connect::EngineKind::Postgres, url).await?;
+        crawls.push(started.elapsed());
+        resources = crawl.objects.len();
+    }
+    let crawl = median(&mut crawls);
+    println!(
+        "raw catalog queries (open connection)   {:>9.1} ms   (baseline, median of {REPETITIONS})",
+        ms(raw)
+    );
+    println!(
+        "crawl alone (connect, queries, mapping) {:>9.1} ms   {:.2}x the raw queries, {resources} objects",
+        ms(crawl),
+        ratio(crawl, raw)
+    );
+    Ok((raw, crawl))
+}
+
+/// Adds the warehouse through the API, syncs it once in full, then again unchanged.
+async fn sync_through_api(api: &Api, url: &str) -> Result<SyncFigures> {
+    let idle = memory_kb("VmRSS");
+    reset_peak_memory();
+    let peak_before = memory_kb("VmHWM");
+    let id = api
+        .post(
+            "/api/v1/integrations",
+            json!({"name": "warehouse", "kind": "postgres", "connection": url, "teams": ["analytics"]}),
+        )
+        .await?["id"]
+        .as_i64()
+        .context("integration id")?;
+    let sync_path = format!("/api/v1/integrations/{id}/sync");
+    let started = Instant::now();
+    let first = api.post(&sync_path, json!({})).await?;
+    let full = started.elapsed();
+    let peak = memory_kb("VmHWM");
+    let mut again = Vec::new();
+    let mut last_phases = None;
+    for _ in 0..REPETITIONS {
+        let started = Instant::now();
+        let view = api.post(&sync_path, json!({})).await?;
+        again.push(started.elapsed());
+        if view["added"].as_u64() != Some(0)
+            || view["changed"].as_u64() != Some(0)
+            || view["removed"].as_u64() != Some(0)
+        {
+            bail!("a re-sync of an unchanged warehouse changed something: {view}");
+        }
+        last_phases = Some(view["phases_ms"].clone());
+    }
+    Ok(SyncFigures {
+        full,
+        resync: median(&mut again),
+        added: first["added"].as_u64().unwrap_or(0),
+        idle,
+        peak_before,
+        peak,
+        first_phases: first["phases_ms"].clone(),
+        last_phases,
+    })
+}
+
+fn print_syncs(backend: &str, figures: &SyncFigures, raw: Duration, crawl: Duration) {
+    let SyncFigures {
+        full,
+        resync,
+        added,
+        ..
+    } = *figures;
+    let writing = full.saturating_sub(crawl);
+    println!("store on {backend}:");
+    println!(
+        "  full sync through the API             {:>9.1} ms   {:.2}x the raw queries (goal <= 3), {added} resources added",
+        ms(full),
+        ratio(full, raw)
+    );
+    println!(
+        "  re-sync, nothing changed              {:>9.1} ms   {:.2}x the raw queries (goal <= 1)",
+        ms(resync),
+        ratio(resync, raw)
+    );
+    println!(
+        "  store and index writes                {:>9.0} resources/s (full sync less the crawl; goal >= 100,000)",
+        added as f64 / writing.as_secs_f64().max(1e-9)
+    );
+    if let (Some(idle), Some(peak)) = (figures.idle, figures.peak) {
+        println!(
+            "  peak memory during the first sync     {:>9.1} MB above idle (goal < 300; VmRSS idle {:.1} MB, VmHWM {:.1} MB before, {:.1} MB after)",
+            (peak.saturating_sub(idle)) as f64 / 1024.0,
+            idle as f64 / 1024.0,
+            figures.peak_before.unwrap_or(0) as f64 / 1024.0,
+            peak as f64 / 1024.0
+        );
+    }
+    println!(
+        "  phases of the full sync (ms):  {}",
+        phases(&figures.first_phases)
+    );
+    if let Some(last) = &figures.last_phases {
+        println!("  phases of the last re-sync (ms): {}", phases(last));
+    }
 }
 
 /// The catalog queries a crawler needs, on one open connection, median of a few runs.
@@ -177,21 +217,11 @@ struct Api {
 
 impl Api {
     async fn start(catalog: &Catalog) -> Result<Api> {
-        let workspace = catalog.create_workspace("bench", None).await?;
-        catalog.add_team(workspace.id, "analytics").await?;
-        let (user, _) = catalog
-            .add_user(
-                workspace.id,
-                NewUser {
-                    email: "admin@example.com".into(),
-                    name: None,
-                    role: Role::Admin,
-                    teams: vec!["analytics".into()],
-                    password: None,
-                },
-            )
-            .await?;
+        let crate::bench::BenchMember {
+            workspace, user, ..
+        } = crate::bench::bench_member(catalog, "bench", "admin@example.com", Role::Admin).await?;
         let token = catalog
+            .operator()
             .issue_token(workspace.id, cairn_catalog::UserId(user.id), None)
             .await?
             .token

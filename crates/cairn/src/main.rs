@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role};
 use clap::{Parser, Subcommand, ValueEnum};
+use secrecy::{ExposeSecret, SecretString};
 
 mod backup;
 mod bench;
@@ -38,6 +39,11 @@ struct Cli {
     /// for machines (one JSON object a line). `RUST_LOG` picks what is logged.
     #[arg(long, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
+    /// The operator's key for integration credentials and the audit chain: 32 bytes, as base64
+    /// or 64 hex digits. Without it a key file is generated in the data directory. Prefer the
+    /// environment variable: a command line is visible to other users of the machine.
+    #[arg(long, env = "CAIRN_SECRET_KEY", hide_env_values = true, global = true, value_parser = parse_secret)]
+    secret_key: Option<SecretString>,
     #[command(subcommand)]
     command: Command,
 }
@@ -472,54 +478,30 @@ fn init_logs(format: LogFormat) {
     }
 }
 
+/// A secret from the command line or the environment, never shown by `Debug`.
+fn parse_secret(text: &str) -> std::result::Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(text))
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut cli = Cli::parse();
     init_logs(cli.log_format);
     // Benchmarks build their own catalogs in temporary directories: nothing in the data
     // directory is created or touched.
-    if let Command::Bench(BenchCommand::Assistant {
-        resources,
-        questions,
-    }) = &cli.command
+    if let Command::Bench(bench) = &cli.command
+        && !matches!(bench, BenchCommand::Seed { .. })
     {
-        return bench::assistant(&bench::parse_sizes(resources)?, (*questions).max(1)).await;
+        return run_benchmark(bench, &cli.data_dir).await;
     }
-    if let Command::Bench(BenchCommand::Search { resources, queries }) = &cli.command {
-        return bench_search::search((*resources).max(1), (*queries).max(1)).await;
-    }
-    if let Command::Bench(BenchCommand::Retrieval {
-        set,
-        limit,
-        show_misses,
-        model,
-    }) = &cli.command
-    {
-        let model = model
-            .clone()
-            .or_else(|| Some(cli.data_dir.join("model")))
-            .filter(|dir| dir.join("model.safetensors").exists());
-        return bench_retrieval::retrieval(set, *limit, *show_misses, model).await;
-    }
-    if let Command::Bench(BenchCommand::Sync { tables, columns }) = &cli.command {
-        return bench_sync::sync((*tables).max(1), (*columns).max(3)).await;
-    }
-    prepare_data_dir(&cli.data_dir)?;
-    // Everything built from the data directory (the store's URL, the demo warehouse, the index)
-    // needs an absolute path: resolve it once, before anything else uses it.
-    cli.data_dir = std::fs::canonicalize(&cli.data_dir)
-        .with_context(|| format!("cannot resolve data directory {}", cli.data_dir.display()))?;
-    cli.database_url = cli
-        .database_url
-        .take()
-        .map(absolute_sqlite_url)
-        .transpose()?;
+    resolve_paths(&mut cli)?;
     if let Command::Model(ModelCommand::Install { from }) = &mut cli.command {
         return model::install(&cli.data_dir, std::mem::take(from)).await;
     }
-    let secret_key = std::env::var("CAIRN_SECRET_KEY")
-        .ok()
-        .filter(|key| !key.is_empty());
+    let secret_key = cli
+        .secret_key
+        .take()
+        .filter(|key| !key.expose_secret().is_empty());
     // Backup and restore work on the store's file, not through the catalog.
     match &cli.command {
         Command::Backup { to, force } => {
@@ -529,7 +511,7 @@ async fn main() -> Result<()> {
             return backup::restore(
                 &database_url(&cli),
                 &cli.data_dir,
-                secret_key.as_deref(),
+                secret_key.as_ref(),
                 from,
                 *force,
             )
@@ -537,6 +519,59 @@ async fn main() -> Result<()> {
         }
         _ => {}
     }
+    let mut config = catalog_config(&cli);
+    config.secret_key = secret_key;
+    let catalog = Catalog::open(&database_url(&cli), config)
+        .await
+        .context("cannot open the store")?;
+    run(&catalog, cli).await
+}
+
+/// Runs a benchmark: each builds its catalogs in temporary directories.
+async fn run_benchmark(command: &BenchCommand, data_dir: &Path) -> Result<()> {
+    match command {
+        BenchCommand::Assistant {
+            resources,
+            questions,
+        } => bench::assistant(&bench::parse_sizes(resources)?, (*questions).max(1)).await,
+        BenchCommand::Search { resources, queries } => {
+            bench_search::search((*resources).max(1), (*queries).max(1)).await
+        }
+        BenchCommand::Retrieval {
+            set,
+            limit,
+            show_misses,
+            model,
+        } => {
+            let model = model
+                .clone()
+                .or_else(|| Some(data_dir.join("model")))
+                .filter(|dir| dir.join("model.safetensors").exists());
+            bench_retrieval::retrieval(set, *limit, *show_misses, model).await
+        }
+        BenchCommand::Sync { tables, columns } => {
+            bench_sync::sync((*tables).max(1), (*columns).max(3)).await
+        }
+        BenchCommand::Seed { .. } => unreachable!("seeding writes to the node's own store"),
+    }
+}
+
+/// Everything built from the data directory (the store's URL, the demo warehouse, the index)
+/// needs an absolute path: resolved once, before anything else uses it.
+fn resolve_paths(cli: &mut Cli) -> Result<()> {
+    prepare_data_dir(&cli.data_dir)?;
+    cli.data_dir = std::fs::canonicalize(&cli.data_dir)
+        .with_context(|| format!("cannot resolve data directory {}", cli.data_dir.display()))?;
+    cli.database_url = cli
+        .database_url
+        .take()
+        .map(absolute_sqlite_url)
+        .transpose()?;
+    Ok(())
+}
+
+/// The catalog's settings for the command: only `serve` keeps the index and syncs on schedule.
+fn catalog_config(cli: &Cli) -> CatalogConfig {
     let mut config = CatalogConfig::new(cli.data_dir.clone());
     match &cli.command {
         Command::Serve {
@@ -556,10 +591,11 @@ async fn main() -> Result<()> {
             config.scheduled_sync = false;
         }
     }
-    config.secret_key = secret_key;
-    let catalog = Catalog::open(&database_url(&cli), config)
-        .await
-        .context("cannot open the store")?;
+    config
+}
+
+/// Runs a command that needs the catalog.
+async fn run(catalog: &Catalog, cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve {
             listen,
@@ -569,52 +605,13 @@ async fn main() -> Result<()> {
             ..
         } => {
             if demo {
-                seed_demo(&catalog, &cli.data_dir).await?;
+                seed_demo(catalog, &cli.data_dir).await?;
             }
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
-            eprintln!("cairn is listening on http://{}", listener.local_addr()?);
-            let state = cairn_server::AppState {
-                catalog: catalog.clone(),
-                secure_cookies,
-            };
-            // The pages and the API on one origin: the web app composes the API's routes.
-            let router = cairn_web::app(state.clone());
-            cairn_server::serve_router(listener, state, router, limits.config(), shutdown_signal())
-                .await?;
-            catalog.store().close().await;
-            eprintln!("cairn stopped");
+            serve(catalog, listen, secure_cookies, &limits).await
         }
-        Command::Workspace(WorkspaceCommand::Create { name, region }) => {
-            let workspace = catalog.create_workspace(&name, region.as_deref()).await?;
-            catalog
-                .audit_operator_action(
-                    workspace.id,
-                    "workspace.created",
-                    serde_json::json!({"name": workspace.name, "region": workspace.region}),
-                )
-                .await?;
-            eprintln!("created workspace {} (id {})", workspace.name, workspace.id);
-        }
-        Command::Workspace(WorkspaceCommand::Delete { name, yes }) => {
-            if !yes {
-                bail!("deleting workspace {name} removes everything in it; add --yes to confirm");
-            }
-            catalog.operator_delete_workspace(&name).await?;
-            eprintln!("deleted workspace {name} and everything in it");
-        }
+        Command::Workspace(command) => workspace_command(catalog, command).await,
         Command::Team(TeamCommand::Add { workspace, name }) => {
-            let workspace = catalog.workspace_named(&workspace).await?;
-            let team = catalog.add_team(workspace.id, &name).await?;
-            catalog
-                .audit_operator_action(
-                    workspace.id,
-                    "team.created",
-                    serde_json::json!({"team": team.id.0, "name": team.name}),
-                )
-                .await?;
-            eprintln!("added team {} to {}", team.name, workspace.name);
+            add_team(catalog, &workspace, &name).await
         }
         Command::User(UserCommand::Add {
             workspace,
@@ -624,105 +621,37 @@ async fn main() -> Result<()> {
             name,
             password_stdin,
         }) => {
-            let workspace = catalog.workspace_named(&workspace).await?;
-            let password = if password_stdin {
-                let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text)?;
-                let password = text.trim_end_matches(['\r', '\n']).to_string();
-                if password.is_empty() {
-                    bail!("no password on standard input");
-                }
-                Some(password)
-            } else {
-                None
+            let password = password_stdin.then(read_password).transpose()?;
+            let new = NewUser {
+                email,
+                name,
+                role,
+                teams,
+                password,
             };
-            let (user, generated) = catalog
-                .add_user(
-                    workspace.id,
-                    NewUser {
-                        email,
-                        name,
-                        role,
-                        teams,
-                        password,
-                    },
-                )
-                .await?;
-            catalog
-                .audit_operator_action(
-                    workspace.id,
-                    "user.created",
-                    serde_json::json!({"user": user.id, "role": user.role.as_str(),
-                        "teams": user.teams}),
-                )
-                .await?;
-            eprintln!(
-                "added {} as {} to {}",
-                user.email,
-                user.role.as_str(),
-                workspace.name
-            );
-            if let Some(password) = generated {
-                eprintln!("generated password (shown once):");
-                println!("{password}");
-            }
+            add_user(catalog, &workspace, new).await
         }
         Command::Token(TokenCommand::Create {
             workspace,
             email,
             name,
-        }) => {
-            let workspace = catalog.workspace_named(&workspace).await?;
-            let email = email.trim().to_lowercase();
-            let user = catalog
-                .store()
-                .user_by_email(workspace.id, &email)
-                .await?
-                .with_context(|| format!("{email} is not a member of {}", workspace.name))?;
-            let token = catalog
-                .issue_token(workspace.id, user.id, name.as_deref())
-                .await?;
-            catalog
-                .audit_operator_action(
-                    workspace.id,
-                    "token.created",
-                    serde_json::json!({"token": token.id, "user": user.id.0, "name": token.name}),
-                )
-                .await?;
-            eprintln!(
-                "token {} for {email} in {} (shown once):",
-                token.id, workspace.name
-            );
-            println!("{}", token.token.unwrap_or_default());
-        }
+        }) => create_token(catalog, &workspace, &email, name.as_deref()).await,
         Command::Integration(IntegrationCommand::Sync {
             workspace,
             name,
             progress,
             ..
-        }) => {
-            let workspace = catalog.workspace_named(&workspace).await?;
-            let view = catalog
-                .operator_sync(workspace.id, &name, |step| {
-                    if progress {
-                        eprintln!("{:>8.1} s  {}", step.elapsed_ms as f64 / 1000.0, step.phase);
-                    }
-                })
-                .await?;
-            println!(
-                "synced {name}: {} added, {} changed, {} removed ({} tables, {} views, {} columns)",
-                view.added, view.changed, view.removed, view.tables, view.views, view.columns
-            );
-        }
+        }) => sync_integration(catalog, &workspace, &name, progress).await,
         Command::Bench(BenchCommand::Seed {
             resources,
             workspace,
         }) => {
-            let seeded = bench::seed(&catalog, &workspace, resources.max(1)).await?;
+            let seeded = bench::seed(catalog, &workspace, resources.max(1)).await?;
             println!(
                 "seeded: workspace={} email={} first_id={} last_id={}",
                 seeded.workspace, seeded.email, seeded.first_id, seeded.last_id
             );
+            Ok(())
         }
         Command::Bench(_)
         | Command::Backup { .. }
@@ -733,32 +662,181 @@ async fn main() -> Result<()> {
             )
         }
         Command::Purge => {
-            let purged = catalog.purge().await?;
+            let purged = catalog.operator().purge().await?;
             println!("purged {purged} prompts past their workspace's retention");
+            Ok(())
         }
-        Command::Audit(AuditCommand::Verify {
+        Command::Audit(command) => audit_command(catalog, command).await,
+    }
+}
+
+async fn serve(
+    catalog: &Catalog,
+    listen: SocketAddr,
+    secure_cookies: bool,
+    limits: &ServeLimits,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    eprintln!("cairn is listening on http://{}", listener.local_addr()?);
+    let state = cairn_server::AppState {
+        catalog: catalog.clone(),
+        secure_cookies,
+    };
+    // The pages and the API on one origin: the web app composes the API's routes.
+    let router = cairn_web::app(state.clone());
+    cairn_server::serve_router(listener, state, router, limits.config(), shutdown_signal()).await?;
+    catalog.operator().close().await;
+    eprintln!("cairn stopped");
+    Ok(())
+}
+
+async fn workspace_command(catalog: &Catalog, command: WorkspaceCommand) -> Result<()> {
+    let operator = catalog.operator();
+    match command {
+        WorkspaceCommand::Create { name, region } => {
+            let workspace = operator.create_workspace(&name, region.as_deref()).await?;
+            operator
+                .audit_action(
+                    workspace.id,
+                    "workspace.created",
+                    serde_json::json!({"name": workspace.name, "region": workspace.region}),
+                )
+                .await?;
+            eprintln!("created workspace {} (id {})", workspace.name, workspace.id);
+        }
+        WorkspaceCommand::Delete { name, yes } => {
+            if !yes {
+                bail!("deleting workspace {name} removes everything in it; add --yes to confirm");
+            }
+            operator.delete_workspace(&name).await?;
+            eprintln!("deleted workspace {name} and everything in it");
+        }
+    }
+    Ok(())
+}
+
+async fn add_team(catalog: &Catalog, workspace: &str, name: &str) -> Result<()> {
+    let operator = catalog.operator();
+    let workspace = operator.workspace_named(workspace).await?;
+    let team = operator.add_team(workspace.id, name).await?;
+    operator
+        .audit_action(
+            workspace.id,
+            "team.created",
+            serde_json::json!({"team": team.id.0, "name": team.name}),
+        )
+        .await?;
+    eprintln!("added team {} to {}", team.name, workspace.name);
+    Ok(())
+}
+
+/// A password given on standard input, without its line ending.
+fn read_password() -> Result<SecretString> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    let password = text.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(SecretString::from(password))
+}
+
+async fn add_user(catalog: &Catalog, workspace: &str, new: NewUser) -> Result<()> {
+    let operator = catalog.operator();
+    let workspace = operator.workspace_named(workspace).await?;
+    let (user, generated) = operator.add_user(workspace.id, new).await?;
+    operator
+        .audit_action(
+            workspace.id,
+            "user.created",
+            serde_json::json!({"user": user.id, "role": user.role.as_str(),
+                "teams": user.teams}),
+        )
+        .await?;
+    eprintln!(
+        "added {} as {} to {}",
+        user.email,
+        user.role.as_str(),
+        workspace.name
+    );
+    if let Some(password) = generated {
+        eprintln!("generated password (shown once):");
+        println!("{password}");
+    }
+    Ok(())
+}
+
+async fn create_token(
+    catalog: &Catalog,
+    workspace: &str,
+    email: &str,
+    name: Option<&str>,
+) -> Result<()> {
+    let operator = catalog.operator();
+    let workspace = operator.workspace_named(workspace).await?;
+    let user = operator
+        .member_by_email(workspace.id, email)
+        .await?
+        .with_context(|| {
+            format!(
+                "{} is not a member of {}",
+                email.trim().to_lowercase(),
+                workspace.name
+            )
+        })?;
+    let token = operator.issue_token(workspace.id, user.id, name).await?;
+    operator
+        .audit_action(
+            workspace.id,
+            "token.created",
+            serde_json::json!({"token": token.id, "user": user.id.0, "name": token.name}),
+        )
+        .await?;
+    eprintln!(
+        "token {} for {} in {} (shown once):",
+        token.id, user.email, workspace.name
+    );
+    println!("{}", token.token.unwrap_or_default());
+    Ok(())
+}
+
+async fn sync_integration(
+    catalog: &Catalog,
+    workspace: &str,
+    name: &str,
+    progress: bool,
+) -> Result<()> {
+    let operator = catalog.operator();
+    let workspace = operator.workspace_named(workspace).await?;
+    let view = operator
+        .sync(workspace.id, name, |step| {
+            if progress {
+                eprintln!("{:>8.1} s  {}", step.elapsed_ms as f64 / 1000.0, step.phase);
+            }
+        })
+        .await?;
+    println!(
+        "synced {name}: {} added, {} changed, {} removed ({} tables, {} views, {} columns)",
+        view.added, view.changed, view.removed, view.tables, view.views, view.columns
+    );
+    Ok(())
+}
+
+async fn audit_command(catalog: &Catalog, command: AuditCommand) -> Result<()> {
+    let operator = catalog.operator();
+    match command {
+        AuditCommand::Verify {
             workspace,
             checkpoint,
-        }) => {
-            let workspace = catalog.workspace_named(&workspace).await?;
-            let mut checkpoints = Vec::new();
-            for path in &checkpoint {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                checkpoints.push(
-                    serde_json::from_str(&text)
-                        .with_context(|| format!("{} is not a checkpoint", path.display()))?,
-                );
-            }
-            let verification = catalog
+        } => {
+            let workspace = operator.workspace_named(&workspace).await?;
+            let checkpoints = read_checkpoints(&checkpoint)?;
+            let verification = operator
                 .verify_audit_against(workspace.id, &checkpoints)
                 .await?;
-            if verification.ok {
-                println!(
-                    "audit log of {} intact: {} entries, {} signed checkpoints compared",
-                    workspace.name, verification.entries, verification.checkpoints
-                );
-            } else {
+            if !verification.ok {
                 bail!(
                     "audit log of {} is broken at entry {}: {} (after {} intact entries)",
                     workspace.name,
@@ -767,10 +845,14 @@ async fn main() -> Result<()> {
                     verification.entries
                 );
             }
+            println!(
+                "audit log of {} intact: {} entries, {} signed checkpoints compared",
+                workspace.name, verification.entries, verification.checkpoints
+            );
         }
-        Command::Audit(AuditCommand::Checkpoint { workspace }) => {
-            let workspace = catalog.workspace_named(&workspace).await?;
-            let verification = catalog.verify_audit(workspace.id).await?;
+        AuditCommand::Checkpoint { workspace } => {
+            let workspace = operator.workspace_named(&workspace).await?;
+            let verification = operator.verify_audit(workspace.id).await?;
             if !verification.ok {
                 bail!(
                     "audit log of {} is broken at entry {}: {}",
@@ -788,9 +870,22 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// Signed checkpoints exported earlier, one JSON file each.
+fn read_checkpoints(paths: &[PathBuf]) -> Result<Vec<cairn_catalog::AuditCheckpoint>> {
+    paths
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a checkpoint", path.display()))
+        })
+        .collect()
+}
+
 async fn seed_demo(catalog: &Catalog, data_dir: &Path) -> Result<()> {
     let credentials = data_dir.join("demo-credentials.txt");
-    match catalog.seed_demo().await? {
+    match catalog.operator().seed_demo().await? {
         Some(seed) => {
             let text = seed.credentials_text();
             write_private(&credentials, &text)?;
@@ -810,9 +905,26 @@ async fn seed_demo(catalog: &Catalog, data_dir: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     use super::Cli;
+
+    /// The operator's key is read through clap like every other setting, and neither `Debug`
+    /// nor `--help` shows it.
+    #[test]
+    fn the_secret_key_is_read_by_clap_and_never_shown() {
+        use secrecy::ExposeSecret;
+
+        let cli = Cli::try_parse_from(["cairn", "--secret-key", "s3cret-key-value", "purge"])
+            .expect("the key is a global option");
+        assert_eq!(
+            cli.secret_key.as_ref().map(ExposeSecret::expose_secret),
+            Some("s3cret-key-value")
+        );
+        assert!(!format!("{cli:?}").contains("s3cret-key-value"));
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("CAIRN_SECRET_KEY"), "{help}");
+    }
 
     /// Every option and argument of every command, as `cairn … --help` shows them, has a
     /// description.

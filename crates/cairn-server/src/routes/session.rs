@@ -73,7 +73,7 @@ async fn sign_in(
         .catalog
         .sign_in(SignIn {
             email: body.email,
-            password: body.password,
+            password: body.password.into(),
             workspace: body.workspace,
             client_address: address.ip().to_string(),
             previous_session: cookie(&headers, SESSION_COOKIE),

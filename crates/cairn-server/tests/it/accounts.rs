@@ -22,7 +22,7 @@ const KEY: &str = "0001020304050607080910111213141516171819202122232425262728293
 /// Another node on the same store, with its own data directory and HTTP server.
 async fn second_node(app: &TestApp, dir: &std::path::Path) -> String {
     let mut config = CatalogConfig::new(dir.join("data"));
-    config.secret_key = Some(KEY.to_string());
+    config.secret_key = Some(KEY.into());
     config.scheduled_sync = false;
     config.sign_in_limits = app.catalog.config().sign_in_limits.clone();
     let catalog = Catalog::open(&app.database_url, config)
@@ -90,7 +90,7 @@ async fn parallel_wrong_passwords_get_at_most_the_limit_of_401s(app: TestApp) {
     };
     drop(app);
     let Some(app) = spawn_app_with(backend, |config| {
-        config.secret_key = Some(KEY.to_string());
+        config.secret_key = Some(KEY.into());
     })
     .await
     else {
@@ -306,6 +306,7 @@ async fn admins_list_and_revoke_any_members_tokens(app: TestApp) {
 async fn non_admins_cannot_tell_real_team_names_from_made_up_ones(app: TestApp) {
     let (admin, editor, _) = acme(&app).await;
     app.catalog
+        .operator()
         .add_team(editor.workspace, "finance")
         .await
         .expect("team");

@@ -326,11 +326,11 @@ async fn memory_is_listed_deletable_exported_and_erased(app: TestApp) {
     )
     .await;
     sqlx::query("UPDATE prompts SET created_at = created_at - 2 * 86400000")
-        .execute(app.catalog.store().pool())
+        .execute(app.catalog.operator().store().pool())
         .await
         .unwrap();
     ask(&app, &people.editor, "What is pipeline?", None).await;
-    assert_eq!(app.catalog.purge().await.unwrap(), 1);
+    assert_eq!(app.catalog.operator().purge().await.unwrap(), 1);
     let (_, history) = app.get(&people.editor, "/api/v1/ai/history").await;
     let questions: Vec<&str> = history["items"]
         .as_array()
@@ -353,6 +353,7 @@ async fn memory_is_listed_deletable_exported_and_erased(app: TestApp) {
     );
     let left = app
         .catalog
+        .operator()
         .store()
         .prompts_of(
             WorkspaceId(people.editor.workspace.0),

@@ -49,7 +49,7 @@ async fn seqs(app: &TestApp, admin: &Member) -> Vec<i64> {
 
 async fn execute(app: &TestApp, sql: &str) {
     sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(app.catalog.store().pool())
+        .execute(app.catalog.operator().store().pool())
         .await
         .unwrap();
 }
@@ -99,7 +99,7 @@ fn plain_hash(prev: &str, row: &sqlx::any::AnyRow) -> String {
 /// Rewrites entry 2's detail and recomputes every hash from there on with plain SHA-256,
 /// marking entries unkeyed when `unkeyed`.
 async fn rewrite_with_plain_hashes(app: &TestApp, unkeyed: bool) {
-    let pool = app.catalog.store().pool();
+    let pool = app.catalog.operator().store().pool();
     execute(
         app,
         "UPDATE audit_log SET detail = '{\"forged\":true}' WHERE seq = 2",
@@ -159,11 +159,17 @@ async fn a_rewritten_entry_is_detected_even_with_the_hashes_recomputed(app: Test
     // Without this node's checkpoint file, the exported one catches it just the same.
     let data_dir = &app.catalog.config().data_dir;
     std::fs::remove_dir_all(data_dir.join("audit")).unwrap();
-    let unanchored = app.catalog.verify_audit(admin.workspace).await.unwrap();
+    let unanchored = app
+        .catalog
+        .operator()
+        .verify_audit(admin.workspace)
+        .await
+        .unwrap();
     assert!(unanchored.ok, "nothing to compare with: {unanchored:?}");
     let checkpoint: cairn_catalog::AuditCheckpoint = serde_json::from_value(exported).unwrap();
     let anchored = app
         .catalog
+        .operator()
         .verify_audit_against(admin.workspace, std::slice::from_ref(&checkpoint))
         .await
         .unwrap();
@@ -176,6 +182,7 @@ async fn a_rewritten_entry_is_detected_even_with_the_hashes_recomputed(app: Test
     };
     let refused = app
         .catalog
+        .operator()
         .verify_audit_against(admin.workspace, &[forged])
         .await
         .unwrap();

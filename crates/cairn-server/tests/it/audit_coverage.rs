@@ -201,6 +201,7 @@ async fn every_state_changing_operation_writes_an_audit_entry(app: TestApp) {
     .await;
     let their_token = app
         .catalog
+        .operator()
         .issue_token(workspace, cairn_catalog::UserId(user), Some("laptop"))
         .await
         .unwrap();

@@ -20,10 +20,16 @@ async fn snapshot(app: &TestApp, integration: i64) -> (Vec<(i64, String, i64)>, 
         "SELECT id, path, updated_at FROM resources WHERE integration_id = $1 ORDER BY id",
     )
     .bind(integration)
-    .fetch_all(app.catalog.store().pool())
+    .fetch_all(app.catalog.operator().store().pool())
     .await
     .unwrap();
-    let head = app.catalog.store().last_change_seq().await.unwrap();
+    let head = app
+        .catalog
+        .operator()
+        .store()
+        .last_change_seq()
+        .await
+        .unwrap();
     (rows, head)
 }
 

@@ -653,7 +653,7 @@ async fn one_workspaces_interval_cannot_stop_everyones_syncs(app: TestApp) {
     // An interval stored before the bound existed still cannot stop the scheduler's one query.
     sqlx::query("UPDATE integrations SET sync_interval_secs = 9300000000000000 WHERE id = $1")
         .bind(yearly)
-        .execute(app.catalog.store().pool())
+        .execute(app.catalog.operator().store().pool())
         .await
         .unwrap();
     let theirs = integration(&app, &other, "theirs", "sqlite", &url).await;

@@ -23,6 +23,7 @@ mod integration_policy;
 mod integrations;
 mod mcp;
 mod noninterference;
+mod operator;
 mod outage;
 mod parameters;
 mod path_ids;

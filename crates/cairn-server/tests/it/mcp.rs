@@ -214,6 +214,7 @@ async fn protocol_errors(app: TestApp) {
     // Every tool call is audited, refused ones included.
     let calls = app
         .catalog
+        .operator()
         .store()
         .audit_entries(workspace, 0, 1000)
         .await
@@ -645,6 +646,7 @@ async fn relations_are_the_catalogs_and_every_call_is_audited() {
     // Every call is audited, with who made it and how it ended.
     let audited = || async {
         app.catalog
+            .operator()
             .store()
             .audit_entries(seed.workspace, 0, 10_000)
             .await

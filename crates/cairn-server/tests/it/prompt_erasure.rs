@@ -100,7 +100,7 @@ async fn places_holding(app: &TestApp, word: &str) -> Vec<(String, String)> {
             "SELECT COUNT(*) FROM \"{table}\" WHERE LOWER(CAST(\"{column}\" AS TEXT)) LIKE $1"
         )))
         .bind(format!("%{}%", word.to_lowercase()))
-        .fetch_one(app.catalog.store().pool())
+        .fetch_one(app.catalog.operator().store().pool())
         .await
         .unwrap()
         .get(0);
@@ -205,6 +205,7 @@ async fn cleared_history_purged_prompts_and_erased_people_leave_no_copy(app: Tes
     let workspace = admin.workspace;
     let cutoff = cairn_store::now_ms() + 1;
     app.catalog
+        .operator()
         .store()
         .purge_prompts(workspace, cutoff)
         .await

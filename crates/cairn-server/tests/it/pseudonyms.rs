@@ -64,6 +64,7 @@ async fn person(
 ) -> Member {
     let (user, _) = app
         .catalog
+        .operator()
         .add_user(
             workspace,
             NewUser {
@@ -71,13 +72,14 @@ async fn person(
                 name: Some(name.to_string()),
                 role,
                 teams: teams.iter().map(|team| team.to_string()).collect(),
-                password: Some(common::PASSWORD.to_string()),
+                password: Some(common::PASSWORD.into()),
             },
         )
         .await
         .expect("member");
     let token = app
         .catalog
+        .operator()
         .issue_token(workspace, UserId(user.id), None)
         .await
         .expect("token")

@@ -20,7 +20,7 @@ async fn view(app: &TestApp, admin: &Member, id: i64) -> Value {
 async fn execute(app: &TestApp, sql: &str, id: i64) {
     sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
         .bind(id)
-        .execute(app.catalog.store().pool())
+        .execute(app.catalog.operator().store().pool())
         .await
         .unwrap();
 }

@@ -25,6 +25,7 @@ fn with_model(model: PathBuf) -> impl FnOnce(&mut CatalogConfig) {
 async fn demo_member(app: &TestApp, email: &str) -> Member {
     let workspace = app
         .catalog
+        .operator()
         .store()
         .workspace_by_name("acme")
         .await

@@ -49,7 +49,7 @@ async fn null_clears_the_region_and_retention_absence_keeps_them(app: TestApp) {
 
 fn node_config(dir: &std::path::Path, key: &str) -> cairn_catalog::CatalogConfig {
     let mut config = cairn_catalog::CatalogConfig::new(dir.join("data"));
-    config.secret_key = Some(key.to_string());
+    config.secret_key = Some(key.into());
     config.scheduled_sync = false;
     config
 }

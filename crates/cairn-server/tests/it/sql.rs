@@ -300,7 +300,7 @@ async fn run_sql_is_gated_twice_guarded_and_audited(app: TestApp) {
     );
     // Tampering with one entry breaks the chain there.
     sqlx::query("UPDATE audit_log SET detail = '{}' WHERE seq = 2")
-        .execute(app.catalog.store().pool())
+        .execute(app.catalog.operator().store().pool())
         .await
         .unwrap();
     let (_, verified) = app.get(&admin, "/api/v1/audit/verify").await;

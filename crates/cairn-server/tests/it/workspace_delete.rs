@@ -14,7 +14,7 @@ on_both_backends!(a_deleted_workspace_leaves_no_row_and_its_neighbour_is_untouch
 async fn count(app: &TestApp, sql: String, bind: String) -> i64 {
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(bind)
-        .fetch_one(app.catalog.store().pool())
+        .fetch_one(app.catalog.operator().store().pool())
         .await
         .unwrap()
         .get(0)

@@ -56,7 +56,7 @@ async fn operator_actions_are_audited(url: &str, data: &std::path::Path) {
         .await
         .unwrap();
     let rows = sqlx::query("SELECT action, actor, detail FROM audit_log ORDER BY seq")
-        .fetch_all(catalog.store().pool())
+        .fetch_all(catalog.operator().store().pool())
         .await
         .unwrap();
     let actions: Vec<String> = rows.iter().map(|row| row.get("action")).collect();
@@ -75,8 +75,8 @@ async fn operator_actions_are_audited(url: &str, data: &std::path::Path) {
             serde_json::from_str(&row.get::<String, _>("detail")).unwrap();
         assert_eq!(detail["by"], "operator", "{detail}");
     }
-    let workspace = catalog.workspace_named("ops").await.unwrap();
-    let verified = catalog.verify_audit(workspace.id).await.unwrap();
+    let workspace = catalog.operator().workspace_named("ops").await.unwrap();
+    let verified = catalog.operator().verify_audit(workspace.id).await.unwrap();
     let verified = serde_json::to_value(&verified).unwrap();
     assert_eq!(verified["ok"], true, "{verified}");
 
@@ -95,19 +95,19 @@ async fn operator_actions_are_audited(url: &str, data: &std::path::Path) {
         .output()
         .unwrap();
     assert!(!refused.status.success(), "{refused:?}");
-    assert!(catalog.workspace_named("ops").await.is_ok());
+    assert!(catalog.operator().workspace_named("ops").await.is_ok());
     cairn(
         data,
         url,
         &["workspace", "delete", "--name", "ops", "--yes"],
     );
-    assert!(catalog.workspace_named("ops").await.is_err());
+    assert!(catalog.operator().workspace_named("ops").await.is_err());
     for table in ["users", "api_tokens", "teams", "audit_log"] {
         let rows: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM {table} WHERE workspace_id = $1"
         )))
         .bind(workspace.id.0)
-        .fetch_one(catalog.store().pool())
+        .fetch_one(catalog.operator().store().pool())
         .await
         .unwrap()
         .get(0);

@@ -147,11 +147,13 @@ impl TestApp {
     pub async fn workspace(&self, name: &str, teams: &[&str]) -> WorkspaceId {
         let workspace = self
             .catalog
+            .operator()
             .create_workspace(name, None)
             .await
             .expect("workspace");
         for team in teams {
             self.catalog
+                .operator()
                 .add_team(workspace.id, team)
                 .await
                 .expect("team");
@@ -168,6 +170,7 @@ impl TestApp {
     ) -> Member {
         let (user, _) = self
             .catalog
+            .operator()
             .add_user(
                 workspace,
                 NewUser {
@@ -175,13 +178,14 @@ impl TestApp {
                     name: None,
                     role,
                     teams: teams.iter().map(|team| team.to_string()).collect(),
-                    password: Some(PASSWORD.to_string()),
+                    password: Some(PASSWORD.into()),
                 },
             )
             .await
             .expect("member");
         let token = self
             .catalog
+            .operator()
             .issue_token(workspace, cairn_catalog::UserId(user.id), None)
             .await
             .expect("token")
@@ -262,6 +266,7 @@ impl TestApp {
     ) -> Member {
         let user = self
             .catalog
+            .operator()
             .store()
             .user_by_email(workspace, email)
             .await
@@ -269,6 +274,7 @@ impl TestApp {
             .expect("a demo member");
         let token = self
             .catalog
+            .operator()
             .issue_token(workspace, user.id, None)
             .await
             .unwrap()
@@ -285,7 +291,7 @@ impl TestApp {
 
     /// Every `(table, column)` of the store.
     pub async fn store_columns(&self) -> Vec<(String, String)> {
-        let pool = self.catalog.store().pool();
+        let pool = self.catalog.operator().store().pool();
         let mut found = Vec::new();
         if self.database_url.starts_with("sqlite:") {
             let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -330,7 +336,12 @@ impl TestApp {
 
     /// Seeds the demo workspace, `acme`, into this fresh app.
     pub async fn seed_demo(&self) -> cairn_catalog::DemoSeed {
-        let seeded = self.catalog.seed_demo().await.expect("seeding the demo");
+        let seeded = self
+            .catalog
+            .operator()
+            .seed_demo()
+            .await
+            .expect("seeding the demo");
         seeded.expect("a fresh demo")
     }
 
