@@ -9,13 +9,15 @@ use cairn_assistant::{
     Role as TurnRole, ToolHost, ToolOutput, Turn,
 };
 use cairn_connect::query::QueryResult;
-use cairn_domain::{IntegrationId, Principal, ResourceId, ResourceKind, SqlAccess, validate};
-use cairn_store::{NewEgress, NewPrompt};
+use cairn_domain::{
+    IntegrationId, Principal, ResourceId, ResourceKind, SqlAccess, validate,
+};
+use cairn_store::{NewEgress, NewPrompt, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::resources::ResourceQuery;
+use crate::resources::{ResourceDetails, ResourceQuery};
 use crate::settings::ProviderSetting;
 use crate::sql::SqlInput;
 use crate::{Catalog, CatalogError, Result};
@@ -79,8 +81,8 @@ pub(crate) struct Host<'a> {
     catalog: &'a Catalog,
     principal: &'a Principal,
     pub(crate) sql_integrations: Vec<IntegrationId>,
-    /// Integration name → (id, engine), to tell the model where a crawled resource lives.
-    integrations: HashMap<String, (IntegrationId, String)>,
+    /// Integration → engine, to tell the model where a crawled resource lives.
+    integrations: HashMap<IntegrationId, String>,
     /// The provider requests go to, for the egress ledger.
     egress: Option<EgressTarget>,
 }
@@ -168,117 +170,72 @@ impl Host<'_> {
     }
 
     async fn try_items(&self, ids: &[ResourceId]) -> Result<Vec<MetadataItem>> {
-        let principal = self.principal;
-        let store = self.catalog.store();
-        let resources: Vec<_> = store
-            .resources_by_ids(principal.workspace, ids)
-            .await?
+        let details = self
+            .catalog
+            .resource_details(self.principal, ids)
+            .await?;
+        Ok(details
             .into_iter()
-            .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
-            .collect();
-        let views: Vec<ResourceId> = resources
-            .iter()
-            .filter(|resource| resource.kind == ResourceKind::View)
-            .map(|resource| resource.id)
-            .collect();
-        let readable_views = self.catalog.readable_views(principal, &views).await?;
-        let relational: Vec<ResourceId> = resources
-            .iter()
-            .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
-            .map(|resource| resource.id)
-            .collect();
-        let mut columns = store.children_of(principal.workspace, &relational).await?;
-        columns.retain(|column| {
-            column.kind == ResourceKind::Column
-                && principal.can_see(column.workspace, &column.teams)
-        });
-        let shown: Vec<ResourceId> = resources.iter().map(|resource| resource.id).collect();
-        let relations = store.relations_of_many(principal.workspace, &shown).await?;
-        let others: Vec<ResourceId> = relations
-            .iter()
-            .flat_map(|relation| [relation.from, relation.to])
-            .collect();
-        let mut related = store.resources_by_ids(principal.workspace, &others).await?;
-        related.retain(|resource| principal.can_see(resource.workspace, &resource.teams));
-        let path_of = |id: ResourceId| {
-            related
-                .iter()
-                .find(|resource| resource.id == id)
-                .map(|resource| resource.path.clone())
-        };
-        let mut items = Vec::with_capacity(resources.len());
-        for resource in resources {
-            let mut item = MetadataItem::new(
-                resource.id,
-                resource.kind,
-                resource.name.clone(),
-                resource.path.clone(),
-            );
-            item.description = resource.effective_description().map(str::to_string);
-            item.owners = resource.owners.clone();
-            item.tags = resource.tags.clone();
-            item.data_type = resource.data_type.clone();
-            item.popularity = resource.popularity;
-            // A view's definition only where the caller may read all it reads.
-            if resource.kind != ResourceKind::View || readable_views.contains(&resource.id) {
-                item.definition = resource.definition.clone();
-            }
-            let crawled = !matches!(resource.kind, ResourceKind::Term | ResourceKind::Document);
-            if crawled
-                && let Some((integration, engine)) = resource
-                    .path
-                    .split('.')
-                    .next()
-                    .and_then(|name| self.integrations.get(name))
-            {
-                item.integration = Some(*integration);
-                item.engine = Some(engine.clone());
-            }
-            let mut own_columns: Vec<_> = columns
-                .iter()
-                .filter(|column| column.parent == Some(resource.id))
-                .collect();
-            own_columns.sort_by_key(|column| {
-                let attributes: serde_json::Value =
-                    serde_json::from_str(&column.attributes).unwrap_or_default();
-                (
-                    attributes["position"].as_i64().unwrap_or(i64::MAX),
-                    column.id,
-                )
-            });
-            item.columns = own_columns
-                .into_iter()
-                .map(|column| {
-                    let attributes: serde_json::Value =
-                        serde_json::from_str(&column.attributes).unwrap_or_default();
-                    ColumnMeta {
-                        name: column.name.clone(),
-                        data_type: column.data_type.clone(),
-                        description: column.effective_description().map(str::to_string),
-                        primary_key: attributes["primary_key"].as_bool().unwrap_or(false),
-                    }
-                })
-                .collect();
-            item.relations = relations
-                .iter()
-                .filter(|relation| relation.from == resource.id || relation.to == resource.id)
-                .filter_map(|relation| {
-                    let from = if relation.from == resource.id {
-                        Some(resource.path.clone())
-                    } else {
-                        path_of(relation.from)
-                    }?;
-                    let to = if relation.to == resource.id {
-                        Some(resource.path.clone())
-                    } else {
-                        path_of(relation.to)
-                    }?;
-                    Some(format!("{from} -> {to} ({})", relation.kind))
-                })
-                .collect();
-            items.push(item);
+            .map(|details| self.item(details))
+            .collect())
+    }
+
+    /// What the model (and the built-in assistant) is shown of a resource.
+    fn item(&self, details: ResourceDetails) -> MetadataItem {
+        let ResourceDetails {
+            resource,
+            columns,
+            relations,
+            ..
+        } = details;
+        let mut item = MetadataItem::new(
+            resource.id,
+            resource.kind,
+            resource.name.clone(),
+            resource.path.clone(),
+        );
+        item.description = resource.effective_description().map(str::to_string);
+        item.data_type = resource.data_type.clone();
+        item.popularity = resource.popularity;
+        if let Some((integration, engine)) = self.integration_of(&resource) {
+            item.integration = Some(integration);
+            item.engine = Some(engine);
         }
-        Ok(items)
+        item.columns = columns
+            .iter()
+            .map(|column| ColumnMeta {
+                name: column.name.clone(),
+                data_type: column.data_type.clone(),
+                description: column.effective_description().map(str::to_string),
+                primary_key: crate::resources::attributes_of(column).primary_key,
+            })
+            .collect();
+        item.relations = relations
+            .iter()
+            .map(|related| {
+                let (from, to) = if related.outgoing {
+                    (&resource.path, &related.other.path)
+                } else {
+                    (&related.other.path, &resource.path)
+                };
+                format!("{from} -> {to} ({})", related.kind)
+            })
+            .collect();
+        item.owners = resource.owners;
+        item.tags = resource.tags;
+        item.definition = resource.definition;
+        item
+    }
+
+    /// The integration a crawled resource lives in and its engine, when the caller may see
+    /// the integration.
+    fn integration_of(&self, resource: &Resource) -> Option<(IntegrationId, String)> {
+        if resource.kind.is_authored() {
+            return None;
+        }
+        let integration = resource.integration?;
+        let engine = self.integrations.get(&integration)?;
+        Some((integration, engine.clone()))
     }
 }
 
@@ -501,7 +458,7 @@ impl Catalog {
             if self.sql_access(principal, row.id).await? == SqlAccess::Allowed {
                 sql_integrations.push(row.id);
             }
-            integrations.insert(row.name.clone(), (row.id, row.kind.clone()));
+            integrations.insert(row.id, row.kind.clone());
         }
         Ok(Host {
             catalog: self,

@@ -380,7 +380,7 @@ fn resource_kind(kind: ObjectKind) -> ResourceKind {
 
 /// Maps a crawl onto resource paths under the integration's name.
 fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<CrawlRelation>) {
-    let path_of = |parts: &[String]| format!("{root}.{}", parts.join("."));
+    let path_of = |parts: &[String]| cairn_domain::ResourcePath::under(root, parts).to_string();
     let items = crawl
         .objects
         .iter()
@@ -932,15 +932,11 @@ impl Catalog {
             .store()
             .integration_resources(principal.workspace, id, true)
             .await?;
-        let prefix = format!("{}.", row.name);
         let relative = |resource: &Resource| -> Vec<String> {
-            resource
-                .path
-                .strip_prefix(&prefix)
-                .unwrap_or(&resource.path)
-                .split('.')
-                .map(str::to_string)
-                .collect()
+            match cairn_domain::ResourcePath::parse_under(&row.name, &resource.path) {
+                Some(path) => path.below_root().to_vec(),
+                None => cairn_domain::ResourcePath::parse(&resource.path).segments().to_vec(),
+            }
         };
         let relations: Vec<&Resource> = resources
             .iter()

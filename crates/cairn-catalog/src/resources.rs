@@ -1,16 +1,23 @@
 //! Resources: create, read, edit, browse and search, always through the access rule.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_domain::{Principal, ResourceId, ResourceKind, Scope, TeamId, validate};
 use cairn_search::SearchQuery;
 use cairn_store::{
-    LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch, StoreError, Team,
+    LabelSource, NewResource, RelationRow, Resource, ResourceFilter, ResourcePatch, StoreError,
+    Team,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{Catalog, CatalogError, Result};
+
+mod details;
+
+pub(crate) use details::{ResourceDetails, attributes_of};
 
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
@@ -188,6 +195,19 @@ fn parse_kind(text: &str) -> Result<ResourceKind> {
     })
 }
 
+fn column_view(column: &Resource) -> ColumnView {
+    let attributes = details::attributes_of(column);
+    ColumnView {
+        id: column.id.0,
+        name: column.name.clone(),
+        data_type: column.data_type.clone(),
+        description: column.effective_description().map(str::to_string),
+        position: attributes.position,
+        nullable: attributes.nullable,
+        primary_key: attributes.primary_key,
+    }
+}
+
 pub(crate) fn view(resource: Resource, teams: &[Team]) -> ResourceView {
     let description = resource.effective_description().map(str::to_string);
     ResourceView {
@@ -264,84 +284,42 @@ impl Catalog {
         principal: &Principal,
         id: ResourceId,
     ) -> Result<ResourceView> {
-        let resource = self.visible_resource(principal, id).await?;
+        let details = self
+            .resource_details(principal, &[id])
+            .await?
+            .pop()
+            .ok_or(CatalogError::NotFound)?;
         let teams = self.store().list_teams(principal.workspace).await?;
-        let is_relation = matches!(resource.kind, ResourceKind::Table | ResourceKind::View);
-        let mut shown = view(resource, &teams);
-        self.hide_unreadable_definitions(principal, std::slice::from_mut(&mut shown))
-            .await?;
-        if is_relation {
-            let columns = self.store().children(principal.workspace, id).await?;
-            shown.columns = Some(
-                columns
-                    .into_iter()
-                    .filter(|column| {
-                        column.kind == ResourceKind::Column
-                            && principal.can_see(column.workspace, &column.teams)
-                    })
-                    .map(|column| {
-                        let attributes: serde_json::Value =
-                            serde_json::from_str(&column.attributes).unwrap_or_default();
-                        ColumnView {
-                            id: column.id.0,
-                            description: column.effective_description().map(str::to_string),
-                            name: column.name,
-                            data_type: column.data_type,
-                            position: attributes["position"].as_i64(),
-                            nullable: attributes["nullable"].as_bool(),
-                            primary_key: attributes["primary_key"].as_bool().unwrap_or(false),
-                        }
-                    })
-                    .collect(),
-            );
-            if let Some(columns) = shown.columns.as_mut() {
-                columns.sort_by_key(|column| (column.position.unwrap_or(i64::MAX), column.id));
-            }
-        }
-        if is_relation {
-            shown.table_relations = Some(self.table_relations(principal, id).await?);
-        }
-        let relations = self.store().relations_of(principal.workspace, id).await?;
-        if !relations.is_empty() {
-            let others: Vec<ResourceId> = relations
+        let is_relation = matches!(
+            details.resource.kind,
+            ResourceKind::Table | ResourceKind::View
+        );
+        let table_relations = if is_relation {
+            Some(self.table_relations(principal, &details).await?)
+        } else {
+            None
+        };
+        let columns = is_relation.then(|| details.columns.iter().map(column_view).collect());
+        let relations = details.relations_stored.then(|| {
+            details
+                .relations
                 .iter()
-                .map(|relation| {
-                    if relation.from == id {
-                        relation.to
-                    } else {
-                        relation.from
-                    }
+                .map(|related| RelationView {
+                    kind: related.kind.clone(),
+                    direction: related.direction().to_string(),
+                    id: related.other.id.0,
+                    resource_kind: related.other.kind,
+                    name: related.other.name.clone(),
+                    path: related.other.path.clone(),
                 })
-                .collect();
-            let found = self
-                .store()
-                .resources_by_ids(principal.workspace, &others)
-                .await?;
-            shown.relations = Some(
-                relations
-                    .iter()
-                    .filter_map(|relation| {
-                        let (direction, other) = if relation.from == id {
-                            ("out", relation.to)
-                        } else {
-                            ("in", relation.from)
-                        };
-                        let other = found.iter().find(|candidate| candidate.id == other)?;
-                        principal
-                            .can_see(other.workspace, &other.teams)
-                            .then(|| RelationView {
-                                kind: relation.kind.clone(),
-                                direction: direction.to_string(),
-                                id: other.id.0,
-                                resource_kind: other.kind,
-                                name: other.name.clone(),
-                                path: other.path.clone(),
-                            })
-                    })
-                    .collect(),
-            );
-        }
-        Ok(shown)
+                .collect()
+        });
+        Ok(ResourceView {
+            columns,
+            relations,
+            table_relations,
+            ..view(details.resource, &teams)
+        })
     }
 
     /// The relations of a table lifted to tables: its columns' foreign keys and its own view
@@ -349,47 +327,24 @@ impl Catalog {
     async fn table_relations(
         &self,
         principal: &Principal,
-        table: ResourceId,
+        details: &ResourceDetails,
     ) -> Result<Vec<TableRelationView>> {
-        let store = self.store();
-        let workspace = principal.workspace;
-        let mut column_of: std::collections::HashMap<ResourceId, (ResourceId, String)> =
-            std::collections::HashMap::new();
-        let mut ids = vec![table];
-        for column in store.children(workspace, table).await? {
-            if column.kind == ResourceKind::Column
-                && principal.can_see(column.workspace, &column.teams)
-            {
-                ids.push(column.id);
-                column_of.insert(column.id, (table, column.name));
-            }
-        }
-        let relations = store.relations_of_many(workspace, &ids).await?;
-        let unknown: Vec<ResourceId> = relations
+        let table = details.resource.id;
+        let mut column_of: HashMap<ResourceId, (ResourceId, String)> = details
+            .columns
             .iter()
-            .flat_map(|relation| [relation.from, relation.to])
-            .filter(|id| *id != table && !column_of.contains_key(id))
+            .map(|column| (column.id, (table, column.name.clone())))
             .collect();
-        let mut tables: Vec<cairn_store::Resource> = Vec::new();
-        let mut parents = Vec::new();
-        for resource in store.resources_by_ids(workspace, &unknown).await? {
-            if !principal.can_see(resource.workspace, &resource.teams) {
-                continue;
-            }
-            match (resource.kind, resource.parent) {
-                (ResourceKind::Column, Some(parent)) => {
-                    parents.push(parent);
-                    column_of.insert(resource.id, (parent, resource.name));
-                }
-                (ResourceKind::Table | ResourceKind::View, _) => tables.push(resource),
-                _ => {}
-            }
-        }
-        for resource in store.resources_by_ids(workspace, &parents).await? {
-            if principal.can_see(resource.workspace, &resource.teams) {
-                tables.push(resource);
-            }
-        }
+        let mut column_ids: Vec<ResourceId> = column_of.keys().copied().collect();
+        column_ids.sort_unstable();
+        let ids: Vec<ResourceId> = std::iter::once(table).chain(column_ids).collect();
+        let relations = self
+            .store()
+            .relations_of_many(principal.workspace, &ids)
+            .await?;
+        let tables = self
+            .related_tables(principal, table, &relations, &mut column_of)
+            .await?;
         let mut out: Vec<TableRelationView> = Vec::new();
         for relation in &relations {
             let end = |id: ResourceId| match column_of.get(&id) {
@@ -429,6 +384,45 @@ impl Catalog {
             }
         }
         Ok(out)
+    }
+
+    /// The tables and views at the other ends of `relations` the caller may see: those named
+    /// directly and the tables of the columns named, which join `column_of`.
+    async fn related_tables(
+        &self,
+        principal: &Principal,
+        table: ResourceId,
+        relations: &[RelationRow],
+        column_of: &mut HashMap<ResourceId, (ResourceId, String)>,
+    ) -> Result<Vec<Resource>> {
+        let store = self.store();
+        let workspace = principal.workspace;
+        let unknown: Vec<ResourceId> = relations
+            .iter()
+            .flat_map(|relation| [relation.from, relation.to])
+            .filter(|id| *id != table && !column_of.contains_key(id))
+            .collect();
+        let mut tables: Vec<Resource> = Vec::new();
+        let mut parents = Vec::new();
+        for resource in store.resources_by_ids(workspace, &unknown).await? {
+            if !principal.can_see(resource.workspace, &resource.teams) {
+                continue;
+            }
+            match (resource.kind, resource.parent) {
+                (ResourceKind::Column, Some(parent)) => {
+                    parents.push(parent);
+                    column_of.insert(resource.id, (parent, resource.name));
+                }
+                (ResourceKind::Table | ResourceKind::View, _) => tables.push(resource),
+                _ => {}
+            }
+        }
+        for resource in store.resources_by_ids(workspace, &parents).await? {
+            if principal.can_see(resource.workspace, &resource.teams) {
+                tables.push(resource);
+            }
+        }
+        Ok(tables)
     }
 
     /// Creates a glossary term or a document.

@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cairn_domain::{Principal, ResourceId, ResourceKind, Scope};
+use cairn_domain::{Principal, ResourceId, ResourceKind, ResourcePath, Scope};
 use cairn_search::{Hit, SearchQuery};
 use cairn_store::Resource;
 
@@ -93,11 +93,11 @@ fn is_relation(kind: ResourceKind) -> bool {
 /// The database (schema) a resource sits in: its path less its own name.
 fn group_of(resource: &Resource) -> &str {
     let path = if resource.kind == ResourceKind::Column {
-        resource.path.rsplit_once('.').map_or("", |(head, _)| head)
+        ResourcePath::parent_text(&resource.path)
     } else {
         &resource.path
     };
-    path.rsplit_once('.').map_or("", |(head, _)| head)
+    ResourcePath::parent_text(path)
 }
 
 /// The lexical and structural order: the lexical hits composed with structure. A semantic
@@ -555,7 +555,11 @@ mod tests {
             id: ResourceId(id),
             workspace: WorkspaceId(1),
             kind,
-            name: path.rsplit('.').next().unwrap_or(path).to_string(),
+            name: ResourcePath::parse(path)
+                .segments()
+                .last()
+                .cloned()
+                .unwrap_or_default(),
             path: path.to_string(),
             parent: parent.map(ResourceId),
             integration: None,
@@ -565,7 +569,7 @@ mod tests {
             data_type: None,
             definition: None,
             popularity: None,
-            attributes: String::new(),
+            column: None,
             teams: vec![TeamId(1)],
             tags: Vec::new(),
             owners: Vec::new(),
