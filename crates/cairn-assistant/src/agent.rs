@@ -13,7 +13,7 @@ use crate::gate::{
     Conversation, GateError, GateLimits, GateSettings, MetadataItem, ModelRequest, ToolCallError,
     ToolOutput, ToolSet, Turn,
 };
-use crate::provider::{EgressLedger, Provider, ProviderError, ToolCall};
+use crate::provider::{EgressLedger, Provider, ProviderError, ToolCall, ignore_pieces};
 
 /// What the agent may do inside the workspace, for the asking user. The host applies the user's
 /// access to everything it returns.
@@ -372,8 +372,27 @@ where
     P: Provider + Sync,
     H: ToolHost + Sync,
 {
+    run_streaming(provider, host, question, history, options, &ignore_pieces).await
+}
+
+/// Runs the loop for one question, handing the text of the model's replies to `pieces` as it
+/// streams in, people put back as in the answer. Text a model writes beside a tool call is
+/// handed on too; the outcome's answer is the answer.
+pub async fn run_streaming<P, H>(
+    provider: &P,
+    host: &H,
+    question: &str,
+    history: &[Turn],
+    options: &AgentOptions,
+    pieces: &(dyn Fn(&str) + Sync),
+) -> Result<AgentOutcome, AgentError>
+where
+    P: Provider + Sync,
+    H: ToolHost + Sync,
+{
     let mut requests = Vec::new();
-    match run_inner(provider, host, question, history, options, &mut requests).await {
+    let run = run_inner(provider, host, question, history, options, pieces, &mut requests);
+    match run.await {
         Ok(mut outcome) => {
             outcome.requests = requests;
             Ok(outcome)
@@ -388,6 +407,7 @@ async fn run_inner<P, H>(
     question: &str,
     history: &[Turn],
     options: &AgentOptions,
+    pieces: &(dyn Fn(&str) + Sync),
     requests: &mut Vec<ModelRequest>,
 ) -> Result<AgentOutcome, AgentErrorKind>
 where
@@ -410,9 +430,13 @@ where
             "sending model request"
         );
         requests.push(request);
+        let streamed = StreamedText::new(&conversation, pieces);
+        let request = &requests[requests.len() - 1];
         let reply = provider
-            .complete(&requests[requests.len() - 1], &HostLedger(host))
-            .await?;
+            .complete_streaming(request, &HostLedger(host), &|piece| streamed.push(piece))
+            .await;
+        streamed.finish();
+        let reply = reply?;
 
         // On the last request no tools are offered: take its text even if it asked for some.
         if reply.tool_calls.is_empty() || !offer_tools {
@@ -508,6 +532,43 @@ where
         }
     }
     Err(AgentErrorKind::StepLimit(max_calls))
+}
+
+/// A reply's text handed on as it streams in, with placeholders put back. It is cut only
+/// after whitespace, which no placeholder holds, so the pieces restored one by one read as the
+/// whole text restored at once.
+struct StreamedText<'a> {
+    conversation: &'a Conversation,
+    pieces: &'a (dyn Fn(&str) + Sync),
+    /// Text since the last whitespace, held back.
+    pending: std::sync::Mutex<String>,
+}
+
+impl<'a> StreamedText<'a> {
+    fn new(conversation: &'a Conversation, pieces: &'a (dyn Fn(&str) + Sync)) -> Self {
+        StreamedText {
+            conversation,
+            pieces,
+            pending: std::sync::Mutex::new(String::new()),
+        }
+    }
+
+    fn push(&self, piece: &str) {
+        let mut pending = self.pending.lock().unwrap_or_else(|poison| poison.into_inner());
+        pending.push_str(piece);
+        if let Some((at, space)) = pending.char_indices().rfind(|(_, c)| c.is_whitespace()) {
+            let ready: String = pending.drain(..at + space.len_utf8()).collect();
+            (self.pieces)(&self.conversation.restore(&ready));
+        }
+    }
+
+    /// Hands on what is held back.
+    fn finish(self) {
+        let rest = self.pending.into_inner().unwrap_or_else(|poison| poison.into_inner());
+        if !rest.is_empty() {
+            (self.pieces)(&self.conversation.restore(&rest));
+        }
+    }
 }
 
 #[cfg(test)]

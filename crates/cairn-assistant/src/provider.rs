@@ -28,8 +28,22 @@ pub trait Provider {
         &self,
         request: &ModelRequest,
         ledger: &L,
+    ) -> impl Future<Output = Result<ModelReply, ProviderError>> + Send {
+        self.complete_streaming(request, ledger, &ignore_pieces)
+    }
+
+    /// As [`Provider::complete`], handing the reply's text to `pieces` piece by piece as it
+    /// arrives when the reply is streamed.
+    fn complete_streaming<L: EgressLedger + Sync>(
+        &self,
+        request: &ModelRequest,
+        ledger: &L,
+        pieces: &(dyn Fn(&str) + Sync),
     ) -> impl Future<Output = Result<ModelReply, ProviderError>> + Send;
 }
+
+/// A sink for a reply's text that keeps none of it.
+pub fn ignore_pieces(_piece: &str) {}
 
 /// Where every request is written before it is sent: the workspace's egress ledger (promise 7).
 pub trait EgressLedger {
@@ -169,7 +183,11 @@ impl OpenAiProvider {
             .min(self.config.max_backoff)
     }
 
-    async fn attempt(&self, request: &ModelRequest) -> Result<ModelReply, Failure> {
+    async fn attempt(
+        &self,
+        request: &ModelRequest,
+        pieces: &(dyn Fn(&str) + Sync),
+    ) -> Result<ModelReply, Failure> {
         let accept = if request.is_streaming() {
             "text/event-stream"
         } else {
@@ -230,18 +248,22 @@ impl OpenAiProvider {
                 pending.extend_from_slice(&chunk);
                 while let Some(end) = pending.iter().position(|byte| *byte == b'\n') {
                     let line: Vec<u8> = pending.drain(..=end).collect();
+                    let known = assembly.text_len();
                     assembly
                         .feed_line(&String::from_utf8_lossy(&line))
                         .map_err(Failure::fatal)?;
+                    assembly.hand_on(known, pieces);
                 }
                 if assembly.done {
                     break;
                 }
             }
             if !pending.is_empty() {
+                let known = assembly.text_len();
                 assembly
                     .feed_line(&String::from_utf8_lossy(&pending))
                     .map_err(Failure::fatal)?;
+                assembly.hand_on(known, pieces);
             }
             assembly.finish(request.model()).map_err(Failure::fatal)
         } else {
@@ -260,10 +282,11 @@ impl Provider for OpenAiProvider {
         self.config.stream
     }
 
-    async fn complete<L: EgressLedger + Sync>(
+    async fn complete_streaming<L: EgressLedger + Sync>(
         &self,
         request: &ModelRequest,
         ledger: &L,
+        pieces: &(dyn Fn(&str) + Sync),
     ) -> Result<ModelReply, ProviderError> {
         let mut retry = 0;
         loop {
@@ -272,7 +295,7 @@ impl Provider for OpenAiProvider {
                 .record(request)
                 .await
                 .map_err(ProviderError::NotRecorded)?;
-            match self.attempt(request).await {
+            match self.attempt(request, pieces).await {
                 Ok(reply) => return Ok(reply),
                 Err(failure) if failure.retryable && retry < self.config.max_retries => {
                     let wait = failure
@@ -464,6 +487,20 @@ struct StreamAssembly {
 }
 
 impl StreamAssembly {
+    /// How much text has arrived.
+    fn text_len(&self) -> usize {
+        self.content.as_ref().map_or(0, String::len)
+    }
+
+    /// Hands on the text that arrived after the first `known` bytes, if any did.
+    fn hand_on(&self, known: usize, pieces: &(dyn Fn(&str) + Sync)) {
+        if let Some(fresh) = self.content.as_deref().and_then(|text| text.get(known..))
+            && !fresh.is_empty()
+        {
+            pieces(fresh);
+        }
+    }
+
     fn feed_line(&mut self, line: &str) -> Result<(), ProviderError> {
         let line = line.trim_end_matches(['\n', '\r']);
         let Some(data) = line.strip_prefix("data:") else {

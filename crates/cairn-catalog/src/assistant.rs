@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use cairn_assistant::builtin::ThreadContext;
+
 use crate::resources::{ResourceDetails, ResourceQuery};
 use crate::settings::ProviderSetting;
 use crate::sql::SqlInput;
@@ -473,10 +475,23 @@ impl Catalog {
     /// (a dropped HTTP connection) does not cut a question short between a request sent and
     /// its answer saved.
     pub async fn ask(&self, principal: &Principal, input: AskInput) -> Result<AskView> {
+        let (pieces, _) = tokio::sync::mpsc::unbounded_channel();
+        self.ask_streaming(principal, input, pieces).await
+    }
+
+    /// As [`Catalog::ask`], sending the answer's text to `pieces` as it is written: a model's
+    /// streamed reply as it arrives, the built-in assistant's answer once it is found. The
+    /// sender is dropped when the answer is saved; a receiver that goes away stops nothing.
+    pub async fn ask_streaming(
+        &self,
+        principal: &Principal,
+        input: AskInput,
+        pieces: AnswerPieces,
+    ) -> Result<AskView> {
         let catalog = self.clone();
         let principal = principal.clone();
         tokio::spawn(async move {
-            let view = catalog.ask_to_the_end(&principal, input).await?;
+            let view = catalog.ask_to_the_end(&principal, input, &pieces).await?;
             // Which prompt, never its words: the audit log cannot be erased.
             catalog
                 .audit(
@@ -493,20 +508,72 @@ impl Catalog {
         .map_err(|error| CatalogError::Internal(format!("the question's task failed: {error}")))?
     }
 
-    async fn ask_to_the_end(&self, principal: &Principal, input: AskInput) -> Result<AskView> {
-        let question = input.question.trim().to_string();
-        if question.is_empty() {
-            return Err(CatalogError::invalid("question", "must not be empty"));
-        }
-        if question.chars().count() > QUESTION_MAX_CHARS {
-            return Err(CatalogError::invalid(
-                "question",
-                format!("must be at most {QUESTION_MAX_CHARS} characters"),
-            ));
-        }
-        let thread = match self
+    async fn ask_to_the_end(
+        &self,
+        principal: &Principal,
+        input: AskInput,
+        pieces: &AnswerPieces,
+    ) -> Result<AskView> {
+        let question = checked_question(&input.question)?;
+        let thread = self.thread_memory(principal, input.thread_id).await?;
+        let drafted = self
+            .draft_answer(principal, &question, &thread, pieces)
+            .await?;
+        // The statement runs for the caller only now, after the model's last word.
+        let (sql, sql_answer) = match (drafted.offline_sql, drafted.sql) {
+            (Some(offline), _) => (
+                Some((IntegrationId(offline.integration_id), offline.sql.clone())),
+                Some(offline),
+            ),
+            (None, Some((integration, statement))) => {
+                let answer = self.sql_answer(principal, integration, &statement).await;
+                (Some((integration, statement)), Some(answer))
+            }
+            (None, None) => (None, None),
+        };
+        let citations = self.visible_citations(principal, &drafted.cited).await?;
+        let citation_ids: Vec<i64> = citations.iter().map(|citation| citation.id).collect();
+        let sql_json = sql.as_ref().map(|(integration, statement)| {
+            json!({"integration_id": integration.0, "sql": statement}).to_string()
+        });
+        let context_json = drafted
+            .context
+            .as_ref()
+            .and_then(|context| serde_json::to_string(context).ok());
+        let prompt_id = self
             .store()
-            .open_thread(principal.workspace, principal.user, input.thread_id)
+            .save_prompt(
+                principal.workspace,
+                principal.user,
+                &NewPrompt {
+                    thread: thread.id,
+                    question: &question,
+                    answer: &drafted.answer,
+                    citations: &json!(citation_ids).to_string(),
+                    sql: sql_json.as_deref(),
+                    context: context_json.as_deref(),
+                },
+            )
+            .await?;
+        Ok(AskView {
+            answer: drafted.answer,
+            citations,
+            thread_id: thread.id,
+            prompt_id,
+            sql: sql_answer,
+            provider: drafted.provider.to_string(),
+        })
+    }
+
+    /// Opens the caller's thread (a new one without an id) and reads what it remembers.
+    async fn thread_memory(
+        &self,
+        principal: &Principal,
+        thread_id: Option<i64>,
+    ) -> Result<ThreadMemory> {
+        let id = match self
+            .store()
+            .open_thread(principal.workspace, principal.user, thread_id)
             .await
         {
             Err(cairn_store::StoreError::NotFound) => return Err(CatalogError::NotFound),
@@ -514,19 +581,17 @@ impl Catalog {
         };
         let prompts = self
             .store()
-            .thread_prompts(principal.workspace, principal.user, thread)
+            .thread_prompts(principal.workspace, principal.user, id)
             .await?;
         // What the thread remembers for the offline engine's follow-ups.
-        let thread_context: cairn_assistant::builtin::ThreadContext = prompts
+        let context: ThreadContext = prompts
             .last()
             .and_then(|prompt| prompt.context.as_deref())
             .and_then(|context| serde_json::from_str(context).ok())
             .unwrap_or_default();
-        let mut next_context = None;
-        let mut offline_sql = None;
         // An answer of the built-in assistant may state results (counts, rows, values it looked
         // up), so a model that later continues the thread is told only that it was given.
-        let memory: Vec<Turn> = prompts
+        let turns: Vec<Turn> = prompts
             .into_iter()
             .flat_map(|prompt| {
                 let answer = if prompt.context.is_some() {
@@ -546,60 +611,83 @@ impl Catalog {
                 ]
             })
             .collect();
+        Ok(ThreadMemory { id, context, turns })
+    }
+
+    /// The answer of the workspace's assistant, its text sent to `pieces` as it is written.
+    async fn draft_answer(
+        &self,
+        principal: &Principal,
+        question: &str,
+        thread: &ThreadMemory,
+        pieces: &AnswerPieces,
+    ) -> Result<Drafted> {
         let (region, settings) = self.stored_settings(principal.workspace).await?;
         let mut host = self.host(principal).await?;
-        let (answer, cited, sql, provider) = match &settings.provider {
-            ProviderSetting::Builtin => {
-                let offline = self
-                    .answer_offline(principal, &host, &question, &thread_context)
-                    .await?;
-                next_context = Some(offline.context);
-                offline_sql = offline.sql;
-                (offline.text, offline.citations, None, "builtin")
-            }
-            ProviderSetting::Openai {
-                base_url,
-                model,
-                region: provider_region,
-                ..
-            } => {
-                check_region(region.as_deref(), provider_region.as_deref())?;
-                let provider = self.openai_provider(principal, base_url, model, &settings)?;
-                let options = self.agent_options(principal, &settings).await?;
-                host.egress = Some(EgressTarget {
-                    endpoint: crate::settings::without_credentials(base_url),
-                    region: provider_region.clone(),
-                });
-                let outcome =
-                    cairn_assistant::run(&provider, &host, &question, &memory, &options).await;
-                let outcome = outcome.map_err(|error| CatalogError::Refused {
-                    code: "provider_failed",
-                    message: error.to_string(),
-                })?;
-                (outcome.answer, outcome.citations, outcome.sql, "openai")
-            }
+        let ProviderSetting::Openai {
+            base_url,
+            model,
+            region: provider_region,
+            ..
+        } = &settings.provider
+        else {
+            let offline = self
+                .answer_offline(principal, &host, question, &thread.context)
+                .await?;
+            send_in_pieces(pieces, &offline.text);
+            return Ok(Drafted {
+                answer: offline.text,
+                cited: offline.citations,
+                sql: None,
+                offline_sql: offline.sql,
+                context: Some(offline.context),
+                provider: "builtin",
+            });
         };
-        // The statement runs for the caller only now, after the model's last word.
-        let sql_answer = match &sql {
-            Some((integration, statement)) => {
-                Some(self.sql_answer(principal, *integration, statement).await)
-            }
-            None => None,
+        check_region(region.as_deref(), provider_region.as_deref())?;
+        let provider = self.openai_provider(principal, base_url, model, &settings)?;
+        let options = self.agent_options(principal, &settings).await?;
+        host.egress = Some(EgressTarget {
+            endpoint: crate::settings::without_credentials(base_url),
+            region: provider_region.clone(),
+        });
+        let send = |piece: &str| {
+            // A receiver gone away (the asker left) stops nothing: the answer is still saved.
+            let _ = pieces.send(piece.to_string());
         };
-        let (sql, sql_answer) = match offline_sql {
-            Some(offline) => (
-                Some((IntegrationId(offline.integration_id), offline.sql.clone())),
-                Some(offline),
-            ),
-            None => (sql, sql_answer),
-        };
-        let context_json = next_context
-            .as_ref()
-            .and_then(|context| serde_json::to_string(context).ok());
-        // Every citation is re-checked against the caller's access before it is returned.
-        let citations: Vec<CitationView> = self
+        let outcome = cairn_assistant::run_streaming(
+            &provider,
+            &host,
+            question,
+            &thread.turns,
+            &options,
+            &send,
+        )
+        .await
+        .map_err(|error| CatalogError::Refused {
+            code: "provider_failed",
+            message: error.to_string(),
+        })?;
+        Ok(Drafted {
+            answer: outcome.answer,
+            cited: outcome.citations,
+            sql: outcome.sql,
+            offline_sql: None,
+            context: None,
+            provider: "openai",
+        })
+    }
+
+    /// The cited resources the caller may see: every citation is re-checked against the
+    /// caller's access before it is returned.
+    async fn visible_citations(
+        &self,
+        principal: &Principal,
+        cited: &[ResourceId],
+    ) -> Result<Vec<CitationView>> {
+        Ok(self
             .store()
-            .resources_by_ids(principal.workspace, &cited)
+            .resources_by_ids(principal.workspace, cited)
             .await?
             .into_iter()
             .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
@@ -609,35 +697,59 @@ impl Catalog {
                 name: resource.name,
                 path: resource.path,
             })
-            .collect();
-        let citation_ids: Vec<i64> = citations.iter().map(|citation| citation.id).collect();
-        let sql_json = sql.as_ref().map(|(integration, statement)| {
-            json!({"integration_id": integration.0, "sql": statement}).to_string()
-        });
-        let prompt_id = self
-            .store()
-            .save_prompt(
-                principal.workspace,
-                principal.user,
-                &NewPrompt {
-                    thread,
-                    question: &question,
-                    answer: &answer,
-                    citations: &json!(citation_ids).to_string(),
-                    sql: sql_json.as_deref(),
-                    context: context_json.as_deref(),
-                },
-            )
-            .await?;
-        Ok(AskView {
-            answer,
-            citations,
-            thread_id: thread,
-            prompt_id,
-            sql: sql_answer,
-            provider: provider.to_string(),
-        })
+            .collect())
     }
+}
+
+/// Where the pieces of an answer's text go as they are written. The receiving end may go away
+/// at any time; the answer is saved all the same.
+pub type AnswerPieces = tokio::sync::mpsc::UnboundedSender<String>;
+
+/// A thread as a question continues it.
+struct ThreadMemory {
+    id: i64,
+    /// What the built-in assistant remembers of the thread's last answer.
+    context: ThreadContext,
+    /// The thread's questions and answers, oldest first, as a model is told them.
+    turns: Vec<Turn>,
+}
+
+/// An answer before its statement runs and it is saved.
+struct Drafted {
+    answer: String,
+    cited: Vec<ResourceId>,
+    /// A statement a model settled on, to run for the caller.
+    sql: Option<(IntegrationId, String)>,
+    /// The built-in assistant's statement, already run for the caller.
+    offline_sql: Option<SqlAnswer>,
+    context: Option<ThreadContext>,
+    /// `builtin` or `openai`.
+    provider: &'static str,
+}
+
+/// Sends an answer found whole in pieces of a few words, as a streamed one arrives.
+fn send_in_pieces(pieces: &AnswerPieces, text: &str) {
+    let words: Vec<&str> = text.split_inclusive(' ').collect();
+    for piece in words.chunks(8) {
+        if pieces.send(piece.concat()).is_err() {
+            return;
+        }
+    }
+}
+
+/// A question trimmed, neither empty nor too long.
+fn checked_question(text: &str) -> Result<String> {
+    let question = text.trim().to_string();
+    if question.is_empty() {
+        return Err(CatalogError::invalid("question", "must not be empty"));
+    }
+    if question.chars().count() > QUESTION_MAX_CHARS {
+        return Err(CatalogError::invalid(
+            "question",
+            format!("must be at most {QUESTION_MAX_CHARS} characters"),
+        ));
+    }
+    Ok(question)
 }
 
 /// What the assistant would send first for a question, sent nowhere.
@@ -674,16 +786,7 @@ impl Catalog {
         principal: &Principal,
         input: PreviewInput,
     ) -> Result<EgressPreview> {
-        let question = input.question.trim().to_string();
-        if question.is_empty() {
-            return Err(CatalogError::invalid("question", "must not be empty"));
-        }
-        if question.chars().count() > QUESTION_MAX_CHARS {
-            return Err(CatalogError::invalid(
-                "question",
-                format!("must be at most {QUESTION_MAX_CHARS} characters"),
-            ));
-        }
+        let question = checked_question(&input.question)?;
         let (region, settings) = self.stored_settings(principal.workspace).await?;
         let preview = match &settings.provider {
             ProviderSetting::Builtin => EgressPreview {

@@ -930,31 +930,69 @@ async fn ask(
     headers: HeaderMap,
     ApiJson(body): ApiJson<AskInput>,
 ) -> ApiResult<Response> {
-    let answer = state.catalog.ask(&auth.principal, body).await?;
+    use axum::response::sse::{Event, Sse};
     let wants_stream = headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.contains("text/event-stream"));
     if !wants_stream {
-        return Ok(Json(answer).into_response());
+        return Ok(Json(state.catalog.ask(&auth.principal, body).await?).into_response());
     }
-    let mut events = String::new();
-    let words: Vec<&str> = answer.answer.split_inclusive(' ').collect();
-    for piece in words.chunks(8) {
-        let text = serde_json::json!({"text": piece.concat()});
-        events.push_str(&format!("event: delta\ndata: {text}\n\n"));
-    }
-    let done = serde_json::to_string(&answer).unwrap_or_default();
-    events.push_str(&format!("event: done\ndata: {done}\n\n"));
-    let mut response = events.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
+    // The question runs on a task of its own: a client that goes away stops nothing, and the
+    // thread keeps the turn.
+    let (pieces, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (catalog, principal) = (state.catalog.clone(), auth.principal.clone());
+    let answer = tokio::spawn(async move { catalog.ask_streaming(&principal, body, pieces).await });
+    let answer = async move {
+        answer
+            .await
+            .map_err(|error| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    cairn_domain::ErrorCode::Internal.as_str(),
+                    format!("the question's task failed: {error}"),
+                )
+            })?
+            .map_err(ApiError::from)
+    };
+    // An answer that fails before its first piece is an error response, as without streaming.
+    let first = received.recv().await;
+    let answer: std::pin::Pin<Box<dyn Future<Output = ApiResult<AskView>> + Send>> =
+        if first.is_none() {
+            let view = answer.await?;
+            Box::pin(async move { Ok(view) })
+        } else {
+            Box::pin(answer)
+        };
+    // `delta` events as the pieces arrive, then `done` with the whole answer (or `error` with
+    // the error body when it failed after its first piece).
+    let events = futures_util::stream::unfold(
+        (first, received, Some(answer)),
+        |(next, mut received, answer)| async move {
+            let next = match next {
+                Some(piece) => Some(piece),
+                None => received.recv().await,
+            };
+            if let Some(text) = next {
+                let delta = Event::default()
+                    .event("delta")
+                    .json_data(serde_json::json!({ "text": text }));
+                return Some((delta, (None, received, answer)));
+            }
+            let last = match answer?.await {
+                Ok(view) => Event::default().event("done").json_data(&view),
+                Err(error) => Event::default().event("error").json_data(ErrorBody {
+                    error: crate::error::ErrorDetail {
+                        code: error.code.to_string(),
+                        message: error.message,
+                        field: error.field,
+                    },
+                }),
+            };
+            Some((last, (None, received, None)))
+        },
     );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    Ok(Sse::new(events).into_response())
 }
 
 /// Drafts a description of a resource from its metadata, through the egress gate (editors);

@@ -7,6 +7,7 @@ mod common;
 mod access_model;
 mod accounts;
 mod api;
+mod ask_stream;
 mod assistant;
 mod audit_chain;
 mod audit_coverage;
