@@ -391,7 +391,15 @@ where
     H: ToolHost + Sync,
 {
     let mut requests = Vec::new();
-    let run = run_inner(provider, host, question, history, options, pieces, &mut requests);
+    let run = run_inner(
+        provider,
+        host,
+        question,
+        history,
+        options,
+        pieces,
+        &mut requests,
+    );
     match run.await {
         Ok(mut outcome) => {
             outcome.requests = requests;
@@ -554,7 +562,10 @@ impl<'a> StreamedText<'a> {
     }
 
     fn push(&self, piece: &str) {
-        let mut pending = self.pending.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         pending.push_str(piece);
         if let Some((at, space)) = pending.char_indices().rfind(|(_, c)| c.is_whitespace()) {
             let ready: String = pending.drain(..at + space.len_utf8()).collect();
@@ -564,7 +575,10 @@ impl<'a> StreamedText<'a> {
 
     /// Hands on what is held back.
     fn finish(self) {
-        let rest = self.pending.into_inner().unwrap_or_else(|poison| poison.into_inner());
+        let rest = self
+            .pending
+            .into_inner()
+            .unwrap_or_else(|poison| poison.into_inner());
         if !rest.is_empty() {
             (self.pieces)(&self.conversation.restore(&rest));
         }

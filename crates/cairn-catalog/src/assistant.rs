@@ -9,9 +9,7 @@ use cairn_assistant::{
     Role as TurnRole, ToolHost, ToolOutput, Turn,
 };
 use cairn_connect::query::QueryResult;
-use cairn_domain::{
-    IntegrationId, Principal, ResourceId, ResourceKind, SqlAccess, validate,
-};
+use cairn_domain::{IntegrationId, Principal, ResourceId, ResourceKind, SqlAccess, validate};
 use cairn_store::{NewEgress, NewPrompt, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -172,10 +170,7 @@ impl Host<'_> {
     }
 
     async fn try_items(&self, ids: &[ResourceId]) -> Result<Vec<MetadataItem>> {
-        let details = self
-            .catalog
-            .resource_details(self.principal, ids)
-            .await?;
+        let details = self.catalog.resource_details(self.principal, ids).await?;
         Ok(details
             .into_iter()
             .map(|details| self.item(details))

@@ -935,7 +935,9 @@ impl Catalog {
         let relative = |resource: &Resource| -> Vec<String> {
             match cairn_domain::ResourcePath::parse_under(&row.name, &resource.path) {
                 Some(path) => path.below_root().to_vec(),
-                None => cairn_domain::ResourcePath::parse(&resource.path).segments().to_vec(),
+                None => cairn_domain::ResourcePath::parse(&resource.path)
+                    .segments()
+                    .to_vec(),
             }
         };
         let relations: Vec<&Resource> = resources

@@ -13,6 +13,6 @@ pub mod validate;
 pub use access::{Principal, Scope, SqlAccess};
 pub use column::ColumnAttributes;
 pub use error::{ErrorCode, ValidationError};
-pub use path::ResourcePath;
 pub use ids::{IntegrationId, ResourceId, TeamId, TokenId, UserId, WorkspaceId};
+pub use path::ResourcePath;
 pub use resource::{ResourceKind, Role};

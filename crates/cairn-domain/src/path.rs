@@ -124,9 +124,7 @@ impl ResourcePath {
     /// text before the last separating dot, empty when there is none. Reads no more than it
     /// must, for ranking many resources.
     pub fn parent_text(stored: &str) -> &str {
-        separators(stored)
-            .last()
-            .map_or("", |dot| &stored[..*dot])
+        separators(stored).last().map_or("", |dot| &stored[..*dot])
     }
 }
 
@@ -176,8 +174,14 @@ mod tests {
 
     #[test]
     fn the_parent_is_the_text_before_the_last_separator() {
-        assert_eq!(ResourcePath::parent_text("shop.public.orders"), "shop.public");
-        assert_eq!(ResourcePath::parent_text(r#"shop.public."order.lines""#), "shop.public");
+        assert_eq!(
+            ResourcePath::parent_text("shop.public.orders"),
+            "shop.public"
+        );
+        assert_eq!(
+            ResourcePath::parent_text(r#"shop.public."order.lines""#),
+            "shop.public"
+        );
         assert_eq!(
             ResourcePath::parent_text(r#"shop.public."order.lines".id"#),
             r#"shop.public."order.lines""#
@@ -192,10 +196,15 @@ mod tests {
         let read = ResourcePath::parse_under("prod.wh", &stored).unwrap();
         assert_eq!(read.below_root(), ["main", "t.x"]);
         assert_eq!(
-            ResourcePath::parse_under("prod.wh", "prod.wh").unwrap().below_root(),
+            ResourcePath::parse_under("prod.wh", "prod.wh")
+                .unwrap()
+                .below_root(),
             [] as [String; 0]
         );
-        assert_eq!(ResourcePath::parse_under("prod", "prod.wh.main"), Some(path(&["prod", "wh", "main"])));
+        assert_eq!(
+            ResourcePath::parse_under("prod", "prod.wh.main"),
+            Some(path(&["prod", "wh", "main"]))
+        );
         assert_eq!(ResourcePath::parse_under("other", &stored), None);
         assert_eq!(ResourcePath::parse_under("prod.w", &stored), None);
     }

@@ -86,7 +86,11 @@ impl Catalog {
     /// Leaves out the definitions of views the caller may not read in full: a definition
     /// names and describes what the view reads, so it is shown under the rule that lets it
     /// run.
-    async fn hide_unreadable(&self, principal: &Principal, resources: &mut [Resource]) -> Result<()> {
+    async fn hide_unreadable(
+        &self,
+        principal: &Principal,
+        resources: &mut [Resource],
+    ) -> Result<()> {
         let views: Vec<ResourceId> = resources
             .iter()
             .filter(|resource| resource.kind == ResourceKind::View && resource.definition.is_some())
@@ -143,7 +147,11 @@ fn take_columns_of(columns: &mut Vec<Resource>, parent: ResourceId) -> Vec<Resou
 
 /// The relations touching `resource`, seen from it, to the resources in `related` (those the
 /// caller may see).
-fn seen_from(resource: ResourceId, touching: &[&RelationRow], related: &[Resource]) -> Vec<Related> {
+fn seen_from(
+    resource: ResourceId,
+    touching: &[&RelationRow],
+    related: &[Resource],
+) -> Vec<Related> {
     touching
         .iter()
         .filter_map(|relation| {

@@ -61,8 +61,13 @@ async fn slow_model(app: &TestApp, admin: &Member) -> SlowModel {
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.ok() });
     let (status, body) = app
-        .call(admin, Method::PUT, "/api/v1/settings/ai", Some(json!({
-            "provider": {"kind": "openai", "base_url": base, "model": "stand-in"}})))
+        .call(
+            admin,
+            Method::PUT,
+            "/api/v1/settings/ai",
+            Some(json!({
+            "provider": {"kind": "openai", "base_url": base, "model": "stand-in"}})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     model
@@ -70,8 +75,13 @@ async fn slow_model(app: &TestApp, admin: &Member) -> SlowModel {
 
 async fn asker(app: &TestApp) -> Member {
     let workspace = app.workspace("streams", &["data"]).await;
-    app.member(workspace, "ada@streams.example", cairn_catalog::Role::Admin, &["data"])
-        .await
+    app.member(
+        workspace,
+        "ada@streams.example",
+        cairn_catalog::Role::Admin,
+        &["data"],
+    )
+    .await
 }
 
 async fn ask_streaming(app: &TestApp, member: &Member) -> reqwest::Response {
@@ -92,7 +102,11 @@ async fn ask_streaming(app: &TestApp, member: &Member) -> reqwest::Response {
 /// Reads the stream until it holds at least `count` whole events.
 async fn read_events(response: &mut reqwest::Response, text: &mut String, count: usize) {
     while text.matches("\n\n").count() < count {
-        let piece = response.chunk().await.unwrap().expect("the stream ended early");
+        let piece = response
+            .chunk()
+            .await
+            .unwrap()
+            .expect("the stream ended early");
         text.push_str(std::str::from_utf8(&piece).unwrap());
     }
 }
@@ -148,7 +162,11 @@ async fn deltas_arrive_while_the_model_still_writes_and_done_is_the_answer() {
     // The same question as JSON: the same answer, field for field, but for its own ids.
     model.release.notify_one();
     let (status, mut answer) = app
-        .post(&admin, "/api/v1/ai/ask", json!({"question": "What is churn?"}))
+        .post(
+            &admin,
+            "/api/v1/ai/ask",
+            json!({"question": "What is churn?"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let mut done = done;

@@ -15,6 +15,7 @@ mod conflicts;
 mod contract;
 mod dbt_merge;
 mod dbt_validation;
+mod dotted_names;
 mod edge_limits;
 mod egress_preview;
 mod erasure_audit;
