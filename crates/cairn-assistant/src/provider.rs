@@ -235,42 +235,51 @@ impl OpenAiProvider {
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.contains("text/event-stream"));
         if is_sse {
-            let mut assembly = StreamAssembly::default();
-            let mut pending: Vec<u8> = Vec::new();
-            let mut total = 0;
-            while let Some(chunk) = response.chunk().await.map_err(Failure::from_read)? {
-                total += chunk.len();
-                if total > MAX_REPLY_BYTES {
-                    return Err(Failure::fatal(ProviderError::Malformed(
-                        "reply too large".into(),
-                    )));
-                }
-                pending.extend_from_slice(&chunk);
-                while let Some(end) = pending.iter().position(|byte| *byte == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=end).collect();
-                    let known = assembly.text_len();
-                    assembly
-                        .feed_line(&String::from_utf8_lossy(&line))
-                        .map_err(Failure::fatal)?;
-                    assembly.hand_on(known, pieces);
-                }
-                if assembly.done {
-                    break;
-                }
-            }
-            if !pending.is_empty() {
-                let known = assembly.text_len();
-                assembly
-                    .feed_line(&String::from_utf8_lossy(&pending))
-                    .map_err(Failure::fatal)?;
-                assembly.hand_on(known, pieces);
-            }
-            assembly.finish(request.model()).map_err(Failure::fatal)
+            read_stream(&mut response, request.model(), pieces).await
         } else {
             let body = read_capped(&mut response, MAX_REPLY_BYTES).await?;
             parse_completion(&body, request.model()).map_err(Failure::fatal)
         }
     }
+}
+
+/// Reads a streamed reply line by line, handing its text to `pieces` as it arrives.
+async fn read_stream(
+    response: &mut reqwest::Response,
+    requested_model: &str,
+    pieces: &(dyn Fn(&str) + Sync),
+) -> Result<ModelReply, Failure> {
+    let mut assembly = StreamAssembly::default();
+    let feed = |assembly: &mut StreamAssembly, line: &[u8]| {
+        let known = assembly.text_len();
+        assembly
+            .feed_line(&String::from_utf8_lossy(line))
+            .map_err(Failure::fatal)?;
+        assembly.hand_on(known, pieces);
+        Ok::<(), Failure>(())
+    };
+    let mut pending: Vec<u8> = Vec::new();
+    let mut total = 0;
+    while let Some(chunk) = response.chunk().await.map_err(Failure::from_read)? {
+        total += chunk.len();
+        if total > MAX_REPLY_BYTES {
+            return Err(Failure::fatal(ProviderError::Malformed(
+                "reply too large".into(),
+            )));
+        }
+        pending.extend_from_slice(&chunk);
+        while let Some(end) = pending.iter().position(|byte| *byte == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            feed(&mut assembly, &line)?;
+        }
+        if assembly.done {
+            break;
+        }
+    }
+    if !pending.is_empty() {
+        feed(&mut assembly, &pending)?;
+    }
+    assembly.finish(requested_model).map_err(Failure::fatal)
 }
 
 impl Provider for OpenAiProvider {

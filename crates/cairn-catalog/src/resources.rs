@@ -7,8 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_domain::{Principal, ResourceId, ResourceKind, Scope, TeamId, validate};
 use cairn_search::SearchQuery;
 use cairn_store::{
-    LabelSource, NewResource, RelationRow, Resource, ResourceFilter, ResourcePatch, StoreError,
-    Team,
+    LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch, StoreError, Team,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -185,6 +184,10 @@ fn decode_cursor(text: &str) -> Result<Cursor> {
     }
 }
 
+fn not_own_teams() -> CatalogError {
+    CatalogError::forbidden("editors create resources only for their own teams")
+}
+
 fn parse_kind(text: &str) -> Result<ResourceKind> {
     ResourceKind::parse(text).ok_or_else(|| {
         let known: Vec<&str> = ResourceKind::ALL.iter().map(|kind| kind.as_str()).collect();
@@ -342,8 +345,13 @@ impl Catalog {
             .store()
             .relations_of_many(principal.workspace, &ids)
             .await?;
+        let unknown: Vec<ResourceId> = relations
+            .iter()
+            .flat_map(|relation| [relation.from, relation.to])
+            .filter(|id| *id != table && !column_of.contains_key(id))
+            .collect();
         let tables = self
-            .related_tables(principal, table, &relations, &mut column_of)
+            .lift_to_tables(principal, &unknown, &mut column_of)
             .await?;
         let mut out: Vec<TableRelationView> = Vec::new();
         for relation in &relations {
@@ -386,45 +394,6 @@ impl Catalog {
         Ok(out)
     }
 
-    /// The tables and views at the other ends of `relations` the caller may see: those named
-    /// directly and the tables of the columns named, which join `column_of`.
-    async fn related_tables(
-        &self,
-        principal: &Principal,
-        table: ResourceId,
-        relations: &[RelationRow],
-        column_of: &mut HashMap<ResourceId, (ResourceId, String)>,
-    ) -> Result<Vec<Resource>> {
-        let store = self.store();
-        let workspace = principal.workspace;
-        let unknown: Vec<ResourceId> = relations
-            .iter()
-            .flat_map(|relation| [relation.from, relation.to])
-            .filter(|id| *id != table && !column_of.contains_key(id))
-            .collect();
-        let mut tables: Vec<Resource> = Vec::new();
-        let mut parents = Vec::new();
-        for resource in store.resources_by_ids(workspace, &unknown).await? {
-            if !principal.can_see(resource.workspace, &resource.teams) {
-                continue;
-            }
-            match (resource.kind, resource.parent) {
-                (ResourceKind::Column, Some(parent)) => {
-                    parents.push(parent);
-                    column_of.insert(resource.id, (parent, resource.name));
-                }
-                (ResourceKind::Table | ResourceKind::View, _) => tables.push(resource),
-                _ => {}
-            }
-        }
-        for resource in store.resources_by_ids(workspace, &parents).await? {
-            if principal.can_see(resource.workspace, &resource.teams) {
-                tables.push(resource);
-            }
-        }
-        Ok(tables)
-    }
-
     /// Creates a glossary term or a document.
     pub async fn create_resource(
         &self,
@@ -452,29 +421,9 @@ impl Catalog {
         if principal.role == cairn_domain::Role::Viewer {
             return Err(CatalogError::forbidden("viewers cannot create resources"));
         }
-        let not_own_teams =
-            || CatalogError::forbidden("editors create resources only for their own teams");
-        let teams: Vec<TeamId> = match &input.teams {
-            Some(names) if principal.can_administer() => {
-                self.team_ids_named(principal.workspace, names).await?
-            }
-            // A team the editor is not in and a team that does not exist get the same answer,
-            // so non-admins cannot tell real team names from made-up ones.
-            Some(names) => {
-                let names = validate::labels("teams", names)?;
-                let known = self.store().list_teams(principal.workspace).await?;
-                let mut ids = Vec::with_capacity(names.len());
-                for name in &names {
-                    let team = known
-                        .iter()
-                        .find(|team| &team.name == name && principal.teams.contains(&team.id))
-                        .ok_or_else(not_own_teams)?;
-                    ids.push(team.id);
-                }
-                ids
-            }
-            None => principal.teams.clone(),
-        };
+        let teams = self
+            .creation_teams(principal, input.teams.as_deref())
+            .await?;
         if teams.is_empty() {
             return Err(CatalogError::invalid("teams", "name at least one team"));
         }
@@ -515,6 +464,37 @@ impl Catalog {
         .await?;
         self.follow_changes().await?;
         self.get_resource(principal, id).await
+    }
+
+    /// The teams a new resource is for: those named (an editor names only their own), else
+    /// the creator's.
+    async fn creation_teams(
+        &self,
+        principal: &Principal,
+        names: Option<&[String]>,
+    ) -> Result<Vec<TeamId>> {
+        match names {
+            Some(names) if principal.can_administer() => {
+                self.team_ids_named(principal.workspace, names).await
+            }
+            // A team the editor is not in and a team that does not exist get the same answer,
+            // so non-admins cannot tell real team names from made-up ones.
+            Some(names) => {
+                let names = validate::labels("teams", names)?;
+                let known = self.store().list_teams(principal.workspace).await?;
+                names
+                    .iter()
+                    .map(|name| {
+                        known
+                            .iter()
+                            .find(|team| &team.name == name && principal.teams.contains(&team.id))
+                            .map(|team| team.id)
+                            .ok_or_else(not_own_teams)
+                    })
+                    .collect()
+            }
+            None => Ok(principal.teams.clone()),
+        }
     }
 
     /// Edits a resource's description, owners and tags (editors) or teams (admins).
@@ -632,56 +612,71 @@ impl Catalog {
             .unwrap_or_default()
             .to_string();
         let teams = self.store().list_teams(principal.workspace).await?;
-        let scope = match &query.team {
-            None => principal.scope(),
-            // One team narrows what the caller may see; a team they cannot see leaves nothing.
-            Some(name) => {
-                let team = teams
-                    .iter()
-                    .find(|team| team.name == *name)
-                    .map(|team| team.id)
-                    .filter(|id| principal.can_see(principal.workspace, &[*id]));
-                Scope::Teams(principal.workspace, team.into_iter().collect())
-            }
+        let page = Page {
+            scope: team_scope(principal, &teams, query.team.as_deref()),
+            teams,
+            limit,
         };
         if text.is_empty() {
-            let after = match cursor {
-                Some(Cursor::After(id)) => Some(ResourceId(id)),
-                Some(Cursor::Offset(_)) => {
-                    return Err(CatalogError::invalid(
-                        "cursor",
-                        "belongs to a search, not a listing",
-                    ));
-                }
-                None => None,
-            };
             let filter = ResourceFilter {
                 kind,
                 tag: query.tag,
                 owner: query.owner,
-                after,
+                after: None,
                 limit: limit + 1,
             };
-            let mut found = self.store().list_resources(&scope, &filter).await?;
-            let more = found.len() > limit;
-            found.truncate(limit);
-            let next_cursor = match found.last() {
-                Some(last) if more => Some(encode_cursor(&Cursor::After(last.id.0))),
-                _ => None,
+            self.browse(principal, page, filter, cursor).await
+        } else {
+            let search = SearchQuery {
+                text,
+                kind,
+                tag: query.tag,
+                owner: query.owner,
             };
-            let mut items: Vec<ResourceView> = found
-                .into_iter()
-                .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
-                .map(|resource| view(resource, &teams))
-                .collect();
-            self.hide_unreadable_definitions(principal, &mut items)
-                .await?;
-            return Ok(ResourceList {
-                items,
-                next_cursor,
-                semantic: false,
-            });
+            self.search(principal, page, search, cursor).await
         }
+    }
+
+    /// A listing by id, from after the cursor's id.
+    async fn browse(
+        &self,
+        principal: &Principal,
+        page: Page,
+        mut filter: ResourceFilter,
+        cursor: Option<Cursor>,
+    ) -> Result<ResourceList> {
+        filter.after = match cursor {
+            Some(Cursor::After(id)) => Some(ResourceId(id)),
+            Some(Cursor::Offset(_)) => {
+                return Err(CatalogError::invalid(
+                    "cursor",
+                    "belongs to a search, not a listing",
+                ));
+            }
+            None => None,
+        };
+        let mut found = self.store().list_resources(&page.scope, &filter).await?;
+        let more = found.len() > page.limit;
+        found.truncate(page.limit);
+        let next_cursor = match found.last() {
+            Some(last) if more => Some(encode_cursor(&Cursor::After(last.id.0))),
+            _ => None,
+        };
+        Ok(ResourceList {
+            items: self.shown(principal, found, &page.teams).await?,
+            next_cursor,
+            semantic: false,
+        })
+    }
+
+    /// A page of ranked search results, from the cursor's offset.
+    async fn search(
+        &self,
+        principal: &Principal,
+        page: Page,
+        search: SearchQuery,
+        cursor: Option<Cursor>,
+    ) -> Result<ResourceList> {
         let offset = match cursor {
             Some(Cursor::Offset(offset)) => offset,
             Some(Cursor::After(_)) => {
@@ -692,7 +687,7 @@ impl Catalog {
             }
             None => 0,
         };
-        if offset.saturating_add(limit) >= cairn_search::MAX_RESULT_WINDOW {
+        if offset.saturating_add(page.limit) >= cairn_search::MAX_RESULT_WINDOW {
             return Err(CatalogError::invalid(
                 "cursor",
                 format!(
@@ -702,34 +697,62 @@ impl Catalog {
             ));
         }
         self.follow_changes().await?;
-        let search_query = SearchQuery {
-            text,
-            kind,
-            tag: query.tag,
-            owner: query.owner,
-        };
         let ranked = self
-            .ranked_search(principal, scope, search_query, offset, limit)
+            .ranked_search(principal, page.scope, search, offset, page.limit)
             .await?;
         let found = self
             .store()
             .resources_by_ids(principal.workspace, &ranked.ids)
             .await?;
+        Ok(ResourceList {
+            items: self.shown(principal, found, &page.teams).await?,
+            next_cursor: ranked
+                .more
+                .then(|| encode_cursor(&Cursor::Offset(offset + page.limit))),
+            semantic: ranked.semantic,
+        })
+    }
+
+    /// What a page shows of resources: those the caller may see, view definitions only where
+    /// they may read them.
+    async fn shown(
+        &self,
+        principal: &Principal,
+        found: Vec<Resource>,
+        teams: &[Team],
+    ) -> Result<Vec<ResourceView>> {
         let mut items: Vec<ResourceView> = found
             .into_iter()
             .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
-            .map(|resource| view(resource, &teams))
+            .map(|resource| view(resource, teams))
             .collect();
         self.hide_unreadable_definitions(principal, &mut items)
             .await?;
-        let next_cursor = ranked
-            .more
-            .then(|| encode_cursor(&Cursor::Offset(offset + limit)));
-        Ok(ResourceList {
-            items,
-            next_cursor,
-            semantic: ranked.semantic,
-        })
+        Ok(items)
+    }
+}
+
+/// What a listing or a search pages through.
+struct Page {
+    scope: Scope,
+    /// The workspace's teams, to name a resource's.
+    teams: Vec<Team>,
+    limit: usize,
+}
+
+/// What the caller may see, narrowed to one team when they name one: a team they cannot see
+/// leaves nothing.
+fn team_scope(principal: &Principal, teams: &[Team], team: Option<&str>) -> Scope {
+    match team {
+        None => principal.scope(),
+        Some(name) => {
+            let team = teams
+                .iter()
+                .find(|team| team.name == name)
+                .map(|team| team.id)
+                .filter(|id| principal.can_see(principal.workspace, &[*id]));
+            Scope::Teams(principal.workspace, team.into_iter().collect())
+        }
     }
 }
 

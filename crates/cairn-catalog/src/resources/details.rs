@@ -2,6 +2,8 @@
 //! each only where the caller may see it. It feeds a resource's page (`GET /resources/{id}`)
 //! and the assistant's reads alike.
 
+use std::collections::HashMap;
+
 use cairn_domain::{ColumnAttributes, Principal, ResourceId, ResourceKind};
 use cairn_store::{RelationRow, Resource};
 
@@ -81,6 +83,44 @@ impl Catalog {
                 }
             })
             .collect())
+    }
+
+    /// The tables and views among `ids` the caller may see, and the tables of the visible
+    /// columns among them, which join `column_of` as (their table, their name): the far ends
+    /// of relations lifted to tables.
+    pub(crate) async fn lift_to_tables(
+        &self,
+        principal: &Principal,
+        ids: &[ResourceId],
+        column_of: &mut HashMap<ResourceId, (ResourceId, String)>,
+    ) -> Result<Vec<Resource>> {
+        let store = self.store();
+        let mut tables: Vec<Resource> = Vec::new();
+        let mut parents: Vec<ResourceId> = Vec::new();
+        for resource in store.resources_by_ids(principal.workspace, ids).await? {
+            if !principal.can_see(resource.workspace, &resource.teams) {
+                continue;
+            }
+            match (resource.kind, resource.parent) {
+                (ResourceKind::Column, Some(parent)) => {
+                    if !parents.contains(&parent) {
+                        parents.push(parent);
+                    }
+                    column_of.insert(resource.id, (parent, resource.name));
+                }
+                (ResourceKind::Table | ResourceKind::View, _) => tables.push(resource),
+                _ => {}
+            }
+        }
+        for resource in store
+            .resources_by_ids(principal.workspace, &parents)
+            .await?
+        {
+            if principal.can_see(resource.workspace, &resource.teams) {
+                tables.push(resource);
+            }
+        }
+        Ok(tables)
     }
 
     /// Leaves out the definitions of views the caller may not read in full: a definition
