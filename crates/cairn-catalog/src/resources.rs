@@ -240,30 +240,6 @@ pub(crate) fn view(resource: Resource, teams: &[Team]) -> ResourceView {
 }
 
 impl Catalog {
-    /// Leaves out the definitions of views the caller may not read in full: a definition names
-    /// and describes what the view reads, so it is shown under the rule that lets it run.
-    pub(crate) async fn hide_unreadable_definitions(
-        &self,
-        principal: &Principal,
-        shown: &mut [ResourceView],
-    ) -> Result<()> {
-        let views: Vec<ResourceId> = shown
-            .iter()
-            .filter(|item| item.kind == ResourceKind::View && item.definition.is_some())
-            .map(|item| ResourceId(item.id))
-            .collect();
-        if views.is_empty() {
-            return Ok(());
-        }
-        let readable = self.readable_views(principal, &views).await?;
-        for item in shown {
-            if item.kind == ResourceKind::View && !readable.contains(&ResourceId(item.id)) {
-                item.definition = None;
-            }
-        }
-        Ok(())
-    }
-
     /// A resource the caller may see, else `NotFound`, whether it exists or not.
     pub async fn visible_resource(
         &self,
@@ -721,14 +697,13 @@ impl Catalog {
         found: Vec<Resource>,
         teams: &[Team],
     ) -> Result<Vec<ResourceView>> {
-        let mut items: Vec<ResourceView> = found
+        let mut found = found;
+        found.retain(|resource| principal.can_see(resource.workspace, &resource.teams));
+        self.hide_unreadable(principal, &mut found).await?;
+        Ok(found
             .into_iter()
-            .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
             .map(|resource| view(resource, teams))
-            .collect();
-        self.hide_unreadable_definitions(principal, &mut items)
-            .await?;
-        Ok(items)
+            .collect())
     }
 }
 

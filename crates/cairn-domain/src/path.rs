@@ -73,9 +73,7 @@ fn separators(text: &str) -> Vec<usize> {
             '"' if segment_start => quoted = true,
             '"' if quoted => {
                 // A doubled quote stays in the name; a single one closes the quotes.
-                if chars.next_if(|(_, next)| *next == '"').is_none() {
-                    quoted = false;
-                }
+                quoted = chars.next_if(|(_, next)| *next == '"').is_some();
             }
             '.' if !quoted => {
                 found.push(index);

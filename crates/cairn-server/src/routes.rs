@@ -918,7 +918,8 @@ async fn preview(
 }
 
 /// Asks the assistant. With `Accept: text/event-stream` the answer comes as server-sent events:
-/// `delta` events with pieces of the text, then one `done` event with the whole answer.
+/// `delta` events with pieces of the text as it is written, then one `done` event with the whole
+/// answer (or, when it fails after its first piece, one `error` event with the error body).
 #[utoipa::path(post, path = "/api/v1/ai/ask", request_body = AskInput,
     responses(
         (status = 200, description = "the answer, or with `Accept: text/event-stream` the answer as events",

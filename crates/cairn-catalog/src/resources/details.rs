@@ -126,7 +126,7 @@ impl Catalog {
     /// Leaves out the definitions of views the caller may not read in full: a definition
     /// names and describes what the view reads, so it is shown under the rule that lets it
     /// run.
-    async fn hide_unreadable(
+    pub(super) async fn hide_unreadable(
         &self,
         principal: &Principal,
         resources: &mut [Resource],

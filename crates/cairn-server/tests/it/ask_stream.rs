@@ -130,15 +130,20 @@ fn events(text: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deltas_arrive_while_the_model_still_writes_and_done_is_the_answer() {
+/// A question asked as a stream of a model that is still writing, read up to its first event.
+async fn first_delta() -> (TestApp, Member, SlowModel, reqwest::Response, String) {
     let app = common::spawn_app(common::Backend::Sqlite).await.unwrap();
     let admin = asker(&app).await;
     let model = slow_model(&app, &admin).await;
-
     let mut response = ask_streaming(&app, &admin).await;
     let mut text = String::new();
     read_events(&mut response, &mut text, 1).await;
+    (app, admin, model, response, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deltas_arrive_while_the_model_still_writes_and_done_is_the_answer() {
+    let (app, admin, model, mut response, mut text) = first_delta().await;
     // The model has not been let go: what arrived is its first words, and no answer yet.
     assert_eq!(
         events(&text),
@@ -180,13 +185,7 @@ async fn deltas_arrive_while_the_model_still_writes_and_done_is_the_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_asker_who_leaves_mid_answer_keeps_the_turn() {
-    let app = common::spawn_app(common::Backend::Sqlite).await.unwrap();
-    let admin = asker(&app).await;
-    let model = slow_model(&app, &admin).await;
-
-    let mut response = ask_streaming(&app, &admin).await;
-    let mut text = String::new();
-    read_events(&mut response, &mut text, 1).await;
+    let (app, admin, model, response, _) = first_delta().await;
     drop(response);
     model.release.notify_one();
     // The answer is saved once the model finishes, whoever still listens.
