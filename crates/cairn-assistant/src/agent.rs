@@ -589,6 +589,44 @@ impl<'a> StreamedText<'a> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn streamed_pieces_read_as_the_whole_answer_restored() {
+        let ada = "Ada Admin <ada@shop.example>".to_string();
+        let settings = crate::gate::GateSettings {
+            model: "m".into(),
+            stream: true,
+            pseudonymize: true,
+            known_people: vec![ada.clone()],
+            restorable_people: vec![ada],
+            limits: crate::gate::GateLimits::default(),
+        };
+        let question = "What does ada@shop.example own?";
+        let mut conversation =
+            Conversation::start(settings, ToolSet::new(Vec::new()), &[], question, &[]);
+        let request = conversation.request(false).unwrap();
+        let body = String::from_utf8_lossy(request.body_bytes()).into_owned();
+        let at = body.find("person_").expect("a placeholder in the request");
+        let placeholder = &body[at..at + "person_".len() + 10];
+        let text = format!("Ask {placeholder} first, then\n{placeholder}: they own it.");
+        let whole = conversation.restore(&text);
+        assert!(!whole.contains("person_"), "{whole}");
+        // Cut anywhere, even inside a placeholder: the pieces read as the whole, restored.
+        for cut in (1..text.len()).filter(|cut| text.is_char_boundary(*cut)) {
+            let pieces = std::sync::Mutex::new(Vec::<String>::new());
+            let sink = |piece: &str| pieces.lock().unwrap().push(piece.to_string());
+            let streamed = StreamedText::new(&conversation, &sink);
+            streamed.push(&text[..cut]);
+            streamed.push(&text[cut..]);
+            streamed.finish();
+            let pieces = pieces.into_inner().unwrap();
+            assert_eq!(pieces.concat(), whole, "cut at {cut}: {pieces:?}");
+            assert!(
+                pieces.iter().all(|piece| !piece.contains("person_")),
+                "{pieces:?}"
+            );
+        }
+    }
+
     fn call(name: &str, arguments: &str) -> ToolCall {
         ToolCall {
             id: "c".into(),
