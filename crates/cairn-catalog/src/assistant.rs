@@ -395,7 +395,40 @@ fn check_region(workspace: Option<&str>, provider: Option<&str>) -> Result<()> {
     }
 }
 
+/// The workspace's model provider, ready to be asked, and where its requests go.
+struct Connected {
+    provider: OpenAiProvider,
+    egress: EgressTarget,
+}
+
 impl Catalog {
+    /// The workspace's model provider; `None` when the built-in assistant answers. Refused
+    /// when the provider's region is not the workspace's.
+    fn connect(
+        &self,
+        principal: &Principal,
+        region: Option<&str>,
+        settings: &crate::settings::StoredSettings,
+    ) -> Result<Option<Connected>> {
+        let ProviderSetting::Openai {
+            base_url,
+            model,
+            region: provider_region,
+            ..
+        } = &settings.provider
+        else {
+            return Ok(None);
+        };
+        check_region(region, provider_region.as_deref())?;
+        Ok(Some(Connected {
+            provider: self.openai_provider(principal, base_url, model, settings)?,
+            egress: EgressTarget {
+                endpoint: crate::settings::without_credentials(base_url),
+                region: provider_region.clone(),
+            },
+        }))
+    }
+
     fn openai_provider(
         &self,
         principal: &Principal,
@@ -619,13 +652,7 @@ impl Catalog {
     ) -> Result<Drafted> {
         let (region, settings) = self.stored_settings(principal.workspace).await?;
         let mut host = self.host(principal).await?;
-        let ProviderSetting::Openai {
-            base_url,
-            model,
-            region: provider_region,
-            ..
-        } = &settings.provider
-        else {
+        let Some(connected) = self.connect(principal, region.as_deref(), &settings)? else {
             let offline = self
                 .answer_offline(principal, &host, question, &thread.context)
                 .await?;
@@ -639,19 +666,14 @@ impl Catalog {
                 provider: "builtin",
             });
         };
-        check_region(region.as_deref(), provider_region.as_deref())?;
-        let provider = self.openai_provider(principal, base_url, model, &settings)?;
         let options = self.agent_options(principal, &settings).await?;
-        host.egress = Some(EgressTarget {
-            endpoint: crate::settings::without_credentials(base_url),
-            region: provider_region.clone(),
-        });
+        host.egress = Some(connected.egress);
         let send = |piece: &str| {
             // A receiver gone away (the asker left) stops nothing: the answer is still saved.
             let _ = pieces.send(piece.to_string());
         };
         let outcome = cairn_assistant::run_streaming(
-            &provider,
+            &connected.provider,
             &host,
             question,
             &thread.turns,
@@ -783,8 +805,8 @@ impl Catalog {
     ) -> Result<EgressPreview> {
         let question = checked_question(&input.question)?;
         let (region, settings) = self.stored_settings(principal.workspace).await?;
-        let preview = match &settings.provider {
-            ProviderSetting::Builtin => EgressPreview {
+        let preview = match self.connect(principal, region.as_deref(), &settings)? {
+            None => EgressPreview {
                 provider: "builtin".into(),
                 model: None,
                 region: None,
@@ -792,14 +814,7 @@ impl Catalog {
                 body_sha256: None,
                 bytes: None,
             },
-            ProviderSetting::Openai {
-                base_url,
-                model,
-                region: provider_region,
-                ..
-            } => {
-                check_region(region.as_deref(), provider_region.as_deref())?;
-                let provider = self.openai_provider(principal, base_url, model, &settings)?;
+            Some(Connected { provider, egress }) => {
                 let options = self.agent_options(principal, &settings).await?;
                 let host = self.host(principal).await?;
                 let request =
@@ -812,7 +827,7 @@ impl Catalog {
                 EgressPreview {
                     provider: "openai".into(),
                     model: Some(request.model().to_string()),
-                    region: provider_region.clone(),
+                    region: egress.region,
                     body: Some(String::from_utf8_lossy(request.body_bytes()).into_owned()),
                     body_sha256: Some(request.sha256_hex().to_string()),
                     bytes: Some(request.byte_len() as u64),
@@ -960,12 +975,8 @@ impl Catalog {
             .pop()
             .ok_or(CatalogError::NotFound)?;
         let (region, settings) = self.stored_settings(principal.workspace).await?;
-        let ProviderSetting::Openai {
-            base_url,
-            model,
-            region: provider_region,
-            ..
-        } = &settings.provider
+        let Some(Connected { provider, egress }) =
+            self.connect(principal, region.as_deref(), &settings)?
         else {
             return Ok(DescriptionDraft {
                 resource_id: id.0,
@@ -973,8 +984,6 @@ impl Catalog {
                 provider: "builtin".into(),
             });
         };
-        check_region(region.as_deref(), provider_region.as_deref())?;
-        let provider = self.openai_provider(principal, base_url, model, &settings)?;
         let options = AgentOptions {
             max_model_calls: 1,
             ..self.agent_options(principal, &settings).await?
@@ -988,10 +997,7 @@ impl Catalog {
             item,
             catalog: self,
             principal,
-            egress: EgressTarget {
-                endpoint: crate::settings::without_credentials(base_url),
-                region: provider_region.clone(),
-            },
+            egress,
         };
         let outcome = cairn_assistant::run(&provider, &host, &question, &[], &options).await;
         let outcome = outcome.map_err(|error| CatalogError::Refused {

@@ -5,6 +5,7 @@
 use crate::common;
 
 use std::convert::Infallible;
+use std::future::IntoFuture;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -52,24 +53,26 @@ async fn completions(State(model): State<SlowModel>) -> Response {
         .unwrap()
 }
 
+/// The body of a call that must succeed.
+fn ok((status, body): (StatusCode, Value)) -> Value {
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// Starts a [`SlowModel`] and makes it the workspace's provider.
 async fn slow_model(app: &TestApp, admin: &Member) -> SlowModel {
     let model = SlowModel::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let provider = json!({"kind": "openai", "model": "stand-in",
+        "base_url": format!("http://{}/v1", listener.local_addr().unwrap())});
     let router = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(model.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.ok() });
-    let (status, body) = app
-        .call(
-            admin,
-            Method::PUT,
-            "/api/v1/settings/ai",
-            Some(json!({
-            "provider": {"kind": "openai", "base_url": base, "model": "stand-in"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    tokio::spawn(axum::serve(listener, router).into_future());
+    let settings = json!({ "provider": provider });
+    ok(app
+        .call(admin, Method::PUT, "/api/v1/settings/ai", Some(settings))
+        .await);
     model
 }
 
@@ -166,14 +169,8 @@ async fn deltas_arrive_while_the_model_still_writes_and_done_is_the_answer() {
 
     // The same question as JSON: the same answer, field for field, but for its own ids.
     model.release.notify_one();
-    let (status, mut answer) = app
-        .post(
-            &admin,
-            "/api/v1/ai/ask",
-            json!({"question": "What is churn?"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
+    let question = json!({"question": "What is churn?"});
+    let mut answer = ok(app.post(&admin, "/api/v1/ai/ask", question).await);
     let mut done = done;
     for field in ["prompt_id", "thread_id"] {
         assert!(done[field].as_i64().is_some() && answer[field].as_i64().is_some());
@@ -191,8 +188,7 @@ async fn an_asker_who_leaves_mid_answer_keeps_the_turn() {
     // The answer is saved once the model finishes, whoever still listens.
     let mut history = Value::Null;
     for _ in 0..200 {
-        let (status, page) = app.get(&admin, "/api/v1/ai/history").await;
-        assert_eq!(status, StatusCode::OK, "{page}");
+        let page = ok(app.get(&admin, "/api/v1/ai/history").await);
         if !page["items"].as_array().unwrap().is_empty() {
             history = page;
             break;

@@ -10,54 +10,54 @@ use serde_json::{Value, json};
 
 on_both_backends!(a_dotted_table_name_is_one_segment_and_resolves_in_sql);
 
-/// A SQLite database with a table named `order.lines`.
-async fn dotted_database(file: &std::path::Path) {
-    use sqlx::{Connection, Executor};
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(file)
-        .create_if_missing(true);
-    let mut connection = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .expect("create the SQLite file");
-    connection
-        .execute(
-            r#"CREATE TABLE "order.lines" (id INTEGER PRIMARY KEY, amount INTEGER);
-               INSERT INTO "order.lines" (amount) VALUES (10), (20), (30);"#,
-        )
-        .await
-        .expect("schema");
-    connection.close().await.expect("close");
+/// What a call answered, when it answered `expected`.
+fn expect(expected: StatusCode, (status, body): (StatusCode, Value)) -> Value {
+    assert_eq!(status, expected, "{body}");
+    body
 }
 
-async fn lake(app: &TestApp, admin: &Member, file: &std::path::Path) -> i64 {
-    let (status, body) = app
-        .post(
-            admin,
-            "/api/v1/integrations",
-            json!({"name": "lake", "kind": "sqlite", "connection": format!("sqlite://{}", file.display()), "teams": ["data"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let integration = body["id"].as_i64().expect("id");
-    let sync = format!("/api/v1/integrations/{integration}/sync");
-    let (status, body) = app.post(admin, &sync, json!({})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    for (method, path, body) in [
-        (
-            Method::PUT,
-            "/api/v1/settings/ai".to_string(),
-            json!({"run_sql_enabled": true}),
-        ),
-        (
-            Method::PUT,
-            format!("/api/v1/integrations/{integration}/permissions"),
-            json!({"users": [admin.id], "teams": []}),
-        ),
+/// A SQLite database with a table named `order.lines`, at `file`.
+async fn dotted_database(file: &std::path::Path) {
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let pool = sqlx::SqlitePool::connect(&url)
+        .await
+        .expect("the SQLite file");
+    for statement in [
+        r#"CREATE TABLE "order.lines" (id INTEGER PRIMARY KEY, amount INTEGER)"#,
+        r#"INSERT INTO "order.lines" (amount) VALUES (10), (20), (30)"#,
     ] {
-        let (status, answer) = app.call(admin, method, &path, Some(body)).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
+        sqlx::query(statement)
+            .execute(&pool)
+            .await
+            .expect(statement);
     }
-    integration
+    pool.close().await;
+}
+
+/// The database as the integration `lake`, synced, with SQL allowed for `admin`; the file
+/// lives as long as the directory returned.
+async fn lake(app: &TestApp, admin: &Member) -> (tempfile::TempDir, i64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("dotted.sqlite");
+    dotted_database(&file).await;
+    let connection = format!("sqlite://{}", file.display());
+    let input =
+        json!({"name": "lake", "kind": "sqlite", "connection": connection, "teams": ["data"]});
+    let created = app.post(admin, "/api/v1/integrations", input).await;
+    let integration = expect(StatusCode::CREATED, created)["id"].as_i64().unwrap();
+    let sync = format!("/api/v1/integrations/{integration}/sync");
+    expect(StatusCode::OK, app.post(admin, &sync, json!({})).await);
+    let permissions = format!("/api/v1/integrations/{integration}/permissions");
+    for (path, body) in [
+        ("/api/v1/settings/ai", json!({"run_sql_enabled": true})),
+        (&permissions, json!({"users": [admin.id], "teams": []})),
+    ] {
+        expect(
+            StatusCode::OK,
+            app.call(admin, Method::PUT, path, Some(body)).await,
+        );
+    }
+    (dir, integration)
 }
 
 async fn a_dotted_table_name_is_one_segment_and_resolves_in_sql(app: TestApp) {
@@ -65,61 +65,42 @@ async fn a_dotted_table_name_is_one_segment_and_resolves_in_sql(app: TestApp) {
     let admin = app
         .member(workspace, "admin@acme.example", Role::Admin, &["data"])
         .await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("dotted.sqlite");
-    dotted_database(&file).await;
-    let integration = lake(&app, &admin, &file).await;
+    let (_dir, integration) = lake(&app, &admin).await;
 
-    let (status, tables) = app.get(&admin, "/api/v1/resources?kind=table").await;
-    assert_eq!(status, StatusCode::OK, "{tables}");
+    let tables = expect(
+        StatusCode::OK,
+        app.get(&admin, "/api/v1/resources?kind=table").await,
+    );
     let lines = tables["items"]
         .as_array()
         .unwrap()
         .iter()
         .find(|item| item["name"] == "order.lines")
-        .unwrap_or_else(|| panic!("order.lines in {tables}"))
-        .clone();
+        .unwrap_or_else(|| panic!("order.lines in {tables}"));
     assert_eq!(lines["path"], r#"lake.main."order.lines""#);
-    let (status, read) = app
-        .get(&admin, &format!("/api/v1/resources/{}", lines["id"]))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{read}");
-    let columns: Vec<&str> = read["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|column| column["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(columns, ["id", "amount"]);
+    let path = format!("/api/v1/resources/{}", lines["id"]);
+    let read = expect(StatusCode::OK, app.get(&admin, &path).await);
+    let columns = [&read["columns"][0]["name"], &read["columns"][1]["name"]];
+    assert_eq!(columns, ["id", "amount"], "{read}");
 
     // SQL the caller writes resolves the table.
-    let (status, result) = app
-        .post(
-            &admin,
-            "/api/v1/sql",
-            json!({"integration_id": integration,
-                "sql": r#"SELECT count(*) FROM "order.lines""#}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{result}");
+    let statement = json!({"integration_id": integration,
+        "sql": r#"SELECT count(*) FROM "order.lines""#});
+    let result = expect(
+        StatusCode::OK,
+        app.post(&admin, "/api/v1/sql", statement).await,
+    );
     assert_eq!(result["rows"][0][0].as_i64(), Some(3), "{result}");
 
     // And so does the SQL the built-in assistant generates for it.
-    let (status, answer) = app
-        .post(
-            &admin,
-            "/api/v1/ai/ask",
-            json!({"question": "How many order lines are there?"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    let sql: &Value = &answer["sql"];
-    assert!(
-        sql["sql"]
-            .as_str()
-            .is_some_and(|text| text.contains(r#""order.lines""#)),
-        "{answer}"
+    let question = json!({"question": "How many order lines are there?"});
+    let answer = expect(
+        StatusCode::OK,
+        app.post(&admin, "/api/v1/ai/ask", question).await,
     );
+    let sql = &answer["sql"];
+    let generated = sql["sql"].as_str().unwrap_or_default();
+    assert!(generated.contains(r#""order.lines""#), "{answer}");
     assert_eq!(sql["error"], Value::Null, "{answer}");
     assert_eq!(sql["rows"][0][0].as_i64(), Some(3), "{answer}");
 }
