@@ -390,12 +390,13 @@ where
     P: Provider + Sync,
     H: ToolHost + Sync,
 {
+    let (conversation, citations) =
+        start_conversation(provider, host, question, history, options).await;
     let mut requests = Vec::new();
     let run = run_inner(
         provider,
         host,
-        question,
-        history,
+        (conversation, citations),
         options,
         pieces,
         &mut requests,
@@ -409,11 +410,11 @@ where
     }
 }
 
+/// The loop over a started conversation and the resources it cites so far.
 async fn run_inner<P, H>(
     provider: &P,
     host: &H,
-    question: &str,
-    history: &[Turn],
+    (mut conversation, mut citations): (Conversation, Vec<ResourceId>),
     options: &AgentOptions,
     pieces: &(dyn Fn(&str) + Sync),
     requests: &mut Vec<ModelRequest>,
@@ -422,8 +423,6 @@ where
     P: Provider + Sync,
     H: ToolHost + Sync,
 {
-    let (mut conversation, mut citations) =
-        start_conversation(provider, host, question, history, options).await;
     let mut sql = None;
     let mut sql_calls = 0;
     let max_calls = options.max_model_calls.max(1);

@@ -516,24 +516,46 @@ impl Catalog {
         input: AskInput,
         pieces: AnswerPieces,
     ) -> Result<AskView> {
+        // Which prompt, never its words: the audit log cannot be erased.
+        let detail = |view: &AskView| json!({"prompt": view.prompt_id, "thread": view.thread_id, "provider": view.provider});
+        let work = move |catalog: Catalog, principal: Principal| async move {
+            catalog.ask_to_the_end(&principal, input, &pieces).await
+        };
+        self.to_the_end(principal, "question", ("ai.asked", detail), work)
+            .await
+    }
+
+    /// Runs `work` for the caller on a task of its own, then writes `action` to the audit
+    /// log: a caller who goes away (a dropped HTTP connection) does not cut it short between
+    /// a request sent and its outcome saved.
+    async fn to_the_end<T, Work, Done>(
+        &self,
+        principal: &Principal,
+        task: &'static str,
+        (action, detail): (&'static str, fn(&T) -> serde_json::Value),
+        work: Work,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        Work: FnOnce(Catalog, Principal) -> Done + Send + 'static,
+        Done: std::future::Future<Output = Result<T>> + Send + 'static,
+    {
         let catalog = self.clone();
         let principal = principal.clone();
         tokio::spawn(async move {
-            let view = catalog.ask_to_the_end(&principal, input, &pieces).await?;
-            // Which prompt, never its words: the audit log cannot be erased.
+            let done = work(catalog.clone(), principal.clone()).await?;
             catalog
                 .audit(
                     principal.workspace,
                     Some(principal.user),
-                    "ai.asked",
-                    json!({"prompt": view.prompt_id, "thread": view.thread_id,
-                        "provider": view.provider}),
+                    action,
+                    detail(&done),
                 )
                 .await?;
-            Ok(view)
+            Ok(done)
         })
         .await
-        .map_err(|error| CatalogError::Internal(format!("the question's task failed: {error}")))?
+        .map_err(|error| CatalogError::Internal(format!("the {task}'s task failed: {error}")))?
     }
 
     async fn ask_to_the_end(
@@ -941,22 +963,12 @@ impl Catalog {
         principal: &Principal,
         id: ResourceId,
     ) -> Result<DescriptionDraft> {
-        let catalog = self.clone();
-        let principal = principal.clone();
-        tokio::spawn(async move {
-            let draft = catalog.describe_to_the_end(&principal, id).await?;
-            catalog
-                .audit(
-                    principal.workspace,
-                    Some(principal.user),
-                    "ai.described",
-                    json!({"resource": draft.resource_id, "provider": draft.provider}),
-                )
-                .await?;
-            Ok(draft)
-        })
-        .await
-        .map_err(|error| CatalogError::Internal(format!("the draft's task failed: {error}")))?
+        let detail = |draft: &DescriptionDraft| json!({"resource": draft.resource_id, "provider": draft.provider});
+        let work = move |catalog: Catalog, principal: Principal| async move {
+            catalog.describe_to_the_end(&principal, id).await
+        };
+        self.to_the_end(principal, "draft", ("ai.described", detail), work)
+            .await
     }
 
     async fn describe_to_the_end(
