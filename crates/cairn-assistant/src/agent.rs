@@ -13,7 +13,7 @@ use crate::gate::{
     Conversation, GateError, GateLimits, GateSettings, MetadataItem, ModelRequest, ToolCallError,
     ToolOutput, ToolSet, Turn,
 };
-use crate::provider::{EgressLedger, ModelReply, Provider, ProviderError, ToolCall};
+use crate::provider::{EgressLedger, ModelReply, Provider, ProviderError, ToolCall, ignore_pieces};
 
 /// What the agent may do inside the workspace, for the asking user. The host applies the user's
 /// access to everything it returns.
@@ -364,8 +364,27 @@ where
     P: Provider + Sync,
     H: ToolHost + Sync,
 {
+    run_streaming(provider, host, question, history, options, &ignore_pieces).await
+}
+
+/// Runs the loop for one question, handing the text of the model's replies to `pieces` as it
+/// streams in, people put back as in the answer. Text a model writes beside a tool call is
+/// handed on too; the outcome's answer is the answer.
+pub async fn run_streaming<P, H>(
+    provider: &P,
+    host: &H,
+    question: &str,
+    history: &[Turn],
+    options: &AgentOptions,
+    pieces: &(dyn Fn(&str) + Sync),
+) -> Result<AgentOutcome, AgentError>
+where
+    P: Provider + Sync,
+    H: ToolHost + Sync,
+{
+    let started = start_conversation(provider, host, question, history, options).await;
     let mut requests = Vec::new();
-    match run_inner(provider, host, question, history, options, &mut requests).await {
+    match run_inner(provider, host, started, options, pieces, &mut requests).await {
         Ok(mut outcome) => {
             outcome.requests = requests;
             Ok(outcome)
@@ -384,20 +403,19 @@ struct Gathered {
     sql_calls: usize,
 }
 
+/// The loop over a started conversation and the resources it cites so far.
 async fn run_inner<P, H>(
     provider: &P,
     host: &H,
-    question: &str,
-    history: &[Turn],
+    (mut conversation, citations): (Conversation, Vec<ResourceId>),
     options: &AgentOptions,
+    pieces: &(dyn Fn(&str) + Sync),
     requests: &mut Vec<ModelRequest>,
 ) -> Result<AgentOutcome, AgentErrorKind>
 where
     P: Provider + Sync,
     H: ToolHost + Sync,
 {
-    let (mut conversation, citations) =
-        start_conversation(provider, host, question, history, options).await;
     let mut gathered = Gathered {
         citations,
         sql: None,
@@ -415,9 +433,14 @@ where
             "sending model request"
         );
         requests.push(request);
+        let streamed = StreamedText::new(&conversation, pieces);
         let reply = provider
-            .complete(&requests[requests.len() - 1], &HostLedger(host))
-            .await?;
+            .complete_streaming(&requests[requests.len() - 1], &HostLedger(host), &|piece| {
+                streamed.push(piece)
+            })
+            .await;
+        streamed.finish();
+        let reply = reply?;
 
         // On the last request no tools are offered: take its text even if it asked for some.
         if reply.tool_calls.is_empty() || !offer_tools {
@@ -533,9 +556,90 @@ async fn run_tool<H>(
     }
 }
 
+/// A reply's text handed on as it streams in, with placeholders put back. It is cut only
+/// after whitespace, which no placeholder holds, so the pieces restored one by one read as the
+/// whole text restored at once.
+struct StreamedText<'a> {
+    conversation: &'a Conversation,
+    pieces: &'a (dyn Fn(&str) + Sync),
+    /// Text since the last whitespace, held back.
+    pending: std::sync::Mutex<String>,
+}
+
+impl<'a> StreamedText<'a> {
+    fn new(conversation: &'a Conversation, pieces: &'a (dyn Fn(&str) + Sync)) -> Self {
+        StreamedText {
+            conversation,
+            pieces,
+            pending: std::sync::Mutex::new(String::new()),
+        }
+    }
+
+    fn push(&self, piece: &str) {
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        pending.push_str(piece);
+        if let Some((at, space)) = pending.char_indices().rfind(|(_, c)| c.is_whitespace()) {
+            let ready: String = pending.drain(..at + space.len_utf8()).collect();
+            (self.pieces)(&self.conversation.restore(&ready));
+        }
+    }
+
+    /// Hands on what is held back.
+    fn finish(self) {
+        let rest = self
+            .pending
+            .into_inner()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if !rest.is_empty() {
+            (self.pieces)(&self.conversation.restore(&rest));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streamed_pieces_read_as_the_whole_answer_restored() {
+        let ada = "Ada Admin <ada@shop.example>".to_string();
+        let settings = crate::gate::GateSettings {
+            model: "m".into(),
+            stream: true,
+            pseudonymize: true,
+            known_people: vec![ada.clone()],
+            restorable_people: vec![ada],
+            limits: crate::gate::GateLimits::default(),
+        };
+        let question = "What does ada@shop.example own?";
+        let mut conversation =
+            Conversation::start(settings, ToolSet::new(Vec::new()), &[], question, &[]);
+        let request = conversation.request(false).unwrap();
+        let body = String::from_utf8_lossy(request.body_bytes()).into_owned();
+        let at = body.find("person_").expect("a placeholder in the request");
+        let placeholder = &body[at..at + "person_".len() + 10];
+        let text = format!("Ask {placeholder} first, then\n{placeholder}: they own it.");
+        let whole = conversation.restore(&text);
+        assert!(!whole.contains("person_"), "{whole}");
+        // Cut anywhere, even inside a placeholder: the pieces read as the whole, restored.
+        for cut in (1..text.len()).filter(|cut| text.is_char_boundary(*cut)) {
+            let pieces = std::sync::Mutex::new(Vec::<String>::new());
+            let sink = |piece: &str| pieces.lock().unwrap().push(piece.to_string());
+            let streamed = StreamedText::new(&conversation, &sink);
+            streamed.push(&text[..cut]);
+            streamed.push(&text[cut..]);
+            streamed.finish();
+            let pieces = pieces.into_inner().unwrap();
+            assert_eq!(pieces.concat(), whole, "cut at {cut}: {pieces:?}");
+            assert!(
+                pieces.iter().all(|piece| !piece.contains("person_")),
+                "{pieces:?}"
+            );
+        }
+    }
 
     fn call(name: &str, arguments: &str) -> ToolCall {
         ToolCall {

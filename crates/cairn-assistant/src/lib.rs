@@ -17,6 +17,7 @@ pub mod words;
 
 pub use agent::{
     AgentError, AgentErrorKind, AgentOptions, AgentOutcome, ToolHost, first_request, run,
+    run_streaming,
 };
 pub use builtin::{BuiltinAnswer, answer};
 pub use gate::{
@@ -25,5 +26,5 @@ pub use gate::{
 };
 pub use provider::{
     ApiKey, EgressLedger, ModelReply, OpenAiConfig, OpenAiProvider, Provider, ProviderError,
-    ToolCall, install_tls_provider,
+    ToolCall, ignore_pieces, install_tls_provider,
 };

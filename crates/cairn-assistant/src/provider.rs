@@ -29,8 +29,22 @@ pub trait Provider {
         &self,
         request: &ModelRequest,
         ledger: &L,
+    ) -> impl Future<Output = Result<ModelReply, ProviderError>> + Send {
+        self.complete_streaming(request, ledger, &ignore_pieces)
+    }
+
+    /// As [`Provider::complete`], handing the reply's text to `pieces` piece by piece as it
+    /// arrives when the reply is streamed.
+    fn complete_streaming<L: EgressLedger + Sync>(
+        &self,
+        request: &ModelRequest,
+        ledger: &L,
+        pieces: &(dyn Fn(&str) + Sync),
     ) -> impl Future<Output = Result<ModelReply, ProviderError>> + Send;
 }
+
+/// A sink for a reply's text that keeps none of it.
+pub fn ignore_pieces(_piece: &str) {}
 
 /// Where every request is written before it is sent: the workspace's egress ledger (promise 7).
 pub trait EgressLedger {
@@ -164,7 +178,11 @@ impl OpenAiProvider {
             .min(self.config.max_backoff)
     }
 
-    async fn attempt(&self, request: &ModelRequest) -> Result<ModelReply, Failure> {
+    async fn attempt(
+        &self,
+        request: &ModelRequest,
+        pieces: &(dyn Fn(&str) + Sync),
+    ) -> Result<ModelReply, Failure> {
         let accept = if request.is_streaming() {
             "text/event-stream"
         } else {
@@ -212,38 +230,51 @@ impl OpenAiProvider {
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.contains("text/event-stream"));
         if is_sse {
-            let mut assembly = StreamAssembly::default();
-            let mut pending: Vec<u8> = Vec::new();
-            let mut total = 0;
-            while let Some(chunk) = response.chunk().await.map_err(Failure::from_read)? {
-                total += chunk.len();
-                if total > MAX_REPLY_BYTES {
-                    return Err(Failure::fatal(ProviderError::Malformed(
-                        "reply too large".into(),
-                    )));
-                }
-                pending.extend_from_slice(&chunk);
-                while let Some(end) = pending.iter().position(|byte| *byte == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=end).collect();
-                    assembly
-                        .feed_line(&String::from_utf8_lossy(&line))
-                        .map_err(Failure::fatal)?;
-                }
-                if assembly.done {
-                    break;
-                }
-            }
-            if !pending.is_empty() {
-                assembly
-                    .feed_line(&String::from_utf8_lossy(&pending))
-                    .map_err(Failure::fatal)?;
-            }
-            assembly.finish(request.model()).map_err(Failure::fatal)
+            read_stream(&mut response, request.model(), pieces).await
         } else {
             let body = read_capped(&mut response, MAX_REPLY_BYTES).await?;
             parse_completion(&body, request.model()).map_err(Failure::fatal)
         }
     }
+}
+
+/// Reads a streamed reply line by line, handing its text to `pieces` as it arrives.
+async fn read_stream(
+    response: &mut reqwest::Response,
+    requested_model: &str,
+    pieces: &(dyn Fn(&str) + Sync),
+) -> Result<ModelReply, Failure> {
+    let mut assembly = StreamAssembly::default();
+    let feed = |assembly: &mut StreamAssembly, line: &[u8]| {
+        let known = assembly.text_len();
+        assembly
+            .feed_line(&String::from_utf8_lossy(line))
+            .map_err(Failure::fatal)?;
+        assembly.hand_on(known, pieces);
+        Ok::<(), Failure>(())
+    };
+    let mut pending: Vec<u8> = Vec::new();
+    let mut total = 0;
+    while let Some(chunk) = response.chunk().await.map_err(Failure::from_read)? {
+        total += chunk.len();
+        if total > MAX_REPLY_BYTES {
+            return Err(Failure::fatal(ProviderError::Malformed(
+                "reply too large".into(),
+            )));
+        }
+        pending.extend_from_slice(&chunk);
+        while let Some(end) = pending.iter().position(|byte| *byte == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            feed(&mut assembly, &line)?;
+        }
+        if assembly.done {
+            break;
+        }
+    }
+    if !pending.is_empty() {
+        feed(&mut assembly, &pending)?;
+    }
+    assembly.finish(requested_model).map_err(Failure::fatal)
 }
 
 impl Provider for OpenAiProvider {
@@ -255,10 +286,11 @@ impl Provider for OpenAiProvider {
         self.config.stream
     }
 
-    async fn complete<L: EgressLedger + Sync>(
+    async fn complete_streaming<L: EgressLedger + Sync>(
         &self,
         request: &ModelRequest,
         ledger: &L,
+        pieces: &(dyn Fn(&str) + Sync),
     ) -> Result<ModelReply, ProviderError> {
         let mut retry = 0;
         loop {
@@ -267,7 +299,7 @@ impl Provider for OpenAiProvider {
                 .record(request)
                 .await
                 .map_err(ProviderError::NotRecorded)?;
-            match self.attempt(request).await {
+            match self.attempt(request, pieces).await {
                 Ok(reply) => return Ok(reply),
                 Err(failure) if failure.retryable && retry < self.config.max_retries => {
                     let wait = failure
@@ -459,6 +491,20 @@ struct StreamAssembly {
 }
 
 impl StreamAssembly {
+    /// How much text has arrived.
+    fn text_len(&self) -> usize {
+        self.content.as_ref().map_or(0, String::len)
+    }
+
+    /// Hands on the text that arrived after the first `known` bytes, if any did.
+    fn hand_on(&self, known: usize, pieces: &(dyn Fn(&str) + Sync)) {
+        if let Some(fresh) = self.content.as_deref().and_then(|text| text.get(known..))
+            && !fresh.is_empty()
+        {
+            pieces(fresh);
+        }
+    }
+
     fn feed_line(&mut self, line: &str) -> Result<(), ProviderError> {
         let line = line.trim_end_matches(['\n', '\r']);
         let Some(data) = line.strip_prefix("data:") else {

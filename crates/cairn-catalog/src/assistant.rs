@@ -12,12 +12,14 @@ use cairn_connect::query::QueryResult;
 use cairn_domain::{
     IntegrationId, Principal, Refusal, ResourceId, ResourceKind, SqlAccess, validate,
 };
-use cairn_store::{NewEgress, NewPrompt};
+use cairn_store::{NewEgress, NewPrompt, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::resources::ResourceQuery;
+use cairn_assistant::builtin::ThreadContext;
+
+use crate::resources::{ResourceDetails, ResourceQuery};
 use crate::settings::{ProviderSetting, check_region};
 use crate::sql::SqlInput;
 use crate::{Catalog, CatalogError, Result};
@@ -81,8 +83,8 @@ pub(crate) struct Host<'a> {
     catalog: &'a Catalog,
     principal: &'a Principal,
     pub(crate) sql_integrations: Vec<IntegrationId>,
-    /// Integration name → (id, engine), to tell the model where a crawled resource lives.
-    integrations: HashMap<String, (IntegrationId, String)>,
+    /// Integration → engine, to tell the model where a crawled resource lives.
+    integrations: HashMap<IntegrationId, String>,
     /// The provider requests go to, for the egress ledger.
     egress: Option<EgressTarget>,
 }
@@ -170,117 +172,69 @@ impl Host<'_> {
     }
 
     async fn try_items(&self, ids: &[ResourceId]) -> Result<Vec<MetadataItem>> {
-        let principal = self.principal;
-        let store = self.catalog.store();
-        let resources: Vec<_> = store
-            .resources_by_ids(principal.workspace, ids)
-            .await?
+        let details = self.catalog.resource_details(self.principal, ids).await?;
+        Ok(details
             .into_iter()
-            .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
-            .collect();
-        let views: Vec<ResourceId> = resources
-            .iter()
-            .filter(|resource| resource.kind == ResourceKind::View)
-            .map(|resource| resource.id)
-            .collect();
-        let readable_views = self.catalog.readable_views(principal, &views).await?;
-        let relational: Vec<ResourceId> = resources
-            .iter()
-            .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
-            .map(|resource| resource.id)
-            .collect();
-        let mut columns = store.children_of(principal.workspace, &relational).await?;
-        columns.retain(|column| {
-            column.kind == ResourceKind::Column
-                && principal.can_see(column.workspace, &column.teams)
-        });
-        let shown: Vec<ResourceId> = resources.iter().map(|resource| resource.id).collect();
-        let relations = store.relations_of_many(principal.workspace, &shown).await?;
-        let others: Vec<ResourceId> = relations
-            .iter()
-            .flat_map(|relation| [relation.from, relation.to])
-            .collect();
-        let mut related = store.resources_by_ids(principal.workspace, &others).await?;
-        related.retain(|resource| principal.can_see(resource.workspace, &resource.teams));
-        let path_of = |id: ResourceId| {
-            related
-                .iter()
-                .find(|resource| resource.id == id)
-                .map(|resource| resource.path.clone())
-        };
-        let mut items = Vec::with_capacity(resources.len());
-        for resource in resources {
-            let mut item = MetadataItem::new(
-                resource.id,
-                resource.kind,
-                resource.name.clone(),
-                resource.path.clone(),
-            );
-            item.description = resource.effective_description().map(str::to_string);
-            item.owners = resource.owners.clone();
-            item.tags = resource.tags.clone();
-            item.data_type = resource.data_type.clone();
-            item.popularity = resource.popularity;
-            // A view's definition only where the caller may read all it reads.
-            if resource.kind != ResourceKind::View || readable_views.contains(&resource.id) {
-                item.definition = resource.definition.clone();
-            }
-            let crawled = !matches!(resource.kind, ResourceKind::Term | ResourceKind::Document);
-            if crawled
-                && let Some((integration, engine)) = resource
-                    .path
-                    .split('.')
-                    .next()
-                    .and_then(|name| self.integrations.get(name))
-            {
-                item.integration = Some(*integration);
-                item.engine = Some(engine.clone());
-            }
-            let mut own_columns: Vec<_> = columns
-                .iter()
-                .filter(|column| column.parent == Some(resource.id))
-                .collect();
-            own_columns.sort_by_key(|column| {
-                let attributes: serde_json::Value =
-                    serde_json::from_str(&column.attributes).unwrap_or_default();
-                (
-                    attributes["position"].as_i64().unwrap_or(i64::MAX),
-                    column.id,
-                )
-            });
-            item.columns = own_columns
-                .into_iter()
-                .map(|column| {
-                    let attributes: serde_json::Value =
-                        serde_json::from_str(&column.attributes).unwrap_or_default();
-                    ColumnMeta {
-                        name: column.name.clone(),
-                        data_type: column.data_type.clone(),
-                        description: column.effective_description().map(str::to_string),
-                        primary_key: attributes["primary_key"].as_bool().unwrap_or(false),
-                    }
-                })
-                .collect();
-            item.relations = relations
-                .iter()
-                .filter(|relation| relation.from == resource.id || relation.to == resource.id)
-                .filter_map(|relation| {
-                    let from = if relation.from == resource.id {
-                        Some(resource.path.clone())
-                    } else {
-                        path_of(relation.from)
-                    }?;
-                    let to = if relation.to == resource.id {
-                        Some(resource.path.clone())
-                    } else {
-                        path_of(relation.to)
-                    }?;
-                    Some(format!("{from} -> {to} ({})", relation.kind))
-                })
-                .collect();
-            items.push(item);
+            .map(|details| self.item(details))
+            .collect())
+    }
+
+    /// What the model (and the built-in assistant) is shown of a resource.
+    fn item(&self, details: ResourceDetails) -> MetadataItem {
+        let ResourceDetails {
+            resource,
+            columns,
+            relations,
+            ..
+        } = details;
+        let mut item = MetadataItem::new(
+            resource.id,
+            resource.kind,
+            resource.name.clone(),
+            resource.path.clone(),
+        );
+        item.description = resource.effective_description().map(str::to_string);
+        item.data_type = resource.data_type.clone();
+        item.popularity = resource.popularity;
+        if let Some((integration, engine)) = self.integration_of(&resource) {
+            item.integration = Some(integration);
+            item.engine = Some(engine);
         }
-        Ok(items)
+        item.columns = columns
+            .iter()
+            .map(|column| ColumnMeta {
+                name: column.name.clone(),
+                data_type: column.data_type.clone(),
+                description: column.effective_description().map(str::to_string),
+                primary_key: crate::resources::attributes_of(column).primary_key,
+            })
+            .collect();
+        item.relations = relations
+            .iter()
+            .map(|related| {
+                let (from, to) = if related.outgoing {
+                    (&resource.path, &related.other.path)
+                } else {
+                    (&related.other.path, &resource.path)
+                };
+                format!("{from} -> {to} ({})", related.kind)
+            })
+            .collect();
+        item.owners = resource.owners;
+        item.tags = resource.tags;
+        item.definition = resource.definition;
+        item
+    }
+
+    /// The integration a crawled resource lives in and its engine, when the caller may see
+    /// the integration.
+    fn integration_of(&self, resource: &Resource) -> Option<(IntegrationId, String)> {
+        if resource.kind.is_authored() {
+            return None;
+        }
+        let integration = resource.integration?;
+        let engine = self.integrations.get(&integration)?;
+        Some((integration, engine.clone()))
     }
 }
 
@@ -430,7 +384,40 @@ impl Catalog {
     }
 }
 
+/// The workspace's model provider, ready to be asked, and where its requests go.
+struct Connected {
+    provider: OpenAiProvider,
+    egress: EgressTarget,
+}
+
 impl Catalog {
+    /// The workspace's model provider; `None` when the built-in assistant answers. Refused
+    /// when the provider's region is not the workspace's.
+    fn connect(
+        &self,
+        principal: &Principal,
+        region: Option<&str>,
+        settings: &crate::settings::StoredSettings,
+    ) -> Result<Option<Connected>> {
+        let ProviderSetting::Openai {
+            base_url,
+            model,
+            region: provider_region,
+            ..
+        } = &settings.provider
+        else {
+            return Ok(None);
+        };
+        check_region(region, provider_region.as_deref())?;
+        Ok(Some(Connected {
+            provider: self.openai_provider(principal, base_url, model, settings)?,
+            egress: EgressTarget {
+                endpoint: crate::settings::without_credentials(base_url),
+                region: provider_region.clone(),
+            },
+        }))
+    }
+
     fn openai_provider(
         &self,
         principal: &Principal,
@@ -490,7 +477,7 @@ impl Catalog {
             if self.sql_access(principal, row.id).await? == SqlAccess::Allowed {
                 sql_integrations.push(row.id);
             }
-            integrations.insert(row.name.clone(), (row.id, row.kind.clone()));
+            integrations.insert(row.id, row.kind.clone());
         }
         Ok(Host {
             catalog: self,
@@ -505,40 +492,127 @@ impl Catalog {
     /// (a dropped HTTP connection) does not cut a question short between a request sent and
     /// its answer saved.
     pub async fn ask(&self, principal: &Principal, input: AskInput) -> Result<AskView> {
+        let (pieces, _) = tokio::sync::mpsc::unbounded_channel();
+        self.ask_streaming(principal, input, pieces).await
+    }
+
+    /// As [`Catalog::ask`], sending the answer's text to `pieces` as it is written: a model's
+    /// streamed reply as it arrives, the built-in assistant's answer once it is found. The
+    /// sender is dropped when the answer is saved; a receiver that goes away stops nothing.
+    pub async fn ask_streaming(
+        &self,
+        principal: &Principal,
+        input: AskInput,
+        pieces: AnswerPieces,
+    ) -> Result<AskView> {
+        // Which prompt, never its words: the audit log cannot be erased.
+        let detail = |view: &AskView| json!({"prompt": view.prompt_id, "thread": view.thread_id, "provider": view.provider});
+        let work = move |catalog: Catalog, principal: Principal| async move {
+            catalog.ask_to_the_end(&principal, input, &pieces).await
+        };
+        self.to_the_end(principal, "question", ("ai.asked", detail), work)
+            .await
+    }
+
+    /// Runs `work` for the caller on a task of its own, then writes `action` to the audit
+    /// log: a caller who goes away (a dropped HTTP connection) does not cut it short between
+    /// a request sent and its outcome saved.
+    async fn to_the_end<T, Work, Done>(
+        &self,
+        principal: &Principal,
+        task: &'static str,
+        (action, detail): (&'static str, fn(&T) -> serde_json::Value),
+        work: Work,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        Work: FnOnce(Catalog, Principal) -> Done + Send + 'static,
+        Done: std::future::Future<Output = Result<T>> + Send + 'static,
+    {
         let catalog = self.clone();
         let principal = principal.clone();
         tokio::spawn(async move {
-            let view = catalog.ask_to_the_end(&principal, input).await?;
-            // Which prompt, never its words: the audit log cannot be erased.
+            let done = work(catalog.clone(), principal.clone()).await?;
             catalog
                 .audit(
                     principal.workspace,
                     Some(principal.user),
-                    "ai.asked",
-                    json!({"prompt": view.prompt_id, "thread": view.thread_id,
-                        "provider": view.provider}),
+                    action,
+                    detail(&done),
                 )
                 .await?;
-            Ok(view)
+            Ok(done)
         })
         .await
-        .map_err(|error| CatalogError::Internal(format!("the question's task failed: {error}")))?
+        .map_err(|error| CatalogError::Internal(format!("the {task}'s task failed: {error}")))?
     }
 
-    async fn ask_to_the_end(&self, principal: &Principal, input: AskInput) -> Result<AskView> {
-        let question = input.question.trim().to_string();
-        if question.is_empty() {
-            return Err(CatalogError::invalid("question", "must not be empty"));
-        }
-        if question.chars().count() > QUESTION_MAX_CHARS {
-            return Err(CatalogError::invalid(
-                "question",
-                format!("must be at most {QUESTION_MAX_CHARS} characters"),
-            ));
-        }
-        let thread = match self
+    async fn ask_to_the_end(
+        &self,
+        principal: &Principal,
+        input: AskInput,
+        pieces: &AnswerPieces,
+    ) -> Result<AskView> {
+        let question = checked_question(&input.question)?;
+        let thread = self.thread_memory(principal, input.thread_id).await?;
+        let drafted = self
+            .draft_answer(principal, &question, &thread, pieces)
+            .await?;
+        // The statement runs for the caller only now, after the model's last word.
+        let (sql, sql_answer) = match (drafted.offline_sql, drafted.sql) {
+            (Some(offline), _) => (
+                Some((IntegrationId(offline.integration_id), offline.sql.clone())),
+                Some(offline),
+            ),
+            (None, Some((integration, statement))) => {
+                let answer = self.sql_answer(principal, integration, &statement).await;
+                (Some((integration, statement)), Some(answer))
+            }
+            (None, None) => (None, None),
+        };
+        let citations = self.visible_citations(principal, &drafted.cited).await?;
+        let citation_ids: Vec<i64> = citations.iter().map(|citation| citation.id).collect();
+        let sql_json = sql.as_ref().map(|(integration, statement)| {
+            json!({"integration_id": integration.0, "sql": statement}).to_string()
+        });
+        let context_json = drafted
+            .context
+            .as_ref()
+            .and_then(|context| serde_json::to_string(context).ok());
+        let prompt_id = self
             .store()
-            .open_thread(principal.workspace, principal.user, input.thread_id)
+            .save_prompt(
+                principal.workspace,
+                principal.user,
+                &NewPrompt {
+                    thread: thread.id,
+                    question: &question,
+                    answer: &drafted.answer,
+                    citations: &json!(citation_ids).to_string(),
+                    sql: sql_json.as_deref(),
+                    context: context_json.as_deref(),
+                },
+            )
+            .await?;
+        Ok(AskView {
+            answer: drafted.answer,
+            citations,
+            thread_id: thread.id,
+            prompt_id,
+            sql: sql_answer,
+            provider: drafted.provider.to_string(),
+        })
+    }
+
+    /// Opens the caller's thread (a new one without an id) and reads what it remembers.
+    async fn thread_memory(
+        &self,
+        principal: &Principal,
+        thread_id: Option<i64>,
+    ) -> Result<ThreadMemory> {
+        let id = match self
+            .store()
+            .open_thread(principal.workspace, principal.user, thread_id)
             .await
         {
             Err(cairn_store::StoreError::NotFound) => return Err(CatalogError::NotFound),
@@ -546,19 +620,17 @@ impl Catalog {
         };
         let prompts = self
             .store()
-            .thread_prompts(principal.workspace, principal.user, thread)
+            .thread_prompts(principal.workspace, principal.user, id)
             .await?;
         // What the thread remembers for the offline engine's follow-ups.
-        let thread_context: cairn_assistant::builtin::ThreadContext = prompts
+        let context: ThreadContext = prompts
             .last()
             .and_then(|prompt| prompt.context.as_deref())
             .and_then(|context| serde_json::from_str(context).ok())
             .unwrap_or_default();
-        let mut next_context = None;
-        let mut offline_sql = None;
         // An answer of the built-in assistant may state results (counts, rows, values it looked
         // up), so a model that later continues the thread is told only that it was given.
-        let memory: Vec<Turn> = prompts
+        let turns: Vec<Turn> = prompts
             .into_iter()
             .flat_map(|prompt| {
                 let answer = if prompt.context.is_some() {
@@ -578,60 +650,72 @@ impl Catalog {
                 ]
             })
             .collect();
+        Ok(ThreadMemory { id, context, turns })
+    }
+
+    /// The answer of the workspace's assistant, its text sent to `pieces` as it is written.
+    async fn draft_answer(
+        &self,
+        principal: &Principal,
+        question: &str,
+        thread: &ThreadMemory,
+        pieces: &AnswerPieces,
+    ) -> Result<Drafted> {
         let (region, settings) = self.stored_settings(principal.workspace).await?;
         let mut host = self.host(principal).await?;
-        let (answer, cited, sql, provider) = match &settings.provider {
-            ProviderSetting::Builtin => {
-                let offline = self
-                    .answer_offline(principal, &host, &question, &thread_context)
-                    .await?;
-                next_context = Some(offline.context);
-                offline_sql = offline.sql;
-                (offline.text, offline.citations, None, "builtin")
-            }
-            ProviderSetting::Openai {
-                base_url,
-                model,
-                region: provider_region,
-                ..
-            } => {
-                check_region(region.as_deref(), provider_region.as_deref())?;
-                let provider = self.openai_provider(principal, base_url, model, &settings)?;
-                let options = self.agent_options(principal, &settings).await?;
-                host.egress = Some(EgressTarget {
-                    endpoint: crate::settings::without_credentials(base_url),
-                    region: provider_region.clone(),
-                });
-                let outcome =
-                    cairn_assistant::run(&provider, &host, &question, &memory, &options).await;
-                let outcome = outcome.map_err(|error| CatalogError::Refused {
-                    refusal: Refusal::ProviderFailed,
-                    message: error.to_string(),
-                })?;
-                (outcome.answer, outcome.citations, outcome.sql, "openai")
-            }
+        let Some(connected) = self.connect(principal, region.as_deref(), &settings)? else {
+            let offline = self
+                .answer_offline(principal, &host, question, &thread.context)
+                .await?;
+            send_in_pieces(pieces, &offline.text);
+            return Ok(Drafted {
+                answer: offline.text,
+                cited: offline.citations,
+                sql: None,
+                offline_sql: offline.sql,
+                context: Some(offline.context),
+                provider: "builtin",
+            });
         };
-        // The statement runs for the caller only now, after the model's last word.
-        let sql_answer = match &sql {
-            Some((integration, statement)) => {
-                Some(self.sql_answer(principal, *integration, statement).await)
-            }
-            None => None,
+        let options = self.agent_options(principal, &settings).await?;
+        host.egress = Some(connected.egress);
+        let send = |piece: &str| {
+            // A receiver gone away (the asker left) stops nothing: the answer is still saved.
+            let _ = pieces.send(piece.to_string());
         };
-        let (sql, sql_answer) = match offline_sql {
-            Some(offline) => (
-                Some((IntegrationId(offline.integration_id), offline.sql.clone())),
-                Some(offline),
-            ),
-            None => (sql, sql_answer),
-        };
-        let context_json = next_context
-            .as_ref()
-            .and_then(|context| serde_json::to_string(context).ok());
-        // Every citation is re-checked against the caller's access before it is returned.
-        let citations: Vec<CitationView> = self
+        let outcome = cairn_assistant::run_streaming(
+            &connected.provider,
+            &host,
+            question,
+            &thread.turns,
+            &options,
+            &send,
+        )
+        .await
+        .map_err(|error| CatalogError::Refused {
+            refusal: Refusal::ProviderFailed,
+            message: error.to_string(),
+        })?;
+        Ok(Drafted {
+            answer: outcome.answer,
+            cited: outcome.citations,
+            sql: outcome.sql,
+            offline_sql: None,
+            context: None,
+            provider: "openai",
+        })
+    }
+
+    /// The cited resources the caller may see: every citation is re-checked against the
+    /// caller's access before it is returned.
+    async fn visible_citations(
+        &self,
+        principal: &Principal,
+        cited: &[ResourceId],
+    ) -> Result<Vec<CitationView>> {
+        Ok(self
             .store()
-            .resources_by_ids(principal.workspace, &cited)
+            .resources_by_ids(principal.workspace, cited)
             .await?
             .into_iter()
             .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
@@ -641,35 +725,59 @@ impl Catalog {
                 name: resource.name,
                 path: resource.path,
             })
-            .collect();
-        let citation_ids: Vec<i64> = citations.iter().map(|citation| citation.id).collect();
-        let sql_json = sql.as_ref().map(|(integration, statement)| {
-            json!({"integration_id": integration.0, "sql": statement}).to_string()
-        });
-        let prompt_id = self
-            .store()
-            .save_prompt(
-                principal.workspace,
-                principal.user,
-                &NewPrompt {
-                    thread,
-                    question: &question,
-                    answer: &answer,
-                    citations: &json!(citation_ids).to_string(),
-                    sql: sql_json.as_deref(),
-                    context: context_json.as_deref(),
-                },
-            )
-            .await?;
-        Ok(AskView {
-            answer,
-            citations,
-            thread_id: thread,
-            prompt_id,
-            sql: sql_answer,
-            provider: provider.to_string(),
-        })
+            .collect())
     }
+}
+
+/// Where the pieces of an answer's text go as they are written. The receiving end may go away
+/// at any time; the answer is saved all the same.
+pub type AnswerPieces = tokio::sync::mpsc::UnboundedSender<String>;
+
+/// A thread as a question continues it.
+struct ThreadMemory {
+    id: i64,
+    /// What the built-in assistant remembers of the thread's last answer.
+    context: ThreadContext,
+    /// The thread's questions and answers, oldest first, as a model is told them.
+    turns: Vec<Turn>,
+}
+
+/// An answer before its statement runs and it is saved.
+struct Drafted {
+    answer: String,
+    cited: Vec<ResourceId>,
+    /// A statement a model settled on, to run for the caller.
+    sql: Option<(IntegrationId, String)>,
+    /// The built-in assistant's statement, already run for the caller.
+    offline_sql: Option<SqlAnswer>,
+    context: Option<ThreadContext>,
+    /// `builtin` or `openai`.
+    provider: &'static str,
+}
+
+/// Sends an answer found whole in pieces of a few words, as a streamed one arrives.
+fn send_in_pieces(pieces: &AnswerPieces, text: &str) {
+    let words: Vec<&str> = text.split_inclusive(' ').collect();
+    for piece in words.chunks(8) {
+        if pieces.send(piece.concat()).is_err() {
+            return;
+        }
+    }
+}
+
+/// A question trimmed, neither empty nor too long.
+fn checked_question(text: &str) -> Result<String> {
+    let question = text.trim().to_string();
+    if question.is_empty() {
+        return Err(CatalogError::invalid("question", "must not be empty"));
+    }
+    if question.chars().count() > QUESTION_MAX_CHARS {
+        return Err(CatalogError::invalid(
+            "question",
+            format!("must be at most {QUESTION_MAX_CHARS} characters"),
+        ));
+    }
+    Ok(question)
 }
 
 /// What the assistant would send first for a question, sent nowhere.
@@ -706,19 +814,10 @@ impl Catalog {
         principal: &Principal,
         input: PreviewInput,
     ) -> Result<EgressPreview> {
-        let question = input.question.trim().to_string();
-        if question.is_empty() {
-            return Err(CatalogError::invalid("question", "must not be empty"));
-        }
-        if question.chars().count() > QUESTION_MAX_CHARS {
-            return Err(CatalogError::invalid(
-                "question",
-                format!("must be at most {QUESTION_MAX_CHARS} characters"),
-            ));
-        }
+        let question = checked_question(&input.question)?;
         let (region, settings) = self.stored_settings(principal.workspace).await?;
-        let preview = match &settings.provider {
-            ProviderSetting::Builtin => EgressPreview {
+        let preview = match self.connect(principal, region.as_deref(), &settings)? {
+            None => EgressPreview {
                 provider: "builtin".into(),
                 model: None,
                 region: None,
@@ -726,14 +825,7 @@ impl Catalog {
                 body_sha256: None,
                 bytes: None,
             },
-            ProviderSetting::Openai {
-                base_url,
-                model,
-                region: provider_region,
-                ..
-            } => {
-                check_region(region.as_deref(), provider_region.as_deref())?;
-                let provider = self.openai_provider(principal, base_url, model, &settings)?;
+            Some(Connected { provider, egress }) => {
                 let options = self.agent_options(principal, &settings).await?;
                 let host = self.host(principal).await?;
                 let request =
@@ -746,7 +838,7 @@ impl Catalog {
                 EgressPreview {
                     provider: "openai".into(),
                     model: Some(request.model().to_string()),
-                    region: provider_region.clone(),
+                    region: egress.region,
                     body: Some(String::from_utf8_lossy(request.body_bytes()).into_owned()),
                     body_sha256: Some(request.sha256_hex().to_string()),
                     bytes: Some(request.byte_len() as u64),
@@ -860,22 +952,12 @@ impl Catalog {
         principal: &Principal,
         id: ResourceId,
     ) -> Result<DescriptionDraft> {
-        let catalog = self.clone();
-        let principal = principal.clone();
-        tokio::spawn(async move {
-            let draft = catalog.describe_to_the_end(&principal, id).await?;
-            catalog
-                .audit(
-                    principal.workspace,
-                    Some(principal.user),
-                    "ai.described",
-                    json!({"resource": draft.resource_id, "provider": draft.provider}),
-                )
-                .await?;
-            Ok(draft)
-        })
-        .await
-        .map_err(|error| CatalogError::Internal(format!("the draft's task failed: {error}")))?
+        let detail = |draft: &DescriptionDraft| json!({"resource": draft.resource_id, "provider": draft.provider});
+        let work = move |catalog: Catalog, principal: Principal| async move {
+            catalog.describe_to_the_end(&principal, id).await
+        };
+        self.to_the_end(principal, "draft", ("ai.described", detail), work)
+            .await
     }
 
     async fn describe_to_the_end(
@@ -894,12 +976,8 @@ impl Catalog {
             .pop()
             .ok_or(CatalogError::NotFound)?;
         let (region, settings) = self.stored_settings(principal.workspace).await?;
-        let ProviderSetting::Openai {
-            base_url,
-            model,
-            region: provider_region,
-            ..
-        } = &settings.provider
+        let Some(Connected { provider, egress }) =
+            self.connect(principal, region.as_deref(), &settings)?
         else {
             return Ok(DescriptionDraft {
                 resource_id: id.0,
@@ -907,8 +985,6 @@ impl Catalog {
                 provider: "builtin".into(),
             });
         };
-        check_region(region.as_deref(), provider_region.as_deref())?;
-        let provider = self.openai_provider(principal, base_url, model, &settings)?;
         let options = AgentOptions {
             max_model_calls: 1,
             ..self.agent_options(principal, &settings).await?
@@ -922,10 +998,7 @@ impl Catalog {
             item,
             catalog: self,
             principal,
-            egress: EgressTarget {
-                endpoint: crate::settings::without_credentials(base_url),
-                region: provider_region.clone(),
-            },
+            egress,
         };
         let outcome = cairn_assistant::run(&provider, &host, &question, &[], &options).await;
         let outcome = outcome.map_err(|error| CatalogError::Refused {

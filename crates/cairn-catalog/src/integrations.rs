@@ -389,7 +389,7 @@ fn resource_kind(kind: ObjectKind) -> ResourceKind {
 
 /// Maps a crawl onto resource paths under the integration's name.
 fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<CrawlRelation>) {
-    let path_of = |parts: &[String]| format!("{root}.{}", parts.join("."));
+    let path_of = |parts: &[String]| cairn_domain::ResourcePath::under(root, parts).to_string();
     let items = crawl
         .objects
         .iter()
@@ -986,8 +986,8 @@ impl Catalog {
 /// An integration's crawled tables and views, and their columns, as dbt nodes are matched to
 /// them.
 struct CrawledRelations<'a> {
-    /// `integration.`, stripped from paths before they are compared with dbt's.
-    prefix: String,
+    /// The integration's name, the root of the paths compared with dbt's.
+    root: String,
     relations: Vec<&'a Resource>,
     columns_of: HashMap<i64, Vec<&'a Resource>>,
 }
@@ -1008,7 +1008,7 @@ impl<'a> CrawledRelations<'a> {
             }
         }
         CrawledRelations {
-            prefix: format!("{integration}."),
+            root: integration.to_string(),
             relations,
             columns_of,
         }
@@ -1016,13 +1016,12 @@ impl<'a> CrawledRelations<'a> {
 
     /// A resource's path within the integration, in parts.
     fn relative(&self, resource: &Resource) -> Vec<String> {
-        resource
-            .path
-            .strip_prefix(&self.prefix)
-            .unwrap_or(&resource.path)
-            .split('.')
-            .map(str::to_string)
-            .collect()
+        match cairn_domain::ResourcePath::parse_under(&self.root, &resource.path) {
+            Some(path) => path.below_root().to_vec(),
+            None => cairn_domain::ResourcePath::parse(&resource.path)
+                .segments()
+                .to_vec(),
+        }
     }
 
     /// The warehouse's database name often differs from dbt's (another target, a copy), so a

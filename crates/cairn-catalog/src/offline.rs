@@ -14,6 +14,8 @@ use serde_json::Value;
 use crate::assistant::{Host, SqlAnswer};
 use crate::resources::ResourceQuery;
 use crate::sql::SqlInput;
+use cairn_store::RelationRow;
+
 use crate::{Catalog, Result};
 
 /// Search hits read for one question.
@@ -50,8 +52,39 @@ impl Catalog {
             schema.popular = self.popular_tables(principal, host).await?;
         }
         let today = Day::today();
+        let values = self
+            .looked_up_values(principal, host, question, &schema, context, today)
+            .await;
+        let plan = builtin::plan(
+            question,
+            &schema,
+            context,
+            today,
+            &values,
+            &host.sql_integrations,
+        );
+        let (text, sql) = self.run_plan(principal, &plan).await;
+        Ok(OfflineAnswer {
+            text,
+            citations: plan.citations,
+            sql,
+            context: plan.context,
+        })
+    }
+
+    /// The values the question names, looked up in the columns it may mean, with the
+    /// asker's rights.
+    async fn looked_up_values(
+        &self,
+        principal: &Principal,
+        host: &Host<'_>,
+        question: &str,
+        schema: &Schema,
+        context: &ThreadContext,
+        today: Day,
+    ) -> Vec<FoundValues> {
         let mut values = Vec::new();
-        for lookup in builtin::lookups(question, &schema, context, today, &host.sql_integrations) {
+        for lookup in builtin::lookups(question, schema, context, today, &host.sql_integrations) {
             let input = SqlInput {
                 integration_id: lookup.integration.0,
                 sql: lookup.sql.clone(),
@@ -87,51 +120,44 @@ impl Catalog {
                 }
             }
         }
-        let plan = builtin::plan(
-            question,
-            &schema,
-            context,
-            today,
-            &values,
-            &host.sql_integrations,
-        );
-        let (text, sql) = match &plan.sql {
-            Some((integration, statement)) => {
-                let input = SqlInput {
+        values
+    }
+
+    /// Runs the plan's statement for the asker, if it has one, and words the answer.
+    async fn run_plan(
+        &self,
+        principal: &Principal,
+        plan: &builtin::Plan,
+    ) -> (String, Option<SqlAnswer>) {
+        let Some((integration, statement)) = &plan.sql else {
+            return (builtin::say(plan, None), None);
+        };
+        let input = SqlInput {
+            integration_id: integration.0,
+            sql: statement.clone(),
+        };
+        match self.run_sql(principal, input).await {
+            Ok(result) => {
+                let text = builtin::say(
+                    plan,
+                    Some(Ok(builtin::Rows {
+                        columns: &result.columns,
+                        rows: &result.rows,
+                        truncated: result.truncated,
+                    })),
+                );
+                let answer = SqlAnswer {
                     integration_id: integration.0,
                     sql: statement.clone(),
+                    columns: result.columns,
+                    rows: result.rows,
+                    truncated: result.truncated,
+                    error: None,
                 };
-                match self.run_sql(principal, input).await {
-                    Ok(result) => {
-                        let text = builtin::say(
-                            &plan,
-                            Some(Ok(builtin::Rows {
-                                columns: &result.columns,
-                                rows: &result.rows,
-                                truncated: result.truncated,
-                            })),
-                        );
-                        let answer = SqlAnswer {
-                            integration_id: integration.0,
-                            sql: statement.clone(),
-                            columns: result.columns,
-                            rows: result.rows,
-                            truncated: result.truncated,
-                            error: None,
-                        };
-                        (text, Some(answer))
-                    }
-                    Err(error) => (builtin::say(&plan, Some(Err(error.to_string()))), None),
-                }
+                (text, Some(answer))
             }
-            None => (builtin::say(&plan, None), None),
-        };
-        Ok(OfflineAnswer {
-            text,
-            citations: plan.citations,
-            sql,
-            context: plan.context,
-        })
+            Err(error) => (builtin::say(plan, Some(Err(error.to_string()))), None),
+        }
     }
 
     /// The question's search hits and the tables they point at (a column's table), with the
@@ -199,19 +225,20 @@ impl Catalog {
         host: &Host<'_>,
         seeds: &[ResourceId],
     ) -> Result<Schema> {
-        let store = self.store();
-        let workspace = principal.workspace;
         let mut known: Vec<ResourceId> = Vec::new();
-        let mut frontier: Vec<ResourceId> = Vec::new();
-        for table in store.resources_by_ids(workspace, seeds).await? {
+        for table in self
+            .store()
+            .resources_by_ids(principal.workspace, seeds)
+            .await?
+        {
             if matches!(table.kind, ResourceKind::Table | ResourceKind::View)
                 && principal.can_see(table.workspace, &table.teams)
                 && !known.contains(&table.id)
             {
                 known.push(table.id);
-                frontier.push(table.id);
             }
         }
+        let mut frontier = known.clone();
         // Column id → (its table, its name), for lifting foreign keys to tables.
         let mut column_of: HashMap<ResourceId, (ResourceId, String)> = HashMap::new();
         let mut relations = Vec::new();
@@ -219,49 +246,9 @@ impl Catalog {
             if frontier.is_empty() {
                 break;
             }
-            let columns = store.children_of(workspace, &frontier).await?;
-            let mut ids = frontier.clone();
-            for column in columns {
-                if column.kind == ResourceKind::Column
-                    && principal.can_see(column.workspace, &column.teams)
-                    && let Some(parent) = column.parent
-                {
-                    ids.push(column.id);
-                    column_of.insert(column.id, (parent, column.name));
-                }
-            }
-            let found = store.relations_of_many(workspace, &ids).await?;
-            let unknown: Vec<ResourceId> = found
-                .iter()
-                .flat_map(|relation| [relation.from, relation.to])
-                .filter(|id| !column_of.contains_key(id) && !known.contains(id))
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect();
-            let mut next: Vec<ResourceId> = Vec::new();
-            let mut parents: Vec<ResourceId> = Vec::new();
-            for resource in store.resources_by_ids(workspace, &unknown).await? {
-                if !principal.can_see(resource.workspace, &resource.teams) {
-                    continue;
-                }
-                match resource.kind {
-                    ResourceKind::Column => {
-                        if let Some(parent) = resource.parent {
-                            column_of.insert(resource.id, (parent, resource.name));
-                            if !known.contains(&parent) && !parents.contains(&parent) {
-                                parents.push(parent);
-                            }
-                        }
-                    }
-                    ResourceKind::Table | ResourceKind::View => next.push(resource.id),
-                    _ => {}
-                }
-            }
-            for table in store.resources_by_ids(workspace, &parents).await? {
-                if principal.can_see(table.workspace, &table.teams) {
-                    next.push(table.id);
-                }
-            }
+            let (found, next) = self
+                .hop(principal, &frontier, &known, &mut column_of)
+                .await?;
             relations.extend(found);
             if hop == HOPS {
                 break;
@@ -278,38 +265,51 @@ impl Catalog {
             }
         }
         let tables = host.items(&known).await;
-        let visible: HashSet<ResourceId> = tables.iter().map(|table| table.id).collect();
-        let mut edges: Vec<TableEdge> = Vec::new();
-        for relation in relations {
-            let Some(kind) = EdgeKind::parse(&relation.kind) else {
-                continue;
-            };
-            let end = |id: ResourceId| match column_of.get(&id) {
-                Some((table, name)) => (*table, Some(name.clone())),
-                None => (id, None),
-            };
-            let (from, from_column) = end(relation.from);
-            let (to, to_column) = end(relation.to);
-            if !visible.contains(&from) || !visible.contains(&to) {
-                continue;
-            }
-            let edge = TableEdge {
-                kind,
-                from,
-                to,
-                from_column,
-                to_column,
-            };
-            if !edges.contains(&edge) {
-                edges.push(edge);
-            }
-        }
+        let edges = table_edges(relations, &column_of, &tables);
         Ok(Schema {
             found: Vec::new(),
             tables,
             edges,
             popular: Vec::new(),
         })
+    }
+
+    /// One step out from `frontier`: the relations of its tables and their visible columns,
+    /// and the tables and views at their other ends the asker may see.
+    async fn hop(
+        &self,
+        principal: &Principal,
+        frontier: &[ResourceId],
+        known: &[ResourceId],
+        column_of: &mut HashMap<ResourceId, (ResourceId, String)>,
+    ) -> Result<(Vec<RelationRow>, Vec<ResourceId>)> {
+        let store = self.store();
+        let columns = store.children_of(principal.workspace, frontier).await?;
+        let mut ids = frontier.to_vec();
+        for column in columns {
+            if column.kind == ResourceKind::Column
+                && principal.can_see(column.workspace, &column.teams)
+                && let Some(parent) = column.parent
+            {
+                ids.push(column.id);
+                column_of.insert(column.id, (parent, column.name));
+            }
+        }
+        let found = store.relations_of_many(principal.workspace, &ids).await?;
+        let unknown: Vec<ResourceId> = found
+            .iter()
+            .flat_map(|relation| [relation.from, relation.to])
+            .filter(|id| !column_of.contains_key(id) && !known.contains(id))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let next = self
+            .lift_to_tables(principal, &unknown, column_of)
+            .await?
+            .iter()
+            .map(|table| table.id)
+            .collect();
+        Ok((found, next))
     }
 
     /// The most used tables the asker may see.
@@ -334,4 +334,40 @@ impl Catalog {
 struct Seeds {
     hits: Vec<ResourceId>,
     tables: Vec<ResourceId>,
+}
+
+/// The relations between `tables`, lifted to them: a foreign key between columns becomes an
+/// edge between their tables that names the columns. Each edge once.
+fn table_edges(
+    relations: Vec<RelationRow>,
+    column_of: &HashMap<ResourceId, (ResourceId, String)>,
+    tables: &[cairn_assistant::MetadataItem],
+) -> Vec<TableEdge> {
+    let visible: HashSet<ResourceId> = tables.iter().map(|table| table.id).collect();
+    let mut edges: Vec<TableEdge> = Vec::new();
+    for relation in relations {
+        let Some(kind) = EdgeKind::parse(&relation.kind) else {
+            continue;
+        };
+        let end = |id: ResourceId| match column_of.get(&id) {
+            Some((table, name)) => (*table, Some(name.clone())),
+            None => (id, None),
+        };
+        let (from, from_column) = end(relation.from);
+        let (to, to_column) = end(relation.to);
+        if !visible.contains(&from) || !visible.contains(&to) {
+            continue;
+        }
+        let edge = TableEdge {
+            kind,
+            from,
+            to,
+            from_column,
+            to_column,
+        };
+        if !edges.contains(&edge) {
+            edges.push(edge);
+        }
+    }
+    edges
 }

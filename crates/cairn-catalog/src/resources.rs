@@ -1,5 +1,7 @@
 //! Resources: create, read, edit, browse and search, always through the access rule.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_domain::{Principal, ResourceId, ResourceKind, Scope, TeamId, validate};
@@ -11,6 +13,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{Catalog, CatalogError, Result};
+
+mod details;
+
+pub(crate) use details::{ResourceDetails, attributes_of};
 
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
@@ -178,6 +184,10 @@ fn decode_cursor(text: &str) -> Result<Cursor> {
     }
 }
 
+fn not_own_teams() -> CatalogError {
+    CatalogError::forbidden("editors create resources only for their own teams")
+}
+
 fn parse_kind(text: &str) -> Result<ResourceKind> {
     ResourceKind::parse(text).ok_or_else(|| {
         let known: Vec<&str> = ResourceKind::ALL.iter().map(|kind| kind.as_str()).collect();
@@ -186,6 +196,19 @@ fn parse_kind(text: &str) -> Result<ResourceKind> {
             format!("unknown kind {text:?}; one of {}", known.join(", ")),
         )
     })
+}
+
+fn column_view(column: &Resource) -> ColumnView {
+    let attributes = details::attributes_of(column);
+    ColumnView {
+        id: column.id.0,
+        name: column.name.clone(),
+        data_type: column.data_type.clone(),
+        description: column.effective_description().map(str::to_string),
+        position: attributes.position,
+        nullable: attributes.nullable,
+        primary_key: attributes.primary_key,
+    }
 }
 
 pub(crate) fn view(resource: Resource, teams: &[Team]) -> ResourceView {
@@ -217,30 +240,6 @@ pub(crate) fn view(resource: Resource, teams: &[Team]) -> ResourceView {
 }
 
 impl Catalog {
-    /// Leaves out the definitions of views the caller may not read in full: a definition names
-    /// and describes what the view reads, so it is shown under the rule that lets it run.
-    pub(crate) async fn hide_unreadable_definitions(
-        &self,
-        principal: &Principal,
-        shown: &mut [ResourceView],
-    ) -> Result<()> {
-        let views: Vec<ResourceId> = shown
-            .iter()
-            .filter(|item| item.kind == ResourceKind::View && item.definition.is_some())
-            .map(|item| ResourceId(item.id))
-            .collect();
-        if views.is_empty() {
-            return Ok(());
-        }
-        let readable = self.readable_views(principal, &views).await?;
-        for item in shown {
-            if item.kind == ResourceKind::View && !readable.contains(&ResourceId(item.id)) {
-                item.definition = None;
-            }
-        }
-        Ok(())
-    }
-
     /// A resource the caller may see, else `NotFound`, whether it exists or not.
     pub async fn visible_resource(
         &self,
@@ -264,84 +263,42 @@ impl Catalog {
         principal: &Principal,
         id: ResourceId,
     ) -> Result<ResourceView> {
-        let resource = self.visible_resource(principal, id).await?;
+        let details = self
+            .resource_details(principal, &[id])
+            .await?
+            .pop()
+            .ok_or(CatalogError::NotFound)?;
         let teams = self.store().list_teams(principal.workspace).await?;
-        let is_relation = matches!(resource.kind, ResourceKind::Table | ResourceKind::View);
-        let mut shown = view(resource, &teams);
-        self.hide_unreadable_definitions(principal, std::slice::from_mut(&mut shown))
-            .await?;
-        if is_relation {
-            let columns = self.store().children(principal.workspace, id).await?;
-            shown.columns = Some(
-                columns
-                    .into_iter()
-                    .filter(|column| {
-                        column.kind == ResourceKind::Column
-                            && principal.can_see(column.workspace, &column.teams)
-                    })
-                    .map(|column| {
-                        let attributes: serde_json::Value =
-                            serde_json::from_str(&column.attributes).unwrap_or_default();
-                        ColumnView {
-                            id: column.id.0,
-                            description: column.effective_description().map(str::to_string),
-                            name: column.name,
-                            data_type: column.data_type,
-                            position: attributes["position"].as_i64(),
-                            nullable: attributes["nullable"].as_bool(),
-                            primary_key: attributes["primary_key"].as_bool().unwrap_or(false),
-                        }
-                    })
-                    .collect(),
-            );
-            if let Some(columns) = shown.columns.as_mut() {
-                columns.sort_by_key(|column| (column.position.unwrap_or(i64::MAX), column.id));
-            }
-        }
-        if is_relation {
-            shown.table_relations = Some(self.table_relations(principal, id).await?);
-        }
-        let relations = self.store().relations_of(principal.workspace, id).await?;
-        if !relations.is_empty() {
-            let others: Vec<ResourceId> = relations
+        let is_relation = matches!(
+            details.resource.kind,
+            ResourceKind::Table | ResourceKind::View
+        );
+        let table_relations = if is_relation {
+            Some(self.table_relations(principal, &details).await?)
+        } else {
+            None
+        };
+        let columns = is_relation.then(|| details.columns.iter().map(column_view).collect());
+        let relations = details.relations_stored.then(|| {
+            details
+                .relations
                 .iter()
-                .map(|relation| {
-                    if relation.from == id {
-                        relation.to
-                    } else {
-                        relation.from
-                    }
+                .map(|related| RelationView {
+                    kind: related.kind.clone(),
+                    direction: related.direction().to_string(),
+                    id: related.other.id.0,
+                    resource_kind: related.other.kind,
+                    name: related.other.name.clone(),
+                    path: related.other.path.clone(),
                 })
-                .collect();
-            let found = self
-                .store()
-                .resources_by_ids(principal.workspace, &others)
-                .await?;
-            shown.relations = Some(
-                relations
-                    .iter()
-                    .filter_map(|relation| {
-                        let (direction, other) = if relation.from == id {
-                            ("out", relation.to)
-                        } else {
-                            ("in", relation.from)
-                        };
-                        let other = found.iter().find(|candidate| candidate.id == other)?;
-                        principal
-                            .can_see(other.workspace, &other.teams)
-                            .then(|| RelationView {
-                                kind: relation.kind.clone(),
-                                direction: direction.to_string(),
-                                id: other.id.0,
-                                resource_kind: other.kind,
-                                name: other.name.clone(),
-                                path: other.path.clone(),
-                            })
-                    })
-                    .collect(),
-            );
-        }
-        Ok(shown)
+                .collect()
+        });
+        Ok(ResourceView {
+            columns,
+            relations,
+            table_relations,
+            ..view(details.resource, &teams)
+        })
     }
 
     /// The relations of a table lifted to tables: its columns' foreign keys and its own view
@@ -349,47 +306,29 @@ impl Catalog {
     async fn table_relations(
         &self,
         principal: &Principal,
-        table: ResourceId,
+        details: &ResourceDetails,
     ) -> Result<Vec<TableRelationView>> {
-        let store = self.store();
-        let workspace = principal.workspace;
-        let mut column_of: std::collections::HashMap<ResourceId, (ResourceId, String)> =
-            std::collections::HashMap::new();
-        let mut ids = vec![table];
-        for column in store.children(workspace, table).await? {
-            if column.kind == ResourceKind::Column
-                && principal.can_see(column.workspace, &column.teams)
-            {
-                ids.push(column.id);
-                column_of.insert(column.id, (table, column.name));
-            }
-        }
-        let relations = store.relations_of_many(workspace, &ids).await?;
+        let table = details.resource.id;
+        let mut column_of: HashMap<ResourceId, (ResourceId, String)> = details
+            .columns
+            .iter()
+            .map(|column| (column.id, (table, column.name.clone())))
+            .collect();
+        let mut column_ids: Vec<ResourceId> = column_of.keys().copied().collect();
+        column_ids.sort_unstable();
+        let ids: Vec<ResourceId> = std::iter::once(table).chain(column_ids).collect();
+        let relations = self
+            .store()
+            .relations_of_many(principal.workspace, &ids)
+            .await?;
         let unknown: Vec<ResourceId> = relations
             .iter()
             .flat_map(|relation| [relation.from, relation.to])
             .filter(|id| *id != table && !column_of.contains_key(id))
             .collect();
-        let mut tables: Vec<cairn_store::Resource> = Vec::new();
-        let mut parents = Vec::new();
-        for resource in store.resources_by_ids(workspace, &unknown).await? {
-            if !principal.can_see(resource.workspace, &resource.teams) {
-                continue;
-            }
-            match (resource.kind, resource.parent) {
-                (ResourceKind::Column, Some(parent)) => {
-                    parents.push(parent);
-                    column_of.insert(resource.id, (parent, resource.name));
-                }
-                (ResourceKind::Table | ResourceKind::View, _) => tables.push(resource),
-                _ => {}
-            }
-        }
-        for resource in store.resources_by_ids(workspace, &parents).await? {
-            if principal.can_see(resource.workspace, &resource.teams) {
-                tables.push(resource);
-            }
-        }
+        let tables = self
+            .lift_to_tables(principal, &unknown, &mut column_of)
+            .await?;
         let mut out: Vec<TableRelationView> = Vec::new();
         for relation in &relations {
             let end = |id: ResourceId| match column_of.get(&id) {
@@ -458,29 +397,9 @@ impl Catalog {
         if principal.role == cairn_domain::Role::Viewer {
             return Err(CatalogError::forbidden("viewers cannot create resources"));
         }
-        let not_own_teams =
-            || CatalogError::forbidden("editors create resources only for their own teams");
-        let teams: Vec<TeamId> = match &input.teams {
-            Some(names) if principal.can_administer() => {
-                self.team_ids_named(principal.workspace, names).await?
-            }
-            // A team the editor is not in and a team that does not exist get the same answer,
-            // so non-admins cannot tell real team names from made-up ones.
-            Some(names) => {
-                let names = validate::labels("teams", names)?;
-                let known = self.store().list_teams(principal.workspace).await?;
-                let mut ids = Vec::with_capacity(names.len());
-                for name in &names {
-                    let team = known
-                        .iter()
-                        .find(|team| &team.name == name && principal.teams.contains(&team.id))
-                        .ok_or_else(not_own_teams)?;
-                    ids.push(team.id);
-                }
-                ids
-            }
-            None => principal.teams.clone(),
-        };
+        let teams = self
+            .creation_teams(principal, input.teams.as_deref())
+            .await?;
         if teams.is_empty() {
             return Err(CatalogError::invalid("teams", "name at least one team"));
         }
@@ -521,6 +440,37 @@ impl Catalog {
         .await?;
         self.follow_changes().await?;
         self.get_resource(principal, id).await
+    }
+
+    /// The teams a new resource is for: those named (an editor names only their own), else
+    /// the creator's.
+    async fn creation_teams(
+        &self,
+        principal: &Principal,
+        names: Option<&[String]>,
+    ) -> Result<Vec<TeamId>> {
+        match names {
+            Some(names) if principal.can_administer() => {
+                self.team_ids_named(principal.workspace, names).await
+            }
+            // A team the editor is not in and a team that does not exist get the same answer,
+            // so non-admins cannot tell real team names from made-up ones.
+            Some(names) => {
+                let names = validate::labels("teams", names)?;
+                let known = self.store().list_teams(principal.workspace).await?;
+                names
+                    .iter()
+                    .map(|name| {
+                        known
+                            .iter()
+                            .find(|team| &team.name == name && principal.teams.contains(&team.id))
+                            .map(|team| team.id)
+                            .ok_or_else(not_own_teams)
+                    })
+                    .collect()
+            }
+            None => Ok(principal.teams.clone()),
+        }
     }
 
     /// Edits a resource's description, owners and tags (editors) or teams (admins).
@@ -638,56 +588,71 @@ impl Catalog {
             .unwrap_or_default()
             .to_string();
         let teams = self.store().list_teams(principal.workspace).await?;
-        let scope = match &query.team {
-            None => principal.scope(),
-            // One team narrows what the caller may see; a team they cannot see leaves nothing.
-            Some(name) => {
-                let team = teams
-                    .iter()
-                    .find(|team| team.name == *name)
-                    .map(|team| team.id)
-                    .filter(|id| principal.can_see(principal.workspace, &[*id]));
-                Scope::Teams(principal.workspace, team.into_iter().collect())
-            }
+        let page = Page {
+            scope: team_scope(principal, &teams, query.team.as_deref()),
+            teams,
+            limit,
         };
         if text.is_empty() {
-            let after = match cursor {
-                Some(Cursor::After(id)) => Some(ResourceId(id)),
-                Some(Cursor::Offset(_)) => {
-                    return Err(CatalogError::invalid(
-                        "cursor",
-                        "belongs to a search, not a listing",
-                    ));
-                }
-                None => None,
-            };
             let filter = ResourceFilter {
                 kind,
                 tag: query.tag,
                 owner: query.owner,
-                after,
+                after: None,
                 limit: limit + 1,
             };
-            let mut found = self.store().list_resources(&scope, &filter).await?;
-            let more = found.len() > limit;
-            found.truncate(limit);
-            let next_cursor = match found.last() {
-                Some(last) if more => Some(encode_cursor(&Cursor::After(last.id.0))),
-                _ => None,
+            self.browse(principal, page, filter, cursor).await
+        } else {
+            let search = SearchQuery {
+                text,
+                kind,
+                tag: query.tag,
+                owner: query.owner,
             };
-            let mut items: Vec<ResourceView> = found
-                .into_iter()
-                .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
-                .map(|resource| view(resource, &teams))
-                .collect();
-            self.hide_unreadable_definitions(principal, &mut items)
-                .await?;
-            return Ok(ResourceList {
-                items,
-                next_cursor,
-                semantic: false,
-            });
+            self.search(principal, page, search, cursor).await
         }
+    }
+
+    /// A listing by id, from after the cursor's id.
+    async fn browse(
+        &self,
+        principal: &Principal,
+        page: Page,
+        mut filter: ResourceFilter,
+        cursor: Option<Cursor>,
+    ) -> Result<ResourceList> {
+        filter.after = match cursor {
+            Some(Cursor::After(id)) => Some(ResourceId(id)),
+            Some(Cursor::Offset(_)) => {
+                return Err(CatalogError::invalid(
+                    "cursor",
+                    "belongs to a search, not a listing",
+                ));
+            }
+            None => None,
+        };
+        let mut found = self.store().list_resources(&page.scope, &filter).await?;
+        let more = found.len() > page.limit;
+        found.truncate(page.limit);
+        let next_cursor = match found.last() {
+            Some(last) if more => Some(encode_cursor(&Cursor::After(last.id.0))),
+            _ => None,
+        };
+        Ok(ResourceList {
+            items: self.shown(principal, found, &page.teams).await?,
+            next_cursor,
+            semantic: false,
+        })
+    }
+
+    /// A page of ranked search results, from the cursor's offset.
+    async fn search(
+        &self,
+        principal: &Principal,
+        page: Page,
+        search: SearchQuery,
+        cursor: Option<Cursor>,
+    ) -> Result<ResourceList> {
         let offset = match cursor {
             Some(Cursor::Offset(offset)) => offset,
             Some(Cursor::After(_)) => {
@@ -698,7 +663,7 @@ impl Catalog {
             }
             None => 0,
         };
-        if offset.saturating_add(limit) >= cairn_search::MAX_RESULT_WINDOW {
+        if offset.saturating_add(page.limit) >= cairn_search::MAX_RESULT_WINDOW {
             return Err(CatalogError::invalid(
                 "cursor",
                 format!(
@@ -708,34 +673,61 @@ impl Catalog {
             ));
         }
         self.follow_changes().await?;
-        let search_query = SearchQuery {
-            text,
-            kind,
-            tag: query.tag,
-            owner: query.owner,
-        };
         let ranked = self
-            .ranked_search(principal, scope, search_query, offset, limit)
+            .ranked_search(principal, page.scope, search, offset, page.limit)
             .await?;
         let found = self
             .store()
             .resources_by_ids(principal.workspace, &ranked.ids)
             .await?;
-        let mut items: Vec<ResourceView> = found
-            .into_iter()
-            .filter(|resource| principal.can_see(resource.workspace, &resource.teams))
-            .map(|resource| view(resource, &teams))
-            .collect();
-        self.hide_unreadable_definitions(principal, &mut items)
-            .await?;
-        let next_cursor = ranked
-            .more
-            .then(|| encode_cursor(&Cursor::Offset(offset + limit)));
         Ok(ResourceList {
-            items,
-            next_cursor,
+            items: self.shown(principal, found, &page.teams).await?,
+            next_cursor: ranked
+                .more
+                .then(|| encode_cursor(&Cursor::Offset(offset + page.limit))),
             semantic: ranked.semantic,
         })
+    }
+
+    /// What a page shows of resources: those the caller may see, view definitions only where
+    /// they may read them.
+    async fn shown(
+        &self,
+        principal: &Principal,
+        found: Vec<Resource>,
+        teams: &[Team],
+    ) -> Result<Vec<ResourceView>> {
+        let mut found = found;
+        found.retain(|resource| principal.can_see(resource.workspace, &resource.teams));
+        self.hide_unreadable(principal, &mut found).await?;
+        Ok(found
+            .into_iter()
+            .map(|resource| view(resource, teams))
+            .collect())
+    }
+}
+
+/// What a listing or a search pages through.
+struct Page {
+    scope: Scope,
+    /// The workspace's teams, to name a resource's.
+    teams: Vec<Team>,
+    limit: usize,
+}
+
+/// What the caller may see, narrowed to one team when they name one: a team they cannot see
+/// leaves nothing.
+fn team_scope(principal: &Principal, teams: &[Team], team: Option<&str>) -> Scope {
+    match team {
+        None => principal.scope(),
+        Some(name) => {
+            let team = teams
+                .iter()
+                .find(|team| team.name == name)
+                .map(|team| team.id)
+                .filter(|id| principal.can_see(principal.workspace, &[*id]));
+            Scope::Teams(principal.workspace, team.into_iter().collect())
+        }
     }
 }
 

@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cairn_domain::{Principal, ResourceId, ResourceKind, Scope};
+use cairn_domain::{Principal, ResourceId, ResourceKind, ResourcePath, Scope};
 use cairn_search::{Hit, SearchQuery};
 use cairn_store::Resource;
 
@@ -93,11 +93,11 @@ fn is_relation(kind: ResourceKind) -> bool {
 /// The database (schema) a resource sits in: its path less its own name.
 fn group_of(resource: &Resource) -> &str {
     let path = if resource.kind == ResourceKind::Column {
-        resource.path.rsplit_once('.').map_or("", |(head, _)| head)
+        ResourcePath::parent_text(&resource.path)
     } else {
         &resource.path
     };
-    path.rsplit_once('.').map_or("", |(head, _)| head)
+    ResourcePath::parent_text(path)
 }
 
 /// The lexical and structural order: the lexical hits composed with structure. A semantic
@@ -109,91 +109,9 @@ pub(crate) fn fuse(
     structure: &Structure,
     kind: Option<ResourceKind>,
 ) -> Vec<ResourceId> {
-    let mut score: HashMap<ResourceId, f32> = HashMap::new();
-    let mut column_scores: HashMap<ResourceId, Vec<f32>> = HashMap::new();
-    for hit in lexical {
-        if !structure.resources.contains_key(&hit.id) {
-            continue;
-        }
-        *score.entry(hit.id).or_default() += hit.score;
-        if let Some(table) = hit.table
-            && structure.resources.contains_key(&table)
-        {
-            column_scores.entry(table).or_default().push(hit.score);
-        }
-    }
-    // A table counts the words of its columns: the best column much, the others a little.
-    for (table, mut scores) in column_scores {
-        scores.sort_by(|left, right| right.total_cmp(left));
-        let lifted =
-            scores[0] * BEST_COLUMN_SHARE + scores[1..].iter().sum::<f32>() * OTHER_COLUMN_SHARE;
-        *score.entry(table).or_default() += lifted;
-    }
-    // Foreign-key neighbours of strong tables get a share of their score: a question about
-    // customers and genres needs the invoices between them.
-    let mut tables: Vec<(ResourceId, f32)> = score
-        .iter()
-        .filter(|(id, _)| {
-            structure
-                .resources
-                .get(id)
-                .is_some_and(|r| is_relation(r.kind))
-        })
-        .map(|(id, value)| (*id, *value))
-        .collect();
-    sort_ranked(&mut tables);
-    let mut lent: HashMap<ResourceId, f32> = HashMap::new();
-    for (table, value) in tables.iter().take(NEIGHBOUR_SOURCES) {
-        for neighbour in structure.neighbours.get(table).into_iter().flatten() {
-            if structure.resources.contains_key(neighbour) {
-                let share = lent.entry(*neighbour).or_default();
-                *share = share.max(value * NEIGHBOUR_SHARE);
-            }
-        }
-    }
-    // And a second hop, a share of the share, past a table that links two others (an
-    // invoice line between invoices and tracks, a film's actors between films and actors).
-    let mut bridges: Vec<(ResourceId, f32)> =
-        lent.iter().map(|(id, value)| (*id, *value)).collect();
-    sort_ranked(&mut bridges);
-    let sources: HashSet<ResourceId> = tables
-        .iter()
-        .take(NEIGHBOUR_SOURCES)
-        .map(|(id, _)| *id)
-        .collect();
-    let mut second: HashMap<ResourceId, f32> = HashMap::new();
-    for (bridge, value) in bridges.iter().take(NEIGHBOUR_SOURCES) {
-        for neighbour in structure.neighbours.get(bridge).into_iter().flatten() {
-            if !sources.contains(neighbour) && structure.resources.contains_key(neighbour) {
-                let share = second.entry(*neighbour).or_default();
-                *share = share.max(value * NEIGHBOUR_SHARE);
-            }
-        }
-    }
-    for (neighbour, share) in lent {
-        *score.entry(neighbour).or_default() += share;
-    }
-    for (neighbour, share) in second {
-        let entry = score.entry(neighbour).or_default();
-        *entry = entry.max(share);
-    }
-    // The database where the best hits are: the sum of its three best tables, against the
-    // best such sum.
-    let mut groups: HashMap<&str, Vec<f32>> = HashMap::new();
-    for (id, value) in &score {
-        if let Some(resource) = structure.resources.get(id)
-            && is_relation(resource.kind)
-        {
-            groups.entry(group_of(resource)).or_default().push(*value);
-        }
-    }
-    let group_score: HashMap<&str, f32> = groups
-        .into_iter()
-        .map(|(group, mut values)| {
-            values.sort_by(|left, right| right.total_cmp(left));
-            (group, values.iter().take(3).sum())
-        })
-        .collect();
+    let mut score = lexical_scores(lexical, structure);
+    lend_to_neighbours(&mut score, structure);
+    let group_score = group_scores(&score, structure);
     let best_group = group_score.values().copied().fold(0.0_f32, f32::max);
     let most_popular = structure
         .resources
@@ -230,6 +148,108 @@ pub(crate) fn fuse(
     ranked.into_iter().map(|(id, _)| id).collect()
 }
 
+/// The lexical hits' scores, a table counting the words of its columns: the best column
+/// much, the others a little.
+fn lexical_scores(lexical: &[Hit], structure: &Structure) -> HashMap<ResourceId, f32> {
+    let mut score: HashMap<ResourceId, f32> = HashMap::new();
+    let mut column_scores: HashMap<ResourceId, Vec<f32>> = HashMap::new();
+    for hit in lexical {
+        if !structure.resources.contains_key(&hit.id) {
+            continue;
+        }
+        *score.entry(hit.id).or_default() += hit.score;
+        if let Some(table) = hit.table
+            && structure.resources.contains_key(&table)
+        {
+            column_scores.entry(table).or_default().push(hit.score);
+        }
+    }
+    for (table, mut scores) in column_scores {
+        scores.sort_by(|left, right| right.total_cmp(left));
+        let lifted =
+            scores[0] * BEST_COLUMN_SHARE + scores[1..].iter().sum::<f32>() * OTHER_COLUMN_SHARE;
+        *score.entry(table).or_default() += lifted;
+    }
+    score
+}
+
+/// Foreign-key neighbours of strong tables get a share of their score: a question about
+/// customers and genres needs the invoices between them. And a second hop, a share of the
+/// share, past a table that links two others (an invoice line between invoices and tracks, a
+/// film's actors between films and actors).
+fn lend_to_neighbours(score: &mut HashMap<ResourceId, f32>, structure: &Structure) {
+    let mut tables: Vec<(ResourceId, f32)> = score
+        .iter()
+        .filter(|(id, _)| {
+            structure
+                .resources
+                .get(id)
+                .is_some_and(|r| is_relation(r.kind))
+        })
+        .map(|(id, value)| (*id, *value))
+        .collect();
+    sort_ranked(&mut tables);
+    let lent = shares(&tables, structure, &HashSet::new());
+    let mut bridges: Vec<(ResourceId, f32)> =
+        lent.iter().map(|(id, value)| (*id, *value)).collect();
+    sort_ranked(&mut bridges);
+    let sources: HashSet<ResourceId> = tables
+        .iter()
+        .take(NEIGHBOUR_SOURCES)
+        .map(|(id, _)| *id)
+        .collect();
+    let second = shares(&bridges, structure, &sources);
+    for (neighbour, share) in lent {
+        *score.entry(neighbour).or_default() += share;
+    }
+    for (neighbour, share) in second {
+        let entry = score.entry(neighbour).or_default();
+        *entry = entry.max(share);
+    }
+}
+
+/// The share each neighbour (but those in `skip`) of the best of `ranked` gets: the largest
+/// of its neighbours' scores, in proportion.
+fn shares(
+    ranked: &[(ResourceId, f32)],
+    structure: &Structure,
+    skip: &HashSet<ResourceId>,
+) -> HashMap<ResourceId, f32> {
+    let mut lent: HashMap<ResourceId, f32> = HashMap::new();
+    for (table, value) in ranked.iter().take(NEIGHBOUR_SOURCES) {
+        for neighbour in structure.neighbours.get(table).into_iter().flatten() {
+            if !skip.contains(neighbour) && structure.resources.contains_key(neighbour) {
+                let share = lent.entry(*neighbour).or_default();
+                *share = share.max(value * NEIGHBOUR_SHARE);
+            }
+        }
+    }
+    lent
+}
+
+/// The database where the best hits are: each database's (schema's) sum of its three best
+/// tables.
+fn group_scores<'a>(
+    score: &HashMap<ResourceId, f32>,
+    structure: &'a Structure,
+) -> HashMap<&'a str, f32> {
+    let mut groups: HashMap<&str, Vec<f32>> = HashMap::new();
+    for (id, value) in score {
+        if let Some(resource) = structure.resources.get(id)
+            && is_relation(resource.kind)
+        {
+            groups.entry(group_of(resource)).or_default().push(*value);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(group, mut values)| {
+            values.sort_by(|left, right| right.total_cmp(left));
+            (group, values.iter().take(3).sum())
+        })
+        .collect()
+}
+
 impl Catalog {
     fn neighbour_cache(&self) -> std::sync::MutexGuard<'_, NeighbourCache> {
         self.inner
@@ -237,6 +257,40 @@ impl Catalog {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// The kinds an embedding model ranks for a search of `kind`: it knows tables and views only.
+fn semantic_kinds(kind: Option<ResourceKind>) -> &'static [ResourceKind] {
+    match kind {
+        None => &[ResourceKind::Table, ResourceKind::View],
+        Some(ResourceKind::Table) => &[ResourceKind::Table],
+        Some(ResourceKind::View) => &[ResourceKind::View],
+        Some(_) => &[],
+    }
+}
+
+/// What a ranking reads facts of: the lexical hits (with a column's table when structure
+/// counts), then the semantic ones, each once.
+fn candidates(
+    lexical: &[Hit],
+    semantic: Option<&[(ResourceId, f32)]>,
+    structural: bool,
+) -> Vec<ResourceId> {
+    let mut ids: Vec<ResourceId> = Vec::with_capacity(lexical.len());
+    let mut seen: HashSet<ResourceId> = HashSet::new();
+    for hit in lexical {
+        for id in std::iter::once(hit.id).chain(hit.table.filter(|_| structural)) {
+            if seen.insert(id) {
+                ids.push(id);
+            }
+        }
+    }
+    for (id, _) in semantic.into_iter().flatten() {
+        if seen.insert(*id) {
+            ids.push(*id);
+        }
+    }
+    ids
 }
 
 fn sort_ranked(ranked: &mut [(ResourceId, f32)]) {
@@ -265,12 +319,7 @@ impl Catalog {
             .min(cairn_search::MAX_RESULT_WINDOW);
         // By meaning too, when a model is installed: it knows tables and views only, and
         // nothing of tags or owners.
-        let semantic_kinds: &[ResourceKind] = match kind {
-            None => &[ResourceKind::Table, ResourceKind::View],
-            Some(ResourceKind::Table) => &[ResourceKind::Table],
-            Some(ResourceKind::View) => &[ResourceKind::View],
-            Some(_) => &[],
-        };
+        let semantic_kinds = semantic_kinds(kind);
         let by_meaning = structural && !semantic_kinds.is_empty();
         let text = query.text.clone();
         // The question is embedded while the index is searched: two cores, two halves.
@@ -291,20 +340,7 @@ impl Catalog {
         // Read from memory, not asked of the store on every search.
         let seq = self.inner.search.applied_seq()?;
         let workspace = principal.workspace;
-        let mut ids: Vec<ResourceId> = Vec::with_capacity(lexical.len());
-        let mut seen: HashSet<ResourceId> = HashSet::new();
-        for hit in &lexical {
-            for id in std::iter::once(hit.id).chain(hit.table.filter(|_| structural)) {
-                if seen.insert(id) {
-                    ids.push(id);
-                }
-            }
-        }
-        for (id, _) in semantic.iter().flatten() {
-            if seen.insert(*id) {
-                ids.push(*id);
-            }
-        }
+        let ids = candidates(&lexical, semantic.as_deref(), structural);
         let mut structure = Structure::default();
         for resource in self.ranking_facts(seq, workspace, &ids).await? {
             if visible(principal, &scope, &resource) {
@@ -465,7 +501,6 @@ impl Catalog {
         workspace: cairn_domain::WorkspaceId,
         sources: &[ResourceId],
     ) -> Result<Vec<(ResourceId, Vec<ResourceId>)>> {
-        let store = self.store();
         let mut known: HashMap<ResourceId, Vec<ResourceId>> = HashMap::new();
         let mut missing: Vec<ResourceId> = Vec::new();
         {
@@ -481,54 +516,7 @@ impl Catalog {
             }
         }
         if !missing.is_empty() {
-            let mut owner: HashMap<ResourceId, ResourceId> = HashMap::new();
-            let mut ends: Vec<ResourceId> = missing.clone();
-            for column in store.children_of(workspace, &missing).await? {
-                if let Some(table) = column.parent {
-                    owner.insert(column.id, table);
-                    ends.push(column.id);
-                }
-            }
-            let relations = store.relations_of_many(workspace, &ends).await?;
-            // (source table, other end)
-            let mut pairs: Vec<(ResourceId, ResourceId)> = Vec::new();
-            for relation in &relations {
-                for (near, far) in [(relation.from, relation.to), (relation.to, relation.from)] {
-                    let source = owner
-                        .get(&near)
-                        .copied()
-                        .or_else(|| missing.contains(&near).then_some(near));
-                    if let Some(source) = source {
-                        pairs.push((source, far));
-                    }
-                }
-            }
-            let far_ids: Vec<ResourceId> = pairs.iter().map(|(_, far)| *far).collect();
-            let mut far_table: HashMap<ResourceId, ResourceId> = HashMap::new();
-            for resource in self.ranking_facts(seq, workspace, &far_ids).await? {
-                match (resource.kind, resource.parent) {
-                    (ResourceKind::Column, Some(table)) => {
-                        far_table.insert(resource.id, table);
-                    }
-                    (kind, _) if is_relation(kind) => {
-                        far_table.insert(resource.id, resource.id);
-                    }
-                    _ => {}
-                }
-            }
-            for source in &missing {
-                known.insert(*source, Vec::new());
-            }
-            for (source, far) in pairs {
-                if let Some(table) = far_table.get(&far).copied()
-                    && table != source
-                {
-                    let list = known.entry(source).or_default();
-                    if !list.contains(&table) {
-                        list.push(table);
-                    }
-                }
-            }
+            known.extend(self.stored_neighbours(seq, workspace, &missing).await?);
             let mut cache = self.neighbour_cache();
             if cache.seq == seq && cache.tables.len() < NEIGHBOUR_CACHE_TABLES {
                 for source in &missing {
@@ -543,6 +531,65 @@ impl Catalog {
             .filter_map(|source| known.remove(source).map(|tables| (*source, tables)))
             .collect())
     }
+
+    /// The tables each of `sources` shares a relation with, read from the store: relations of
+    /// the tables and of their columns, the far ends lifted to their tables.
+    async fn stored_neighbours(
+        &self,
+        seq: i64,
+        workspace: cairn_domain::WorkspaceId,
+        sources: &[ResourceId],
+    ) -> Result<HashMap<ResourceId, Vec<ResourceId>>> {
+        let store = self.store();
+        let mut owner: HashMap<ResourceId, ResourceId> = HashMap::new();
+        let mut ends: Vec<ResourceId> = sources.to_vec();
+        for column in store.children_of(workspace, sources).await? {
+            if let Some(table) = column.parent {
+                owner.insert(column.id, table);
+                ends.push(column.id);
+            }
+        }
+        let relations = store.relations_of_many(workspace, &ends).await?;
+        // (source table, other end)
+        let mut pairs: Vec<(ResourceId, ResourceId)> = Vec::new();
+        for relation in &relations {
+            for (near, far) in [(relation.from, relation.to), (relation.to, relation.from)] {
+                let source = owner
+                    .get(&near)
+                    .copied()
+                    .or_else(|| sources.contains(&near).then_some(near));
+                if let Some(source) = source {
+                    pairs.push((source, far));
+                }
+            }
+        }
+        let far_ids: Vec<ResourceId> = pairs.iter().map(|(_, far)| *far).collect();
+        let mut far_table: HashMap<ResourceId, ResourceId> = HashMap::new();
+        for resource in self.ranking_facts(seq, workspace, &far_ids).await? {
+            match (resource.kind, resource.parent) {
+                (ResourceKind::Column, Some(table)) => {
+                    far_table.insert(resource.id, table);
+                }
+                (kind, _) if is_relation(kind) => {
+                    far_table.insert(resource.id, resource.id);
+                }
+                _ => {}
+            }
+        }
+        let mut found: HashMap<ResourceId, Vec<ResourceId>> =
+            sources.iter().map(|source| (*source, Vec::new())).collect();
+        for (source, far) in pairs {
+            if let Some(table) = far_table.get(&far).copied()
+                && table != source
+            {
+                let list = found.entry(source).or_default();
+                if !list.contains(&table) {
+                    list.push(table);
+                }
+            }
+        }
+        Ok(found)
+    }
 }
 
 #[cfg(test)]
@@ -555,7 +602,11 @@ mod tests {
             id: ResourceId(id),
             workspace: WorkspaceId(1),
             kind,
-            name: path.rsplit('.').next().unwrap_or(path).to_string(),
+            name: ResourcePath::parse(path)
+                .segments()
+                .last()
+                .cloned()
+                .unwrap_or_default(),
             path: path.to_string(),
             parent: parent.map(ResourceId),
             integration: None,
@@ -565,7 +616,7 @@ mod tests {
             data_type: None,
             definition: None,
             popularity: None,
-            attributes: String::new(),
+            column: None,
             teams: vec![TeamId(1)],
             tags: Vec::new(),
             owners: Vec::new(),

@@ -79,7 +79,6 @@ impl Catalog {
     ) -> Result<ReadOnlyQuery> {
         let row = self.visible_integration(principal, integration).await?;
         let dialect = dialect_of(&row.kind)?;
-        let prefix_parts = 1; // the integration's own name
         let resources = self
             .store()
             .integration_resources(principal.workspace, integration, true)
@@ -119,9 +118,10 @@ impl Catalog {
                 resource.kind != ResourceKind::View || readable_views.contains(&resource.id)
             })
             .filter_map(|resource| {
-                let parts: Vec<&str> = resource.path.split('.').skip(prefix_parts).collect();
+                let path = cairn_domain::ResourcePath::parse_under(&row.name, &resource.path)
+                    .unwrap_or_else(|| cairn_domain::ResourcePath::parse(&resource.path));
                 // PostgreSQL: db.schema.table; MySQL: db.table; SQLite: main.table.
-                let key = match parts.as_slice() {
+                let key = match path.below_root() {
                     [_, schema, _] if dialect == Dialect::Postgres => {
                         (schema.to_string(), resource.name.clone())
                     }

@@ -3,12 +3,16 @@
 //! Nothing here does I/O. Every other crate asks this one who may see and change what.
 
 pub mod access;
+pub mod column;
 pub mod error;
 pub mod ids;
+pub mod path;
 pub mod resource;
 pub mod validate;
 
 pub use access::{Principal, Scope, SqlAccess};
+pub use column::ColumnAttributes;
 pub use error::{ErrorCode, Refusal, ValidationError};
 pub use ids::{IntegrationId, ResourceId, TeamId, TokenId, UserId, WorkspaceId};
+pub use path::ResourcePath;
 pub use resource::{ResourceKind, Role};

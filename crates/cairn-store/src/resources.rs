@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use cairn_domain::{IntegrationId, ResourceId, ResourceKind, Scope, TeamId, WorkspaceId};
+use cairn_domain::{
+    ColumnAttributes, IntegrationId, ResourceId, ResourceKind, Scope, TeamId, WorkspaceId,
+};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
@@ -46,8 +48,9 @@ pub struct Resource {
     pub data_type: Option<String>,
     pub definition: Option<String>,
     pub popularity: Option<f64>,
-    /// Kind-specific extras as JSON text.
-    pub attributes: String,
+    /// A column's crawled attributes (position, nullable, primary key); `None` for other
+    /// kinds.
+    pub column: Option<ColumnAttributes>,
     pub teams: Vec<TeamId>,
     /// Tags from every source, people's first, without duplicates.
     pub tags: Vec<String>,
@@ -181,13 +184,20 @@ pub(crate) const RESOURCE_COLUMNS: &str = "r.id, r.workspace_id, r.kind, r.name,
 /// Most values bound in one statement, well under both engines' limits.
 const BATCH: usize = 500;
 
+/// A column's attributes from their stored JSON text, decoded here once; text that is not
+/// such an object reads as nothing known, as it always has.
+fn column_attributes(kind: ResourceKind, text: &str) -> Option<ColumnAttributes> {
+    (kind == ResourceKind::Column).then(|| serde_json::from_str(text).unwrap_or_default())
+}
+
 pub(crate) fn resource_from(row: &AnyRow) -> Result<Resource> {
     let kind: String = row.get("kind");
+    let kind = ResourceKind::parse(&kind)
+        .ok_or_else(|| StoreError::Config(format!("unknown kind {kind:?} in store")))?;
     Ok(Resource {
         id: ResourceId(row.get("id")),
         workspace: WorkspaceId(row.get("workspace_id")),
-        kind: ResourceKind::parse(&kind)
-            .ok_or_else(|| StoreError::Config(format!("unknown kind {kind:?} in store")))?,
+        kind,
         name: row.get("name"),
         path: row.get("path"),
         parent: row.get::<Option<i64>, _>("parent_id").map(ResourceId),
@@ -200,7 +210,7 @@ pub(crate) fn resource_from(row: &AnyRow) -> Result<Resource> {
         data_type: row.get("data_type"),
         definition: row.get("definition"),
         popularity: row.get("popularity"),
-        attributes: row.get("attributes"),
+        column: column_attributes(kind, row.get("attributes")),
         teams: Vec::new(),
         tags: Vec::new(),
         owners: Vec::new(),
@@ -508,7 +518,7 @@ impl Store {
                     data_type: None,
                     definition: None,
                     popularity: row.get(6),
-                    attributes: String::new(),
+                    column: None,
                     teams,
                     tags: Vec::new(),
                     owners: Vec::new(),

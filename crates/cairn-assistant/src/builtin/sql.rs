@@ -317,7 +317,13 @@ impl Engine {
     /// The table's qualified name: `schema.table` (postgres), `database.table` (mysql) or
     /// `table` (sqlite), from the last parts of the catalog path.
     pub(super) fn table_name(self, item: &MetadataItem) -> String {
-        let parts: Vec<&str> = item.path.split('.').filter(|p| !p.is_empty()).collect();
+        let path = cairn_domain::ResourcePath::parse(&item.path);
+        let parts: Vec<&str> = path
+            .segments()
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !p.is_empty())
+            .collect();
         let keep = match self {
             Engine::Sqlite => 1,
             Engine::Postgres | Engine::Mysql => 2,

@@ -3,16 +3,23 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use cairn_catalog::{AskInput, AskView, EgressPreview, EgressView, HistoryPage, PreviewInput};
+use futures_util::Stream;
 use serde::Deserialize;
+use tokio::sync::mpsc::UnboundedReceiver;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiResult, Caller, json, no_content};
 use crate::AppState;
 use crate::auth::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
 
 /// The assistant, the caller's history and the egress ledger.
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -91,7 +98,8 @@ async fn preview(
 }
 
 /// Asks the assistant. With `Accept: text/event-stream` the answer comes as server-sent events:
-/// `delta` events with pieces of the text, then one `done` event with the whole answer.
+/// `delta` events with pieces of the text as it is written, then one `done` event with the whole
+/// answer (or, when it fails after its first piece, one `error` event with the error body).
 #[utoipa::path(post, path = "/api/v1/ai/ask", request_body = AskInput,
     responses(
         (status = 200, description = "the answer, or with `Accept: text/event-stream` the answer as events",
@@ -103,29 +111,75 @@ async fn ask(
     headers: HeaderMap,
     ApiJson(body): ApiJson<AskInput>,
 ) -> ApiResult<Response> {
-    let answer = state.catalog.ask(&auth.principal, body).await?;
     let wants_stream = headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.contains("text/event-stream"));
     if !wants_stream {
-        return Ok(Json(answer).into_response());
+        return Ok(Json(state.catalog.ask(&auth.principal, body).await?).into_response());
     }
-    let mut events = String::new();
-    let words: Vec<&str> = answer.answer.split_inclusive(' ').collect();
-    for piece in words.chunks(8) {
-        let text = serde_json::json!({"text": piece.concat()});
-        events.push_str(&format!("event: delta\ndata: {text}\n\n"));
-    }
-    let done = serde_json::to_string(&answer).unwrap_or_default();
-    events.push_str(&format!("event: done\ndata: {done}\n\n"));
-    let mut response = events.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    // The question runs on a task of its own: a client that goes away stops nothing, and the
+    // thread keeps the turn.
+    let (pieces, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (catalog, principal) = (state.catalog.clone(), auth.principal.clone());
+    let answer = tokio::spawn(async move { catalog.ask_streaming(&principal, body, pieces).await });
+    let answer = async move {
+        answer
+            .await
+            .map_err(|error| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    cairn_domain::ErrorCode::Internal.as_str(),
+                    format!("the question's task failed: {error}"),
+                )
+            })?
+            .map_err(ApiError::from)
+    };
+    // An answer that fails before its first piece is an error response, as without streaming.
+    let first = received.recv().await;
+    let answer: PendingAnswer = if first.is_none() {
+        let view = answer.await?;
+        Box::pin(async move { Ok(view) })
+    } else {
+        Box::pin(answer)
+    };
+    Ok(Sse::new(answer_events(first, received, answer)).into_response())
+}
+
+/// The answer still being written.
+type PendingAnswer = Pin<Box<dyn Future<Output = ApiResult<AskView>> + Send>>;
+
+/// `delta` events as the pieces arrive, then `done` with the whole answer (or `error` with the
+/// error body when it failed after its first piece).
+fn answer_events(
+    first: Option<String>,
+    received: UnboundedReceiver<String>,
+    answer: PendingAnswer,
+) -> impl Stream<Item = Result<Event, axum::Error>> {
+    futures_util::stream::unfold(
+        (first, received, Some(answer)),
+        |(next, mut received, answer)| async move {
+            let next = match next {
+                Some(piece) => Some(piece),
+                None => received.recv().await,
+            };
+            if let Some(text) = next {
+                let delta = Event::default()
+                    .event("delta")
+                    .json_data(serde_json::json!({ "text": text }));
+                return Some((delta, (None, received, answer)));
+            }
+            let last = match answer?.await {
+                Ok(view) => Event::default().event("done").json_data(&view),
+                Err(error) => Event::default().event("error").json_data(ErrorBody {
+                    error: ErrorDetail {
+                        code: error.code.to_string(),
+                        message: error.message,
+                        field: error.field,
+                    },
+                }),
+            };
+            Some((last, (None, received, None)))
+        },
+    )
 }
