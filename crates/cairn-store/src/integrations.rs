@@ -363,99 +363,21 @@ impl Store {
         replace: bool,
     ) -> Result<DbtApplied> {
         let mut transaction = self.begin_resource_write().await?;
-        let previous: HashSet<i64> = sqlx::query(
-            "SELECT id FROM resources WHERE workspace_id = $1 AND integration_id = $2
-               AND (imported_description IS NOT NULL
-                    OR id IN (SELECT resource_id FROM resource_labels WHERE workspace_id = $1 AND source = 'dbt'))",
-        )
-        .bind(workspace.0)
-        .bind(integration.0)
-        .fetch_all(&mut *transaction)
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+        let previous = dbt_documented(&mut transaction, workspace, integration).await?;
         let mut touched: HashSet<i64> = HashSet::new();
         if replace {
-            for id in &previous {
-                sqlx::query("UPDATE resources SET imported_description = NULL WHERE workspace_id = $1 AND id = $2")
-                    .bind(workspace.0)
-                    .bind(*id)
-                    .execute(&mut *transaction)
-                    .await?;
-                sqlx::query("DELETE FROM resource_labels WHERE workspace_id = $1 AND resource_id = $2 AND source = 'dbt'")
-                    .bind(workspace.0)
-                    .bind(*id)
-                    .execute(&mut *transaction)
-                    .await?;
-            }
+            clear_dbt_docs(&mut transaction, workspace, &previous).await?;
             touched.extend(&previous);
         }
         for doc in docs {
-            // Without a description of its own, the import keeps what is there (after
-            // `replace`, nothing).
-            let done = sqlx::query(
-                "UPDATE resources SET imported_description = COALESCE($1, imported_description),
-                   updated_at = $2
-                 WHERE workspace_id = $3 AND integration_id = $4 AND id = $5",
-            )
-            .bind(doc.description.as_deref())
-            .bind(now_ms())
-            .bind(workspace.0)
-            .bind(integration.0)
-            .bind(doc.resource.0)
-            .execute(&mut *transaction)
-            .await?;
-            if done.rows_affected() == 0 {
-                continue;
+            if attach_dbt_doc(&mut transaction, workspace, integration, doc).await? {
+                touched.insert(doc.resource.0);
             }
-            for (label, values) in [("tag", &doc.tags), ("owner", &doc.owners)] {
-                if !values.is_empty() {
-                    Self::set_labels(
-                        &mut transaction,
-                        workspace,
-                        doc.resource,
-                        label,
-                        LabelSource::Dbt,
-                        values,
-                    )
-                    .await?;
-                }
-            }
-            touched.insert(doc.resource.0);
         }
-        if replace {
-            sqlx::query("DELETE FROM resource_relations WHERE workspace_id = $1 AND integration_id = $2 AND kind = 'lineage'")
-                .bind(workspace.0)
-                .bind(integration.0)
-                .execute(&mut *transaction)
-                .await?;
-        }
-        let existing: HashSet<(i64, i64)> = sqlx::query(
-            "SELECT from_id, to_id FROM resource_relations
-             WHERE workspace_id = $1 AND integration_id = $2 AND kind = 'lineage'",
-        )
-        .bind(workspace.0)
-        .bind(integration.0)
-        .fetch_all(&mut *transaction)
-        .await?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
         let imported: HashSet<(i64, i64)> =
             lineage.iter().map(|(from, to)| (from.0, to.0)).collect();
-        for (from, to) in imported.difference(&existing) {
-            sqlx::query(
-                "INSERT INTO resource_relations (workspace_id, integration_id, kind, from_id, to_id)
-                 VALUES ($1, $2, 'lineage', $3, $4)",
-            )
-            .bind(workspace.0)
-            .bind(integration.0)
-            .bind(*from)
-            .bind(*to)
-            .execute(&mut *transaction)
-            .await?;
-        }
+        let existing =
+            merge_lineage(&mut transaction, workspace, integration, &imported, replace).await?;
         for id in &touched {
             Self::record_change(&mut transaction, workspace, ResourceId(*id)).await?;
         }
@@ -523,4 +445,135 @@ impl Store {
             })
             .collect())
     }
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// The integration's resources that carry dbt documentation from earlier imports.
+async fn dbt_documented(
+    transaction: &mut Tx,
+    workspace: WorkspaceId,
+    integration: IntegrationId,
+) -> Result<HashSet<i64>> {
+    Ok(sqlx::query(
+        "SELECT id FROM resources WHERE workspace_id = $1 AND integration_id = $2
+           AND (imported_description IS NOT NULL
+                OR id IN (SELECT resource_id FROM resource_labels WHERE workspace_id = $1 AND source = 'dbt'))",
+    )
+    .bind(workspace.0)
+    .bind(integration.0)
+    .fetch_all(&mut **transaction)
+    .await?
+    .iter()
+    .map(|row| row.get(0))
+    .collect())
+}
+
+/// Removes what earlier imports attached to `resources` (a `replace` import).
+async fn clear_dbt_docs(
+    transaction: &mut Tx,
+    workspace: WorkspaceId,
+    resources: &HashSet<i64>,
+) -> Result<()> {
+    for id in resources {
+        sqlx::query(
+            "UPDATE resources SET imported_description = NULL WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(workspace.0)
+        .bind(*id)
+        .execute(&mut **transaction)
+        .await?;
+        sqlx::query(
+            "DELETE FROM resource_labels WHERE workspace_id = $1 AND resource_id = $2 AND source = 'dbt'",
+        )
+        .bind(workspace.0)
+        .bind(*id)
+        .execute(&mut **transaction)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Attaches one resource's dbt documentation; false when the resource is not the integration's.
+async fn attach_dbt_doc(
+    transaction: &mut Tx,
+    workspace: WorkspaceId,
+    integration: IntegrationId,
+    doc: &ImportedDoc,
+) -> Result<bool> {
+    // Without a description of its own, the import keeps what is there (after `replace`,
+    // nothing).
+    let done = sqlx::query(
+        "UPDATE resources SET imported_description = COALESCE($1, imported_description),
+           updated_at = $2
+         WHERE workspace_id = $3 AND integration_id = $4 AND id = $5",
+    )
+    .bind(doc.description.as_deref())
+    .bind(now_ms())
+    .bind(workspace.0)
+    .bind(integration.0)
+    .bind(doc.resource.0)
+    .execute(&mut **transaction)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    for (label, values) in [("tag", &doc.tags), ("owner", &doc.owners)] {
+        if !values.is_empty() {
+            Store::set_labels(
+                transaction,
+                workspace,
+                doc.resource,
+                label,
+                LabelSource::Dbt,
+                values,
+            )
+            .await?;
+        }
+    }
+    Ok(true)
+}
+
+/// Adds the `imported` lineage edges the integration lacks (after dropping every earlier edge
+/// with `replace`); returns the edges there were before the additions.
+async fn merge_lineage(
+    transaction: &mut Tx,
+    workspace: WorkspaceId,
+    integration: IntegrationId,
+    imported: &HashSet<(i64, i64)>,
+    replace: bool,
+) -> Result<HashSet<(i64, i64)>> {
+    if replace {
+        sqlx::query(
+            "DELETE FROM resource_relations WHERE workspace_id = $1 AND integration_id = $2 AND kind = 'lineage'",
+        )
+        .bind(workspace.0)
+        .bind(integration.0)
+        .execute(&mut **transaction)
+        .await?;
+    }
+    let existing: HashSet<(i64, i64)> = sqlx::query(
+        "SELECT from_id, to_id FROM resource_relations
+         WHERE workspace_id = $1 AND integration_id = $2 AND kind = 'lineage'",
+    )
+    .bind(workspace.0)
+    .bind(integration.0)
+    .fetch_all(&mut **transaction)
+    .await?
+    .iter()
+    .map(|row| (row.get(0), row.get(1)))
+    .collect();
+    for (from, to) in imported.difference(&existing) {
+        sqlx::query(
+            "INSERT INTO resource_relations (workspace_id, integration_id, kind, from_id, to_id)
+             VALUES ($1, $2, 'lineage', $3, $4)",
+        )
+        .bind(workspace.0)
+        .bind(integration.0)
+        .bind(*from)
+        .bind(*to)
+        .execute(&mut **transaction)
+        .await?;
+    }
+    Ok(existing)
 }

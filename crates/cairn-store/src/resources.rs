@@ -767,46 +767,55 @@ impl Store {
                 removed: Vec::new(),
             });
         };
-        // The changed resources: on SQLite through the feed's own stretch (its planner walks the
-        // primary keys); on PostgreSQL by an id list, which it also finds through the primary
-        // keys, where for a stretch of the feed it estimated a hash join over every resource
-        // (and every team row) for each batch.
-        let ids = match self.backend {
+        let stretch = match self.backend {
             Backend::Postgres => {
                 let mut ids: Vec<i64> = changes.iter().map(|change| change.resource.0).collect();
                 ids.sort_unstable();
                 ids.dedup();
-                Some(crate::sync::id_list(ids))
+                Stretch::Ids(crate::sync::id_list(ids))
             }
-            Backend::Sqlite => None,
+            Backend::Sqlite => Stretch::Seqs(seq, newest),
         };
-        let changed = match self.backend {
-            Backend::Postgres => "r.id = ANY(string_to_array($1, ',')::bigint[])",
-            Backend::Sqlite => {
-                "r.id IN (SELECT resource_id FROM changes WHERE seq > $1 AND seq <= $2)"
-            }
-        };
-        let teams = self.team_list_sql();
-        let bind = |query: sqlx::query::Query<'static, Any, <Any as sqlx::Database>::Arguments>| {
-            match &ids {
-                Some(ids) => query.bind(ids.clone()),
-                None => query.bind(seq).bind(newest),
-            }
-        };
-        // Only what the index reads, teams included (one row a resource); the description
-        // people see first (as `Resource::effective_description` picks it) is chosen here.
-        let rows = bind(crate::dynamic_query(&format!(
-            "SELECT r.id, r.workspace_id, r.kind, r.name, r.path,
-                 COALESCE(NULLIF(r.description, ''), NULLIF(r.imported_description, ''),
-                     NULLIF(r.source_description, ''), ''),
-                 (SELECT {teams} FROM resource_teams t WHERE t.resource_id = r.id),
-                 r.parent_id
-             FROM resources r WHERE {changed}"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut resources = rows
+        let mut resources = self.feed_resources(&stretch).await?;
+        let position: HashMap<i64, usize> = resources
             .iter()
+            .enumerate()
+            .map(|(index, resource)| (resource.id.0, index))
+            .collect();
+        self.feed_labels(&stretch, &position, &mut resources)
+            .await?;
+        let mut removed: Vec<(WorkspaceId, ResourceId)> = changes
+            .iter()
+            .filter(|change| !position.contains_key(&change.resource.0))
+            .map(|change| (change.workspace, change.resource))
+            .collect();
+        removed.sort_unstable_by_key(|(_, id)| id.0);
+        removed.dedup();
+        Ok(FeedBatch {
+            newest,
+            resources,
+            removed,
+        })
+    }
+
+    /// The resources of a stretch of the feed that still exist, with only what the index reads,
+    /// teams included (one row a resource); the description people see first (as
+    /// `Resource::effective_description` picks it) is chosen in the statement.
+    async fn feed_resources(&self, stretch: &Stretch) -> Result<Vec<FeedResource>> {
+        let teams = self.team_list_sql();
+        let changed = stretch.condition("r.id");
+        let rows = stretch
+            .bind(crate::dynamic_query(&format!(
+                "SELECT r.id, r.workspace_id, r.kind, r.name, r.path,
+                     COALESCE(NULLIF(r.description, ''), NULLIF(r.imported_description, ''),
+                         NULLIF(r.source_description, ''), ''),
+                     (SELECT {teams} FROM resource_teams t WHERE t.resource_id = r.id),
+                     r.parent_id
+                 FROM resources r WHERE {changed}"
+            )))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
             .map(|row| {
                 let kind: String = row.get(2);
                 let teams = team_list(row.get(6))?;
@@ -825,19 +834,25 @@ impl Store {
                     owners: Vec::new(),
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
-        let position: HashMap<i64, usize> = resources
-            .iter()
-            .enumerate()
-            .map(|(index, resource)| (resource.id.0, index))
-            .collect();
-        let labels = bind(crate::dynamic_query(&format!(
-            "SELECT r.resource_id, r.label, r.value FROM resource_labels r WHERE {}
-             ORDER BY CASE r.source WHEN 'user' THEN 0 ELSE 1 END, r.value",
-            changed.replace("r.id", "r.resource_id")
-        )))
-        .fetch_all(&self.pool)
-        .await?;
+            .collect()
+    }
+
+    /// Fills in the tags and owners of a stretch's resources (at `position` by id), people's
+    /// first, each value once.
+    async fn feed_labels(
+        &self,
+        stretch: &Stretch,
+        position: &HashMap<i64, usize>,
+        resources: &mut [FeedResource],
+    ) -> Result<()> {
+        let labels = stretch
+            .bind(crate::dynamic_query(&format!(
+                "SELECT r.resource_id, r.label, r.value FROM resource_labels r WHERE {}
+                 ORDER BY CASE r.source WHEN 'user' THEN 0 ELSE 1 END, r.value",
+                stretch.condition("r.resource_id")
+            )))
+            .fetch_all(&self.pool)
+            .await?;
         for row in labels {
             let Some(index) = position.get(&row.get::<i64, _>(0)) else {
                 continue;
@@ -854,18 +869,7 @@ impl Store {
                 values.push(value);
             }
         }
-        let mut removed: Vec<(WorkspaceId, ResourceId)> = changes
-            .iter()
-            .filter(|change| !position.contains_key(&change.resource.0))
-            .map(|change| (change.workspace, change.resource))
-            .collect();
-        removed.sort_unstable_by_key(|(_, id)| id.0);
-        removed.dedup();
-        Ok(FeedBatch {
-            newest,
-            resources,
-            removed,
-        })
+        Ok(())
     }
 
     /// The newest change's sequence number, 0 when there is none.
@@ -876,5 +880,38 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map_or(0, |row| row.get(0)))
+    }
+}
+
+/// Which resources a stretch of the feed names. On SQLite through the feed's own stretch (its
+/// planner walks the primary keys); on PostgreSQL by an id list, which it also finds through
+/// the primary keys, where for a stretch of the feed it estimated a hash join over every
+/// resource (and every team row) for each batch.
+enum Stretch {
+    /// The resource ids, as [`crate::sync::id_list`] joins them.
+    Ids(String),
+    /// The feed's sequence numbers after the first, up to the second.
+    Seqs(i64, i64),
+}
+
+impl Stretch {
+    /// The condition on `column` (a resource id) that selects the stretch's resources.
+    fn condition(&self, column: &str) -> String {
+        match self {
+            Stretch::Ids(_) => format!("{column} = ANY(string_to_array($1, ',')::bigint[])"),
+            Stretch::Seqs(..) => format!(
+                "{column} IN (SELECT resource_id FROM changes WHERE seq > $1 AND seq <= $2)"
+            ),
+        }
+    }
+
+    fn bind<'q>(
+        &self,
+        query: sqlx::query::Query<'q, Any, <Any as sqlx::Database>::Arguments>,
+    ) -> sqlx::query::Query<'q, Any, <Any as sqlx::Database>::Arguments> {
+        match self {
+            Stretch::Ids(ids) => query.bind(ids.clone()),
+            Stretch::Seqs(after, until) => query.bind(*after).bind(*until),
+        }
     }
 }
