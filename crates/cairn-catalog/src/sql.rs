@@ -220,7 +220,9 @@ impl Catalog {
                 .await?;
             let mut targets = Vec::new();
             for relation in relations {
-                if relation.kind == "view_dependency" && frontier.contains(&relation.from) {
+                if relation.kind == cairn_domain::RelationKind::ViewDependency
+                    && frontier.contains(&relation.from)
+                {
                     reads.entry(relation.from).or_default().push(relation.to);
                     if !known.contains_key(&relation.to) && !targets.contains(&relation.to) {
                         targets.push(relation.to);

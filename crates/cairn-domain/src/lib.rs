@@ -5,10 +5,12 @@
 pub mod access;
 pub mod error;
 pub mod ids;
+pub mod relation;
 pub mod resource;
 pub mod validate;
 
 pub use access::{Principal, Scope, SqlAccess};
 pub use error::{ErrorCode, ValidationError};
 pub use ids::{IntegrationId, ResourceId, TeamId, TokenId, UserId, WorkspaceId};
+pub use relation::RelationKind;
 pub use resource::{ResourceKind, Role};

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use cairn_domain::{IntegrationId, ResourceId, ResourceKind, TeamId, WorkspaceId};
+use cairn_domain::{IntegrationId, RelationKind, ResourceId, ResourceKind, TeamId, WorkspaceId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -43,7 +43,7 @@ pub struct CrawlItem {
 /// A relation between two crawled paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrawlRelation {
-    pub kind: String,
+    pub kind: RelationKind,
     pub from: String,
     pub to: String,
 }
@@ -79,13 +79,28 @@ pub struct DbtApplied {
 /// A relation between two resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelationRow {
-    pub kind: String,
+    pub kind: RelationKind,
     pub from: ResourceId,
     pub to: ResourceId,
 }
 
 const INTEGRATION_COLUMNS: &str = "id, workspace_id, name, kind, connection_secret, sync_interval_secs, \
      last_sync_at, last_sync_status, created_at, next_sync_at";
+
+/// A relation read as `kind, from_id, to_id`.
+fn relation_from(row: &AnyRow) -> Result<RelationRow> {
+    Ok(RelationRow {
+        kind: relation_kind(&row.get::<String, _>(0))?,
+        from: ResourceId(row.get(1)),
+        to: ResourceId(row.get(2)),
+    })
+}
+
+/// A relation kind as the store holds it, decoded: the one place its text is read.
+pub(crate) fn relation_kind(text: &str) -> Result<RelationKind> {
+    RelationKind::parse(text)
+        .ok_or_else(|| StoreError::Config(format!("unknown relation kind {text:?} in store")))
+}
 
 fn integration_from(row: &AnyRow) -> IntegrationRow {
     IntegrationRow {
@@ -409,11 +424,7 @@ impl Store {
                 query = query.bind(id.0);
             }
             for row in query.fetch_all(&self.pool).await? {
-                let relation = RelationRow {
-                    kind: row.get(0),
-                    from: ResourceId(row.get(1)),
-                    to: ResourceId(row.get(2)),
-                };
+                let relation = relation_from(&row)?;
                 if !relations.contains(&relation) {
                     relations.push(relation);
                 }
@@ -436,14 +447,7 @@ impl Store {
         .bind(resource.0)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|row| RelationRow {
-                kind: row.get(0),
-                from: ResourceId(row.get(1)),
-                to: ResourceId(row.get(2)),
-            })
-            .collect())
+        rows.iter().map(relation_from).collect()
     }
 }
 
@@ -545,19 +549,21 @@ async fn merge_lineage(
 ) -> Result<HashSet<(i64, i64)>> {
     if replace {
         sqlx::query(
-            "DELETE FROM resource_relations WHERE workspace_id = $1 AND integration_id = $2 AND kind = 'lineage'",
+            "DELETE FROM resource_relations WHERE workspace_id = $1 AND integration_id = $2 AND kind = $3",
         )
         .bind(workspace.0)
         .bind(integration.0)
+        .bind(RelationKind::Lineage.as_str())
         .execute(&mut **transaction)
         .await?;
     }
     let existing: HashSet<(i64, i64)> = sqlx::query(
         "SELECT from_id, to_id FROM resource_relations
-         WHERE workspace_id = $1 AND integration_id = $2 AND kind = 'lineage'",
+         WHERE workspace_id = $1 AND integration_id = $2 AND kind = $3",
     )
     .bind(workspace.0)
     .bind(integration.0)
+    .bind(RelationKind::Lineage.as_str())
     .fetch_all(&mut **transaction)
     .await?
     .iter()
@@ -566,10 +572,11 @@ async fn merge_lineage(
     for (from, to) in imported.difference(&existing) {
         sqlx::query(
             "INSERT INTO resource_relations (workspace_id, integration_id, kind, from_id, to_id)
-             VALUES ($1, $2, 'lineage', $3, $4)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(workspace.0)
         .bind(integration.0)
+        .bind(RelationKind::Lineage.as_str())
         .bind(*from)
         .bind(*to)
         .execute(&mut **transaction)

@@ -15,7 +15,7 @@ mod write;
 
 use std::collections::HashSet;
 
-use cairn_domain::{IntegrationId, ResourceKind, TeamId, WorkspaceId};
+use cairn_domain::{IntegrationId, RelationKind, ResourceKind, TeamId, WorkspaceId};
 use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
@@ -164,12 +164,12 @@ impl Store {
         timings.update_ms = laps.lap();
         batch.remove(&mut transaction, &plan.removals).await?;
         timings.remove_ms = laps.lap();
-        let wanted: HashSet<(&str, i64, i64)> = plan
+        let wanted: HashSet<(RelationKind, i64, i64)> = plan
             .relations
             .iter()
             .map(|wanted| {
                 (
-                    relations[wanted.relation].kind.as_str(),
+                    relations[wanted.relation].kind,
                     CrawlPlan::resolve(wanted.from, &new_ids),
                     CrawlPlan::resolve(wanted.to, &new_ids),
                 )

@@ -344,7 +344,7 @@ mod tests {
         tables
             .windows(2)
             .map(|pair| CrawlRelation {
-                kind: "foreign_key".to_string(),
+                kind: cairn_domain::RelationKind::ForeignKey,
                 from: pair[0].path.clone(),
                 to: pair[1].path.clone(),
             })

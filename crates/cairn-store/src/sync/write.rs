@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cairn_domain::{TeamId, WorkspaceId};
+use cairn_domain::{RelationKind, TeamId, WorkspaceId};
 use sqlx::{Any, Row, Transaction};
 
 use super::plan::{Addition, CrawlPlan, Update};
@@ -426,23 +426,27 @@ impl Batch<'_> {
     pub(super) async fn replace_relations(
         &self,
         transaction: &mut Tx,
-        wanted: &HashSet<(&str, i64, i64)>,
+        wanted: &HashSet<(RelationKind, i64, i64)>,
     ) -> Result<()> {
         let (workspace, integration) = (self.workspace, self.integration);
-        let mut present: HashSet<(String, i64, i64)> = HashSet::new();
+        let mut present: HashSet<(RelationKind, i64, i64)> = HashSet::new();
+        let [foreign_key, view_dependency] = RelationKind::CRAWLED;
         let rows = sqlx::query(
             "SELECT kind, from_id, to_id FROM resource_relations
-             WHERE workspace_id = $1 AND integration_id = $2 AND kind IN ('foreign_key', 'view_dependency')",
+             WHERE workspace_id = $1 AND integration_id = $2 AND kind IN ($3, $4)",
         )
         .bind(workspace.0)
         .bind(integration.0)
+        .bind(foreign_key.as_str())
+        .bind(view_dependency.as_str())
         .fetch_all(&mut **transaction)
         .await?;
         for row in rows {
-            present.insert((row.get(0), row.get(1), row.get(2)));
+            let kind = crate::integrations::relation_kind(&row.get::<String, _>(0))?;
+            present.insert((kind, row.get(1), row.get(2)));
         }
         for (kind, from, to) in &present {
-            if wanted.contains(&(kind.as_str(), *from, *to)) {
+            if wanted.contains(&(*kind, *from, *to)) {
                 continue;
             }
             sqlx::query(
@@ -457,10 +461,7 @@ impl Batch<'_> {
             .execute(&mut **transaction)
             .await?;
         }
-        let mut missing: Vec<&(&str, i64, i64)> = wanted
-            .iter()
-            .filter(|(kind, from, to)| !present.contains(&((*kind).to_string(), *from, *to)))
-            .collect();
+        let mut missing: Vec<&(RelationKind, i64, i64)> = wanted.difference(&present).collect();
         missing.sort();
         for chunk in missing.chunks(ROWS) {
             let mut binds = Placeholders::new(self.backend);
@@ -475,7 +476,7 @@ impl Batch<'_> {
                 query = query
                     .bind(workspace.0)
                     .bind(integration.0)
-                    .bind(*kind)
+                    .bind(kind.as_str())
                     .bind(*from)
                     .bind(*to);
             }

@@ -238,7 +238,7 @@ async fn crawled_relations_follow_the_crawl(store: TestStore) {
     let relations = [
         foreign_key("s.a", "s.b"),
         cairn_store::CrawlRelation {
-            kind: "view_dependency".to_string(),
+            kind: cairn_domain::RelationKind::ViewDependency,
             from: "s.v".to_string(),
             to: "s.a".to_string(),
         },

@@ -112,7 +112,7 @@ pub fn small_crawl() -> Vec<CrawlItem> {
 
 pub fn foreign_key(from: &str, to: &str) -> CrawlRelation {
     CrawlRelation {
-        kind: "foreign_key".to_string(),
+        kind: cairn_domain::RelationKind::ForeignKey,
         from: from.to_string(),
         to: to.to_string(),
     }
