@@ -90,16 +90,10 @@ const INTEGRATION_COLUMNS: &str = "id, workspace_id, name, kind, connection_secr
 /// A relation read as `kind, from_id, to_id`.
 fn relation_from(row: &AnyRow) -> Result<RelationRow> {
     Ok(RelationRow {
-        kind: relation_kind(&row.get::<String, _>(0))?,
+        kind: crate::kinds::relation_kind(&row.get::<String, _>(0))?,
         from: ResourceId(row.get(1)),
         to: ResourceId(row.get(2)),
     })
-}
-
-/// A relation kind as the store holds it, decoded: the one place its text is read.
-pub(crate) fn relation_kind(text: &str) -> Result<RelationKind> {
-    RelationKind::parse(text)
-        .ok_or_else(|| StoreError::Config(format!("unknown relation kind {text:?} in store")))
 }
 
 fn integration_from(row: &AnyRow) -> IntegrationRow {

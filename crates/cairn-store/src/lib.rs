@@ -9,6 +9,7 @@ mod audit;
 mod backup;
 mod error;
 mod integrations;
+mod kinds;
 mod memory;
 mod migrate;
 mod people;

@@ -71,8 +71,7 @@ fn user_from(row: &AnyRow) -> Result<User> {
         workspace: WorkspaceId(row.get("workspace_id")),
         email: row.get("email"),
         name: row.get("name"),
-        role: Role::parse(&role)
-            .ok_or_else(|| StoreError::Config(format!("unknown role {role:?} in store")))?,
+        role: crate::kinds::role(&role)?,
         password_hash: row.get("password_hash"),
         created_at: row.get("created_at"),
     })
@@ -556,8 +555,7 @@ impl Store {
             return Ok(None);
         };
         let role: String = first.get("role");
-        let role = Role::parse(&role)
-            .ok_or_else(|| StoreError::Config(format!("unknown role {role:?} in store")))?;
+        let role = crate::kinds::role(&role)?;
         let teams = rows
             .iter()
             .filter_map(|row| row.get::<Option<i64>, _>("team_id"))

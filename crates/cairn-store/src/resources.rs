@@ -186,8 +186,7 @@ pub(crate) fn resource_from(row: &AnyRow) -> Result<Resource> {
     Ok(Resource {
         id: ResourceId(row.get("id")),
         workspace: WorkspaceId(row.get("workspace_id")),
-        kind: ResourceKind::parse(&kind)
-            .ok_or_else(|| StoreError::Config(format!("unknown kind {kind:?} in store")))?,
+        kind: crate::kinds::resource_kind(&kind)?,
         name: row.get("name"),
         path: row.get("path"),
         parent: row.get::<Option<i64>, _>("parent_id").map(ResourceId),
@@ -495,9 +494,7 @@ impl Store {
                 found.push(Resource {
                     id: ResourceId(row.get(0)),
                     workspace: WorkspaceId(row.get(1)),
-                    kind: ResourceKind::parse(&kind).ok_or_else(|| {
-                        StoreError::Config(format!("unknown kind {kind:?} in store"))
-                    })?,
+                    kind: crate::kinds::resource_kind(&kind)?,
                     name: row.get(3),
                     path: row.get(4),
                     parent: row.get::<Option<i64>, _>(5).map(ResourceId),
@@ -822,9 +819,7 @@ impl Store {
                 Ok(FeedResource {
                     id: ResourceId(row.get(0)),
                     workspace: WorkspaceId(row.get(1)),
-                    kind: ResourceKind::parse(&kind).ok_or_else(|| {
-                        StoreError::Config(format!("unknown kind {kind:?} in store"))
-                    })?,
+                    kind: crate::kinds::resource_kind(&kind)?,
                     name: row.get(3),
                     path: row.get(4),
                     description: row.get(5),

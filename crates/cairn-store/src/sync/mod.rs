@@ -244,8 +244,7 @@ async fn stored_resources(
     .fetch(&mut **transaction);
     while let Some(row) = rows.try_next().await? {
         let kind: String = row.get(1);
-        let kind = ResourceKind::parse(&kind)
-            .ok_or_else(|| StoreError::Config(format!("unknown kind {kind:?} in store")))?;
+        let kind = crate::kinds::resource_kind(&kind)?;
         let id: i64 = row.get(0);
         if kind == ResourceKind::Integration {
             root = Some(id);

@@ -442,7 +442,7 @@ impl Batch<'_> {
         .fetch_all(&mut **transaction)
         .await?;
         for row in rows {
-            let kind = crate::integrations::relation_kind(&row.get::<String, _>(0))?;
+            let kind = crate::kinds::relation_kind(&row.get::<String, _>(0))?;
             present.insert((kind, row.get(1), row.get(2)));
         }
         for (kind, from, to) in &present {

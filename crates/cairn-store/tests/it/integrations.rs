@@ -31,7 +31,7 @@ async fn an_integration_has_a_root_owned_by_its_teams(store: TestStore) {
     assert_eq!(root.teams, [data.id]);
     assert_eq!(
         store.list_integrations(acme.id).await.unwrap(),
-        [row.clone()]
+        std::slice::from_ref(&row)
     );
     let again = store
         .create_integration(acme.id, "warehouse", "postgres", "s", 60, &[])
