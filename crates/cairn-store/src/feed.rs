@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use cairn_domain::{ResourceId, ResourceKind, TeamId, WorkspaceId};
 use sqlx::{Any, Row};
 
-use crate::resources::team_list;
+use crate::resources::{add_label, team_list};
 use crate::{Backend, Result, Store};
 
 /// One entry of the change feed.
@@ -166,16 +166,7 @@ impl Store {
                 continue;
             };
             let resource = &mut resources[*index];
-            let label: String = row.get(1);
-            let value: String = row.get(2);
-            let values = if label == "tag" {
-                &mut resource.tags
-            } else {
-                &mut resource.owners
-            };
-            if !values.contains(&value) {
-                values.push(value);
-            }
+            add_label(&mut resource.tags, &mut resource.owners, &row);
         }
         Ok(())
     }

@@ -113,6 +113,17 @@ pub struct ResourceFilter {
     pub limit: usize,
 }
 
+/// Adds the value of a label row (`resource_id, label, value`) to a resource's tags or owners,
+/// once: rows come people's first, so their labels lead.
+pub(crate) fn add_label(tags: &mut Vec<String>, owners: &mut Vec<String>, row: &AnyRow) {
+    let label: String = row.get(1);
+    let value: String = row.get(2);
+    let values = if label == "tag" { tags } else { owners };
+    if !values.contains(&value) {
+        values.push(value);
+    }
+}
+
 /// A resource's teams as read by [`Store::team_list_sql`]: ids joined by commas, or NULL.
 pub(crate) fn team_list(joined: Option<String>) -> Result<Vec<TeamId>> {
     let mut teams = joined
@@ -535,16 +546,7 @@ impl Store {
             }
             for row in query.fetch_all(&self.pool).await? {
                 let resource = &mut resources[position[&row.get::<i64, _>(0)]];
-                let label: String = row.get(1);
-                let value: String = row.get(2);
-                let values = if label == "tag" {
-                    &mut resource.tags
-                } else {
-                    &mut resource.owners
-                };
-                if !values.contains(&value) {
-                    values.push(value);
-                }
+                add_label(&mut resource.tags, &mut resource.owners, &row);
             }
         }
         Ok(())

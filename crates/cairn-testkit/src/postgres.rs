@@ -197,11 +197,7 @@ impl PgServer {
     /// and waits until it is gone; its data stays for [`PgServer::start_again`]. Only for a
     /// server from [`private_postgres`]: the shared one serves other tests.
     pub fn stop(&self) -> Result<(), CommandFailed> {
-        let mut command = Vec::new();
-        if self.as_root {
-            command.extend(["runuser", "-u", SUPERUSER, "--"].map(str::to_owned));
-        }
-        command.push(self.bin_dir.join("pg_ctl").display().to_string());
+        let mut command = as_server_user(&self.bin_dir.join("pg_ctl"), self.as_root);
         command.extend(
             [
                 "stop",

@@ -44,10 +44,7 @@ async fn a_first_crawl_adds_everything_under_the_integration_with_its_teams(stor
     let (acme, _) = store.new_workspace("acme").await;
     let data = store.create_team(acme.id, "data").await.unwrap();
     let integration = store.new_integration(acme.id, &[data.id]).await;
-    let applied = store
-        .apply_crawl(acme.id, integration, &small_crawl(), &[])
-        .await
-        .unwrap();
+    let applied = store.crawl(acme.id, integration, &small_crawl(), &[]).await;
     assert_eq!(applied, counts(6, 0, 0));
     let root = store.integration_root(acme.id, integration).await.unwrap();
     let resources = store
@@ -82,14 +79,12 @@ async fn a_second_identical_crawl_changes_nothing(store: TestStore) {
     let integration = store.new_integration(acme.id, &[]).await;
     let relations = [foreign_key("s.a", "s.b")];
     store
-        .apply_crawl(acme.id, integration, &small_crawl(), &relations)
-        .await
-        .unwrap();
+        .crawl(acme.id, integration, &small_crawl(), &relations)
+        .await;
     let seq = store.last_change_seq().await.unwrap();
     let again = store
-        .apply_crawl(acme.id, integration, &small_crawl(), &relations)
-        .await
-        .unwrap();
+        .crawl(acme.id, integration, &small_crawl(), &relations)
+        .await;
     assert_eq!(again, counts(0, 0, 0));
     assert_eq!(
         store.last_change_seq().await.unwrap(),
@@ -101,10 +96,7 @@ async fn a_second_identical_crawl_changes_nothing(store: TestStore) {
 async fn changed_objects_are_updated_in_place_and_gone_ones_removed(store: TestStore) {
     let (acme, _) = store.new_workspace("acme").await;
     let integration = store.new_integration(acme.id, &[]).await;
-    store
-        .apply_crawl(acme.id, integration, &small_crawl(), &[])
-        .await
-        .unwrap();
+    store.crawl(acme.id, integration, &small_crawl(), &[]).await;
     let table_a = resource_id(&store, acme.id, integration, "s.a")
         .await
         .unwrap();
@@ -114,10 +106,7 @@ async fn changed_objects_are_updated_in_place_and_gone_ones_removed(store: TestS
         .collect();
     crawl[1].source_description = Some("the a table".to_string());
     crawl.push(item(ResourceKind::View, "s.v", Some("s")));
-    let applied = store
-        .apply_crawl(acme.id, integration, &crawl, &[])
-        .await
-        .unwrap();
+    let applied = store.crawl(acme.id, integration, &crawl, &[]).await;
     assert_eq!(applied, counts(1, 1, 2));
     let a = store.resource(acme.id, table_a).await.unwrap().unwrap();
     assert_eq!(a.source_description.as_deref(), Some("the a table"));
@@ -138,10 +127,7 @@ async fn people_s_edits_survive_a_resync(store: TestStore) {
     let data = store.create_team(acme.id, "data").await.unwrap();
     let ops = store.create_team(acme.id, "ops").await.unwrap();
     let integration = store.new_integration(acme.id, &[data.id]).await;
-    store
-        .apply_crawl(acme.id, integration, &small_crawl(), &[])
-        .await
-        .unwrap();
+    store.crawl(acme.id, integration, &small_crawl(), &[]).await;
     let table = resource_id(&store, acme.id, integration, "s.a")
         .await
         .unwrap();
@@ -156,10 +142,7 @@ async fn people_s_edits_survive_a_resync(store: TestStore) {
     crawl[1].source_description = Some("changed upstream".to_string());
     crawl[1].popularity = Some(9.0);
     crawl.push(item(ResourceKind::Column, "s.a.created", Some("s.a")));
-    let applied = store
-        .apply_crawl(acme.id, integration, &crawl, &[])
-        .await
-        .unwrap();
+    let applied = store.crawl(acme.id, integration, &crawl, &[]).await;
     assert_eq!(applied, counts(1, 1, 0));
     let a = store.resource(acme.id, table).await.unwrap().unwrap();
     assert_eq!(a.description.as_deref(), Some("Accounts"));
@@ -188,10 +171,7 @@ async fn people_s_edits_survive_a_resync(store: TestStore) {
         )
         .await
         .unwrap();
-    store
-        .apply_crawl(acme.id, integration, &crawl, &[])
-        .await
-        .unwrap();
+    store.crawl(acme.id, integration, &crawl, &[]).await;
     assert!(store.resource(acme.id, made).await.unwrap().is_some());
 }
 
@@ -203,10 +183,7 @@ async fn a_moved_object_hangs_under_its_new_parent(store: TestStore) {
         item(ResourceKind::Schema, "t", None),
         item(ResourceKind::Table, "x", Some("s")),
     ];
-    store
-        .apply_crawl(acme.id, integration, &first, &[])
-        .await
-        .unwrap();
+    store.crawl(acme.id, integration, &first, &[]).await;
     let x = resource_id(&store, acme.id, integration, "x")
         .await
         .unwrap();
@@ -217,10 +194,7 @@ async fn a_moved_object_hangs_under_its_new_parent(store: TestStore) {
         item(ResourceKind::Schema, "t", None),
         item(ResourceKind::Table, "x", Some("t")),
     ];
-    let applied = store
-        .apply_crawl(acme.id, integration, &moved, &[])
-        .await
-        .unwrap();
+    let applied = store.crawl(acme.id, integration, &moved, &[]).await;
     assert_eq!(applied, counts(0, 1, 1));
     let x_now = store
         .resource(acme.id, x)
@@ -244,10 +218,7 @@ async fn crawled_relations_follow_the_crawl(store: TestStore) {
         },
         foreign_key("s.a", "elsewhere"),
     ];
-    store
-        .apply_crawl(acme.id, integration, &crawl, &relations)
-        .await
-        .unwrap();
+    store.crawl(acme.id, integration, &crawl, &relations).await;
     let a = resource_id(&store, acme.id, integration, "s.a")
         .await
         .unwrap();
@@ -272,9 +243,8 @@ async fn crawled_relations_follow_the_crawl(store: TestStore) {
         ]
     );
     store
-        .apply_crawl(acme.id, integration, &crawl, &relations[1..])
-        .await
-        .unwrap();
+        .crawl(acme.id, integration, &crawl, &relations[1..])
+        .await;
     let kinds: Vec<String> = store
         .relations_of_many(acme.id, &[a, b])
         .await

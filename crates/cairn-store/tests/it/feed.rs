@@ -89,15 +89,11 @@ async fn a_stretch_of_the_feed_reads_resources_as_they_are_now(store: TestStore)
 async fn removed_resources_are_named_apart(store: TestStore) {
     let (acme, _) = store.new_workspace("acme").await;
     let integration = store.new_integration(acme.id, &[]).await;
-    store
-        .apply_crawl(acme.id, integration, &small_crawl(), &[])
-        .await
-        .unwrap();
+    store.crawl(acme.id, integration, &small_crawl(), &[]).await;
     let before = store.last_change_seq().await.unwrap();
     store
-        .apply_crawl(acme.id, integration, &small_crawl()[..4], &[])
-        .await
-        .unwrap();
+        .crawl(acme.id, integration, &small_crawl()[..4], &[])
+        .await;
     let batch = store.feed_after(before, 100).await.unwrap();
     assert!(batch.resources.is_empty());
     assert_eq!(batch.removed.len(), 2);
@@ -112,10 +108,7 @@ async fn removed_resources_are_named_apart(store: TestStore) {
 async fn the_feed_reads_in_pages(store: TestStore) {
     let (acme, _) = store.new_workspace("acme").await;
     let integration = store.new_integration(acme.id, &[]).await;
-    store
-        .apply_crawl(acme.id, integration, &small_crawl(), &[])
-        .await
-        .unwrap();
+    store.crawl(acme.id, integration, &small_crawl(), &[]).await;
     // The integration's root, then six crawled resources, parents before children.
     let mut seq = 0;
     let mut seen = Vec::new();

@@ -103,14 +103,13 @@ async fn deleting_an_integration_removes_what_was_crawled_from_it(store: TestSto
     let (acme, _) = store.new_workspace("acme").await;
     let id = store.new_integration(acme.id, &[]).await;
     store
-        .apply_crawl(
+        .crawl(
             acme.id,
             id,
             &small_crawl(),
             &[crate::common::foreign_key("s.a", "s.b")],
         )
-        .await
-        .unwrap();
+        .await;
     let ids: Vec<ResourceId> = store
         .integration_resources(acme.id, id, true)
         .await
@@ -143,10 +142,7 @@ async fn sync_history_records_phases_and_counts(store: TestStore) {
     let running = store.sync_record(acme.id, id, sync).await.unwrap().unwrap();
     assert_eq!(running.phase, "crawling");
     assert_eq!((running.counts, running.finished_at), (None, None));
-    let counts = store
-        .apply_crawl(acme.id, id, &small_crawl(), &[])
-        .await
-        .unwrap();
+    let counts = store.crawl(acme.id, id, &small_crawl(), &[]).await;
     store
         .set_sync_phase(acme.id, sync, "indexing", Some(&counts))
         .await
@@ -173,10 +169,7 @@ async fn sync_history_records_phases_and_counts(store: TestStore) {
 async fn a_dbt_import_documents_and_a_replace_import_starts_over(store: TestStore) {
     let (acme, _) = store.new_workspace("acme").await;
     let id = store.new_integration(acme.id, &[]).await;
-    store
-        .apply_crawl(acme.id, id, &small_crawl(), &[])
-        .await
-        .unwrap();
+    store.crawl(acme.id, id, &small_crawl(), &[]).await;
     let resources = store
         .integration_resources(acme.id, id, false)
         .await

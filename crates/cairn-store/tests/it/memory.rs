@@ -25,6 +25,20 @@ fn prompt(thread: i64, question: &str) -> NewPrompt<'_> {
     }
 }
 
+/// Saves a turn of `thread` asking `question`; returns its id.
+async fn ask(
+    store: &TestStore,
+    workspace: cairn_domain::WorkspaceId,
+    user: cairn_domain::UserId,
+    thread: i64,
+    question: &str,
+) -> i64 {
+    store
+        .save_prompt(workspace, user, &prompt(thread, question))
+        .await
+        .unwrap()
+}
+
 fn egress(user: Option<cairn_domain::UserId>) -> NewEgress {
     NewEgress {
         user,
@@ -55,14 +69,8 @@ async fn a_thread_belongs_to_its_person(store: TestStore) {
         store.open_thread(acme.id, sam, Some(thread)).await,
         Err(StoreError::NotFound)
     ));
-    store
-        .save_prompt(acme.id, admin.id, &prompt(thread, "first"))
-        .await
-        .unwrap();
-    store
-        .save_prompt(acme.id, admin.id, &prompt(thread, "second"))
-        .await
-        .unwrap();
+    ask(&store, acme.id, admin.id, thread, "first").await;
+    ask(&store, acme.id, admin.id, thread, "second").await;
     let turns: Vec<String> = store
         .thread_prompts(acme.id, admin.id, thread)
         .await
@@ -88,12 +96,7 @@ async fn prompts_page_newest_first_and_delete_only_for_their_person(store: TestS
     let thread = store.open_thread(acme.id, admin.id, None).await.unwrap();
     let mut ids = Vec::new();
     for question in ["a", "b", "c"] {
-        ids.push(
-            store
-                .save_prompt(acme.id, admin.id, &prompt(thread, question))
-                .await
-                .unwrap(),
-        );
+        ids.push(ask(&store, acme.id, admin.id, thread, question).await);
     }
     let page = store.prompts_of(acme.id, admin.id, None, 2).await.unwrap();
     let questions: Vec<&str> = page.iter().map(|row| row.question.as_str()).collect();
@@ -124,10 +127,7 @@ async fn prompts_page_newest_first_and_delete_only_for_their_person(store: TestS
 async fn clearing_the_history_erases_the_ledger_bodies_too(store: TestStore) {
     let (acme, admin) = store.new_workspace("acme").await;
     let thread = store.open_thread(acme.id, admin.id, None).await.unwrap();
-    store
-        .save_prompt(acme.id, admin.id, &prompt(thread, "a"))
-        .await
-        .unwrap();
+    ask(&store, acme.id, admin.id, thread, "a").await;
     let entry = store
         .record_egress(acme.id, &egress(Some(admin.id)))
         .await
@@ -176,10 +176,7 @@ async fn the_ledger_is_written_only_while_its_person_exists(store: TestStore) {
 async fn purging_drops_old_prompts_and_empty_threads(store: TestStore) {
     let (acme, admin) = store.new_workspace("acme").await;
     let thread = store.open_thread(acme.id, admin.id, None).await.unwrap();
-    store
-        .save_prompt(acme.id, admin.id, &prompt(thread, "old"))
-        .await
-        .unwrap();
+    ask(&store, acme.id, admin.id, thread, "old").await;
     assert_eq!(store.purge_prompts(acme.id, 0).await.unwrap(), 0);
     let future = cairn_store::now_ms() + 60_000;
     assert_eq!(store.purge_prompts(acme.id, future).await.unwrap(), 1);

@@ -203,19 +203,28 @@ async fn a_session_is_found_by_its_hash_until_deleted(store: TestStore) {
     assert_eq!(store.session_by_hash("two").await.unwrap(), None);
 }
 
+/// A viewer of `workspace` with an API token whose hash is `hash`.
+async fn viewer_with_token(
+    store: &TestStore,
+    workspace: cairn_domain::WorkspaceId,
+) -> (cairn_domain::UserId, cairn_store::ApiTokenRow) {
+    let sam = store
+        .new_person(workspace, "sam@acme.test", Role::Viewer)
+        .await;
+    let token = store
+        .create_token(workspace, sam, "ci", "hash")
+        .await
+        .unwrap();
+    (sam, token)
+}
+
 async fn a_token_names_its_principal_with_role_and_teams(store: TestStore) {
     let (acme, _) = store.new_workspace("acme").await;
-    let sam = store
-        .new_person(acme.id, "sam@acme.test", Role::Viewer)
-        .await;
+    let (sam, token) = viewer_with_token(&store, acme.id).await;
     let ops = store.create_team(acme.id, "ops").await.unwrap();
     let data = store.create_team(acme.id, "data").await.unwrap();
     store.add_team_member(acme.id, ops.id, sam).await.unwrap();
     store.add_team_member(acme.id, data.id, sam).await.unwrap();
-    let token = store
-        .create_token(acme.id, sam, "ci", "hash")
-        .await
-        .unwrap();
     let (found, role, teams) = store.token_principal("hash").await.unwrap().unwrap();
     assert_eq!(found, token);
     assert_eq!(role, Role::Viewer);
@@ -229,13 +238,7 @@ async fn a_token_names_its_principal_with_role_and_teams(store: TestStore) {
 
 async fn a_token_is_revoked_only_by_its_owner(store: TestStore) {
     let (acme, admin) = store.new_workspace("acme").await;
-    let sam = store
-        .new_person(acme.id, "sam@acme.test", Role::Viewer)
-        .await;
-    let token = store
-        .create_token(acme.id, sam, "ci", "hash")
-        .await
-        .unwrap();
+    let (sam, token) = viewer_with_token(&store, acme.id).await;
     assert_eq!(
         store.list_tokens(acme.id, sam).await.unwrap(),
         std::slice::from_ref(&token)

@@ -25,14 +25,13 @@ async fn fill(store: &TestStore, name: &str) -> (cairn_store::Workspace, cairn_d
         .unwrap();
     let integration = store.new_integration(id, &[team.id]).await;
     store
-        .apply_crawl(
+        .crawl(
             id,
             integration,
             &small_crawl(),
             &[crate::common::foreign_key("s.a", "s.b")],
         )
-        .await
-        .unwrap();
+        .await;
     store.create_sync(id, integration).await.unwrap();
     store
         .set_query_permissions(id, integration, &[sam], &[team.id])

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use cairn_domain::{IntegrationId, ResourceKind, Role, TeamId, UserId, WorkspaceId};
-use cairn_store::{CrawlItem, CrawlRelation, Store, User, Workspace};
+use cairn_store::{CrawlItem, CrawlRelation, Store, SyncCounts, User, Workspace};
 
 /// Which engine a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,19 @@ impl TestStore {
             .await
             .unwrap()
             .id
+    }
+
+    /// Applies a crawl that must succeed.
+    pub async fn crawl(
+        &self,
+        workspace: WorkspaceId,
+        integration: IntegrationId,
+        items: &[CrawlItem],
+        relations: &[CrawlRelation],
+    ) -> SyncCounts {
+        self.apply_crawl(workspace, integration, items, relations)
+            .await
+            .expect("the crawl applies")
     }
 
     /// An integration owned by `teams`.
