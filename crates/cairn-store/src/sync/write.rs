@@ -27,12 +27,17 @@ pub(crate) fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
     text
 }
 
-/// A new resource as a row of `json_to_recordset` on PostgreSQL.
+/// A crawled resource as a row of `json_to_recordset` on PostgreSQL: a new one carries its
+/// kind and path (`k`, `p`), a changed one its id.
 #[derive(serde::Serialize)]
-struct NewRow<'a> {
-    k: &'a str,
+struct JsonRow<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k: Option<&'a str>,
     n: &'a str,
-    p: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p: Option<&'a str>,
     pa: i64,
     sd: Option<&'a str>,
     dt: Option<&'a str>,
@@ -42,18 +47,37 @@ struct NewRow<'a> {
     h: i64,
 }
 
-/// A changed resource's crawled fields as a row of `json_to_recordset` on PostgreSQL.
-#[derive(serde::Serialize)]
-struct ChangedRow<'a> {
-    id: i64,
-    pa: i64,
-    n: &'a str,
-    sd: Option<&'a str>,
-    dt: Option<&'a str>,
-    de: Option<&'a str>,
-    po: Option<f64>,
-    at: &'a str,
-    h: i64,
+impl<'a> JsonRow<'a> {
+    /// The crawled fields of `item`, under `parent`.
+    fn crawled(item: &'a CrawlItem, parent: i64, hash: i64) -> JsonRow<'a> {
+        JsonRow {
+            id: None,
+            k: None,
+            n: &item.name,
+            p: None,
+            pa: parent,
+            sd: item.source_description.as_deref(),
+            dt: item.data_type.as_deref(),
+            de: item.definition.as_deref(),
+            po: item.popularity.filter(|value| *value >= 0.0),
+            at: &item.attributes,
+            h: hash,
+        }
+    }
+}
+
+type Statement<'q> = sqlx::query::Query<'q, Any, <Any as sqlx::Database>::Arguments>;
+
+/// Binds what a crawl describes of `item` (source description, data type, definition,
+/// popularity, attributes) and its hash, in that order.
+fn bind_described<'q>(query: Statement<'q>, item: &'q CrawlItem, hash: i64) -> Statement<'q> {
+    query
+        .bind(item.source_description.as_deref())
+        .bind(item.data_type.as_deref())
+        .bind(item.definition.as_deref())
+        .bind(crate::nullable_double(item.popularity))
+        .bind(item.attributes.as_str())
+        .bind(hash)
 }
 
 fn to_json<T: serde::Serialize>(rows: &[T]) -> Result<String> {
@@ -155,22 +179,16 @@ impl Batch<'_> {
         chunk: &[usize],
         ids: &[i64],
     ) -> Result<Vec<sqlx::any::AnyRow>> {
-        let rows: Vec<NewRow> = chunk
+        let rows: Vec<JsonRow> = chunk
             .iter()
             .map(|at| {
                 let addition = &additions[*at];
                 let item = self.item(addition);
-                NewRow {
-                    k: item.kind.as_str(),
-                    n: &item.name,
-                    p: &item.path,
-                    pa: CrawlPlan::resolve(addition.parent, ids),
-                    sd: item.source_description.as_deref(),
-                    dt: item.data_type.as_deref(),
-                    de: item.definition.as_deref(),
-                    po: item.popularity.filter(|value| *value >= 0.0),
-                    at: &item.attributes,
-                    h: self.hashes[addition.item],
+                let parent = CrawlPlan::resolve(addition.parent, ids);
+                JsonRow {
+                    k: Some(item.kind.as_str()),
+                    p: Some(&item.path),
+                    ..JsonRow::crawled(item, parent, self.hashes[addition.item])
                 }
             })
             .collect();
@@ -223,19 +241,14 @@ impl Batch<'_> {
         for at in chunk {
             let addition = &additions[*at];
             let item = self.item(addition);
-            query = query
+            let named = query
                 .bind(self.workspace.0)
                 .bind(item.kind.as_str())
                 .bind(item.name.as_str())
                 .bind(item.path.as_str())
                 .bind(CrawlPlan::resolve(addition.parent, ids))
-                .bind(self.integration.0)
-                .bind(item.source_description.as_deref())
-                .bind(item.data_type.as_deref())
-                .bind(item.definition.as_deref())
-                .bind(crate::nullable_double(item.popularity))
-                .bind(item.attributes.as_str())
-                .bind(self.hashes[addition.item])
+                .bind(self.integration.0);
+            query = bind_described(named, item, self.hashes[addition.item])
                 .bind(self.now)
                 .bind(self.now);
         }
@@ -314,20 +327,13 @@ impl Batch<'_> {
         chunk: &[Update],
         new_ids: &[i64],
     ) -> Result<()> {
-        let rows: Vec<ChangedRow> = chunk
+        let rows: Vec<JsonRow> = chunk
             .iter()
             .map(|update| {
-                let crawled = &self.items[update.item];
-                ChangedRow {
-                    id: update.id,
-                    pa: CrawlPlan::resolve(update.parent, new_ids),
-                    n: &crawled.name,
-                    sd: crawled.source_description.as_deref(),
-                    dt: crawled.data_type.as_deref(),
-                    de: crawled.definition.as_deref(),
-                    po: crawled.popularity.filter(|value| *value >= 0.0),
-                    at: &crawled.attributes,
-                    h: self.hashes[update.item],
+                let parent = CrawlPlan::resolve(update.parent, new_ids);
+                JsonRow {
+                    id: Some(update.id),
+                    ..JsonRow::crawled(&self.items[update.item], parent, self.hashes[update.item])
                 }
             })
             .collect();
@@ -370,16 +376,11 @@ impl Batch<'_> {
         let mut query = crate::dynamic_query(&sql);
         for update in chunk {
             let crawled = &self.items[update.item];
-            query = query
+            let named = query
                 .bind(update.id)
                 .bind(CrawlPlan::resolve(update.parent, new_ids))
-                .bind(crawled.name.as_str())
-                .bind(crawled.source_description.as_deref())
-                .bind(crawled.data_type.as_deref())
-                .bind(crawled.definition.as_deref())
-                .bind(crate::nullable_double(crawled.popularity))
-                .bind(crawled.attributes.as_str())
-                .bind(self.hashes[update.item]);
+                .bind(crawled.name.as_str());
+            query = bind_described(named, crawled, self.hashes[update.item]);
         }
         query
             .bind(self.now)
