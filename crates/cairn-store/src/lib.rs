@@ -13,8 +13,7 @@
 //! | Area | Module | Methods (e.g.) |
 //! |---|---|---|
 //! | Workspaces, the key fingerprint | `workspaces.rs` | `create_workspace`, `workspace`, `update_workspace_settings`, `key_fingerprint_or_record` |
-//! | People and teams (roles decoded) | `people.rs` | `create_user`, `update_user`, `delete_user`, `create_team`, `add_team_member`, `teams_of_user` |
-//! | Sessions and API tokens | `sessions.rs` | `create_session`, `session_by_hash`, `create_token`, `token_principal`, `delete_token` |
+//! | People, teams, sessions and API tokens | `people.rs` | `create_user`, `delete_user`, `create_team`, `add_team_member`, `create_session`, `token_principal` |
 //! | Sign-in attempts | `sign_in.rs` | `count_sign_in_attempt`, `refund_sign_in_attempt`, `prune_sign_in_attempts` |
 //! | Resources, their teams and labels | `resources.rs` | `create_resource`, `update_resource`, `resource`, `resources_by_ids`, `list_resources`, `children` |
 //! | The change feed | `feed.rs` | `changes_after`, `feed_after`, `last_change_seq` |
@@ -43,7 +42,6 @@ mod migrate;
 mod people;
 mod relations;
 mod resources;
-mod sessions;
 mod sign_in;
 mod sync;
 mod workspace_delete;
@@ -64,10 +62,9 @@ pub use error::StoreError;
 pub use feed::{Change, FeedBatch, FeedResource};
 pub use integrations::{CrawlItem, CrawlRelation, IntegrationRow, SyncCounts};
 pub use memory::{EgressRow, NewEgress, NewPrompt, PromptRow};
-pub use people::{Team, User};
+pub use people::{ApiTokenRow, SessionRow, Team, User};
 pub use relations::RelationRow;
 pub use resources::{LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch};
-pub use sessions::{ApiTokenRow, SessionRow};
 pub use sync::{ApplyTimings, SyncRow};
 pub use workspaces::Workspace;
 
