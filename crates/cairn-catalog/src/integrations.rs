@@ -432,10 +432,9 @@ fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<Crawl
         .iter()
         .map(|relation| CrawlRelation {
             kind: match relation.kind {
-                RelationKind::ForeignKey => "foreign_key",
-                RelationKind::ViewDependency => "view_dependency",
-            }
-            .to_string(),
+                RelationKind::ForeignKey => cairn_domain::RelationKind::ForeignKey,
+                RelationKind::ViewDependency => cairn_domain::RelationKind::ViewDependency,
+            },
             from: path_of(&relation.from),
             to: path_of(&relation.to),
         })

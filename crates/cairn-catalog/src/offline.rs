@@ -346,7 +346,7 @@ fn table_edges(
     let visible: HashSet<ResourceId> = tables.iter().map(|table| table.id).collect();
     let mut edges: Vec<TableEdge> = Vec::new();
     for relation in relations {
-        let Some(kind) = EdgeKind::parse(&relation.kind) else {
+        let Some(kind) = EdgeKind::parse(relation.kind.as_str()) else {
             continue;
         };
         let end = |id: ResourceId| match column_of.get(&id) {

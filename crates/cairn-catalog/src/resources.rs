@@ -352,12 +352,12 @@ impl Catalog {
                 .map(|(from, to)| ColumnPair { from, to });
             match out.iter_mut().find(|known| {
                 known.id == other.id.0
-                    && known.kind == relation.kind
+                    && known.kind == relation.kind.as_str()
                     && known.direction == direction
             }) {
                 Some(known) => known.columns.extend(pair),
                 None => out.push(TableRelationView {
-                    kind: relation.kind.clone(),
+                    kind: relation.kind.to_string(),
                     direction: direction.to_string(),
                     id: other.id.0,
                     resource_kind: other.kind,

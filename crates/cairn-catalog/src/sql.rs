@@ -196,7 +196,9 @@ impl Catalog {
                 .await?;
             let mut targets = Vec::new();
             for relation in relations {
-                if relation.kind == "view_dependency" && frontier.contains(&relation.from) {
+                if relation.kind == cairn_domain::RelationKind::ViewDependency
+                    && frontier.contains(&relation.from)
+                {
                     graph
                         .reads
                         .entry(relation.from)

@@ -7,6 +7,7 @@ pub mod column;
 pub mod error;
 pub mod ids;
 pub mod path;
+pub mod relation;
 pub mod resource;
 pub mod validate;
 
@@ -15,4 +16,5 @@ pub use column::ColumnAttributes;
 pub use error::{ErrorCode, Refusal, ValidationError};
 pub use ids::{IntegrationId, ResourceId, TeamId, TokenId, UserId, WorkspaceId};
 pub use path::ResourcePath;
+pub use relation::RelationKind;
 pub use resource::{ResourceKind, Role};

@@ -1,8 +1,6 @@
 //! Integrations, their crawled resources, relations and dbt imports.
 
-use std::collections::HashSet;
-
-use cairn_domain::{IntegrationId, ResourceId, ResourceKind, TeamId, WorkspaceId};
+use cairn_domain::{IntegrationId, RelationKind, ResourceId, ResourceKind, TeamId, WorkspaceId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -43,7 +41,7 @@ pub struct CrawlItem {
 /// A relation between two crawled paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrawlRelation {
-    pub kind: String,
+    pub kind: RelationKind,
     pub from: String,
     pub to: String,
 }
@@ -54,34 +52,6 @@ pub struct SyncCounts {
     pub added: u64,
     pub changed: u64,
     pub removed: u64,
-}
-
-/// Documentation from dbt for one resource.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImportedDoc {
-    pub resource: ResourceId,
-    pub description: Option<String>,
-    pub tags: Vec<String>,
-    pub owners: Vec<String>,
-}
-
-/// What a dbt import did to documentation it did not cover.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DbtApplied {
-    /// Resources with dbt documentation from earlier imports that this one did not cover, kept.
-    pub kept: u64,
-    /// The same, removed (a `replace` import).
-    pub removed: u64,
-    /// Lineage edges from earlier imports that this one did not name, kept.
-    pub lineage_kept: u64,
-}
-
-/// A relation between two resources.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RelationRow {
-    pub kind: String,
-    pub from: ResourceId,
-    pub to: ResourceId,
 }
 
 const INTEGRATION_COLUMNS: &str = "id, workspace_id, name, kind, connection_secret, sync_interval_secs, \
@@ -345,182 +315,5 @@ impl Store {
         let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
         self.attach_details(workspace, &mut resources).await?;
         Ok(resources)
-    }
-
-    /// Attaches dbt documentation and lineage to an integration's resources.
-    ///
-    /// By default an import only adds and updates: each resource in `docs` gets the description,
-    /// tags and owners the import gives it (what it leaves empty keeps what an earlier import
-    /// attached), `lineage` edges are added, and documentation and edges this import does not
-    /// cover stay. With `replace`, everything earlier imports attached is removed first, so the
-    /// integration's dbt documentation is exactly this import's.
-    pub async fn apply_dbt(
-        &self,
-        workspace: WorkspaceId,
-        integration: IntegrationId,
-        docs: &[ImportedDoc],
-        lineage: &[(ResourceId, ResourceId)],
-        replace: bool,
-    ) -> Result<DbtApplied> {
-        let mut transaction = self.begin_resource_write().await?;
-        let previous: HashSet<i64> = sqlx::query(
-            "SELECT id FROM resources WHERE workspace_id = $1 AND integration_id = $2
-               AND (imported_description IS NOT NULL
-                    OR id IN (SELECT resource_id FROM resource_labels WHERE workspace_id = $1 AND source = 'dbt'))",
-        )
-        .bind(workspace.0)
-        .bind(integration.0)
-        .fetch_all(&mut *transaction)
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-        let mut touched: HashSet<i64> = HashSet::new();
-        if replace {
-            for id in &previous {
-                sqlx::query("UPDATE resources SET imported_description = NULL WHERE workspace_id = $1 AND id = $2")
-                    .bind(workspace.0)
-                    .bind(*id)
-                    .execute(&mut *transaction)
-                    .await?;
-                sqlx::query("DELETE FROM resource_labels WHERE workspace_id = $1 AND resource_id = $2 AND source = 'dbt'")
-                    .bind(workspace.0)
-                    .bind(*id)
-                    .execute(&mut *transaction)
-                    .await?;
-            }
-            touched.extend(&previous);
-        }
-        for doc in docs {
-            // Without a description of its own, the import keeps what is there (after
-            // `replace`, nothing).
-            let done = sqlx::query(
-                "UPDATE resources SET imported_description = COALESCE($1, imported_description),
-                   updated_at = $2
-                 WHERE workspace_id = $3 AND integration_id = $4 AND id = $5",
-            )
-            .bind(doc.description.as_deref())
-            .bind(now_ms())
-            .bind(workspace.0)
-            .bind(integration.0)
-            .bind(doc.resource.0)
-            .execute(&mut *transaction)
-            .await?;
-            if done.rows_affected() == 0 {
-                continue;
-            }
-            for (label, values) in [("tag", &doc.tags), ("owner", &doc.owners)] {
-                if !values.is_empty() {
-                    Self::set_labels(
-                        &mut transaction,
-                        workspace,
-                        doc.resource,
-                        label,
-                        LabelSource::Dbt,
-                        values,
-                    )
-                    .await?;
-                }
-            }
-            touched.insert(doc.resource.0);
-        }
-        if replace {
-            sqlx::query("DELETE FROM resource_relations WHERE workspace_id = $1 AND integration_id = $2 AND kind = 'lineage'")
-                .bind(workspace.0)
-                .bind(integration.0)
-                .execute(&mut *transaction)
-                .await?;
-        }
-        let existing: HashSet<(i64, i64)> = sqlx::query(
-            "SELECT from_id, to_id FROM resource_relations
-             WHERE workspace_id = $1 AND integration_id = $2 AND kind = 'lineage'",
-        )
-        .bind(workspace.0)
-        .bind(integration.0)
-        .fetch_all(&mut *transaction)
-        .await?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
-        let imported: HashSet<(i64, i64)> =
-            lineage.iter().map(|(from, to)| (from.0, to.0)).collect();
-        for (from, to) in imported.difference(&existing) {
-            sqlx::query(
-                "INSERT INTO resource_relations (workspace_id, integration_id, kind, from_id, to_id)
-                 VALUES ($1, $2, 'lineage', $3, $4)",
-            )
-            .bind(workspace.0)
-            .bind(integration.0)
-            .bind(*from)
-            .bind(*to)
-            .execute(&mut *transaction)
-            .await?;
-        }
-        for id in &touched {
-            Self::record_change(&mut transaction, workspace, ResourceId(*id)).await?;
-        }
-        transaction.commit().await?;
-        let covered: HashSet<i64> = docs.iter().map(|doc| doc.resource.0).collect();
-        let uncovered = previous.difference(&covered).count() as u64;
-        Ok(DbtApplied {
-            kept: if replace { 0 } else { uncovered },
-            removed: if replace { uncovered } else { 0 },
-            lineage_kept: existing.difference(&imported).count() as u64,
-        })
-    }
-
-    /// Relations touching any of `ids`, either way.
-    pub async fn relations_of_many(
-        &self,
-        workspace: WorkspaceId,
-        ids: &[ResourceId],
-    ) -> Result<Vec<RelationRow>> {
-        let mut relations = Vec::new();
-        for chunk in ids.chunks(250) {
-            let list = crate::placeholders(2, chunk.len());
-            let sql = format!(
-                "SELECT kind, from_id, to_id FROM resource_relations
-                 WHERE workspace_id = $1 AND (from_id IN ({list}) OR to_id IN ({list})) ORDER BY kind, from_id, to_id"
-            );
-            let mut query = crate::dynamic_query(&sql).bind(workspace.0);
-            for id in chunk {
-                query = query.bind(id.0);
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                let relation = RelationRow {
-                    kind: row.get(0),
-                    from: ResourceId(row.get(1)),
-                    to: ResourceId(row.get(2)),
-                };
-                if !relations.contains(&relation) {
-                    relations.push(relation);
-                }
-            }
-        }
-        Ok(relations)
-    }
-
-    /// Relations touching a resource, either way.
-    pub async fn relations_of(
-        &self,
-        workspace: WorkspaceId,
-        resource: ResourceId,
-    ) -> Result<Vec<RelationRow>> {
-        let rows = sqlx::query(
-            "SELECT kind, from_id, to_id FROM resource_relations
-             WHERE workspace_id = $1 AND (from_id = $2 OR to_id = $2) ORDER BY kind, from_id, to_id",
-        )
-        .bind(workspace.0)
-        .bind(resource.0)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|row| RelationRow {
-                kind: row.get(0),
-                from: ResourceId(row.get(1)),
-                to: ResourceId(row.get(2)),
-            })
-            .collect())
     }
 }

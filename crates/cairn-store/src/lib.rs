@@ -4,18 +4,48 @@
 //! `$n` placeholders, which both engines accept. Every read of workspace data takes the workspace
 //! id (or a [`cairn_domain::Scope`] that carries it). Every change of a resource appends to the
 //! change feed in the same transaction, which is what the search index follows.
+//!
+//! # Areas
+//!
+//! [`Store`] is one handle; its methods live in one module per area, each an `impl Store`
+//! block beside the rows it reads and writes:
+//!
+//! | Area | Module | Methods (e.g.) |
+//! |---|---|---|
+//! | Workspaces, the key fingerprint | `workspaces.rs` | `create_workspace`, `workspace`, `update_workspace_settings`, `key_fingerprint_or_record` |
+//! | People, teams, sessions and API tokens | `people.rs` | `create_user`, `delete_user`, `create_team`, `add_team_member`, `create_session`, `token_principal` |
+//! | Sign-in attempts | `sign_in.rs` | `count_sign_in_attempt`, `refund_sign_in_attempt`, `prune_sign_in_attempts` |
+//! | Resources, their teams and labels | `resources.rs` | `create_resource`, `update_resource`, `resource`, `resources_by_ids`, `list_resources`, `children` |
+//! | The change feed | `feed.rs` | `changes_after`, `feed_after`, `last_change_seq` |
+//! | Integrations, sync leases | `integrations.rs` | `create_integration`, `integrations_due`, `acquire_sync_lease`, `finish_sync`, `integration_resources` |
+//! | Applying a crawl; sync history | `sync/` | `apply_crawl` (a pure `plan_crawl` and its executor), `create_sync`, `sync_record` |
+//! | Relations | `relations.rs` | `relations_of`, `relations_of_many` |
+//! | dbt imports | `dbt.rs` | `apply_dbt` |
+//! | Query permissions, the audit chain | `audit.rs` | `set_query_permissions`, `append_audit`, `audit_entries` |
+//! | Assistant memory, the egress ledger | `memory.rs` | `open_thread`, `save_prompt`, `delete_prompt`, `record_egress` |
+//! | Deleting a workspace | `workspace_delete.rs` | `delete_workspace` |
+//! | Backups of a SQLite store | `backup.rs` | `snapshot_into`, `inspect_store_file` |
+//!
+//! Kinds kept as text (roles, resource kinds, relation kinds) are decoded into `cairn-domain`
+//! enums by one function each (`kinds.rs`). Migrations are checksummed (`migrate.rs`).
+//! `tests/it/` specifies each area on SQLite and PostgreSQL alike.
 
 mod audit;
 mod backup;
+mod dbt;
 mod error;
+mod feed;
 mod integrations;
+mod kinds;
 mod memory;
 mod migrate;
 mod people;
+mod relations;
 mod resources;
 mod sign_in;
 mod sync;
 mod workspace_delete;
+mod workspaces;
 
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -27,17 +57,16 @@ pub use audit::AuditRow;
 pub use backup::{
     BackupError, StoreFileInfo, check_sqlite_header, inspect_store_file, latest_migration,
 };
+pub use dbt::{DbtApplied, ImportedDoc};
 pub use error::StoreError;
-pub use integrations::{
-    CrawlItem, CrawlRelation, DbtApplied, ImportedDoc, IntegrationRow, RelationRow, SyncCounts,
-};
+pub use feed::{Change, FeedBatch, FeedResource};
+pub use integrations::{CrawlItem, CrawlRelation, IntegrationRow, SyncCounts};
 pub use memory::{EgressRow, NewEgress, NewPrompt, PromptRow};
-pub use people::{ApiTokenRow, SessionRow, Team, User, Workspace};
-pub use resources::{
-    Change, FeedBatch, FeedResource, LabelSource, NewResource, Resource, ResourceFilter,
-    ResourcePatch,
-};
+pub use people::{ApiTokenRow, SessionRow, Team, User};
+pub use relations::RelationRow;
+pub use resources::{LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch};
 pub use sync::{ApplyTimings, SyncRow};
+pub use workspaces::Workspace;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

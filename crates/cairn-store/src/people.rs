@@ -1,20 +1,10 @@
-//! Workspaces, people, teams, sessions and API tokens.
+//! People of a workspace, their teams, and how they sign in: sessions and API tokens.
 
 use cairn_domain::{Role, TeamId, TokenId, UserId, WorkspaceId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::{Result, Store, StoreError, now_ms};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Workspace {
-    pub id: WorkspaceId,
-    pub name: String,
-    pub region: Option<String>,
-    /// Workspace settings as JSON text; the catalog owns their shape.
-    pub settings: String,
-    pub created_at: i64,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -34,36 +24,6 @@ pub struct Team {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct SessionRow {
-    pub id: i64,
-    pub workspace: WorkspaceId,
-    pub user: UserId,
-    pub csrf_token: String,
-    pub created_at: i64,
-    pub last_seen_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiTokenRow {
-    pub id: TokenId,
-    pub workspace: WorkspaceId,
-    pub user: UserId,
-    pub name: String,
-    pub created_at: i64,
-    pub last_used_at: Option<i64>,
-}
-
-fn workspace_from(row: &AnyRow) -> Workspace {
-    Workspace {
-        id: WorkspaceId(row.get("id")),
-        name: row.get("name"),
-        region: row.get("region"),
-        settings: row.get("settings"),
-        created_at: row.get("created_at"),
-    }
-}
-
 fn user_from(row: &AnyRow) -> Result<User> {
     let role: String = row.get("role");
     Ok(User {
@@ -71,8 +31,7 @@ fn user_from(row: &AnyRow) -> Result<User> {
         workspace: WorkspaceId(row.get("workspace_id")),
         email: row.get("email"),
         name: row.get("name"),
-        role: Role::parse(&role)
-            .ok_or_else(|| StoreError::Config(format!("unknown role {role:?} in store")))?,
+        role: crate::kinds::role(&role)?,
         password_hash: row.get("password_hash"),
         created_at: row.get("created_at"),
     })
@@ -86,82 +45,9 @@ fn team_from(row: &AnyRow) -> Team {
     }
 }
 
-fn token_from(row: &AnyRow) -> ApiTokenRow {
-    ApiTokenRow {
-        id: TokenId(row.get("id")),
-        workspace: WorkspaceId(row.get("workspace_id")),
-        user: UserId(row.get("user_id")),
-        name: row.get("name"),
-        created_at: row.get("created_at"),
-        last_used_at: row.get("last_used_at"),
-    }
-}
-
 const USER_COLUMNS: &str = "id, workspace_id, email, name, role, password_hash, created_at";
 
 impl Store {
-    // ---- workspaces -------------------------------------------------------------------------
-
-    pub async fn create_workspace(&self, name: &str, region: Option<&str>) -> Result<Workspace> {
-        let row = sqlx::query(
-            "INSERT INTO workspaces (name, region, settings, created_at) VALUES ($1, $2, '{}', $3)
-             RETURNING id, name, region, settings, created_at",
-        )
-        .bind(name)
-        .bind(region)
-        .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(workspace_from(&row))
-    }
-
-    pub async fn workspace(&self, id: WorkspaceId) -> Result<Workspace> {
-        let row = sqlx::query(
-            "SELECT id, name, region, settings, created_at FROM workspaces WHERE id = $1",
-        )
-        .bind(id.0)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(workspace_from(&row))
-    }
-
-    pub async fn workspace_by_name(&self, name: &str) -> Result<Option<Workspace>> {
-        let row = sqlx::query(
-            "SELECT id, name, region, settings, created_at FROM workspaces WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(workspace_from))
-    }
-
-    pub async fn list_workspaces(&self) -> Result<Vec<Workspace>> {
-        let rows = sqlx::query(
-            "SELECT id, name, region, settings, created_at FROM workspaces ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(workspace_from).collect())
-    }
-
-    pub async fn update_workspace_settings(
-        &self,
-        id: WorkspaceId,
-        region: Option<&str>,
-        settings: &str,
-    ) -> Result<()> {
-        let done = sqlx::query("UPDATE workspaces SET region = $1, settings = $2 WHERE id = $3")
-            .bind(region)
-            .bind(settings)
-            .bind(id.0)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
-    }
-
     // ---- users ------------------------------------------------------------------------------
 
     pub async fn create_user(
@@ -461,7 +347,40 @@ impl Store {
         .await?;
         Ok(rows.iter().map(|row| UserId(row.get(0))).collect())
     }
+}
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub id: i64,
+    pub workspace: WorkspaceId,
+    pub user: UserId,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiTokenRow {
+    pub id: TokenId,
+    pub workspace: WorkspaceId,
+    pub user: UserId,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+fn token_from(row: &AnyRow) -> ApiTokenRow {
+    ApiTokenRow {
+        id: TokenId(row.get("id")),
+        workspace: WorkspaceId(row.get("workspace_id")),
+        user: UserId(row.get("user_id")),
+        name: row.get("name"),
+        created_at: row.get("created_at"),
+        last_used_at: row.get("last_used_at"),
+    }
+}
+
+impl Store {
     // ---- sessions ---------------------------------------------------------------------------
 
     pub async fn create_session(
@@ -588,8 +507,7 @@ impl Store {
             return Ok(None);
         };
         let role: String = first.get("role");
-        let role = Role::parse(&role)
-            .ok_or_else(|| StoreError::Config(format!("unknown role {role:?} in store")))?;
+        let role = crate::kinds::role(&role)?;
         let teams = rows
             .iter()
             .filter_map(|row| row.get::<Option<i64>, _>("team_id"))
@@ -639,21 +557,5 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    /// The secret key's fingerprint recorded at first open; records `fingerprint` when none is.
-    pub async fn key_fingerprint_or_record(&self, fingerprint: &str) -> Result<String> {
-        sqlx::query(
-            "INSERT INTO key_fingerprint (id, fingerprint, created_at) VALUES (1, $1, $2)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(fingerprint)
-        .bind(crate::now_ms())
-        .execute(&self.pool)
-        .await?;
-        let row = sqlx::query("SELECT fingerprint FROM key_fingerprint WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.get(0))
     }
 }

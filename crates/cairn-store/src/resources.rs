@@ -1,4 +1,5 @@
-//! Catalog resources, their teams and labels, and the change feed that follows every write.
+//! Catalog resources, their teams and labels. Every write of one appends to the change feed
+//! (`feed.rs`) in the same transaction.
 
 use std::collections::HashMap;
 
@@ -115,43 +116,19 @@ pub struct ResourceFilter {
     pub limit: usize,
 }
 
-/// One entry of the change feed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Change {
-    pub seq: i64,
-    pub workspace: WorkspaceId,
-    pub resource: ResourceId,
-}
-
-/// A stretch of the change feed with the resources it names, as they are now.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeedBatch {
-    /// The newest sequence number in the stretch.
-    pub newest: i64,
-    pub resources: Vec<FeedResource>,
-    /// Resources named in the stretch that no longer exist.
-    pub removed: Vec<(WorkspaceId, ResourceId)>,
-}
-
-/// A changed resource as the search index needs it: what it matches on and who may see it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeedResource {
-    pub id: ResourceId,
-    pub workspace: WorkspaceId,
-    pub kind: ResourceKind,
-    pub name: String,
-    pub path: String,
-    /// [`Resource::effective_description`], empty when there is none.
-    pub description: String,
-    /// The table of a column.
-    pub parent: Option<ResourceId>,
-    pub teams: Vec<TeamId>,
-    pub tags: Vec<String>,
-    pub owners: Vec<String>,
+/// Adds the value of a label row (`resource_id, label, value`) to a resource's tags or owners,
+/// once: rows come people's first, so their labels lead.
+pub(crate) fn add_label(tags: &mut Vec<String>, owners: &mut Vec<String>, row: &AnyRow) {
+    let label: String = row.get(1);
+    let value: String = row.get(2);
+    let values = if label == "tag" { tags } else { owners };
+    if !values.contains(&value) {
+        values.push(value);
+    }
 }
 
 /// A resource's teams as read by [`Store::team_list_sql`]: ids joined by commas, or NULL.
-fn team_list(joined: Option<String>) -> Result<Vec<TeamId>> {
+pub(crate) fn team_list(joined: Option<String>) -> Result<Vec<TeamId>> {
     let mut teams = joined
         .unwrap_or_default()
         .split(',')
@@ -169,7 +146,7 @@ fn team_list(joined: Option<String>) -> Result<Vec<TeamId>> {
 impl Store {
     /// The aggregate that reads a resource's teams in its own row (over `resource_teams t`),
     /// for [`team_list`].
-    fn team_list_sql(&self) -> &'static str {
+    pub(crate) fn team_list_sql(&self) -> &'static str {
         match self.backend {
             Backend::Postgres => "string_agg(CAST(t.team_id AS TEXT), ',')",
             Backend::Sqlite => "group_concat(t.team_id, ',')",
@@ -191,9 +168,7 @@ fn column_attributes(kind: ResourceKind, text: &str) -> Option<ColumnAttributes>
 }
 
 pub(crate) fn resource_from(row: &AnyRow) -> Result<Resource> {
-    let kind: String = row.get("kind");
-    let kind = ResourceKind::parse(&kind)
-        .ok_or_else(|| StoreError::Config(format!("unknown kind {kind:?} in store")))?;
+    let kind = crate::kinds::resource_kind(&row.get::<String, _>("kind"))?;
     Ok(Resource {
         id: ResourceId(row.get("id")),
         workspace: WorkspaceId(row.get("workspace_id")),
@@ -505,9 +480,7 @@ impl Store {
                 found.push(Resource {
                     id: ResourceId(row.get(0)),
                     workspace: WorkspaceId(row.get(1)),
-                    kind: ResourceKind::parse(&kind).ok_or_else(|| {
-                        StoreError::Config(format!("unknown kind {kind:?} in store"))
-                    })?,
+                    kind: crate::kinds::resource_kind(&kind)?,
                     name: row.get(3),
                     path: row.get(4),
                     parent: row.get::<Option<i64>, _>(5).map(ResourceId),
@@ -582,16 +555,7 @@ impl Store {
             }
             for row in query.fetch_all(&self.pool).await? {
                 let resource = &mut resources[position[&row.get::<i64, _>(0)]];
-                let label: String = row.get(1);
-                let value: String = row.get(2);
-                let values = if label == "tag" {
-                    &mut resource.tags
-                } else {
-                    &mut resource.owners
-                };
-                if !values.contains(&value) {
-                    values.push(value);
-                }
+                add_label(&mut resource.tags, &mut resource.owners, &row);
             }
         }
         Ok(())
@@ -743,148 +707,5 @@ impl Store {
         let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
         self.attach_details(workspace, &mut resources).await?;
         Ok(resources)
-    }
-
-    /// Changes after `seq`, oldest first, at most `limit`.
-    pub async fn changes_after(&self, seq: i64, limit: usize) -> Result<Vec<Change>> {
-        let rows = crate::dynamic_query(&format!(
-            "SELECT seq, workspace_id, resource_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT {}",
-            limit.max(1)
-        ))
-        .bind(seq)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|row| Change {
-                seq: row.get(0),
-                workspace: WorkspaceId(row.get(1)),
-                resource: ResourceId(row.get(2)),
-            })
-            .collect())
-    }
-
-    /// The feed after `seq`, at most `limit` changes, with the resources as they are now: one
-    /// query for the changes and three for the resources, their teams and their labels, however
-    /// many changed. Returns the newest sequence number read (`seq` when none), the changed
-    /// resources, and the ids of those that no longer exist.
-    pub async fn feed_after(&self, seq: i64, limit: usize) -> Result<FeedBatch> {
-        let changes = self.changes_after(seq, limit).await?;
-        let Some(newest) = changes.last().map(|change| change.seq) else {
-            return Ok(FeedBatch {
-                newest: seq,
-                resources: Vec::new(),
-                removed: Vec::new(),
-            });
-        };
-        // The changed resources: on SQLite through the feed's own stretch (its planner walks the
-        // primary keys); on PostgreSQL by an id list, which it also finds through the primary
-        // keys, where for a stretch of the feed it estimated a hash join over every resource
-        // (and every team row) for each batch.
-        let ids = match self.backend {
-            Backend::Postgres => {
-                let mut ids: Vec<i64> = changes.iter().map(|change| change.resource.0).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                Some(crate::sync::id_list(ids))
-            }
-            Backend::Sqlite => None,
-        };
-        let changed = match self.backend {
-            Backend::Postgres => "r.id = ANY(string_to_array($1, ',')::bigint[])",
-            Backend::Sqlite => {
-                "r.id IN (SELECT resource_id FROM changes WHERE seq > $1 AND seq <= $2)"
-            }
-        };
-        let teams = self.team_list_sql();
-        let bind = |query: sqlx::query::Query<'static, Any, <Any as sqlx::Database>::Arguments>| {
-            match &ids {
-                Some(ids) => query.bind(ids.clone()),
-                None => query.bind(seq).bind(newest),
-            }
-        };
-        // Only what the index reads, teams included (one row a resource); the description
-        // people see first (as `Resource::effective_description` picks it) is chosen here.
-        let rows = bind(crate::dynamic_query(&format!(
-            "SELECT r.id, r.workspace_id, r.kind, r.name, r.path,
-                 COALESCE(NULLIF(r.description, ''), NULLIF(r.imported_description, ''),
-                     NULLIF(r.source_description, ''), ''),
-                 (SELECT {teams} FROM resource_teams t WHERE t.resource_id = r.id),
-                 r.parent_id
-             FROM resources r WHERE {changed}"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut resources = rows
-            .iter()
-            .map(|row| {
-                let kind: String = row.get(2);
-                let teams = team_list(row.get(6))?;
-                Ok(FeedResource {
-                    id: ResourceId(row.get(0)),
-                    workspace: WorkspaceId(row.get(1)),
-                    kind: ResourceKind::parse(&kind).ok_or_else(|| {
-                        StoreError::Config(format!("unknown kind {kind:?} in store"))
-                    })?,
-                    name: row.get(3),
-                    path: row.get(4),
-                    description: row.get(5),
-                    parent: row.get::<Option<i64>, _>(7).map(ResourceId),
-                    teams,
-                    tags: Vec::new(),
-                    owners: Vec::new(),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let position: HashMap<i64, usize> = resources
-            .iter()
-            .enumerate()
-            .map(|(index, resource)| (resource.id.0, index))
-            .collect();
-        let labels = bind(crate::dynamic_query(&format!(
-            "SELECT r.resource_id, r.label, r.value FROM resource_labels r WHERE {}
-             ORDER BY CASE r.source WHEN 'user' THEN 0 ELSE 1 END, r.value",
-            changed.replace("r.id", "r.resource_id")
-        )))
-        .fetch_all(&self.pool)
-        .await?;
-        for row in labels {
-            let Some(index) = position.get(&row.get::<i64, _>(0)) else {
-                continue;
-            };
-            let resource = &mut resources[*index];
-            let label: String = row.get(1);
-            let value: String = row.get(2);
-            let values = if label == "tag" {
-                &mut resource.tags
-            } else {
-                &mut resource.owners
-            };
-            if !values.contains(&value) {
-                values.push(value);
-            }
-        }
-        let mut removed: Vec<(WorkspaceId, ResourceId)> = changes
-            .iter()
-            .filter(|change| !position.contains_key(&change.resource.0))
-            .map(|change| (change.workspace, change.resource))
-            .collect();
-        removed.sort_unstable_by_key(|(_, id)| id.0);
-        removed.dedup();
-        Ok(FeedBatch {
-            newest,
-            resources,
-            removed,
-        })
-    }
-
-    /// The newest change's sequence number, 0 when there is none.
-    pub async fn last_change_seq(&self) -> Result<i64> {
-        // ORDER BY … LIMIT 1 walks the primary key backwards on both engines; an aggregate
-        // wrapped in COALESCE would scan the whole feed on SQLite.
-        let row = sqlx::query("SELECT seq FROM changes ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map_or(0, |row| row.get(0)))
     }
 }

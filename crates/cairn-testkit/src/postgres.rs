@@ -133,72 +133,8 @@ impl PgServer {
         if as_root {
             process::chown(SUPERUSER, &[&data_dir, &socket_dir])?;
         }
-
-        let as_server_user = |program: &Path| -> Vec<String> {
-            let mut command = Vec::new();
-            if as_root {
-                command.extend(["runuser", "-u", SUPERUSER, "--"].map(str::to_owned));
-            }
-            command.push(program.display().to_string());
-            command
-        };
-
-        let mut initdb = as_server_user(&binaries.bin_dir.join("initdb"));
-        initdb.extend(
-            [
-                "-D",
-                &data_dir.display().to_string(),
-                "--auth=trust",
-                "-U",
-                SUPERUSER,
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ]
-            .map(str::to_owned),
-        );
-        process::run(Command::new(&initdb[0]).args(&initdb[1..]))?;
-        // only the superuser is trusted: other roles must give their password, so tests can
-        // exercise authentication failures
-        std::fs::write(
-            data_dir.join("pg_hba.conf"),
-            "local all postgres trust\nlocal all all scram-sha-256\n",
-        )
-        .map_err(|error| CommandFailed {
-            command: "write pg_hba.conf".to_owned(),
-            stderr: error.to_string(),
-        })?;
-
-        let mut server = as_server_user(&binaries.bin_dir.join("postgres"));
-        let socket_text = socket_dir.display().to_string();
-        let data_text = data_dir.display().to_string();
-        server.extend(
-            [
-                "-D",
-                data_text.as_str(),
-                "-k",
-                socket_text.as_str(),
-                "-p",
-                &PORT.to_string(),
-                "-c",
-                "listen_addresses=",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "max_connections=200",
-                "-c",
-                // big generated schemas create thousands of tables in one transaction
-                "max_locks_per_transaction=1024",
-                "-c",
-                "track_counts=on",
-            ]
-            .map(str::to_owned),
-        );
+        init_cluster(&binaries.bin_dir, &data_dir, as_root)?;
+        let command = server_command(&binaries.bin_dir, &data_dir, &socket_dir, as_root);
         let mut pg_server = PgServer {
             root,
             socket_dir,
@@ -207,7 +143,7 @@ impl PgServer {
             pg_isready: binaries.pg_isready,
             version: String::new(),
             data_dir,
-            command: server,
+            command,
             as_root,
         };
         pg_server.launch()?;
@@ -261,11 +197,7 @@ impl PgServer {
     /// and waits until it is gone; its data stays for [`PgServer::start_again`]. Only for a
     /// server from [`private_postgres`]: the shared one serves other tests.
     pub fn stop(&self) -> Result<(), CommandFailed> {
-        let mut command = Vec::new();
-        if self.as_root {
-            command.extend(["runuser", "-u", SUPERUSER, "--"].map(str::to_owned));
-        }
-        command.push(self.bin_dir.join("pg_ctl").display().to_string());
+        let mut command = as_server_user(&self.bin_dir.join("pg_ctl"), self.as_root);
         command.extend(
             [
                 "stop",
@@ -372,6 +304,84 @@ impl PgServer {
                 .env_remove("PGSERVICE"),
         )
     }
+}
+
+/// `program`'s command line, run as the server's user (through `runuser` when the tests run
+/// as root).
+fn as_server_user(program: &Path, as_root: bool) -> Vec<String> {
+    let mut command = Vec::new();
+    if as_root {
+        command.extend(["runuser", "-u", SUPERUSER, "--"].map(str::to_owned));
+    }
+    command.push(program.display().to_string());
+    command
+}
+
+/// Creates the cluster in `data_dir`: only the superuser is trusted, other roles must give
+/// their password, so tests can exercise authentication failures.
+fn init_cluster(bin_dir: &Path, data_dir: &Path, as_root: bool) -> Result<(), CommandFailed> {
+    let mut initdb = as_server_user(&bin_dir.join("initdb"), as_root);
+    initdb.extend(
+        [
+            "-D",
+            &data_dir.display().to_string(),
+            "--auth=trust",
+            "-U",
+            SUPERUSER,
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]
+        .map(str::to_owned),
+    );
+    process::run(Command::new(&initdb[0]).args(&initdb[1..]))?;
+    std::fs::write(
+        data_dir.join("pg_hba.conf"),
+        "local all postgres trust\nlocal all all scram-sha-256\n",
+    )
+    .map_err(|error| CommandFailed {
+        command: "write pg_hba.conf".to_owned(),
+        stderr: error.to_string(),
+    })
+}
+
+/// The server's command line: the socket only, no durability (a throwaway server), room for
+/// many connections and for big generated schemas.
+fn server_command(
+    bin_dir: &Path,
+    data_dir: &Path,
+    socket_dir: &Path,
+    as_root: bool,
+) -> Vec<String> {
+    let mut server = as_server_user(&bin_dir.join("postgres"), as_root);
+    server.extend(
+        [
+            "-D",
+            &data_dir.display().to_string(),
+            "-k",
+            &socket_dir.display().to_string(),
+            "-p",
+            &PORT.to_string(),
+            "-c",
+            "listen_addresses=",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=200",
+            "-c",
+            // big generated schemas create thousands of tables in one transaction
+            "max_locks_per_transaction=1024",
+            "-c",
+            "track_counts=on",
+        ]
+        .map(str::to_owned),
+    );
+    server
 }
 
 /// The database name of a URL made by this kit, or `db` itself when it is a plain name.

@@ -202,7 +202,7 @@ fn seen_from(
             };
             let other = related.iter().find(|candidate| candidate.id == other)?;
             Some(Related {
-                kind: relation.kind.clone(),
+                kind: relation.kind.to_string(),
                 outgoing,
                 other: other.clone(),
             })

@@ -1,0 +1,216 @@
+//! The change feed: every write of a resource appends an entry in the same transaction, and
+//! every node's search index follows it in order.
+
+use std::collections::HashMap;
+
+use cairn_domain::{ResourceId, ResourceKind, TeamId, WorkspaceId};
+use sqlx::{Any, Row};
+
+use crate::resources::{add_label, team_list};
+use crate::{Backend, Result, Store};
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub workspace: WorkspaceId,
+    pub resource: ResourceId,
+}
+
+/// A stretch of the change feed with the resources it names, as they are now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedBatch {
+    /// The newest sequence number in the stretch.
+    pub newest: i64,
+    pub resources: Vec<FeedResource>,
+    /// Resources named in the stretch that no longer exist.
+    pub removed: Vec<(WorkspaceId, ResourceId)>,
+}
+
+/// A changed resource as the search index needs it: what it matches on and who may see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedResource {
+    pub id: ResourceId,
+    pub workspace: WorkspaceId,
+    pub kind: ResourceKind,
+    pub name: String,
+    pub path: String,
+    /// [`Resource::effective_description`], empty when there is none.
+    pub description: String,
+    /// The table of a column.
+    pub parent: Option<ResourceId>,
+    pub teams: Vec<TeamId>,
+    pub tags: Vec<String>,
+    pub owners: Vec<String>,
+}
+
+impl Store {
+    /// Changes after `seq`, oldest first, at most `limit`.
+    pub async fn changes_after(&self, seq: i64, limit: usize) -> Result<Vec<Change>> {
+        let rows = crate::dynamic_query(&format!(
+            "SELECT seq, workspace_id, resource_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT {}",
+            limit.max(1)
+        ))
+        .bind(seq)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Change {
+                seq: row.get(0),
+                workspace: WorkspaceId(row.get(1)),
+                resource: ResourceId(row.get(2)),
+            })
+            .collect())
+    }
+
+    /// The feed after `seq`, at most `limit` changes, with the resources as they are now: one
+    /// query for the changes and three for the resources, their teams and their labels, however
+    /// many changed. Returns the newest sequence number read (`seq` when none), the changed
+    /// resources, and the ids of those that no longer exist.
+    pub async fn feed_after(&self, seq: i64, limit: usize) -> Result<FeedBatch> {
+        let changes = self.changes_after(seq, limit).await?;
+        let Some(newest) = changes.last().map(|change| change.seq) else {
+            return Ok(FeedBatch {
+                newest: seq,
+                resources: Vec::new(),
+                removed: Vec::new(),
+            });
+        };
+        let stretch = match self.backend {
+            Backend::Postgres => {
+                let mut ids: Vec<i64> = changes.iter().map(|change| change.resource.0).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                Stretch::Ids(crate::sync::id_list(ids))
+            }
+            Backend::Sqlite => Stretch::Seqs(seq, newest),
+        };
+        let mut resources = self.feed_resources(&stretch).await?;
+        let position: HashMap<i64, usize> = resources
+            .iter()
+            .enumerate()
+            .map(|(index, resource)| (resource.id.0, index))
+            .collect();
+        self.feed_labels(&stretch, &position, &mut resources)
+            .await?;
+        let mut removed: Vec<(WorkspaceId, ResourceId)> = changes
+            .iter()
+            .filter(|change| !position.contains_key(&change.resource.0))
+            .map(|change| (change.workspace, change.resource))
+            .collect();
+        removed.sort_unstable_by_key(|(_, id)| id.0);
+        removed.dedup();
+        Ok(FeedBatch {
+            newest,
+            resources,
+            removed,
+        })
+    }
+
+    /// The resources of a stretch of the feed that still exist, with only what the index reads,
+    /// teams included (one row a resource); the description people see first (as
+    /// `Resource::effective_description` picks it) is chosen in the statement.
+    async fn feed_resources(&self, stretch: &Stretch) -> Result<Vec<FeedResource>> {
+        let teams = self.team_list_sql();
+        let changed = stretch.condition("r.id");
+        let rows = stretch
+            .bind(crate::dynamic_query(&format!(
+                "SELECT r.id, r.workspace_id, r.kind, r.name, r.path,
+                     COALESCE(NULLIF(r.description, ''), NULLIF(r.imported_description, ''),
+                         NULLIF(r.source_description, ''), ''),
+                     (SELECT {teams} FROM resource_teams t WHERE t.resource_id = r.id),
+                     r.parent_id
+                 FROM resources r WHERE {changed}"
+            )))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.get(2);
+                let teams = team_list(row.get(6))?;
+                Ok(FeedResource {
+                    id: ResourceId(row.get(0)),
+                    workspace: WorkspaceId(row.get(1)),
+                    kind: crate::kinds::resource_kind(&kind)?,
+                    name: row.get(3),
+                    path: row.get(4),
+                    description: row.get(5),
+                    parent: row.get::<Option<i64>, _>(7).map(ResourceId),
+                    teams,
+                    tags: Vec::new(),
+                    owners: Vec::new(),
+                })
+            })
+            .collect()
+    }
+
+    /// Fills in the tags and owners of a stretch's resources (at `position` by id), people's
+    /// first, each value once.
+    async fn feed_labels(
+        &self,
+        stretch: &Stretch,
+        position: &HashMap<i64, usize>,
+        resources: &mut [FeedResource],
+    ) -> Result<()> {
+        let labels = stretch
+            .bind(crate::dynamic_query(&format!(
+                "SELECT r.resource_id, r.label, r.value FROM resource_labels r WHERE {}
+                 ORDER BY CASE r.source WHEN 'user' THEN 0 ELSE 1 END, r.value",
+                stretch.condition("r.resource_id")
+            )))
+            .fetch_all(&self.pool)
+            .await?;
+        for row in labels {
+            let Some(index) = position.get(&row.get::<i64, _>(0)) else {
+                continue;
+            };
+            let resource = &mut resources[*index];
+            add_label(&mut resource.tags, &mut resource.owners, &row);
+        }
+        Ok(())
+    }
+
+    /// The newest change's sequence number, 0 when there is none.
+    pub async fn last_change_seq(&self) -> Result<i64> {
+        // ORDER BY … LIMIT 1 walks the primary key backwards on both engines; an aggregate
+        // wrapped in COALESCE would scan the whole feed on SQLite.
+        let row = sqlx::query("SELECT seq FROM changes ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map_or(0, |row| row.get(0)))
+    }
+}
+
+/// Which resources a stretch of the feed names. On SQLite through the feed's own stretch (its
+/// planner walks the primary keys); on PostgreSQL by an id list, which it also finds through
+/// the primary keys, where for a stretch of the feed it estimated a hash join over every
+/// resource (and every team row) for each batch.
+enum Stretch {
+    /// The resource ids, as [`crate::sync::id_list`] joins them.
+    Ids(String),
+    /// The feed's sequence numbers after the first, up to the second.
+    Seqs(i64, i64),
+}
+
+impl Stretch {
+    /// The condition on `column` (a resource id) that selects the stretch's resources.
+    fn condition(&self, column: &str) -> String {
+        match self {
+            Stretch::Ids(_) => format!("{column} = ANY(string_to_array($1, ',')::bigint[])"),
+            Stretch::Seqs(..) => format!(
+                "{column} IN (SELECT resource_id FROM changes WHERE seq > $1 AND seq <= $2)"
+            ),
+        }
+    }
+
+    fn bind<'q>(
+        &self,
+        query: sqlx::query::Query<'q, Any, <Any as sqlx::Database>::Arguments>,
+    ) -> sqlx::query::Query<'q, Any, <Any as sqlx::Database>::Arguments> {
+        match self {
+            Stretch::Ids(ids) => query.bind(ids.clone()),
+            Stretch::Seqs(after, until) => query.bind(*after).bind(*until),
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! A crawl applied to the store: what is new is added under its parent with the parent's
+//! teams, what changed is updated in place, what is gone is removed, people's edits stay, and
+//! a second identical crawl changes nothing.
+
+use cairn_domain::{IntegrationId, ResourceKind, WorkspaceId};
+use cairn_store::{CrawlItem, LabelSource, ResourcePatch, StoreError, SyncCounts};
+
+use crate::common::{TestStore, foreign_key, item, small_crawl};
+
+store_tests!(
+    a_first_crawl_adds_everything_under_the_integration_with_its_teams,
+    a_second_identical_crawl_changes_nothing,
+    changed_objects_are_updated_in_place_and_gone_ones_removed,
+    people_s_edits_survive_a_resync,
+    a_moved_object_hangs_under_its_new_parent,
+    crawled_relations_follow_the_crawl,
+    a_child_before_its_parent_is_refused_and_nothing_is_written,
+);
+
+async fn resource_id(
+    store: &TestStore,
+    workspace: WorkspaceId,
+    integration: IntegrationId,
+    path: &str,
+) -> Option<cairn_domain::ResourceId> {
+    store
+        .integration_resources(workspace, integration, true)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|resource| resource.path == path)
+        .map(|resource| resource.id)
+}
+
+fn counts(added: u64, changed: u64, removed: u64) -> SyncCounts {
+    SyncCounts {
+        added,
+        changed,
+        removed,
+    }
+}
+
+async fn a_first_crawl_adds_everything_under_the_integration_with_its_teams(store: TestStore) {
+    let (acme, _) = store.new_workspace("acme").await;
+    let data = store.create_team(acme.id, "data").await.unwrap();
+    let integration = store.new_integration(acme.id, &[data.id]).await;
+    let applied = store.crawl(acme.id, integration, &small_crawl(), &[]).await;
+    assert_eq!(applied, counts(6, 0, 0));
+    let root = store.integration_root(acme.id, integration).await.unwrap();
+    let resources = store
+        .integration_resources(acme.id, integration, true)
+        .await
+        .unwrap();
+    assert_eq!(resources.len(), 6);
+    for resource in &resources {
+        assert_eq!(resource.teams, [data.id], "{}", resource.path);
+        assert_eq!(resource.integration, Some(integration));
+    }
+    let schema = resources
+        .iter()
+        .find(|resource| resource.path == "s")
+        .unwrap();
+    assert_eq!(schema.parent, Some(root.id));
+    let table = resources
+        .iter()
+        .find(|resource| resource.path == "s.a")
+        .unwrap();
+    assert_eq!(table.parent, Some(schema.id));
+    assert_eq!(table.kind, ResourceKind::Table);
+    let without_columns = store
+        .integration_resources(acme.id, integration, false)
+        .await
+        .unwrap();
+    assert_eq!(without_columns.len(), 3);
+}
+
+async fn a_second_identical_crawl_changes_nothing(store: TestStore) {
+    let (acme, _) = store.new_workspace("acme").await;
+    let integration = store.new_integration(acme.id, &[]).await;
+    let relations = [foreign_key("s.a", "s.b")];
+    store
+        .crawl(acme.id, integration, &small_crawl(), &relations)
+        .await;
+    let seq = store.last_change_seq().await.unwrap();
+    let again = store
+        .crawl(acme.id, integration, &small_crawl(), &relations)
+        .await;
+    assert_eq!(again, counts(0, 0, 0));
+    assert_eq!(
+        store.last_change_seq().await.unwrap(),
+        seq,
+        "no feed entries"
+    );
+}
+
+async fn changed_objects_are_updated_in_place_and_gone_ones_removed(store: TestStore) {
+    let (acme, _) = store.new_workspace("acme").await;
+    let integration = store.new_integration(acme.id, &[]).await;
+    store.crawl(acme.id, integration, &small_crawl(), &[]).await;
+    let table_a = resource_id(&store, acme.id, integration, "s.a")
+        .await
+        .unwrap();
+    let mut crawl: Vec<CrawlItem> = small_crawl()
+        .into_iter()
+        .filter(|item| !item.path.starts_with("s.b"))
+        .collect();
+    crawl[1].source_description = Some("the a table".to_string());
+    crawl.push(item(ResourceKind::View, "s.v", Some("s")));
+    let applied = store.crawl(acme.id, integration, &crawl, &[]).await;
+    assert_eq!(applied, counts(1, 1, 2));
+    let a = store.resource(acme.id, table_a).await.unwrap().unwrap();
+    assert_eq!(a.source_description.as_deref(), Some("the a table"));
+    assert_eq!(resource_id(&store, acme.id, integration, "s.b").await, None);
+    assert_eq!(
+        resource_id(&store, acme.id, integration, "s.b.id").await,
+        None
+    );
+    assert!(
+        resource_id(&store, acme.id, integration, "s.v")
+            .await
+            .is_some()
+    );
+}
+
+async fn people_s_edits_survive_a_resync(store: TestStore) {
+    let (acme, _) = store.new_workspace("acme").await;
+    let data = store.create_team(acme.id, "data").await.unwrap();
+    let ops = store.create_team(acme.id, "ops").await.unwrap();
+    let integration = store.new_integration(acme.id, &[data.id]).await;
+    store.crawl(acme.id, integration, &small_crawl(), &[]).await;
+    let table = resource_id(&store, acme.id, integration, "s.a")
+        .await
+        .unwrap();
+    let patch = ResourcePatch {
+        description: Some("Accounts".to_string()),
+        tags: Some(vec!["finance".to_string()]),
+        owners: Some(vec!["ana".to_string()]),
+        teams: Some(vec![ops.id]),
+    };
+    store.update_resource(acme.id, table, &patch).await.unwrap();
+    let mut crawl = small_crawl();
+    crawl[1].source_description = Some("changed upstream".to_string());
+    crawl[1].popularity = Some(9.0);
+    crawl.push(item(ResourceKind::Column, "s.a.created", Some("s.a")));
+    let applied = store.crawl(acme.id, integration, &crawl, &[]).await;
+    assert_eq!(applied, counts(1, 1, 0));
+    let a = store.resource(acme.id, table).await.unwrap().unwrap();
+    assert_eq!(a.description.as_deref(), Some("Accounts"));
+    assert_eq!(a.tags, ["finance"]);
+    assert_eq!(a.owners, ["ana"]);
+    assert_eq!(a.teams, [ops.id]);
+    assert_eq!(a.source_description.as_deref(), Some("changed upstream"));
+    assert_eq!(a.popularity, Some(9.0));
+    // A new column inherits the teams its table has now.
+    let created = resource_id(&store, acme.id, integration, "s.a.created")
+        .await
+        .unwrap();
+    let created = store.resource(acme.id, created).await.unwrap().unwrap();
+    assert_eq!(created.teams, [ops.id]);
+    // Labels made by people are kept, crawled ones come from the crawl.
+    let made = store
+        .create_resource(
+            acme.id,
+            &cairn_store::NewResource {
+                kind: Some(ResourceKind::Term),
+                name: "revenue".to_string(),
+                path: "revenue".to_string(),
+                ..Default::default()
+            },
+            LabelSource::User,
+        )
+        .await
+        .unwrap();
+    store.crawl(acme.id, integration, &crawl, &[]).await;
+    assert!(store.resource(acme.id, made).await.unwrap().is_some());
+}
+
+async fn a_moved_object_hangs_under_its_new_parent(store: TestStore) {
+    let (acme, _) = store.new_workspace("acme").await;
+    let integration = store.new_integration(acme.id, &[]).await;
+    let first = [
+        item(ResourceKind::Schema, "s", None),
+        item(ResourceKind::Schema, "t", None),
+        item(ResourceKind::Table, "x", Some("s")),
+    ];
+    store.crawl(acme.id, integration, &first, &[]).await;
+    let x = resource_id(&store, acme.id, integration, "x")
+        .await
+        .unwrap();
+    let t = resource_id(&store, acme.id, integration, "t")
+        .await
+        .unwrap();
+    let moved = [
+        item(ResourceKind::Schema, "t", None),
+        item(ResourceKind::Table, "x", Some("t")),
+    ];
+    let applied = store.crawl(acme.id, integration, &moved, &[]).await;
+    assert_eq!(applied, counts(0, 1, 1));
+    let x_now = store
+        .resource(acme.id, x)
+        .await
+        .unwrap()
+        .expect("kept its id");
+    assert_eq!(x_now.parent, Some(t));
+}
+
+async fn crawled_relations_follow_the_crawl(store: TestStore) {
+    let (acme, _) = store.new_workspace("acme").await;
+    let integration = store.new_integration(acme.id, &[]).await;
+    let mut crawl = small_crawl();
+    crawl.push(item(ResourceKind::View, "s.v", Some("s")));
+    let relations = [
+        foreign_key("s.a", "s.b"),
+        cairn_store::CrawlRelation {
+            kind: cairn_domain::RelationKind::ViewDependency,
+            from: "s.v".to_string(),
+            to: "s.a".to_string(),
+        },
+        foreign_key("s.a", "elsewhere"),
+    ];
+    store.crawl(acme.id, integration, &crawl, &relations).await;
+    let a = resource_id(&store, acme.id, integration, "s.a")
+        .await
+        .unwrap();
+    let b = resource_id(&store, acme.id, integration, "s.b")
+        .await
+        .unwrap();
+    let v = resource_id(&store, acme.id, integration, "s.v")
+        .await
+        .unwrap();
+    let of_a: Vec<(String, i64, i64)> = store
+        .relations_of(acme.id, a)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|relation| (relation.kind.to_string(), relation.from.0, relation.to.0))
+        .collect();
+    assert_eq!(
+        of_a,
+        [
+            ("foreign_key".to_string(), a.0, b.0),
+            ("view_dependency".to_string(), v.0, a.0)
+        ]
+    );
+    store
+        .crawl(acme.id, integration, &crawl, &relations[1..])
+        .await;
+    let kinds: Vec<String> = store
+        .relations_of_many(acme.id, &[a, b])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|relation| relation.kind.to_string())
+        .collect();
+    assert_eq!(kinds, ["view_dependency"]);
+}
+
+async fn a_child_before_its_parent_is_refused_and_nothing_is_written(store: TestStore) {
+    let (acme, _) = store.new_workspace("acme").await;
+    let integration = store.new_integration(acme.id, &[]).await;
+    let seq = store.last_change_seq().await.unwrap();
+    let crawl = [
+        item(ResourceKind::Schema, "s", None),
+        item(ResourceKind::Column, "s.a.id", Some("s.a")),
+        item(ResourceKind::Table, "s.a", Some("s")),
+    ];
+    let refused = store.apply_crawl(acme.id, integration, &crawl, &[]).await;
+    assert!(matches!(refused, Err(StoreError::Config(_))), "{refused:?}");
+    assert!(
+        store
+            .integration_resources(acme.id, integration, true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.last_change_seq().await.unwrap(), seq);
+}
