@@ -947,9 +947,9 @@ pub(super) fn measure_at_its_grain(schema: &Schema, graph: &Graph<'_>, spec: &mu
     let finest = to_measure
         .iter()
         .chain(&others)
-        .filter(|step| !step.outward)
-        .map(|step| step.to)
-        .last();
+        .rev()
+        .find(|step| !step.outward)
+        .map(|step| step.to);
     let Some(finest) = finest.filter(|finest| *finest != measured) else {
         return;
     };
