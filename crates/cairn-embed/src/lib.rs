@@ -152,42 +152,70 @@ impl std::fmt::Debug for Embedder {
     }
 }
 
+/// The encoder's configuration, refused unless it is a BERT encoder this build runs.
+fn read_config(path: &Path) -> Result<Config> {
+    let config: Config =
+        serde_json::from_slice(&std::fs::read(path).map_err(|error| file_error(path, error))?)
+            .map_err(|error| file_error(path, error))?;
+    if config.hidden_act != "gelu"
+        || !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
+    {
+        return Err(file_error(path, "not a BERT encoder this build runs"));
+    }
+    Ok(config)
+}
+
+/// The tokenizer, cutting texts at [`MAX_TOKENS`] and padding a batch to its longest.
+fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
+    let mut tokenizer =
+        Tokenizer::from_file(path).map_err(|error| EmbedError::Tokenizer(error.to_string()))?;
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length: MAX_TOKENS,
+            ..TruncationParams::default()
+        }))
+        .map_err(|error| EmbedError::Tokenizer(error.to_string()))?;
+    tokenizer.with_padding(Some(PaddingParams {
+        strategy: PaddingStrategy::BatchLongest,
+        ..PaddingParams::default()
+    }));
+    Ok(tokenizer)
+}
+
+impl Layer {
+    /// One encoder layer's weights under `layer` (`encoder.layer.N`).
+    fn load(config: &Config, layer: VarBuilder) -> Result<Layer> {
+        let (hidden, eps) = (config.hidden_size, config.layer_norm_eps);
+        let attention = layer.pp("attention");
+        Ok(Layer {
+            query: candle_nn::linear(hidden, hidden, attention.pp("self.query"))?,
+            key: candle_nn::linear(hidden, hidden, attention.pp("self.key"))?,
+            value: candle_nn::linear(hidden, hidden, attention.pp("self.value"))?,
+            attention_out: candle_nn::linear(hidden, hidden, attention.pp("output.dense"))?,
+            attention_norm: candle_nn::layer_norm(hidden, eps, attention.pp("output.LayerNorm"))?,
+            intermediate: candle_nn::linear(
+                hidden,
+                config.intermediate_size,
+                layer.pp("intermediate.dense"),
+            )?,
+            output: candle_nn::linear(config.intermediate_size, hidden, layer.pp("output.dense"))?,
+            output_norm: candle_nn::layer_norm(hidden, eps, layer.pp("output.LayerNorm"))?,
+        })
+    }
+}
+
 impl Embedder {
     /// Loads the model in `directory` (after [`verify`]ing it).
     pub fn load(directory: &Path) -> Result<Embedder> {
         verify(directory)?;
-        let config_path = directory.join("config.json");
-        let config: Config = serde_json::from_slice(
-            &std::fs::read(&config_path).map_err(|error| file_error(&config_path, error))?,
-        )
-        .map_err(|error| file_error(&config_path, error))?;
-        if config.hidden_act != "gelu"
-            || !config
-                .hidden_size
-                .is_multiple_of(config.num_attention_heads)
-        {
-            return Err(file_error(
-                &config_path,
-                "not a BERT encoder this build runs",
-            ));
-        }
-        let mut tokenizer = Tokenizer::from_file(directory.join("tokenizer.json"))
-            .map_err(|error| EmbedError::Tokenizer(error.to_string()))?;
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS,
-                ..TruncationParams::default()
-            }))
-            .map_err(|error| EmbedError::Tokenizer(error.to_string()))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..PaddingParams::default()
-        }));
+        let config = read_config(&directory.join("config.json"))?;
+        let tokenizer = load_tokenizer(&directory.join("tokenizer.json"))?;
         let device = Device::Cpu;
         let weights = candle_core::safetensors::load(directory.join("model.safetensors"), &device)?;
         let root = VarBuilder::from_tensors(weights, DType::F32, &device);
         let hidden = config.hidden_size;
-        let eps = config.layer_norm_eps;
         let embeddings = root.pp("embeddings");
         let words =
             candle_nn::embedding(config.vocab_size, hidden, embeddings.pp("word_embeddings"))?;
@@ -201,34 +229,11 @@ impl Embedder {
             hidden,
             embeddings.pp("token_type_embeddings"),
         )?;
-        let embedding_norm = candle_nn::layer_norm(hidden, eps, embeddings.pp("LayerNorm"))?;
-        let mut layers = Vec::with_capacity(config.num_hidden_layers);
-        for index in 0..config.num_hidden_layers {
-            let layer = root.pp(format!("encoder.layer.{index}"));
-            let attention = layer.pp("attention");
-            layers.push(Layer {
-                query: candle_nn::linear(hidden, hidden, attention.pp("self.query"))?,
-                key: candle_nn::linear(hidden, hidden, attention.pp("self.key"))?,
-                value: candle_nn::linear(hidden, hidden, attention.pp("self.value"))?,
-                attention_out: candle_nn::linear(hidden, hidden, attention.pp("output.dense"))?,
-                attention_norm: candle_nn::layer_norm(
-                    hidden,
-                    eps,
-                    attention.pp("output.LayerNorm"),
-                )?,
-                intermediate: candle_nn::linear(
-                    hidden,
-                    config.intermediate_size,
-                    layer.pp("intermediate.dense"),
-                )?,
-                output: candle_nn::linear(
-                    config.intermediate_size,
-                    hidden,
-                    layer.pp("output.dense"),
-                )?,
-                output_norm: candle_nn::layer_norm(hidden, eps, layer.pp("output.LayerNorm"))?,
-            });
-        }
+        let embedding_norm =
+            candle_nn::layer_norm(hidden, config.layer_norm_eps, embeddings.pp("LayerNorm"))?;
+        let layers = (0..config.num_hidden_layers)
+            .map(|index| Layer::load(&config, root.pp(format!("encoder.layer.{index}"))))
+            .collect::<Result<Vec<Layer>>>()?;
         Ok(Embedder {
             tokenizer,
             words,

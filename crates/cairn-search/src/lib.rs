@@ -511,51 +511,16 @@ impl SearchIndex {
         limit: usize,
     ) -> Result<Vec<Hit>> {
         let limit = limit.min(MAX_RESULT_WINDOW);
-        let fields = self.fields;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
-            Occur::Must,
-            Box::new(TermQuery::new(
-                Term::from_field_u64(fields.workspace, as_u64(scope.workspace().0)),
-                IndexRecordOption::Basic,
-            )),
-        )];
-        if let Scope::Teams(_, teams) = scope {
-            if teams.is_empty() {
-                return Ok(Vec::new());
-            }
-            let any_team: Vec<(Occur, Box<dyn Query>)> = teams
-                .iter()
-                .map(|team| {
-                    let term = Term::from_field_u64(fields.team, as_u64(team.0));
-                    (
-                        Occur::Should,
-                        Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>,
-                    )
-                })
-                .collect();
-            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any_team))));
-        }
-        let kind_term = |kind: ResourceKind| -> Box<dyn Query> {
-            Box::new(TermQuery::new(
-                Term::from_field_text(fields.kind, kind.as_str()),
-                IndexRecordOption::Basic,
-            ))
+        let Some(mut clauses) = self.scope_clauses(scope) else {
+            return Ok(Vec::new());
         };
-        match query.kind {
-            Some(kind @ (ResourceKind::Table | ResourceKind::View)) if with_columns => {
-                let either = BooleanQuery::new(vec![
-                    (Occur::Should, kind_term(kind)),
-                    (Occur::Should, kind_term(ResourceKind::Column)),
-                ]);
-                clauses.push((
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(Box::new(either), 0.0)),
-                ));
-            }
-            Some(kind) => clauses.push((Occur::Must, kind_term(kind))),
-            None => {}
+        if let Some(kind) = self.kind_clause(query.kind, with_columns) {
+            clauses.push((Occur::Must, kind));
         }
-        for (field, value) in [(fields.tag, &query.tag), (fields.owner, &query.owner)] {
+        for (field, value) in [
+            (self.fields.tag, &query.tag),
+            (self.fields.owner, &query.owner),
+        ] {
             if let Some(value) = value {
                 clauses.push((
                     Occur::Must,
@@ -572,74 +537,11 @@ impl SearchIndex {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         } else {
             clauses.push((Occur::Must, Box::new(self.word_query(&searcher, &words)?)));
-            // A resource named exactly like a word of the query, or like the whole query,
-            // comes first; tables and views before their columns.
-            let lowered = query.text.trim().to_lowercase();
-            let mut exact_names: Vec<String> = lowered
-                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .filter(|word| !word.is_empty())
-                .map(str::to_string)
-                .collect();
-            exact_names.extend(
-                exact_names
-                    .clone()
-                    .into_iter()
-                    .filter_map(|word| word.strip_suffix('s').map(str::to_string)),
-            );
-            exact_names.push(lowered);
-            for name in exact_names {
-                let term = TermQuery::new(
-                    Term::from_field_text(fields.name_exact, &name),
-                    IndexRecordOption::Basic,
-                );
-                clauses.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(term), 4.0)),
-                ));
-            }
-            for (kind, boost) in [
-                (ResourceKind::Table, 1.5),
-                (ResourceKind::View, 1.2),
-                (ResourceKind::Term, 1.2),
-            ] {
-                clauses.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(kind_term(kind), boost)),
-                ));
-            }
+            clauses.extend(self.name_and_kind_boosts(&query.text));
         }
         let collector = TopDocs::with_limit(limit.max(1)).order_by_score();
         let hits = searcher.search(&BooleanQuery::new(clauses), &collector)?;
-        let mut scored = Vec::with_capacity(hits.len());
-        // Ids from fast columns, not the stored document: no block of stored fields is read
-        // and decompressed per hit.
-        type Columns = (
-            tantivy::columnar::Column<u64>,
-            Option<tantivy::columnar::Column<u64>>,
-        );
-        let mut columns: Vec<Option<Columns>> = vec![None; searcher.segment_readers().len()];
-        for (score, address) in hits {
-            let slot = &mut columns[address.segment_ord as usize];
-            if slot.is_none() {
-                let fast = searcher.segment_reader(address.segment_ord).fast_fields();
-                *slot = Some((fast.u64("id")?, fast.u64("table").ok()));
-            }
-            let Some((ids, tables)) = slot.as_ref() else {
-                continue;
-            };
-            if let Some(id) = ids.first(address.doc_id) {
-                let table = tables
-                    .as_ref()
-                    .and_then(|column| column.first(address.doc_id))
-                    .filter(|table| *table > 0)
-                    .map(|table| ResourceId(i64::try_from(table).unwrap_or(0)));
-                scored.push(Hit {
-                    id: ResourceId(i64::try_from(id).unwrap_or(0)),
-                    score,
-                    table,
-                });
-            }
-        }
+        let mut scored = hits_with_ids(&searcher, hits)?;
         // Equal scores in id order: where a document sits in the index depends on when the
         // feed was applied, and an order that depends on timing (or on anything but the
         // metadata) must not decide what is retrieved.
@@ -650,6 +552,101 @@ impl SearchIndex {
                 .then_with(|| left.id.cmp(&right.id))
         });
         Ok(scored)
+    }
+
+    /// The workspace, and for a member any of their teams; `None` when a member has no team
+    /// and so may see nothing.
+    fn scope_clauses(&self, scope: &Scope) -> Option<Vec<(Occur, Box<dyn Query>)>> {
+        let fields = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            Box::new(TermQuery::new(
+                Term::from_field_u64(fields.workspace, as_u64(scope.workspace().0)),
+                IndexRecordOption::Basic,
+            )),
+        )];
+        if let Scope::Teams(_, teams) = scope {
+            if teams.is_empty() {
+                return None;
+            }
+            let any_team: Vec<(Occur, Box<dyn Query>)> = teams
+                .iter()
+                .map(|team| {
+                    let term = Term::from_field_u64(fields.team, as_u64(team.0));
+                    (
+                        Occur::Should,
+                        Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>,
+                    )
+                })
+                .collect();
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any_team))));
+        }
+        Some(clauses)
+    }
+
+    fn kind_term(&self, kind: ResourceKind) -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_text(self.fields.kind, kind.as_str()),
+            IndexRecordOption::Basic,
+        ))
+    }
+
+    /// The kind asked for; tables or views with their columns, the columns unscored.
+    fn kind_clause(
+        &self,
+        kind: Option<ResourceKind>,
+        with_columns: bool,
+    ) -> Option<Box<dyn Query>> {
+        match kind? {
+            kind @ (ResourceKind::Table | ResourceKind::View) if with_columns => {
+                let either = BooleanQuery::new(vec![
+                    (Occur::Should, self.kind_term(kind)),
+                    (Occur::Should, self.kind_term(ResourceKind::Column)),
+                ]);
+                Some(Box::new(ConstScoreQuery::new(Box::new(either), 0.0)))
+            }
+            kind => Some(self.kind_term(kind)),
+        }
+    }
+
+    /// A resource named exactly like a word of the query, or like the whole query, comes
+    /// first; tables and views before their columns.
+    fn name_and_kind_boosts(&self, text: &str) -> Vec<(Occur, Box<dyn Query>)> {
+        let lowered = text.trim().to_lowercase();
+        let mut exact_names: Vec<String> = lowered
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|word| !word.is_empty())
+            .map(str::to_string)
+            .collect();
+        exact_names.extend(
+            exact_names
+                .clone()
+                .into_iter()
+                .filter_map(|word| word.strip_suffix('s').map(str::to_string)),
+        );
+        exact_names.push(lowered);
+        let mut boosts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for name in exact_names {
+            let term = TermQuery::new(
+                Term::from_field_text(self.fields.name_exact, &name),
+                IndexRecordOption::Basic,
+            );
+            boosts.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(term), 4.0)),
+            ));
+        }
+        for (kind, boost) in [
+            (ResourceKind::Table, 1.5),
+            (ResourceKind::View, 1.2),
+            (ResourceKind::Term, 1.2),
+        ] {
+            boosts.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(self.kind_term(kind), boost)),
+            ));
+        }
+        boosts
     }
 
     /// Any of the query's words in any text field: exact words first, then their synonyms
@@ -726,6 +723,43 @@ impl SearchIndex {
         }
         words
     }
+}
+
+/// The hits' ids (and their tables') from fast columns, not the stored document: no block of
+/// stored fields is read and decompressed per hit.
+fn hits_with_ids(
+    searcher: &tantivy::Searcher,
+    hits: Vec<(f32, tantivy::DocAddress)>,
+) -> Result<Vec<Hit>> {
+    type Columns = (
+        tantivy::columnar::Column<u64>,
+        Option<tantivy::columnar::Column<u64>>,
+    );
+    let mut columns: Vec<Option<Columns>> = vec![None; searcher.segment_readers().len()];
+    let mut scored = Vec::with_capacity(hits.len());
+    for (score, address) in hits {
+        let slot = &mut columns[address.segment_ord as usize];
+        if slot.is_none() {
+            let fast = searcher.segment_reader(address.segment_ord).fast_fields();
+            *slot = Some((fast.u64("id")?, fast.u64("table").ok()));
+        }
+        let Some((ids, tables)) = slot.as_ref() else {
+            continue;
+        };
+        if let Some(id) = ids.first(address.doc_id) {
+            let table = tables
+                .as_ref()
+                .and_then(|column| column.first(address.doc_id))
+                .filter(|table| *table > 0)
+                .map(|table| ResourceId(i64::try_from(table).unwrap_or(0)));
+            scored.push(Hit {
+                id: ResourceId(i64::try_from(id).unwrap_or(0)),
+                score,
+                table,
+            });
+        }
+    }
+    Ok(scored)
 }
 
 #[cfg(test)]
