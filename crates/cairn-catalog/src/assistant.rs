@@ -10,7 +10,7 @@ use cairn_assistant::{
 };
 use cairn_connect::query::QueryResult;
 use cairn_domain::{
-    IntegrationId, Principal, Refusal, ResourceId, ResourceKind, SqlAccess, validate,
+    EngineKind, IntegrationId, Principal, Refusal, ResourceId, ResourceKind, SqlAccess, validate,
 };
 use cairn_store::{NewEgress, NewPrompt, Resource};
 use serde::{Deserialize, Serialize};
@@ -84,7 +84,7 @@ pub(crate) struct Host<'a> {
     principal: &'a Principal,
     pub(crate) sql_integrations: Vec<IntegrationId>,
     /// Integration → engine, to tell the model where a crawled resource lives.
-    integrations: HashMap<IntegrationId, String>,
+    integrations: HashMap<IntegrationId, EngineKind>,
     /// The provider requests go to, for the egress ledger.
     egress: Option<EgressTarget>,
 }
@@ -234,7 +234,7 @@ impl Host<'_> {
         }
         let integration = resource.integration?;
         let engine = self.integrations.get(&integration)?;
-        Some((integration, engine.clone()))
+        Some((integration, engine.as_str().to_string()))
     }
 }
 
@@ -477,7 +477,7 @@ impl Catalog {
             if self.sql_access(principal, row.id).await? == SqlAccess::Allowed {
                 sql_integrations.push(row.id);
             }
-            integrations.insert(row.id, row.kind.clone());
+            integrations.insert(row.id, row.kind);
         }
         Ok(Host {
             catalog: self,

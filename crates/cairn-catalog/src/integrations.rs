@@ -251,16 +251,15 @@ pub struct DbtImportView {
     pub lineage_kept: u64,
 }
 
+/// The engine a request names: the one rule (`EngineKind`'s `FromStr`), any case,
+/// `postgresql` and `mariadb` too.
 fn parse_engine(kind: &str) -> Result<EngineKind> {
-    match kind {
-        "postgres" => Ok(EngineKind::Postgres),
-        "mysql" => Ok(EngineKind::Mysql),
-        "sqlite" => Ok(EngineKind::Sqlite),
-        other => Err(CatalogError::invalid(
+    kind.parse().map_err(|_| {
+        CatalogError::invalid(
             "kind",
-            format!("unknown kind {other:?}; one of postgres, mysql, sqlite"),
-        )),
-    }
+            format!("unknown kind {kind:?}; one of postgres, mysql, sqlite"),
+        )
+    })
 }
 
 fn check_connection(engine: EngineKind, connection: &str) -> Result<()> {
@@ -468,7 +467,7 @@ impl Catalog {
         Ok(IntegrationView {
             id: row.id.0,
             name: row.name,
-            kind: row.kind,
+            kind: row.kind.to_string(),
             teams: self.team_names(row.workspace, &root.teams).await?,
             resource_id: root.id.0,
             sync_interval_secs: row.sync_interval_secs,
@@ -591,7 +590,7 @@ impl Catalog {
     ) -> Result<IntegrationView> {
         let row = self.visible_integration(principal, id).await?;
         require_admin(principal, "manage integrations")?;
-        let engine = parse_engine(&row.kind)?;
+        let engine = row.kind;
         let secret = match &patch.connection {
             Some(connection) => {
                 let connection = connection.expose_secret();
@@ -811,7 +810,7 @@ impl Catalog {
     /// Where an integration's database is, checked against the policy now (again at every
     /// connect: names are resolved afresh and the driver is given the checked address).
     pub(crate) async fn integration_target(&self, row: &IntegrationRow) -> Result<Target> {
-        let engine = parse_engine(&row.kind)?;
+        let engine = row.kind;
         let url = self
             .inner
             .vault

@@ -40,14 +40,11 @@ pub struct PermissionsView {
 /// The longest chain of views reading views that is followed; a longer one is not readable.
 const MAX_VIEW_DEPTH: usize = 32;
 
-fn dialect_of(kind: &str) -> Result<Dialect> {
-    match kind.parse::<EngineKind>() {
-        Ok(EngineKind::Postgres) => Ok(Dialect::Postgres),
-        Ok(EngineKind::Mysql) => Ok(Dialect::Mysql),
-        Ok(EngineKind::Sqlite) => Ok(Dialect::Sqlite),
-        Err(_) => Err(CatalogError::Internal(format!(
-            "unknown integration kind {kind}"
-        ))),
+fn dialect_of(kind: EngineKind) -> Dialect {
+    match kind {
+        EngineKind::Postgres => Dialect::Postgres,
+        EngineKind::Mysql => Dialect::Mysql,
+        EngineKind::Sqlite => Dialect::Sqlite,
     }
 }
 
@@ -78,7 +75,7 @@ impl Catalog {
         sql: &str,
     ) -> Result<ReadOnlyQuery> {
         let row = self.visible_integration(principal, integration).await?;
-        let dialect = dialect_of(&row.kind)?;
+        let dialect = dialect_of(row.kind);
         let resources = self
             .store()
             .integration_resources(principal.workspace, integration, true)

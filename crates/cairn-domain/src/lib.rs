@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod column;
+pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod path;
@@ -13,6 +14,7 @@ pub mod validate;
 
 pub use access::{Principal, Scope, SqlAccess};
 pub use column::ColumnAttributes;
+pub use engine::{EngineKind, UnknownEngine};
 pub use error::{ErrorCode, Refusal, ValidationError};
 pub use ids::{IntegrationId, ResourceId, TeamId, TokenId, UserId, WorkspaceId};
 pub use path::ResourcePath;

@@ -1,6 +1,8 @@
 //! Integrations, their crawled resources, relations and dbt imports.
 
-use cairn_domain::{IntegrationId, RelationKind, ResourceId, ResourceKind, TeamId, WorkspaceId};
+use cairn_domain::{
+    EngineKind, IntegrationId, RelationKind, ResourceId, ResourceKind, TeamId, WorkspaceId,
+};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -12,7 +14,7 @@ pub struct IntegrationRow {
     pub id: IntegrationId,
     pub workspace: WorkspaceId,
     pub name: String,
-    pub kind: String,
+    pub kind: EngineKind,
     /// The encrypted connection URL; only the catalog can open it.
     pub connection_secret: String,
     pub sync_interval_secs: i64,
@@ -57,19 +59,19 @@ pub struct SyncCounts {
 const INTEGRATION_COLUMNS: &str = "id, workspace_id, name, kind, connection_secret, sync_interval_secs, \
      last_sync_at, last_sync_status, created_at, next_sync_at";
 
-fn integration_from(row: &AnyRow) -> IntegrationRow {
-    IntegrationRow {
+fn integration_from(row: &AnyRow) -> Result<IntegrationRow> {
+    Ok(IntegrationRow {
         id: IntegrationId(row.get("id")),
         workspace: WorkspaceId(row.get("workspace_id")),
         name: row.get("name"),
-        kind: row.get("kind"),
+        kind: crate::kinds::engine_kind(&row.get::<String, _>("kind"))?,
         connection_secret: row.get("connection_secret"),
         sync_interval_secs: row.get("sync_interval_secs"),
         last_sync_at: row.get("last_sync_at"),
         next_sync_at: row.get("next_sync_at"),
         last_sync_status: row.get("last_sync_status"),
         created_at: row.get("created_at"),
-    }
+    })
 }
 
 impl Store {
@@ -96,7 +98,7 @@ impl Store {
         .bind(now_ms())
         .fetch_one(&mut *transaction)
         .await?;
-        let integration = integration_from(&row);
+        let integration = integration_from(&row)?;
         let root = NewResource {
             kind: Some(ResourceKind::Integration),
             name: name.to_string(),
@@ -123,7 +125,7 @@ impl Store {
         .bind(id.0)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(integration_from))
+        row.as_ref().map(integration_from).transpose()
     }
 
     pub async fn list_integrations(&self, workspace: WorkspaceId) -> Result<Vec<IntegrationRow>> {
@@ -133,7 +135,7 @@ impl Store {
         .bind(workspace.0)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(integration_from).collect())
+        rows.iter().map(integration_from).collect()
     }
 
     /// Integrations of every workspace whose next sync is due: only the scheduler uses this.
@@ -151,7 +153,7 @@ impl Store {
         .bind(now)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(integration_from).collect())
+        rows.iter().map(integration_from).collect()
     }
 
     /// The integration's root resource.

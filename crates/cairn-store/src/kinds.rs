@@ -2,7 +2,7 @@
 //! when a row is read; they are written from each enum's `as_str`. A text no enum knows is a
 //! store written by another Cairn (or by hand): a configuration error, never a guess.
 
-use cairn_domain::{RelationKind, ResourceKind, Role};
+use cairn_domain::{EngineKind, RelationKind, ResourceKind, Role};
 
 use crate::{Result, StoreError};
 
@@ -19,6 +19,11 @@ pub(crate) fn resource_kind(text: &str) -> Result<ResourceKind> {
 /// What a relation between two resources says.
 pub(crate) fn relation_kind(text: &str) -> Result<RelationKind> {
     RelationKind::parse(text).ok_or_else(|| unknown("relation kind", text))
+}
+
+/// The engine an integration points at.
+pub(crate) fn engine_kind(text: &str) -> Result<EngineKind> {
+    text.parse().map_err(|_| unknown("engine", text))
 }
 
 fn unknown(what: &str, text: &str) -> StoreError {
@@ -44,6 +49,10 @@ mod tests {
         ] {
             assert_eq!(relation_kind(written.as_str()).unwrap(), written);
         }
+        for written in [EngineKind::Postgres, EngineKind::Mysql, EngineKind::Sqlite] {
+            assert_eq!(engine_kind(written.as_str()).unwrap(), written);
+        }
+        assert!(engine_kind("oracle").is_err());
         let error = relation_kind("fk").unwrap_err().to_string();
         assert_eq!(
             error,

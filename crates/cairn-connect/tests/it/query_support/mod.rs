@@ -89,10 +89,15 @@ pub fn file_system_snapshot(extra: &[&Path]) -> BTreeSet<String> {
             }
         }
     }
+    // Files only: other tests sharing the server create and drop databases (directories) in
+    // its data directory at any time; what an attack could write (OUTFILE, DUMPFILE, a log) is
+    // a file.
     for directory in extra {
         if let Ok(entries) = std::fs::read_dir(directory) {
             for entry in entries.flatten() {
-                names.insert(entry.path().display().to_string());
+                if entry.file_type().is_ok_and(|kind| !kind.is_dir()) {
+                    names.insert(entry.path().display().to_string());
+                }
             }
         }
     }
