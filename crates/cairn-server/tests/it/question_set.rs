@@ -331,15 +331,8 @@ async fn enable_sql(app: &TestApp, admin: &Member, integration: i64) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = app
-        .call(
-            admin,
-            Method::PUT,
-            &format!("/api/v1/integrations/{integration}/permissions"),
-            Some(json!({"users": [admin.id]})),
-        )
+    app.permit(admin, integration, json!({"users": [admin.id]}))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 async fn demo(app: &TestApp) -> Dataset {
