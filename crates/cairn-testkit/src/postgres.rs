@@ -255,6 +255,17 @@ impl PgServer {
             .arg(db)
     }
 
+    /// Creates a fresh database (`PREFIX_PID_N`) holding the Pagila sample from the shared data
+    /// directory `data` (see [`crate::shared_data`]), schema and rows; returns its name.
+    pub fn create_pagila(&self, name_prefix: &str, data: &Path) -> String {
+        let pagila = self.create_database_named(name_prefix);
+        self.psql(&pagila, &data.join("pagila/pagila-schema.sql"))
+            .expect("pagila schema");
+        self.psql(&pagila, &data.join("pagila/pagila-data.sql"))
+            .expect("pagila data");
+        pagila
+    }
+
     /// Runs SQL (or a script file, see [`Script`]) with `psql -v ON_ERROR_STOP=1` on database
     /// `db` (a name, or a URL from [`PgServer::create_database`]). Returns the unaligned,
     /// tuples-only output: one line per row, fields separated by `|`.
