@@ -287,6 +287,18 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
+    /// The OpenAPI document (`GET /api/v1/openapi.json`, no credentials needed).
+    pub async fn openapi(&self) -> Value {
+        self.client
+            .get(self.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Syncs an integration now, as `admin`: the sync's counts.
     pub async fn sync(&self, admin: &Member, integration: i64) -> Value {
         let (status, body) = self.try_sync(admin, integration).await;
@@ -490,4 +502,15 @@ pub fn id_named(body: &Value, name: &str) -> i64 {
     item_named(body, name)["id"]
         .as_i64()
         .unwrap_or_else(|| panic!("{name} has no id in {body}"))
+}
+
+/// The `name=value` pair of the session cookie a response sets.
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    response.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
 }
