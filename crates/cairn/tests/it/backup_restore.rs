@@ -439,6 +439,18 @@ fn store_still_holds_workspace(data: &Path, team: &str) {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// Runs `sql` on the SQLite file at `path`, made when missing.
+async fn execute_sqlite(path: &Path, sql: &'static str) {
+    use sqlx::ConnectOptions;
+    let mut connection = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&mut connection).await.unwrap();
+}
+
 #[tokio::test]
 async fn bad_backups_are_refused_clearly_and_lose_nothing() {
     let root = tempfile::tempdir().unwrap();
@@ -482,19 +494,7 @@ async fn bad_backups_are_refused_clearly_and_lose_nothing() {
     assert!(said.contains("not a SQLite database"), "{said}");
 
     let other = root.path().join("other.db");
-    {
-        use sqlx::ConnectOptions;
-        let mut connection = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&other)
-            .create_if_missing(true)
-            .connect()
-            .await
-            .unwrap();
-        sqlx::query("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
-            .execute(&mut connection)
-            .await
-            .unwrap();
-    }
+    execute_sqlite(&other, "CREATE TABLE photos (id INTEGER PRIMARY KEY)").await;
     let said = restore(&other);
     assert!(
         said.contains("other.db is a SQLite database but not a Cairn store"),
@@ -505,18 +505,11 @@ async fn bad_backups_are_refused_clearly_and_lose_nothing() {
     // A real backup, then marked as written by a newer Cairn.
     let newer = root.path().join("newer.db");
     succeeds(&["backup", "--to", text(&newer), "--data-dir", text(&data)]);
-    {
-        use sqlx::ConnectOptions;
-        let mut connection = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&newer)
-            .connect()
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO cairn_migrations (version, applied_at) VALUES (9999, 0)")
-            .execute(&mut connection)
-            .await
-            .unwrap();
-    }
+    execute_sqlite(
+        &newer,
+        "INSERT INTO cairn_migrations (version, applied_at) VALUES (9999, 0)",
+    )
+    .await;
     let said = restore(&newer);
     assert!(
         said.contains("migration 9999, newer than this Cairn knows"),
