@@ -118,6 +118,19 @@ fn operator_output(
     )
 }
 
+/// `GET URL` with a bearer token: the JSON answer.
+async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The README offers `cairn token create` to scripts while the server runs: every operator
 /// command works beside a live server on the same data directory, and its effect shows through
 /// the server's API.
@@ -146,15 +159,7 @@ async fn operator_commands_work_beside_a_running_server() {
         &["team", "add", "--workspace", "acme", "--name", "platform"],
         None,
     );
-    let teams: serde_json::Value = client
-        .get(api("/api/v1/teams"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let teams = get_json(&client, &api("/api/v1/teams"), token).await;
     assert!(teams.to_string().contains("\"platform\""), "{teams}");
 
     operator(
@@ -199,15 +204,7 @@ async fn operator_commands_work_beside_a_running_server() {
 
     // An integration syncs from the command line, reporting its phases; the server sees it.
     let last_sync = || async {
-        let listed: serde_json::Value = client
-            .get(api("/api/v1/integrations"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed = get_json(&client, &api("/api/v1/integrations"), token).await;
         listed[0]["last_sync_at"].as_i64().unwrap_or(0)
     };
     let before = last_sync().await;
