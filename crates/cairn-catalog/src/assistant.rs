@@ -327,20 +327,24 @@ impl Host<'_> {
     /// What a table reads from and what reads it; `None` when it is not a table or view the
     /// caller may see.
     async fn lineage_text(&self, table: ResourceId) -> Result<Option<String>> {
-        let schema = self
-            .catalog
-            .schema_around(self.principal, self, &[table])
-            .await?;
-        Ok(schema
-            .tables
-            .iter()
-            .any(|item| item.id == table)
-            .then(|| cairn_assistant::builtin::lineage_text(&schema, table)))
+        self.table_text(table, cairn_assistant::builtin::lineage_text)
+            .await
     }
 
     /// A table's columns and references; `None` when it is not a table or view the caller
     /// may see.
     async fn table_columns_text(&self, table: ResourceId) -> Result<Option<String>> {
+        self.table_text(table, cairn_assistant::builtin::columns_text)
+            .await
+    }
+
+    /// `text` of the schema around `table`; `None` when it is not a table or view the caller
+    /// may see.
+    async fn table_text(
+        &self,
+        table: ResourceId,
+        text: fn(&cairn_assistant::builtin::Schema, ResourceId) -> String,
+    ) -> Result<Option<String>> {
         let schema = self
             .catalog
             .schema_around(self.principal, self, &[table])
@@ -349,7 +353,7 @@ impl Host<'_> {
             .tables
             .iter()
             .any(|item| item.id == table)
-            .then(|| cairn_assistant::builtin::columns_text(&schema, table)))
+            .then(|| text(&schema, table)))
     }
 }
 

@@ -324,10 +324,17 @@ impl Catalog {
     }
 
     pub async fn list_own_tokens(&self, principal: &Principal) -> Result<Vec<TokenView>> {
-        let rows = self
-            .store()
-            .list_tokens(principal.workspace, principal.user)
-            .await?;
+        self.token_views(principal.workspace, principal.user).await
+    }
+
+    pub async fn revoke_own_token(&self, principal: &Principal, id: TokenId) -> Result<()> {
+        self.revoke_token(principal, principal.user, id, json!({"token": id.0}))
+            .await
+    }
+
+    /// A member's API tokens, without their secrets.
+    async fn token_views(&self, workspace: WorkspaceId, user: UserId) -> Result<Vec<TokenView>> {
+        let rows = self.store().list_tokens(workspace, user).await?;
         Ok(rows
             .into_iter()
             .map(|row| TokenView {
@@ -340,23 +347,28 @@ impl Catalog {
             .collect())
     }
 
-    pub async fn revoke_own_token(&self, principal: &Principal, id: TokenId) -> Result<()> {
-        if self
+    /// Revokes `user`'s token `id` in the caller's workspace; the audit entry gets `details`.
+    async fn revoke_token(
+        &self,
+        principal: &Principal,
+        user: UserId,
+        id: TokenId,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        if !self
             .store()
-            .delete_token(principal.workspace, principal.user, id)
+            .delete_token(principal.workspace, user, id)
             .await?
         {
-            self.audit(
-                principal.workspace,
-                Some(principal.user),
-                "token.revoked",
-                json!({"token": id.0}),
-            )
-            .await?;
-            Ok(())
-        } else {
-            Err(CatalogError::NotFound)
+            return Err(CatalogError::NotFound);
         }
+        self.audit(
+            principal.workspace,
+            Some(principal.user),
+            "token.revoked",
+            details,
+        )
+        .await
     }
 
     // ---- administration -----------------------------------------------------------------------
@@ -393,17 +405,7 @@ impl Catalog {
             .user(principal.workspace, user)
             .await?
             .ok_or(CatalogError::NotFound)?;
-        let rows = self.store().list_tokens(principal.workspace, user).await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| TokenView {
-                id: row.id.0,
-                name: row.name,
-                created_at: row.created_at,
-                last_used_at: row.last_used_at,
-                token: None,
-            })
-            .collect())
+        self.token_views(principal.workspace, user).await
     }
 
     /// Revokes one of a member's API tokens (admins).
@@ -414,20 +416,8 @@ impl Catalog {
         id: TokenId,
     ) -> Result<()> {
         require_admin(principal, "may do this")?;
-        if !self
-            .store()
-            .delete_token(principal.workspace, user, id)
-            .await?
-        {
-            return Err(CatalogError::NotFound);
-        }
-        self.audit(
-            principal.workspace,
-            Some(principal.user),
-            "token.revoked",
-            json!({"token": id.0, "user": user.0}),
-        )
-        .await
+        let details = json!({"token": id.0, "user": user.0});
+        self.revoke_token(principal, user, id, details).await
     }
 
     pub async fn list_users(&self, principal: &Principal) -> Result<Vec<UserView>> {

@@ -18,57 +18,10 @@ fn resolver(dialect: Dialect) -> VisibleRelations {
     VisibleRelations::in_one_schema(dialect, schema, VISIBLE)
 }
 
-struct Case {
-    line: usize,
-    allow: bool,
-    sql: String,
-}
+#[path = "../corpus/read.rs"]
+mod read;
 
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('\\') => out.push('\\'),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
-fn load(file: &str) -> Vec<Case> {
-    let path = format!("{}/corpus/{file}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).expect("corpus file");
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty() && !line.starts_with('#'))
-        .map(|(index, line)| {
-            let (verdict, sql) = line
-                .split_once('\t')
-                .unwrap_or_else(|| panic!("{file}:{}: missing tab", index + 1));
-            let allow = match verdict {
-                "allow" => true,
-                "deny" => false,
-                other => panic!("{file}:{}: unknown verdict {other}", index + 1),
-            };
-            Case {
-                line: index + 1,
-                allow,
-                sql: unescape(sql),
-            }
-        })
-        .collect()
-}
+use read::{Case, load};
 
 fn run(file: &str, dialect: Dialect, catalog: &VisibleRelations, minimum: usize) {
     let cases = load(file);

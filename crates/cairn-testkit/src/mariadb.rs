@@ -3,10 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use crate::CommandFailed;
-use crate::process::{self, WatchedServer};
+use crate::process::{self, ServerDirs, WatchedServer};
 use crate::script::{Dialect, Script};
 
 const SERVER_USER: &str = "mysql";
@@ -69,20 +68,11 @@ fn find_binaries() -> Option<Binaries> {
 impl MariaDbServer {
     fn start(binaries: Binaries) -> Result<MariaDbServer, CommandFailed> {
         let as_root = process::running_as_root();
-        let root = process::make_root("cairn-mariadb-")?;
-        process::make_traversable(&root)?;
-        let data_dir = root.join("data");
-        let socket_dir = root.join("sock");
-        let scratch_dir = root.join("scratch");
-        for dir in [&data_dir, &socket_dir, &scratch_dir] {
-            std::fs::create_dir(dir).map_err(|error| CommandFailed {
-                command: format!("mkdir {}", dir.display()),
-                stderr: error.to_string(),
-            })?;
-        }
-        if as_root {
-            process::chown(SERVER_USER, &[&data_dir, &socket_dir])?;
-        }
+        let ServerDirs {
+            root,
+            data_dir,
+            socket_dir,
+        } = ServerDirs::make("cairn-mariadb-", as_root.then_some(SERVER_USER))?;
         let socket_path = socket_dir.join("mysqld.sock");
 
         let mut install = Command::new(&binaries.install_db);
@@ -129,15 +119,9 @@ impl MariaDbServer {
             client: binaries.client,
             version: String::new(),
         };
-        let ready = process::wait_until(watcher, Duration::from_secs(60), || {
+        process::wait_ready("mariadbd", &root, &log_file, watcher, || {
             mariadb_server.socket_path.exists() && mariadb_server.mysql("", "SELECT 1").is_ok()
-        });
-        if !ready {
-            return Err(CommandFailed {
-                command: "mariadbd".to_owned(),
-                stderr: process::give_up(&root, &log_file, watcher),
-            });
-        }
+        })?;
         mariadb_server.version = mariadb_server
             .mysql("", "SELECT VERSION()")?
             .trim()

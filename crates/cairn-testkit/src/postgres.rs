@@ -3,10 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use crate::CommandFailed;
-use crate::process::{self, WatchedServer};
+use crate::process::{self, ServerDirs, WatchedServer};
 use crate::script::{Dialect, Script};
 
 /// The port number only names the socket file (`.s.PGSQL.5432`); nothing listens on TCP.
@@ -119,20 +118,11 @@ fn find_binaries() -> Option<Binaries> {
 impl PgServer {
     fn start(binaries: Binaries) -> Result<PgServer, CommandFailed> {
         let as_root = process::running_as_root();
-        let root = process::make_root("cairn-pg-")?;
-        process::make_traversable(&root)?;
-        let data_dir = root.join("data");
-        let socket_dir = root.join("sock");
-        let scratch_dir = root.join("scratch");
-        for dir in [&data_dir, &socket_dir, &scratch_dir] {
-            std::fs::create_dir(dir).map_err(|error| CommandFailed {
-                command: format!("mkdir {}", dir.display()),
-                stderr: error.to_string(),
-            })?;
-        }
-        if as_root {
-            process::chown(SUPERUSER, &[&data_dir, &socket_dir])?;
-        }
+        let ServerDirs {
+            root,
+            data_dir,
+            socket_dir,
+        } = ServerDirs::make("cairn-pg-", as_root.then_some(SUPERUSER))?;
         init_cluster(&binaries.bin_dir, &data_dir, as_root)?;
         let command = server_command(&binaries.bin_dir, &data_dir, &socket_dir, as_root);
         let mut pg_server = PgServer {
@@ -165,32 +155,17 @@ impl PgServer {
             log_file: &log_file,
             command: self.command.clone(),
         })?;
-        let ready = process::wait_until(watcher, Duration::from_secs(60), || {
+        process::wait_ready("postgres", &self.root, &log_file, watcher, || {
             if let Some(pg_isready) = &self.pg_isready {
-                let status = Command::new(pg_isready)
-                    .arg("-q")
-                    .arg("-h")
-                    .arg(&self.socket_dir)
-                    .arg("-p")
-                    .arg(PORT.to_string())
-                    .arg("-U")
-                    .arg(SUPERUSER)
-                    .arg("-d")
-                    .arg("postgres")
+                let status = self
+                    .connect_to(Command::new(pg_isready).arg("-q"), "postgres")
                     .status();
                 if !status.is_ok_and(|status| status.success()) {
                     return false;
                 }
             }
             self.psql("postgres", "SELECT 1").is_ok()
-        });
-        if !ready {
-            return Err(CommandFailed {
-                command: "postgres".to_owned(),
-                stderr: process::give_up(&self.root, &log_file, watcher),
-            });
-        }
-        Ok(())
+        })
     }
 
     /// Stops the server the way an operator's fast shutdown does (open connections are cut)
@@ -267,6 +242,30 @@ impl PgServer {
         name
     }
 
+    /// `command` (a client tool) pointed at database `db` on this server as the superuser.
+    fn connect_to<'c>(&self, command: &'c mut Command, db: &str) -> &'c mut Command {
+        command
+            .arg("-h")
+            .arg(&self.socket_dir)
+            .arg("-p")
+            .arg(PORT.to_string())
+            .arg("-U")
+            .arg(SUPERUSER)
+            .arg("-d")
+            .arg(db)
+    }
+
+    /// Creates a fresh database (`PREFIX_PID_N`) holding the Pagila sample from the shared data
+    /// directory `data` (see [`crate::shared_data`]), schema and rows; returns its name.
+    pub fn create_pagila(&self, name_prefix: &str, data: &Path) -> String {
+        let pagila = self.create_database_named(name_prefix);
+        self.psql(&pagila, &data.join("pagila/pagila-schema.sql"))
+            .expect("pagila schema");
+        self.psql(&pagila, &data.join("pagila/pagila-data.sql"))
+            .expect("pagila data");
+        pagila
+    }
+
     /// Runs SQL (or a script file, see [`Script`]) with `psql -v ON_ERROR_STOP=1` on database
     /// `db` (a name, or a URL from [`PgServer::create_database`]). Returns the unaligned,
     /// tuples-only output: one line per row, fields separated by `|`.
@@ -281,22 +280,10 @@ impl PgServer {
             &self.root.join("scratch"),
             database_name(db),
         )?;
+        let mut command = Command::new(&self.psql);
+        command.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]);
         process::run(
-            Command::new(&self.psql)
-                .arg("-X")
-                .arg("-q")
-                .arg("-A")
-                .arg("-t")
-                .arg("-v")
-                .arg("ON_ERROR_STOP=1")
-                .arg("-h")
-                .arg(&self.socket_dir)
-                .arg("-p")
-                .arg(PORT.to_string())
-                .arg("-U")
-                .arg(SUPERUSER)
-                .arg("-d")
-                .arg(database_name(db))
+            self.connect_to(&mut command, database_name(db))
                 .arg("-f")
                 .arg(file.path())
                 .env("PGCLIENTENCODING", "UTF8")

@@ -70,54 +70,41 @@ pub(crate) fn start_watched(server: &WatchedServer<'_>) -> Result<u32, CommandFa
 
 /// Runs a command to completion, returning its stdout, or its stderr as the error.
 pub(crate) fn run(command: &mut Command) -> Result<String, CommandFailed> {
-    let description = describe(command);
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|error| CommandFailed {
-            command: description.clone(),
-            stderr: error.to_string(),
-        })?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        let mut stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        if stderr.trim().is_empty() {
-            stderr = format!(
-                "{} (stdout: {})",
-                output.status,
-                String::from_utf8_lossy(&output.stdout)
-            );
-        }
-        Err(CommandFailed {
-            command: description,
-            stderr,
-        })
-    }
+    finish(command.stdin(Stdio::null()), true)
 }
 
 /// Like [`run`], with stdin read from a file.
 pub(crate) fn run_with_stdin(command: &mut Command, input: &Path) -> Result<String, CommandFailed> {
-    let description = describe(command);
     let file = std::fs::File::open(input).map_err(|error| CommandFailed {
         command: format!("open {}", input.display()),
         stderr: error.to_string(),
     })?;
-    let output = command
-        .stdin(file)
-        .output()
-        .map_err(|error| CommandFailed {
-            command: description.clone(),
-            stderr: error.to_string(),
-        })?;
+    finish(command.stdin(file), false)
+}
+
+/// Runs `command` to completion: its stdout, or its stderr as the error (when that is blank and
+/// `explain_blank`, the exit status and stdout instead).
+fn finish(command: &mut Command, explain_blank: bool) -> Result<String, CommandFailed> {
+    let description = describe(command);
+    let output = command.output().map_err(|error| CommandFailed {
+        command: description.clone(),
+        stderr: error.to_string(),
+    })?;
     if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(CommandFailed {
-            command: description,
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
     }
+    let mut stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    if explain_blank && stderr.trim().is_empty() {
+        stderr = format!(
+            "{} (stdout: {})",
+            output.status,
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+    Err(CommandFailed {
+        command: description,
+        stderr,
+    })
 }
 
 fn describe(command: &Command) -> String {
@@ -249,6 +236,57 @@ pub(crate) fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// A server's fresh temporary directories: `root` (traversable by the server's user), with
+/// `data`, `sock` and `scratch` in it.
+pub(crate) struct ServerDirs {
+    pub root: PathBuf,
+    pub data_dir: PathBuf,
+    pub socket_dir: PathBuf,
+}
+
+impl ServerDirs {
+    /// Makes them under a new `prefix*` directory; data and socket belong to `owner` when given.
+    pub(crate) fn make(prefix: &str, owner: Option<&str>) -> Result<ServerDirs, CommandFailed> {
+        let root = make_root(prefix)?;
+        make_traversable(&root)?;
+        let data_dir = root.join("data");
+        let socket_dir = root.join("sock");
+        let scratch_dir = root.join("scratch");
+        for dir in [&data_dir, &socket_dir, &scratch_dir] {
+            std::fs::create_dir(dir).map_err(|error| CommandFailed {
+                command: format!("mkdir {}", dir.display()),
+                stderr: error.to_string(),
+            })?;
+        }
+        if let Some(owner) = owner {
+            chown(owner, &[&data_dir, &socket_dir])?;
+        }
+        Ok(ServerDirs {
+            root,
+            data_dir,
+            socket_dir,
+        })
+    }
+}
+
+/// Waits up to 60 s until `ready`; else the error names `program` and tells what the log in
+/// `root` says (see [`give_up`]).
+pub(crate) fn wait_ready(
+    program: &str,
+    root: &Path,
+    log_file: &Path,
+    watcher_pid: u32,
+    ready: impl FnMut() -> bool,
+) -> Result<(), CommandFailed> {
+    if wait_until(watcher_pid, Duration::from_secs(60), ready) {
+        return Ok(());
+    }
+    Err(CommandFailed {
+        command: program.to_owned(),
+        stderr: give_up(root, log_file, watcher_pid),
+    })
 }
 
 /// Describes a server that did not become ready; removes its directory when it has stopped

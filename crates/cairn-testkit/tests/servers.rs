@@ -8,13 +8,7 @@ fn postgres_loads_pagila_and_chinook() {
     let Some(data) = shared_data() else { return };
     assert!(server.version().starts_with(char::is_numeric));
 
-    let pagila = server.create_database_named("pagila");
-    server
-        .psql(&pagila, &data.join("pagila/pagila-schema.sql"))
-        .expect("pagila schema");
-    server
-        .psql(&pagila, &data.join("pagila/pagila-data.sql"))
-        .expect("pagila data");
+    let pagila = server.create_pagila("pagila", &data);
     let films = server.psql(&pagila, "SELECT count(*) FROM film").unwrap();
     assert_eq!(films.trim(), "1000");
 

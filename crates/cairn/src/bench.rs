@@ -164,6 +164,20 @@ async fn stand_in() -> Result<String> {
     Ok(base)
 }
 
+/// A figure from /proc/self/status in kB (Linux only).
+pub(crate) fn memory_kb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Resets the peak resident set size (VmHWM) to the current size (Linux only).
+pub(crate) fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
     samples.sort();
     let index = ((samples.len() as f64 - 1.0) * fraction).round() as usize;

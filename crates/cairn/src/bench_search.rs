@@ -23,6 +23,8 @@ use cairn_search::{IndexedResource, SearchIndex, SearchQuery};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Row};
 
+use crate::bench::{memory_kb, reset_peak_memory};
+
 /// Resources staged at a time, as the follower reads the change feed.
 const FEED_BATCH: usize = 5000;
 /// Resources staged between commits, as the follower commits.
@@ -529,20 +531,6 @@ fn questions(count: usize) -> Vec<Question> {
             Question { scope, text }
         })
         .collect()
-}
-
-/// A figure from /proc/self/status in kB (Linux only).
-fn memory_kb(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// Resets the peak resident set size (VmHWM) to the current size (Linux only).
-fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn percentile(samples: &mut [Duration], fraction: f64) -> f64 {

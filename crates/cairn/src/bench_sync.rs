@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use cairn_catalog::{Catalog, CatalogConfig, Role};
 use serde_json::{Value, json};
+
+use crate::bench::{memory_kb, reset_peak_memory};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection, Executor};
 
@@ -294,20 +296,6 @@ fn phases(phases: &Value) -> String {
         .filter_map(|name| Some(format!("{name} {}", phases.get(name)?.as_u64()?)))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A figure from /proc/self/status in kB (Linux only).
-fn memory_kb(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// Resets the peak resident set size (VmHWM) to the current size (Linux only).
-fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn median(times: &mut [Duration]) -> Duration {

@@ -21,13 +21,7 @@ const USER_SCHEMAS: &str = "NOT IN ('pg_catalog', 'information_schema')";
 async fn pagila_crawl_matches_information_schema() {
     let Some(server) = postgres() else { return };
     let Some(data) = shared_data() else { return };
-    let db = server.create_database_named("pagila");
-    server
-        .psql(&db, &data.join("pagila/pagila-schema.sql"))
-        .unwrap();
-    server
-        .psql(&db, &data.join("pagila/pagila-data.sql"))
-        .unwrap();
+    let db = server.create_pagila("pagila", &data);
     server
         .psql(
             &db,

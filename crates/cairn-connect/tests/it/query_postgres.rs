@@ -348,13 +348,7 @@ async fn pagila_films_show_their_rating_features_and_fulltext_as_postgres_prints
     let Some(data) = cairn_testkit::shared_data() else {
         return;
     };
-    let pagila = server.create_database_named("pagila_types");
-    server
-        .psql(&pagila, &data.join("pagila/pagila-schema.sql"))
-        .expect("pagila schema");
-    server
-        .psql(&pagila, &data.join("pagila/pagila-data.sql"))
-        .expect("pagila data");
+    let pagila = server.create_pagila("pagila_types", &data);
     let url = server.url(&pagila);
     let columns = "film_id, rating, special_features, fulltext, release_year, rental_rate";
     let query = guarded_over(

@@ -60,13 +60,7 @@ async fn session(app: &TestApp, email: &str, password: &str) -> (String, String)
         .await
         .expect("sign in");
     assert_eq!(response.status(), StatusCode::OK);
-    let cookie = response.headers()[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = common::session_cookie(&response);
     let body: Value = response.json().await.unwrap();
     (cookie, body["csrf_token"].as_str().unwrap().to_string())
 }

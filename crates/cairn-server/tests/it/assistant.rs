@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use cairn_catalog::{UserId, WorkspaceId};
 use common::{Member, TestApp};
 use reqwest::{Method, StatusCode};
@@ -139,15 +139,8 @@ async fn enable_sql_for(app: &TestApp, admin: &Member, member: &Member) -> i64 {
     .await;
     let (_, integrations) = app.get(admin, "/api/v1/integrations").await;
     let warehouse = integrations[0]["id"].as_i64().unwrap();
-    let (status, body) = app
-        .call(
-            admin,
-            Method::PUT,
-            &format!("/api/v1/integrations/{warehouse}/permissions"),
-            Some(json!({"users": [member.id]})),
-        )
+    app.permit(admin, warehouse, json!({"users": [member.id]}))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     warehouse
 }
 
@@ -390,31 +383,12 @@ async fn completions(State(stand_in): State<StandIn>, Json(body): Json<Value>) -
     } else {
         json!({"role": "assistant", "content": reply["content"]})
     };
-    if body["stream"] == true {
-        let mut delta = message.clone();
-        if let Some(calls) = delta.get_mut("tool_calls") {
-            calls[0]["index"] = json!(0);
-        }
-        let chunk = json!({"id": "x", "object": "chat.completion.chunk", "model": "stand-in",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": null}]});
-        let end = json!({"id": "x", "object": "chat.completion.chunk", "model": "stand-in",
-            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
-        let text = format!("data: {chunk}\n\ndata: {end}\n\ndata: [DONE]\n\n");
-        return ([("content-type", "text/event-stream")], text).into_response();
-    }
-    Json(
-        json!({"id": "x", "object": "chat.completion", "model": "stand-in",
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}),
-    )
-    .into_response()
+    common::chat_answer(body["stream"] == true, message)
 }
 
 async fn stand_in() -> (String, StandIn) {
     let stand_in = StandIn::default();
-    let app = axum::Router::new()
-        .route("/v1/chat/completions", axum::routing::post(completions))
-        .with_state(stand_in.clone());
-    let base = format!("{}/v1", common::serve_stand_in(app).await);
+    let base = common::serve_chat_completions(completions, stand_in.clone()).await;
     (base, stand_in)
 }
 

@@ -18,15 +18,7 @@ const CHANGING: &[&str] = &["post", "put", "patch", "delete"];
 
 /// The state-changing operations the document describes, as `METHOD /path/{template}`.
 async fn documented(app: &TestApp) -> BTreeSet<String> {
-    let document: Value = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = app.openapi().await;
     let mut found = BTreeSet::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
@@ -142,13 +134,7 @@ async fn every_state_changing_operation_writes_an_audit_entry(app: TestApp) {
     assert_eq!(actions, ["session.refused"]);
     let response = sign_in(&admin.password).await.unwrap();
     let status = response.status();
-    let cookie = response.headers()[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = common::session_cookie(&response);
     let session: Value = response.json().await.unwrap();
     let actions = walk
         .recorded("POST /api/v1/session", status, &session)

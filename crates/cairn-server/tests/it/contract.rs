@@ -341,23 +341,12 @@ async fn concurrent_deletes_of_one_integration_answer_204_then_404() {
     let url = format!("sqlite://{}", file.display());
     for round in 0..3 {
         let name = format!("warehouse{round}");
-        let (status, body) = app
-            .post(
+        let id = app
+            .connect_and_sync(
                 &admin,
-                "/api/v1/integrations",
                 json!({"name": name, "kind": "sqlite", "connection": url, "teams": ["sales"]}),
             )
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let id = body["id"].as_i64().unwrap();
-        let (status, body) = app
-            .post(
-                &admin,
-                &format!("/api/v1/integrations/{id}/sync"),
-                json!({}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
         let path = format!("/api/v1/integrations/{id}");
         let delete = || app.call(&admin, reqwest::Method::DELETE, &path, None);
         let (a, b, c, d) = tokio::join!(delete(), delete(), delete(), delete());
@@ -469,13 +458,7 @@ async fn integrations_are_checked_tested_and_report_structured_syncs() {
         "a test writes nothing: {tokens}"
     );
 
-    let (status, synced) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{working}/sync"),
-            json!({}),
-        )
-        .await;
+    let (status, synced) = app.try_sync(&admin, working).await;
     assert_eq!(status, StatusCode::OK, "{synced}");
     let (_, view) = app
         .get(&viewer, &format!("/api/v1/integrations/{working}"))
@@ -488,13 +471,7 @@ async fn integrations_are_checked_tested_and_report_structured_syncs() {
     assert!(last["finished_at"].as_i64().unwrap() > 0, "{view}");
     assert!(last.get("error").is_none(), "{view}");
 
-    let (status, _) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{broken}/sync"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = app.try_sync(&admin, broken).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let path_text = absent.display().to_string();
     let (_, seen_by_admin) = app

@@ -175,24 +175,13 @@ async fn a_partial_or_older_import_keeps_what_it_does_not_cover(app: TestApp) {
         .unwrap();
     }
     warehouse.close().await.unwrap();
-    let (status, created) = app
-        .post(
+    let id = app
+        .connect_and_sync(
             &admin,
-            "/api/v1/integrations",
             json!({"name": "jaffle", "kind": "sqlite",
                    "connection": format!("sqlite://{}", file.display()), "teams": ["data"]}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let id = created["id"].as_i64().unwrap();
-    let (status, synced) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{id}/sync"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{synced}");
     let mut tables = BTreeMap::new();
     for node in &models {
         let name = node["name"].as_str().unwrap();
@@ -200,13 +189,7 @@ async fn a_partial_or_older_import_keeps_what_it_does_not_cover(app: TestApp) {
             .get(&admin, &format!("/api/v1/resources?q={name}&kind=table"))
             .await;
         assert_eq!(status, StatusCode::OK, "{found}");
-        let table = found["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|item| item["name"] == name)
-            .unwrap_or_else(|| panic!("{name} was not crawled: {found}"));
-        tables.insert(name.to_owned(), table["id"].as_i64().unwrap());
+        tables.insert(name.to_owned(), common::id_named(&found, name));
     }
     let path = format!("/api/v1/integrations/{id}/dbt");
 

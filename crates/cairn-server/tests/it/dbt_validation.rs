@@ -36,17 +36,8 @@ async fn regions_table(app: &TestApp, admin: &Member) -> Value {
         .get(admin, "/api/v1/resources?q=regions&kind=table")
         .await;
     assert_eq!(status, StatusCode::OK, "{found}");
-    let id = found["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["name"] == "regions")
-        .unwrap_or_else(|| panic!("regions not crawled: {found}"))["id"]
-        .as_i64()
-        .unwrap();
-    let (status, table) = app.get(admin, &format!("/api/v1/resources/{id}")).await;
-    assert_eq!(status, StatusCode::OK, "{table}");
-    table
+    app.resource(admin, common::id_named(&found, "regions"))
+        .await
 }
 
 async fn dbt_texts_are_validated_like_a_patch(app: TestApp) {
@@ -57,24 +48,13 @@ async fn dbt_texts_are_validated_like_a_patch(app: TestApp) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("small.sqlite");
     cairn_demo::write_demo_database(&file).unwrap();
-    let (status, created) = app
-        .post(
+    let id = app
+        .connect_and_sync(
             &admin,
-            "/api/v1/integrations",
             json!({"name": "small", "kind": "sqlite",
             "connection": format!("sqlite://{}", file.display()), "teams": ["data"]}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let id = created["id"].as_i64().unwrap();
-    let (status, synced) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{id}/sync"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{synced}");
     let path = format!("/api/v1/integrations/{id}/dbt");
 
     // A valid import is stored.

@@ -71,12 +71,7 @@ async fn a_dotted_table_name_is_one_segment_and_resolves_in_sql(app: TestApp) {
         StatusCode::OK,
         app.get(&admin, "/api/v1/resources?kind=table").await,
     );
-    let lines = tables["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["name"] == "order.lines")
-        .unwrap_or_else(|| panic!("order.lines in {tables}"));
+    let lines = common::item_named(&tables, "order.lines");
     assert_eq!(lines["path"], r#"lake.main."order.lines""#);
     let path = format!("/api/v1/resources/{}", lines["id"]);
     let read = expect(StatusCode::OK, app.get(&admin, &path).await);

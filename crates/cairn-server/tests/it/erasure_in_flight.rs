@@ -59,10 +59,7 @@ async fn a_person_deleted_mid_question_leaves_no_words_on_the_ledger(app: TestAp
         )
         .await;
     let holding = Holding::default();
-    let router = axum::Router::new()
-        .route("/v1/chat/completions", axum::routing::post(completions))
-        .with_state(holding.clone());
-    let base = format!("{}/v1", common::serve_stand_in(router).await);
+    let base = common::serve_chat_completions(completions, holding.clone()).await;
     app.put_ai_settings(
         &admin,
         json!({"provider": {"kind": "openai", "base_url": base, "model": "stand-in"}}),

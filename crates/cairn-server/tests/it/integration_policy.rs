@@ -110,21 +110,13 @@ async fn the_store_and_the_data_directory_are_never_targets(app: TestApp) {
 
     // An existing integration cannot be moved onto the store either, and keeps working.
     let shop = outside.path().join("shop.db");
-    write_sqlite(
+    let id = connect_shop(
+        &app,
+        &admin,
         &shop,
         "CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL)",
     )
     .await;
-    let (status, body) = create(
-        &app,
-        &admin,
-        "shop",
-        "sqlite",
-        &format!("sqlite://{}", shop.display()),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["id"].as_i64().unwrap();
     let (kind, url) = &targets[targets.len() - 1];
     if *kind == "sqlite" {
         let (status, body) = app
@@ -136,13 +128,7 @@ async fn the_store_and_the_data_directory_are_never_targets(app: TestApp) {
             .await;
         assert_refused(status, &body, url);
     }
-    let (status, body) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{id}/sync"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = app.try_sync(&admin, id).await;
     assert_eq!(
         status,
         StatusCode::OK,
@@ -160,27 +146,17 @@ async fn a_target_is_checked_again_at_every_connect(app: TestApp) {
     let admin = admin(&app).await;
     let outside = tempfile::tempdir().unwrap();
     let shop = outside.path().join("shop.db");
-    write_sqlite(&shop, "CREATE TABLE orders (id INTEGER PRIMARY KEY)").await;
-    let (status, body) = create(
+    let id = connect_shop(
         &app,
         &admin,
-        "shop",
-        "sqlite",
-        &format!("sqlite://{}", shop.display()),
+        &shop,
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY)",
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["id"].as_i64().unwrap();
     std::fs::remove_file(&shop).unwrap();
     let store = app.database_url.trim_start_matches("sqlite://");
     std::os::unix::fs::symlink(store, &shop).unwrap();
-    let (status, body) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{id}/sync"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = app.try_sync(&admin, id).await;
     assert_refused(status, &body, "sync through a swapped link");
     let (status, body) = app.get(&admin, "/api/v1/resources?q=users&limit=50").await;
     assert_eq!(status, StatusCode::OK);
@@ -287,13 +263,7 @@ async fn the_demo_warehouse_stays_allowed_and_is_unreachable_for_callers() {
         .find(|item| item["name"] == "warehouse")
         .expect("the demo integration");
     let id = warehouse["id"].as_i64().unwrap();
-    let (status, body) = app
-        .post(
-            &admin,
-            &format!("/api/v1/integrations/{id}/sync"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = app.try_sync(&admin, id).await;
     assert_eq!(status, StatusCode::OK, "the demo warehouse syncs: {body}");
 
     let path = app
@@ -328,6 +298,20 @@ async fn the_demo_warehouse_stays_allowed_and_is_unreachable_for_callers() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+/// A SQLite file at `path` made with `ddl`, created as the integration `shop`: its id.
+async fn connect_shop(
+    app: &TestApp,
+    admin: &Member,
+    path: &std::path::Path,
+    ddl: &'static str,
+) -> i64 {
+    write_sqlite(path, ddl).await;
+    let url = format!("sqlite://{}", path.display());
+    let (status, body) = create(app, admin, "shop", "sqlite", &url).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_i64().unwrap()
 }
 
 async fn write_sqlite(path: &std::path::Path, ddl: &'static str) {

@@ -245,13 +245,7 @@ async fn postgres_sync_is_idempotent_reports_changes_and_keeps_peoples_edits(app
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert!(!listed.to_string().contains(PASSWORD_CANARY));
-    let (status, _) = app
-        .post(
-            &viewer,
-            &format!("/api/v1/integrations/{id}/sync"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = app.try_sync(&viewer, id).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Deleting the integration removes what it crawled.
     assert_eq!(
@@ -322,13 +316,7 @@ async fn bad_connections_answer_422_without_the_password_and_change_nothing(app:
     }
     for (name, kind, url, code) in cases {
         let id = integration(&app, &admin, name, kind, &url).await;
-        let (status, body) = app
-            .post(
-                &admin,
-                &format!("/api/v1/integrations/{id}/sync"),
-                json!({}),
-            )
-            .await;
+        let (status, body) = app.try_sync(&admin, id).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
         assert_eq!(body["error"]["code"], code, "{name}: {body}");
         assert!(

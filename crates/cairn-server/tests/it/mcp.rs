@@ -401,13 +401,7 @@ async fn wide_tables_come_in_pages_within_the_budget(app: TestApp) {
         )
         .await,
     );
-    let wide = found["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|item| item["name"] == "wide")
-        .and_then(|item| item["id"].as_i64())
-        .unwrap_or_else(|| panic!("wide in {found}"));
+    let wide = common::id_named(&found, "wide");
 
     // The default budget and a larger one: pages within it that add up to every column, in order.
     let mut page_counts = Vec::new();
@@ -549,13 +543,7 @@ async fn relations_are_the_catalogs_and_every_call_is_audited() {
                 )
                 .await,
             );
-            found["items"]
-                .as_array()
-                .expect("items")
-                .iter()
-                .find(|item| item["name"] == name)
-                .and_then(|item| item["id"].as_i64())
-                .unwrap_or_else(|| panic!("{name} in {found}"))
+            common::id_named(&found, name)
         }
     };
     let (orders, customers, payments, invoices) = (

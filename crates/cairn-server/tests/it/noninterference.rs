@@ -11,12 +11,11 @@ use crate::common;
 
 use std::sync::{Arc, Mutex};
 
-use axum::Json;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use cairn_catalog::Role;
 use common::{Member, TestApp};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// One set of rows. The schema is the same for both; only values differ.
@@ -158,31 +157,12 @@ async fn completions(State(stand_in): State<StandIn>, body: String) -> Response 
             json!({"integration_id": reply["integration"], "sql": sql}).to_string()}}]}),
         None => json!({"role": "assistant", "content": reply["content"]}),
     };
-    if parsed["stream"] == true {
-        let mut delta = message.clone();
-        if let Some(calls) = delta.get_mut("tool_calls") {
-            calls[0]["index"] = json!(0);
-        }
-        let chunk = json!({"id": "x", "object": "chat.completion.chunk", "model": "stand-in",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": null}]});
-        let end = json!({"id": "x", "object": "chat.completion.chunk", "model": "stand-in",
-            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
-        let text = format!("data: {chunk}\n\ndata: {end}\n\ndata: [DONE]\n\n");
-        return ([("content-type", "text/event-stream")], text).into_response();
-    }
-    Json(
-        json!({"id": "x", "object": "chat.completion", "model": "stand-in",
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}),
-    )
-    .into_response()
+    common::chat_answer(parsed["stream"] == true, message)
 }
 
 async fn stand_in() -> (String, StandIn) {
     let stand_in = StandIn::default();
-    let app = axum::Router::new()
-        .route("/v1/chat/completions", axum::routing::post(completions))
-        .with_state(stand_in.clone());
-    let base = format!("{}/v1", common::serve_stand_in(app).await);
+    let base = common::serve_chat_completions(completions, stand_in.clone()).await;
     (base, stand_in)
 }
 
@@ -216,15 +196,8 @@ async fn phase(kind: &str, url: &str) -> Phase {
             json!({"name": "shop", "kind": kind, "connection": url, "teams": ["data"]}),
         )
         .await;
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            &format!("/api/v1/integrations/{integration}/permissions"),
-            Some(json!({"users": [admin.id]})),
-        )
+    app.permit(&admin, integration, json!({"users": [admin.id]}))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 
     let mut answers = Vec::new();
     for (number, question) in probes(kind).into_iter().enumerate() {

@@ -136,15 +136,7 @@ fn no_parameter_makes_the_server_fail() {
                 .await;
             assert!(status.is_success(), "{body}");
         }
-        let document: Value = app
-            .client
-            .get(app.url("/api/v1/openapi.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let document = app.openapi().await;
         (admin, document)
     });
     let operations = operations(&document);

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::extract::State;
-use cairn_catalog::{NewUser, Role, UserId};
+use cairn_catalog::Role;
 use common::{Member, TestApp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -47,10 +47,7 @@ async fn completions(State(parrot): State<Parrot>, Json(body): Json<Value>) -> J
 
 async fn parrot() -> (String, Parrot) {
     let parrot = Parrot::default();
-    let app = axum::Router::new()
-        .route("/v1/chat/completions", axum::routing::post(completions))
-        .with_state(parrot.clone());
-    let base = format!("{}/v1", common::serve_stand_in(app).await);
+    let base = common::serve_chat_completions(completions, parrot.clone()).await;
     (base, parrot)
 }
 
@@ -62,36 +59,8 @@ async fn person(
     role: Role,
     teams: &[&str],
 ) -> Member {
-    let (user, _) = app
-        .catalog
-        .operator()
-        .add_user(
-            workspace,
-            NewUser {
-                email: email.to_string(),
-                name: Some(name.to_string()),
-                role,
-                teams: teams.iter().map(|team| team.to_string()).collect(),
-                password: Some(common::PASSWORD.into()),
-            },
-        )
+    app.member_named(workspace, Some(name), email, role, teams)
         .await
-        .expect("member");
-    let token = app
-        .catalog
-        .operator()
-        .issue_token(workspace, UserId(user.id), None)
-        .await
-        .expect("token")
-        .token
-        .expect("secret");
-    Member {
-        id: user.id,
-        email: email.to_string(),
-        password: common::PASSWORD.to_string(),
-        token,
-        workspace,
-    }
 }
 
 async fn ask(app: &TestApp, member: &Member, question: &str, thread: Option<i64>) -> Value {

@@ -120,13 +120,7 @@ async fn run_set(name: &str, set_text: &str, minimum: usize, required: f64) {
             );
             match cairn_testkit::postgres() {
                 Some(server) => {
-                    let pagila = server.create_database_named("pagila");
-                    server
-                        .psql(&pagila, &data.join("pagila/pagila-schema.sql"))
-                        .expect("pagila schema");
-                    server
-                        .psql(&pagila, &data.join("pagila/pagila-data.sql"))
-                        .expect("pagila data");
+                    let pagila = server.create_pagila("pagila", &data);
                     let url = server.url(&pagila);
                     datasets.insert(
                         "pagila",
@@ -331,15 +325,8 @@ async fn enable_sql(app: &TestApp, admin: &Member, integration: i64) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = app
-        .call(
-            admin,
-            Method::PUT,
-            &format!("/api/v1/integrations/{integration}/permissions"),
-            Some(json!({"users": [admin.id]})),
-        )
+    app.permit(admin, integration, json!({"users": [admin.id]}))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 async fn demo(app: &TestApp) -> Dataset {

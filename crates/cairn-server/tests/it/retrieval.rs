@@ -56,9 +56,7 @@ async fn add_and_sync(app: &TestApp, admin: &Member, name: &str, url: &str, team
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["id"].as_i64().expect("id");
-    let (status, body) = app
-        .post(admin, &format!("/api/v1/integrations/{id}/sync"), json!({}))
-        .await;
+    let (status, body) = app.try_sync(admin, id).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 

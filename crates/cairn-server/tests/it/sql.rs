@@ -6,7 +6,7 @@ use crate::common;
 use cairn_catalog::Role;
 use common::{Member, TestApp, assert_error};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 on_both_backends!(run_sql_is_gated_twice_guarded_and_audited);
 
@@ -63,20 +63,6 @@ async fn setup(app: &TestApp) -> Option<Setup> {
     })
 }
 
-async fn sql(
-    app: &TestApp,
-    member: &Member,
-    integration: i64,
-    statement: &str,
-) -> (StatusCode, Value) {
-    app.post(
-        member,
-        "/api/v1/sql",
-        json!({"integration_id": integration, "sql": statement}),
-    )
-    .await
-}
-
 async fn run_sql_is_gated_twice_guarded_and_audited(app: TestApp) {
     let Some(setup) = setup(&app).await else {
         return;
@@ -93,7 +79,7 @@ async fn run_sql_is_gated_twice_guarded_and_audited(app: TestApp) {
     // Off by default: nobody runs SQL, and the answer says which gate is closed.
     let (_, settings) = app.get(&analyst, "/api/v1/settings/ai").await;
     assert_eq!(settings["run_sql_enabled"], false);
-    let (status, body) = sql(&app, &analyst, integration, count).await;
+    let (status, body) = app.sql(&analyst, integration, count).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, None);
     assert!(
         body["error"]["message"]
@@ -117,7 +103,7 @@ async fn run_sql_is_gated_twice_guarded_and_audited(app: TestApp) {
     app.put_ai_settings(&admin, json!({"run_sql_enabled": true}))
         .await;
     // On, but no permission yet: still refused, naming the permission.
-    let (status, body) = sql(&app, &analyst, integration, count).await;
+    let (status, body) = app.sql(&analyst, integration, count).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(
         body["error"]["message"]
@@ -126,7 +112,7 @@ async fn run_sql_is_gated_twice_guarded_and_audited(app: TestApp) {
             .contains("permission"),
         "{body}"
     );
-    let (status, _) = sql(&app, &admin, integration, count).await;
+    let (status, _) = app.sql(&admin, integration, count).await;
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
@@ -154,24 +140,20 @@ async fn run_sql_is_gated_twice_guarded_and_audited(app: TestApp) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = sql(&app, &analyst, integration, count).await;
+    let (status, body) = app.sql(&analyst, integration, count).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["columns"], json!(["n"]));
     assert_eq!(body["rows"], json!([[1500]]));
     assert_eq!(body["truncated"], false);
     assert_eq!(
-        sql(&app, &outsider, integration, count).await.0,
+        app.sql(&outsider, integration, count).await.0,
         StatusCode::FORBIDDEN
     );
 
     // Big results are cut at the row limit.
-    let (status, body) = sql(
-        &app,
-        &analyst,
-        integration,
-        "SELECT id FROM orders ORDER BY id",
-    )
-    .await;
+    let (status, body) = app
+        .sql(&analyst, integration, "SELECT id FROM orders ORDER BY id")
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["rows"].as_array().unwrap().len(), 1000);
     assert_eq!(body["truncated"], true);
@@ -188,15 +170,19 @@ async fn run_sql_is_gated_twice_guarded_and_audited(app: TestApp) {
         "SELECT set_config('default_transaction_read_only', 'off', false)",
         "COPY orders TO PROGRAM 'id'",
     ] {
-        let (status, body) = sql(&app, &analyst, integration, statement).await;
+        let (status, body) = app.sql(&analyst, integration, statement).await;
         assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, None);
         assert_eq!(
             body["error"]["code"], "sql_not_allowed",
             "{statement}: {body}"
         );
     }
-    let (_, hidden) = sql(&app, &analyst, integration, "SELECT * FROM salaries").await;
-    let (_, absent) = sql(&app, &analyst, integration, "SELECT * FROM no_such_table").await;
+    let (_, hidden) = app
+        .sql(&analyst, integration, "SELECT * FROM salaries")
+        .await;
+    let (_, absent) = app
+        .sql(&analyst, integration, "SELECT * FROM no_such_table")
+        .await;
     assert_eq!(hidden["error"]["code"], "sql_not_allowed");
     assert_eq!(
         hidden["error"]["message"]
@@ -211,22 +197,22 @@ async fn run_sql_is_gated_twice_guarded_and_audited(app: TestApp) {
     );
     assert!(!hidden.to_string().contains("123456"));
     // A look-alike that is harmless runs.
-    let (status, body) = sql(
-        &app,
-        &analyst,
-        integration,
-        "SELECT 'DELETE FROM orders; DROP TABLE x' AS \"drop\"",
-    )
-    .await;
+    let (status, body) = app
+        .sql(
+            &analyst,
+            integration,
+            "SELECT 'DELETE FROM orders; DROP TABLE x' AS \"drop\"",
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // The database's own errors come back as query_failed.
-    let (status, body) = sql(
-        &app,
-        &analyst,
-        integration,
-        "SELECT 1 / (amount - amount) FROM orders",
-    )
-    .await;
+    let (status, body) = app
+        .sql(
+            &analyst,
+            integration,
+            "SELECT 1 / (amount - amount) FROM orders",
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["code"], "query_failed");
     // Nothing changed in the database.
@@ -251,7 +237,7 @@ async fn run_sql_is_gated_twice_guarded_and_audited(app: TestApp) {
         Some(json!({"run_sql_enabled": true})),
     )
     .await;
-    let (status, body) = sql(&app, &intruder, integration, count).await;
+    let (status, body) = app.sql(&intruder, integration, count).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, None);
     assert_eq!(app.get(&intruder, &path).await.0, StatusCode::NOT_FOUND);
     let (_, audit) = app.get(&intruder, "/api/v1/audit").await;

@@ -7,7 +7,7 @@ use crate::common;
 
 use cairn_catalog::Role;
 use common::{Backend, Member, TestApp, spawn_app};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// The same tables and views on every engine. `salaries` belongs to hr only, and so does the
@@ -37,17 +37,7 @@ async fn resource_named(app: &TestApp, admin: &Member, kind: &str, name: &str) -
         .get(admin, &format!("/api/v1/resources?kind={kind}&limit=200"))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let id = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["name"] == name)
-        .unwrap_or_else(|| panic!("no {kind} {name} in {body}"))["id"]
-        .as_i64()
-        .unwrap();
-    let (status, body) = app.get(admin, &format!("/api/v1/resources/{id}")).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+    app.resource(admin, common::id_named(&body, name)).await
 }
 
 async fn setup(app: &TestApp, kind: &str, connection: &str) -> Setup {
@@ -81,15 +71,12 @@ async fn setup(app: &TestApp, kind: &str, connection: &str) -> Setup {
     }
     app.put_ai_settings(&admin, json!({"run_sql_enabled": true}))
         .await;
-    let (status, body) = app
-        .call(
-            &admin,
-            Method::PUT,
-            &format!("/api/v1/integrations/{integration}/permissions"),
-            Some(json!({"users": [analyst.id], "teams": []})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.permit(
+        &admin,
+        integration,
+        json!({"users": [analyst.id], "teams": []}),
+    )
+    .await;
     Setup {
         admin,
         analyst,
@@ -97,23 +84,9 @@ async fn setup(app: &TestApp, kind: &str, connection: &str) -> Setup {
     }
 }
 
-async fn sql(
-    app: &TestApp,
-    member: &Member,
-    integration: i64,
-    statement: &str,
-) -> (StatusCode, Value) {
-    app.post(
-        member,
-        "/api/v1/sql",
-        json!({"integration_id": integration, "sql": statement}),
-    )
-    .await
-}
-
 /// Refused by the guard with a message containing `expected`, and no canary anywhere.
 async fn assert_refused(app: &TestApp, setup: &Setup, statement: &str, expected: &str) {
-    let (status, body) = sql(app, &setup.analyst, setup.integration, statement).await;
+    let (status, body) = app.sql(&setup.analyst, setup.integration, statement).await;
     assert_eq!(
         status,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -129,7 +102,7 @@ async fn assert_refused(app: &TestApp, setup: &Setup, statement: &str, expected:
 }
 
 async fn assert_runs(app: &TestApp, setup: &Setup, statement: &str, rows: Value) {
-    let (status, body) = sql(app, &setup.analyst, setup.integration, statement).await;
+    let (status, body) = app.sql(&setup.analyst, setup.integration, statement).await;
     assert_eq!(status, StatusCode::OK, "{statement}: {body}");
     assert_eq!(body["rows"], rows, "{statement}");
 }
@@ -279,7 +252,7 @@ async fn postgres_views_and_columns_follow_the_callers_teams() {
             "NATURAL",
         ),
     ] {
-        let (status, body) = sql(&app, &setup.analyst, setup.integration, statement).await;
+        let (status, body) = app.sql(&setup.analyst, setup.integration, statement).await;
         assert_eq!(
             status,
             StatusCode::UNPROCESSABLE_ENTITY,

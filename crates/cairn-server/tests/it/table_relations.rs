@@ -46,15 +46,7 @@ async fn tables_show_their_relations_to_visible_tables() {
             })
             .collect()
     };
-    let id_of = |body: &Value, name: &str| {
-        body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|item| item["name"] == name)
-            .and_then(|item| item["id"].as_i64())
-            .unwrap_or_else(|| panic!("{name} in {body}"))
-    };
+    let id_of = common::id_named;
 
     let (_, found) = app
         .get(admin, "/api/v1/resources?q=expenses&kind=table")

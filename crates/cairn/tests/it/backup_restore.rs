@@ -3,62 +3,16 @@
 //! token, the audit chain, search and sealed integration credentials; a bad file is refused with
 //! a clear message and the store it would have replaced is untouched.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::common::{self, Server};
 
 /// `cairn serve --listen 127.0.0.1:0 ARGS…`, once it listens.
 fn start(args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .env_remove("CAIRN_DATA_DIR")
-        .env_remove("CAIRN_DATABASE_URL")
-        .env_remove("CAIRN_SECRET_KEY")
-        .env("RUST_LOG", "warn")
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the cairn binary starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut seen = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(address) = line.strip_prefix("cairn is listening on ") {
-                let _ = sender.send(Ok(address.trim().to_owned()));
-            }
-            seen.push_str(&line);
-            seen.push('\n');
-        }
-        let _ = sender.send(Err(seen));
-    });
-    match receiver.recv_timeout(Duration::from_secs(120)) {
-        Ok(Ok(base)) => Server { child, base },
-        Ok(Err(output)) => {
-            let status = child.wait().ok();
-            panic!("cairn exited before listening ({status:?}):\n{output}")
-        }
-        Err(_) => {
-            let _ = child.kill();
-            panic!("cairn did not listen within 120 s")
-        }
-    }
+    common::serve(None, args)
 }
 
 /// Runs `cairn ARGS…` to the end.
@@ -190,16 +144,13 @@ async fn a_backup_taken_while_serving_restores_into_a_fresh_directory() {
         "--integration-allow",
         text(&warehouses),
     ]);
-    let (token, _) = succeeds(&[
-        "token",
-        "create",
-        "--workspace",
-        "acme",
-        "--email",
-        "admin@acme.example",
-        "--data-dir",
-        text(&first),
-    ]);
+    let (token, _) = succeeds(
+        &[
+            &common::ADMIN_TOKEN_CREATE[..],
+            &["--data-dir", text(&first)],
+        ]
+        .concat(),
+    );
     let mut api = Api {
         client: reqwest::Client::new(),
         base: server.base.clone(),
@@ -488,6 +439,18 @@ fn store_still_holds_workspace(data: &Path, team: &str) {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// Runs `sql` on the SQLite file at `path`, made when missing.
+async fn execute_sqlite(path: &Path, sql: &'static str) {
+    use sqlx::ConnectOptions;
+    let mut connection = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&mut connection).await.unwrap();
+}
+
 #[tokio::test]
 async fn bad_backups_are_refused_clearly_and_lose_nothing() {
     let root = tempfile::tempdir().unwrap();
@@ -531,19 +494,7 @@ async fn bad_backups_are_refused_clearly_and_lose_nothing() {
     assert!(said.contains("not a SQLite database"), "{said}");
 
     let other = root.path().join("other.db");
-    {
-        use sqlx::ConnectOptions;
-        let mut connection = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&other)
-            .create_if_missing(true)
-            .connect()
-            .await
-            .unwrap();
-        sqlx::query("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
-            .execute(&mut connection)
-            .await
-            .unwrap();
-    }
+    execute_sqlite(&other, "CREATE TABLE photos (id INTEGER PRIMARY KEY)").await;
     let said = restore(&other);
     assert!(
         said.contains("other.db is a SQLite database but not a Cairn store"),
@@ -554,18 +505,11 @@ async fn bad_backups_are_refused_clearly_and_lose_nothing() {
     // A real backup, then marked as written by a newer Cairn.
     let newer = root.path().join("newer.db");
     succeeds(&["backup", "--to", text(&newer), "--data-dir", text(&data)]);
-    {
-        use sqlx::ConnectOptions;
-        let mut connection = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&newer)
-            .connect()
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO cairn_migrations (version, applied_at) VALUES (9999, 0)")
-            .execute(&mut connection)
-            .await
-            .unwrap();
-    }
+    execute_sqlite(
+        &newer,
+        "INSERT INTO cairn_migrations (version, applied_at) VALUES (9999, 0)",
+    )
+    .await;
     let said = restore(&newer);
     assert!(
         said.contains("migration 9999, newer than this Cairn knows"),

@@ -3,62 +3,15 @@
 //! one. It must come up, answer `/healthz`, write `./…/demo-credentials.txt` and let the demo
 //! admin sign in with what that file says.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::common::{self, Server};
 
 /// Starts `cairn serve --demo --listen 127.0.0.1:0 EXTRA…` in `directory` and waits for the line
 /// that names the address it listens on.
 fn start(directory: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .current_dir(directory)
-        .env_remove("CAIRN_DATA_DIR")
-        .env_remove("CAIRN_DATABASE_URL")
-        .env_remove("CAIRN_SECRET_KEY")
-        .env("RUST_LOG", "warn")
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the cairn binary starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut seen = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(address) = line.strip_prefix("cairn is listening on ") {
-                let _ = sender.send(Ok(address.trim().to_owned()));
-            }
-            seen.push_str(&line);
-            seen.push('\n');
-        }
-        let _ = sender.send(Err(seen));
-    });
-    match receiver.recv_timeout(Duration::from_secs(120)) {
-        Ok(Ok(base)) => Server { child, base },
-        Ok(Err(output)) => {
-            let status = child.wait().ok();
-            panic!("cairn exited before listening ({status:?}):\n{output}")
-        }
-        Err(_) => {
-            let _ = child.kill();
-            panic!("cairn did not listen within 120 s")
-        }
-    }
+    common::serve(Some(directory), &[&["--demo"], extra].concat())
 }
 
 async fn check_sign_in(server: &Server, credentials: &Path) {
@@ -165,6 +118,19 @@ fn operator_output(
     )
 }
 
+/// `GET URL` with a bearer token: the JSON answer.
+async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The README offers `cairn token create` to scripts while the server runs: every operator
 /// command works beside a live server on the same data directory, and its effect shows through
 /// the server's API.
@@ -176,19 +142,7 @@ async fn operator_commands_work_beside_a_running_server() {
     let client = reqwest::Client::new();
     let api = |path: &str| format!("{}{path}", server.base);
 
-    let token = operator(
-        directory.path(),
-        "d",
-        &[
-            "token",
-            "create",
-            "--workspace",
-            "acme",
-            "--email",
-            "admin@acme.example",
-        ],
-        None,
-    );
+    let token = operator(directory.path(), "d", &common::ADMIN_TOKEN_CREATE, None);
     let token = token.trim();
     assert!(!token.is_empty());
     let me = client
@@ -205,15 +159,7 @@ async fn operator_commands_work_beside_a_running_server() {
         &["team", "add", "--workspace", "acme", "--name", "platform"],
         None,
     );
-    let teams: serde_json::Value = client
-        .get(api("/api/v1/teams"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let teams = get_json(&client, &api("/api/v1/teams"), token).await;
     assert!(teams.to_string().contains("\"platform\""), "{teams}");
 
     operator(
@@ -258,15 +204,7 @@ async fn operator_commands_work_beside_a_running_server() {
 
     // An integration syncs from the command line, reporting its phases; the server sees it.
     let last_sync = || async {
-        let listed: serde_json::Value = client
-            .get(api("/api/v1/integrations"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed = get_json(&client, &api("/api/v1/integrations"), token).await;
         listed[0]["last_sync_at"].as_i64().unwrap_or(0)
     };
     let before = last_sync().await;

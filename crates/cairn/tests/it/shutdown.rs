@@ -89,14 +89,7 @@ fn api_token(data: &Path) -> String {
         .arg("--data-dir")
         .arg(data)
         .env_remove("CAIRN_DATABASE_URL")
-        .args([
-            "token",
-            "create",
-            "--workspace",
-            "acme",
-            "--email",
-            "admin@acme.example",
-        ])
+        .args(crate::common::ADMIN_TOKEN_CREATE)
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");

@@ -15,53 +15,14 @@ pub const VISIBLE: &[&str] = &["orders", "customers", "events", "delete", "drop"
 /// A value planted in `secrets`; it must never come back from any allowed query.
 pub const CANARY: &str = "canary-token-7f3a";
 
-/// One line of a corpus.
-pub struct Case {
-    pub line: usize,
-    pub allow: bool,
-    pub sql: String,
-}
+#[path = "../../../../cairn-sqlguard/corpus/read.rs"]
+mod read;
+
+pub use read::Case;
 
 /// Reads `crates/cairn-sqlguard/corpus/FILE` (`allow|deny`, a tab, the SQL; `\n`, `\t`, `\\`).
 pub fn corpus(file: &str) -> Vec<Case> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../cairn-sqlguard/corpus")
-        .join(file);
-    let text = std::fs::read_to_string(&path).expect("corpus file");
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty() && !line.starts_with('#'))
-        .map(|(index, line)| {
-            let (verdict, sql) = line.split_once('\t').expect("verdict, tab, sql");
-            Case {
-                line: index + 1,
-                allow: verdict == "allow",
-                sql: unescape(sql),
-            }
-        })
-        .collect()
-}
-
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('\\') => out.push('\\'),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
+    read::load(file)
 }
 
 /// The production resolver over the fixture database, limited to [`VISIBLE`]: `schema` is

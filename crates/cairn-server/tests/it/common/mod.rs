@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cairn_catalog::{Catalog, CatalogConfig, NewUser, Role, SignInLimits, WorkspaceId};
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::Row;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +168,18 @@ impl TestApp {
         role: Role,
         teams: &[&str],
     ) -> Member {
+        self.member_named(workspace, None, email, role, teams).await
+    }
+
+    /// [`TestApp::member`] with a display name.
+    pub async fn member_named(
+        &self,
+        workspace: WorkspaceId,
+        name: Option<&str>,
+        email: &str,
+        role: Role,
+        teams: &[&str],
+    ) -> Member {
         let (user, _) = self
             .catalog
             .operator()
@@ -175,7 +187,7 @@ impl TestApp {
                 workspace,
                 NewUser {
                     email: email.to_string(),
-                    name: None,
+                    name: name.map(str::to_string),
                     role,
                     teams: teams.iter().map(|team| team.to_string()).collect(),
                     password: Some(PASSWORD.into()),
@@ -248,12 +260,56 @@ impl TestApp {
         integration
     }
 
-    /// Syncs an integration now, as `admin`: the sync's counts.
-    pub async fn sync(&self, admin: &Member, integration: i64) -> Value {
-        let path = format!("/api/v1/integrations/{integration}/sync");
-        let (status, body) = self.post(admin, &path, serde_json::json!({})).await;
+    /// A resource's details (`GET /api/v1/resources/ID`), which `member` may read.
+    pub async fn resource(&self, member: &Member, id: i64) -> Value {
+        let (status, body) = self.get(member, &format!("/api/v1/resources/{id}")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
+    }
+
+    /// `POST /api/v1/sql` as `member`: `statement` on `integration`.
+    pub async fn sql(
+        &self,
+        member: &Member,
+        integration: i64,
+        statement: &str,
+    ) -> (StatusCode, Value) {
+        let body = serde_json::json!({"integration_id": integration, "sql": statement});
+        self.post(member, "/api/v1/sql", body).await
+    }
+
+    /// Sets who may query `integration` (`PUT …/permissions`, as `admin`), which must succeed.
+    pub async fn permit(&self, admin: &Member, integration: i64, permissions: Value) {
+        let path = format!("/api/v1/integrations/{integration}/permissions");
+        let (status, body) = self
+            .call(admin, Method::PUT, &path, Some(permissions))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// The OpenAPI document (`GET /api/v1/openapi.json`, no credentials needed).
+    pub async fn openapi(&self) -> Value {
+        self.client
+            .get(self.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Syncs an integration now, as `admin`: the sync's counts.
+    pub async fn sync(&self, admin: &Member, integration: i64) -> Value {
+        let (status, body) = self.try_sync(admin, integration).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// `POST /api/v1/integrations/ID/sync` as `member`, whatever it answers.
+    pub async fn try_sync(&self, member: &Member, integration: i64) -> (StatusCode, Value) {
+        let path = format!("/api/v1/integrations/{integration}/sync");
+        self.post(member, &path, json!({})).await
     }
 
     /// A member of the demo workspace by address, with a new API token; `password` is what the
@@ -392,4 +448,69 @@ pub async fn serve_stand_in(router: axum::Router) -> String {
     let origin = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.ok() });
     origin
+}
+
+/// Serves `handler` with `state` as a stand-in model provider's `POST /v1/chat/completions`: the
+/// base URL to configure, `http://127.0.0.1:PORT/v1`.
+pub async fn serve_chat_completions<H, T, S>(handler: H, state: S) -> String
+where
+    H: axum::handler::Handler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    let router = axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(handler))
+        .with_state(state);
+    format!("{}/v1", serve_stand_in(router).await)
+}
+
+/// A stand-in provider's answer carrying the assistant `message`: as server-sent chunks when the
+/// request asked to `stream` (a tool call's delta gets its index), else one JSON completion.
+pub fn chat_answer(stream: bool, message: Value) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if stream {
+        let mut delta = message;
+        if let Some(calls) = delta.get_mut("tool_calls") {
+            calls[0]["index"] = json!(0);
+        }
+        let chunk = json!({"id": "x", "object": "chat.completion.chunk", "model": "stand-in",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": null}]});
+        let end = json!({"id": "x", "object": "chat.completion.chunk", "model": "stand-in",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+        let text = format!("data: {chunk}\n\ndata: {end}\n\ndata: [DONE]\n\n");
+        return ([("content-type", "text/event-stream")], text).into_response();
+    }
+    axum::Json(
+        json!({"id": "x", "object": "chat.completion", "model": "stand-in",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}),
+    )
+    .into_response()
+}
+
+/// The item named `name` in a list answer's `items`; panics naming what it looked for.
+pub fn item_named<'a>(body: &'a Value, name: &str) -> &'a Value {
+    body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items in {body}"))
+        .iter()
+        .find(|item| item["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+}
+
+/// The id of the item named `name` in a list answer's `items`.
+pub fn id_named(body: &Value, name: &str) -> i64 {
+    item_named(body, name)["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{name} has no id in {body}"))
+}
+
+/// The `name=value` pair of the session cookie a response sets.
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    response.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
 }
