@@ -7,7 +7,7 @@ use cairn_domain::{IntegrationId, ResourceId};
 use super::columns::{columns_of_kind, is_date, is_key, is_measure, is_text, main_measure};
 use super::dates::{DateRange, Day, date_range};
 use super::grounding::{FoundValues, Grounded, ground_values};
-use super::intent::AGGREGATE_WORDS;
+use super::intent::{ADD_UP, AGGREGATE_WORDS};
 use super::metadata::where_answer;
 
 use super::graph::Graph;
@@ -32,19 +32,6 @@ use crate::words::{identifier_words, is_function_word, is_stopword, meanings, ro
 pub(super) const NOUN_INTRODUCERS: &[&str] = &[
     "the", "a", "an", "our", "their", "its", "his", "her", "my", "your", "of", "per", "each",
     "every", "any", "many", "much", "number", "these", "those", "some", "no", "top",
-];
-
-/// Words that ask for a sum.
-const SUM_PHRASES: &[&str] = &[
-    "total",
-    "sum",
-    "how much",
-    "add up",
-    "adds up",
-    "added up",
-    "altogether",
-    "combined",
-    "in total",
 ];
 
 /// "show them", "list them", "which ones": a follow-up asking for the previous question's rows.
@@ -677,7 +664,9 @@ fn aggregate_asked(lower: &str, count: bool) -> Option<Aggregate> {
         Some(Aggregate::Max)
     } else if any_phrase(lower, &["lowest", "minimum", "min", "smallest"]) {
         Some(Aggregate::Min)
-    } else if any_phrase(lower, SUM_PHRASES) && !count {
+    } else if (any_phrase(lower, &["total", "sum", "how much"]) || any_phrase(lower, ADD_UP))
+        && !count
+    {
         Some(Aggregate::Sum)
     } else if count {
         Some(Aggregate::Count)

@@ -48,15 +48,20 @@ pub(super) fn data_words(lower: &str) -> bool {
             "yearly",
             "monthly",
             "annual",
-            "add up",
-            "adds up",
-            "added up",
-            "altogether",
-            "combined",
-            "in total",
         ],
-    ) || AGGREGATE_WORDS.iter().any(|word| phrase(lower, word))
+    ) || any_phrase(lower, ADD_UP)
+        || AGGREGATE_WORDS.iter().any(|word| phrase(lower, word))
 }
+
+/// Words that add amounts up ("what do they add up to?"): a sum.
+pub(super) const ADD_UP: &[&str] = &[
+    "add up",
+    "adds up",
+    "added up",
+    "altogether",
+    "combined",
+    "in total",
+];
 
 /// Words that say how much something is used.
 pub(super) const USE_WORDS: &[&str] = &[
