@@ -88,21 +88,7 @@ impl Generator {
 pub(crate) fn date(day: i64) -> String {
     // days from 1970-01-01 to 2021-01-01
     let days = 18_628 + day;
-    // civil-from-days (proleptic Gregorian)
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day_of_month = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let (year, month, day_of_month) = cairn_domain::calendar::civil_from_unix_days(days);
     format!("{year:04}-{month:02}-{day_of_month:02}")
 }
 

@@ -3,6 +3,7 @@
 //! Nothing here does I/O. Every other crate asks this one who may see and change what.
 
 pub mod access;
+pub mod calendar;
 pub mod column;
 pub mod engine;
 pub mod error;

@@ -16,39 +16,13 @@ pub struct Day {
 impl Day {
     /// The day `days` after 1970-01-01.
     pub fn from_unix_days(days: i64) -> Day {
-        let shifted = days + 719_468;
-        let era = shifted.div_euclid(146_097);
-        let day_of_era = shifted - era * 146_097;
-        let year_of_era =
-            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let month_index = (5 * day_of_year + 2) / 153;
-        let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-        let month = if month_index < 10 {
-            month_index + 3
-        } else {
-            month_index - 9
-        };
-        Day {
-            year: year_of_era + era * 400 + i64::from(month <= 2),
-            month,
-            day,
-        }
+        let (year, month, day) = cairn_domain::calendar::civil_from_unix_days(days);
+        Day { year, month, day }
     }
 
     /// Days since 1970-01-01.
     pub fn unix_days(self) -> i64 {
-        let year = self.year - i64::from(self.month <= 2);
-        let era = year.div_euclid(400);
-        let year_of_era = year - era * 400;
-        let month_index = if self.month > 2 {
-            self.month - 3
-        } else {
-            self.month + 9
-        };
-        let day_of_year = (153 * month_index + 2) / 5 + self.day - 1;
-        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-        era * 146_097 + day_of_era - 719_468
+        cairn_domain::calendar::unix_days_from_civil(self.year, self.month, self.day)
     }
 
     /// Today, by the system clock (UTC).

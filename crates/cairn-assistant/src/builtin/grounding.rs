@@ -110,7 +110,8 @@ pub(super) fn ground_values(
         if reading.taken[start..start + len].iter().any(|taken| *taken) {
             continue;
         }
-        let wanted = value_forms(&text);
+        let as_written = written_forms(&text);
+        let wanted = with_country_codes(as_written.clone());
         let proper_name = start > 0
             && reading.tokens[start]
                 .raw
@@ -119,7 +120,6 @@ pub(super) fn ground_values(
                 .is_some_and(char::is_uppercase);
         // Candidates with the rank of the form they matched: the words as written before a
         // derived form ("Canada" the country before "CA" the state).
-        let as_written = written_forms(&text);
         let form_rank = |value: &str| usize::from(!as_written.contains(&value.to_lowercase()));
         let mut candidates: Vec<(usize, Grounded)> = Vec::new();
         for &(table, distance) in &reach {
@@ -204,8 +204,12 @@ fn column_value(
 /// The lowercase forms a value phrase may take in the data: as written, singular, without an
 /// adverb's "-ly" ("remotely" → remote), and a currency's code ("euro" → eur).
 pub(super) fn value_forms(text: &str) -> Vec<String> {
-    let mut forms = written_forms(text);
-    // A country as its codes, for columns that hold codes ("Germany" → DE).
+    with_country_codes(written_forms(text))
+}
+
+/// `forms` and, after them, the codes of any country among them, for columns that hold codes
+/// ("Germany" → DE).
+fn with_country_codes(mut forms: Vec<String>) -> Vec<String> {
     for country in forms.clone() {
         for code in crate::words::country_codes(&country) {
             if !forms.iter().any(|form| form == code) {
