@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use cairn_domain::{ResourceId, Scope};
 use cairn_search::{IndexedResource, SearchQuery};
+use cairn_store::AddedResources;
 
 use crate::{Catalog, CatalogError, Result};
 
@@ -16,15 +17,17 @@ const COMMIT_EVERY: usize = 500_000;
 /// Where following the feed spent its time, in milliseconds.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct IndexTimings {
-    /// Waiting for another follow of the feed on this node (the server's own follower may
-    /// have applied the changes meanwhile).
-    pub(crate) wait_ms: u64,
     /// Reading the changed resources from the store.
     pub(crate) read_ms: u64,
     /// Building and staging documents in the index.
     pub(crate) stage_ms: u64,
     /// Committing the index and reloading its reader.
     pub(crate) commit_ms: u64,
+}
+
+/// The right to follow the feed on this node, held while following it.
+pub(crate) struct IndexTurn<'a> {
+    _held: tokio::sync::MutexGuard<'a, ()>,
 }
 
 fn millis(since: std::time::Instant) -> u64 {
@@ -34,18 +37,33 @@ fn millis(since: std::time::Instant) -> u64 {
 impl Catalog {
     /// Applies every change the index has not seen yet. Cheap when there is none.
     pub async fn follow_changes(&self) -> Result<()> {
-        self.follow_changes_timed().await.map(|_| ())
+        let turn = self.index_turn().await;
+        self.follow_changes_in_turn(turn, AddedResources::default())
+            .await
+            .map(|_| ())
     }
 
-    /// [`Catalog::follow_changes`], also saying where its time went.
-    pub(crate) async fn follow_changes_timed(&self) -> Result<IndexTimings> {
+    /// This node's turn to follow the feed: one follow at a time. A sync takes it before it
+    /// writes, so that the server's own follower cannot read back what the sync is about to
+    /// give the index from memory.
+    pub(crate) async fn index_turn(&self) -> IndexTurn<'_> {
+        IndexTurn {
+            _held: self.inner.index_follow.lock().await,
+        }
+    }
+
+    /// Follows the feed in a turn already taken, saying where its time went. The resources a
+    /// sync on this node just `added` are taken from memory where the feed names only them.
+    pub(crate) async fn follow_changes_in_turn(
+        &self,
+        turn: IndexTurn<'_>,
+        mut added: AddedResources,
+    ) -> Result<IndexTimings> {
+        let _one_at_a_time = turn;
         let mut timings = IndexTimings::default();
         if !self.inner.config.owns_index {
             return Ok(timings);
         }
-        let waiting = std::time::Instant::now();
-        let _one_at_a_time = self.inner.index_follow.lock().await;
-        timings.wait_ms = millis(waiting);
         let mut applied = self.inner.search.applied_seq()?;
         let last = self.store().last_change_seq().await?;
         if applied > last {
@@ -61,7 +79,9 @@ impl Catalog {
                 semantic.clear();
             }
         }
-        let outcome = self.apply_feed(applied, last, &mut timings).await;
+        let outcome = self
+            .apply_feed(applied, last, &mut added, &mut timings)
+            .await;
         if outcome.is_ok() {
             self.embed_in_background();
         }
@@ -78,12 +98,16 @@ impl Catalog {
         &self,
         mut applied: i64,
         last: i64,
+        added: &mut AddedResources,
         timings: &mut IndexTimings,
     ) -> Result<()> {
         let mut staged = 0;
         while applied < last {
             let clock = std::time::Instant::now();
-            let batch = self.store().feed_after(applied, FEED_BATCH).await?;
+            let batch = self
+                .store()
+                .feed_after_added(applied, FEED_BATCH, added)
+                .await?;
             timings.read_ms += millis(clock);
             let clock = std::time::Instant::now();
             if batch.newest == applied {

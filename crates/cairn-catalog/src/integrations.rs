@@ -7,14 +7,15 @@ use cairn_connect::dbt::{self, DbtError, DbtRelation};
 use cairn_connect::{ConnectError, CrawledCatalog, EngineKind, ObjectKind, RelationKind, Target};
 use cairn_domain::{IntegrationId, Principal, Refusal, ResourceKind, WorkspaceId, validate};
 use cairn_store::{
-    CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, Resource, ResourcePatch, StoreError,
-    now_ms,
+    AddedResources, CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, Resource, ResourcePatch,
+    StoreError, now_ms,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::index::IndexTurn;
 use crate::{Catalog, CatalogError, Result, require_admin};
 
 pub const DEFAULT_SYNC_INTERVAL_SECS: u64 = 24 * 3600;
@@ -196,7 +197,8 @@ pub struct SyncPhases {
     pub feed: u64,
     /// Committing the store's transaction.
     pub store_commit: u64,
-    /// Waiting for this node's index follower, which may have indexed the changes itself.
+    /// Waiting for this node's turn to index, taken before the store is written (the server's
+    /// own follower may hold it).
     pub index_wait: u64,
     /// Reading the changed resources back for the search index.
     pub index_read: u64,
@@ -751,7 +753,7 @@ impl Catalog {
         let started = std::time::Instant::now();
         let outcome = self.crawl_and_apply(&row, record).await;
         let status = match &outcome {
-            Ok((view, _)) => SyncStatus {
+            Ok((view, ..)) => SyncStatus {
                 state: SyncState::Ok,
                 added: view.added,
                 changed: view.changed,
@@ -764,7 +766,7 @@ impl Catalog {
         let stored = serde_json::to_string(&status)
             .map_err(|error| CatalogError::Internal(error.to_string()))?;
         self.store().finish_sync(workspace, id, &stored).await?;
-        let (mut view, crawled_ms) = match outcome {
+        let (mut view, crawled_ms, added, turn) = match outcome {
             Ok(done) => done,
             Err(error) => {
                 self.store()
@@ -777,13 +779,12 @@ impl Catalog {
         self.store()
             .set_sync_phase(workspace, record, "indexing", None)
             .await?;
-        let indexed = self.follow_changes_timed().await;
+        let indexed = self.follow_changes_in_turn(turn, added).await;
         let error = indexed.as_ref().err().map(ToString::to_string);
         self.store()
             .finish_sync_record(workspace, record, error.as_deref())
             .await?;
         let indexed = indexed?;
-        view.phases_ms.index_wait = indexed.wait_ms;
         view.phases_ms.index_read = indexed.read_ms;
         view.phases_ms.index_stage = indexed.stage_ms;
         view.phases_ms.index_commit = indexed.commit_ms;
@@ -825,8 +826,13 @@ impl Catalog {
             .map_err(|error| connect_refusal(&error))
     }
 
-    /// Crawls and applies; also says how long the crawl took, in milliseconds.
-    async fn crawl_and_apply(&self, row: &IntegrationRow, record: i64) -> Result<(SyncView, u128)> {
+    /// Crawls and stores; gives back the sync's view, the crawl's time, what it added, and
+    /// this node's turn to index it (taken before the store is written).
+    async fn crawl_and_apply(
+        &self,
+        row: &IntegrationRow,
+        record: i64,
+    ) -> Result<(SyncView, u128, AddedResources, IndexTurn<'_>)> {
         let started = std::time::Instant::now();
         let target = self.integration_target(row).await?;
         let crawl = cairn_connect::crawl(target.kind(), target.url())
@@ -860,9 +866,16 @@ impl Catalog {
         // The crawl is as large as the items made from it: only the items go on.
         drop(crawl);
         phases.map = u64::try_from(mapping.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let (counts, timings) = self
+        let waiting = std::time::Instant::now();
+        let turn = self.index_turn().await;
+        phases.index_wait = u64::try_from(waiting.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let cairn_store::AppliedCrawl {
+            counts,
+            timings,
+            added,
+        } = self
             .store()
-            .apply_crawl_timed(row.workspace, row.id, &items, &relations)
+            .apply_crawl_timed(row.workspace, row.id, items, &relations)
             .await?;
         phases.store_read = timings.read_ms;
         phases.compare = timings.compare_ms;
@@ -873,14 +886,14 @@ impl Catalog {
         phases.feed = timings.feed_ms;
         phases.store_commit = timings.commit_ms;
         view.phases_ms = phases;
-        drop((items, relations));
+        drop(relations);
         self.store()
             .set_sync_phase(row.workspace, record, "storing", Some(&counts))
             .await?;
         view.added = counts.added;
         view.changed = counts.changed;
         view.removed = counts.removed;
-        Ok((view, crawled_ms))
+        Ok((view, crawled_ms, added, turn))
     }
 
     /// Syncs every integration whose `next_sync_at` has passed. Each runs on its own task: one

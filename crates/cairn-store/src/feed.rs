@@ -44,6 +44,40 @@ pub struct FeedResource {
     pub owners: Vec<String>,
 }
 
+/// The resources one sync added, as the feed reads them right after its commit: the node that
+/// ran the sync gives them to its index from memory instead of reading them back.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AddedResources {
+    /// The feed's newest entry when the sync committed. A feed entry up to it that names one of
+    /// these resources is the sync's own: nothing else can change a resource before the
+    /// transaction that creates it commits, and anything after it gets a later number.
+    pub until: i64,
+    pub resources: HashMap<ResourceId, FeedResource>,
+}
+
+impl AddedResources {
+    /// The stretch `changes` as these resources make it, when they name every one of them;
+    /// each is taken out of `self`.
+    fn take_batch(&mut self, changes: &[Change]) -> Option<FeedBatch> {
+        let newest = changes.last()?.seq;
+        let covered = changes.iter().all(|change| {
+            change.seq <= self.until && self.resources.contains_key(&change.resource)
+        });
+        if !covered {
+            return None;
+        }
+        let resources = changes
+            .iter()
+            .filter_map(|change| self.resources.remove(&change.resource))
+            .collect();
+        Some(FeedBatch {
+            newest,
+            resources,
+            removed: Vec::new(),
+        })
+    }
+}
+
 impl Store {
     /// Changes after `seq`, oldest first, at most `limit`.
     pub async fn changes_after(&self, seq: i64, limit: usize) -> Result<Vec<Change>> {
@@ -70,6 +104,26 @@ impl Store {
     /// resources, and the ids of those that no longer exist.
     pub async fn feed_after(&self, seq: i64, limit: usize) -> Result<FeedBatch> {
         let changes = self.changes_after(seq, limit).await?;
+        self.batch_of(seq, &changes).await
+    }
+
+    /// [`Store::feed_after`], taking a stretch that only names resources of `added` from it
+    /// rather than from the store.
+    pub async fn feed_after_added(
+        &self,
+        seq: i64,
+        limit: usize,
+        added: &mut AddedResources,
+    ) -> Result<FeedBatch> {
+        let changes = self.changes_after(seq, limit).await?;
+        match added.take_batch(&changes) {
+            Some(batch) => Ok(batch),
+            None => self.batch_of(seq, &changes).await,
+        }
+    }
+
+    /// The stretch of the feed after `seq` that `changes` lists, with its resources read now.
+    async fn batch_of(&self, seq: i64, changes: &[Change]) -> Result<FeedBatch> {
         let Some(newest) = changes.last().map(|change| change.seq) else {
             return Ok(FeedBatch {
                 newest: seq,
@@ -212,5 +266,69 @@ impl Stretch {
             Stretch::Ids(ids) => query.bind(ids.clone()),
             Stretch::Seqs(after, until) => query.bind(*after).bind(*until),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn added(until: i64, ids: &[i64]) -> AddedResources {
+        let resources = ids
+            .iter()
+            .map(|id| {
+                let resource = FeedResource {
+                    id: ResourceId(*id),
+                    workspace: WorkspaceId(1),
+                    kind: ResourceKind::Table,
+                    name: format!("t{id}"),
+                    path: format!("w.t{id}"),
+                    description: String::new(),
+                    parent: Some(ResourceId(1)),
+                    teams: Vec::new(),
+                    tags: Vec::new(),
+                    owners: Vec::new(),
+                };
+                (resource.id, resource)
+            })
+            .collect();
+        AddedResources { until, resources }
+    }
+
+    fn changes(entries: &[(i64, i64)]) -> Vec<Change> {
+        entries
+            .iter()
+            .map(|(seq, resource)| Change {
+                seq: *seq,
+                workspace: WorkspaceId(1),
+                resource: ResourceId(*resource),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stretch_comes_from_memory_only_when_the_sync_added_every_resource_it_names() {
+        let mut known = added(12, &[5, 6, 7]);
+        let batch = known.take_batch(&changes(&[(10, 5), (11, 6)])).unwrap();
+        assert_eq!(batch.newest, 11);
+        let ids: Vec<i64> = batch
+            .resources
+            .iter()
+            .map(|resource| resource.id.0)
+            .collect();
+        assert_eq!(ids, [5, 6]);
+        assert!(batch.removed.is_empty());
+        // Taken once: the resources left are those the feed has not reached yet.
+        assert_eq!(known.resources.len(), 1);
+        // A later change to an added resource is read from the store.
+        assert_eq!(known.take_batch(&changes(&[(12, 7), (13, 7)])), None);
+        // So is a stretch naming anything the sync did not add.
+        assert_eq!(known.take_batch(&changes(&[(12, 7), (12, 8)])), None);
+        assert_eq!(known.take_batch(&[]), None);
+        assert_eq!(
+            known.resources.len(),
+            1,
+            "nothing taken from a refused stretch"
+        );
     }
 }

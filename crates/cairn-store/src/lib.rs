@@ -18,7 +18,7 @@
 //! | Resources, their teams and labels | `resources.rs` | `create_resource`, `update_resource`, `resource`, `resources_by_ids`, `list_resources`, `children` |
 //! | The change feed | `feed.rs` | `changes_after`, `feed_after`, `last_change_seq` |
 //! | Integrations, sync leases | `integrations.rs` | `create_integration`, `integrations_due`, `acquire_sync_lease`, `finish_sync`, `integration_resources` |
-//! | Applying a crawl; sync history | `sync/` | `apply_crawl` (a pure `plan_crawl` and its executor), `create_sync`, `sync_record` |
+//! | Applying a crawl; sync history | `sync/` | `apply_crawl` (a pure `plan_hashed_crawl` and its executor), `create_sync`, `sync_record` |
 //! | Relations | `relations.rs` | `relations_of`, `relations_of_many` |
 //! | dbt imports | `dbt.rs` | `apply_dbt` |
 //! | Query permissions, the audit chain | `audit.rs` | `set_query_permissions`, `append_audit`, `audit_entries` |
@@ -59,13 +59,13 @@ pub use backup::{
 };
 pub use dbt::{DbtApplied, ImportedDoc};
 pub use error::StoreError;
-pub use feed::{Change, FeedBatch, FeedResource};
+pub use feed::{AddedResources, Change, FeedBatch, FeedResource};
 pub use integrations::{CrawlItem, CrawlRelation, IntegrationRow, SyncCounts};
 pub use memory::{EgressRow, NewEgress, NewPrompt, PromptRow};
 pub use people::{ApiTokenRow, SessionRow, Team, User};
 pub use relations::RelationRow;
 pub use resources::{LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch};
-pub use sync::{ApplyTimings, SyncRow};
+pub use sync::{AppliedCrawl, ApplyTimings, SyncRow};
 pub use workspaces::Workspace;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -44,6 +44,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     migration!(8, "0008_next_sync_at.sql"),
     migration!(9, "0009_sync.sql"),
     migration!(10, "0010_sign_in_attempts.sql"),
+    migration!(11, "0011_crawl_fingerprint.sql"),
 ];
 
 /// The SHA-256 of a migration's text, in hex.

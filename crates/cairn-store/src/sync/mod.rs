@@ -1,8 +1,10 @@
 //! A crawl applied to the store in bulk: one transaction, multi-row statements, and a hash of
 //! each resource's crawled fields, so that a re-sync reads four numbers per resource and writes
-//! only what changed.
+//! only what changed. A fingerprint of the whole crawl (every item's hash and every relation)
+//! is kept on the integration: a crawl that matches it changes nothing, and is not compared
+//! resource by resource at all.
 //!
-//! [`plan::plan_crawl`] decides what changes without touching the store; the executor here
+//! [`plan::plan_hashed_crawl`] decides what changes without touching the store; the executor here
 //! reads what the store holds, carries the plan out through the set-based statements of
 //! [`write`], and appends the feed. The order of the writes matters: new resources first
 //! (parents before children, one depth at a time, since a child needs its parent's id), then
@@ -13,13 +15,14 @@ mod history;
 pub(crate) mod plan;
 mod write;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use cairn_domain::{IntegrationId, RelationKind, ResourceKind, TeamId, WorkspaceId};
+use cairn_domain::{IntegrationId, RelationKind, ResourceId, ResourceKind, TeamId, WorkspaceId};
 use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
 
+use crate::feed::{AddedResources, FeedResource};
 use crate::integrations::{CrawlItem, CrawlRelation, SyncCounts};
 use crate::{Backend, Result, Store, StoreError, now_ms};
 pub use history::SyncRow;
@@ -36,6 +39,31 @@ const PG_ROWS: usize = 10_000;
 
 /// Rows added or removed by one sync past which PostgreSQL's statistics are refreshed.
 const RESTATE_AFTER: usize = 10_000;
+
+/// Part of every crawl fingerprint: raised when what a crawl writes for the same items
+/// changes, so that the first sync after an upgrade compares resource by resource.
+const FINGERPRINT_VERSION: u8 = 1;
+
+/// A fingerprint of a whole crawl: the hash of every item (in crawl order) and every relation.
+/// Two crawls with the same fingerprint write the same resources and relations.
+fn crawl_fingerprint(hashes: &[i64], relations: &[CrawlRelation]) -> i64 {
+    let mut hasher = Sha256::new();
+    hasher.update([FINGERPRINT_VERSION]);
+    hasher.update((hashes.len() as u64).to_le_bytes());
+    for hash in hashes {
+        hasher.update(hash.to_le_bytes());
+    }
+    for relation in relations {
+        for text in [relation.kind.as_str(), &relation.from, &relation.to] {
+            hasher.update((text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+        }
+    }
+    let digest = hasher.finalize();
+    let mut first = [0; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_le_bytes(first)
+}
 
 impl CrawlItem {
     /// A hash of every crawled field: two crawls of an unchanged object give the same number.
@@ -87,6 +115,14 @@ pub struct ApplyTimings {
     pub commit_ms: u64,
 }
 
+/// What applying a crawl did: its counts, where its time went, and the resources it added.
+#[derive(Debug, Clone, Default)]
+pub struct AppliedCrawl {
+    pub counts: SyncCounts,
+    pub timings: ApplyTimings,
+    pub added: AddedResources,
+}
+
 /// Milliseconds since the last lap.
 struct Laps(std::time::Instant);
 
@@ -122,26 +158,39 @@ impl Store {
         relations: &[CrawlRelation],
     ) -> Result<SyncCounts> {
         Ok(self
-            .apply_crawl_timed(workspace, integration, items, relations)
+            .apply_crawl_timed(workspace, integration, items.to_vec(), relations)
             .await?
-            .0)
+            .counts)
     }
 
-    /// [`Store::apply_crawl`], also saying where its time went.
+    /// [`Store::apply_crawl`], also saying where its time went and giving back what it added
+    /// as the feed would read it (made of the items themselves, which it takes).
     pub async fn apply_crawl_timed(
         &self,
         workspace: WorkspaceId,
         integration: IntegrationId,
-        items: &[CrawlItem],
+        items: Vec<CrawlItem>,
         relations: &[CrawlRelation],
-    ) -> Result<(SyncCounts, ApplyTimings)> {
+    ) -> Result<AppliedCrawl> {
         let clock = std::time::Instant::now();
         let mut laps = Laps(clock);
         let mut timings = ApplyTimings::default();
+        let hashes: Vec<i64> = items.iter().map(CrawlItem::content_hash).collect();
+        let fingerprint = crawl_fingerprint(&hashes, relations);
+        if self.crawl_fingerprint(workspace, integration).await? == Some(fingerprint) {
+            // The integration's sync lease keeps other syncs of it out, and only a sync
+            // writes its crawled resources: what the fingerprint names is what the store holds.
+            timings.compare_ms = laps.lap();
+            return Ok(AppliedCrawl {
+                timings,
+                ..AppliedCrawl::default()
+            });
+        }
         let mut transaction = self.begin_crawl_write().await?;
         let existing = stored_resources(&mut transaction, workspace, integration).await?;
         timings.read_ms = laps.lap();
-        let plan = plan::plan_crawl(&existing, items, relations)?;
+        let plan = plan::plan_hashed_crawl(&existing, &items, hashes, relations)?;
+        drop(existing);
         let teams = teams_of(&mut transaction, workspace, &plan.inherit_from).await?;
         timings.compare_ms = laps.lap();
 
@@ -149,37 +198,32 @@ impl Store {
             backend: self.backend,
             workspace,
             integration,
-            items,
+            items: &items,
             hashes: &plan.hashes,
             now: now_ms(),
         };
-        let new_ids = batch.insert_new(&mut transaction, &plan.additions).await?;
-        batch
-            .insert_teams(&mut transaction, &plan, &new_ids, &teams)
+        let new_ids = batch
+            .carry_out(
+                &mut transaction,
+                &plan,
+                &teams,
+                relations,
+                &mut laps,
+                &mut timings,
+            )
             .await?;
-        timings.insert_ms = laps.lap();
-        batch
-            .update_changed(&mut transaction, &plan.updates, &new_ids)
-            .await?;
-        timings.update_ms = laps.lap();
-        batch.remove(&mut transaction, &plan.removals).await?;
-        timings.remove_ms = laps.lap();
-        let wanted: HashSet<(RelationKind, i64, i64)> = plan
-            .relations
-            .iter()
-            .map(|wanted| {
-                (
-                    relations[wanted.relation].kind,
-                    CrawlPlan::resolve(wanted.from, &new_ids),
-                    CrawlPlan::resolve(wanted.to, &new_ids),
-                )
-            })
-            .collect();
-        batch.replace_relations(&mut transaction, &wanted).await?;
-        timings.relations_ms = laps.lap();
         let feed = plan.feed(&new_ids);
         record_changes(self.backend, &mut transaction, workspace, &feed, batch.now).await?;
         timings.feed_ms = laps.lap();
+        sqlx::query(
+            "UPDATE integrations SET crawl_fingerprint = $1 WHERE workspace_id = $2 AND id = $3",
+        )
+        .bind(fingerprint)
+        .bind(workspace.0)
+        .bind(integration.0)
+        .execute(&mut *transaction)
+        .await?;
+        let until = last_change_seq(&mut transaction).await?;
         transaction.commit().await?;
         self.restate_after(plan.additions.len() + plan.removals.len())
             .await?;
@@ -189,12 +233,34 @@ impl Store {
             total_ms = clock.elapsed().as_millis(),
             "applied a crawl"
         );
-        let counts = SyncCounts {
-            added: plan.additions.len() as u64,
-            changed: plan.updates.len() as u64,
-            removed: plan.removals.len() as u64,
-        };
-        Ok((counts, timings))
+        Ok(AppliedCrawl {
+            counts: SyncCounts {
+                added: plan.additions.len() as u64,
+                changed: plan.updates.len() as u64,
+                removed: plan.removals.len() as u64,
+            },
+            timings,
+            added: AddedResources {
+                until,
+                resources: added_resources(workspace, &plan, &new_ids, &teams, items),
+            },
+        })
+    }
+
+    /// The fingerprint of the last crawl applied to an integration, if any.
+    async fn crawl_fingerprint(
+        &self,
+        workspace: WorkspaceId,
+        integration: IntegrationId,
+    ) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT crawl_fingerprint FROM integrations WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(workspace.0)
+        .bind(integration.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|row| row.get(0)))
     }
 
     /// The transaction a crawl is applied in.
@@ -265,6 +331,85 @@ async fn stored_resources(
     }
     existing.root = root.ok_or(StoreError::NotFound)?;
     Ok(existing)
+}
+
+/// The feed's newest entry, as the transaction sees it.
+async fn last_change_seq(transaction: &mut Transaction<'static, Any>) -> Result<i64> {
+    let row = sqlx::query("SELECT seq FROM changes ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **transaction)
+        .await?;
+    Ok(row.map_or(0, |row| row.get(0)))
+}
+
+impl Batch<'_> {
+    /// Writes the plan's resources and relations (the feed apart) and returns the new
+    /// resources' ids in the order of its additions.
+    async fn carry_out(
+        &self,
+        transaction: &mut Transaction<'static, Any>,
+        plan: &CrawlPlan,
+        teams: &[Vec<TeamId>],
+        relations: &[CrawlRelation],
+        laps: &mut Laps,
+        timings: &mut ApplyTimings,
+    ) -> Result<Vec<i64>> {
+        let new_ids = self.insert_new(transaction, &plan.additions).await?;
+        self.insert_teams(transaction, plan, &new_ids, teams)
+            .await?;
+        timings.insert_ms = laps.lap();
+        self.update_changed(transaction, &plan.updates, &new_ids)
+            .await?;
+        timings.update_ms = laps.lap();
+        self.remove(transaction, &plan.removals).await?;
+        timings.remove_ms = laps.lap();
+        let wanted: HashSet<(RelationKind, i64, i64)> = plan
+            .relations
+            .iter()
+            .map(|wanted| {
+                (
+                    relations[wanted.relation].kind,
+                    CrawlPlan::resolve(wanted.from, &new_ids),
+                    CrawlPlan::resolve(wanted.to, &new_ids),
+                )
+            })
+            .collect();
+        self.replace_relations(transaction, &wanted).await?;
+        timings.relations_ms = laps.lap();
+        Ok(new_ids)
+    }
+}
+
+/// The new resources as the feed reads them right after the commit: a new resource has no
+/// description but the crawled one, no tags or owners, and its ancestor's teams. Made of the
+/// crawled items, which are consumed: a large sync holds its resources once, not twice.
+fn added_resources(
+    workspace: WorkspaceId,
+    plan: &CrawlPlan,
+    new_ids: &[i64],
+    teams: &[Vec<TeamId>],
+    items: Vec<CrawlItem>,
+) -> HashMap<ResourceId, FeedResource> {
+    let mut items: Vec<Option<CrawlItem>> = items.into_iter().map(Some).collect();
+    let mut added = HashMap::with_capacity(new_ids.len());
+    for (addition, id) in plan.additions.iter().zip(new_ids) {
+        let Some(item) = items[addition.item].take() else {
+            continue;
+        };
+        let resource = FeedResource {
+            id: ResourceId(*id),
+            workspace,
+            kind: item.kind,
+            name: item.name,
+            path: item.path,
+            description: item.source_description.unwrap_or_default(),
+            parent: Some(ResourceId(CrawlPlan::resolve(addition.parent, new_ids))),
+            teams: teams[addition.teams].clone(),
+            tags: Vec::new(),
+            owners: Vec::new(),
+        };
+        added.insert(resource.id, resource);
+    }
+    added
 }
 
 /// The teams of each of `ancestors`, in order.

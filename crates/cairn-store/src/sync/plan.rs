@@ -1,4 +1,4 @@
-//! What a crawl changes, decided without touching the store: [`plan_crawl`] compares what the
+//! What a crawl changes, decided without touching the store: [`plan_hashed_crawl`] compares what the
 //! store holds of an integration ([`Existing`]) with a crawl and says what to insert, update and
 //! delete, which relations the integration should end with, and which feed entries to append.
 //! The executor in `sync/mod.rs` only carries the plan out.
@@ -130,13 +130,25 @@ impl CrawlPlan {
 
 /// Plans a crawl of an integration against what the store holds of it. Items list parents
 /// before children (`parent_path` names an earlier item, or `None` for the integration's root).
+#[cfg(test)]
 pub(crate) fn plan_crawl(
     existing: &Existing,
     items: &[CrawlItem],
     relations: &[CrawlRelation],
 ) -> Result<CrawlPlan> {
+    let hashes = items.iter().map(CrawlItem::content_hash).collect();
+    plan_hashed_crawl(existing, items, hashes, relations)
+}
+
+/// [`plan_crawl`] with every item's [`CrawlItem::content_hash`] already computed, by index.
+pub(crate) fn plan_hashed_crawl(
+    existing: &Existing,
+    items: &[CrawlItem],
+    hashes: Vec<i64>,
+    relations: &[CrawlRelation],
+) -> Result<CrawlPlan> {
     let mut plan = CrawlPlan {
-        hashes: items.iter().map(CrawlItem::content_hash).collect(),
+        hashes,
         ..CrawlPlan::default()
     };
     let mut place: HashMap<&str, Place> = HashMap::with_capacity(items.len());

@@ -10,6 +10,8 @@ use crate::common::{TestStore, foreign_key, item, small_crawl};
 store_tests!(
     a_first_crawl_adds_everything_under_the_integration_with_its_teams,
     a_second_identical_crawl_changes_nothing,
+    after_an_unchanged_resync_a_single_changed_field_is_still_applied,
+    what_a_crawl_says_it_added_is_what_the_feed_reads,
     changed_objects_are_updated_in_place_and_gone_ones_removed,
     people_s_edits_survive_a_resync,
     a_moved_object_hangs_under_its_new_parent,
@@ -91,6 +93,74 @@ async fn a_second_identical_crawl_changes_nothing(store: TestStore) {
         seq,
         "no feed entries"
     );
+}
+
+/// An unchanged re-sync matches the integration's crawl fingerprint and writes nothing; the
+/// fingerprint must not hide the next crawl's smallest change, nor one of a relation.
+async fn after_an_unchanged_resync_a_single_changed_field_is_still_applied(store: TestStore) {
+    let (acme, _) = store.new_workspace("acme").await;
+    let integration = store.new_integration(acme.id, &[]).await;
+    let relations = [foreign_key("s.a", "s.b")];
+    for _ in 0..2 {
+        store
+            .crawl(acme.id, integration, &small_crawl(), &relations)
+            .await;
+    }
+    let mut crawl = small_crawl();
+    let column = crawl.iter().position(|item| item.path == "s.b.id").unwrap();
+    crawl[column].popularity = Some(0.5);
+    let applied = store.crawl(acme.id, integration, &crawl, &relations).await;
+    assert_eq!(applied, counts(0, 1, 0));
+    let id = resource_id(&store, acme.id, integration, "s.b.id")
+        .await
+        .unwrap();
+    let stored = store.resource(acme.id, id).await.unwrap().unwrap();
+    assert_eq!(stored.popularity, Some(0.5));
+    assert_eq!(
+        store.crawl(acme.id, integration, &crawl, &[]).await,
+        counts(0, 0, 0)
+    );
+    let a = resource_id(&store, acme.id, integration, "s.a")
+        .await
+        .unwrap();
+    assert!(
+        store.relations_of(acme.id, a).await.unwrap().is_empty(),
+        "a relation gone from the crawl is gone from the store"
+    );
+}
+
+/// The syncing node indexes what a crawl added from memory: it must be exactly what the feed
+/// would read back from the store, for a first crawl and for additions under stored parents.
+async fn what_a_crawl_says_it_added_is_what_the_feed_reads(store: TestStore) {
+    let (acme, _) = store.new_workspace("acme").await;
+    let data = store.create_team(acme.id, "data").await.unwrap();
+    let finance = store.create_team(acme.id, "finance").await.unwrap();
+    let integration = store.new_integration(acme.id, &[finance.id, data.id]).await;
+    let mut crawl = small_crawl();
+    crawl[1].source_description = Some("the a table".to_string());
+    let mut second = crawl.clone();
+    second.push(item(ResourceKind::Column, "s.b.note", Some("s.b")));
+    second.push(item(ResourceKind::Table, "s.c", Some("s")));
+    second.push(item(ResourceKind::Column, "s.c.id", Some("s.c")));
+    for (crawl, expected) in [(crawl, 6), (second, 3)] {
+        let before = store.last_change_seq().await.unwrap();
+        let applied = store
+            .apply_crawl_timed(acme.id, integration, crawl, &[])
+            .await
+            .unwrap();
+        assert_eq!(applied.added.resources.len(), expected);
+        assert_eq!(applied.added.until, store.last_change_seq().await.unwrap());
+        let read = store.feed_after(before, 1000).await.unwrap();
+        assert_eq!(read.resources.len(), expected);
+        for resource in &read.resources {
+            assert_eq!(
+                applied.added.resources.get(&resource.id),
+                Some(resource),
+                "{}",
+                resource.path
+            );
+        }
+    }
 }
 
 async fn changed_objects_are_updated_in_place_and_gone_ones_removed(store: TestStore) {
