@@ -1,0 +1,5 @@
+-- A resource's team rows go with their resource (resource_id's key) and with their team
+-- (team_id's key), and both go with their workspace: resource_teams' own key to workspaces
+-- added nothing but a check per row, which PostgreSQL runs row by row (a sync writes one row
+-- per crawled object). SQLite checks keys in-process and cannot drop one: it keeps it.
+--@postgres ALTER TABLE resource_teams DROP CONSTRAINT IF EXISTS resource_teams_workspace_id_fkey;
