@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use cairn_connect::dbt::{self, DbtError, DbtRelation};
-use cairn_connect::{ConnectError, CrawledCatalog, EngineKind, ObjectKind, RelationKind, Target};
+use cairn_connect::{
+    ConnectError, CrawledCatalog, CrawledObject, EngineKind, ObjectKind, RelationKind, Target,
+};
 use cairn_domain::{IntegrationId, Principal, Refusal, ResourceKind, WorkspaceId, validate};
 use cairn_store::{
     AddedResources, CrawlItem, CrawlRelation, ImportedDoc, IntegrationRow, Resource, ResourcePatch,
@@ -391,43 +393,33 @@ fn resource_kind(kind: ObjectKind) -> ResourceKind {
 /// Maps a crawl onto resource paths under the integration's name.
 fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<CrawlRelation>) {
     let path_of = |parts: &[String]| cairn_domain::ResourcePath::under(root, parts).to_string();
-    let items = crawl
-        .objects
-        .iter()
-        .map(|object| {
-            // As `json!({"nullable": …, "position": …, "primary_key": …}).to_string()` writes
-            // it (the content hash covers this text), without building a map per column.
-            let attributes = if object.kind == ObjectKind::Column {
-                let nullable = object
-                    .nullable
-                    .map_or("null", |value| if value { "true" } else { "false" });
-                let position = object
-                    .position
-                    .map_or_else(|| "null".to_string(), |value| value.to_string());
-                format!(
-                    r#"{{"nullable":{nullable},"position":{position},"primary_key":{}}}"#,
-                    object.primary_key
-                )
-            } else {
-                "{}".to_string()
-            };
-            CrawlItem {
-                kind: resource_kind(object.kind),
-                name: object.name().to_string(),
-                path: path_of(&object.path),
-                parent_path: (object.path.len() > 1)
-                    .then(|| path_of(&object.path[..object.path.len() - 1])),
-                source_description: object
-                    .description
-                    .clone()
-                    .filter(|text| !text.trim().is_empty()),
-                data_type: object.data_type.clone(),
-                definition: object.definition.clone(),
-                popularity: object.popularity,
-                attributes,
+    // Objects come parents first, a table's columns one after another: each one's path is its
+    // parent's, rendered once, with its own name appended.
+    let mut parent: Option<(&[String], String)> = None;
+    let mut items = Vec::with_capacity(crawl.objects.len());
+    for object in &crawl.objects {
+        let (above, name) = match object.path.split_last() {
+            Some((name, above)) => (above, Some(name)),
+            None => (&object.path[..], None),
+        };
+        let parent_path = if above.is_empty() {
+            None
+        } else {
+            match &parent {
+                Some((parts, text)) if *parts == above => Some(text.clone()),
+                _ => {
+                    let text = path_of(above);
+                    parent = Some((above, text.clone()));
+                    Some(text)
+                }
             }
-        })
-        .collect();
+        };
+        let mut path = parent_path.clone().unwrap_or_else(|| root.to_string());
+        if let Some(name) = name {
+            cairn_domain::ResourcePath::push_segment(&mut path, name);
+        }
+        items.push(crawl_item(object, path, parent_path));
+    }
     let relations = crawl
         .relations
         .iter()
@@ -441,6 +433,40 @@ fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<Crawl
         })
         .collect();
     (items, relations)
+}
+
+/// One crawled object as the store takes it, at `path` under `parent_path`.
+fn crawl_item(object: &CrawledObject, path: String, parent_path: Option<String>) -> CrawlItem {
+    // As `json!({"nullable": …, "position": …, "primary_key": …}).to_string()` writes it (the
+    // content hash covers this text), without building a map per column.
+    let attributes = if object.kind == ObjectKind::Column {
+        let nullable = object
+            .nullable
+            .map_or("null", |value| if value { "true" } else { "false" });
+        let position = object
+            .position
+            .map_or_else(|| "null".to_string(), |value| value.to_string());
+        format!(
+            r#"{{"nullable":{nullable},"position":{position},"primary_key":{}}}"#,
+            object.primary_key
+        )
+    } else {
+        "{}".to_string()
+    };
+    CrawlItem {
+        kind: resource_kind(object.kind),
+        name: object.name().to_string(),
+        path,
+        parent_path,
+        source_description: object
+            .description
+            .clone()
+            .filter(|text| !text.trim().is_empty()),
+        data_type: object.data_type.clone(),
+        definition: object.definition.clone(),
+        popularity: object.popularity,
+        attributes,
+    }
 }
 
 impl Catalog {
@@ -1194,6 +1220,54 @@ mod tests {
             };
             assert_eq!(refusal.code(), error.code());
         }
+    }
+
+    #[test]
+    fn a_path_built_from_its_parent_s_is_the_path_rendered_whole() {
+        let object = |kind, path: &[&str]| cairn_connect::CrawledObject {
+            kind,
+            path: path.iter().map(|part| part.to_string()).collect(),
+            description: None,
+            data_type: None,
+            nullable: None,
+            position: None,
+            primary_key: false,
+            definition: None,
+            popularity: None,
+        };
+        let objects = vec![
+            object(ObjectKind::Database, &["shop"]),
+            object(ObjectKind::Schema, &["shop", "public"]),
+            object(ObjectKind::Table, &["shop", "public", "orders.2024"]),
+            object(ObjectKind::Column, &["shop", "public", "orders.2024", "id"]),
+            object(
+                ObjectKind::Column,
+                &["shop", "public", "orders.2024", "say \"hi\""],
+            ),
+            object(ObjectKind::Table, &["shop", "public", "plain"]),
+            object(ObjectKind::Column, &["shop", "public", "plain", "a.b"]),
+            // A column whose table is not the object before it.
+            object(
+                ObjectKind::Column,
+                &["shop", "public", "orders.2024", "late"],
+            ),
+        ];
+        let crawl = CrawledCatalog {
+            objects,
+            relations: Vec::new(),
+            server_version: String::new(),
+        };
+        let (items, _) = crawl_items("wh.prod", &crawl);
+        assert_eq!(items.len(), crawl.objects.len());
+        for (item, object) in items.iter().zip(&crawl.objects) {
+            let whole = cairn_domain::ResourcePath::under("wh.prod", &object.path).to_string();
+            assert_eq!(item.path, whole);
+            let above = &object.path[..object.path.len() - 1];
+            let parent = (!above.is_empty())
+                .then(|| cairn_domain::ResourcePath::under("wh.prod", above).to_string());
+            assert_eq!(item.parent_path, parent, "{whole}");
+        }
+        assert_eq!(items[3].path, r#"wh.prod.shop.public."orders.2024".id"#);
     }
 
     #[test]

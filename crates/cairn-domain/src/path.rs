@@ -118,6 +118,20 @@ fn split_segments(text: &str) -> Vec<String> {
 }
 
 impl ResourcePath {
+    /// Appends one segment below the path whose stored text is `rendered`: a separating dot
+    /// and the name, quoted when it holds a dot or a quote. Rendering a child from its
+    /// parent's text gives what rendering the whole path gives.
+    pub fn push_segment(rendered: &mut String, segment: &str) {
+        rendered.push('.');
+        if needs_quotes(segment) {
+            rendered.push('"');
+            rendered.push_str(&segment.replace('"', "\"\""));
+            rendered.push('"');
+        } else {
+            rendered.push_str(segment);
+        }
+    }
+
     /// The stored text of the path one level up (a table's schema, a column's table): the
     /// text before the last separating dot, empty when there is none. Reads no more than it
     /// must, for ranking many resources.
@@ -128,17 +142,14 @@ impl ResourcePath {
 
 impl fmt::Display for ResourcePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, segment) in self.segments.iter().enumerate() {
-            if index > 0 {
-                f.write_str(".")?;
-            }
-            if index > 0 && needs_quotes(segment) {
-                write!(f, "\"{}\"", segment.replace('"', "\"\""))?;
-            } else {
-                f.write_str(segment)?;
-            }
+        let Some((root, below)) = self.segments.split_first() else {
+            return Ok(());
+        };
+        let mut text = root.clone();
+        for segment in below {
+            ResourcePath::push_segment(&mut text, segment);
         }
-        Ok(())
+        f.write_str(&text)
     }
 }
 
