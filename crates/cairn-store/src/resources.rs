@@ -1,7 +1,7 @@
 //! Catalog resources, their teams and labels. Every write of one appends to the change feed
 //! (`feed.rs`) in the same transaction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cairn_domain::{
     ColumnAttributes, IntegrationId, ResourceId, ResourceKind, Scope, TeamId, WorkspaceId,
@@ -661,6 +661,63 @@ impl Store {
         }
         self.attach_details(workspace, &mut resources).await?;
         Ok(resources)
+    }
+
+    /// Resources of a workspace by id, in the order asked, and the columns of those among them
+    /// that have columns (tables and views), by id: what [`Store::resources_by_ids`] and
+    /// [`Store::children_of`] would read, in one statement per chunk and one for the labels
+    /// (a resource page reads both on every request). Who may see what is the caller's to decide.
+    pub async fn resources_with_columns(
+        &self,
+        workspace: WorkspaceId,
+        ids: &[ResourceId],
+    ) -> Result<(Vec<Resource>, Vec<Resource>)> {
+        let asked: HashSet<ResourceId> = ids.iter().copied().collect();
+        let mut found: HashMap<ResourceId, Resource> = HashMap::with_capacity(ids.len());
+        let mut columns: Vec<Resource> = Vec::new();
+        for chunk in ids.chunks(BATCH) {
+            let sql = format!(
+                "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE +r.workspace_id = $1
+                 AND (r.id IN ({}) OR (r.parent_id IN ({}) AND r.kind = 'column'))",
+                placeholders(2, chunk.len()),
+                placeholders(2 + chunk.len(), chunk.len())
+            );
+            let mut query = crate::dynamic_query(&sql).bind(workspace.0);
+            for id in chunk.iter().chain(chunk) {
+                query = query.bind(id.0);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let resource = resource_from(&row)?;
+                let column = resource.kind == ResourceKind::Column
+                    && resource
+                        .parent
+                        .is_some_and(|parent| asked.contains(&parent));
+                if column {
+                    columns.push(resource.clone());
+                }
+                if asked.contains(&resource.id) {
+                    found.insert(resource.id, resource);
+                }
+            }
+        }
+        let mut ordered: Vec<Resource> = ids.iter().filter_map(|id| found.remove(id)).collect();
+        let shown = ordered.len();
+        columns.sort_by_key(|column| column.id);
+        columns.dedup_by_key(|column| column.id);
+        // A column asked for itself is read once and labelled once, then listed in both.
+        let (also_asked, only_columns): (Vec<Resource>, Vec<Resource>) = columns
+            .into_iter()
+            .partition(|column| ordered.iter().any(|resource| resource.id == column.id));
+        ordered.extend(only_columns);
+        self.attach_details(workspace, &mut ordered).await?;
+        let mut columns = ordered.split_off(shown);
+        for column in also_asked {
+            if let Some(labelled) = ordered.iter().find(|resource| resource.id == column.id) {
+                columns.push(labelled.clone());
+            }
+        }
+        columns.sort_by_key(|column| column.id);
+        Ok((ordered, columns))
     }
 
     /// Every table and view of every workspace, as (workspace, id): what a newly installed

@@ -2,7 +2,7 @@
 //! each only where the caller may see it. It feeds a resource's page (`GET /resources/{id}`)
 //! and the assistant's reads alike.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cairn_domain::{ColumnAttributes, Principal, ResourceId, ResourceKind};
 use cairn_store::{RelationRow, Resource};
@@ -55,10 +55,12 @@ impl Catalog {
         ids: &[ResourceId],
     ) -> Result<Vec<ResourceDetails>> {
         let store = self.store();
-        let mut resources = store.resources_by_ids(principal.workspace, ids).await?;
+        let (mut resources, columns) = store
+            .resources_with_columns(principal.workspace, ids)
+            .await?;
         resources.retain(|resource| principal.can_see(resource.workspace, &resource.teams));
         self.hide_unreadable(principal, &mut resources).await?;
-        let mut columns = self.visible_columns(principal, &resources).await?;
+        let mut columns = visible_columns(principal, &resources, columns);
         let shown: Vec<ResourceId> = resources.iter().map(|resource| resource.id).collect();
         let relations = store.relations_of_many(principal.workspace, &shown).await?;
         let others: Vec<ResourceId> = relations
@@ -147,33 +149,29 @@ impl Catalog {
         }
         Ok(())
     }
+}
 
-    /// The columns of the tables and views among `resources` the caller may see, in display
-    /// order.
-    async fn visible_columns(
-        &self,
-        principal: &Principal,
-        resources: &[Resource],
-    ) -> Result<Vec<Resource>> {
-        let relational: Vec<ResourceId> = resources
-            .iter()
-            .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
-            .map(|resource| resource.id)
-            .collect();
-        if relational.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut columns = self
-            .store()
-            .children_of(principal.workspace, &relational)
-            .await?;
-        columns.retain(|column| {
-            column.kind == ResourceKind::Column
-                && principal.can_see(column.workspace, &column.teams)
-        });
-        columns.sort_by_key(|column| (attributes_of(column).order(), column.id));
-        Ok(columns)
-    }
+/// Of `columns` (those of `resources`, as the store read them), the ones the caller may see
+/// under the tables and views of `resources` they may see, in display order.
+fn visible_columns(
+    principal: &Principal,
+    resources: &[Resource],
+    mut columns: Vec<Resource>,
+) -> Vec<Resource> {
+    let relational: HashSet<ResourceId> = resources
+        .iter()
+        .filter(|resource| matches!(resource.kind, ResourceKind::Table | ResourceKind::View))
+        .map(|resource| resource.id)
+        .collect();
+    columns.retain(|column| {
+        column.kind == ResourceKind::Column
+            && column
+                .parent
+                .is_some_and(|parent| relational.contains(&parent))
+            && principal.can_see(column.workspace, &column.teams)
+    });
+    columns.sort_by_key(|column| (attributes_of(column).order(), column.id));
+    columns
 }
 
 /// Moves the columns of `parent` out of `columns`, keeping their order.

@@ -13,7 +13,65 @@ store_tests!(
     browse_filters_by_kind_tag_and_owner_with_keyset_pages,
     reads_by_id_keep_the_order_asked_and_skip_unknown_ids,
     a_resource_of_another_workspace_is_not_found,
+    resources_with_their_columns_read_as_by_id_and_by_parent,
 );
+
+/// The one-statement read of resources and their columns gives exactly what reading them by
+/// id and their columns by parent gives: labels and teams included, a schema's tables not
+/// taken for columns, a column asked for itself listed in both.
+async fn resources_with_their_columns_read_as_by_id_and_by_parent(store: TestStore) {
+    let (acme, _) = store.new_workspace("acme").await;
+    let data = store.create_team(acme.id, "data").await.unwrap();
+    let integration = store.new_integration(acme.id, &[data.id]).await;
+    store
+        .crawl(acme.id, integration, &crate::common::small_crawl(), &[])
+        .await;
+    let by_path = |path: &str| {
+        let store = &store;
+        let path = path.to_string();
+        async move {
+            store
+                .integration_resources(acme.id, integration, true)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|resource| resource.path == path)
+                .unwrap()
+                .id
+        }
+    };
+    let (schema, a, a_id, b) = (
+        by_path("s").await,
+        by_path("s.a").await,
+        by_path("s.a.id").await,
+        by_path("s.b").await,
+    );
+    let tagged = ResourcePatch {
+        tags: Some(vec!["pii".to_string()]),
+        ..ResourcePatch::default()
+    };
+    store.update_resource(acme.id, a_id, &tagged).await.unwrap();
+    let asked = [b, schema, a, a_id, ResourceId(999_999)];
+    let (resources, columns) = store.resources_with_columns(acme.id, &asked).await.unwrap();
+    assert_eq!(
+        resources,
+        store.resources_by_ids(acme.id, &asked).await.unwrap()
+    );
+    let mut expected: Vec<_> = store
+        .children_of(acme.id, &asked)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|child| child.kind == ResourceKind::Column)
+        .collect();
+    expected.sort_by_key(|column| column.id);
+    assert_eq!(columns, expected);
+    let names: Vec<&str> = columns.iter().map(|column| column.name.as_str()).collect();
+    assert_eq!(names, ["id", "b_id", "id"]);
+    let tagged = columns.iter().find(|column| column.id == a_id).unwrap();
+    assert_eq!(tagged.tags, ["pii"]);
+    assert_eq!(tagged.teams, [data.id]);
+}
 
 fn table(name: &str, teams: &[TeamId]) -> NewResource {
     NewResource {
