@@ -264,9 +264,8 @@ impl Catalog {
         id: ResourceId,
     ) -> Result<ResourceView> {
         let details = self
-            .resource_details(principal, &[id])
+            .resource_page_details(principal, id)
             .await?
-            .pop()
             .ok_or(CatalogError::NotFound)?;
         let teams = self.store().list_teams(principal.workspace).await?;
         let is_relation = matches!(
@@ -314,13 +313,7 @@ impl Catalog {
             .iter()
             .map(|column| (column.id, (table, column.name.clone())))
             .collect();
-        let mut column_ids: Vec<ResourceId> = column_of.keys().copied().collect();
-        column_ids.sort_unstable();
-        let ids: Vec<ResourceId> = std::iter::once(table).chain(column_ids).collect();
-        let relations = self
-            .store()
-            .relations_of_many(principal.workspace, &ids)
-            .await?;
+        let relations = &details.own_relations;
         let unknown: Vec<ResourceId> = relations
             .iter()
             .flat_map(|relation| [relation.from, relation.to])
@@ -330,7 +323,7 @@ impl Catalog {
             .lift_to_tables(principal, &unknown, &mut column_of)
             .await?;
         let mut out: Vec<TableRelationView> = Vec::new();
-        for relation in &relations {
+        for relation in relations {
             let end = |id: ResourceId| match column_of.get(&id) {
                 Some((owner, name)) => (*owner, Some(name.clone())),
                 None => (id, None),

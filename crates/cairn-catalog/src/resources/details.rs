@@ -22,6 +22,10 @@ pub(crate) struct ResourceDetails {
     pub relations: Vec<Related>,
     /// Whether the store holds any relation of the resource, seen or not.
     pub relations_stored: bool,
+    /// Every stored relation of the resource and, read for its page, of its shown columns, as
+    /// the store holds them (whoever may see the far end): what its relations lifted to tables
+    /// are made of.
+    pub own_relations: Vec<RelationRow>,
 }
 
 /// A relation seen from one of its ends.
@@ -54,6 +58,25 @@ impl Catalog {
         principal: &Principal,
         ids: &[ResourceId],
     ) -> Result<Vec<ResourceDetails>> {
+        self.details(principal, ids, false).await
+    }
+
+    /// [`Catalog::resource_details`] of one resource, with the relations of its columns too
+    /// ([`ResourceDetails::own_relations`]), read in the same statement as its own.
+    pub(crate) async fn resource_page_details(
+        &self,
+        principal: &Principal,
+        id: ResourceId,
+    ) -> Result<Option<ResourceDetails>> {
+        Ok(self.details(principal, &[id], true).await?.pop())
+    }
+
+    async fn details(
+        &self,
+        principal: &Principal,
+        ids: &[ResourceId],
+        column_relations: bool,
+    ) -> Result<Vec<ResourceDetails>> {
         let store = self.store();
         let (mut resources, columns) = store
             .resources_with_columns(principal.workspace, ids)
@@ -62,7 +85,25 @@ impl Catalog {
         self.hide_unreadable(principal, &mut resources).await?;
         let mut columns = visible_columns(principal, &resources, columns);
         let shown: Vec<ResourceId> = resources.iter().map(|resource| resource.id).collect();
-        let relations = store.relations_of_many(principal.workspace, &shown).await?;
+        // The resources' relations and their columns', in one read.
+        let with_columns: Vec<ResourceId> = shown
+            .iter()
+            .copied()
+            .chain(
+                columns
+                    .iter()
+                    .filter(|_| column_relations)
+                    .map(|column| column.id),
+            )
+            .collect();
+        let all_relations = store
+            .relations_of_many(principal.workspace, &with_columns)
+            .await?;
+        let relations: Vec<RelationRow> = all_relations
+            .iter()
+            .filter(|relation| shown.contains(&relation.from) || shown.contains(&relation.to))
+            .cloned()
+            .collect();
         let others: Vec<ResourceId> = relations
             .iter()
             .flat_map(|relation| [relation.from, relation.to])
@@ -77,9 +118,18 @@ impl Catalog {
                     .iter()
                     .filter(|relation| relation.from == resource.id || relation.to == resource.id)
                     .collect();
+                let own = |id: ResourceId| {
+                    id == resource.id || own_columns.iter().any(|column| column.id == id)
+                };
+                let own_relations = all_relations
+                    .iter()
+                    .filter(|relation| own(relation.from) || own(relation.to))
+                    .cloned()
+                    .collect();
                 ResourceDetails {
                     relations: seen_from(resource.id, &touching, &related),
                     relations_stored: !touching.is_empty(),
+                    own_relations,
                     columns: own_columns,
                     resource,
                 }
