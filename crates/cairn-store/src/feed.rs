@@ -70,6 +70,11 @@ impl AddedResources {
             .iter()
             .filter_map(|change| self.resources.remove(&change.resource))
             .collect();
+        // A large sync's resources are most of what the index is given while it stages them:
+        // the table gives back what the feed has consumed (halving at most once per half).
+        if self.resources.len() < self.resources.capacity() / 2 {
+            self.resources.shrink_to_fit();
+        }
         Some(FeedBatch {
             newest,
             resources,

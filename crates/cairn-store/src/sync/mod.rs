@@ -29,7 +29,7 @@ pub use history::SyncRow;
 use plan::{CrawlPlan, Existing, Stored};
 pub(crate) use write::{id_list, record_changes};
 
-/// Rows per multi-row statement. The widest binds 14 values a row: 14,000 stays well under
+/// Rows per multi-row statement. The widest binds 15 values a row: 15,000 stays well under
 /// SQLite's 32,766 and PostgreSQL's 65,535 bound values per statement.
 const ROWS: usize = 1000;
 

@@ -113,6 +113,17 @@ impl Placeholders {
     }
 }
 
+/// The id after the largest a resource ever had: what `AUTOINCREMENT` would give next.
+async fn next_sqlite_id(transaction: &mut Tx) -> Result<i64> {
+    let row = sqlx::query(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'resources'), 0),
+                    COALESCE((SELECT MAX(id) FROM resources), 0)) + 1",
+    )
+    .fetch_one(&mut **transaction)
+    .await?;
+    Ok(row.get(0))
+}
+
 /// Which addition an inserted row is, by its kind and path (what `RETURNING` gives back).
 fn addition_of(at_key: &HashMap<(&str, &str), usize>, row: &sqlx::any::AnyRow) -> Result<usize> {
     let kind: String = row.get(1);
@@ -130,12 +141,22 @@ impl Batch<'_> {
 
     /// Inserts the new resources, parents before children (one depth at a time), and returns
     /// their ids in the order of `additions`.
+    ///
+    /// On SQLite the ids are given, not returned: the transaction holds the write lock from its
+    /// start (`BEGIN IMMEDIATE`), so the ids after the largest ever used are this sync's, and
+    /// `AUTOINCREMENT` moves its sequence past the largest given, so none is ever used again.
+    /// That spares reading back a row per resource. PostgreSQL's ids come from its identity
+    /// sequence, read back with each chunk.
     pub(super) async fn insert_new(
         &self,
         transaction: &mut Tx,
         additions: &[Addition],
     ) -> Result<Vec<i64>> {
         let mut ids = vec![0; additions.len()];
+        let mut next_id = match self.backend {
+            Backend::Sqlite if !additions.is_empty() => next_sqlite_id(transaction).await?,
+            _ => 0,
+        };
         let deepest = additions.iter().map(|addition| addition.depth).max();
         for depth in 0..=deepest.unwrap_or(0) {
             let level: Vec<usize> = (0..additions.len())
@@ -147,6 +168,15 @@ impl Batch<'_> {
                 ROWS
             };
             for chunk in level.chunks(rows) {
+                if self.backend == Backend::Sqlite {
+                    for at in chunk {
+                        ids[*at] = next_id;
+                        next_id += 1;
+                    }
+                    self.insert_sqlite(transaction, additions, chunk, &ids)
+                        .await?;
+                    continue;
+                }
                 let at_key: HashMap<(&str, &str), usize> = chunk
                     .iter()
                     .map(|at| {
@@ -154,16 +184,7 @@ impl Batch<'_> {
                         ((item.kind.as_str(), item.path.as_str()), *at)
                     })
                     .collect();
-                let inserted = match self.backend {
-                    Backend::Postgres => {
-                        self.insert_pg(transaction, additions, chunk, &ids).await?
-                    }
-                    Backend::Sqlite => {
-                        self.insert_sqlite(transaction, additions, chunk, &ids)
-                            .await?
-                    }
-                };
-                for row in inserted {
+                for row in self.insert_pg(transaction, additions, chunk, &ids).await? {
                     ids[addition_of(&at_key, &row)?] = row.get(0);
                 }
             }
@@ -209,18 +230,19 @@ impl Batch<'_> {
         .await?)
     }
 
-    /// One chunk of additions of one depth on SQLite; `ids` holds those of the depths above.
+    /// One chunk of additions of one depth on SQLite, with the ids in `ids` (which also holds
+    /// those of the depths above).
     async fn insert_sqlite(
         &self,
         transaction: &mut Tx,
         additions: &[Addition],
         chunk: &[usize],
         ids: &[i64],
-    ) -> Result<Vec<sqlx::any::AnyRow>> {
+    ) -> Result<()> {
         let mut binds = Placeholders::new(self.backend);
         let rows: Vec<String> = (0..chunk.len())
             .map(|_| {
-                let first: Vec<String> = (0..9).map(|_| binds.next()).collect();
+                let first: Vec<String> = (0..10).map(|_| binds.next()).collect();
                 format!(
                     "({}, NULLIF({}, -1.0), {})",
                     first.join(", "),
@@ -230,11 +252,10 @@ impl Batch<'_> {
             })
             .collect();
         let sql = format!(
-            "INSERT INTO resources (workspace_id, kind, name, path, parent_id, integration_id,
+            "INSERT INTO resources (id, workspace_id, kind, name, path, parent_id, integration_id,
                  source_description, data_type, definition, popularity, attributes, crawl_hash,
                  created_at, updated_at)
-             VALUES {}
-             RETURNING id, kind, path",
+             VALUES {}",
             rows.join(", ")
         );
         let mut query = crate::dynamic_query(&sql);
@@ -242,6 +263,7 @@ impl Batch<'_> {
             let addition = &additions[*at];
             let item = self.item(addition);
             let named = query
+                .bind(ids[*at])
                 .bind(self.workspace.0)
                 .bind(item.kind.as_str())
                 .bind(item.name.as_str())
@@ -252,7 +274,14 @@ impl Batch<'_> {
                 .bind(self.now)
                 .bind(self.now);
         }
-        Ok(query.fetch_all(&mut **transaction).await?)
+        let inserted = query.execute(&mut **transaction).await?.rows_affected();
+        if inserted != chunk.len() as u64 {
+            return Err(StoreError::Config(format!(
+                "inserted {inserted} of {} new resources",
+                chunk.len()
+            )));
+        }
+        Ok(())
     }
 
     /// Gives every new resource the teams of the stored ancestor it hangs under.

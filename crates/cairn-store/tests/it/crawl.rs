@@ -12,6 +12,7 @@ store_tests!(
     a_second_identical_crawl_changes_nothing,
     after_an_unchanged_resync_a_single_changed_field_is_still_applied,
     what_a_crawl_says_it_added_is_what_the_feed_reads,
+    a_new_resource_never_takes_the_id_of_a_removed_one,
     changed_objects_are_updated_in_place_and_gone_ones_removed,
     people_s_edits_survive_a_resync,
     a_moved_object_hangs_under_its_new_parent,
@@ -158,6 +159,50 @@ async fn what_a_crawl_says_it_added_is_what_the_feed_reads(store: TestStore) {
                 Some(resource),
                 "{}",
                 resource.path
+            );
+        }
+    }
+}
+
+/// Ids name resources in the feed and in every node's index: one that was removed is never
+/// given again, however the ids of a sync are assigned.
+async fn a_new_resource_never_takes_the_id_of_a_removed_one(store: TestStore) {
+    let (acme, _) = store.new_workspace("acme").await;
+    let integration = store.new_integration(acme.id, &[]).await;
+    store.crawl(acme.id, integration, &small_crawl(), &[]).await;
+    let first: Vec<i64> = store
+        .integration_resources(acme.id, integration, true)
+        .await
+        .unwrap()
+        .iter()
+        .map(|resource| resource.id.0)
+        .collect();
+    let newest = *first.iter().max().unwrap();
+    // Everything but the schema goes, then comes back under other names.
+    store
+        .crawl(acme.id, integration, &small_crawl()[..1], &[])
+        .await;
+    let mut again = small_crawl();
+    for item in &mut again[1..] {
+        item.path = item.path.replacen("s.", "s.new_", 1);
+        item.parent_path = item
+            .parent_path
+            .as_ref()
+            .map(|parent| parent.replacen("s.", "s.new_", 1));
+    }
+    let applied = store.crawl(acme.id, integration, &again, &[]).await;
+    assert_eq!(applied, counts(5, 0, 0));
+    for resource in store
+        .integration_resources(acme.id, integration, true)
+        .await
+        .unwrap()
+    {
+        if resource.path.contains("new_") {
+            assert!(
+                resource.id.0 > newest,
+                "{} took id {}",
+                resource.path,
+                resource.id.0
             );
         }
     }
