@@ -1224,16 +1224,11 @@ mod tests {
 
     #[test]
     fn a_path_built_from_its_parent_s_is_the_path_rendered_whole() {
-        let object = |kind, path: &[&str]| cairn_connect::CrawledObject {
-            kind,
-            path: path.iter().map(|part| part.to_string()).collect(),
-            description: None,
-            data_type: None,
-            nullable: None,
-            position: None,
-            primary_key: false,
-            definition: None,
-            popularity: None,
+        let object = |kind, path: &[&str]| {
+            cairn_connect::CrawledObject::new(
+                kind,
+                path.iter().map(|part| part.to_string()).collect(),
+            )
         };
         let objects = vec![
             object(ObjectKind::Database, &["shop"]),

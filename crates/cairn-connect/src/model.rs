@@ -52,7 +52,8 @@ pub struct CrawledObject {
 }
 
 impl CrawledObject {
-    pub(crate) fn new(kind: ObjectKind, path: Vec<String>) -> Self {
+    /// An object of `kind` at `path` with nothing else known yet.
+    pub fn new(kind: ObjectKind, path: Vec<String>) -> Self {
         CrawledObject {
             kind,
             path,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use cairn_domain::{ResourceId, ResourceKind, TeamId, WorkspaceId};
 use sqlx::{Any, Row};
 
-use crate::resources::{add_label, team_list};
+use crate::resources::{TEAMS_OF_R, add_label, team_list};
 use crate::{Backend, Result, Store};
 
 /// One entry of the change feed.
@@ -171,14 +171,13 @@ impl Store {
     /// teams included (one row a resource); the description people see first (as
     /// `Resource::effective_description` picks it) is chosen in the statement.
     async fn feed_resources(&self, stretch: &Stretch) -> Result<Vec<FeedResource>> {
-        let teams = self.team_list_sql();
         let changed = stretch.condition("r.id");
         let rows = stretch
             .bind(crate::dynamic_query(&format!(
                 "SELECT r.id, r.workspace_id, r.kind, r.name, r.path,
                      COALESCE(NULLIF(r.description, ''), NULLIF(r.imported_description, ''),
                          NULLIF(r.source_description, ''), ''),
-                     (SELECT {teams} FROM resource_teams t WHERE t.resource_id = r.id),
+                     {TEAMS_OF_R},
                      r.parent_id
                  FROM resources r WHERE {changed}"
             )))

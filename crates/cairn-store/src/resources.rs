@@ -127,7 +127,19 @@ pub(crate) fn add_label(tags: &mut Vec<String>, owners: &mut Vec<String>, row: &
     }
 }
 
-/// A resource's teams as read by [`Store::team_list_sql`]: ids joined by commas, or NULL.
+/// A resource's teams in its own row (resources aliased `r`): ids joined by commas, or NULL,
+/// for [`team_list`]. `string_agg` is both engines' spelling.
+macro_rules! teams_of_r {
+    () => {
+        "(SELECT string_agg(CAST(t.team_id AS TEXT), ',') FROM resource_teams t \
+         WHERE t.resource_id = r.id)"
+    };
+}
+
+/// [`teams_of_r`], for statements assembled with `format!`.
+pub(crate) const TEAMS_OF_R: &str = teams_of_r!();
+
+/// A resource's teams as read by [`TEAMS_OF_R`]: ids joined by commas, or NULL.
 pub(crate) fn team_list(joined: Option<String>) -> Result<Vec<TeamId>> {
     let mut teams = joined
         .unwrap_or_default()
@@ -143,24 +155,15 @@ pub(crate) fn team_list(joined: Option<String>) -> Result<Vec<TeamId>> {
     Ok(teams)
 }
 
-impl Store {
-    /// The aggregate that reads a resource's teams in its own row (over `resource_teams t`),
-    /// for [`team_list`].
-    pub(crate) fn team_list_sql(&self) -> &'static str {
-        match self.backend {
-            Backend::Postgres => "string_agg(CAST(t.team_id AS TEXT), ',')",
-            Backend::Sqlite => "group_concat(t.team_id, ',')",
-        }
-    }
-}
-
-/// A resource's columns, its teams aggregated in the same row (`string_agg` is both engines'
-/// spelling): reading a resource costs one statement for it and one for its labels.
-pub(crate) const RESOURCE_COLUMNS: &str = "r.id, r.workspace_id, r.kind, r.name, r.path, r.parent_id, \
-     r.integration_id, r.description, r.source_description, r.data_type, r.definition, \
-     r.popularity, r.attributes, r.created_at, r.updated_at, r.imported_description, \
-     (SELECT string_agg(CAST(t.team_id AS TEXT), ',') FROM resource_teams t \
-      WHERE t.resource_id = r.id) AS teams";
+/// A resource's columns, its teams aggregated in the same row: reading a resource costs one
+/// statement for it and one for its labels.
+pub(crate) const RESOURCE_COLUMNS: &str = concat!(
+    "r.id, r.workspace_id, r.kind, r.name, r.path, r.parent_id, r.integration_id, \
+     r.description, r.source_description, r.data_type, r.definition, r.popularity, \
+     r.attributes, r.created_at, r.updated_at, r.imported_description, ",
+    teams_of_r!(),
+    " AS teams"
+);
 
 /// Most values bound in one statement, well under both engines' limits.
 const BATCH: usize = 500;
@@ -465,12 +468,11 @@ impl Store {
         workspace: WorkspaceId,
         ids: &[ResourceId],
     ) -> Result<Vec<Resource>> {
-        let teams = self.team_list_sql();
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(BATCH) {
             let sql = format!(
                 "SELECT r.id, r.workspace_id, r.kind, r.name, r.path, r.parent_id, r.popularity,
-                     (SELECT {teams} FROM resource_teams t WHERE t.resource_id = r.id)
+                     {TEAMS_OF_R}
                  FROM resources r WHERE +r.workspace_id = $1 AND r.id IN ({})",
                 placeholders(2, chunk.len())
             );
@@ -692,10 +694,13 @@ impl Store {
                     && resource
                         .parent
                         .is_some_and(|parent| asked.contains(&parent));
-                if column {
-                    columns.push(resource.clone());
-                }
-                if asked.contains(&resource.id) {
+                if !asked.contains(&resource.id) {
+                    // Not asked for, so one of the columns the statement reads.
+                    columns.push(resource);
+                } else {
+                    if column {
+                        columns.push(resource.clone());
+                    }
                     found.insert(resource.id, resource);
                 }
             }
