@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use cairn_connect::dbt::{self, DbtError, DbtRelation};
 use cairn_connect::{
-    ConnectError, CrawledCatalog, CrawledObject, EngineKind, ObjectKind, RelationKind, Target,
+    ConnectError, Crawl, CrawledCatalog, CrawledObject, EngineKind, ObjectKind, RelationKind,
+    Target,
 };
 use cairn_domain::{IntegrationId, Principal, Refusal, ResourceKind, WorkspaceId, validate};
 use cairn_store::{
@@ -170,10 +171,67 @@ pub struct SyncView {
     pub columns: u64,
     pub relations: u64,
     pub server_version: String,
+    /// Whether the database said its catalog was as the last crawl found it (PostgreSQL
+    /// gives a digest of its catalog): then nothing was crawled, read or written, and the
+    /// counts above are the last crawl's.
+    pub source_unchanged: bool,
     /// This sync's id: `GET /integrations/{id}/syncs/{sync_id}` reports it.
     pub sync_id: i64,
     /// Where the sync's time went.
     pub phases_ms: SyncPhases,
+}
+
+/// What an integration's last crawl found, kept on it with the source's digest of its catalog
+/// (in the transaction that applied the crawl): a re-sync whose source gives the same digest
+/// reports these counts without crawling.
+#[derive(Debug, Serialize, Deserialize)]
+struct LastCrawl {
+    digest: String,
+    databases: u64,
+    schemas: u64,
+    tables: u64,
+    views: u64,
+    columns: u64,
+    relations: u64,
+    server_version: String,
+}
+
+impl LastCrawl {
+    fn of(digest: String, view: &SyncView) -> LastCrawl {
+        LastCrawl {
+            digest,
+            databases: view.databases,
+            schemas: view.schemas,
+            tables: view.tables,
+            views: view.views,
+            columns: view.columns,
+            relations: view.relations,
+            server_version: view.server_version.clone(),
+        }
+    }
+
+    fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|error| CatalogError::Internal(error.to_string()))
+    }
+
+    /// A sync that found the source unchanged: nothing added, changed or removed.
+    fn view(self, sync_id: i64) -> SyncView {
+        SyncView {
+            added: 0,
+            changed: 0,
+            removed: 0,
+            databases: self.databases,
+            schemas: self.schemas,
+            tables: self.tables,
+            views: self.views,
+            columns: self.columns,
+            relations: self.relations,
+            server_version: self.server_version,
+            source_unchanged: true,
+            sync_id,
+            phases_ms: SyncPhases::default(),
+        }
+    }
 }
 
 /// Milliseconds a sync spent in each phase.
@@ -861,13 +919,38 @@ impl Catalog {
     ) -> Result<(SyncView, u128, AddedResources, IndexTurn<'_>)> {
         let started = std::time::Instant::now();
         let target = self.integration_target(row).await?;
-        let crawl = cairn_connect::crawl(target.kind(), target.url())
-            .await
-            .map_err(|error| connect_refusal(&error))?;
+        let last = self.last_crawl(row).await?;
+        let crawl = cairn_connect::crawl_if_changed(
+            target.kind(),
+            target.url(),
+            last.as_ref().map(|last| last.digest.as_str()),
+        )
+        .await
+        .map_err(|error| connect_refusal(&error))?;
         let crawled_ms = started.elapsed().as_millis();
         let mut phases = SyncPhases {
             crawl: u64::try_from(crawled_ms).unwrap_or(u64::MAX),
             ..SyncPhases::default()
+        };
+        let (crawl, digest) = match (crawl, last) {
+            (Crawl::Crawled { catalog, digest }, _) => (catalog, digest),
+            (Crawl::Unchanged, Some(last)) => {
+                let view = SyncView {
+                    phases_ms: phases,
+                    ..last.view(record)
+                };
+                return Ok((
+                    view,
+                    crawled_ms,
+                    AddedResources::default(),
+                    self.index_turn().await,
+                ));
+            }
+            (Crawl::Unchanged, None) => {
+                return Err(CatalogError::Internal(
+                    "a crawl without a known digest was reported unchanged".into(),
+                ));
+            }
         };
         self.store()
             .set_sync_phase(row.workspace, record, "storing", None)
@@ -884,9 +967,13 @@ impl Catalog {
             columns: count(ObjectKind::Column),
             relations: crawl.relations.len() as u64,
             server_version: crawl.server_version.clone(),
+            source_unchanged: false,
             sync_id: record,
             phases_ms: SyncPhases::default(),
         };
+        let last_crawl = digest
+            .map(|digest| LastCrawl::of(digest, &view).to_json())
+            .transpose()?;
         let mapping = std::time::Instant::now();
         let (items, relations) = crawl_items(&row.name, &crawl);
         // The crawl is as large as the items made from it: only the items go on.
@@ -901,7 +988,13 @@ impl Catalog {
             added,
         } = self
             .store()
-            .apply_crawl_timed(row.workspace, row.id, items, &relations)
+            .apply_crawl_noted(
+                row.workspace,
+                row.id,
+                items,
+                &relations,
+                last_crawl.as_deref(),
+            )
             .await?;
         phases.store_read = timings.read_ms;
         phases.compare = timings.compare_ms;
@@ -920,6 +1013,15 @@ impl Catalog {
         view.changed = counts.changed;
         view.removed = counts.removed;
         Ok((view, crawled_ms, added, turn))
+    }
+
+    /// What the integration's last crawl found, if its source gave a digest of it.
+    async fn last_crawl(&self, row: &IntegrationRow) -> Result<Option<LastCrawl>> {
+        let Some(text) = self.store().last_crawl(row.workspace, row.id).await? else {
+            return Ok(None);
+        };
+        // An account this version cannot read only costs a crawl.
+        Ok(serde_json::from_str(&text).ok())
     }
 
     /// Syncs every integration whose `next_sync_at` has passed. Each runs on its own task: one

@@ -40,6 +40,36 @@ pub use cairn_domain::{EngineKind, UnknownEngine};
 ///
 /// The URL's scheme must match `kind`.
 pub async fn crawl(kind: EngineKind, url: &str) -> Result<CrawledCatalog, ConnectError> {
+    match crawl_if_changed(kind, url, None).await? {
+        Crawl::Crawled { catalog, .. } => Ok(catalog),
+        Crawl::Unchanged => Err(ConnectError::CrawlFailed(
+            "a crawl without a known digest was reported unchanged".into(),
+        )),
+    }
+}
+
+/// What [`crawl_if_changed`] found.
+#[derive(Debug)]
+pub enum Crawl {
+    /// The source's catalog gives the digest it was asked about: a crawl would read what the
+    /// crawl that gave that digest read. Nothing was crawled.
+    Unchanged,
+    Crawled {
+        catalog: CrawledCatalog,
+        /// A digest of everything the crawl read, taken by the source in the crawl's own
+        /// snapshot, for the next [`crawl_if_changed`]; `None` where the engine gives none
+        /// (MySQL/MariaDB and SQLite crawls always read everything).
+        digest: Option<String>,
+    },
+}
+
+/// [`crawl`], unless the source's catalog still gives the digest `known` (from an earlier
+/// crawl): then a single statement, computed by the server, answers that nothing changed.
+pub async fn crawl_if_changed(
+    kind: EngineKind,
+    url: &str,
+    known: Option<&str>,
+) -> Result<Crawl, ConnectError> {
     let redactor = Redactor::for_url(url);
     match EngineKind::from_url(url) {
         Some(found) if found == kind => {}
@@ -61,18 +91,35 @@ pub async fn crawl(kind: EngineKind, url: &str) -> Result<CrawledCatalog, Connec
     }
     let started = std::time::Instant::now();
     let result = match kind {
-        EngineKind::Postgres => postgres::crawl(url, &redactor).await,
-        EngineKind::Mysql => mysql::crawl(url, &redactor).await,
-        EngineKind::Sqlite => sqlite::crawl(url, &redactor).await,
+        EngineKind::Postgres => postgres::crawl(url, &redactor, known).await,
+        EngineKind::Mysql => mysql::crawl(url, &redactor)
+            .await
+            .map(|catalog| Crawl::Crawled {
+                catalog,
+                digest: None,
+            }),
+        EngineKind::Sqlite => sqlite::crawl(url, &redactor)
+            .await
+            .map(|catalog| Crawl::Crawled {
+                catalog,
+                digest: None,
+            }),
     };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
     match &result {
-        Ok(catalog) => tracing::info!(
+        Ok(Crawl::Crawled { catalog, .. }) => tracing::info!(
             engine = %kind,
             target = redactor.target(),
             objects = catalog.objects.len(),
             relations = catalog.relations.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            elapsed_ms,
             "crawled database"
+        ),
+        Ok(Crawl::Unchanged) => tracing::info!(
+            engine = %kind,
+            target = redactor.target(),
+            elapsed_ms,
+            "database catalog unchanged since the last crawl"
         ),
         Err(error) => tracing::warn!(
             engine = %kind,

@@ -181,6 +181,12 @@ pub(crate) fn normalise_popularity(count: f64, max_count: f64) -> f64 {
 /// The resolution of popularity: twenty steps from unused to the most used.
 const POPULARITY_STEP: f64 = 0.05;
 
+/// The popularity of a step from 0 (unused) to 20 (the most used), for crawlers whose source
+/// computes the steps: the same figure [`normalise_popularity`] gives for that step.
+pub(crate) fn popularity_of_step(step: i32) -> f64 {
+    f64::from(step.clamp(0, 20)) * POPULARITY_STEP
+}
+
 /// `None` for missing or blank comments, the trimmed text otherwise.
 pub(crate) fn clean_description(text: Option<String>) -> Option<String> {
     text.map(|text| text.trim().to_owned())
@@ -206,6 +212,16 @@ mod tests {
                 "{count} of {max}"
             );
         }
+    }
+
+    #[test]
+    fn a_step_gives_the_popularity_the_counts_of_that_step_give() {
+        for (count, max) in [(0.0, 100.0), (3.0, 1000.0), (10.0, 100.0), (100.0, 100.0)] {
+            let normalised = normalise_popularity(count, max);
+            let step = (normalised / POPULARITY_STEP).round() as i32;
+            assert_eq!(popularity_of_step(step).to_bits(), normalised.to_bits());
+        }
+        assert_eq!(popularity_of_step(25), 1.0);
     }
 
     #[test]

@@ -6,9 +6,10 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{Connection, Row};
 
+use crate::Crawl;
 use crate::error::{ConnectError, Redactor};
 use crate::model::{
-    CrawledCatalog, CrawledObject, Found, ObjectKind, RelationKind, clean_description,
+    CrawledObject, Found, ObjectKind, RelationKind, clean_description, popularity_of_step,
 };
 
 /// The oldest supported server (`server_version_num`).
@@ -44,11 +45,22 @@ const SCHEMAS_QUERY: &str = concat!(
     user_schemas!()
 );
 
+/// Tables and views, with their popularity as a step from 0 (unused) to 20 (the most used):
+/// `ln(1 + scans) / ln(1 + the most scans)` in twentieths, computed here so that the digest of
+/// this query's rows changes exactly when a crawl's popularity would (the raw scan counts grow
+/// with every query a warehouse answers; the steps rarely move).
 const RELATIONS_QUERY: &str = concat!(
-    "SELECT c.oid::int8, c.relnamespace::int8, c.relname::text, c.relkind::text, d.description, \
-       CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END, \
+    "SELECT oid, relnamespace, relname, relkind, description, definition, \
+       CASE WHEN scans IS NULL THEN NULL \
+         WHEN scans <= 0 OR most <= 0 THEN 0 \
+         ELSE round(least(ln(1 + scans) / ln(1 + most), 1) * 20)::int4 END \
+     FROM (SELECT c.oid::int8 AS oid, c.relnamespace::int8 AS relnamespace, \
+       c.relname::text AS relname, c.relkind::text AS relkind, d.description, \
+       CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS definition, \
        CASE WHEN c.relkind IN ('r', 'p', 'm', 'f') \
-         THEN (COALESCE(s.seq_scan, 0) + COALESCE(s.idx_scan, 0))::float8 END \
+         THEN (COALESCE(s.seq_scan, 0) + COALESCE(s.idx_scan, 0))::float8 END AS scans, \
+       max(CASE WHEN c.relkind IN ('r', 'p', 'm', 'f') \
+         THEN (COALESCE(s.seq_scan, 0) + COALESCE(s.idx_scan, 0))::float8 END) OVER () AS most \
      FROM pg_class c \
      JOIN pg_namespace n ON n.oid = c.relnamespace \
      LEFT JOIN pg_description d ON d.objoid = c.oid \
@@ -57,7 +69,8 @@ const RELATIONS_QUERY: &str = concat!(
      WHERE c.relkind IN ",
     crawled_relkinds!(),
     " AND ",
-    user_schemas!()
+    user_schemas!(),
+    ") r"
 );
 
 const COLUMNS_QUERY: &str = concat!(
@@ -107,6 +120,38 @@ pub const CATALOG_QUERIES: &[&str] = &[
     VIEW_DEPENDENCIES_QUERY,
 ];
 
+/// Part of every digest: raised when what a crawl makes of the same query results changes, so
+/// that a digest an older Cairn kept never matches.
+const DIGEST_VERSION: &str = "cairn postgres catalog 1";
+
+/// One statement giving a digest of every catalog query's result, computed by the server: the
+/// same digest in the same database, the same crawl. Each query's rows are hashed one by one
+/// with the server's own 64-bit hash (of the row itself from PostgreSQL 14, which has
+/// `hash_record_extended`; of its text before) and summed, beside their count, so the order a
+/// plan happens to give the rows in does not matter; the summaries are hashed with SHA-256.
+/// Nothing crosses the wire but the digest, and it costs the server less than sending the rows.
+///
+/// The row hash is no cryptographic one: it tells changes apart, which is all a digest is for
+/// (whoever can change the database's catalog decides what it holds anyway). A server upgrade
+/// that hashed differently would only cost one full crawl.
+fn digest_query(version_num: i32) -> String {
+    let row_hash = if version_num >= 140_000 {
+        "hash_record_extended(q, 0)"
+    } else {
+        "hashtextextended(q::text, 0)"
+    };
+    let summaries: Vec<String> = CATALOG_QUERIES
+        .iter()
+        .map(|query| {
+            format!("(SELECT count(*) || ':' || COALESCE(sum({row_hash}), 0) FROM ({query}) q)")
+        })
+        .collect();
+    format!(
+        "SELECT encode(sha256(convert_to(concat_ws(' ', '{DIGEST_VERSION}', {}), 'UTF8')), 'hex')",
+        summaries.join(", ")
+    )
+}
+
 struct Relation {
     schema: String,
     name: String,
@@ -121,28 +166,46 @@ impl Relation {
     }
 }
 
-pub(crate) async fn crawl(url: &str, redactor: &Redactor) -> Result<CrawledCatalog, ConnectError> {
+pub(crate) async fn crawl(
+    url: &str,
+    redactor: &Redactor,
+    known: Option<&str>,
+) -> Result<Crawl, ConnectError> {
     let options = PgConnectOptions::from_str(url)
         .map_err(|error| crate::classify_sqlx_error(&error, redactor))?
         .application_name("cairn-crawler");
     let mut connection: PgConnection =
         crate::connect_with_timeout(PgConnection::connect_with(&options), redactor).await?;
-    let result = crawl_connected(&mut connection, redactor).await;
+    let result = crawl_connected(&mut connection, redactor, known).await;
     let _ = connection.close().await;
     result
 }
 
+/// Reads everything in one snapshot (repeatable read), the digest first: a crawl that finds the
+/// digest it was given stops there, and one that does not returns the digest of what it read.
 async fn crawl_connected(
     connection: &mut PgConnection,
     redactor: &Redactor,
-) -> Result<CrawledCatalog, ConnectError> {
+    known: Option<&str>,
+) -> Result<Crawl, ConnectError> {
     let failed = crate::classifier(redactor);
-    let (server_version, database_object) = read_version(connection, redactor).await?;
-    let database = database_object.name().to_owned();
-    sqlx::raw_sql("BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = '300s'")
-        .execute(&mut *connection)
+    sqlx::raw_sql(
+        "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+         SET LOCAL statement_timeout = '300s'",
+    )
+    .execute(&mut *connection)
+    .await
+    .map_err(failed)?;
+    let (version_num, server_version, database_object) = read_version(connection, redactor).await?;
+    let digest: String = sqlx::query_scalar(sqlx::AssertSqlSafe(digest_query(version_num)))
+        .fetch_one(&mut *connection)
         .await
         .map_err(failed)?;
+    if known == Some(digest.as_str()) {
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
+        return Ok(Crawl::Unchanged);
+    }
+    let database = database_object.name().to_owned();
     let mut found = Found::default();
     found.push(database_object);
     let schemas = read_schemas(connection, redactor, &database, &mut found).await?;
@@ -151,14 +214,18 @@ async fn crawl_connected(
     read_keys(connection, redactor, &column_index, &mut found).await?;
     read_view_dependencies(connection, redactor, &database, &by_oid, &mut found).await?;
     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
-    Ok(found.finish(server_version))
+    Ok(Crawl::Crawled {
+        catalog: found.finish(server_version),
+        digest: Some(digest),
+    })
 }
 
-/// The server's version (refused when too old) and the connected database, with its comment.
+/// The server's version number and name (refused when too old) and the connected database,
+/// with its comment.
 async fn read_version(
     connection: &mut PgConnection,
     redactor: &Redactor,
-) -> Result<(String, CrawledObject), ConnectError> {
+) -> Result<(i32, String, CrawledObject), ConnectError> {
     let failed = crate::classifier(redactor);
     let row = sqlx::query(VERSION_QUERY)
         .fetch_one(&mut *connection)
@@ -170,7 +237,7 @@ async fn read_version(
     let server_version = check_version(version_num, &version)?;
     let mut database_object = CrawledObject::new(ObjectKind::Database, vec![database]);
     database_object.description = clean_description(row.try_get(3).map_err(failed)?);
-    Ok((server_version, database_object))
+    Ok((version_num, server_version, database_object))
 }
 
 /// The non-system schemas; returns their names by oid.
@@ -212,20 +279,15 @@ async fn read_relations(
         .await
         .map_err(failed)?;
     let mut by_oid: HashMap<i64, Relation> = HashMap::with_capacity(relation_rows.len());
-    let mut usage: Vec<(usize, f64)> = Vec::new();
     for row in &relation_rows {
-        let (oid, relation, object, scans) = relation_from_row(row, database, schemas)
+        let (oid, relation, object) = relation_from_row(row, database, schemas)
             .map_err(failed)?
             .ok_or_else(|| {
                 ConnectError::CrawlFailed("a relation's schema vanished during the crawl".into())
             })?;
-        let index = found.push(object);
-        if let Some(scans) = scans {
-            usage.push((index, scans));
-        }
+        found.push(object);
         by_oid.insert(oid, relation);
     }
-    found.set_popularity(&usage);
     Ok(by_oid)
 }
 
@@ -341,7 +403,7 @@ fn check_version(version_num: i32, version: &str) -> Result<String, ConnectError
     Ok(format!("PostgreSQL {version}"))
 }
 
-type RelationParts = (i64, Relation, CrawledObject, Option<f64>);
+type RelationParts = (i64, Relation, CrawledObject);
 
 fn relation_from_row(
     row: &PgRow,
@@ -368,7 +430,7 @@ fn relation_from_row(
     object.definition = row
         .try_get::<Option<String>, _>(5)?
         .map(|definition| definition.trim().to_owned());
-    let scans: Option<f64> = row.try_get(6)?;
+    object.popularity = row.try_get::<Option<i32>, _>(6)?.map(popularity_of_step);
     Ok(Some((
         oid,
         Relation {
@@ -376,7 +438,6 @@ fn relation_from_row(
             name,
         },
         object,
-        scans,
     )))
 }
 
@@ -394,6 +455,35 @@ mod tests {
             error.to_string(),
             "unsupported server version: postgresql 10.23 is too old: cairn needs postgresql 11 or newer"
         );
+    }
+
+    /// Both spellings of the digest (from PostgreSQL 14, and before) run on the test server:
+    /// each is a 64-digit hex string, the same twice over, different after a change.
+    #[tokio::test]
+    async fn both_digests_are_stable_and_see_changes() {
+        let Some(server) = cairn_testkit::postgres() else {
+            return;
+        };
+        let db = server.create_database_named("digests");
+        server.psql(&db, "CREATE TABLE t (id int)").unwrap();
+        let options = PgConnectOptions::from_str(&server.url(&db)).unwrap();
+        let mut connection = PgConnection::connect_with(&options).await.unwrap();
+        for version_num in [130_000, 150_000] {
+            let query = || sqlx::query_scalar(sqlx::AssertSqlSafe(digest_query(version_num)));
+            let first: String = query().fetch_one(&mut connection).await.unwrap();
+            assert_eq!(first.len(), 64, "{first}");
+            assert!(first.bytes().all(|byte| byte.is_ascii_hexdigit()));
+            let again: String = query().fetch_one(&mut connection).await.unwrap();
+            assert_eq!(first, again, "{version_num}");
+            server
+                .psql(
+                    &db,
+                    &format!("ALTER TABLE t ADD COLUMN c{version_num} text"),
+                )
+                .unwrap();
+            let after: String = query().fetch_one(&mut connection).await.unwrap();
+            assert_ne!(first, after, "{version_num}");
+        }
     }
 
     #[test]

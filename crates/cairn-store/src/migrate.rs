@@ -48,6 +48,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     migration!(10, "0010_sign_in_attempts.sql"),
     migration!(11, "0011_crawl_fingerprint.sql"),
     migration!(12, "0012_resource_teams_key.sql"),
+    migration!(13, "0013_last_crawl.sql"),
 ];
 
 /// The SHA-256 of a migration's text, in hex.

@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use cairn_connect::{EngineKind, ObjectKind, RelationKind, crawl};
+use cairn_connect::{Crawl, EngineKind, ObjectKind, RelationKind, crawl, crawl_if_changed};
 use cairn_testkit::{PgServer, postgres, shared_data};
 use common::{assert_secret_free, path};
 
@@ -281,5 +281,129 @@ async fn errors_have_codes_and_never_show_the_password() {
         let error = crawl(EngineKind::Postgres, &url).await.unwrap_err();
         assert_eq!(error.code(), code, "{error}");
         assert_secret_free(&error, PASSWORD, &url);
+    }
+}
+
+/// The digest a crawl returns, or a panic when it reported the catalog unchanged.
+async fn crawled_digest(url: &str, known: Option<&str>) -> (cairn_connect::CrawledCatalog, String) {
+    match crawl_if_changed(EngineKind::Postgres, url, known)
+        .await
+        .unwrap()
+    {
+        Crawl::Crawled { catalog, digest } => (catalog, digest.expect("PostgreSQL gives a digest")),
+        Crawl::Unchanged => panic!("the catalog changed, but the crawl said it had not"),
+    }
+}
+
+async fn is_unchanged(url: &str, known: &str) -> bool {
+    matches!(
+        crawl_if_changed(EngineKind::Postgres, url, Some(known))
+            .await
+            .unwrap(),
+        Crawl::Unchanged
+    )
+}
+
+/// Waits until the statistics show at least `scans` sequential scans of `table`.
+fn await_scans(server: &PgServer, db: &str, table: &str, scans: usize) {
+    let sql = format!("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = '{table}'");
+    for _ in 0..100 {
+        if count(server, db, &sql) >= scans {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the statistics never showed {scans} scans of {table}");
+}
+
+#[tokio::test]
+async fn the_catalog_digest_changes_exactly_when_a_crawl_would() {
+    let Some(server) = postgres() else { return };
+    let db = server.create_database_named("digest");
+    server
+        .psql(
+            &db,
+            "CREATE TABLE customers (id int, name text);
+             CREATE TABLE orders (id int, customer_id int);",
+        )
+        .unwrap();
+    let url = server.url(&db);
+    let (first, digest) = crawled_digest(&url, None).await;
+    assert!(is_unchanged(&url, &digest).await, "nothing happened");
+    assert!(
+        !is_unchanged(&url, "some other digest").await,
+        "a digest that is not the catalog's is no match"
+    );
+
+    // Rows are not metadata.
+    server
+        .psql(
+            &db,
+            "INSERT INTO customers SELECT g, 'n' || g FROM generate_series(1, 500) g;",
+        )
+        .unwrap();
+    assert!(is_unchanged(&url, &digest).await, "rows changed the digest");
+
+    // Scans move popularity only when they move a table's step: the first scans of a table
+    // do, more scans of the most used table do not.
+    server.psql(&db, "SELECT count(*) FROM customers;").unwrap();
+    await_scans(server, &db, "customers", 1);
+    let (scanned, digest) = crawled_digest(&url, Some(&digest)).await;
+    assert_ne!(
+        scanned
+            .find(&[&db, "public", "customers"])
+            .unwrap()
+            .popularity,
+        first
+            .find(&[&db, "public", "customers"])
+            .unwrap()
+            .popularity,
+    );
+    server
+        .psql(
+            &db,
+            "SELECT count(*) FROM customers; SELECT count(*) FROM customers;",
+        )
+        .unwrap();
+    await_scans(server, &db, "customers", 3);
+    assert!(
+        is_unchanged(&url, &digest).await,
+        "more scans of the most used table leave every step as it was"
+    );
+
+    // Every kind of metadata a crawl reads moves the digest; the new digest then holds. Both
+    // tables are scanned often first, so that the odd scan a change makes (a foreign key's
+    // check) moves no step.
+    let scans = "SELECT count(*) FROM customers; SELECT count(*) FROM orders; ".repeat(50);
+    server.psql(&db, &scans).unwrap();
+    await_scans(server, &db, "customers", 53);
+    await_scans(server, &db, "orders", 50);
+    let (_, mut digest) = crawled_digest(&url, Some(&digest)).await;
+    for change in [
+        format!("COMMENT ON DATABASE {db} IS 'the shop'"),
+        "CREATE SCHEMA sales".to_string(),
+        "COMMENT ON SCHEMA sales IS 'money'".to_string(),
+        "CREATE TABLE sales.refunds (id int)".to_string(),
+        "COMMENT ON TABLE orders IS 'what people bought'".to_string(),
+        "COMMENT ON COLUMN orders.id IS 'the order number'".to_string(),
+        "ALTER TABLE orders ADD COLUMN total numeric(10, 2)".to_string(),
+        "ALTER TABLE orders ALTER COLUMN total TYPE numeric(12, 2)".to_string(),
+        "ALTER TABLE orders ALTER COLUMN total SET NOT NULL".to_string(),
+        "ALTER TABLE customers ADD PRIMARY KEY (id)".to_string(),
+        "ALTER TABLE orders ADD FOREIGN KEY (customer_id) REFERENCES customers (id)".to_string(),
+        "CREATE VIEW big_orders AS SELECT id FROM orders WHERE total > 100".to_string(),
+        "CREATE OR REPLACE VIEW big_orders AS SELECT id FROM orders WHERE total > 200".to_string(),
+        "ALTER TABLE customers RENAME COLUMN name TO full_name".to_string(),
+        "DROP VIEW big_orders".to_string(),
+    ] {
+        server.psql(&db, &change).unwrap();
+        assert!(
+            !is_unchanged(&url, &digest).await,
+            "the digest missed: {change}"
+        );
+        let (_, next) = crawled_digest(&url, Some(&digest)).await;
+        assert_ne!(next, digest, "{change}");
+        assert!(is_unchanged(&url, &next).await, "after: {change}");
+        digest = next;
     }
 }

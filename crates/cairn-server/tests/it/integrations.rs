@@ -92,6 +92,14 @@ async fn postgres_sync_is_idempotent_reports_changes_and_keeps_peoples_edits(app
         (Some(0), Some(0), Some(0)),
         "a re-sync with no change changes nothing: {again}"
     );
+    assert_eq!(first["source_unchanged"], false, "{first}");
+    assert_eq!(
+        again["source_unchanged"], true,
+        "PostgreSQL's catalog digest spares an unchanged re-sync its crawl: {again}"
+    );
+    for count in ["tables", "views", "columns", "relations", "server_version"] {
+        assert_eq!(again[count], first[count], "{count}: {again}");
+    }
 
     // The table named by the word comes first; its foreign-key neighbours may follow.
     let customers = find(&app, &viewer, "q=customers&kind=table").await;
@@ -209,6 +217,7 @@ async fn postgres_sync_is_idempotent_reports_changes_and_keeps_peoples_edits(app
         (Some(2), Some(5), Some(1)),
         "{changed}"
     );
+    assert_eq!(changed["source_unchanged"], false, "{changed}");
     let (_, customers) = app
         .get(&admin, &format!("/api/v1/resources/{customers_id}"))
         .await;

@@ -172,6 +172,20 @@ impl Store {
         items: Vec<CrawlItem>,
         relations: &[CrawlRelation],
     ) -> Result<AppliedCrawl> {
+        self.apply_crawl_noted(workspace, integration, items, relations, None)
+            .await
+    }
+
+    /// [`Store::apply_crawl_timed`], keeping `last_crawl` (the caller's account of the crawl,
+    /// see [`Store::last_crawl`]) on the integration in the same transaction; `None` clears it.
+    pub async fn apply_crawl_noted(
+        &self,
+        workspace: WorkspaceId,
+        integration: IntegrationId,
+        items: Vec<CrawlItem>,
+        relations: &[CrawlRelation],
+        last_crawl: Option<&str>,
+    ) -> Result<AppliedCrawl> {
         let clock = std::time::Instant::now();
         let mut laps = Laps(clock);
         let mut timings = ApplyTimings::default();
@@ -179,7 +193,16 @@ impl Store {
         let fingerprint = crawl_fingerprint(&hashes, relations);
         if self.crawl_fingerprint(workspace, integration).await? == Some(fingerprint) {
             // The integration's sync lease keeps other syncs of it out, and only a sync
-            // writes its crawled resources: what the fingerprint names is what the store holds.
+            // writes its crawled resources: what the fingerprint names is what the store holds,
+            // and so what the account of this crawl describes.
+            sqlx::query(
+                "UPDATE integrations SET last_crawl = $1 WHERE workspace_id = $2 AND id = $3",
+            )
+            .bind(last_crawl)
+            .bind(workspace.0)
+            .bind(integration.0)
+            .execute(&self.pool)
+            .await?;
             timings.compare_ms = laps.lap();
             return Ok(AppliedCrawl {
                 timings,
@@ -216,9 +239,11 @@ impl Store {
         record_changes(self.backend, &mut transaction, workspace, &feed, batch.now).await?;
         timings.feed_ms = laps.lap();
         sqlx::query(
-            "UPDATE integrations SET crawl_fingerprint = $1 WHERE workspace_id = $2 AND id = $3",
+            "UPDATE integrations SET crawl_fingerprint = $1, last_crawl = $2
+             WHERE workspace_id = $3 AND id = $4",
         )
         .bind(fingerprint)
+        .bind(last_crawl)
         .bind(workspace.0)
         .bind(integration.0)
         .execute(&mut *transaction)
@@ -245,6 +270,23 @@ impl Store {
                 resources: added_resources(workspace, &plan, &new_ids, &teams, items),
             },
         })
+    }
+
+    /// The account its caller gave of the last crawl applied to an integration
+    /// ([`Store::apply_crawl_noted`]), unless a later one was applied without one. Only a sync
+    /// writes an integration's crawled resources, so the account stays true until the next.
+    pub async fn last_crawl(
+        &self,
+        workspace: WorkspaceId,
+        integration: IntegrationId,
+    ) -> Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT last_crawl FROM integrations WHERE workspace_id = $1 AND id = $2")
+                .bind(workspace.0)
+                .bind(integration.0)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.and_then(|row| row.get(0)))
     }
 
     /// The fingerprint of the last crawl applied to an integration, if any.
