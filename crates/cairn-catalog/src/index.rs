@@ -110,7 +110,7 @@ impl Catalog {
                 .await?;
             timings.read_ms += millis(clock);
             let clock = std::time::Instant::now();
-            if batch.newest == applied {
+            if batch.newest == applied && batch.resources.is_empty() && batch.removed.is_empty() {
                 break;
             }
             let newest = batch.newest;

@@ -48,14 +48,77 @@ pub struct FeedResource {
 /// ran the sync gives them to its index from memory instead of reading them back.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AddedResources {
+    /// The feed's newest entry before the sync wrote its own.
+    pub after: i64,
     /// The feed's newest entry when the sync committed. A feed entry up to it that names one of
     /// these resources is the sync's own: nothing else can change a resource before the
     /// transaction that creates it commits, and anything after it gets a later number.
     pub until: i64,
+    /// How many feed entries the sync wrote (for additions and for anything else it did).
+    pub written: u64,
     pub resources: HashMap<ResourceId, FeedResource>,
+    /// Whether the feed's stretch `(after, until]` was found to hold the sync's own entries and
+    /// nothing else, once asked.
+    whole: Option<bool>,
+    /// The ids of `resources` not taken yet, largest first, once the whole stretch is taken.
+    order: Vec<ResourceId>,
 }
 
 impl AddedResources {
+    /// What a sync added, and where its entries lie in the feed.
+    pub fn new(
+        after: i64,
+        until: i64,
+        written: u64,
+        resources: HashMap<ResourceId, FeedResource>,
+    ) -> AddedResources {
+        AddedResources {
+            after,
+            until,
+            written,
+            resources,
+            whole: None,
+            order: Vec::new(),
+        }
+    }
+
+    /// Whether the sync wrote nothing to the feed but its additions (asked before any is
+    /// taken): then the stretch it wrote needs no reading when the feed holds as many entries
+    /// there as it wrote.
+    fn only_additions(&self) -> bool {
+        !self.resources.is_empty() && self.written == self.resources.len() as u64
+    }
+
+    /// Up to `limit` of the resources (by id), taken out, as a stretch of the feed: ending at
+    /// `until` when they are the last, else still at `after` (so a commit on the way records
+    /// no position past what is staged).
+    fn take_whole(&mut self, limit: usize) -> FeedBatch {
+        if self.order.is_empty() {
+            // Largest first, so each batch pops the smallest ids off the end.
+            self.order = self.resources.keys().copied().collect();
+            self.order.sort_unstable_by(|left, right| right.cmp(left));
+        }
+        let keep = self.order.len().saturating_sub(limit.max(1));
+        let resources: Vec<FeedResource> = self
+            .order
+            .drain(keep..)
+            .rev()
+            .filter_map(|id| self.resources.remove(&id))
+            .collect();
+        if self.resources.len() < self.resources.capacity() / 2 {
+            self.resources.shrink_to_fit();
+        }
+        FeedBatch {
+            newest: if self.resources.is_empty() {
+                self.until
+            } else {
+                self.after
+            },
+            resources,
+            removed: Vec::new(),
+        }
+    }
+
     /// The stretch `changes` as these resources make it, when they name every one of them;
     /// each is taken out of `self`.
     fn take_batch(&mut self, changes: &[Change]) -> Option<FeedBatch> {
@@ -103,6 +166,16 @@ impl Store {
             .collect())
     }
 
+    /// How many entries the feed holds after `after`, up to `until`.
+    async fn feed_entries_between(&self, after: i64, until: i64) -> Result<u64> {
+        let row = sqlx::query("SELECT COUNT(*) FROM changes WHERE seq > $1 AND seq <= $2")
+            .bind(after)
+            .bind(until)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(row.get::<i64, _>(0)).unwrap_or(0))
+    }
+
     /// The feed after `seq`, at most `limit` changes, with the resources as they are now: one
     /// query for the changes and three for the resources, their teams and their labels, however
     /// many changed. Returns the newest sequence number read (`seq` when none), the changed
@@ -114,12 +187,27 @@ impl Store {
 
     /// [`Store::feed_after`], taking a stretch that only names resources of `added` from it
     /// rather than from the store.
+    ///
+    /// When the feed has reached the sync's first entry and the sync wrote nothing but its
+    /// additions, one count shows whether the stretch the sync wrote holds its entries and no
+    /// other: then the whole stretch comes from memory, `limit` resources a batch, without a
+    /// read of the feed (a batch before the last one ends where the stretch starts).
     pub async fn feed_after_added(
         &self,
         seq: i64,
         limit: usize,
         added: &mut AddedResources,
     ) -> Result<FeedBatch> {
+        if seq == added.after {
+            if added.whole.is_none() {
+                let whole = added.only_additions()
+                    && self.feed_entries_between(added.after, added.until).await? == added.written;
+                added.whole = Some(whole);
+            }
+            if added.whole == Some(true) && !added.resources.is_empty() {
+                return Ok(added.take_whole(limit));
+            }
+        }
         let changes = self.changes_after(seq, limit).await?;
         match added.take_batch(&changes) {
             Some(batch) => Ok(batch),
@@ -296,7 +384,7 @@ mod tests {
                 (resource.id, resource)
             })
             .collect();
-        AddedResources { until, resources }
+        AddedResources::new(0, until, ids.len() as u64, resources)
     }
 
     fn changes(entries: &[(i64, i64)]) -> Vec<Change> {

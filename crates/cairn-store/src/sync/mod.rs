@@ -236,6 +236,7 @@ impl Store {
             )
             .await?;
         let feed = plan.feed(&new_ids);
+        let after = last_change_seq(&mut transaction).await?;
         record_changes(self.backend, &mut transaction, workspace, &feed, batch.now).await?;
         timings.feed_ms = laps.lap();
         sqlx::query(
@@ -265,10 +266,12 @@ impl Store {
                 removed: plan.removals.len() as u64,
             },
             timings,
-            added: AddedResources {
+            added: AddedResources::new(
+                after,
                 until,
-                resources: added_resources(workspace, &plan, &new_ids, &teams, items),
-            },
+                feed.len() as u64,
+                added_resources(workspace, &plan, &new_ids, &teams, items),
+            ),
         })
     }
 

@@ -151,6 +151,7 @@ async fn what_a_crawl_says_it_added_is_what_the_feed_reads(store: TestStore) {
             .unwrap();
         assert_eq!(applied.added.resources.len(), expected);
         assert_eq!(applied.added.until, store.last_change_seq().await.unwrap());
+        assert_eq!(applied.added.after, before);
         let read = store.feed_after(before, 1000).await.unwrap();
         assert_eq!(read.resources.len(), expected);
         for resource in &read.resources {
@@ -161,6 +162,43 @@ async fn what_a_crawl_says_it_added_is_what_the_feed_reads(store: TestStore) {
                 resource.path
             );
         }
+
+        // The feed read through what the crawl added gives the same, two at a time: every
+        // batch but the last ends where the sync's stretch starts.
+        let until = applied.added.until;
+        let mut added = applied.added.clone();
+        let (mut seq, mut taken) = (before, Vec::new());
+        while seq < until {
+            let batch = store.feed_after_added(seq, 2, &mut added).await.unwrap();
+            assert!(batch.resources.len() <= 2 && batch.removed.is_empty());
+            assert!(batch.newest == before || batch.newest == until);
+            seq = batch.newest;
+            taken.extend(batch.resources);
+        }
+        assert!(added.resources.is_empty());
+        taken.sort_by_key(|resource| resource.id);
+        let mut from_store = read.resources.clone();
+        from_store.sort_by_key(|resource| resource.id);
+        assert_eq!(taken, from_store);
+
+        // A stretch holding an entry the sync did not write (here, the one before its own) is
+        // read from the store.
+        let mut added = applied.added.clone();
+        added.after = before - 1;
+        let batch = store
+            .feed_after_added(before - 1, 1000, &mut added)
+            .await
+            .unwrap();
+        assert!(
+            before > 0,
+            "the integration's root is in the feed before the crawl"
+        );
+        assert_eq!(batch.newest, until);
+        assert_eq!(
+            batch.resources.len() + batch.removed.len(),
+            expected + 1,
+            "the earlier entry's resource comes with the sync's own"
+        );
     }
 }
 
