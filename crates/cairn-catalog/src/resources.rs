@@ -6,9 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_domain::{Principal, ResourceId, ResourceKind, Scope, TeamId, validate};
 use cairn_search::SearchQuery;
-use cairn_store::{
-    LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch, StoreError, Team,
-};
+use cairn_store::{LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -211,7 +209,7 @@ fn column_view(column: &Resource) -> ColumnView {
     }
 }
 
-pub(crate) fn view(resource: Resource, teams: &[Team]) -> ResourceView {
+pub(crate) fn view(resource: Resource) -> ResourceView {
     let description = resource.effective_description().map(str::to_string);
     ResourceView {
         id: resource.id.0,
@@ -221,12 +219,7 @@ pub(crate) fn view(resource: Resource, teams: &[Team]) -> ResourceView {
         description,
         owners: resource.owners,
         tags: resource.tags,
-        teams: resource
-            .teams
-            .iter()
-            .filter_map(|id| teams.iter().find(|team| team.id == *id))
-            .map(|team| team.name.clone())
-            .collect(),
+        teams: resource.team_names,
         popularity: resource.popularity,
         parent_id: resource.parent.map(|id| id.0),
         data_type: resource.data_type,
@@ -267,7 +260,6 @@ impl Catalog {
             .resource_page_details(principal, id)
             .await?
             .ok_or(CatalogError::NotFound)?;
-        let teams = self.store().list_teams(principal.workspace).await?;
         let is_relation = matches!(
             details.resource.kind,
             ResourceKind::Table | ResourceKind::View
@@ -296,7 +288,7 @@ impl Catalog {
             columns,
             relations,
             table_relations,
-            ..view(details.resource, &teams)
+            ..view(details.resource)
         })
     }
 
@@ -580,10 +572,8 @@ impl Catalog {
             .map(str::trim)
             .unwrap_or_default()
             .to_string();
-        let teams = self.store().list_teams(principal.workspace).await?;
         let page = Page {
-            scope: team_scope(principal, &teams, query.team.as_deref()),
-            teams,
+            scope: self.team_scope(principal, query.team.as_deref()).await?,
             limit,
         };
         if text.is_empty() {
@@ -632,7 +622,7 @@ impl Catalog {
             _ => None,
         };
         Ok(ResourceList {
-            items: self.shown(principal, found, &page.teams).await?,
+            items: self.shown(principal, found).await?,
             next_cursor,
             semantic: false,
         })
@@ -674,7 +664,7 @@ impl Catalog {
             .resources_by_ids(principal.workspace, &ranked.ids)
             .await?;
         Ok(ResourceList {
-            items: self.shown(principal, found, &page.teams).await?,
+            items: self.shown(principal, found).await?,
             next_cursor: ranked
                 .more
                 .then(|| encode_cursor(&Cursor::Offset(offset + page.limit))),
@@ -688,39 +678,37 @@ impl Catalog {
         &self,
         principal: &Principal,
         found: Vec<Resource>,
-        teams: &[Team],
     ) -> Result<Vec<ResourceView>> {
         let mut found = found;
         found.retain(|resource| principal.can_see(resource.workspace, &resource.teams));
         self.hide_unreadable(principal, &mut found).await?;
-        Ok(found
-            .into_iter()
-            .map(|resource| view(resource, teams))
-            .collect())
+        Ok(found.into_iter().map(view).collect())
     }
 }
 
 /// What a listing or a search pages through.
 struct Page {
     scope: Scope,
-    /// The workspace's teams, to name a resource's.
-    teams: Vec<Team>,
     limit: usize,
 }
 
-/// What the caller may see, narrowed to one team when they name one: a team they cannot see
-/// leaves nothing.
-fn team_scope(principal: &Principal, teams: &[Team], team: Option<&str>) -> Scope {
-    match team {
-        None => principal.scope(),
-        Some(name) => {
-            let team = teams
-                .iter()
-                .find(|team| team.name == name)
-                .map(|team| team.id)
-                .filter(|id| principal.can_see(principal.workspace, &[*id]));
-            Scope::Teams(principal.workspace, team.into_iter().collect())
-        }
+impl Catalog {
+    /// What the caller may see, narrowed to one team when they name one: a team they cannot
+    /// see leaves nothing.
+    async fn team_scope(&self, principal: &Principal, team: Option<&str>) -> Result<Scope> {
+        let Some(name) = team else {
+            return Ok(principal.scope());
+        };
+        let teams = self.store().list_teams(principal.workspace).await?;
+        let team = teams
+            .iter()
+            .find(|team| team.name == name)
+            .map(|team| team.id)
+            .filter(|id| principal.can_see(principal.workspace, &[*id]));
+        Ok(Scope::Teams(
+            principal.workspace,
+            team.into_iter().collect(),
+        ))
     }
 }
 

@@ -618,6 +618,7 @@ mod tests {
             popularity: None,
             column: None,
             teams: vec![TeamId(1)],
+            team_names: vec!["data".to_string()],
             tags: Vec::new(),
             owners: Vec::new(),
             created_at: 0,

@@ -172,7 +172,6 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         let mut found = vec![resource_from(&row)?];
-        self.attach_details(workspace, &mut found).await?;
         found.pop().ok_or(StoreError::NotFound)
     }
 
@@ -314,8 +313,7 @@ impl Store {
         .bind(id.0)
         .fetch_all(&self.pool)
         .await?;
-        let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
-        self.attach_details(workspace, &mut resources).await?;
+        let resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
         Ok(resources)
     }
 }

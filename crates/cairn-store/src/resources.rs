@@ -52,7 +52,11 @@ pub struct Resource {
     /// A column's crawled attributes (position, nullable, primary key); `None` for other
     /// kinds.
     pub column: Option<ColumnAttributes>,
+    /// By id.
     pub teams: Vec<TeamId>,
+    /// The names of `teams`, in the same order: read with the resource, except by
+    /// [`Store::ranking_resources`], which leaves them out.
+    pub team_names: Vec<String>,
     /// Tags from every source, people's first, without duplicates.
     pub tags: Vec<String>,
     /// Owners from every source, people's first, without duplicates.
@@ -155,14 +159,108 @@ pub(crate) fn team_list(joined: Option<String>) -> Result<Vec<TeamId>> {
     Ok(teams)
 }
 
-/// A resource's columns, its teams aggregated in the same row: reading a resource costs one
-/// statement for it and one for its labels.
+/// A value inside an aggregate of [`split_entries`]: backslashes and commas escaped with a
+/// backslash (`$value` is the value's SQL).
+macro_rules! escaped {
+    ($value:literal) => {
+        concat!("replace(replace(", $value, ", '\\', '\\\\'), ',', '\\,')")
+    };
+}
+
+/// A resource's teams in its own row (resources aliased `r`), with their names: `id:name`
+/// entries joined by commas, by id, or NULL. Read by [`named_team_list`].
+macro_rules! named_teams_of_r {
+    () => {
+        concat!(
+            "(SELECT string_agg(CAST(t.team_id AS TEXT) || ':' || ",
+            escaped!("tm.name"),
+            ", ',' ORDER BY t.team_id) FROM resource_teams t \
+             JOIN teams tm ON tm.id = t.team_id AND tm.workspace_id = r.workspace_id \
+             WHERE t.resource_id = r.id)"
+        )
+    };
+}
+
+/// A resource's labels in its own row (resources aliased `r`): `label:value` entries joined by
+/// commas, people's first and then by value; or NULL. Read by [`label_lists`].
+macro_rules! labels_of_r {
+    () => {
+        concat!(
+            "(SELECT string_agg(l.label || ':' || ",
+            escaped!("l.value"),
+            ", ',' ORDER BY CASE l.source WHEN 'user' THEN 0 ELSE 1 END, l.value) \
+             FROM resource_labels l WHERE l.resource_id = r.id AND l.workspace_id = r.workspace_id)"
+        )
+    };
+}
+
+/// The entries of an aggregate whose values are [`escaped`], each split at its first `:`.
+fn split_entries(joined: Option<&str>) -> Vec<(String, String)> {
+    let mut entries = Vec::new();
+    let Some(joined) = joined else {
+        return entries;
+    };
+    let mut add = |entry: &str| {
+        if let Some((key, value)) = entry.split_once(':') {
+            entries.push((key.to_string(), value.to_string()));
+        }
+    };
+    let mut entry = String::new();
+    let mut chars = joined.chars();
+    while let Some(char) = chars.next() {
+        match char {
+            '\\' => entry.extend(chars.next()),
+            ',' => {
+                add(&entry);
+                entry.clear();
+            }
+            other => entry.push(other),
+        }
+    }
+    add(&entry);
+    entries
+}
+
+/// A resource's tags and owners as read by [`labels_of_r`], each value once, in the order read.
+fn label_lists(joined: Option<&str>) -> (Vec<String>, Vec<String>) {
+    let (mut tags, mut owners) = (Vec::new(), Vec::new());
+    for (label, value) in split_entries(joined) {
+        let values = if label == "tag" {
+            &mut tags
+        } else {
+            &mut owners
+        };
+        if !values.contains(&value) {
+            values.push(value);
+        }
+    }
+    (tags, owners)
+}
+
+/// A resource's teams and their names as read by [`named_teams_of_r`], by id.
+fn named_team_list(joined: Option<&str>) -> Result<(Vec<TeamId>, Vec<String>)> {
+    let mut teams: Vec<(TeamId, String)> = split_entries(joined)
+        .into_iter()
+        .map(|(id, name)| {
+            id.parse()
+                .map(|id| (TeamId(id), name))
+                .map_err(|_| StoreError::Config(format!("a team id {id:?} in store")))
+        })
+        .collect::<Result<_>>()?;
+    teams.sort_unstable_by_key(|(id, _)| *id);
+    Ok(teams.into_iter().unzip())
+}
+
+/// A resource's columns, its teams and labels aggregated in the same row: reading resources
+/// costs one statement.
 pub(crate) const RESOURCE_COLUMNS: &str = concat!(
     "r.id, r.workspace_id, r.kind, r.name, r.path, r.parent_id, r.integration_id, \
      r.description, r.source_description, r.data_type, r.definition, r.popularity, \
      r.attributes, r.created_at, r.updated_at, r.imported_description, ",
-    teams_of_r!(),
-    " AS teams"
+    named_teams_of_r!(),
+    " AS teams, ",
+    labels_of_r!(),
+    " AS labels"
 );
 
 /// Most values bound in one statement, well under both engines' limits.
@@ -176,6 +274,8 @@ fn column_attributes(kind: ResourceKind, text: &str) -> Option<ColumnAttributes>
 
 pub(crate) fn resource_from(row: &AnyRow) -> Result<Resource> {
     let kind = crate::kinds::resource_kind(&row.get::<String, _>("kind"))?;
+    let (tags, owners) = label_lists(row.get::<Option<&str>, _>("labels"));
+    let (teams, team_names) = named_team_list(row.get::<Option<&str>, _>("teams"))?;
     Ok(Resource {
         id: ResourceId(row.get("id")),
         workspace: WorkspaceId(row.get("workspace_id")),
@@ -193,9 +293,10 @@ pub(crate) fn resource_from(row: &AnyRow) -> Result<Resource> {
         definition: row.get("definition"),
         popularity: row.get("popularity"),
         column: column_attributes(kind, row.get("attributes")),
-        teams: team_list(row.get("teams"))?,
-        tags: Vec::new(),
-        owners: Vec::new(),
+        teams,
+        team_names,
+        tags,
+        owners,
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })
@@ -454,8 +555,7 @@ impl Store {
                 found.insert(resource.id.0, resource);
             }
         }
-        let mut ordered: Vec<Resource> = ids.iter().filter_map(|id| found.remove(&id.0)).collect();
-        self.attach_details(workspace, &mut ordered).await?;
+        let ordered: Vec<Resource> = ids.iter().filter_map(|id| found.remove(&id.0)).collect();
         Ok(ordered)
     }
 
@@ -499,6 +599,7 @@ impl Store {
                     popularity: row.get(6),
                     column: None,
                     teams,
+                    team_names: Vec::new(),
                     tags: Vec::new(),
                     owners: Vec::new(),
                     created_at: 0,
@@ -518,41 +619,6 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
-    }
-
-    /// Fills in tags and owners for a batch of resources of one workspace (their teams come
-    /// with [`RESOURCE_COLUMNS`]).
-    pub(crate) async fn attach_details(
-        &self,
-        workspace: WorkspaceId,
-        resources: &mut [Resource],
-    ) -> Result<()> {
-        if resources.is_empty() {
-            return Ok(());
-        }
-        let position: HashMap<i64, usize> = resources
-            .iter()
-            .enumerate()
-            .map(|(index, resource)| (resource.id.0, index))
-            .collect();
-        let ids: Vec<i64> = resources.iter().map(|resource| resource.id.0).collect();
-        for chunk in ids.chunks(BATCH) {
-            let sql = format!(
-                "SELECT resource_id, label, value, source FROM resource_labels
-                 WHERE +workspace_id = $1 AND resource_id IN ({})
-                 ORDER BY CASE source WHEN 'user' THEN 0 ELSE 1 END, value",
-                placeholders(2, chunk.len())
-            );
-            let mut query = crate::dynamic_query(&sql).bind(workspace.0);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                let resource = &mut resources[position[&row.get::<i64, _>(0)]];
-                add_label(&mut resource.tags, &mut resource.owners, &row);
-            }
-        }
-        Ok(())
     }
 
     /// Resources within `scope` matching `filter`, by ascending id.
@@ -618,8 +684,7 @@ impl Store {
             query = query.bind(*number);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
-        self.attach_details(workspace, &mut resources).await?;
+        let resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
         Ok(resources)
     }
 
@@ -636,8 +701,7 @@ impl Store {
         .bind(parent.0)
         .fetch_all(&self.pool)
         .await?;
-        let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
-        self.attach_details(workspace, &mut resources).await?;
+        let resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
         Ok(resources)
     }
 
@@ -661,14 +725,13 @@ impl Store {
                 resources.push(resource_from(&row)?);
             }
         }
-        self.attach_details(workspace, &mut resources).await?;
         Ok(resources)
     }
 
     /// Resources of a workspace by id, in the order asked, and the columns of those among them
     /// that have columns (tables and views), by id: what [`Store::resources_by_ids`] and
-    /// [`Store::children_of`] would read, in one statement per chunk and one for the labels
-    /// (a resource page reads both on every request). Who may see what is the caller's to decide.
+    /// [`Store::children_of`] would read, in one statement per chunk (a resource page reads both
+    /// on every request). Who may see what is the caller's to decide.
     pub async fn resources_with_columns(
         &self,
         workspace: WorkspaceId,
@@ -705,23 +768,10 @@ impl Store {
                 }
             }
         }
-        let mut ordered: Vec<Resource> = ids.iter().filter_map(|id| found.remove(id)).collect();
-        let shown = ordered.len();
+        let ordered: Vec<Resource> = ids.iter().filter_map(|id| found.remove(id)).collect();
+        // A column asked for itself is read once, and listed in both.
         columns.sort_by_key(|column| column.id);
         columns.dedup_by_key(|column| column.id);
-        // A column asked for itself is read once and labelled once, then listed in both.
-        let (also_asked, only_columns): (Vec<Resource>, Vec<Resource>) = columns
-            .into_iter()
-            .partition(|column| ordered.iter().any(|resource| resource.id == column.id));
-        ordered.extend(only_columns);
-        self.attach_details(workspace, &mut ordered).await?;
-        let mut columns = ordered.split_off(shown);
-        for column in also_asked {
-            if let Some(labelled) = ordered.iter().find(|resource| resource.id == column.id) {
-                columns.push(labelled.clone());
-            }
-        }
-        columns.sort_by_key(|column| column.id);
         Ok((ordered, columns))
     }
 
@@ -758,8 +808,30 @@ impl Store {
         .bind(workspace.0)
         .fetch_all(&self.pool)
         .await?;
-        let mut resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
-        self.attach_details(workspace, &mut resources).await?;
+        let resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
         Ok(resources)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TeamId, label_lists, named_team_list};
+
+    #[test]
+    fn teams_come_by_id_with_their_names() {
+        let (ids, names) = named_team_list(Some(r"12:ops\, west,3:data:science")).unwrap();
+        assert_eq!(ids, [TeamId(3), TeamId(12)]);
+        assert_eq!(names, ["data:science", "ops, west"]);
+        assert!(named_team_list(Some("x:ops")).is_err());
+        assert_eq!(named_team_list(None).unwrap(), (Vec::new(), Vec::new()));
+    }
+
+    #[test]
+    fn labels_split_on_unescaped_commas_only() {
+        let (tags, owners) =
+            label_lists(Some(r"tag:a\,b,owner:x\\y:z,tag:\,,tag:a\,b,other:w,tag:"));
+        assert_eq!(tags, ["a,b", ",", ""]);
+        assert_eq!(owners, [r"x\y:z", "w"]);
+        assert_eq!(label_lists(None), (Vec::new(), Vec::new()));
     }
 }

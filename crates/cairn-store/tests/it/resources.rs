@@ -14,7 +14,50 @@ store_tests!(
     reads_by_id_keep_the_order_asked_and_skip_unknown_ids,
     a_resource_of_another_workspace_is_not_found,
     resources_with_their_columns_read_as_by_id_and_by_parent,
+    labels_with_commas_colons_and_backslashes_read_back_whole,
 );
+
+/// Labels come aggregated in a resource's own row: whatever a value holds reads back as it
+/// was written, by every read, and as the feed reads it.
+async fn labels_with_commas_colons_and_backslashes_read_back_whole(store: TestStore) {
+    let (acme, _) = store.new_workspace("acme").await;
+    let before = store.last_change_seq().await.unwrap();
+    let tags: Vec<String> = ["a,b", "c\\d", "e:f", "g\\,", ",", "\\", "tag:owner", "h i"]
+        .map(String::from)
+        .to_vec();
+    let owners = vec!["ops,team@example.com".to_string(), "x\\y:z".to_string()];
+    let id = store
+        .create_resource(acme.id, &table("odd", &[]), LabelSource::User)
+        .await
+        .unwrap();
+    let patch = ResourcePatch {
+        tags: Some(tags.clone()),
+        owners: Some(owners.clone()),
+        ..ResourcePatch::default()
+    };
+    store.update_resource(acme.id, id, &patch).await.unwrap();
+    let sorted = |mut values: Vec<String>| {
+        values.sort();
+        values
+    };
+    let read = store.resource(acme.id, id).await.unwrap().unwrap();
+    assert_eq!(sorted(read.tags.clone()), sorted(tags.clone()));
+    assert_eq!(sorted(read.owners.clone()), sorted(owners.clone()));
+    let (many, _) = store.resources_with_columns(acme.id, &[id]).await.unwrap();
+    assert_eq!(many.len(), 1);
+    assert_eq!(many[0], read);
+    let feed = store.feed_after(before, 100).await.unwrap();
+    let fed = feed
+        .resources
+        .iter()
+        .find(|resource| resource.id == id)
+        .unwrap();
+    assert_eq!(
+        fed.tags, read.tags,
+        "the feed reads the labels in the same order"
+    );
+    assert_eq!(fed.owners, read.owners);
+}
 
 /// The one-statement read of resources and their columns gives exactly what reading them by
 /// id and their columns by parent gives: labels and teams included, a schema's tables not
