@@ -64,7 +64,9 @@ pub use integrations::{CrawlItem, CrawlRelation, IntegrationRow, SyncCounts};
 pub use memory::{EgressRow, NewEgress, NewPrompt, PromptRow};
 pub use people::{ApiTokenRow, SessionRow, Team, User};
 pub use relations::RelationRow;
-pub use resources::{LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch};
+pub use resources::{
+    LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch, ResourcesWithColumns,
+};
 pub use sync::{AppliedCrawl, ApplyTimings, SyncRow};
 pub use workspaces::Workspace;
 

@@ -9,6 +9,7 @@ use cairn_domain::{
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use crate::relations::RelationRow;
 use crate::{Backend, Result, Store, StoreError, now_ms, placeholders};
 
 /// Where a tag or owner came from. People's labels survive every re-sync; crawled ones are
@@ -249,6 +250,46 @@ fn named_team_list(joined: Option<&str>) -> Result<(Vec<TeamId>, Vec<String>)> {
         .collect::<Result<_>>()?;
     teams.sort_unstable_by_key(|(id, _)| *id);
     Ok(teams.into_iter().unzip())
+}
+
+/// A resource's relations, either way, in its own row (resources aliased `r`):
+/// `kind:from:to` entries joined by commas, or NULL. Read by [`relation_list`].
+const RELATIONS_OF_R: &str = "(SELECT string_agg(rr.kind || ':' || CAST(rr.from_id AS TEXT) || ':' \
+     || CAST(rr.to_id AS TEXT), ',') FROM resource_relations rr \
+     WHERE rr.workspace_id = r.workspace_id AND (rr.from_id = r.id OR rr.to_id = r.id))";
+
+/// A resource's relations as read by [`RELATIONS_OF_R`].
+fn relation_list(joined: Option<&str>) -> Result<Vec<RelationRow>> {
+    let malformed = |entry: &str| StoreError::Config(format!("a relation {entry:?} in store"));
+    joined
+        .unwrap_or_default()
+        .split(',')
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let mut parts = entry.splitn(3, ':');
+            let (Some(kind), Some(from), Some(to)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(malformed(entry));
+            };
+            let id = |text: &str| text.parse().map(ResourceId).map_err(|_| malformed(entry));
+            Ok(RelationRow {
+                kind: crate::kinds::relation_kind(kind)?,
+                from: id(from)?,
+                to: id(to)?,
+            })
+        })
+        .collect()
+}
+
+/// What [`Store::resources_with_columns`] reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourcesWithColumns {
+    /// The resources found, in the order asked.
+    pub resources: Vec<Resource>,
+    /// The columns of those that have columns, by id.
+    pub columns: Vec<Resource>,
+    /// The relations of each of these, either way, by the resource's id (none where it has none).
+    pub relations: HashMap<ResourceId, Vec<RelationRow>>,
 }
 
 /// A resource's columns, its teams and labels aggregated in the same row: reading resources
@@ -728,21 +769,24 @@ impl Store {
         Ok(resources)
     }
 
-    /// Resources of a workspace by id, in the order asked, and the columns of those among them
-    /// that have columns (tables and views), by id: what [`Store::resources_by_ids`] and
-    /// [`Store::children_of`] would read, in one statement per chunk (a resource page reads both
-    /// on every request). Who may see what is the caller's to decide.
+    /// Resources of a workspace by id, in the order asked, the columns of those among them that
+    /// have columns (tables and views), by id, and the relations of each of these: what
+    /// [`Store::resources_by_ids`], [`Store::children_of`] and [`Store::relations_of_many`]
+    /// would read, in one statement per chunk (a resource page reads all three on every
+    /// request). Who may see what is the caller's to decide.
     pub async fn resources_with_columns(
         &self,
         workspace: WorkspaceId,
         ids: &[ResourceId],
-    ) -> Result<(Vec<Resource>, Vec<Resource>)> {
+    ) -> Result<ResourcesWithColumns> {
         let asked: HashSet<ResourceId> = ids.iter().copied().collect();
         let mut found: HashMap<ResourceId, Resource> = HashMap::with_capacity(ids.len());
         let mut columns: Vec<Resource> = Vec::new();
+        let mut relations: HashMap<ResourceId, Vec<RelationRow>> = HashMap::new();
         for chunk in ids.chunks(BATCH) {
             let sql = format!(
-                "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE +r.workspace_id = $1
+                "SELECT {RESOURCE_COLUMNS}, {RELATIONS_OF_R} AS relations
+                 FROM resources r WHERE +r.workspace_id = $1
                  AND (r.id IN ({}) OR (r.parent_id IN ({}) AND r.kind = 'column'))",
                 placeholders(2, chunk.len()),
                 placeholders(2 + chunk.len(), chunk.len())
@@ -753,6 +797,10 @@ impl Store {
             }
             for row in query.fetch_all(&self.pool).await? {
                 let resource = resource_from(&row)?;
+                let own = relation_list(row.get::<Option<&str>, _>("relations"))?;
+                if !own.is_empty() {
+                    relations.insert(resource.id, own);
+                }
                 let column = resource.kind == ResourceKind::Column
                     && resource
                         .parent
@@ -768,11 +816,15 @@ impl Store {
                 }
             }
         }
-        let ordered: Vec<Resource> = ids.iter().filter_map(|id| found.remove(id)).collect();
+        let resources: Vec<Resource> = ids.iter().filter_map(|id| found.remove(id)).collect();
         // A column asked for itself is read once, and listed in both.
         columns.sort_by_key(|column| column.id);
         columns.dedup_by_key(|column| column.id);
-        Ok((ordered, columns))
+        Ok(ResourcesWithColumns {
+            resources,
+            columns,
+            relations,
+        })
     }
 
     /// Every table and view of every workspace, as (workspace, id): what a newly installed

@@ -78,27 +78,39 @@ impl Catalog {
         column_relations: bool,
     ) -> Result<Vec<ResourceDetails>> {
         let store = self.store();
-        let (mut resources, columns) = store
+        let cairn_store::ResourcesWithColumns {
+            mut resources,
+            columns,
+            relations: relations_of,
+        } = store
             .resources_with_columns(principal.workspace, ids)
             .await?;
         resources.retain(|resource| principal.can_see(resource.workspace, &resource.teams));
         self.hide_unreadable(principal, &mut resources).await?;
         let mut columns = visible_columns(principal, &resources, columns);
         let shown: Vec<ResourceId> = resources.iter().map(|resource| resource.id).collect();
-        // The resources' relations and their columns', in one read.
-        let with_columns: Vec<ResourceId> = shown
+        // The resources' relations and their columns', read with them, each once, in the
+        // order of a read of relations (kind, from, to).
+        let mut all_relations: Vec<RelationRow> = shown
             .iter()
-            .copied()
             .chain(
                 columns
                     .iter()
                     .filter(|_| column_relations)
-                    .map(|column| column.id),
+                    .map(|column| &column.id),
             )
+            .filter_map(|id| relations_of.get(id))
+            .flatten()
+            .cloned()
             .collect();
-        let all_relations = store
-            .relations_of_many(principal.workspace, &with_columns)
-            .await?;
+        all_relations.sort_by(|left, right| {
+            (left.kind.as_str(), left.from, left.to).cmp(&(
+                right.kind.as_str(),
+                right.from,
+                right.to,
+            ))
+        });
+        all_relations.dedup();
         let relations: Vec<RelationRow> = all_relations
             .iter()
             .filter(|relation| shown.contains(&relation.from) || shown.contains(&relation.to))

@@ -43,9 +43,9 @@ async fn labels_with_commas_colons_and_backslashes_read_back_whole(store: TestSt
     let read = store.resource(acme.id, id).await.unwrap().unwrap();
     assert_eq!(sorted(read.tags.clone()), sorted(tags.clone()));
     assert_eq!(sorted(read.owners.clone()), sorted(owners.clone()));
-    let (many, _) = store.resources_with_columns(acme.id, &[id]).await.unwrap();
-    assert_eq!(many.len(), 1);
-    assert_eq!(many[0], read);
+    let many = store.resources_with_columns(acme.id, &[id]).await.unwrap();
+    assert_eq!(many.resources.len(), 1);
+    assert_eq!(many.resources[0], read);
     let feed = store.feed_after(before, 100).await.unwrap();
     let fed = feed
         .resources
@@ -67,7 +67,18 @@ async fn resources_with_their_columns_read_as_by_id_and_by_parent(store: TestSto
     let data = store.create_team(acme.id, "data").await.unwrap();
     let integration = store.new_integration(acme.id, &[data.id]).await;
     store
-        .crawl(acme.id, integration, &crate::common::small_crawl(), &[])
+        .crawl(
+            acme.id,
+            integration,
+            &crate::common::small_crawl(),
+            &[
+                crate::common::foreign_key("s.a.b_id", "s.b.id"),
+                cairn_store::CrawlRelation {
+                    kind: cairn_domain::RelationKind::ViewDependency,
+                    ..crate::common::foreign_key("s.a", "s.b")
+                },
+            ],
+        )
         .await;
     let by_path = |path: &str| {
         let store = &store;
@@ -95,7 +106,8 @@ async fn resources_with_their_columns_read_as_by_id_and_by_parent(store: TestSto
     };
     store.update_resource(acme.id, a_id, &tagged).await.unwrap();
     let asked = [b, schema, a, a_id, ResourceId(999_999)];
-    let (resources, columns) = store.resources_with_columns(acme.id, &asked).await.unwrap();
+    let read = store.resources_with_columns(acme.id, &asked).await.unwrap();
+    let (resources, columns) = (read.resources, read.columns);
     assert_eq!(
         resources,
         store.resources_by_ids(acme.id, &asked).await.unwrap()
@@ -114,6 +126,30 @@ async fn resources_with_their_columns_read_as_by_id_and_by_parent(store: TestSto
     let tagged = columns.iter().find(|column| column.id == a_id).unwrap();
     assert_eq!(tagged.tags, ["pii"]);
     assert_eq!(tagged.teams, [data.id]);
+    assert_eq!(tagged.team_names, ["data"]);
+    // Each resource and column read comes with its relations, either way, as a read of
+    // relations gives them.
+    assert!(
+        !read.relations.is_empty(),
+        "the small crawl has a foreign key"
+    );
+    for resource in resources.iter().chain(&columns) {
+        let mut expected = store
+            .relations_of_many(acme.id, &[resource.id])
+            .await
+            .unwrap();
+        let mut got = read
+            .relations
+            .get(&resource.id)
+            .cloned()
+            .unwrap_or_default();
+        let order = |relation: &cairn_store::RelationRow| {
+            (relation.kind.as_str(), relation.from, relation.to)
+        };
+        expected.sort_by(|left, right| order(left).cmp(&order(right)));
+        got.sort_by(|left, right| order(left).cmp(&order(right)));
+        assert_eq!(got, expected, "{}", resource.path);
+    }
 }
 
 fn table(name: &str, teams: &[TeamId]) -> NewResource {
