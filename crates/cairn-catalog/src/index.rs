@@ -35,8 +35,16 @@ fn millis(since: std::time::Instant) -> u64 {
 }
 
 impl Catalog {
-    /// Applies every change the index has not seen yet. Cheap when there is none.
+    /// Applies every change the index has not seen yet. Cheap when there is none: an index
+    /// that has applied the feed's newest committed entry returns at once, without waiting for
+    /// this node's turn (so searches neither queue behind each other nor behind a sync still
+    /// writing; one whose changes are committed is waited for).
     pub async fn follow_changes(&self) -> Result<()> {
+        if self.inner.config.owns_index
+            && self.inner.search.applied_seq()? == self.store().last_change_seq().await?
+        {
+            return Ok(());
+        }
         let turn = self.index_turn().await;
         self.follow_changes_in_turn(turn, AddedResources::default())
             .await
