@@ -171,8 +171,7 @@ impl Store {
         .bind(id.0)
         .fetch_one(&self.pool)
         .await?;
-        let mut found = vec![resource_from(&row)?];
-        found.pop().ok_or(StoreError::NotFound)
+        resource_from(&row)
     }
 
     pub async fn update_integration(

@@ -124,8 +124,11 @@ pub struct ResourceFilter {
 /// Adds the value of a label row (`resource_id, label, value`) to a resource's tags or owners,
 /// once: rows come people's first, so their labels lead.
 pub(crate) fn add_label(tags: &mut Vec<String>, owners: &mut Vec<String>, row: &AnyRow) {
-    let label: String = row.get(1);
-    let value: String = row.get(2);
+    push_label(tags, owners, &row.get::<String, _>(1), row.get(2));
+}
+
+/// Adds `value` to the tags (label `tag`) or the owners (any other label), unless it is there.
+fn push_label(tags: &mut Vec<String>, owners: &mut Vec<String>, label: &str, value: String) {
     let values = if label == "tag" { tags } else { owners };
     if !values.contains(&value) {
         values.push(value);
@@ -226,14 +229,7 @@ fn split_entries(joined: Option<&str>) -> Vec<(String, String)> {
 fn label_lists(joined: Option<&str>) -> (Vec<String>, Vec<String>) {
     let (mut tags, mut owners) = (Vec::new(), Vec::new());
     for (label, value) in split_entries(joined) {
-        let values = if label == "tag" {
-            &mut tags
-        } else {
-            &mut owners
-        };
-        if !values.contains(&value) {
-            values.push(value);
-        }
+        push_label(&mut tags, &mut owners, &label, value);
     }
     (tags, owners)
 }
