@@ -13,6 +13,7 @@
 //! before it counts for anything: nothing the caller may not see is returned or lends a score.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use cairn_domain::{Principal, ResourceId, ResourceKind, ResourcePath, Scope};
 use cairn_search::{Hit, SearchQuery};
@@ -46,8 +47,8 @@ pub(crate) struct NeighbourCache {
     tables: HashMap<ResourceId, Vec<ResourceId>>,
     /// What ranking reads of each resource (kind, path, parent, popularity, teams), as the
     /// store had it at `seq`: a search reads a hundred or more, and under a read-mostly load
-    /// the store's per-row cost dominated it.
-    facts: HashMap<ResourceId, Resource>,
+    /// the store's per-row cost dominated it. Shared, not copied, into each ranking.
+    facts: HashMap<ResourceId, Arc<Resource>>,
 }
 
 impl NeighbourCache {
@@ -75,7 +76,7 @@ pub(crate) struct Ranked {
 /// access: only what the caller may see within the scope is in it.
 #[derive(Debug, Default)]
 pub(crate) struct Structure {
-    pub resources: HashMap<ResourceId, Resource>,
+    pub resources: HashMap<ResourceId, Arc<Resource>>,
     /// Table → tables it shares a foreign key (or a view dependency, or lineage) with.
     pub neighbours: HashMap<ResourceId, Vec<ResourceId>>,
 }
@@ -463,7 +464,7 @@ impl Catalog {
         seq: i64,
         workspace: cairn_domain::WorkspaceId,
         ids: &[ResourceId],
-    ) -> Result<Vec<Resource>> {
+    ) -> Result<Vec<Arc<Resource>>> {
         let mut found = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
         {
@@ -472,7 +473,7 @@ impl Catalog {
             for id in ids {
                 match cache.facts.get(id) {
                     Some(resource) if resource.workspace == workspace => {
-                        found.push(resource.clone());
+                        found.push(Arc::clone(resource));
                     }
                     Some(_) => {}
                     None => missing.push(*id),
@@ -480,11 +481,17 @@ impl Catalog {
             }
         }
         if !missing.is_empty() {
-            let read = self.store().ranking_resources(workspace, &missing).await?;
+            let read: Vec<Arc<Resource>> = self
+                .store()
+                .ranking_resources(workspace, &missing)
+                .await?
+                .into_iter()
+                .map(Arc::new)
+                .collect();
             let mut guard = self.neighbour_cache();
             if guard.seq == seq {
                 for resource in &read {
-                    guard.facts.insert(resource.id, resource.clone());
+                    guard.facts.insert(resource.id, Arc::clone(resource));
                 }
             }
             found.extend(read);
@@ -646,12 +653,17 @@ mod tests {
         ] {
             structure.resources.insert(
                 ResourceId(id),
-                resource(id, ResourceKind::Table, path, None),
+                Arc::new(resource(id, ResourceKind::Table, path, None)),
             );
         }
         structure.resources.insert(
             ResourceId(10),
-            resource(10, ResourceKind::Column, "shop.main.genre.name", Some(3)),
+            Arc::new(resource(
+                10,
+                ResourceKind::Column,
+                "shop.main.genre.name",
+                Some(3),
+            )),
         );
         structure
             .neighbours

@@ -136,6 +136,10 @@ impl ResourcePath {
     /// text before the last separating dot, empty when there is none. Reads no more than it
     /// must, for ranking many resources.
     pub fn parent_text(stored: &str) -> &str {
+        if !stored.contains('"') {
+            // Nothing quoted: every dot separates.
+            return stored.rfind('.').map_or("", |dot| &stored[..dot]);
+        }
         separators(stored).last().map_or("", |dot| &stored[..*dot])
     }
 }

@@ -8,11 +8,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use cairn_domain::{ResourceId, ResourceKind, Scope, TeamId, WorkspaceId};
-use tantivy::collector::TopDocs;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
+    AllQuery, Bm25Weight, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query,
+    TermQuery,
 };
 
+mod collect;
 mod vocabulary;
 
 /// How much a synonym's hit counts against the word's own.
@@ -119,16 +120,27 @@ fn schema() -> (Schema, Fields) {
     );
     let fields = Fields {
         id: builder.add_u64_field("id", INDEXED | STORED | FAST),
-        workspace: builder.add_u64_field("workspace", INDEXED),
-        kind: builder.add_text_field("kind", STRING),
+        // Fast as well: a search filters its hits by workspace, team and kind from columns
+        // (see `collect`), leaving the words a union tantivy can prune.
+        workspace: builder.add_u64_field("workspace", INDEXED | FAST),
+        kind: builder.add_text_field("kind", STRING | FAST),
         name: builder.add_text_field("name", text.clone()),
         path: builder.add_text_field("path", text.clone()),
         description: builder.add_text_field("description", text.clone()),
         keywords: builder.add_text_field("keywords", text),
-        name_exact: builder.add_text_field("name_exact", STRING),
+        // With frequencies, like the words: a union of term queries that all read them is one
+        // tantivy scores with block-max WAND.
+        name_exact: builder.add_text_field(
+            "name_exact",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
+        ),
         tag: builder.add_text_field("tag", STRING),
         owner: builder.add_text_field("owner", STRING),
-        team: builder.add_u64_field("team", INDEXED),
+        team: builder.add_u64_field("team", INDEXED | FAST),
         table: builder.add_u64_field("table", FAST),
     };
     (builder.build(), fields)
@@ -511,36 +523,56 @@ impl SearchIndex {
         limit: usize,
     ) -> Result<Vec<Hit>> {
         let limit = limit.min(MAX_RESULT_WINDOW);
-        let Some(mut clauses) = self.scope_clauses(scope) else {
+        let Some(mut filter) = scope_filter(scope) else {
             return Ok(Vec::new());
         };
-        if let Some(kind) = self.kind_clause(query.kind, with_columns) {
-            clauses.push((Occur::Must, kind));
-        }
+        filter.kinds = match query.kind {
+            Some(kind @ (ResourceKind::Table | ResourceKind::View)) if with_columns => {
+                vec![kind, ResourceKind::Column]
+            }
+            Some(kind) => vec![kind],
+            None => Vec::new(),
+        };
+        let searcher = self.reader.searcher();
+        let words = self.words(&query.text);
+        // The words, and names equal to them, as one union of term queries; tags and owners
+        // asked for as required terms beside it.
+        let matching: Box<dyn Query> = if words.is_empty() {
+            Box::new(AllQuery)
+        } else {
+            let mut any = self.word_query(&searcher, &words)?;
+            any.extend(self.exact_name_boosts(&query.text));
+            filter.boosts = self.kind_boosts(&searcher)?;
+            Box::new(BooleanQuery::new(any))
+        };
+        let mut required: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (field, value) in [
             (self.fields.tag, &query.tag),
             (self.fields.owner, &query.owner),
         ] {
             if let Some(value) = value {
-                clauses.push((
+                // Tags and owners only filter: the words alone score.
+                let term = TermQuery::new(
+                    Term::from_field_text(field, value),
+                    IndexRecordOption::Basic,
+                );
+                required.push((
                     Occur::Must,
-                    Box::new(TermQuery::new(
-                        Term::from_field_text(field, value),
-                        IndexRecordOption::Basic,
-                    )),
+                    Box::new(ConstScoreQuery::new(Box::new(term), 0.0)),
                 ));
             }
         }
-        let searcher = self.reader.searcher();
-        let words = self.words(&query.text);
-        if words.is_empty() {
-            clauses.push((Occur::Must, Box::new(AllQuery)));
+        let query: Box<dyn Query> = if required.is_empty() {
+            matching
         } else {
-            clauses.push((Occur::Must, Box::new(self.word_query(&searcher, &words)?)));
-            clauses.extend(self.name_and_kind_boosts(&query.text));
-        }
-        let collector = TopDocs::with_limit(limit.max(1)).order_by_score();
-        let hits = searcher.search(&BooleanQuery::new(clauses), &collector)?;
+            required.push((Occur::Must, matching));
+            Box::new(BooleanQuery::new(required))
+        };
+        let collector = collect::ScopedTop {
+            filter,
+            limit: limit.max(1),
+        };
+        let hits = searcher.search(query.as_ref(), &collector)?;
         let mut scored = hits_with_ids(&searcher, hits)?;
         // Equal scores in id order: where a document sits in the index depends on when the
         // feed was applied, and an order that depends on timing (or on anything but the
@@ -554,64 +586,9 @@ impl SearchIndex {
         Ok(scored)
     }
 
-    /// The workspace, and for a member any of their teams; `None` when a member has no team
-    /// and so may see nothing.
-    fn scope_clauses(&self, scope: &Scope) -> Option<Vec<(Occur, Box<dyn Query>)>> {
-        let fields = self.fields;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
-            Occur::Must,
-            Box::new(TermQuery::new(
-                Term::from_field_u64(fields.workspace, as_u64(scope.workspace().0)),
-                IndexRecordOption::Basic,
-            )),
-        )];
-        if let Scope::Teams(_, teams) = scope {
-            if teams.is_empty() {
-                return None;
-            }
-            let any_team: Vec<(Occur, Box<dyn Query>)> = teams
-                .iter()
-                .map(|team| {
-                    let term = Term::from_field_u64(fields.team, as_u64(team.0));
-                    (
-                        Occur::Should,
-                        Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>,
-                    )
-                })
-                .collect();
-            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any_team))));
-        }
-        Some(clauses)
-    }
-
-    fn kind_term(&self, kind: ResourceKind) -> Box<dyn Query> {
-        Box::new(TermQuery::new(
-            Term::from_field_text(self.fields.kind, kind.as_str()),
-            IndexRecordOption::Basic,
-        ))
-    }
-
-    /// The kind asked for; tables or views with their columns, the columns unscored.
-    fn kind_clause(
-        &self,
-        kind: Option<ResourceKind>,
-        with_columns: bool,
-    ) -> Option<Box<dyn Query>> {
-        match kind? {
-            kind @ (ResourceKind::Table | ResourceKind::View) if with_columns => {
-                let either = BooleanQuery::new(vec![
-                    (Occur::Should, self.kind_term(kind)),
-                    (Occur::Should, self.kind_term(ResourceKind::Column)),
-                ]);
-                Some(Box::new(ConstScoreQuery::new(Box::new(either), 0.0)))
-            }
-            kind => Some(self.kind_term(kind)),
-        }
-    }
-
     /// A resource named exactly like a word of the query, or like the whole query, comes
-    /// first; tables and views before their columns.
-    fn name_and_kind_boosts(&self, text: &str) -> Vec<(Occur, Box<dyn Query>)> {
+    /// first. A name that is only a function word ("which") is no reason to come first.
+    fn exact_name_boosts(&self, text: &str) -> Vec<(Occur, Box<dyn Query>)> {
         let lowered = text.trim().to_lowercase();
         let mut exact_names: Vec<String> = lowered
             .split(|c: char| !(c.is_alphanumeric() || c == '_'))
@@ -625,34 +602,53 @@ impl SearchIndex {
                 .filter_map(|word| word.strip_suffix('s').map(str::to_string)),
         );
         exact_names.push(lowered);
-        let mut boosts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for name in exact_names {
-            let term = TermQuery::new(
-                Term::from_field_text(self.fields.name_exact, &name),
-                IndexRecordOption::Basic,
-            );
-            boosts.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(Box::new(term), 4.0)),
-            ));
-        }
+        exact_names.retain(|name| !name.is_empty() && !STOPWORDS.contains(&name.as_str()));
+        exact_names.sort();
+        exact_names.dedup();
+        exact_names
+            .into_iter()
+            .map(|name| {
+                let term = TermQuery::new(
+                    Term::from_field_text(self.fields.name_exact, &name),
+                    IndexRecordOption::WithFreqs,
+                );
+                (
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(term), 4.0)) as Box<dyn Query>,
+                )
+            })
+            .collect()
+    }
+
+    /// What a hit adds for its kind: tables, views and glossary terms before the columns
+    /// and schemas that share their words. Each is its kind's BM25 weight, boosted, as a
+    /// term query on the kind would score it.
+    fn kind_boosts(&self, searcher: &tantivy::Searcher) -> Result<Vec<(ResourceKind, f32)>> {
+        let mut boosts = Vec::new();
         for (kind, boost) in [
             (ResourceKind::Table, 1.5),
             (ResourceKind::View, 1.2),
             (ResourceKind::Term, 1.2),
         ] {
-            boosts.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(self.kind_term(kind), boost)),
-            ));
+            let term = Term::from_field_text(self.fields.kind, kind.as_str());
+            if searcher.doc_freq(&term)? == 0 {
+                continue;
+            }
+            let weight = Bm25Weight::for_terms(searcher, &[term])?.boost_by(boost);
+            // A kind is one token: a field norm of one, one occurrence.
+            boosts.push((kind, weight.score(1, 1)));
         }
-        boosts
+        Ok(boosts)
     }
 
     /// Any of the query's words in any text field: exact words first, then their synonyms
     /// from the built-in vocabulary, then, for a longer word the index does not hold at all,
     /// the indexed words within one or two edits of it (a typo), each weighted below the last.
-    fn word_query(&self, searcher: &tantivy::Searcher, words: &[String]) -> Result<BooleanQuery> {
+    fn word_query(
+        &self,
+        searcher: &tantivy::Searcher,
+        words: &[String],
+    ) -> Result<Vec<(Occur, Box<dyn Query>)>> {
         let fields = self.fields;
         let weighted = [
             (fields.name, 3.0),
@@ -702,7 +698,7 @@ impl SearchIndex {
                 ));
             }
         }
-        Ok(BooleanQuery::new(any_word))
+        Ok(any_word)
     }
 
     /// The query's words, analysed exactly as indexed text is, without the function words of
@@ -723,6 +719,22 @@ impl SearchIndex {
         }
         words
     }
+}
+
+/// The workspace, and for a member their teams; `None` when a member has no team and so may
+/// see nothing.
+fn scope_filter(scope: &Scope) -> Option<collect::Filter> {
+    let teams = match scope {
+        Scope::Workspace(_) => None,
+        Scope::Teams(_, teams) if teams.is_empty() => return None,
+        Scope::Teams(_, teams) => Some(teams.iter().map(|team| as_u64(team.0)).collect()),
+    };
+    Some(collect::Filter {
+        workspace: as_u64(scope.workspace().0),
+        teams,
+        kinds: Vec::new(),
+        boosts: Vec::new(),
+    })
 }
 
 /// The hits' ids (and their tables') from fast columns, not the stored document: no block of
@@ -765,6 +777,7 @@ fn hits_with_ids(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn resource(id: i64, workspace: i64, name: &str, teams: &[i64]) -> IndexedResource {
         IndexedResource {
@@ -951,5 +964,210 @@ mod tests {
         );
         index.apply(&[], &[ResourceId(1)], 3).unwrap();
         assert!(index.search(&scope, &invoices, 0, 10).unwrap().is_empty());
+    }
+
+    /// The same search as one exhaustive boolean query: scope, kinds, tags and owners as
+    /// required clauses that do not score, the words required, exact names and kinds as
+    /// optional boosts. Every document it matches is scored; nothing is pruned.
+    fn exhaustive(
+        index: &SearchIndex,
+        scope: &Scope,
+        query: &SearchQuery,
+        kinds: &[ResourceKind],
+    ) -> Vec<(ResourceId, f32)> {
+        let fields = index.fields;
+        let filter = |clause: Box<dyn Query>| -> (Occur, Box<dyn Query>) {
+            (Occur::Must, Box::new(ConstScoreQuery::new(clause, 0.0)))
+        };
+        let any = |terms: Vec<Term>| -> Box<dyn Query> {
+            Box::new(BooleanQuery::new(
+                terms
+                    .into_iter()
+                    .map(|term| {
+                        let query: Box<dyn Query> =
+                            Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+                        (Occur::Should, query)
+                    })
+                    .collect(),
+            ))
+        };
+        let mut clauses = vec![filter(any(vec![Term::from_field_u64(
+            fields.workspace,
+            as_u64(scope.workspace().0),
+        )]))];
+        if let Scope::Teams(_, teams) = scope {
+            let teams = teams
+                .iter()
+                .map(|team| Term::from_field_u64(fields.team, as_u64(team.0)))
+                .collect();
+            clauses.push(filter(any(teams)));
+        }
+        if !kinds.is_empty() {
+            let kinds = kinds
+                .iter()
+                .map(|kind| Term::from_field_text(fields.kind, kind.as_str()))
+                .collect();
+            clauses.push(filter(any(kinds)));
+        }
+        for (field, value) in [(fields.tag, &query.tag), (fields.owner, &query.owner)] {
+            if let Some(value) = value {
+                clauses.push(filter(any(vec![Term::from_field_text(field, value)])));
+            }
+        }
+        let searcher = index.reader.searcher();
+        let words = index.words(&query.text);
+        let words_query = index.word_query(&searcher, &words).unwrap();
+        clauses.push((Occur::Must, Box::new(BooleanQuery::new(words_query))));
+        clauses.extend(index.exact_name_boosts(&query.text));
+        for (kind, boost) in [
+            (ResourceKind::Table, 1.5),
+            (ResourceKind::View, 1.2),
+            (ResourceKind::Term, 1.2),
+        ] {
+            let term = TermQuery::new(
+                Term::from_field_text(fields.kind, kind.as_str()),
+                IndexRecordOption::Basic,
+            );
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(term), boost)),
+            ));
+        }
+        let collector = tantivy::collector::TopDocs::with_limit(10_000).order_by_score();
+        let hits = searcher
+            .search(&BooleanQuery::new(clauses), &collector)
+            .unwrap();
+        hits_with_ids(&searcher, hits)
+            .unwrap()
+            .into_iter()
+            .map(|hit| (hit.id, hit.score))
+            .collect()
+    }
+
+    #[test]
+    fn a_pruned_search_finds_and_scores_what_an_exhaustive_one_does() {
+        let words = [
+            "order", "customer", "invoice", "payment", "refund", "product", "ledger", "account",
+        ];
+        let kinds = [
+            ResourceKind::Table,
+            ResourceKind::Column,
+            ResourceKind::Column,
+            ResourceKind::View,
+            ResourceKind::Term,
+            ResourceKind::Schema,
+        ];
+        // A fixed pseudo-random catalog: words, kinds, workspaces, teams and tags drawn
+        // independently of each other.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut draw = |below: usize| -> usize {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % below as u64) as usize
+        };
+        let mut resources = Vec::new();
+        for id in 1..=3000_i64 {
+            let name = match draw(3) {
+                0 => words[draw(words.len())].to_string(),
+                1 => format!("{}s", words[draw(words.len())]),
+                _ => format!("{}_{}", words[draw(words.len())], words[draw(words.len())]),
+            };
+            let workspace = 1 + draw(2) as i64;
+            let teams = [draw(5) as i64, 5 + draw(3) as i64];
+            let mut resource = resource(id, workspace, &name, &teams);
+            resource.kind = kinds[draw(kinds.len())];
+            resource.description = format!(
+                "the {} of each {} {}",
+                words[draw(words.len())],
+                words[draw(words.len())],
+                words[draw(words.len())]
+            );
+            resource.tags = if draw(3) == 0 {
+                vec!["gold".into()]
+            } else {
+                vec![]
+            };
+            resources.push(resource);
+        }
+        let index = SearchIndex::in_memory().unwrap();
+        // Several segments, some with deleted documents.
+        for (seq, batch) in resources.chunks(700).enumerate() {
+            index.apply(batch, &[], seq as i64 + 1).unwrap();
+        }
+        let removed: Vec<ResourceId> = (1..=3000).step_by(13).map(ResourceId).collect();
+        index.apply(&[], &removed, 10).unwrap();
+
+        let scopes = [
+            Scope::Workspace(WorkspaceId(1)),
+            Scope::Workspace(WorkspaceId(2)),
+            Scope::Teams(WorkspaceId(1), vec![TeamId(3)]),
+            Scope::Teams(WorkspaceId(2), vec![TeamId(0), TeamId(6)]),
+        ];
+        let texts = [
+            "orders",
+            "customer invoice",
+            "which payment refunds",
+            "account ledger product order",
+            "Customer_Refunds",
+            "the invoices of a customer",
+            "purchase",
+        ];
+        let mut compared = 0;
+        let mut found = 0;
+        for scope in &scopes {
+            for text in texts {
+                for (kind, with_columns) in [
+                    (None, false),
+                    (Some(ResourceKind::Table), true),
+                    (Some(ResourceKind::Column), false),
+                ] {
+                    for tag in [None, Some("gold".to_string())] {
+                        let query = SearchQuery {
+                            text: text.into(),
+                            kind,
+                            tag,
+                            owner: None,
+                        };
+                        let kinds = match kind {
+                            Some(ResourceKind::Table) if with_columns => {
+                                vec![ResourceKind::Table, ResourceKind::Column]
+                            }
+                            Some(kind) => vec![kind],
+                            None => vec![],
+                        };
+                        let expected = exhaustive(&index, scope, &query, &kinds);
+                        found += usize::from(!expected.is_empty());
+                        let all = index
+                            .search_hits(scope, &query, with_columns, 10_000)
+                            .unwrap();
+                        assert_eq!(all.len(), expected.len(), "{text:?} in {scope:?}");
+                        let expected_scores: HashMap<ResourceId, f32> =
+                            expected.iter().copied().collect();
+                        for hit in &all {
+                            let score = expected_scores[&hit.id];
+                            assert!(
+                                (score - hit.score).abs() < 1e-4,
+                                "{text:?}: {:?} scores {} not {score}",
+                                hit.id,
+                                hit.score
+                            );
+                        }
+                        // The best few, pruned hardest, score what the best few should.
+                        let top = index.search_hits(scope, &query, with_columns, 5).unwrap();
+                        for (hit, (_, score)) in top.iter().zip(&expected) {
+                            assert!((hit.score - score).abs() < 1e-4, "{text:?}: {top:?}");
+                        }
+                        assert_eq!(top.len(), expected.len().min(5));
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, scopes.len() * texts.len() * 6);
+        assert!(
+            found * 10 > compared * 9,
+            "{found} of {compared} searches found something"
+        );
     }
 }
