@@ -321,10 +321,12 @@ impl Store {
     pub async fn last_change_seq(&self) -> Result<i64> {
         // ORDER BY … LIMIT 1 walks the primary key backwards on both engines; an aggregate
         // wrapped in COALESCE would scan the whole feed on SQLite.
-        let row = sqlx::query("SELECT seq FROM changes ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&self.pool)
+        let rows = self
+            .read_rows(sqlx::query(
+                "SELECT seq FROM changes ORDER BY seq DESC LIMIT 1",
+            ))
             .await?;
-        Ok(row.map_or(0, |row| row.get(0)))
+        Ok(rows.first().map_or(0, |row| row.get(0)))
     }
 }
 

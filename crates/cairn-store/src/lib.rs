@@ -35,6 +35,7 @@ mod backup;
 mod dbt;
 mod error;
 mod feed;
+mod held;
 mod integrations;
 mod kinds;
 mod memory;
@@ -88,6 +89,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite's connections for the hottest reads, outside the pool (see `held`).
+    held: Option<std::sync::Arc<held::HeldReaders>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -129,6 +132,8 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|error| StoreError::Config(format!("invalid database url: {error}")))?
             .disable_statement_logging();
+        let held = (backend == Backend::Sqlite)
+            .then(|| std::sync::Arc::new(held::HeldReaders::new(options.clone())));
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -168,7 +173,11 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            held,
+        };
         migrate::run(&store).await?;
         Ok(store)
     }
@@ -183,6 +192,9 @@ impl Store {
 
     /// Closes every connection; pending work finishes first.
     pub async fn close(&self) {
+        if let Some(held) = &self.held {
+            held.close().await;
+        }
         self.pool.close().await;
     }
 }

@@ -500,9 +500,8 @@ impl Store {
              WHERE k.token_hash = $1
              ORDER BY t.name",
         )
-        .bind(token_hash)
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(token_hash);
+        let rows = self.read_rows(rows).await?;
         let Some(first) = rows.first() else {
             return Ok(None);
         };

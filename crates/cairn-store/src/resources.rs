@@ -587,7 +587,7 @@ impl Store {
             for id in chunk {
                 query = query.bind(id.0);
             }
-            for row in query.fetch_all(&self.pool).await? {
+            for row in self.read_rows(query).await? {
                 let resource = resource_from(&row)?;
                 found.insert(resource.id.0, resource);
             }
@@ -617,7 +617,7 @@ impl Store {
             for id in chunk {
                 query = query.bind(id.0);
             }
-            for row in query.fetch_all(&self.pool).await? {
+            for row in self.read_rows(query).await? {
                 let kind: String = row.get(2);
                 let teams = team_list(row.get(7))?;
                 found.push(Resource {
@@ -720,7 +720,7 @@ impl Store {
         for number in &numbers {
             query = query.bind(*number);
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = self.read_rows(query).await?;
         let resources = rows.iter().map(resource_from).collect::<Result<Vec<_>>>()?;
         Ok(resources)
     }
@@ -758,7 +758,7 @@ impl Store {
             for id in chunk {
                 query = query.bind(id.0);
             }
-            for row in query.fetch_all(&self.pool).await? {
+            for row in self.read_rows(query).await? {
                 resources.push(resource_from(&row)?);
             }
         }
@@ -791,7 +791,7 @@ impl Store {
             for id in chunk.iter().chain(chunk) {
                 query = query.bind(id.0);
             }
-            for row in query.fetch_all(&self.pool).await? {
+            for row in self.read_rows(query).await? {
                 let resource = resource_from(&row)?;
                 let own = relation_list(row.get::<Option<&str>, _>("relations"))?;
                 if !own.is_empty() {
