@@ -11,6 +11,7 @@ store_tests!(
     a_stretch_of_the_feed_reads_resources_as_they_are_now,
     removed_resources_are_named_apart,
     the_feed_reads_in_pages,
+    reads_see_each_write_at_once_and_outlast_abandoned_ones,
 );
 
 fn term(name: &str) -> NewResource {
@@ -126,4 +127,43 @@ async fn the_feed_reads_in_pages(store: TestStore) {
     expected.sort();
     assert_eq!(seen, expected);
     let _: WorkspaceId = acme.id;
+}
+
+/// The hottest reads run on connections of their own (on SQLite, outside the pool): each sees
+/// every write committed before it, more of them than there are connections wait their turn,
+/// and a read abandoned midway leaves the next ones working.
+async fn reads_see_each_write_at_once_and_outlast_abandoned_ones(store: TestStore) {
+    let (acme, _) = store.new_workspace("acme").await;
+    for round in 0..20 {
+        let id = store
+            .create_resource(acme.id, &term(&format!("term{round}")), LabelSource::User)
+            .await
+            .unwrap();
+        let seq = store.last_change_seq().await.unwrap();
+        let newest = store.changes_after(seq - 1, 10).await.unwrap();
+        assert_eq!(newest.last().map(|change| change.resource), Some(id));
+        let read = store.resources_by_ids(acme.id, &[id]).await.unwrap();
+        assert_eq!(read.len(), 1, "round {round}: the write is read at once");
+    }
+    let ids: Vec<_> = store
+        .changes_after(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|change| change.resource)
+        .collect();
+    // Abandoned reads: each future is dropped when its time is up, mostly midway.
+    for micros in 0..10 {
+        let read = store.resources_by_ids(acme.id, &ids);
+        let _ = tokio::time::timeout(std::time::Duration::from_micros(micros * 20), read).await;
+    }
+    // Many at once, more than there are connections.
+    let reads = (0..32).map(|_| store.resources_by_ids(acme.id, &ids));
+    for read in futures_util::future::join_all(reads).await {
+        assert_eq!(read.unwrap().len(), 20);
+    }
+    assert_eq!(store.last_change_seq().await.unwrap(), {
+        let changes = store.changes_after(0, 100).await.unwrap();
+        changes.last().unwrap().seq
+    });
 }
