@@ -48,7 +48,7 @@ pub(crate) struct NeighbourCache {
     /// What ranking reads of each resource (kind, path, parent, popularity, teams), as the
     /// store had it at `seq`: a search reads a hundred or more, and under a read-mostly load
     /// the store's per-row cost dominated it. Shared, not copied, into each ranking.
-    facts: HashMap<ResourceId, Arc<Resource>>,
+    facts: HashMap<ResourceId, Arc<Fact>>,
 }
 
 impl NeighbourCache {
@@ -76,7 +76,7 @@ pub(crate) struct Ranked {
 /// access: only what the caller may see within the scope is in it.
 #[derive(Debug, Default)]
 pub(crate) struct Structure {
-    pub resources: HashMap<ResourceId, Arc<Resource>>,
+    pub resources: HashMap<ResourceId, Arc<Fact>>,
     /// Table → tables it shares a foreign key (or a view dependency, or lineage) with.
     pub neighbours: HashMap<ResourceId, Vec<ResourceId>>,
 }
@@ -91,7 +91,39 @@ fn is_relation(kind: ResourceKind) -> bool {
     matches!(kind, ResourceKind::Table | ResourceKind::View)
 }
 
-/// The database (schema) a resource sits in: its path less its own name.
+/// What ranking reads of a resource, with the database (schema) it sits in worked out once:
+/// a ranking asks for it several times of each of a hundred or more resources.
+#[derive(Debug)]
+pub(crate) struct Fact {
+    resource: Resource,
+    /// How much of the resource's path names its group (see [`group_of`]).
+    group_len: usize,
+}
+
+impl Fact {
+    pub(crate) fn new(resource: Resource) -> Fact {
+        let group_len = group_of(&resource).len();
+        Fact {
+            resource,
+            group_len,
+        }
+    }
+
+    /// The database (schema) the resource sits in.
+    fn group(&self) -> &str {
+        &self.resource.path[..self.group_len]
+    }
+}
+
+impl std::ops::Deref for Fact {
+    type Target = Resource;
+
+    fn deref(&self) -> &Resource {
+        &self.resource
+    }
+}
+
+/// The database (schema) a resource sits in: its path less its own name (a prefix of it).
 fn group_of(resource: &Resource) -> &str {
     let path = if resource.kind == ResourceKind::Column {
         ResourcePath::parent_text(&resource.path)
@@ -133,7 +165,7 @@ pub(crate) fn fuse(
                 && resource.kind != ResourceKind::Term
                 && resource.kind != ResourceKind::Document
             {
-                let group = group_score.get(group_of(resource)).copied().unwrap_or(0.0);
+                let group = group_score.get(resource.group()).copied().unwrap_or(0.0);
                 factor = (1.0 + GROUP_BOOST * group / best_group) / (1.0 + GROUP_BOOST);
             }
             if let Some(popularity) = resource.popularity
@@ -239,7 +271,7 @@ fn group_scores<'a>(
         if let Some(resource) = structure.resources.get(id)
             && is_relation(resource.kind)
         {
-            groups.entry(group_of(resource)).or_default().push(*value);
+            groups.entry(resource.group()).or_default().push(*value);
         }
     }
     groups
@@ -464,7 +496,7 @@ impl Catalog {
         seq: i64,
         workspace: cairn_domain::WorkspaceId,
         ids: &[ResourceId],
-    ) -> Result<Vec<Arc<Resource>>> {
+    ) -> Result<Vec<Arc<Fact>>> {
         let mut found = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
         {
@@ -481,12 +513,12 @@ impl Catalog {
             }
         }
         if !missing.is_empty() {
-            let read: Vec<Arc<Resource>> = self
+            let read: Vec<Arc<Fact>> = self
                 .store()
                 .ranking_resources(workspace, &missing)
                 .await?
                 .into_iter()
-                .map(Arc::new)
+                .map(|resource| Arc::new(Fact::new(resource)))
                 .collect();
             let mut guard = self.neighbour_cache();
             if guard.seq == seq {
@@ -653,17 +685,17 @@ mod tests {
         ] {
             structure.resources.insert(
                 ResourceId(id),
-                Arc::new(resource(id, ResourceKind::Table, path, None)),
+                Arc::new(Fact::new(resource(id, ResourceKind::Table, path, None))),
             );
         }
         structure.resources.insert(
             ResourceId(10),
-            Arc::new(resource(
+            Arc::new(Fact::new(resource(
                 10,
                 ResourceKind::Column,
                 "shop.main.genre.name",
                 Some(3),
-            )),
+            ))),
         );
         structure
             .neighbours
