@@ -16,6 +16,9 @@ use tantivy::query::{
 mod collect;
 mod vocabulary;
 
+/// A scope holding fewer than one in this many of the index's documents drives a search
+/// (see `SearchIndex::narrow_scope`).
+const NARROW_SCOPE: u64 = 4;
 /// How much a synonym's hit counts against the word's own.
 const SYNONYM_WEIGHT: f32 = 0.6;
 use tantivy::schema::{
@@ -545,7 +548,7 @@ impl SearchIndex {
             filter.boosts = self.kind_boosts(&searcher)?;
             Box::new(BooleanQuery::new(any))
         };
-        let mut required: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut required = self.narrow_scope(&searcher, scope)?;
         for (field, value) in [
             (self.fields.tag, &query.tag),
             (self.fields.owner, &query.owner),
@@ -584,6 +587,50 @@ impl SearchIndex {
                 .then_with(|| left.id.cmp(&right.id))
         });
         Ok(scored)
+    }
+
+    /// The scope as required clauses that do not score, when it holds few of the index's
+    /// documents (a member of a few teams among many): the search then walks the scope's
+    /// documents and scores only those, where pruning the words' union and filtering what
+    /// it finds would score many documents the caller may not see before finding the best
+    /// they may. Nothing for a broad scope: the collector filters by it (see `collect`).
+    fn narrow_scope(
+        &self,
+        searcher: &tantivy::Searcher,
+        scope: &Scope,
+    ) -> Result<Vec<(Occur, Box<dyn Query>)>> {
+        let workspace = Term::from_field_u64(self.fields.workspace, as_u64(scope.workspace().0));
+        let mut terms = vec![workspace.clone()];
+        let mut held = searcher.doc_freq(&workspace)?;
+        if let Scope::Teams(_, teams) = scope {
+            let teams: Vec<Term> = teams
+                .iter()
+                .map(|team| Term::from_field_u64(self.fields.team, as_u64(team.0)))
+                .collect();
+            let mut in_teams = 0;
+            for team in &teams {
+                in_teams += searcher.doc_freq(team)?;
+            }
+            if in_teams < held {
+                held = in_teams;
+                terms = teams;
+            }
+        }
+        if held.saturating_mul(NARROW_SCOPE) >= searcher.num_docs() {
+            return Ok(Vec::new());
+        }
+        let any: Vec<(Occur, Box<dyn Query>)> = terms
+            .into_iter()
+            .map(|term| {
+                let query: Box<dyn Query> =
+                    Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+                (Occur::Should, query)
+            })
+            .collect();
+        Ok(vec![(
+            Occur::Must,
+            Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0)),
+        )])
     }
 
     /// A resource named exactly like a word of the query, or like the whole query, comes
@@ -1074,7 +1121,11 @@ mod tests {
                 _ => format!("{}_{}", words[draw(words.len())], words[draw(words.len())]),
             };
             let workspace = 1 + draw(2) as i64;
-            let teams = [draw(5) as i64, 5 + draw(3) as i64];
+            let mut teams = vec![draw(5) as i64, 5 + draw(3) as i64];
+            // A team few resources have, so that some scopes are narrow.
+            if draw(20) == 0 {
+                teams.push(9);
+            }
             let mut resource = resource(id, workspace, &name, &teams);
             resource.kind = kinds[draw(kinds.len())];
             resource.description = format!(
@@ -1103,6 +1154,8 @@ mod tests {
             Scope::Workspace(WorkspaceId(2)),
             Scope::Teams(WorkspaceId(1), vec![TeamId(3)]),
             Scope::Teams(WorkspaceId(2), vec![TeamId(0), TeamId(6)]),
+            Scope::Teams(WorkspaceId(1), vec![TeamId(9)]),
+            Scope::Teams(WorkspaceId(2), vec![TeamId(9), TeamId(4)]),
         ];
         let texts = [
             "orders",
