@@ -8,7 +8,8 @@
 #   bash scripts/load-test.sh              # builds the release binary first
 #   bash scripts/load-test.sh PATH/cairn   # uses that binary
 #
-# RESOURCES, CONNECTIONS, DURATION (wrk's, e.g. 10s) and THREADS (wrk's) override the defaults.
+# RESOURCES, CONNECTIONS, DURATION (wrk's, e.g. 10s), WARMUP (3s, run before each scenario and
+# not counted) and THREADS (wrk's) override the defaults.
 # Installs Debian's wrk when missing (needs root for that, once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -125,6 +126,10 @@ ticks_per_s=$(getconf CLK_TCK)
 
 failed=0
 for scenario in search get; do
+  # A warm-up, not counted: a server that has just started has read nothing yet (its caches
+  # of ranking facts are empty); what is measured is the server at work.
+  CAIRN_TOKEN="$token" CAIRN_LUA_DIR="$work" CAIRN_FIRST_ID="$first_id" CAIRN_LAST_ID="$last_id" \
+    wrk -t"$threads" -c"$connections" -d"${WARMUP:-3s}" -s "$work/$scenario.lua" "$base" >/dev/null
   before=$(cpu_ticks)
   result=$(CAIRN_TOKEN="$token" CAIRN_LUA_DIR="$work" CAIRN_FIRST_ID="$first_id" \
     CAIRN_LAST_ID="$last_id" wrk -t"$threads" -c"$connections" -d"$duration" \

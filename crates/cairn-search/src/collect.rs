@@ -99,10 +99,12 @@ pub(crate) struct SegmentTop {
     segment_ord: SegmentOrdinal,
     limit: usize,
     workspace: u64,
-    workspaces: Column<u64>,
+    /// A segment holds a column only for values it has: `None` when none of its documents
+    /// has one.
+    workspaces: Option<Column<u64>>,
     /// The teams allowed, sorted, and the segment's team column; `None` for the whole
     /// workspace.
-    teams: Option<(Vec<u64>, Column<u64>)>,
+    teams: Option<(Vec<u64>, Option<Column<u64>>)>,
     /// Each kind's ordinal in this segment's kind column, with whether it is asked for and
     /// its boost.
     kinds: Option<Column<u64>>,
@@ -124,7 +126,7 @@ impl SegmentTop {
             Some(teams) => {
                 let mut teams = teams.clone();
                 teams.sort_unstable();
-                Some((teams, fast.u64("team")?))
+                Some((teams, fast.column_opt("team")?))
             }
             None => None,
         };
@@ -148,7 +150,7 @@ impl SegmentTop {
             segment_ord,
             limit: limit.max(1),
             workspace: filter.workspace,
-            workspaces: fast.u64("workspace")?,
+            workspaces: fast.column_opt("workspace")?,
             teams,
             kinds,
             by_ordinal,
@@ -160,15 +162,24 @@ impl SegmentTop {
     /// Keeps `doc` if the caller may see it, it is of a kind asked for and it scores among
     /// the best so far.
     fn offer(&mut self, doc: DocId, score: Score) {
-        if self.workspaces.first(doc) != Some(self.workspace) {
+        let workspace = self
+            .workspaces
+            .as_ref()
+            .and_then(|column| column.first(doc));
+        if workspace != Some(self.workspace) {
             return;
         }
-        if let Some((allowed, column)) = &self.teams
-            && !column
+        if let Some((allowed, column)) = &self.teams {
+            // A segment without a team column has no resource any team holds.
+            let Some(column) = column else {
+                return;
+            };
+            if !column
                 .values_for_doc(doc)
                 .any(|team| allowed.binary_search(&team).is_ok())
-        {
-            return;
+            {
+                return;
+            }
         }
         let Some(&(asked_for, boost)) = self
             .kinds

@@ -1013,6 +1013,38 @@ mod tests {
         assert!(index.search(&scope, &invoices, 0, 10).unwrap().is_empty());
     }
 
+    #[test]
+    fn a_segment_without_teams_or_tags_is_searched_like_any_other() {
+        let index = SearchIndex::in_memory().unwrap();
+        // Each commit its own segment: one whose resources no team holds and none has a
+        // tag, then one with both.
+        let mut loose = resource(1, 1, "orders_archive", &[]);
+        loose.tags.clear();
+        index.apply(&[loose], &[], 1).unwrap();
+        index
+            .apply(&[resource(2, 1, "orders", &[7])], &[], 2)
+            .unwrap();
+        let query = SearchQuery {
+            text: "orders".into(),
+            ..SearchQuery::default()
+        };
+        let member = Scope::Teams(WorkspaceId(1), vec![TeamId(7)]);
+        assert_eq!(
+            index.search(&member, &query, 0, 10).unwrap(),
+            vec![ResourceId(2)]
+        );
+        let admin = Scope::Workspace(WorkspaceId(1));
+        assert_eq!(index.search(&admin, &query, 0, 10).unwrap().len(), 2);
+        let gold = SearchQuery {
+            tag: Some("gold".into()),
+            ..query
+        };
+        assert_eq!(
+            index.search(&admin, &gold, 0, 10).unwrap(),
+            vec![ResourceId(2)]
+        );
+    }
+
     /// The same search as one exhaustive boolean query: scope, kinds, tags and owners as
     /// required clauses that do not score, the words required, exact names and kinds as
     /// optional boosts. Every document it matches is scored; nothing is pruned.
