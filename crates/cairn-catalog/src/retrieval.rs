@@ -12,7 +12,7 @@
 //! (hit, table lifted from a column, neighbour) is re-checked against the store and the scope
 //! before it counts for anything: nothing the caller may not see is returned or lends a score.
 
-use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use cairn_domain::{Principal, ResourceId, ResourceKind, ResourcePath, Scope};
@@ -20,6 +20,59 @@ use cairn_search::{Hit, SearchQuery};
 use cairn_store::Resource;
 
 use crate::{Catalog, Result};
+
+/// Ranking's maps and sets, keyed by resource ids (and database names), hashed by
+/// [`RankHasher`].
+type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<RankHasher>>;
+type HashSet<K> = std::collections::HashSet<K, BuildHasherDefault<RankHasher>>;
+
+/// A multiply-and-rotate hash: a ranking hashes a few thousand keys, and the standard hasher,
+/// built to withstand keys chosen against it, cost more than the rest of a look-up. The keys
+/// here are the store's own ids and the paths it crawled, for one caller's search at a time.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct RankHasher(u64);
+
+impl RankHasher {
+    const FACTOR: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    fn add(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(Self::FACTOR);
+    }
+}
+
+impl Hasher for RankHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        for byte in chunks.remainder() {
+            self.add(u64::from(*byte));
+        }
+    }
+
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.add(value);
+    }
+
+    fn write_i64(&mut self, value: i64) {
+        self.add(value as u64);
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
+    }
+}
 
 /// Hits read from the index beyond the page asked for: room for structure to reorder.
 const EXTRA_DEPTH: usize = 100;
@@ -184,8 +237,8 @@ pub(crate) fn fuse(
 /// The lexical hits' scores, a table counting the words of its columns: the best column
 /// much, the others a little.
 fn lexical_scores(lexical: &[Hit], structure: &Structure) -> HashMap<ResourceId, f32> {
-    let mut score: HashMap<ResourceId, f32> = HashMap::new();
-    let mut column_scores: HashMap<ResourceId, Vec<f32>> = HashMap::new();
+    let mut score: HashMap<ResourceId, f32> = HashMap::default();
+    let mut column_scores: HashMap<ResourceId, Vec<f32>> = HashMap::default();
     for hit in lexical {
         if !structure.resources.contains_key(&hit.id) {
             continue;
@@ -222,7 +275,7 @@ fn lend_to_neighbours(score: &mut HashMap<ResourceId, f32>, structure: &Structur
         .map(|(id, value)| (*id, *value))
         .collect();
     sort_ranked(&mut tables);
-    let lent = shares(&tables, structure, &HashSet::new());
+    let lent = shares(&tables, structure, &HashSet::default());
     let mut bridges: Vec<(ResourceId, f32)> =
         lent.iter().map(|(id, value)| (*id, *value)).collect();
     sort_ranked(&mut bridges);
@@ -248,7 +301,7 @@ fn shares(
     structure: &Structure,
     skip: &HashSet<ResourceId>,
 ) -> HashMap<ResourceId, f32> {
-    let mut lent: HashMap<ResourceId, f32> = HashMap::new();
+    let mut lent: HashMap<ResourceId, f32> = HashMap::default();
     for (table, value) in ranked.iter().take(NEIGHBOUR_SOURCES) {
         for neighbour in structure.neighbours.get(table).into_iter().flatten() {
             if !skip.contains(neighbour) && structure.resources.contains_key(neighbour) {
@@ -266,7 +319,7 @@ fn group_scores<'a>(
     score: &HashMap<ResourceId, f32>,
     structure: &'a Structure,
 ) -> HashMap<&'a str, f32> {
-    let mut groups: HashMap<&str, Vec<f32>> = HashMap::new();
+    let mut groups: HashMap<&str, Vec<f32>> = HashMap::default();
     for (id, value) in score {
         if let Some(resource) = structure.resources.get(id)
             && is_relation(resource.kind)
@@ -310,7 +363,7 @@ fn candidates(
     structural: bool,
 ) -> Vec<ResourceId> {
     let mut ids: Vec<ResourceId> = Vec::with_capacity(lexical.len());
-    let mut seen: HashSet<ResourceId> = HashSet::new();
+    let mut seen: HashSet<ResourceId> = HashSet::default();
     for hit in lexical {
         for id in std::iter::once(hit.id).chain(hit.table.filter(|_| structural)) {
             if seen.insert(id) {
@@ -540,7 +593,7 @@ impl Catalog {
         workspace: cairn_domain::WorkspaceId,
         sources: &[ResourceId],
     ) -> Result<Vec<(ResourceId, Vec<ResourceId>)>> {
-        let mut known: HashMap<ResourceId, Vec<ResourceId>> = HashMap::new();
+        let mut known: HashMap<ResourceId, Vec<ResourceId>> = HashMap::default();
         let mut missing: Vec<ResourceId> = Vec::new();
         {
             let mut guard = self.neighbour_cache();
@@ -580,7 +633,7 @@ impl Catalog {
         sources: &[ResourceId],
     ) -> Result<HashMap<ResourceId, Vec<ResourceId>>> {
         let store = self.store();
-        let mut owner: HashMap<ResourceId, ResourceId> = HashMap::new();
+        let mut owner: HashMap<ResourceId, ResourceId> = HashMap::default();
         let mut ends: Vec<ResourceId> = sources.to_vec();
         for column in store.children_of(workspace, sources).await? {
             if let Some(table) = column.parent {
@@ -603,7 +656,7 @@ impl Catalog {
             }
         }
         let far_ids: Vec<ResourceId> = pairs.iter().map(|(_, far)| *far).collect();
-        let mut far_table: HashMap<ResourceId, ResourceId> = HashMap::new();
+        let mut far_table: HashMap<ResourceId, ResourceId> = HashMap::default();
         for resource in self.ranking_facts(seq, workspace, &far_ids).await? {
             match (resource.kind, resource.parent) {
                 (ResourceKind::Column, Some(table)) => {
