@@ -727,6 +727,46 @@ mod tests {
     }
 
     #[test]
+    fn the_rank_hasher_spreads_sequential_ids_and_tells_names_apart() {
+        use std::hash::Hash;
+        let hash_of = |key: &dyn Fn(&mut RankHasher)| {
+            let mut hasher = RankHasher::default();
+            key(&mut hasher);
+            hasher.finish()
+        };
+        // The store's ids come in sequence; a map's buckets are chosen by the low bits and its
+        // control bytes by the top seven.
+        let mut low = vec![0_u32; 1024];
+        let mut top = vec![0_u32; 128];
+        for id in 1..=100_000_i64 {
+            let hash = hash_of(&|hasher| ResourceId(id).hash(hasher));
+            low[(hash & 1023) as usize] += 1;
+            top[(hash >> 57) as usize] += 1;
+        }
+        assert!(
+            low.iter().all(|count| (50..=150).contains(count)),
+            "{low:?}"
+        );
+        assert!(
+            top.iter().all(|count| (400..=1200).contains(count)),
+            "{top:?}"
+        );
+        let names = [
+            "shop.main",
+            "shop.mail",
+            "shop.main.",
+            "shop",
+            "zoo.main",
+            "",
+        ];
+        let hashes: std::collections::HashSet<u64> = names
+            .iter()
+            .map(|name| hash_of(&|hasher| name.hash(hasher)))
+            .collect();
+        assert_eq!(hashes.len(), names.len());
+    }
+
+    #[test]
     fn columns_neighbours_and_the_best_database_lift_tables_and_only_visible_ones_count() {
         let mut structure = Structure::default();
         for (id, path) in [
