@@ -105,9 +105,9 @@ pub(crate) struct SegmentTop {
     /// The teams allowed, sorted, and the segment's team column; `None` for the whole
     /// workspace.
     teams: Option<(Vec<u64>, Option<Column<u64>>)>,
-    /// Each kind's ordinal in this segment's kind column, with whether it is asked for and
-    /// its boost.
+    /// The segment's kind column, as ordinals into its dictionary of kinds.
     kinds: Option<Column<u64>>,
+    /// For each ordinal: whether that kind is asked for, and its boost.
     by_ordinal: Vec<(bool, Score)>,
     largest_boost: Score,
     /// The best so far, the weakest on top.
