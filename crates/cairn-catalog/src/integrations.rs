@@ -449,37 +449,43 @@ fn resource_kind(kind: ObjectKind) -> ResourceKind {
 }
 
 /// Maps a crawl onto resource paths under the integration's name.
-fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<CrawlRelation>) {
+fn crawl_items(root: &str, crawl: CrawledCatalog) -> (Vec<CrawlItem>, Vec<CrawlRelation>) {
     let path_of = |parts: &[String]| cairn_domain::ResourcePath::under(root, parts).to_string();
+    let CrawledCatalog {
+        objects, relations, ..
+    } = crawl;
     // Objects come parents first, a table's columns one after another: each one's path is its
-    // parent's, rendered once, with its own name appended.
-    let mut parent: Option<(&[String], String)> = None;
-    let mut items = Vec::with_capacity(crawl.objects.len());
-    for object in &crawl.objects {
-        let (above, name) = match object.path.split_last() {
-            Some((name, above)) => (above, Some(name)),
-            None => (&object.path[..], None),
-        };
+    // parent's, rendered once, with its own name appended. Each object's texts move into its
+    // item; none is copied.
+    let mut parent: Option<(Vec<String>, String)> = None;
+    let mut items = Vec::with_capacity(objects.len());
+    for mut object in objects {
+        let name = object.path.pop();
+        let above = std::mem::take(&mut object.path);
         let parent_path = if above.is_empty() {
             None
         } else {
             match &parent {
                 Some((parts, text)) if *parts == above => Some(text.clone()),
                 _ => {
-                    let text = path_of(above);
+                    let text = path_of(&above);
                     parent = Some((above, text.clone()));
                     Some(text)
                 }
             }
         };
         let mut path = parent_path.clone().unwrap_or_else(|| root.to_string());
-        if let Some(name) = name {
+        if let Some(name) = &name {
             cairn_domain::ResourcePath::push_segment(&mut path, name);
         }
-        items.push(crawl_item(object, path, parent_path));
+        items.push(crawl_item(
+            object,
+            name.unwrap_or_default(),
+            path,
+            parent_path,
+        ));
     }
-    let relations = crawl
-        .relations
+    let relations = relations
         .iter()
         .map(|relation| CrawlRelation {
             kind: match relation.kind {
@@ -493,8 +499,14 @@ fn crawl_items(root: &str, crawl: &CrawledCatalog) -> (Vec<CrawlItem>, Vec<Crawl
     (items, relations)
 }
 
-/// One crawled object as the store takes it, at `path` under `parent_path`.
-fn crawl_item(object: &CrawledObject, path: String, parent_path: Option<String>) -> CrawlItem {
+/// One crawled object (whose path is taken) as the store takes it: `name`, at `path` under
+/// `parent_path`.
+fn crawl_item(
+    object: CrawledObject,
+    name: String,
+    path: String,
+    parent_path: Option<String>,
+) -> CrawlItem {
     // As `json!({"nullable": …, "position": …, "primary_key": …}).to_string()` writes it (the
     // content hash covers this text), without building a map per column.
     let attributes = if object.kind == ObjectKind::Column {
@@ -513,15 +525,12 @@ fn crawl_item(object: &CrawledObject, path: String, parent_path: Option<String>)
     };
     CrawlItem {
         kind: resource_kind(object.kind),
-        name: object.name().to_string(),
+        name,
         path,
         parent_path,
-        source_description: object
-            .description
-            .clone()
-            .filter(|text| !text.trim().is_empty()),
-        data_type: object.data_type.clone(),
-        definition: object.definition.clone(),
+        source_description: object.description.filter(|text| !text.trim().is_empty()),
+        data_type: object.data_type,
+        definition: object.definition,
         popularity: object.popularity,
         attributes,
     }
@@ -975,9 +984,8 @@ impl Catalog {
             .map(|digest| LastCrawl::of(digest, &view).to_json())
             .transpose()?;
         let mapping = std::time::Instant::now();
-        let (items, relations) = crawl_items(&row.name, &crawl);
-        // The crawl is as large as the items made from it: only the items go on.
-        drop(crawl);
+        // The crawl's texts move into the items: only the items go on.
+        let (items, relations) = crawl_items(&row.name, crawl);
         phases.map = u64::try_from(mapping.elapsed().as_millis()).unwrap_or(u64::MAX);
         let waiting = std::time::Instant::now();
         let turn = self.index_turn().await;
@@ -1354,7 +1362,7 @@ mod tests {
             relations: Vec::new(),
             server_version: String::new(),
         };
-        let (items, _) = crawl_items("wh.prod", &crawl);
+        let (items, _) = crawl_items("wh.prod", crawl.clone());
         assert_eq!(items.len(), crawl.objects.len());
         for (item, object) in items.iter().zip(&crawl.objects) {
             let whole = cairn_domain::ResourcePath::under("wh.prod", &object.path).to_string();
@@ -1363,6 +1371,7 @@ mod tests {
             let parent = (!above.is_empty())
                 .then(|| cairn_domain::ResourcePath::under("wh.prod", above).to_string());
             assert_eq!(item.parent_path, parent, "{whole}");
+            assert_eq!(item.name, object.name());
         }
         assert_eq!(items[3].path, r#"wh.prod.shop.public."orders.2024".id"#);
     }
@@ -1389,7 +1398,7 @@ mod tests {
                 relations: Vec::new(),
                 server_version: String::new(),
             };
-            let (items, _) = crawl_items("wh", &crawl);
+            let (items, _) = crawl_items("wh", crawl.clone());
             assert_eq!(
                 items[0].attributes,
                 json!({"nullable": nullable, "position": position, "primary_key": primary_key})

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use futures_util::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{Connection, Row};
 
@@ -11,6 +12,9 @@ use crate::error::{ConnectError, Redactor};
 use crate::model::{
     CrawledObject, Found, ObjectKind, RelationKind, clean_description, popularity_of_step,
 };
+
+/// Columns expected per table, to size the maps a crawl fills before it knows how many come.
+const COLUMNS_PER_RELATION: usize = 16;
 
 /// The oldest supported server (`server_version_num`).
 const MINIMUM_VERSION_NUM: i32 = 110_000;
@@ -49,6 +53,10 @@ const SCHEMAS_QUERY: &str = concat!(
 /// `ln(1 + scans) / ln(1 + the most scans)` in twentieths, computed here so that the digest of
 /// this query's rows changes exactly when a crawl's popularity would (the raw scan counts grow
 /// with every query a warehouse answers; the steps rarely move).
+///
+/// A table's scans are its sequential scans and its indexes' scans, what `pg_stat_user_tables`
+/// reports as `seq_scan` and `idx_scan`, read with the two statistics functions that view
+/// calls instead of the view itself, which computes some twenty figures a table.
 const RELATIONS_QUERY: &str = concat!(
     "SELECT oid, relnamespace, relname, relkind, description, definition, \
        CASE WHEN scans IS NULL THEN NULL \
@@ -57,15 +65,14 @@ const RELATIONS_QUERY: &str = concat!(
      FROM (SELECT c.oid::int8 AS oid, c.relnamespace::int8 AS relnamespace, \
        c.relname::text AS relname, c.relkind::text AS relkind, d.description, \
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS definition, \
-       CASE WHEN c.relkind IN ('r', 'p', 'm', 'f') \
-         THEN (COALESCE(s.seq_scan, 0) + COALESCE(s.idx_scan, 0))::float8 END AS scans, \
-       max(CASE WHEN c.relkind IN ('r', 'p', 'm', 'f') \
-         THEN (COALESCE(s.seq_scan, 0) + COALESCE(s.idx_scan, 0))::float8 END) OVER () AS most \
+       s.scans, max(s.scans) OVER () AS most \
      FROM pg_class c \
      JOIN pg_namespace n ON n.oid = c.relnamespace \
      LEFT JOIN pg_description d ON d.objoid = c.oid \
        AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0 \
-     LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid \
+     LEFT JOIN LATERAL (SELECT (pg_stat_get_numscans(c.oid) + COALESCE((SELECT \
+         sum(pg_stat_get_numscans(i.indexrelid)) FROM pg_index i WHERE i.indrelid = c.oid), 0) \
+       )::float8 AS scans WHERE c.relkind IN ('r', 'p', 'm', 'f')) s ON true \
      WHERE c.relkind IN ",
     crawled_relkinds!(),
     " AND ",
@@ -120,27 +127,70 @@ pub const CATALOG_QUERIES: &[&str] = &[
     VIEW_DEPENDENCIES_QUERY,
 ];
 
-/// Part of every digest: raised when what a crawl makes of the same query results changes, so
-/// that a digest an older Cairn kept never matches.
-const DIGEST_VERSION: &str = "cairn postgres catalog 1";
+/// Part of every digest: raised when what a crawl makes of the same catalog changes, or what
+/// the digest covers, so that a digest an older Cairn kept never matches.
+const DIGEST_VERSION: &str = "cairn postgres catalog 2";
 
-/// One statement giving a digest of every catalog query's result, computed by the server: the
-/// same digest in the same database, the same crawl. Each query's rows are hashed one by one
-/// with the server's own 64-bit hash (of the row itself from PostgreSQL 14, which has
+/// The setting `format_type` depends on: a type outside the search path is named with its
+/// schema.
+const SETTINGS_QUERY: &str = "SELECT current_setting('search_path')";
+
+/// Each crawled column as the versions (`xmin`) of the catalog rows its fields come from: its
+/// `pg_attribute` row (name, type, nullability, position) and its comment's row. A change to any
+/// of them writes a new row version, so these change whenever the columns query's rows would,
+/// for a fraction of what hashing those rows costs: with tens of thousands of tables, the
+/// columns dominate a digest.
+const COLUMN_VERSIONS_QUERY: &str = concat!(
+    "SELECT a.attrelid, a.attnum, a.xmin, d.xmin \
+     FROM pg_attribute a \
+     JOIN pg_class c ON c.oid = a.attrelid \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     LEFT JOIN pg_description d ON d.objoid = a.attrelid \
+       AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum \
+     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ",
+    crawled_relkinds!(),
+    " AND ",
+    user_schemas!()
+);
+
+/// The versions of the types created in this database (from `FirstNormalObjectId` on): a
+/// column's type is named after its `pg_type` row, which a rename or a move to another schema
+/// rewrites without touching the column's own row. Built-in types change only with the server's
+/// version, which the digest holds.
+const TYPE_VERSIONS_QUERY: &str = "SELECT t.oid, t.xmin FROM pg_type t WHERE t.oid >= 16384";
+
+/// What the digest hashes: the crawl's own queries, except that the columns are covered by the
+/// versions of the rows they are read from.
+const DIGEST_QUERIES: &[&str] = &[
+    VERSION_QUERY,
+    SETTINGS_QUERY,
+    SCHEMAS_QUERY,
+    RELATIONS_QUERY,
+    COLUMN_VERSIONS_QUERY,
+    TYPE_VERSIONS_QUERY,
+    CONSTRAINTS_QUERY,
+    VIEW_DEPENDENCIES_QUERY,
+];
+
+/// One statement giving a digest of the catalog a crawl reads, computed by the server: the same
+/// digest in the same database, the same crawl. Each query's rows are hashed one by one with
+/// the server's own 64-bit hash (of the row itself from PostgreSQL 14, which has
 /// `hash_record_extended`; of its text before) and summed, beside their count, so the order a
 /// plan happens to give the rows in does not matter; the summaries are hashed with SHA-256.
 /// Nothing crosses the wire but the digest, and it costs the server less than sending the rows.
 ///
 /// The row hash is no cryptographic one: it tells changes apart, which is all a digest is for
-/// (whoever can change the database's catalog decides what it holds anyway). A server upgrade
-/// that hashed differently would only cost one full crawl.
+/// (whoever can change the database's catalog decides what it holds anyway). A change that
+/// writes a column's catalog rows again without changing what a crawl reads of them (a `GRANT`
+/// on a column, say) changes the digest too; that costs one crawl that finds nothing to write,
+/// as would a server upgrade that hashed differently.
 fn digest_query(version_num: i32) -> String {
     let row_hash = if version_num >= 140_000 {
         "hash_record_extended(q, 0)"
     } else {
         "hashtextextended(q::text, 0)"
     };
-    let summaries: Vec<String> = CATALOG_QUERIES
+    let summaries: Vec<String> = DIGEST_QUERIES
         .iter()
         .map(|query| {
             format!("(SELECT count(*) || ':' || COALESCE(sum({row_hash}), 0) FROM ({query}) q)")
@@ -301,13 +351,12 @@ async fn read_columns(
     found: &mut Found,
 ) -> Result<HashMap<(i64, i64), usize>, ConnectError> {
     let failed = crate::classifier(redactor);
-    let column_rows = sqlx::query(COLUMNS_QUERY)
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(failed)?;
-    let mut column_index: HashMap<(i64, i64), usize> = HashMap::with_capacity(column_rows.len());
-    found.objects.reserve(column_rows.len());
-    for row in &column_rows {
+    // Each row is mapped as it arrives, while the server sends the next ones, and none is kept.
+    let mut column_rows = sqlx::query(COLUMNS_QUERY).fetch(&mut *connection);
+    let mut column_index: HashMap<(i64, i64), usize> =
+        HashMap::with_capacity(by_oid.len() * COLUMNS_PER_RELATION);
+    found.objects.reserve(by_oid.len() * COLUMNS_PER_RELATION);
+    while let Some(row) = column_rows.try_next().await.map_err(failed)? {
         let relation_oid: i64 = row.try_get(0).map_err(failed)?;
         let Some(relation) = by_oid.get(&relation_oid) else {
             continue;

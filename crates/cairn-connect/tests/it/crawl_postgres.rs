@@ -395,6 +395,22 @@ async fn the_catalog_digest_changes_exactly_when_a_crawl_would() {
         "CREATE OR REPLACE VIEW big_orders AS SELECT id FROM orders WHERE total > 200".to_string(),
         "ALTER TABLE customers RENAME COLUMN name TO full_name".to_string(),
         "DROP VIEW big_orders".to_string(),
+        "CREATE TYPE mood AS ENUM ('fine'); ALTER TABLE orders ADD COLUMN feeling mood".to_string(),
+        // Neither the column's row nor its table's changes: only the type's.
+        "ALTER TYPE mood RENAME TO temper".to_string(),
+        "ALTER TYPE temper SET SCHEMA sales".to_string(),
+        "ALTER TABLE orders ALTER COLUMN feeling DROP NOT NULL, ALTER COLUMN total DROP NOT NULL"
+            .to_string(),
+        "ALTER TABLE orders DROP COLUMN feeling".to_string(),
+        "CREATE FUNCTION twice(numeric) RETURNS numeric LANGUAGE sql AS 'SELECT $1 * 2';
+         CREATE VIEW doubled AS SELECT twice(total) AS total FROM orders"
+            .to_string(),
+        // The view's text names the function: only the function's row changes.
+        "ALTER FUNCTION twice(numeric) RENAME TO double_it".to_string(),
+        "CREATE MATERIALIZED VIEW totals AS SELECT sum(total) AS total FROM orders".to_string(),
+        "ALTER TABLE orders RENAME TO purchases".to_string(),
+        "ALTER TABLE purchases SET SCHEMA sales".to_string(),
+        "ALTER SCHEMA sales RENAME TO revenue".to_string(),
     ] {
         server.psql(&db, &change).unwrap();
         assert!(
@@ -406,4 +422,39 @@ async fn the_catalog_digest_changes_exactly_when_a_crawl_would() {
         assert!(is_unchanged(&url, &next).await, "after: {change}");
         digest = next;
     }
+    let (last, _) = crawled_digest(&url, None).await;
+    let view = last.find(&[&db, "public", "doubled"]).unwrap();
+    assert!(
+        view.definition.as_deref().unwrap().contains("double_it("),
+        "{:?}",
+        view.definition
+    );
+    assert!(last.find(&[&db, "revenue", "purchases", "total"]).is_some());
+}
+
+#[tokio::test]
+async fn a_type_renamed_renames_the_columns_of_that_type() {
+    let Some(server) = postgres() else { return };
+    let db = server.create_database_named("digest_type");
+    server
+        .psql(
+            &db,
+            "CREATE TYPE mood AS ENUM ('fine'); CREATE TABLE days (id int, feeling mood);",
+        )
+        .unwrap();
+    let url = server.url(&db);
+    let (first, digest) = crawled_digest(&url, None).await;
+    let data_type = |catalog: &cairn_connect::CrawledCatalog| {
+        catalog
+            .find(&[&db, "public", "days", "feeling"])
+            .unwrap()
+            .data_type
+            .clone()
+    };
+    assert_eq!(data_type(&first).as_deref(), Some("mood"));
+    server
+        .psql(&db, "ALTER TYPE mood RENAME TO temper")
+        .unwrap();
+    let (renamed, _) = crawled_digest(&url, Some(&digest)).await;
+    assert_eq!(data_type(&renamed).as_deref(), Some("temper"));
 }
