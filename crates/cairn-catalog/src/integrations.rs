@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::index::IndexTurn;
+use crate::index::{EarlyIndex, IndexTurn};
 use crate::{Catalog, CatalogError, Result, require_admin};
 
 pub const DEFAULT_SYNC_INTERVAL_SECS: u64 = 24 * 3600;
@@ -798,7 +798,12 @@ impl Catalog {
     /// this node or any other sharing the store. A failed crawl changes nothing.
     pub(crate) async fn sync(&self, workspace: WorkspaceId, id: IntegrationId) -> Result<SyncView> {
         let run = self.begin_sync(workspace, id).await?;
-        self.run_sync(run).await
+        // On a task of its own: a caller that stops waiting (a client gone) leaves the sync to
+        // finish, rather than dropping it between the store's commit and the index's.
+        let catalog = self.clone();
+        tokio::spawn(async move { catalog.run_sync(run).await })
+            .await
+            .map_err(|error| CatalogError::Internal(error.to_string()))?
     }
 
     /// Takes the integration's sync lease (a conflict when another sync holds it) and records
@@ -990,20 +995,43 @@ impl Catalog {
         let waiting = std::time::Instant::now();
         let turn = self.index_turn().await;
         phases.index_wait = u64::try_from(waiting.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let cairn_store::AppliedCrawl {
-            counts,
-            timings,
-            added,
-        } = self
+        // What the sync adds is indexed while it is written, in this node's turn.
+        let mut early = self.early_index();
+        let giver = early.as_mut().and_then(EarlyIndex::giver);
+        let applied = self
             .store()
-            .apply_crawl_noted(
+            .apply_crawl_giving(
                 row.workspace,
                 row.id,
                 items,
                 &relations,
                 last_crawl.as_deref(),
+                giver.as_deref(),
             )
-            .await?;
+            .await;
+        drop(giver);
+        let applied = match (applied, early) {
+            (Ok(applied), None) => applied,
+            (Ok(mut applied), Some(early)) => {
+                if let Err(error) = early.finish().await {
+                    // Rolled back: the follow reads the sync's stretch of the feed instead.
+                    tracing::warn!(%error, "indexing a sync as it wrote failed");
+                    applied.added.given = 0;
+                }
+                applied
+            }
+            (Err(error), early) => {
+                if let Some(early) = early {
+                    early.abandon().await?;
+                }
+                return Err(error.into());
+            }
+        };
+        let cairn_store::AppliedCrawl {
+            counts,
+            timings,
+            added,
+        } = applied;
         phases.store_read = timings.read_ms;
         phases.compare = timings.compare_ms;
         phases.insert = timings.insert_ms;

@@ -93,19 +93,7 @@ impl Semantic {
             .dirty
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for resource in upserted {
-            match resource.kind {
-                ResourceKind::Table | ResourceKind::View => {
-                    dirty.insert((resource.workspace, resource.id));
-                }
-                ResourceKind::Column => {
-                    if let Some(parent) = resource.parent {
-                        dirty.insert((resource.workspace, parent));
-                    }
-                }
-                _ => {}
-            }
-        }
+        dirty.extend(upserted.iter().filter_map(Self::to_embed));
         if !removed.is_empty() {
             let mut vectors = self
                 .vectors
@@ -116,6 +104,24 @@ impl Semantic {
                 dirty.remove(&(*workspace, *id));
             }
         }
+    }
+
+    /// The table or view a changed resource makes to embed again, if any: itself, or a
+    /// column's table.
+    pub(crate) fn to_embed(resource: &FeedResource) -> Option<(WorkspaceId, ResourceId)> {
+        match resource.kind {
+            ResourceKind::Table | ResourceKind::View => Some((resource.workspace, resource.id)),
+            ResourceKind::Column => resource.parent.map(|parent| (resource.workspace, parent)),
+            _ => None,
+        }
+    }
+
+    /// Notes tables and views to embed again ([`Semantic::to_embed`] of what changed).
+    pub(crate) fn note_to_embed(&self, keys: impl IntoIterator<Item = (WorkspaceId, ResourceId)>) {
+        self.dirty
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(keys);
     }
 
     /// Forgets every vector (the index is being rebuilt from the feed's beginning).

@@ -376,6 +376,11 @@ impl SearchIndex {
         })
     }
 
+    /// How many documents the index holds, as of its last commit.
+    pub fn document_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
     /// The last change-feed sequence number this index has applied.
     pub fn applied_seq(&self) -> Result<i64> {
         Ok(self.applied.load(Ordering::SeqCst))

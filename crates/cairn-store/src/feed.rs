@@ -25,6 +25,9 @@ pub struct FeedBatch {
     pub resources: Vec<FeedResource>,
     /// Resources named in the stretch that no longer exist.
     pub removed: Vec<(WorkspaceId, ResourceId)>,
+    /// How many resources the stretch names that its reader already holds: a sync's additions
+    /// given to the index while the sync was still writing them ([`AddedResources::given_early`]).
+    pub given: usize,
 }
 
 /// A changed resource as the search index needs it: what it matches on and who may see it.
@@ -57,6 +60,9 @@ pub struct AddedResources {
     /// How many feed entries the sync wrote (for additions and for anything else it did).
     pub written: u64,
     pub resources: HashMap<ResourceId, FeedResource>,
+    /// How many additions the sync gave its caller while it wrote them, instead of keeping them
+    /// in `resources` ([`Store::apply_crawl_giving`]).
+    pub given: u64,
     /// Whether the feed's stretch `(after, until]` was found to hold the sync's own entries and
     /// nothing else, once asked.
     whole: Option<bool>,
@@ -77,8 +83,18 @@ impl AddedResources {
             until,
             written,
             resources,
+            given: 0,
             whole: None,
             order: Vec::new(),
+        }
+    }
+
+    /// What a sync added and where its entries lie in the feed, when it gave the `given`
+    /// additions to its caller as it wrote them.
+    pub fn given_early(after: i64, until: i64, written: u64, given: u64) -> AddedResources {
+        AddedResources {
+            given,
+            ..AddedResources::new(after, until, written, HashMap::new())
         }
     }
 
@@ -86,7 +102,19 @@ impl AddedResources {
     /// taken): then the stretch it wrote needs no reading when the feed holds as many entries
     /// there as it wrote.
     fn only_additions(&self) -> bool {
-        !self.resources.is_empty() && self.written == self.resources.len() as u64
+        let added = self.resources.len() as u64 + self.given;
+        added > 0 && self.written == added
+    }
+
+    /// The sync's stretch as one already given: nothing to read or stage, `given` resources
+    /// to count as staged.
+    fn take_given(&mut self) -> FeedBatch {
+        FeedBatch {
+            newest: self.until,
+            resources: Vec::new(),
+            removed: Vec::new(),
+            given: usize::try_from(std::mem::take(&mut self.given)).unwrap_or(usize::MAX),
+        }
     }
 
     /// Up to `limit` of the resources (by id), taken out, as a stretch of the feed: ending at
@@ -116,6 +144,7 @@ impl AddedResources {
             },
             resources,
             removed: Vec::new(),
+            given: 0,
         }
     }
 
@@ -142,6 +171,7 @@ impl AddedResources {
             newest,
             resources,
             removed: Vec::new(),
+            given: 0,
         })
     }
 }
@@ -149,11 +179,18 @@ impl AddedResources {
 impl Store {
     /// Changes after `seq`, oldest first, at most `limit`.
     pub async fn changes_after(&self, seq: i64, limit: usize) -> Result<Vec<Change>> {
+        self.changes_between(seq, i64::MAX, limit).await
+    }
+
+    /// Changes after `seq` up to `until`, oldest first, at most `limit`.
+    async fn changes_between(&self, seq: i64, until: i64, limit: usize) -> Result<Vec<Change>> {
         let rows = crate::dynamic_query(&format!(
-            "SELECT seq, workspace_id, resource_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT {}",
+            "SELECT seq, workspace_id, resource_id FROM changes WHERE seq > $1 AND seq <= $2
+             ORDER BY seq LIMIT {}",
             limit.max(1)
         ))
         .bind(seq)
+        .bind(until)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -198,11 +235,28 @@ impl Store {
         limit: usize,
         added: &mut AddedResources,
     ) -> Result<FeedBatch> {
+        if seq < added.after && added.given > 0 {
+            // Up to the sync's stretch and not into it: that is skipped as a whole, once the
+            // reader stands at its start.
+            let changes = self.changes_between(seq, added.after, limit).await?;
+            if changes.is_empty() {
+                return Ok(FeedBatch {
+                    newest: added.after,
+                    resources: Vec::new(),
+                    removed: Vec::new(),
+                    given: 0,
+                });
+            }
+            return self.batch_of(seq, &changes).await;
+        }
         if seq == added.after {
             if added.whole.is_none() {
                 let whole = added.only_additions()
                     && self.feed_entries_between(added.after, added.until).await? == added.written;
                 added.whole = Some(whole);
+            }
+            if added.whole == Some(true) && added.given > 0 {
+                return Ok(added.take_given());
             }
             if added.whole == Some(true) && !added.resources.is_empty() {
                 return Ok(added.take_whole(limit));
@@ -222,6 +276,7 @@ impl Store {
                 newest: seq,
                 resources: Vec::new(),
                 removed: Vec::new(),
+                given: 0,
             });
         };
         let stretch = match self.backend {
@@ -252,6 +307,7 @@ impl Store {
             newest,
             resources,
             removed,
+            given: 0,
         })
     }
 

@@ -68,7 +68,7 @@ pub use relations::RelationRow;
 pub use resources::{
     LabelSource, NewResource, Resource, ResourceFilter, ResourcePatch, ResourcesWithColumns,
 };
-pub use sync::{AppliedCrawl, ApplyTimings, SyncRow};
+pub use sync::{AppliedCrawl, ApplyTimings, Give, SyncRow};
 pub use workspaces::Workspace;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -15,6 +15,7 @@ on_both_backends!(
     a_large_crawl_is_stored_whole_and_a_resync_writes_only_the_difference,
     a_background_sync_reports_its_phase_counts_and_end,
     another_node_indexes_a_sync_from_the_feed,
+    a_sync_whose_writes_fail_leaves_nothing_it_indexed_early,
 );
 
 /// More tables than one multi-row statement holds, so every write runs in several chunks.
@@ -445,4 +446,85 @@ async fn another_node_indexes_a_sync_from_the_feed(app: TestApp) {
         Some(&format!("{schema}.ledger")),
         "people's descriptions survive a re-sync"
     );
+}
+
+/// This node indexes what a sync adds while the store writes it; when the store's writes then
+/// fail (here the feed refuses its entries), nothing of it reaches the index, not even with the
+/// next commit; the next sync indexes everything.
+async fn a_sync_whose_writes_fail_leaves_nothing_it_indexed_early(app: TestApp) {
+    let Some(server) = cairn_testkit::postgres() else {
+        return;
+    };
+    let (admin, viewer, _) = setup(&app).await;
+    let db = server.create_database_named("refused");
+    server
+        .psql(
+            &db,
+            "DO $$ BEGIN FOR i IN 1..40 LOOP
+               EXECUTE format('CREATE TABLE refused_t%s (id int PRIMARY KEY, v text)', i);
+             END LOOP; END $$;",
+        )
+        .unwrap();
+    let integration = create_integration(&app, &admin, &server.url(&db)).await;
+    app.catalog.follow_changes().await.unwrap();
+    let before = app.catalog.indexed_resources();
+
+    let pool = app.catalog.operator().store().pool();
+    let (refuse, allow) = if app.database_url.starts_with("sqlite") {
+        (
+            vec![
+                "CREATE TRIGGER refuse_feed BEFORE INSERT ON changes \
+                  BEGIN SELECT RAISE(ABORT, 'the feed is closed'); END",
+            ],
+            "DROP TRIGGER refuse_feed",
+        )
+    } else {
+        (
+            vec![
+                "CREATE FUNCTION refuse_feed() RETURNS trigger LANGUAGE plpgsql \
+                 AS $f$ BEGIN RAISE EXCEPTION 'the feed is closed'; END $f$",
+                "CREATE TRIGGER refuse_feed BEFORE INSERT ON changes \
+                 FOR EACH STATEMENT EXECUTE FUNCTION refuse_feed()",
+            ],
+            "DROP TRIGGER refuse_feed ON changes",
+        )
+    };
+    for statement in refuse {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let (status, body) = app.try_sync(&admin, integration).await;
+    assert_ne!(status, StatusCode::OK, "{body}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(allow))
+        .execute(pool)
+        .await
+        .unwrap();
+
+    // Another change, followed and committed: the failed sync's resources must not ride along.
+    let (status, body) = app
+        .post(
+            &admin,
+            "/api/v1/integrations",
+            json!({"name": "other", "kind": "postgres", "connection": server.url(&db),
+                   "teams": ["analytics"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.catalog.follow_changes().await.unwrap();
+    assert_eq!(
+        app.catalog.indexed_resources(),
+        before + 1,
+        "only the new integration was indexed"
+    );
+    let found = find(&app, &viewer, "q=refused_t7&kind=table").await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 0, "{found}");
+
+    let view = app.sync(&admin, integration).await;
+    let added = view["added"].as_u64().unwrap();
+    assert_eq!(added, 1 + 1 + 40 * 3, "{view}");
+    assert_eq!(app.catalog.indexed_resources(), before + 1 + added);
+    let found = find(&app, &viewer, "q=refused_t7&kind=table").await;
+    assert_eq!(found["items"][0]["name"], "refused_t7", "{found}");
 }

@@ -26,7 +26,7 @@ use crate::feed::{AddedResources, FeedResource};
 use crate::integrations::{CrawlItem, CrawlRelation, SyncCounts};
 use crate::{Backend, Result, Store, StoreError, now_ms};
 pub use history::SyncRow;
-use plan::{CrawlPlan, Existing, Stored};
+use plan::{Addition, CrawlPlan, Existing, Stored};
 pub(crate) use write::{id_list, record_changes};
 
 /// Rows per multi-row statement. The widest binds 15 values a row: 15,000 stays well under
@@ -143,6 +143,8 @@ struct Batch<'a> {
     items: &'a [CrawlItem],
     hashes: &'a [i64],
     now: i64,
+    /// Where new resources are given as they are written, if anywhere.
+    give: Option<&'a Give>,
 }
 
 impl Store {
@@ -172,19 +174,26 @@ impl Store {
         items: Vec<CrawlItem>,
         relations: &[CrawlRelation],
     ) -> Result<AppliedCrawl> {
-        self.apply_crawl_noted(workspace, integration, items, relations, None)
+        self.apply_crawl_giving(workspace, integration, items, relations, None, None)
             .await
     }
 
     /// [`Store::apply_crawl_timed`], keeping `last_crawl` (the caller's account of the crawl,
-    /// see [`Store::last_crawl`]) on the integration in the same transaction; `None` clears it.
-    pub async fn apply_crawl_noted(
+    /// see [`Store::last_crawl`]) on the integration in the same transaction (`None` clears
+    /// it), and giving the new resources to `give`, if any, as the feed will read them, a chunk
+    /// at a time as they are written, when the crawl adds resources and changes nothing else:
+    /// the caller can index them while the rest are written. They come before the transaction
+    /// commits, and are the store's only once it has: a caller that gets an error drops what it
+    /// was given. Then the [`AddedResources`] returned counts them
+    /// ([`AddedResources::given`]) instead of holding them.
+    pub async fn apply_crawl_giving(
         &self,
         workspace: WorkspaceId,
         integration: IntegrationId,
         items: Vec<CrawlItem>,
         relations: &[CrawlRelation],
         last_crawl: Option<&str>,
+        give: Option<&Give>,
     ) -> Result<AppliedCrawl> {
         let clock = std::time::Instant::now();
         let mut laps = Laps(clock);
@@ -216,6 +225,9 @@ impl Store {
         drop(existing);
         let teams = teams_of(&mut transaction, workspace, &plan.inherit_from).await?;
         timings.compare_ms = laps.lap();
+        // Only a sync that adds and does nothing else gives: its feed entries are its additions
+        // and nothing more, which the caller can then skip as a whole.
+        let give = give.filter(|_| plan.updates.is_empty() && plan.removals.is_empty());
 
         let batch = Batch {
             backend: self.backend,
@@ -224,6 +236,7 @@ impl Store {
             items: &items,
             hashes: &plan.hashes,
             now: now_ms(),
+            give,
         };
         let new_ids = batch
             .carry_out(
@@ -266,17 +279,25 @@ impl Store {
                 removed: plan.removals.len() as u64,
             },
             timings,
-            added: AddedResources::new(
-                after,
-                until,
-                feed.len() as u64,
-                added_resources(workspace, &plan, &new_ids, &teams, items),
-            ),
+            added: match give {
+                Some(_) => AddedResources::given_early(
+                    after,
+                    until,
+                    feed.len() as u64,
+                    plan.additions.len() as u64,
+                ),
+                None => AddedResources::new(
+                    after,
+                    until,
+                    feed.len() as u64,
+                    added_resources(workspace, &plan, &new_ids, &teams, items),
+                ),
+            },
         })
     }
 
     /// The account its caller gave of the last crawl applied to an integration
-    /// ([`Store::apply_crawl_noted`]), unless a later one was applied without one. Only a sync
+    /// ([`Store::apply_crawl_giving`]), unless a later one was applied without one. Only a sync
     /// writes an integration's crawled resources, so the account stays true until the next.
     pub async fn last_crawl(
         &self,
@@ -398,7 +419,7 @@ impl Batch<'_> {
         laps: &mut Laps,
         timings: &mut ApplyTimings,
     ) -> Result<Vec<i64>> {
-        let new_ids = self.insert_new(transaction, &plan.additions).await?;
+        let new_ids = self.insert_new(transaction, &plan.additions, teams).await?;
         self.insert_teams(transaction, plan, &new_ids, teams)
             .await?;
         timings.insert_ms = laps.lap();
@@ -421,6 +442,39 @@ impl Batch<'_> {
         self.replace_relations(transaction, &wanted).await?;
         timings.relations_ms = laps.lap();
         Ok(new_ids)
+    }
+}
+
+/// Where [`Store::apply_crawl_giving`] gives new resources, a chunk at a time.
+pub type Give = dyn Fn(Vec<FeedResource>) + Send + Sync;
+
+impl Batch<'_> {
+    /// The additions at `chunk` as the feed will read them (see [`added_resources`]), given,
+    /// when there is a giver.
+    fn give(&self, teams: &[Vec<TeamId>], additions: &[Addition], chunk: &[usize], ids: &[i64]) {
+        let Some(give) = self.give else {
+            return;
+        };
+        let resources = chunk
+            .iter()
+            .map(|at| {
+                let addition = &additions[*at];
+                let item = &self.items[addition.item];
+                FeedResource {
+                    id: ResourceId(ids[*at]),
+                    workspace: self.workspace,
+                    kind: item.kind,
+                    name: item.name.clone(),
+                    path: item.path.clone(),
+                    description: item.source_description.clone().unwrap_or_default(),
+                    parent: Some(ResourceId(CrawlPlan::resolve(addition.parent, ids))),
+                    teams: teams[addition.teams].clone(),
+                    tags: Vec::new(),
+                    owners: Vec::new(),
+                }
+            })
+            .collect();
+        give(resources);
     }
 }
 

@@ -151,6 +151,7 @@ impl Batch<'_> {
         &self,
         transaction: &mut Tx,
         additions: &[Addition],
+        teams: &[Vec<TeamId>],
     ) -> Result<Vec<i64>> {
         let mut ids = vec![0; additions.len()];
         let mut next_id = match self.backend {
@@ -173,6 +174,9 @@ impl Batch<'_> {
                         ids[*at] = next_id;
                         next_id += 1;
                     }
+                    // The ids are known before the rows are written: the chunk is given
+                    // first, to be indexed while it is written.
+                    self.give(teams, additions, chunk, &ids);
                     self.insert_sqlite(transaction, additions, chunk, &ids)
                         .await?;
                     continue;
@@ -187,6 +191,7 @@ impl Batch<'_> {
                 for row in self.insert_pg(transaction, additions, chunk, &ids).await? {
                     ids[addition_of(&at_key, &row)?] = row.get(0);
                 }
+                self.give(teams, additions, chunk, &ids);
             }
         }
         Ok(ids)

@@ -2,6 +2,9 @@
 //! teams, what changed is updated in place, what is gone is removed, people's edits stay, and
 //! a second identical crawl changes nothing.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
 use cairn_domain::{IntegrationId, ResourceKind, WorkspaceId};
 use cairn_store::{CrawlItem, LabelSource, ResourcePatch, StoreError, SyncCounts};
 
@@ -12,6 +15,7 @@ store_tests!(
     a_second_identical_crawl_changes_nothing,
     after_an_unchanged_resync_a_single_changed_field_is_still_applied,
     what_a_crawl_says_it_added_is_what_the_feed_reads,
+    what_a_crawl_gives_as_it_writes_is_what_the_feed_reads_and_its_stretch_is_skipped,
     a_new_resource_never_takes_the_id_of_a_removed_one,
     changed_objects_are_updated_in_place_and_gone_ones_removed,
     people_s_edits_survive_a_resync,
@@ -200,6 +204,93 @@ async fn what_a_crawl_says_it_added_is_what_the_feed_reads(store: TestStore) {
             "the earlier entry's resource comes with the sync's own"
         );
     }
+}
+
+/// A sync that only adds gives its new resources as it writes them (so that its node indexes
+/// them meanwhile): each exactly once, as the feed reads them after the commit, and the feed
+/// read through what it added stops at the sync's stretch and then skips it whole. A sync that
+/// also changes or removes gives nothing and keeps its additions, as before.
+async fn what_a_crawl_gives_as_it_writes_is_what_the_feed_reads_and_its_stretch_is_skipped(
+    store: TestStore,
+) {
+    let (acme, _) = store.new_workspace("acme").await;
+    let data = store.create_team(acme.id, "data").await.unwrap();
+    let integration = store.new_integration(acme.id, &[data.id]).await;
+    let mut crawl = small_crawl();
+    crawl[1].source_description = Some("the a table".to_string());
+    // Enough columns for several chunks of a statement on either engine.
+    for column in 0..2_500 {
+        crawl.push(item(
+            ResourceKind::Column,
+            &format!("s.b.c{column}"),
+            Some("s.b"),
+        ));
+    }
+    let expected = crawl.len();
+    let given = Arc::new(Mutex::new(Vec::new()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let give = {
+        let (given, calls) = (Arc::clone(&given), Arc::clone(&calls));
+        move |resources: Vec<cairn_store::FeedResource>| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            given.lock().unwrap().extend(resources);
+        }
+    };
+    let before = store.last_change_seq().await.unwrap();
+    let applied = store
+        .apply_crawl_giving(acme.id, integration, crawl.clone(), &[], None, Some(&give))
+        .await
+        .unwrap();
+    assert_eq!(applied.counts, counts(expected as u64, 0, 0));
+    assert!(applied.added.resources.is_empty(), "given, not kept");
+    assert_eq!(applied.added.given, expected as u64);
+    assert!(calls.load(Ordering::SeqCst) > 1, "a chunk at a time");
+    let mut given = std::mem::take(&mut *given.lock().unwrap());
+    given.sort_by_key(|resource| resource.id);
+    let mut read = store.feed_after(before, 10_000).await.unwrap().resources;
+    read.sort_by_key(|resource| resource.id);
+    assert_eq!(given.len(), expected, "each new resource once");
+    assert_eq!(given, read);
+
+    // Read from before the stretch, the feed stops at its start, then skips it whole.
+    let mut added = applied.added.clone();
+    let batch = store
+        .feed_after_added(before - 1, 1000, &mut added)
+        .await
+        .unwrap();
+    assert_eq!(batch.newest, before, "not into the sync's stretch");
+    assert_eq!((batch.resources.len(), batch.given), (1, 0));
+    let batch = store.feed_after_added(before, 2, &mut added).await.unwrap();
+    assert_eq!(batch.newest, applied.added.until);
+    assert!(batch.resources.is_empty() && batch.removed.is_empty());
+    assert_eq!(batch.given, expected);
+
+    // A stretch the sync shares with another writer's entry is read from the store.
+    let mut shared = applied.added.clone();
+    shared.after = before - 1;
+    let batch = store
+        .feed_after_added(before - 1, 10_000, &mut shared)
+        .await
+        .unwrap();
+    assert_eq!(batch.newest, applied.added.until);
+    assert_eq!((batch.resources.len(), batch.given), (expected + 1, 0));
+
+    // Additions beside a change: nothing given, the additions kept.
+    let mut next = crawl.clone();
+    next[1].source_description = Some("the a table, changed".to_string());
+    next.push(item(ResourceKind::Table, "s.c", Some("s")));
+    let given = Arc::new(Mutex::new(Vec::new()));
+    let give = {
+        let given = Arc::clone(&given);
+        move |resources: Vec<cairn_store::FeedResource>| given.lock().unwrap().extend(resources)
+    };
+    let applied = store
+        .apply_crawl_giving(acme.id, integration, next, &[], None, Some(&give))
+        .await
+        .unwrap();
+    assert_eq!(applied.counts, counts(1, 1, 0));
+    assert!(given.lock().unwrap().is_empty());
+    assert_eq!((applied.added.resources.len(), applied.added.given), (1, 0));
 }
 
 /// Ids name resources in the feed and in every node's index: one that was removed is never
