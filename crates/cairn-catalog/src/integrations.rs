@@ -260,9 +260,10 @@ pub struct SyncPhases {
     /// Waiting for this node's turn to index, taken before the store is written (the server's
     /// own follower may hold it).
     pub index_wait: u64,
-    /// Reading the changed resources back for the search index.
+    /// Reading the changed resources back for the search index, after the store's commit.
     pub index_read: u64,
-    /// Staging documents in the search index.
+    /// Staging documents in the search index after the store's commit. What a sync that only
+    /// adds writes is staged while the store writes it, within `insert`, and not here.
     pub index_stage: u64,
     /// Committing the search index.
     pub index_commit: u64,
