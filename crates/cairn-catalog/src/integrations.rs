@@ -1022,8 +1022,11 @@ impl Catalog {
                 applied
             }
             (Err(error), early) => {
-                if let Some(early) = early {
-                    early.abandon().await?;
+                // The store's error is the sync's; a failed rollback is the operator's to see.
+                if let Some(early) = early
+                    && let Err(rollback) = early.abandon().await
+                {
+                    tracing::error!(error = %rollback, "rolling back what a failed sync staged failed");
                 }
                 return Err(error.into());
             }
