@@ -80,18 +80,28 @@ const RELATIONS_QUERY: &str = concat!(
     ") r"
 );
 
+/// The crawled columns (`a`) with their comments (`d`): what the columns query reads and the
+/// digest covers, so both name the same rows.
+macro_rules! crawled_columns {
+    () => {
+        concat!(
+            "FROM pg_attribute a \
+             JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_description d ON d.objoid = a.attrelid \
+               AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum \
+             WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ",
+            crawled_relkinds!(),
+            " AND ",
+            user_schemas!()
+        )
+    };
+}
+
 const COLUMNS_QUERY: &str = concat!(
     "SELECT a.attrelid::int8, a.attname::text, format_type(a.atttypid, a.atttypmod), \
-       NOT a.attnotnull, a.attnum::int8, d.description \
-     FROM pg_attribute a \
-     JOIN pg_class c ON c.oid = a.attrelid \
-     JOIN pg_namespace n ON n.oid = c.relnamespace \
-     LEFT JOIN pg_description d ON d.objoid = a.attrelid \
-       AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum \
-     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ",
-    crawled_relkinds!(),
-    " AND ",
-    user_schemas!()
+       NOT a.attnotnull, a.attnum::int8, d.description ",
+    crawled_columns!()
 );
 
 /// Primary keys (`p`) and foreign keys (`f`) as attribute-number arrays; the crawler maps the
@@ -141,16 +151,8 @@ const SETTINGS_QUERY: &str = "SELECT current_setting('search_path')";
 /// for a fraction of what hashing those rows costs: with tens of thousands of tables, the
 /// columns dominate a digest.
 const COLUMN_VERSIONS_QUERY: &str = concat!(
-    "SELECT a.attrelid, a.attnum, a.xmin, d.xmin \
-     FROM pg_attribute a \
-     JOIN pg_class c ON c.oid = a.attrelid \
-     JOIN pg_namespace n ON n.oid = c.relnamespace \
-     LEFT JOIN pg_description d ON d.objoid = a.attrelid \
-       AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum \
-     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ",
-    crawled_relkinds!(),
-    " AND ",
-    user_schemas!()
+    "SELECT a.attrelid, a.attnum, a.xmin, d.xmin ",
+    crawled_columns!()
 );
 
 /// The versions of the types created in this database (from `FirstNormalObjectId` on): a
