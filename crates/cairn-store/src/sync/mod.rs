@@ -334,10 +334,12 @@ impl Store {
         let mut transaction = self.begin_resource_write().await?;
         if self.backend == Backend::Postgres {
             // Connections plan every execution afresh (see `Store::open`), and so would every
-            // foreign-key check of every row written here, run through a saved plan: five
-            // checks a new resource made writing 210,000 resources take 19 s instead of 6.
-            // This transaction's own statements carry their rows in one value each, so the
-            // plans PostgreSQL would otherwise keep cost nothing either.
+            // foreign-key check of a row written here (a relation's, say) and every query of
+            // the key triggers (migration 14), run through saved plans: when resources and
+            // their team rows still had foreign keys, their checks made writing 210,000
+            // resources take 19 s instead of 6. This transaction's own statements carry their
+            // rows in one value each, so the plans PostgreSQL would otherwise keep cost
+            // nothing either.
             sqlx::query("SET LOCAL plan_cache_mode = auto")
                 .execute(&mut *transaction)
                 .await?;

@@ -8,6 +8,7 @@ mod audit;
 mod crawl;
 mod feed;
 mod integrations;
+mod keys;
 mod memory;
 mod migrations;
 mod people;
