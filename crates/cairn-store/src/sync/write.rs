@@ -2,7 +2,7 @@
 //! rows as one JSON or list value (`json_to_recordset`, `string_to_array`), on SQLite as a
 //! multi-row `VALUES` list with anonymous placeholders.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use cairn_domain::{RelationKind, TeamId, WorkspaceId};
 use sqlx::{Any, Row, Transaction};
@@ -27,8 +27,8 @@ pub(crate) fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
     text
 }
 
-/// A crawled resource as a row of `json_to_recordset` on PostgreSQL: a new one carries its
-/// kind and path (`k`, `p`), a changed one its id.
+/// A crawled resource as a row of `json_to_recordset` on PostgreSQL: each carries its id, and a
+/// new one its kind and path (`k`, `p`) too.
 #[derive(serde::Serialize)]
 struct JsonRow<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,14 +124,40 @@ async fn next_sqlite_id(transaction: &mut Tx) -> Result<i64> {
     Ok(row.get(0))
 }
 
-/// Which addition an inserted row is, by its kind and path (what `RETURNING` gives back).
-fn addition_of(at_key: &HashMap<(&str, &str), usize>, row: &sqlx::any::AnyRow) -> Result<usize> {
-    let kind: String = row.get(1);
-    let path: String = row.get(2);
-    at_key
-        .get(&(kind.as_str(), path.as_str()))
-        .copied()
-        .ok_or_else(|| StoreError::Config(format!("inserted {path} twice")))
+/// That a chunk of `count` new resources was written whole.
+fn inserted_all(inserted: u64, count: usize) -> Result<()> {
+    if inserted != count as u64 {
+        return Err(StoreError::Config(format!(
+            "inserted {inserted} of {count} new resources"
+        )));
+    }
+    Ok(())
+}
+
+/// `count` new ids from the resources' identity sequence, in one round trip: ids PostgreSQL
+/// would have given the rows, and will never give again.
+async fn next_postgres_ids(transaction: &mut Tx, count: usize) -> Result<Vec<i64>> {
+    let row = sqlx::query(
+        "SELECT COALESCE(string_agg(nextval(pg_get_serial_sequence('resources', 'id'))::text, ','), '')
+         FROM generate_series(1, $1)",
+    )
+    .bind(i64::try_from(count).unwrap_or(i64::MAX))
+    .fetch_one(&mut **transaction)
+    .await?;
+    let ids: String = row.get(0);
+    let ids = ids
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .map(str::parse)
+        .collect::<std::result::Result<Vec<i64>, _>>()
+        .map_err(|error| StoreError::Config(format!("a new resource id: {error}")))?;
+    if ids.len() != count {
+        return Err(StoreError::Config(format!(
+            "asked for {count} new resource ids, got {}",
+            ids.len()
+        )));
+    }
+    Ok(ids)
 }
 
 impl Batch<'_> {
@@ -142,69 +168,66 @@ impl Batch<'_> {
     /// Inserts the new resources, parents before children (one depth at a time), and returns
     /// their ids in the order of `additions`.
     ///
-    /// On SQLite the ids are given, not returned: the transaction holds the write lock from its
-    /// start (`BEGIN IMMEDIATE`), so the ids after the largest ever used are this sync's, and
-    /// `AUTOINCREMENT` moves its sequence past the largest given, so none is ever used again.
-    /// That spares reading back a row per resource. PostgreSQL's ids come from its identity
-    /// sequence, read back with each chunk.
+    /// The ids are given, not returned, so each chunk can be given before it is written, to be
+    /// indexed while it is, and no row is read back. On SQLite the transaction holds the write
+    /// lock from its start (`BEGIN IMMEDIATE`), so the ids after the largest ever used are this
+    /// sync's, and `AUTOINCREMENT` moves its sequence past the largest given, so none is ever
+    /// used again. On PostgreSQL they come from the identity sequence itself, ahead of the rows.
     pub(super) async fn insert_new(
         &self,
         transaction: &mut Tx,
         additions: &[Addition],
         teams: &[Vec<TeamId>],
     ) -> Result<Vec<i64>> {
+        if additions.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut ids = vec![0; additions.len()];
-        let mut next_id = match self.backend {
-            Backend::Sqlite if !additions.is_empty() => next_sqlite_id(transaction).await?,
-            _ => 0,
-        };
+        let mut next_ids = match self.backend {
+            Backend::Sqlite => {
+                let first = next_sqlite_id(transaction).await?;
+                (first..first + additions.len() as i64).collect::<Vec<_>>()
+            }
+            Backend::Postgres => next_postgres_ids(transaction, additions.len()).await?,
+        }
+        .into_iter();
         let deepest = additions.iter().map(|addition| addition.depth).max();
         for depth in 0..=deepest.unwrap_or(0) {
             let level: Vec<usize> = (0..additions.len())
                 .filter(|at| additions[*at].depth == depth)
                 .collect();
-            let rows = if self.backend == Backend::Postgres {
-                PG_ROWS
-            } else {
-                ROWS
+            let rows = match self.backend {
+                Backend::Sqlite => ROWS,
+                Backend::Postgres => PG_ROWS,
             };
             for chunk in level.chunks(rows) {
-                if self.backend == Backend::Sqlite {
-                    for at in chunk {
-                        ids[*at] = next_id;
-                        next_id += 1;
-                    }
-                    // The ids are known before the rows are written: the chunk is given
-                    // first, to be indexed while it is written.
-                    self.give(teams, additions, chunk, &ids);
-                    self.insert_sqlite(transaction, additions, chunk, &ids)
-                        .await?;
-                    continue;
-                }
-                let at_key: HashMap<(&str, &str), usize> = chunk
-                    .iter()
-                    .map(|at| {
-                        let item = self.item(&additions[*at]);
-                        ((item.kind.as_str(), item.path.as_str()), *at)
-                    })
-                    .collect();
-                for row in self.insert_pg(transaction, additions, chunk, &ids).await? {
-                    ids[addition_of(&at_key, &row)?] = row.get(0);
+                for (at, id) in chunk.iter().zip(&mut next_ids) {
+                    ids[*at] = id;
                 }
                 self.give(teams, additions, chunk, &ids);
+                match self.backend {
+                    Backend::Sqlite => {
+                        self.insert_sqlite(transaction, additions, chunk, &ids)
+                            .await?
+                    }
+                    Backend::Postgres => {
+                        self.insert_pg(transaction, additions, chunk, &ids).await?
+                    }
+                }
             }
         }
         Ok(ids)
     }
 
-    /// One chunk of additions of one depth on PostgreSQL; `ids` holds those of the depths above.
+    /// One chunk of additions of one depth on PostgreSQL, with the ids in `ids` (which also
+    /// holds those of the depths above).
     async fn insert_pg(
         &self,
         transaction: &mut Tx,
         additions: &[Addition],
         chunk: &[usize],
         ids: &[i64],
-    ) -> Result<Vec<sqlx::any::AnyRow>> {
+    ) -> Result<()> {
         let rows: Vec<JsonRow> = chunk
             .iter()
             .map(|at| {
@@ -212,27 +235,29 @@ impl Batch<'_> {
                 let item = self.item(addition);
                 let parent = CrawlPlan::resolve(addition.parent, ids);
                 JsonRow {
+                    id: Some(ids[*at]),
                     k: Some(item.kind.as_str()),
                     p: Some(&item.path),
                     ..JsonRow::crawled(item, parent, self.hashes[addition.item])
                 }
             })
             .collect();
-        Ok(sqlx::query(
-            "INSERT INTO resources (workspace_id, kind, name, path, parent_id,
+        let inserted = sqlx::query(
+            "INSERT INTO resources (id, workspace_id, kind, name, path, parent_id,
                  integration_id, source_description, data_type, definition, popularity,
                  attributes, crawl_hash, created_at, updated_at)
-             SELECT $1, r.k, r.n, r.p, r.pa, $2, r.sd, r.dt, r.de, r.po, r.at, r.h, $3, $3
-             FROM json_to_recordset($4::json) AS r(k text, n text, p text, pa bigint,
-                 sd text, dt text, de text, po double precision, at text, h bigint)
-             RETURNING id, kind, path",
+             SELECT r.id, $1, r.k, r.n, r.p, r.pa, $2, r.sd, r.dt, r.de, r.po, r.at, r.h, $3, $3
+             FROM json_to_recordset($4::json) AS r(id bigint, k text, n text, p text,
+                 pa bigint, sd text, dt text, de text, po double precision, at text, h bigint)",
         )
         .bind(self.workspace.0)
         .bind(self.integration.0)
         .bind(self.now)
         .bind(to_json(&rows)?)
-        .fetch_all(&mut **transaction)
-        .await?)
+        .execute(&mut **transaction)
+        .await?
+        .rows_affected();
+        inserted_all(inserted, chunk.len())
     }
 
     /// One chunk of additions of one depth on SQLite, with the ids in `ids` (which also holds
@@ -280,13 +305,7 @@ impl Batch<'_> {
                 .bind(self.now);
         }
         let inserted = query.execute(&mut **transaction).await?.rows_affected();
-        if inserted != chunk.len() as u64 {
-            return Err(StoreError::Config(format!(
-                "inserted {inserted} of {} new resources",
-                chunk.len()
-            )));
-        }
-        Ok(())
+        inserted_all(inserted, chunk.len())
     }
 
     /// Gives every new resource the teams of the stored ancestor it hangs under.
