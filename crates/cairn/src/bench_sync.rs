@@ -51,7 +51,7 @@ pub async fn sync(tables: usize, columns: usize) -> Result<()> {
         server.version()
     );
     let url = server.url(&warehouse);
-    let (raw, crawl) = baselines(&url).await?;
+    let (raw, crawl, objects) = baselines(&url).await?;
     cairn_assistant::install_tls_provider();
     let policy = cairn_connect::TargetPolicy::parse(&format!(
         "{},127.0.0.0/8",
@@ -59,10 +59,20 @@ pub async fn sync(tables: usize, columns: usize) -> Result<()> {
     ))?;
     for backend in ["SQLite", "PostgreSQL"] {
         let dir = tempfile::tempdir()?;
-        let store_url = match backend {
-            "SQLite" => format!("sqlite://{}", dir.path().join("cairn.db").display()),
-            _ => server.create_database("sync_bench_store"),
+        let store_url = |name: &str| match backend {
+            "SQLite" => format!(
+                "sqlite://{}",
+                dir.path().join(format!("{name}.db")).display()
+            ),
+            _ => server.create_database(name),
         };
+        let mut floors = Vec::new();
+        for run in 0..REPETITIONS {
+            let floor_url = store_url(&format!("sync_bench_floor_{run}"));
+            floors.push(engine_floor(&floor_url, objects, tables).await?);
+        }
+        let floor = median(&mut floors);
+        let store_url = store_url("sync_bench_store");
         let config = CatalogConfig {
             scheduled_sync: false,
             integration_policy: policy.clone(),
@@ -71,15 +81,16 @@ pub async fn sync(tables: usize, columns: usize) -> Result<()> {
         let catalog = Catalog::open(&store_url, config).await?;
         let api = Api::start(&catalog).await?;
         let figures = sync_through_api(&api, &url).await?;
-        print_syncs(backend, &figures, raw, crawl);
+        print_syncs(backend, &figures, raw, crawl, floor);
         api.stop().await?;
         catalog.operator().close().await;
     }
     Ok(())
 }
 
-/// The raw catalog queries and the crawl alone, medians, printed; both returned.
-async fn baselines(url: &str) -> Result<(Duration, Duration)> {
+/// The raw catalog queries and the crawl alone, medians, printed; both returned, with the
+/// number of objects the crawl found.
+async fn baselines(url: &str) -> Result<(Duration, Duration, usize)> {
     let raw = raw_query_time(url).await?;
     let mut crawls = Vec::new();
     let mut resources = 0;
@@ -99,7 +110,7 @@ async fn baselines(url: &str) -> Result<(Duration, Duration)> {
         ms(crawl),
         ratio(crawl, raw)
     );
-    Ok((raw, crawl))
+    Ok((raw, crawl, resources))
 }
 
 /// Adds the warehouse through the API, syncs it once in full, then again unchanged.
@@ -146,7 +157,13 @@ async fn sync_through_api(api: &Api, url: &str) -> Result<SyncFigures> {
     })
 }
 
-fn print_syncs(backend: &str, figures: &SyncFigures, raw: Duration, crawl: Duration) {
+fn print_syncs(
+    backend: &str,
+    figures: &SyncFigures,
+    raw: Duration,
+    crawl: Duration,
+    floor: Duration,
+) {
     let SyncFigures {
         full,
         resync,
@@ -155,6 +172,14 @@ fn print_syncs(backend: &str, figures: &SyncFigures, raw: Duration, crawl: Durat
     } = *figures;
     let writing = full.saturating_sub(crawl);
     println!("store on {backend}:");
+    println!(
+        "  the store's engine alone, same rows   {:>9.1} ms   {:.2}x the raw queries; the crawl and these {:.2}x \
+         (resources, team rows and feed entries generated in one INSERT ... SELECT each, no Cairn code; \
+         median of {REPETITIONS} fresh stores)",
+        ms(floor),
+        ratio(floor, raw),
+        ratio(crawl + floor, raw)
+    );
     println!(
         "  full sync through the API             {:>9.1} ms   {:.2}x the raw queries (goal <= 3), {added} resources added",
         ms(full),
@@ -166,8 +191,9 @@ fn print_syncs(backend: &str, figures: &SyncFigures, raw: Duration, crawl: Durat
         ratio(resync, raw)
     );
     println!(
-        "  store and index writes                {:>9.0} resources/s (full sync less the crawl; goal >= 100,000)",
-        added as f64 / writing.as_secs_f64().max(1e-9)
+        "  store and index writes                {:>9.0} resources/s (full sync less the crawl; goal >= 100,000), {:.2}x the engine alone's time",
+        added as f64 / writing.as_secs_f64().max(1e-9),
+        ratio(writing, floor)
     );
     if let (Some(idle), Some(peak)) = (figures.idle, figures.peak) {
         println!(
@@ -185,6 +211,96 @@ fn print_syncs(backend: &str, figures: &SyncFigures, raw: Duration, crawl: Durat
     if let Some(last) = &figures.last_phases {
         println!("  phases of the last re-sync (ms): {}", phases(last));
     }
+}
+
+/// What a full sync's store writes cost the store's engine alone: `objects` resources (a
+/// database, a schema, `tables` tables and the rest their columns) with the paths, types and
+/// attributes a crawl gives, a team row and a feed entry each, in one transaction on a fresh
+/// store, each kind of row generated inside the engine by one `INSERT ... SELECT`. No row
+/// crosses from Cairn, so this is a floor under what any sync can write them in on this
+/// machine, with this schema (its keys, indexes and triggers).
+async fn engine_floor(store_url: &str, objects: usize, tables: usize) -> Result<Duration> {
+    let store = cairn_store::Store::open(store_url).await?;
+    let workspace = store.create_workspace("floor", None).await?.id;
+    let team = store.create_team(workspace, "analytics").await?.id;
+    let integration = store
+        .create_integration(workspace, "warehouse", "postgres", "", 0, &[team])
+        .await?
+        .id;
+    let sqlite = store.backend() == cairn_store::Backend::Sqlite;
+    // Row i of 0..objects: 0 the database, 1 its schema, 2..2+tables the tables, then the
+    // columns, spread evenly over the tables.
+    let series = if sqlite {
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1) "
+    } else {
+        "WITH n(i) AS (SELECT generate_series(0, $1 - 1)) "
+    };
+    let tables = i64::try_from(tables.max(1))?;
+    let objects = i64::try_from(objects.max(2 + tables as usize))?;
+    let columns = objects - 2 - tables;
+    let per_table = ((columns + tables - 1) / tables).max(1);
+    let first_id = 1_000_000_i64;
+    let resources = format!(
+        "{series}
+         INSERT INTO resources (id, workspace_id, kind, name, path, parent_id, integration_id,
+             data_type, attributes, crawl_hash, created_at, updated_at)
+         SELECT $2 + i, $3,
+             CASE WHEN i = 0 THEN 'database' WHEN i = 1 THEN 'schema'
+                  WHEN i < 2 + $4 THEN 'table' ELSE 'column' END,
+             CASE WHEN i < 2 THEN 'warehouse' WHEN i < 2 + $4 THEN 'table_' || (i - 2)
+                  ELSE 'column_' || ((i - 2 - $4) % $5) END,
+             CASE WHEN i = 0 THEN 'warehouse' WHEN i = 1 THEN 'warehouse/public'
+                  WHEN i < 2 + $4 THEN 'warehouse/public/table_' || (i - 2)
+                  ELSE 'warehouse/public/table_' || ((i - 2 - $4) / $5)
+                       || '/column_' || ((i - 2 - $4) % $5) END,
+             CASE WHEN i = 0 THEN NULL WHEN i = 1 THEN $2 WHEN i < 2 + $4 THEN $2 + 1
+                  ELSE $2 + 2 + (i - 2 - $4) / $5 END,
+             $6,
+             CASE WHEN i < 2 + $4 THEN NULL ELSE 'integer' END,
+             '{{\"ordinal\":' || (i % 97) || ',\"nullable\":true}}',
+             (i * 2654435761) % 9223372036854775807, 0, 0
+         FROM n"
+    );
+    let started = Instant::now();
+    let mut transaction = store.pool().begin().await?;
+    sqlx::query(sqlx::AssertSqlSafe(resources))
+        .bind(objects)
+        .bind(first_id)
+        .bind(workspace.0)
+        .bind(tables)
+        .bind(per_table)
+        .bind(integration.0)
+        .execute(&mut *transaction)
+        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{series} INSERT INTO resource_teams (workspace_id, resource_id, team_id)
+         SELECT $3, $2 + i, $4 FROM n"
+    )))
+    .bind(objects)
+    .bind(first_id)
+    .bind(workspace.0)
+    .bind(team.0)
+    .execute(&mut *transaction)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{series} INSERT INTO changes (workspace_id, resource_id, at) SELECT $3, $2 + i, 0 FROM n"
+    )))
+    .bind(objects)
+    .bind(first_id)
+    .bind(workspace.0)
+    .execute(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
+    let floor = started.elapsed();
+    let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE id >= $1")
+        .bind(first_id)
+        .fetch_one(store.pool())
+        .await?;
+    if written != objects {
+        bail!("the engine alone wrote {written} of {objects} resources");
+    }
+    store.close().await;
+    Ok(floor)
 }
 
 /// The catalog queries a crawler needs, on one open connection, median of a few runs.

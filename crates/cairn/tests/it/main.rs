@@ -2,6 +2,7 @@
 //! minutes and gigabytes. Tests that measure this process's memory stay binaries of their own.
 
 mod backup_restore;
+mod bench_sync;
 mod common;
 mod logs;
 mod model_install;
